@@ -1,0 +1,330 @@
+import {
+  type Consistency,
+  compareVersions,
+  DEFAULT_REPLICAS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  HybridClock,
+  isTombstone,
+  type JsonValue,
+  type KeyVersion,
+  KVDB_VERSION,
+  type KVRecord,
+  type MemberAddress,
+  type MemberInfo,
+  MethodNotFoundError,
+  type NodeStats,
+  newerRecord,
+  type PeerMethod,
+  type PeerParams,
+  type PeerResult,
+  QuorumNotReachedError,
+  reasonOf,
+  type Store,
+  type Version,
+} from '@kvdb/core';
+import { type Clock, systemClock } from './clock.js';
+import { ParallelExecutor, type QuorumOutcome } from './executor.js';
+import { type Logger, silentLogger } from './logger.js';
+import type { Membership } from './membership.js';
+import type { PeerHandler, PeerTransport } from './peer-transport.js';
+
+export interface CoordinatorComponents {
+  membership: Membership;
+  store: Store;
+  transport: PeerTransport;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface CoordinatorInit {
+  /**
+   * Replication factor: how many distinct members hold each key, capped at the member count.
+   * @default DEFAULT_REPLICAS
+   */
+  replicas?: number;
+  /**
+   * How long a request waits for its quorum before failing, in ms.
+   * @default DEFAULT_REQUEST_TIMEOUT_MS
+   */
+  timeoutMs?: number;
+  /**
+   * Most replica calls in flight at once.
+   * @default 512
+   */
+  concurrency?: number;
+}
+
+export interface ConsistencyOptions {
+  /** How many replicas must answer: one, a majority of the key's replicas (the default), or all of them. */
+  consistency?: Consistency;
+}
+
+export interface DefaultOptions extends ConsistencyOptions {
+  /** Returned when the key holds no value. */
+  default?: JsonValue;
+}
+
+/** A write that finds a newer version on a replica stamps past it and tries again, at most this often. */
+const MAX_RESTAMPS = 3;
+
+type PeerHandlers = { [M in PeerMethod]: (params: PeerParams<M>) => Promise<PeerResult<M>> };
+
+/**
+ * Runs client requests across a key's replicas: writes succeed at W acks, reads answer at R replies with the
+ * newest version and repair the replicas that lag. Any node coordinates any key. It is also the peer handler that
+ * answers other coordinators' replica calls from the local store.
+ */
+export class Coordinator implements PeerHandler {
+  readonly self: MemberAddress;
+  readonly membership: Membership;
+  readonly store: Store;
+  readonly executor: ParallelExecutor;
+  readonly hlc: HybridClock;
+  readonly timeoutMs: number;
+  private readonly replicationFactor: number;
+  private readonly transport: PeerTransport;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly startedAt: number;
+  private readonly peerHandlers: PeerHandlers;
+
+  constructor(components: CoordinatorComponents, init: CoordinatorInit = {}) {
+    this.membership = components.membership;
+    this.self = this.membership.self;
+    this.store = components.store;
+    this.transport = components.transport;
+    this.clock = components.clock ?? systemClock;
+    this.log = components.logger ?? silentLogger;
+    this.replicationFactor = init.replicas ?? DEFAULT_REPLICAS;
+    this.timeoutMs = init.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    if (!Number.isInteger(this.replicationFactor) || this.replicationFactor < 1) {
+      throw new TypeError(
+        `Expected \`replicas\` to be an integer from 1 and up, got \`${this.replicationFactor}\``,
+      );
+    }
+    this.executor = new ParallelExecutor({ clock: this.clock }, { concurrency: init.concurrency });
+    this.hlc = new HybridClock(this.self, () => this.clock.now());
+    this.startedAt = this.clock.now();
+    this.peerHandlers = {
+      'peer.ping': async () => 'pong',
+      'peer.get': async ({ key }) => (await this.store.get(key)) ?? null,
+      'peer.put': async ({ key, record }) => this.storeLocally(key, record),
+      'peer.keys': async () => this.localKeyVersions(),
+    };
+  }
+
+  /** The replication factor in force: the configured one, capped at the member count. */
+  get replicas(): number {
+    return Math.min(this.replicationFactor, this.membership.ring.size);
+  }
+
+  /** The key's replicas, primary first: the same answer on every node that has the same members. */
+  locate(key: string): MemberAddress[] {
+    return this.membership.ring.preferenceList(key, this.replicationFactor);
+  }
+
+  listMembers(): MemberInfo[] {
+    return this.membership.list();
+  }
+
+  async get(key: string, options: DefaultOptions = {}): Promise<JsonValue> {
+    const record = await this.read('get', key, options.consistency);
+    return record === undefined || isTombstone(record) ? (options.default ?? null) : record.value;
+  }
+
+  async has(key: string, options: ConsistencyOptions = {}): Promise<boolean> {
+    const record = await this.read('has', key, options.consistency);
+    return record !== undefined && !isTombstone(record);
+  }
+
+  async set(key: string, value: JsonValue, options: ConsistencyOptions = {}): Promise<true> {
+    await this.write('set', key, (version) => ({ value, version }), options.consistency);
+    return true;
+  }
+
+  /** Removes the key and returns the value it held (or the default). Writes a tombstone only if there was a value. */
+  async pop(key: string, options: DefaultOptions = {}): Promise<JsonValue> {
+    const current = await this.read('pop', key, options.consistency);
+    if (current === undefined || isTombstone(current)) return options.default ?? null;
+    await this.write('pop', key, (version) => ({ deleted: true, version }), options.consistency);
+    return current.value;
+  }
+
+  /**
+   * Every live key in the cluster, sorted. Asks every member for the versions it holds and keeps each key's newest,
+   * so a stale replica cannot list a popped key. Needs answers from enough members that every key has a replica
+   * among them.
+   */
+  async listKeys(): Promise<string[]> {
+    const members = this.membership.ring.members;
+    const required = Math.max(1, members.length - (this.replicas - 1));
+    const outcome = await this.executor.quorum(
+      members,
+      (member) => this.callReplica(member, 'peer.keys', {}),
+      {
+        required,
+        timeoutMs: this.timeoutMs,
+        waitForAll: true,
+      },
+    );
+    if (!outcome.reached) throw this.quorumError('list_keys', undefined, members, required, outcome);
+
+    const newest = new Map<string, { version: Version; deleted: boolean }>();
+    for (const { value } of outcome.succeeded) {
+      for (const [key, version, deleted] of value) {
+        const known = newest.get(key);
+        if (known === undefined || compareVersions(version, known.version) > 0)
+          newest.set(key, { version, deleted });
+      }
+    }
+    const live: string[] = [];
+    for (const [key, { deleted }] of newest) if (!deleted) live.push(key);
+    return live.sort();
+  }
+
+  async stats(): Promise<NodeStats> {
+    const counts = await this.store.counts();
+    return {
+      address: this.self,
+      keys: counts.live,
+      tombstones: counts.tombstones,
+      members: this.membership.ring.size,
+      replicas: this.replicas,
+      uptimeMs: this.clock.now() - this.startedAt,
+      version: KVDB_VERSION,
+    };
+  }
+
+  handlePeer<M extends PeerMethod>(method: M, params: PeerParams<M>): Promise<PeerResult<M>> {
+    const handler = Object.hasOwn(this.peerHandlers, method) ? this.peerHandlers[method] : undefined;
+    if (handler === undefined)
+      return Promise.reject(new MethodNotFoundError(`Unknown peer method \`${method}\``));
+    return handler(params);
+  }
+
+  private requiredFor(consistency: Consistency = 'quorum', replicas: number): number {
+    if (consistency === 'one') return Math.min(1, replicas);
+    if (consistency === 'all') return replicas;
+    return Math.floor(replicas / 2) + 1;
+  }
+
+  private callReplica<M extends PeerMethod>(
+    target: MemberAddress,
+    method: M,
+    params: PeerParams<M>,
+  ): Promise<PeerResult<M>> {
+    if (target === this.self) return this.handlePeer(method, params);
+    return this.transport.call(target, method, params, { timeoutMs: this.timeoutMs });
+  }
+
+  private async read(
+    operation: string,
+    key: string,
+    consistency?: Consistency,
+  ): Promise<KVRecord | undefined> {
+    const replicas = this.locate(key);
+    const required = this.requiredFor(consistency, replicas.length);
+    const outcome = await this.executor.quorum(
+      replicas,
+      (replica) => this.callReplica(replica, 'peer.get', { key }),
+      {
+        required,
+        timeoutMs: this.timeoutMs,
+      },
+    );
+    if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
+
+    let newest: KVRecord | undefined;
+    for (const { value } of outcome.succeeded) newest = newerRecord(newest, value ?? undefined);
+    if (newest !== undefined) this.hlc.observe(newest.version);
+    void outcome.settled.then((answers) => this.repair(key, answers));
+    return newest;
+  }
+
+  /** Read repair: once every replica has answered, send the newest record to those that answered with less. */
+  private async repair(
+    key: string,
+    answers: Array<{ target: string; ok: boolean; value?: KVRecord | null }>,
+  ): Promise<void> {
+    let newest: KVRecord | undefined;
+    for (const answer of answers) if (answer.ok) newest = newerRecord(newest, answer.value ?? undefined);
+    if (newest === undefined) return;
+    const record = newest;
+    const stale = answers.filter(
+      (answer) =>
+        answer.ok && (answer.value == null || compareVersions(answer.value.version, record.version) < 0),
+    );
+    for (const { target } of stale) {
+      this.log.debug(`read repair: ${JSON.stringify(key)} to ${target}`);
+      this.callReplica(target, 'peer.put', { key, record }).catch((error: unknown) => {
+        this.log.debug(`read repair of ${JSON.stringify(key)} on ${target} failed: ${reasonOf(error)}`);
+      });
+    }
+  }
+
+  private async write(
+    operation: string,
+    key: string,
+    make: (version: Version) => KVRecord,
+    consistency?: Consistency,
+  ): Promise<void> {
+    const replicas = this.locate(key);
+    const required = this.requiredFor(consistency, replicas.length);
+    for (let attempt = 0; ; attempt++) {
+      const record = make(this.hlc.now());
+      const outcome = await this.executor.quorum(
+        replicas,
+        (replica) => this.callReplica(replica, 'peer.put', { key, record }),
+        { required, timeoutMs: this.timeoutMs },
+      );
+      if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
+
+      let newer: Version | undefined;
+      for (const { value } of outcome.succeeded) {
+        if (!value.stored && (newer === undefined || compareVersions(value.newer, newer) > 0))
+          newer = value.newer;
+      }
+      if (newer === undefined || attempt >= MAX_RESTAMPS) return;
+      this.log.debug(
+        `${operation} ${JSON.stringify(key)}: a replica holds a newer version, stamping past it`,
+      );
+      this.hlc.observe(newer);
+    }
+  }
+
+  /** Applies a replica write to the local store; the HLC moves past it so later local writes order after it. */
+  private async storeLocally(key: string, record: KVRecord): Promise<PeerResult<'peer.put'>> {
+    this.hlc.observe(record.version);
+    if (await this.store.merge(key, record)) return { stored: true };
+    const current = await this.store.get(key);
+    if (current !== undefined && compareVersions(current.version, record.version) > 0) {
+      return { stored: false, newer: current.version };
+    }
+    return { stored: true };
+  }
+
+  private async localKeyVersions(): Promise<KeyVersion[]> {
+    const result: KeyVersion[] = [];
+    for await (const [key, record] of this.store.entries())
+      result.push([key, record.version, isTombstone(record)]);
+    return result;
+  }
+
+  private quorumError(
+    operation: string,
+    key: string | undefined,
+    replicas: readonly string[],
+    required: number,
+    outcome: QuorumOutcome<unknown>,
+  ): QuorumNotReachedError {
+    return QuorumNotReachedError.fromFailure({
+      operation,
+      key,
+      required,
+      acked: outcome.succeeded.length,
+      replicas: [...replicas],
+      failed: outcome.failed.map(({ target, error }) => ({ replica: target, reason: reasonOf(error) })),
+      timedOut: outcome.timedOut,
+    });
+  }
+}

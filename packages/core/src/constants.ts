@@ -1,0 +1,34 @@
+/** Defaults shared by every package. Options elsewhere resolve to these with `??`. */
+
+/** Replication factor: how many distinct nodes hold each key. */
+export const DEFAULT_REPLICAS = 3;
+
+/** Virtual nodes per member on the hash ring; 256 keeps each of 5 members within ~10% of its fair share. */
+export const DEFAULT_VNODES = 256;
+
+/** Name of the default ring hasher. */
+export const DEFAULT_HASHER = 'md5';
+
+/** Port a node listens on, and the one the shell and client dial. */
+export const DEFAULT_PORT = 5878;
+
+/** Address a node binds and the shell dials: loopback unless told otherwise. */
+export const DEFAULT_HOST = '127.0.0.1';
+
+/** How long a coordinator waits for replicas before failing a request, in ms. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 2_000;
+
+/** Largest key, in UTF-8 bytes. */
+export const DEFAULT_MAX_KEY_BYTES = 1_024;
+
+/** Largest value, in bytes of its JSON text. */
+export const DEFAULT_MAX_VALUE_BYTES = 1_048_576;
+
+/** Largest HTTP request body a node reads, in bytes; a larger one is refused without being buffered. */
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1_048_576;
+
+/** Most requests in one JSON-RPC batch. */
+export const DEFAULT_MAX_BATCH = 1_000;
+
+/** The kvdb release, reported by `stats` and `--version`. */
+export const KVDB_VERSION = '0.1.0';

@@ -1,0 +1,98 @@
+import { DEFAULT_VNODES } from './constants.js';
+import { type Hasher, md5Hasher } from './hasher.js';
+import type { MemberAddress } from './member.js';
+
+export interface HashRingInit {
+  /**
+   * Virtual nodes (tokens) per member.
+   * @default DEFAULT_VNODES
+   */
+  vnodes?: number;
+  /**
+   * Places keys and tokens on the ring.
+   * @default md5Hasher
+   */
+  hasher?: Hasher;
+}
+
+/**
+ * A consistent-hash ring with virtual nodes. Immutable: membership changes build a new ring. Every node that
+ * builds a ring from the same member set, in any order, gets the same tokens and so the same preference lists.
+ */
+export class HashRing {
+  readonly members: readonly MemberAddress[];
+  readonly vnodes: number;
+  readonly hasher: Hasher;
+  private readonly tokens: Float64Array;
+  private readonly owners: Uint32Array;
+
+  constructor(members: Iterable<MemberAddress>, init: HashRingInit = {}) {
+    this.vnodes = init.vnodes ?? DEFAULT_VNODES;
+    this.hasher = init.hasher ?? md5Hasher;
+    if (!Number.isInteger(this.vnodes) || this.vnodes < 1) {
+      throw new TypeError(`Expected \`vnodes\` to be an integer from 1 and up, got \`${this.vnodes}\``);
+    }
+    this.members = [...new Set(members)].sort();
+
+    const points: Array<{ token: number; owner: number }> = [];
+    this.members.forEach((member, owner) => {
+      for (let i = 0; i < this.vnodes; i++) points.push({ token: this.hasher.hash(`${member}#${i}`), owner });
+    });
+    points.sort((a, b) => a.token - b.token || a.owner - b.owner);
+    this.tokens = Float64Array.from(points, (point) => point.token);
+    this.owners = Uint32Array.from(points, (point) => point.owner);
+  }
+
+  get size(): number {
+    return this.members.length;
+  }
+
+  has(member: MemberAddress): boolean {
+    return this.members.includes(member);
+  }
+
+  /** The first `n` distinct members clockwise from the key's position, primary first (fewer if the ring is smaller). */
+  preferenceList(key: string, n: number): MemberAddress[] {
+    return this.walk(this.hasher.hash(key), n);
+  }
+
+  /** The member that owns the key's position: the head of its preference list. */
+  primary(key: string): MemberAddress | undefined {
+    return this.walk(this.hasher.hash(key), 1)[0];
+  }
+
+  withMember(member: MemberAddress): HashRing {
+    return new HashRing([...this.members, member], { vnodes: this.vnodes, hasher: this.hasher });
+  }
+
+  withoutMember(member: MemberAddress): HashRing {
+    return new HashRing(
+      this.members.filter((m) => m !== member),
+      { vnodes: this.vnodes, hasher: this.hasher },
+    );
+  }
+
+  private walk(position: number, n: number): MemberAddress[] {
+    const wanted = Math.min(n, this.members.length);
+    const result: MemberAddress[] = [];
+    if (wanted <= 0) return result;
+    const count = this.tokens.length;
+    let index = this.firstTokenAtOrAfter(position);
+    for (let step = 0; step < count && result.length < wanted; step++, index++) {
+      const member = this.members[this.owners[index % count]!]!;
+      if (!result.includes(member)) result.push(member);
+    }
+    return result;
+  }
+
+  private firstTokenAtOrAfter(position: number): number {
+    let low = 0;
+    let high = this.tokens.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.tokens[mid]! < position) low = mid + 1;
+      else high = mid;
+    }
+    return low === this.tokens.length ? 0 : low;
+  }
+}

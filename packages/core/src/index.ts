@@ -1,0 +1,21 @@
+/**
+ * @kvdb/core: the pieces every kvdb package shares, with no I/O.
+ *
+ * @example
+ * ```ts
+ * import { HashRing } from '@kvdb/core'
+ *
+ * const ring = new HashRing(['127.0.0.1:5878', '127.0.0.1:5879', '127.0.0.1:5880'])
+ * ring.preferenceList('user:42', 2) // e.g. ['127.0.0.1:5880', '127.0.0.1:5878']
+ * ```
+ */
+export * from './constants.js';
+export * from './errors.js';
+export { HashRing, type HashRingInit } from './hash-ring.js';
+export { cryptoHasher, type Hasher, md5Hasher, RING_SIZE } from './hasher.js';
+export * from './member.js';
+export { MemoryStore } from './memory-store.js';
+export * from './protocol.js';
+export * from './record.js';
+export type { EntriesOptions, Store, StoreCounts } from './store.js';
+export * from './version.js';

@@ -1,0 +1,96 @@
+/**
+ * The wire protocol shared by client and server: JSON-RPC 2.0 over HTTP POST `/`. Params may be named
+ * (`{"key": "a"}`) or positional (`["a"]`, in the order `PARAM_ORDER` gives).
+ */
+import type { MemberInfo } from './member.js';
+import type { JsonValue, KVRecord } from './record.js';
+import type { Version } from './version.js';
+
+export type Consistency = 'one' | 'quorum' | 'all';
+export const CONSISTENCY_LEVELS: readonly Consistency[] = ['one', 'quorum', 'all'];
+
+export interface GetParams {
+  key: string;
+  default?: JsonValue;
+  consistency?: Consistency;
+}
+export interface SetParams {
+  key: string;
+  value: JsonValue;
+  consistency?: Consistency;
+}
+export interface HasParams {
+  key: string;
+  consistency?: Consistency;
+}
+export interface PopParams {
+  key: string;
+  default?: JsonValue;
+  consistency?: Consistency;
+}
+export interface LocateParams {
+  key: string;
+}
+
+export interface NodeStats {
+  address: string;
+  /** Live keys stored on this node (as one of their replicas). */
+  keys: number;
+  tombstones: number;
+  members: number;
+  replicas: number;
+  uptimeMs: number;
+  version: string;
+}
+
+/** Public methods: name → [params, result]. */
+export interface PublicMethods {
+  ping: [Record<string, never>, 'pong'];
+  get: [GetParams, JsonValue];
+  set: [SetParams, true];
+  has: [HasParams, boolean];
+  pop: [PopParams, JsonValue];
+  list_keys: [Record<string, never>, string[]];
+  list_members: [Record<string, never>, MemberInfo[]];
+  locate: [LocateParams, string[]];
+  stats: [Record<string, never>, NodeStats];
+}
+
+export type PublicMethod = keyof PublicMethods;
+
+/** Positional order of each public method's params. */
+export const PARAM_ORDER: { readonly [M in PublicMethod]: readonly (keyof PublicMethods[M][0] & string)[] } =
+  {
+    ping: [],
+    get: ['key', 'default', 'consistency'],
+    set: ['key', 'value', 'consistency'],
+    has: ['key', 'consistency'],
+    pop: ['key', 'default', 'consistency'],
+    list_keys: [],
+    list_members: [],
+    locate: ['key'],
+    stats: [],
+  };
+
+export const PUBLIC_METHODS = Object.keys(PARAM_ORDER) as PublicMethod[];
+
+/** One key's newest version as a replica reports it when listing: `[key, version, deleted]`. */
+export type KeyVersion = [key: string, version: Version, deleted: boolean];
+
+/**
+ * What a replica says to a put: stored (or it already had this very version), or not stored because it holds a
+ * newer version, which it names so the coordinator can stamp past it.
+ */
+export type PutResult = { stored: true } | { stored: false; newer: Version };
+
+/** Methods nodes call on each other, under the `peer.` prefix. */
+export interface PeerMethods {
+  'peer.ping': [Record<string, never>, 'pong'];
+  'peer.get': [{ key: string }, KVRecord | null];
+  'peer.put': [{ key: string; record: KVRecord }, PutResult];
+  'peer.keys': [Record<string, never>, KeyVersion[]];
+}
+
+export type PeerMethod = keyof PeerMethods;
+export type PeerParams<M extends PeerMethod> = PeerMethods[M][0];
+export type PeerResult<M extends PeerMethod> = PeerMethods[M][1];

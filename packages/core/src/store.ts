@@ -1,0 +1,38 @@
+import type { KVRecord } from './record.js';
+import type { Version } from './version.js';
+
+export interface StoreCounts {
+  /** Keys whose newest record holds a value. */
+  live: number;
+  /** Keys whose newest record is a tombstone. */
+  tombstones: number;
+}
+
+export interface EntriesOptions {
+  /** Only keys that start with this. */
+  prefix?: string;
+}
+
+/**
+ * A node's local replica of the records it holds. Implementations keep, per key, only the record with the
+ * highest version; a write is durable (as far as the implementation is durable) when `merge` resolves.
+ */
+export interface Store {
+  get(key: string): Promise<KVRecord | undefined>;
+
+  /** Keeps `record` unless the store already holds a version at least as new. Resolves whether it was applied. */
+  merge(key: string, record: KVRecord): Promise<boolean>;
+
+  /**
+   * Removes the key's record if its version is still `version`: used to collect tombstones every replica has,
+   * and to drop keys handed to their new owners, without racing a newer write.
+   */
+  remove(key: string, version: Version): Promise<boolean>;
+
+  /** Every record, tombstones included, in no particular order. */
+  entries(options?: EntriesOptions): AsyncIterable<[string, KVRecord]>;
+
+  counts(): Promise<StoreCounts>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,65 @@
+/**
+ * A version is a hybrid logical clock timestamp plus the id of the node that wrote it. Versions totally order
+ * the writes to one key: by wall time, then the logical counter, then node id. Every node advances its clock past
+ * any version it sees, so a write that follows a read of a value always wins over it, even across skewed clocks.
+ */
+export interface Version {
+  readonly wall: number;
+  readonly counter: number;
+  readonly node: string;
+}
+
+export function compareVersions(a: Version, b: Version): number {
+  if (a.wall !== b.wall) return a.wall < b.wall ? -1 : 1;
+  if (a.counter !== b.counter) return a.counter < b.counter ? -1 : 1;
+  if (a.node === b.node) return 0;
+  return a.node < b.node ? -1 : 1;
+}
+
+export function isVersion(input: unknown): input is Version {
+  if (typeof input !== 'object' || input === null) return false;
+  const { wall, counter, node } = input as Record<string, unknown>;
+  return (
+    Number.isSafeInteger(wall) &&
+    (wall as number) >= 0 &&
+    Number.isSafeInteger(counter) &&
+    (counter as number) >= 0 &&
+    typeof node === 'string' &&
+    node.length > 0
+  );
+}
+
+export function formatVersion(version: Version): string {
+  return `${version.wall}.${version.counter}@${version.node}`;
+}
+
+/** The hybrid logical clock of one node. `physicalNow` is injected so tests can drive time. */
+export class HybridClock {
+  private wall = 0;
+  private counter = 0;
+
+  constructor(
+    readonly node: string,
+    private readonly physicalNow: () => number,
+  ) {}
+
+  /** A timestamp greater than every one this clock issued or observed. */
+  now(): Version {
+    const physical = Math.floor(this.physicalNow());
+    if (physical > this.wall) {
+      this.wall = physical;
+      this.counter = 0;
+    } else {
+      this.counter += 1;
+    }
+    return { wall: this.wall, counter: this.counter, node: this.node };
+  }
+
+  /** Moves the clock past a version received from elsewhere, so the next `now()` is greater than it. */
+  observe(version: Version): void {
+    if (version.wall > this.wall || (version.wall === this.wall && version.counter > this.counter)) {
+      this.wall = version.wall;
+      this.counter = version.counter;
+    }
+  }
+}

@@ -1,0 +1,315 @@
+import { expect } from 'chai';
+import type { JsonValue, KVRecord } from '../src/record.js';
+import type { Store } from '../src/store.js';
+import type { Version } from '../src/version.js';
+
+const v = (wall: number, counter = 0, node = 'n1'): Version => ({ wall, counter, node });
+const live = (version: Version, value: JsonValue = 'x'): KVRecord => ({ version, value });
+const tombstone = (version: Version): KVRecord => ({ version, deleted: true });
+
+async function collect(entries: AsyncIterable<[string, KVRecord]>): Promise<Map<string, KVRecord>> {
+  const result = new Map<string, KVRecord>();
+  for await (const [key, record] of entries) {
+    expect(result.has(key), `entries yielded ${JSON.stringify(key)} twice`).to.equal(false);
+    result.set(key, record);
+  }
+  return result;
+}
+
+/**
+ * The contract every `Store` must meet. Call it from a `*.spec.ts` with a factory that gives a fresh, empty
+ * store; each test closes the store it used.
+ */
+export function storeCompliance(name: string, create: () => Promise<Store> | Store): void {
+  describe(`${name} (Store compliance)`, () => {
+    let store: Store;
+
+    beforeEach(async () => {
+      store = await create();
+    });
+
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('starts empty', async () => {
+      expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 0 });
+      expect((await collect(store.entries())).size).to.equal(0);
+    });
+
+    it('gives undefined for a missing key', async () => {
+      expect(await store.get('missing')).to.equal(undefined);
+    });
+
+    describe('merge', () => {
+      it('applies a record for a new key', async () => {
+        expect(await store.merge('k', live(v(1), 'one'))).to.equal(true);
+        expect(await store.get('k')).to.deep.equal(live(v(1), 'one'));
+      });
+
+      it('applies a newer version', async () => {
+        await store.merge('k', live(v(1), 'one'));
+        expect(await store.merge('k', live(v(2), 'two'))).to.equal(true);
+        expect(await store.get('k')).to.deep.equal(live(v(2), 'two'));
+      });
+
+      it('orders versions by wall, then counter, then node', async () => {
+        await store.merge('k', live(v(5, 1, 'b'), 'first'));
+        expect(await store.merge('k', live(v(5, 1, 'c'), 'node'))).to.equal(true);
+        expect(await store.merge('k', live(v(5, 2, 'a'), 'counter'))).to.equal(true);
+        expect(await store.merge('k', live(v(5, 1, 'z'), 'stale'))).to.equal(false);
+        expect(await store.merge('k', live(v(6, 0, 'a'), 'wall'))).to.equal(true);
+        expect(await store.get('k')).to.deep.equal(live(v(6, 0, 'a'), 'wall'));
+      });
+
+      it('refuses an older version and keeps the newest', async () => {
+        await store.merge('k', live(v(2), 'two'));
+        expect(await store.merge('k', live(v(1), 'one'))).to.equal(false);
+        expect(await store.get('k')).to.deep.equal(live(v(2), 'two'));
+      });
+
+      it('refuses an equal version, even with a different value, and keeps the first', async () => {
+        await store.merge('k', live(v(2, 1, 'n'), 'first'));
+        expect(await store.merge('k', live(v(2, 1, 'n'), 'second'))).to.equal(false);
+        expect(await store.merge('k', tombstone(v(2, 1, 'n')))).to.equal(false);
+        expect(await store.get('k')).to.deep.equal(live(v(2, 1, 'n'), 'first'));
+        expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
+      });
+
+      it('keeps records of different keys apart', async () => {
+        await store.merge('a', live(v(1), 'a'));
+        await store.merge('b', live(v(9), 'b'));
+        expect(await store.merge('a', live(v(2), 'a2'))).to.equal(true);
+        expect(await store.get('a')).to.deep.equal(live(v(2), 'a2'));
+        expect(await store.get('b')).to.deep.equal(live(v(9), 'b'));
+      });
+
+      it('keeps the newest of concurrent merges to one key', async () => {
+        const walls = [7, 3, 19, 1, 12, 20, 5, 16, 9, 2, 14, 11, 18, 4, 8, 13, 6, 17, 10, 15];
+        const applied = await Promise.all(walls.map((wall) => store.merge('k', live(v(wall), wall))));
+        expect(applied).to.include(true);
+        expect(await store.get('k')).to.deep.equal(live(v(20), 20));
+        expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
+      });
+    });
+
+    describe('tombstones', () => {
+      it('keeps a tombstone over a live record and counts it', async () => {
+        await store.merge('k', live(v(1)));
+        expect(await store.merge('k', tombstone(v(2)))).to.equal(true);
+        expect(await store.get('k')).to.deep.equal(tombstone(v(2)));
+        expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 1 });
+      });
+
+      it('keeps a tombstone for a key it never held', async () => {
+        expect(await store.merge('k', tombstone(v(3)))).to.equal(true);
+        expect(await store.get('k')).to.deep.equal(tombstone(v(3)));
+        expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 1 });
+      });
+
+      it('refuses an older live record over a tombstone', async () => {
+        await store.merge('k', tombstone(v(5)));
+        expect(await store.merge('k', live(v(4)))).to.equal(false);
+        expect(await store.get('k')).to.deep.equal(tombstone(v(5)));
+      });
+
+      it('refuses an older tombstone over a live record', async () => {
+        await store.merge('k', live(v(5), 'kept'));
+        expect(await store.merge('k', tombstone(v(4)))).to.equal(false);
+        expect(await store.get('k')).to.deep.equal(live(v(5), 'kept'));
+        expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
+      });
+
+      it('replaces a tombstone with a newer tombstone, counting it once', async () => {
+        await store.merge('k', tombstone(v(1)));
+        expect(await store.merge('k', tombstone(v(2)))).to.equal(true);
+        expect(await store.get('k')).to.deep.equal(tombstone(v(2)));
+        expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 1 });
+      });
+    });
+
+    describe('counts', () => {
+      it('tracks live → tombstone → live on one key', async () => {
+        await store.merge('k', live(v(1)));
+        expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
+        await store.merge('k', tombstone(v(2)));
+        expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 1 });
+        await store.merge('k', live(v(3)));
+        expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
+      });
+
+      it('counts a live overwrite once', async () => {
+        await store.merge('k', live(v(1)));
+        await store.merge('k', live(v(2)));
+        await store.merge('k', live(v(3)));
+        expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
+      });
+
+      it('is unchanged by refused merges', async () => {
+        await store.merge('a', live(v(5)));
+        await store.merge('b', tombstone(v(5)));
+        await store.merge('a', tombstone(v(4)));
+        await store.merge('b', live(v(4)));
+        await store.merge('b', tombstone(v(5)));
+        expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 1 });
+      });
+
+      it('counts many keys', async () => {
+        for (let i = 0; i < 50; i++) await store.merge(`key-${i}`, live(v(1), i));
+        for (let i = 0; i < 50; i += 5) await store.merge(`key-${i}`, tombstone(v(2)));
+        expect(await store.counts()).to.deep.equal({ live: 40, tombstones: 10 });
+      });
+    });
+
+    describe('remove', () => {
+      it('removes a record whose version matches exactly', async () => {
+        await store.merge('k', live(v(3, 1, 'n')));
+        expect(await store.remove('k', v(3, 1, 'n'))).to.equal(true);
+        expect(await store.get('k')).to.equal(undefined);
+        expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 0 });
+        expect((await collect(store.entries())).has('k')).to.equal(false);
+      });
+
+      it('removes a tombstone and stops counting it', async () => {
+        await store.merge('k', tombstone(v(3)));
+        expect(await store.remove('k', v(3))).to.equal(true);
+        expect(await store.get('k')).to.equal(undefined);
+        expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 0 });
+      });
+
+      it('keeps a record whose version differs in any part', async () => {
+        await store.merge('k', live(v(3, 1, 'n'), 'kept'));
+        for (const other of [
+          v(2, 1, 'n'),
+          v(4, 1, 'n'),
+          v(3, 0, 'n'),
+          v(3, 2, 'n'),
+          v(3, 1, 'm'),
+          v(3, 1, 'o'),
+        ]) {
+          expect(await store.remove('k', other), JSON.stringify(other)).to.equal(false);
+        }
+        expect(await store.get('k')).to.deep.equal(live(v(3, 1, 'n'), 'kept'));
+        expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
+      });
+
+      it('does not remove a record that was overwritten since', async () => {
+        await store.merge('k', live(v(1), 'old'));
+        await store.merge('k', live(v(2), 'new'));
+        expect(await store.remove('k', v(1))).to.equal(false);
+        expect(await store.get('k')).to.deep.equal(live(v(2), 'new'));
+      });
+
+      it('gives false for a missing key', async () => {
+        expect(await store.remove('missing', v(1))).to.equal(false);
+        expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 0 });
+      });
+
+      it('lets the key be written again afterwards, even with an older version', async () => {
+        await store.merge('k', live(v(5)));
+        await store.remove('k', v(5));
+        expect(await store.merge('k', live(v(1), 'again'))).to.equal(true);
+        expect(await store.get('k')).to.deep.equal(live(v(1), 'again'));
+      });
+    });
+
+    describe('entries', () => {
+      it('yields every record, tombstones included', async () => {
+        await store.merge('a', live(v(1), 'a'));
+        await store.merge('b', tombstone(v(2)));
+        await store.merge('c', live(v(3), { c: [1] }));
+        await store.merge('a', live(v(4), 'a2'));
+        const entries = await collect(store.entries());
+        expect(entries).to.deep.equal(
+          new Map<string, KVRecord>([
+            ['a', live(v(4), 'a2')],
+            ['b', tombstone(v(2))],
+            ['c', live(v(3), { c: [1] })],
+          ]),
+        );
+      });
+
+      it('yields only keys that start with the prefix', async () => {
+        for (const key of ['user:1', 'user:2', 'users', 'user', 'order:1', 'xuser:1', 'User:3']) {
+          await store.merge(key, live(v(1), key));
+        }
+        await store.merge('user:3', tombstone(v(1)));
+        const entries = await collect(store.entries({ prefix: 'user:' }));
+        expect([...entries.keys()].sort()).to.deep.equal(['user:1', 'user:2', 'user:3']);
+        expect(entries.get('user:3')).to.deep.equal(tombstone(v(1)));
+        expect((await collect(store.entries({ prefix: 'nothing' }))).size).to.equal(0);
+      });
+
+      it('treats the prefix literally, not as a pattern', async () => {
+        for (const key of ['a.b', 'axb', 'a.*', 'a%b', 'a_b']) await store.merge(key, live(v(1)));
+        expect([...(await collect(store.entries({ prefix: 'a.' }))).keys()].sort()).to.deep.equal([
+          'a.*',
+          'a.b',
+        ]);
+        expect([...(await collect(store.entries({ prefix: 'a%' }))).keys()]).to.deep.equal(['a%b']);
+        expect([...(await collect(store.entries({ prefix: 'a_' }))).keys()]).to.deep.equal(['a_b']);
+      });
+
+      it('yields everything for an empty prefix', async () => {
+        await store.merge('a', live(v(1)));
+        await store.merge('b', tombstone(v(1)));
+        expect((await collect(store.entries({ prefix: '' }))).size).to.equal(2);
+      });
+    });
+
+    describe('keys', () => {
+      for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+        it(`treats ${JSON.stringify(key)} as a plain key`, async () => {
+          expect(await store.get(key)).to.equal(undefined);
+          expect(await store.remove(key, v(1))).to.equal(false);
+          expect(await store.merge(key, live(v(1), 'one'))).to.equal(true);
+          expect(await store.get(key)).to.deep.equal(live(v(1), 'one'));
+          expect(await store.merge(key, live(v(2), 'two'))).to.equal(true);
+          expect(await store.get(key)).to.deep.equal(live(v(2), 'two'));
+          expect(await store.get('other')).to.equal(undefined);
+          expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
+          const entries = await collect(store.entries());
+          expect([...entries.keys()]).to.deep.equal([key]);
+          expect(await store.remove(key, v(2))).to.equal(true);
+          expect(await store.get(key)).to.equal(undefined);
+        });
+      }
+
+      it('keeps keys with separators, spaces and non-ASCII characters distinct', async () => {
+        const keys = ['a/b', 'a\\b', 'a b', 'a:b', '../a', 'ключ ✓', '键', '😀', 'a\nb'];
+        for (const [i, key] of keys.entries()) await store.merge(key, live(v(1), i));
+        for (const [i, key] of keys.entries()) expect(await store.get(key), key).to.deep.equal(live(v(1), i));
+        expect([...(await collect(store.entries())).keys()].sort()).to.deep.equal([...keys].sort());
+      });
+    });
+
+    describe('values', () => {
+      const values: Array<[string, JsonValue]> = [
+        ['null', null],
+        ['true', true],
+        ['false', false],
+        ['zero', 0],
+        ['a negative float', -12.5],
+        ['a large integer', Number.MAX_SAFE_INTEGER],
+        ['an empty string', ''],
+        ['a unicode string', 'héllo ✓ 😀\n"quoted"'],
+        ['an empty array', []],
+        ['an array of every type', [null, true, 1, 'two', [3], { four: 4 }]],
+        ['an empty object', {}],
+        ['a nested object', { a: { b: { c: [1, { d: null }] } }, e: 'f', g: false }],
+        ['an object with awkward keys', { constructor: 'c', toString: [], hasOwnProperty: null }],
+        ['an object with an own "__proto__" key', JSON.parse('{"__proto__": {"a": 1}, "b": 2}') as JsonValue],
+      ];
+      for (const [what, value] of values) {
+        it(`round-trips ${what}`, async () => {
+          expect(await store.merge('k', live(v(1), value))).to.equal(true);
+          const record = await store.get('k');
+          expect(record).to.deep.equal({ version: v(1), value });
+          expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
+          const entries = await collect(store.entries());
+          expect(entries.get('k')).to.deep.equal({ version: v(1), value });
+        });
+      }
+    });
+  });
+}

@@ -1,0 +1,142 @@
+import {
+  DEFAULT_HASHER,
+  DEFAULT_HOST,
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_KEY_BYTES,
+  DEFAULT_MAX_VALUE_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_REPLICAS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_VNODES,
+  KVDB_VERSION,
+  parseMemberList,
+} from '@kvdb/core';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { LOG_LEVELS, type LogLevel } from '../logger.js';
+import { KVNode } from '../server.js';
+
+const argv = await yargs(hideBin(process.argv))
+  .scriptName('kvdb-server')
+  .usage(
+    '$0 [options]\n\nRuns one kvdb node: a replicated key-value store that speaks JSON-RPC 2.0 over HTTP POST /.\n' +
+      'Start one per host:port and name the others with -C; any node answers any request.',
+  )
+  .example('$0 -P 5878 -C 127.0.0.1:5879,127.0.0.1:5880', 'first of a 3-node cluster on this machine')
+  .example('$0 -H 10.0.0.5 -P 5878 -C 10.0.0.6:5878,10.0.0.7:5878 -R 3', 'a node of a 3-host cluster')
+  .options({
+    host: { alias: 'H', type: 'string', default: DEFAULT_HOST, describe: 'Interface to listen on' },
+    port: { alias: 'P', type: 'number', default: DEFAULT_PORT, describe: 'Port to listen on' },
+    cluster: {
+      alias: ['C', 'members'],
+      type: 'string',
+      default: '',
+      describe: 'Comma-separated host:port of the other members (this node may be listed too)',
+    },
+    replicas: {
+      alias: 'R',
+      type: 'number',
+      default: DEFAULT_REPLICAS,
+      describe: 'Replication factor: copies of each key, capped at the member count',
+    },
+    advertise: {
+      type: 'string',
+      describe: 'host:port other members reach this node at (default: --host:--port)',
+    },
+    vnodes: {
+      type: 'number',
+      default: DEFAULT_VNODES,
+      describe: 'Virtual nodes per member on the hash ring',
+    },
+    hasher: {
+      type: 'string',
+      default: DEFAULT_HASHER,
+      describe: 'Ring hash function (any node:crypto digest)',
+    },
+    timeout: {
+      type: 'number',
+      default: DEFAULT_REQUEST_TIMEOUT_MS,
+      describe: 'Milliseconds a request waits for its quorum before failing',
+    },
+    'max-key-bytes': {
+      type: 'number',
+      default: DEFAULT_MAX_KEY_BYTES,
+      describe: 'Largest key, in UTF-8 bytes',
+    },
+    'max-value-bytes': {
+      type: 'number',
+      default: DEFAULT_MAX_VALUE_BYTES,
+      describe: 'Largest value, in bytes of its JSON text',
+    },
+    'max-body-bytes': {
+      type: 'number',
+      default: DEFAULT_MAX_BODY_BYTES,
+      describe: 'Largest HTTP request body; larger ones are refused unread',
+    },
+    'max-batch': {
+      type: 'number',
+      default: DEFAULT_MAX_BATCH,
+      describe: 'Most requests in one JSON-RPC batch',
+    },
+    'log-level': {
+      type: 'string',
+      choices: LOG_LEVELS,
+      default: 'info',
+      describe: 'Least severe log line printed',
+    },
+  })
+  .strict()
+  .version(KVDB_VERSION)
+  .help()
+  .alias('help', 'h')
+  .wrap(Math.min(110, process.stdout.columns ?? 110))
+  .fail((message, error, instance) => {
+    if (error) throw error;
+    console.error(`${instance.help()}\n\nkvdb-server: ${message}`);
+    process.exit(2);
+  })
+  .parseAsync();
+
+let node: KVNode;
+try {
+  node = await KVNode.start({
+    host: argv.host,
+    port: argv.port,
+    advertise: argv.advertise,
+    members: parseMemberList(argv.cluster),
+    replicas: argv.replicas,
+    vnodes: argv.vnodes,
+    hasher: argv.hasher,
+    timeoutMs: argv.timeout,
+    logLevel: argv['log-level'] as LogLevel,
+    limits: {
+      maxKeyBytes: argv['max-key-bytes'],
+      maxValueBytes: argv['max-value-bytes'],
+      maxBodyBytes: argv['max-body-bytes'],
+      maxBatch: argv['max-batch'],
+    },
+  });
+} catch (error) {
+  const reason =
+    (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      ? `${argv.host}:${argv.port} is already in use`
+      : (error as Error).message;
+  console.error(`kvdb-server: cannot start: ${reason}`);
+  process.exit(1);
+}
+
+let stopping = false;
+const shutdown = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  node.log.info(`${signal}: shutting down`);
+  const force = setTimeout(() => process.exit(1), 10_000);
+  force.unref();
+  node.stop().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,89 @@
+import {
+  DEFAULT_HASHER,
+  DEFAULT_HOST,
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_KEY_BYTES,
+  DEFAULT_MAX_VALUE_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_REPLICAS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_VNODES,
+  formatAddress,
+  type MemberAddress,
+  parseAddress,
+} from '@kvdb/core';
+import type { LogLevel } from './logger.js';
+
+/** Sizes a node refuses to go past; each refusal is a clear JSON-RPC error and changes nothing. */
+export interface Limits {
+  /** @default DEFAULT_MAX_KEY_BYTES */
+  maxKeyBytes: number;
+  /** @default DEFAULT_MAX_VALUE_BYTES */
+  maxValueBytes: number;
+  /** @default DEFAULT_MAX_BODY_BYTES */
+  maxBodyBytes: number;
+  /** @default DEFAULT_MAX_BATCH */
+  maxBatch: number;
+}
+
+export interface NodeConfig {
+  /** Interface to bind. @default DEFAULT_HOST */
+  host: string;
+  /** Port to listen on. @default DEFAULT_PORT */
+  port: number;
+  /** The address other members know this node by. @default `host:port` */
+  advertise: MemberAddress;
+  /** Seed members (`host:port`); this node's own address may be among them. @default [] */
+  members: MemberAddress[];
+  /** Replication factor, capped at the member count. @default DEFAULT_REPLICAS */
+  replicas: number;
+  /** Virtual nodes per member. @default DEFAULT_VNODES */
+  vnodes: number;
+  /** Ring hasher: any node:crypto digest. @default DEFAULT_HASHER */
+  hasher: string;
+  /** How long a request waits for its quorum, in ms. @default DEFAULT_REQUEST_TIMEOUT_MS */
+  timeoutMs: number;
+  limits: Limits;
+  /** @default 'info' */
+  logLevel: LogLevel;
+}
+
+export type NodeConfigInit = Partial<Omit<NodeConfig, 'limits'>> & { limits?: Partial<Limits> };
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`Expected \`${name}\` to be an integer from 1 and up, got \`${value}\``);
+  }
+  return value;
+}
+
+/** Fills in defaults once and checks every option, so a bad flag fails at start with a message that names it. */
+export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
+  const host = init.host ?? DEFAULT_HOST;
+  const port = init.port ?? DEFAULT_PORT;
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new TypeError(`Expected \`port\` to be an integer from 1 to 65535, got \`${port}\``);
+  }
+  const advertise = parseAddress(init.advertise ?? formatAddress(host, port)).address;
+  return {
+    host,
+    port,
+    advertise,
+    members: (init.members ?? []).map((member) => parseAddress(member).address),
+    replicas: positiveInteger('replicas', init.replicas ?? DEFAULT_REPLICAS),
+    vnodes: positiveInteger('vnodes', init.vnodes ?? DEFAULT_VNODES),
+    hasher: init.hasher ?? DEFAULT_HASHER,
+    timeoutMs: positiveInteger('timeout', init.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+    limits: {
+      maxKeyBytes: positiveInteger('max-key-bytes', init.limits?.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES),
+      maxValueBytes: positiveInteger(
+        'max-value-bytes',
+        init.limits?.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES,
+      ),
+      maxBodyBytes: positiveInteger('max-body-bytes', init.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
+      maxBatch: positiveInteger('max-batch', init.limits?.maxBatch ?? DEFAULT_MAX_BATCH),
+    },
+    logLevel: init.logLevel ?? 'info',
+  };
+}

@@ -1,0 +1,89 @@
+import type { PeerCallOptions, PeerTransport } from '@kvdb/coordinator';
+import {
+  ConnectionError,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  errorFromRpc,
+  type KVError,
+  type MemberAddress,
+  type PeerMethod,
+  type PeerParams,
+  type PeerResult,
+  TimeoutError,
+} from '@kvdb/core';
+import { Pool } from 'undici';
+
+export interface HttpPeerTransportInit {
+  /**
+   * Keep-alive connections per peer.
+   * @default 16
+   */
+  connections?: number;
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * Peer calls as JSON-RPC over HTTP, through one undici keep-alive pool per peer: the lean client path, since a
+ * coordinator makes one call per replica per request.
+ */
+export class HttpPeerTransport implements PeerTransport {
+  private readonly pools = new Map<MemberAddress, Pool>();
+  private readonly connections: number;
+  private nextId = 1;
+
+  constructor(init: HttpPeerTransportInit = {}) {
+    this.connections = init.connections ?? 16;
+  }
+
+  async call<M extends PeerMethod>(
+    to: MemberAddress,
+    method: M,
+    params: PeerParams<M>,
+    options: PeerCallOptions = {},
+  ): Promise<PeerResult<M>> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const body = JSON.stringify({ jsonrpc: '2.0', id: this.nextId++, method, params });
+    let text: string;
+    try {
+      const response = await this.pool(to).request({
+        path: '/',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      text = await response.body.text();
+    } catch (error) {
+      throw this.transportError(to, method, error);
+    }
+    const reply = JSON.parse(text) as {
+      result?: PeerResult<M>;
+      error?: { code: number; message: string; data?: unknown };
+    };
+    if (reply.error !== undefined) throw errorFromRpc(reply.error);
+    return reply.result as PeerResult<M>;
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((pool) => pool.destroy()));
+  }
+
+  private pool(to: MemberAddress): Pool {
+    let pool = this.pools.get(to);
+    if (pool === undefined) {
+      pool = new Pool(`http://${to}`, { connections: this.connections, keepAliveTimeout: 30_000 });
+      this.pools.set(to, pool);
+    }
+    return pool;
+  }
+
+  private transportError(to: MemberAddress, method: string, error: unknown): KVError {
+    const code = (error as { code?: string }).code ?? '';
+    if (TIMEOUT_CODES.has(code)) return new TimeoutError(`${method} to ${to} timed out`, { cause: error });
+    const reason = error instanceof Error ? error.message : String(error);
+    return new ConnectionError(`${method} to ${to} failed: ${reason || code}`, { cause: error });
+  }
+}

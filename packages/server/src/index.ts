@@ -1,0 +1,17 @@
+/**
+ * @kvdb/server: a kvdb node you can run from code, and the `kvdb-server` binary.
+ *
+ * @example
+ * ```ts
+ * import { KVNode } from '@kvdb/server'
+ *
+ * const node = await KVNode.start({ port: 5878, members: ['127.0.0.1:5879', '127.0.0.1:5880'] })
+ * // …
+ * await node.stop()
+ * ```
+ */
+export { type Limits, type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
+export { HttpPeerTransport, type HttpPeerTransportInit } from './http-peer-transport.js';
+export { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
+export { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
+export { KVNode, type NodeComponents } from './server.js';

@@ -1,0 +1,27 @@
+import { get } from './get.js';
+import { has } from './has.js';
+import { listKeys } from './list-keys.js';
+import { listMembers } from './list-members.js';
+import { locate } from './locate.js';
+import { peerMethods } from './peer.js';
+import { ping } from './ping.js';
+import { pop } from './pop.js';
+import { set } from './set.js';
+import { stats } from './stats.js';
+import type { MethodDefinition } from './types.js';
+
+export type { MethodContext, MethodDefinition } from './types.js';
+
+/** The method table: every public method, then the `peer.` methods nodes call on each other. */
+export const METHODS: readonly MethodDefinition[] = [
+  ping,
+  get,
+  set,
+  has,
+  pop,
+  listKeys,
+  listMembers,
+  locate,
+  stats,
+  ...peerMethods,
+];

@@ -1,0 +1,7 @@
+import type { MethodDefinition } from './types.js';
+
+export const ping: MethodDefinition = {
+  name: 'ping',
+  params: [],
+  call: async () => 'pong',
+};

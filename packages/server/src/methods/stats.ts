@@ -1,0 +1,7 @@
+import type { MethodDefinition } from './types.js';
+
+export const stats: MethodDefinition = {
+  name: 'stats',
+  params: [],
+  call: (_params, { coordinator }) => coordinator.stats(),
+};

@@ -1,0 +1,103 @@
+import {
+  CONSISTENCY_LEVELS,
+  type Consistency,
+  InvalidParamsError,
+  isRecord,
+  type JsonValue,
+  type KVRecord,
+  TooLargeError,
+} from '@kvdb/core';
+import type { Limits } from './config.js';
+
+/** Params after normalising: only the names the method declares, read from an object or by position. */
+export type Params = Map<string, unknown>;
+
+/**
+ * Accepts named (`{"key": "a"}`) or positional (`["a"]`) params and returns them by name. Unknown names, extra
+ * positions and other shapes are refused, so a typo never silently does something else.
+ */
+export function normalizeParams(method: string, raw: unknown, names: readonly string[]): Params {
+  const params: Params = new Map();
+  if (raw === undefined) return params;
+  if (Array.isArray(raw)) {
+    if (raw.length > names.length) {
+      throw new InvalidParamsError(
+        `\`${method}\` takes at most ${names.length} positional params (${names.join(', ') || 'none'}), got ${raw.length}`,
+      );
+    }
+    for (const [index, value] of raw.entries()) params.set(names[index]!, value);
+    return params;
+  }
+  if (typeof raw !== 'object' || raw === null) {
+    throw new InvalidParamsError(`Expected the params of \`${method}\` to be an object or an array`);
+  }
+  for (const name of Object.keys(raw)) {
+    if (!names.includes(name)) {
+      const expected = names.length > 0 ? `: expected ${names.map((n) => `\`${n}\``).join(', ')}` : '';
+      throw new InvalidParamsError(`Unknown param \`${name}\` for \`${method}\`${expected}`);
+    }
+    params.set(name, (raw as Record<string, unknown>)[name]);
+  }
+  return params;
+}
+
+export function requireKey(params: Params, limits: Limits): string {
+  const key = params.get('key');
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidParamsError(
+      key === undefined ? 'Missing param `key`' : 'Expected `key` to be a non-empty string',
+    );
+  }
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > limits.maxKeyBytes) {
+    throw new TooLargeError(`Key is ${bytes} bytes; the limit is ${limits.maxKeyBytes} (--max-key-bytes)`, {
+      data: { limit: limits.maxKeyBytes, size: bytes },
+    });
+  }
+  return key;
+}
+
+export function requireValue(params: Params, limits: Limits): JsonValue {
+  if (!params.has('value')) throw new InvalidParamsError('Missing param `value`');
+  return jsonValue('value', params.get('value'), limits);
+}
+
+export function optionalDefault(params: Params, limits: Limits): JsonValue | undefined {
+  return params.has('default') ? jsonValue('default', params.get('default'), limits) : undefined;
+}
+
+export function optionalConsistency(params: Params): Consistency | undefined {
+  const consistency = params.get('consistency');
+  if (consistency === undefined || consistency === null) return undefined;
+  if (typeof consistency !== 'string' || !CONSISTENCY_LEVELS.includes(consistency as Consistency)) {
+    throw new InvalidParamsError(`Expected \`consistency\` to be one of ${CONSISTENCY_LEVELS.join(', ')}`);
+  }
+  return consistency as Consistency;
+}
+
+export function requireRecord(params: Params): KVRecord {
+  const record = params.get('record');
+  if (!isRecord(record))
+    throw new InvalidParamsError('Expected `record` to be a versioned record or tombstone');
+  return record;
+}
+
+/** A value as it arrived: JSON already, but bounded in size. `undefined` (a positional hole) is refused. */
+function jsonValue(name: string, value: unknown, limits: Limits): JsonValue {
+  if (value === undefined) throw new InvalidParamsError(`Missing param \`${name}\``);
+  let bytes: number;
+  try {
+    bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
+  } catch {
+    throw new InvalidParamsError(`Expected \`${name}\` to be a JSON value`);
+  }
+  if (bytes > limits.maxValueBytes) {
+    throw new TooLargeError(
+      `\`${name}\` is ${bytes} bytes of JSON; the limit is ${limits.maxValueBytes} (--max-value-bytes)`,
+      {
+        data: { limit: limits.maxValueBytes, size: bytes },
+      },
+    );
+  }
+  return value as JsonValue;
+}

@@ -1,0 +1,202 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Coordinator, type Logger, Membership, type PeerTransport } from '@kvdb/coordinator';
+import { cryptoHasher, ErrorCode, MemoryStore, type Store } from '@kvdb/core';
+import jayson from 'jayson';
+import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
+import { HttpPeerTransport } from './http-peer-transport.js';
+import { createLogger } from './logger.js';
+import { METHODS, type MethodContext } from './methods/index.js';
+import { normalizeParams } from './params.js';
+import { toRpcError } from './rpc-errors.js';
+
+export interface NodeComponents {
+  store?: Store;
+  transport?: PeerTransport;
+  logger?: Logger;
+}
+
+type JsonRpcReply = object | object[] | undefined;
+
+/**
+ * A kvdb node: an HTTP server that speaks JSON-RPC 2.0 on POST `/`, with a coordinator behind it. Bodies are read
+ * up to a limit and refused past it without being buffered; every error goes back as a JSON-RPC error object.
+ */
+export class KVNode {
+  readonly config: NodeConfig;
+  readonly coordinator: Coordinator;
+  readonly log: Logger;
+  private readonly http: Server;
+  private readonly rpc: jayson.Server;
+  private readonly transport: PeerTransport;
+  private readonly store: Store;
+
+  constructor(init: NodeConfigInit = {}, components: NodeComponents = {}) {
+    this.config = resolveConfig(init);
+    const { advertise, members, vnodes, hasher, replicas, timeoutMs } = this.config;
+    this.log = components.logger ?? createLogger(advertise, this.config.logLevel);
+    this.store = components.store ?? new MemoryStore();
+    this.transport = components.transport ?? new HttpPeerTransport();
+    const membership = new Membership(advertise, members, { vnodes, hasher: cryptoHasher(hasher) });
+    this.coordinator = new Coordinator(
+      { membership, store: this.store, transport: this.transport, logger: this.log },
+      { replicas, timeoutMs },
+    );
+    this.rpc = this.createRpcServer();
+    this.http = createServer({ keepAliveTimeout: 30_000 }, (req, res) => this.handle(req, res));
+    this.http.on('checkContinue', (req, res) => {
+      if (Number(req.headers['content-length'] ?? 0) > this.config.limits.maxBodyBytes) {
+        this.refuseTooLarge(req, res, this.config.limits.maxBodyBytes);
+        return;
+      }
+      res.writeContinue();
+      this.handle(req, res);
+    });
+  }
+
+  /** Starts a node and resolves once it listens. */
+  static async start(init: NodeConfigInit = {}, components: NodeComponents = {}): Promise<KVNode> {
+    const node = new KVNode(init, components);
+    await node.listen();
+    return node;
+  }
+
+  get address(): string {
+    return this.config.advertise;
+  }
+
+  /** The port actually bound (useful with port 0 in tests). */
+  get port(): number {
+    return (this.http.address() as AddressInfo | null)?.port ?? this.config.port;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.config.port, this.config.host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    const members = this.coordinator.listMembers().length;
+    this.log.info(
+      `listening on ${this.config.host}:${this.port}: ${members} member(s), replicas ${this.coordinator.replicas}`,
+    );
+  }
+
+  /** Stops accepting requests, lets in-flight ones finish, then closes connections and the store. */
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeIdleConnections();
+    await closed;
+    await this.transport.close?.();
+    await this.store.close();
+    this.log.info('stopped');
+  }
+
+  private createRpcServer(): jayson.Server {
+    const context: MethodContext = { coordinator: this.coordinator, limits: this.config.limits };
+    const methods: Record<string, jayson.Method> = {};
+    for (const method of METHODS) {
+      methods[method.name] = new jayson.Method((raw: unknown, callback: jayson.JSONRPCCallbackTypePlain) => {
+        const answer = async () => method.call(normalizeParams(method.name, raw, method.params), context);
+        answer().then(
+          (result) => callback(null, result as jayson.JSONRPCResultLike),
+          (error: unknown) => callback(toRpcError(error, this.log) as jayson.JSONRPCError),
+        );
+      });
+    }
+    return new jayson.Server(methods, { maxBatchLength: this.config.limits.maxBatch });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'POST' || (req.url !== '/' && req.url !== '')) {
+      res.setHeader('allow', 'POST');
+      this.reply(
+        res,
+        req.method === 'POST' ? 404 : 405,
+        rpcError(ErrorCode.INVALID_REQUEST, 'kvdb speaks JSON-RPC 2.0 on POST /'),
+      );
+      req.resume();
+      return;
+    }
+    const contentType = req.headers['content-type'];
+    if (contentType !== undefined && !/^application\/json\b/i.test(contentType)) {
+      this.reply(res, 415, rpcError(ErrorCode.INVALID_REQUEST, 'Expected Content-Type application/json'));
+      req.resume();
+      return;
+    }
+    const limit = this.config.limits.maxBodyBytes;
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      this.refuseTooLarge(req, res, limit);
+      return;
+    }
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        this.refuseTooLarge(req, res, limit);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      if (size > limit) return;
+      let request: unknown;
+      try {
+        request = JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+      } catch (error) {
+        this.reply(res, 200, rpcError(ErrorCode.PARSE_ERROR, `Parse error: ${(error as Error).message}`));
+        return;
+      }
+      if (typeof request !== 'object' || request === null) {
+        this.reply(
+          res,
+          200,
+          rpcError(ErrorCode.INVALID_REQUEST, 'Expected a JSON-RPC request object or a batch array'),
+        );
+        return;
+      }
+      this.rpc.call(request as jayson.JSONRPCRequestLike, (error: JsonRpcReply, response: JsonRpcReply) => {
+        const reply = error ?? response;
+        if (reply === undefined) {
+          res.statusCode = 204;
+          res.end();
+        } else {
+          this.reply(res, 200, reply);
+        }
+      });
+    });
+  }
+
+  private refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
+    if (res.headersSent) return;
+    const error = rpcError(ErrorCode.TOO_LARGE, `Request body over ${limit} bytes (--max-body-bytes)`, {
+      limit,
+    });
+    res.setHeader('connection', 'close');
+    this.reply(res, 413, error);
+    req.pause();
+    res.on('finish', () => req.destroy());
+  }
+
+  private reply(res: ServerResponse, status: number, payload: unknown): void {
+    let body: string;
+    try {
+      body = JSON.stringify(payload);
+    } catch (error) {
+      body = JSON.stringify(rpcError(ErrorCode.INTERNAL_ERROR, 'Internal error'));
+      this.log.error(`could not serialise a reply: ${String(error)}`);
+    }
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+}
+
+function rpcError(code: number, message: string, data?: unknown): object {
+  const error = data === undefined ? { code, message } : { code, message, data };
+  return { jsonrpc: '2.0', id: null, error };
+}
