@@ -1,1 +1,29 @@
-export {};
+/**
+ * @kvdb/client: talk to a kvdb cluster from code.
+ *
+ * @example
+ * ```ts
+ * import { KVClient } from '@kvdb/client'
+ *
+ * const kv = new KVClient({ host: '127.0.0.1', port: 5878 })
+ * await kv.set('greeting', 'hello')
+ * console.log(await kv.get('greeting')) // 'hello'
+ * await kv.close()
+ * ```
+ */
+export {
+  ConnectionError,
+  type Consistency,
+  InvalidParamsError,
+  type JsonValue,
+  KVError,
+  type MemberInfo,
+  MethodNotFoundError,
+  type NodeStats,
+  QuorumNotReachedError,
+  TimeoutError,
+  TooLargeError,
+  UnauthorizedError,
+  UnavailableError,
+} from '@kvdb/core';
+export { type CallOptions, KVClient, type KVClientOptions } from './kv-client.js';

@@ -1,0 +1,170 @@
+import { Agent } from 'node:http';
+import {
+  ConnectionError,
+  type Consistency,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  errorFromRpc,
+  type JsonValue,
+  type KVError,
+  type MemberInfo,
+  type NodeStats,
+  type PublicMethod,
+  type PublicMethods,
+  TimeoutError,
+} from '@kvdb/core';
+import jayson from 'jayson';
+
+export interface KVClientOptions {
+  /** @default DEFAULT_HOST */
+  host?: string;
+  /** @default DEFAULT_PORT */
+  port?: number;
+  /**
+   * Give up on a call after this many ms. Leave room for the server's own quorum timeout (2 s by default),
+   * so that a quorum failure arrives as a `QuorumNotReachedError` rather than a `TimeoutError`.
+   * @default DEFAULT_REQUEST_TIMEOUT_MS + 3000
+   */
+  timeoutMs?: number;
+  /**
+   * Keep-alive sockets kept open to the node.
+   * @default 64
+   */
+  maxSockets?: number;
+}
+
+export interface CallOptions {
+  /** How many replicas must answer: `one`, `quorum` (a majority, the default) or `all`. */
+  consistency?: Consistency;
+}
+
+type RpcReply = { result?: unknown; error?: { code: number; message: string; data?: unknown } };
+
+/**
+ * A typed client for one kvdb node. Any node coordinates any request, so one client is enough; failures reject
+ * with `KVError` subclasses (`ConnectionError`, `TimeoutError`, `InvalidParamsError`, `QuorumNotReachedError`, …).
+ *
+ * @example
+ * ```ts
+ * const kv = new KVClient({ port: 5878 })
+ * await kv.set('user:42', { name: 'Ada' })
+ * await kv.get('user:42') // { name: 'Ada' }
+ * await kv.close()
+ * ```
+ */
+export class KVClient {
+  readonly host: string;
+  readonly port: number;
+  readonly timeoutMs: number;
+  private readonly agent: Agent;
+  private readonly rpc: jayson.HttpClient;
+
+  constructor(options: KVClientOptions = {}) {
+    this.host = options.host ?? DEFAULT_HOST;
+    this.port = options.port ?? DEFAULT_PORT;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS + 3_000;
+    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
+    this.rpc = jayson.Client.http({
+      host: this.host,
+      port: this.port,
+      agent: this.agent,
+      timeout: this.timeoutMs,
+    });
+  }
+
+  /** `host:port` of the node this client talks to. */
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  ping(): Promise<'pong'> {
+    return this.call('ping', {});
+  }
+
+  /** The key's value, or `defaultValue` (else `null`) when it has none. */
+  get(key: string, defaultValue?: JsonValue, options: CallOptions = {}): Promise<JsonValue> {
+    return this.call('get', compact({ key, default: defaultValue, consistency: options.consistency }));
+  }
+
+  set(key: string, value: JsonValue, options: CallOptions = {}): Promise<true> {
+    return this.call('set', compact({ key, value, consistency: options.consistency }));
+  }
+
+  has(key: string, options: CallOptions = {}): Promise<boolean> {
+    return this.call('has', compact({ key, consistency: options.consistency }));
+  }
+
+  /** Removes the key; resolves with the value it held, or `defaultValue` (else `null`). */
+  pop(key: string, defaultValue?: JsonValue, options: CallOptions = {}): Promise<JsonValue> {
+    return this.call('pop', compact({ key, default: defaultValue, consistency: options.consistency }));
+  }
+
+  /** Every live key in the cluster, sorted. */
+  listKeys(): Promise<string[]> {
+    return this.call('list_keys', {});
+  }
+
+  listMembers(): Promise<MemberInfo[]> {
+    return this.call('list_members', {});
+  }
+
+  /** The key's replicas, primary first. */
+  locate(key: string): Promise<string[]> {
+    return this.call('locate', { key });
+  }
+
+  stats(): Promise<NodeStats> {
+    return this.call('stats', {});
+  }
+
+  /** Calls any method by name: the typed methods above are shorthands for this. */
+  call<M extends PublicMethod>(method: M, params: PublicMethods[M][0]): Promise<PublicMethods[M][1]>;
+  call(method: string, params?: object | unknown[]): Promise<unknown>;
+  call(method: string, params: object | unknown[] = {}): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new TimeoutError(`${method} to ${this.address} timed out after ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.rpc.request(
+        method,
+        params as jayson.RequestParamsLike,
+        (error: unknown, reply: RpcReply | undefined) => {
+          clearTimeout(timer);
+          if (error) reject(this.transportError(method, error));
+          else if (reply?.error) reject(errorFromRpc(reply.error));
+          else resolve(reply?.result);
+        },
+      );
+    });
+  }
+
+  /** Closes the keep-alive sockets; the client cannot be used afterwards. */
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+
+  private transportError(method: string, error: unknown): KVError {
+    const { code, message } = error as { code?: unknown; message?: string };
+    if (typeof code === 'number') {
+      try {
+        const body = JSON.parse(message ?? '') as RpcReply;
+        if (body.error) return errorFromRpc(body.error);
+      } catch {}
+      return new ConnectionError(`${method} to ${this.address} failed with HTTP ${code}`, { cause: error });
+    }
+    const reasons: Record<string, string> = {
+      ECONNREFUSED: 'connection refused (is kvdb-server running there?)',
+      ECONNRESET: 'connection reset',
+      ENOTFOUND: 'host not found',
+      EHOSTUNREACH: 'host unreachable',
+    };
+    const reason = reasons[String(code)] ?? message ?? String(error);
+    return new ConnectionError(`cannot reach kvdb at ${this.address}: ${reason}`, { cause: error });
+  }
+}
+
+/** Drops undefined members, so optional params are left out of the request rather than sent as null. */
+function compact<T extends object>(params: T): T {
+  return Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined)) as T;
+}

@@ -1,0 +1,45 @@
+import { request } from 'node:http';
+
+export interface RawReply {
+  status: number;
+  body: string;
+  json: unknown;
+}
+
+/** A raw HTTP POST to a node, for what KVClient would never send. */
+export function rawPost(
+  port: number,
+  body: string | Buffer,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+  method = 'POST',
+): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path: '/', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, body: text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A JSON-RPC call through rawPost, returning the parsed reply. */
+export async function rpc(
+  port: number,
+  method: string,
+  params?: unknown,
+  id: number | string = 1,
+): Promise<any> {
+  const reply = await rawPost(port, JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+  return reply.json;
+}
