@@ -25,12 +25,9 @@ const children: ChildProcess[] = ports.map((port) => {
     [serverBin, '-H', '127.0.0.1', '-P', String(port), '-C', members, '-R', String(values.replicas)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const prefix = (chunk: Buffer) =>
-    chunk
-      .toString()
-      .split('\n')
-      .filter((line) => line !== '')
-      .forEach((line) => console.log(`[${port}] ${line}`));
+  const prefix = (chunk: Buffer): void => {
+    for (const line of chunk.toString().split('\n')) if (line !== '') console.log(`[${port}] ${line}`);
+  };
   child.stdout?.on('data', prefix);
   child.stderr?.on('data', prefix);
   child.on('exit', (code, signal) => {
