@@ -67,6 +67,9 @@ export interface DefaultOptions extends ConsistencyOptions {
 /** A write that finds a newer version on a replica stamps past it and tries again, at most this often. */
 const MAX_RESTAMPS = 3;
 
+/** How long a failed quorum waits for answers still in flight, so its error counts every replica that acked. */
+const FAILURE_GRACE_MS = 50;
+
 type PeerHandlers = { [M in PeerMethod]: (params: PeerParams<M>) => Promise<PeerResult<M>> };
 
 /**
@@ -213,8 +216,18 @@ export class Coordinator implements PeerHandler {
     method: M,
     params: PeerParams<M>,
   ): Promise<PeerResult<M>> {
-    if (target === this.self) return this.handlePeer(method, params);
+    if (target === this.self) return this.callSelf(method, params);
     return this.transport.call(target, method, params, { timeoutMs: this.timeoutMs });
+  }
+
+  /** The local replica, with record values copied so that it never shares an object with the caller. */
+  private async callSelf<M extends PeerMethod>(method: M, params: PeerParams<M>): Promise<PeerResult<M>> {
+    if (method === 'peer.put') {
+      const { key, record } = params as PeerParams<'peer.put'>;
+      return this.handlePeer('peer.put', { key, record: detached(record) }) as Promise<PeerResult<M>>;
+    }
+    const result = await this.handlePeer(method, params);
+    return (method === 'peer.get' ? detached(result as PeerResult<'peer.get'>) : result) as PeerResult<M>;
   }
 
   private async read(
@@ -230,6 +243,7 @@ export class Coordinator implements PeerHandler {
       {
         required,
         timeoutMs: this.timeoutMs,
+        graceMs: FAILURE_GRACE_MS,
       },
     );
     if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
@@ -275,7 +289,7 @@ export class Coordinator implements PeerHandler {
       const outcome = await this.executor.quorum(
         replicas,
         (replica) => this.callReplica(replica, 'peer.put', { key, record }),
-        { required, timeoutMs: this.timeoutMs },
+        { required, timeoutMs: this.timeoutMs, graceMs: FAILURE_GRACE_MS },
       );
       if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
 
@@ -327,4 +341,15 @@ export class Coordinator implements PeerHandler {
       timedOut: outcome.timedOut,
     });
   }
+}
+
+/**
+ * The record with its value copied if the value is an object: over the network the wire copies values, and on the
+ * local path this does, so a stored value never aliases one the caller holds. Primitive values pass as they are.
+ */
+function detached<R extends KVRecord | null>(record: R): R {
+  if (record === null || isTombstone(record) || typeof record.value !== 'object' || record.value === null) {
+    return record;
+  }
+  return { version: record.version, value: structuredClone(record.value) } as R;
 }

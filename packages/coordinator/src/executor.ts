@@ -24,6 +24,12 @@ export interface QuorumOptions {
   timeoutMs: number;
   /** Decide only when every call has settled (or at the deadline), to collect every answer there is. */
   waitForAll?: boolean;
+  /**
+   * Once the quorum is out of reach, wait this long (within the deadline) for calls still in flight, so that the
+   * failure reports every replica that did answer rather than those that happened to answer first.
+   * @default 0
+   */
+  graceMs?: number;
 }
 
 export interface ParallelExecutorInit {
@@ -63,17 +69,19 @@ export class ParallelExecutor {
     call: (target: string) => Promise<T>,
     options: QuorumOptions,
   ): Promise<QuorumOutcome<T>> {
-    const { required, timeoutMs, waitForAll = false } = options;
+    const { required, timeoutMs, waitForAll = false, graceMs = 0 } = options;
     const succeeded: Array<{ target: string; value: T }> = [];
     const failed: Array<{ target: string; error: unknown }> = [];
 
     return new Promise((resolve) => {
       let decided = false;
       let timer: ReturnType<Clock['setTimeout']> | undefined;
+      let grace: ReturnType<Clock['setTimeout']> | undefined;
       const decide = (reached: boolean, timedOut: boolean): void => {
         if (decided) return;
         decided = true;
         if (timer !== undefined) this.clock.clearTimeout(timer);
+        if (grace !== undefined) this.clock.clearTimeout(grace);
         resolve({
           reached: reached || (timedOut && waitForAll && succeeded.length >= required),
           timedOut,
@@ -87,7 +95,11 @@ export class ParallelExecutor {
           if (succeeded.length + failed.length === targets.length)
             decide(succeeded.length >= required, false);
         } else if (succeeded.length >= required) decide(true, false);
-        else if (failed.length > targets.length - required) decide(false, false);
+        else if (failed.length > targets.length - required) {
+          const inFlight = targets.length - succeeded.length - failed.length;
+          if (inFlight === 0 || graceMs <= 0) decide(false, false);
+          else grace ??= this.clock.setTimeout(() => decide(false, false), graceMs);
+        }
       };
 
       const settled = Promise.all(

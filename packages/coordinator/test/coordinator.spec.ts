@@ -1,0 +1,325 @@
+import { type JsonValue, KVDB_VERSION, MemoryStore, MethodNotFoundError, type PeerMethod } from '@kvdb/core';
+import { expect } from 'chai';
+import { type Clock, systemClock } from '../src/clock.js';
+import { Coordinator } from '../src/coordinator.js';
+import { Membership } from '../src/membership.js';
+import { rejection, replicated } from './utils/assertions.js';
+import { MemoryNetwork } from './utils/memory-network.js';
+import { TestCluster } from './utils/test-cluster.js';
+import { eventually } from './utils/timing.js';
+
+const JSON_VALUES: Array<[string, JsonValue]> = [
+  ['null', null],
+  ['true', true],
+  ['false', false],
+  ['zero', 0],
+  ['negative float', -12.5],
+  ['large number', 1e300],
+  ['empty string', ''],
+  ['string', 'hello'],
+  ['unicode string', 'naïve → ✓ 🚀'],
+  ['empty array', []],
+  ['mixed array', [1, 'two', null, false, [3, [4]], { five: 5 }]],
+  ['empty object', {}],
+  ['nested object', { a: { b: { c: [1, { d: null }] } }, 'with space': true, '': 'empty key', n: -0.5 }],
+];
+
+describe('Coordinator', () => {
+  describe('on a healthy 3-node cluster', () => {
+    let cluster: TestCluster;
+
+    beforeEach(() => {
+      cluster = new TestCluster({ n: 3, replicas: 3 });
+    });
+
+    it('returns a value set through one node from every node', async () => {
+      for (let writer = 0; writer < 3; writer++) {
+        const key = `user:${writer}`;
+        expect(await cluster.coordinator(writer).set(key, { name: `user ${writer}` })).to.equal(true);
+        for (let reader = 0; reader < 3; reader++) {
+          expect(await cluster.coordinator(reader).get(key), `${key} read on node ${reader}`).to.deep.equal({
+            name: `user ${writer}`,
+          });
+        }
+      }
+    });
+
+    it('round-trips values of every JSON type', async () => {
+      for (const [i, [name, value]] of JSON_VALUES.entries()) {
+        const key = `json:${name}`;
+        await cluster.coordinator(i % 3).set(key, value);
+        expect(await cluster.coordinator((i + 1) % 3).get(key, { default: 'DEFAULT' }), name).to.deep.equal(
+          value,
+        );
+        expect(await cluster.coordinator((i + 2) % 3).has(key), name).to.equal(true);
+      }
+    });
+
+    it('is not changed by a later change to the object that was written', async () => {
+      const value = { list: [1, 2], nested: { n: 1 } };
+      await cluster.coordinator(0).set('aliased', value);
+      value.list.push(3);
+      value.nested.n = 2;
+      expect(await cluster.coordinator(0).get('aliased')).to.deep.equal({ list: [1, 2], nested: { n: 1 } });
+    });
+
+    it('is not changed by a change to a value that was read', async () => {
+      await cluster.coordinator(1).set('aliased', { list: [1, 2] });
+      await replicated(cluster, 'aliased');
+      const read = (await cluster.coordinator(0).get('aliased')) as { list: number[] };
+      read.list.push(99);
+      expect(await cluster.coordinator(0).get('aliased')).to.deep.equal({ list: [1, 2] });
+    });
+
+    it('answers a missing key with null, or with the default, falsy ones included', async () => {
+      const node = cluster.coordinator(1);
+      expect(await node.get('missing')).to.equal(null);
+      expect(await node.get('missing', { default: 'fallback' })).to.equal('fallback');
+      expect(await node.get('missing', { default: 0 })).to.equal(0);
+      expect(await node.get('missing', { default: false })).to.equal(false);
+      expect(await node.get('missing', { default: '' })).to.equal('');
+      expect(await node.get('missing', { default: { a: [1] } })).to.deep.equal({ a: [1] });
+    });
+
+    it('returns a stored null rather than the default', async () => {
+      await cluster.coordinator(0).set('nothing', null);
+      expect(await cluster.coordinator(2).get('nothing', { default: 'fallback' })).to.equal(null);
+    });
+
+    it('tells whether a key holds a value', async () => {
+      expect(await cluster.coordinator(0).has('k')).to.equal(false);
+      await cluster.coordinator(1).set('k', 0);
+      for (let i = 0; i < 3; i++) expect(await cluster.coordinator(i).has('k'), `node ${i}`).to.equal(true);
+      expect(await cluster.coordinator(2).has('other')).to.equal(false);
+    });
+
+    it('pops: returns the value, then the key reads as missing everywhere', async () => {
+      await cluster.coordinator(0).set('session', { token: 'abc' });
+      expect(await cluster.coordinator(1).pop('session', { default: 'unused' })).to.deep.equal({
+        token: 'abc',
+      });
+      for (let i = 0; i < 3; i++) {
+        const node = cluster.coordinator(i);
+        expect(await node.get('session'), `get on node ${i}`).to.equal(null);
+        expect(await node.get('session', { default: 'gone' }), `get with default on node ${i}`).to.equal(
+          'gone',
+        );
+        expect(await node.has('session'), `has on node ${i}`).to.equal(false);
+      }
+      expect(await cluster.coordinator(2).pop('session', { default: 'again' })).to.equal('again');
+      expect(await cluster.coordinator(2).pop('session')).to.equal(null);
+    });
+
+    it('sets a key again after a pop', async () => {
+      await cluster.coordinator(0).set('k', 1);
+      await cluster.coordinator(1).pop('k');
+      await cluster.coordinator(2).set('k', 2);
+      expect(await cluster.coordinator(0).get('k')).to.equal(2);
+      expect(await cluster.coordinator(1).listKeys()).to.deep.equal(['k']);
+    });
+
+    it('pops a missing key without writing anything: no tombstone anywhere', async () => {
+      const putsBefore = cluster.network.callCount('peer.put');
+      expect(await cluster.coordinator(0).pop('never-set', { default: 'dflt' })).to.equal('dflt');
+      expect(await cluster.coordinator(1).pop('never-set')).to.equal(null);
+      for (let i = 0; i < 3; i++) {
+        expect(await cluster.store(i).counts(), `store ${i}`).to.deep.equal({ live: 0, tombstones: 0 });
+        expect(await cluster.store(i).get('never-set'), `store ${i}`).to.equal(undefined);
+      }
+      expect(cluster.network.callCount('peer.put')).to.equal(putsBefore);
+    });
+
+    it('treats __proto__, constructor and toString as plain keys', async () => {
+      const keys = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+      for (const key of keys) {
+        expect(await cluster.coordinator(0).get(key), `${key} before set`).to.equal(null);
+        expect(await cluster.coordinator(1).has(key), `${key} before set`).to.equal(false);
+        expect(await cluster.coordinator(2).pop(key, { default: 'none' }), `${key} before set`).to.equal(
+          'none',
+        );
+      }
+      for (const [i, key] of keys.entries()) await cluster.coordinator(i % 3).set(key, { key, i });
+      for (const [i, key] of keys.entries()) {
+        expect(await cluster.coordinator((i + 1) % 3).get(key)).to.deep.equal({ key, i });
+        expect(await cluster.coordinator((i + 2) % 3).has(key)).to.equal(true);
+      }
+      expect(await cluster.coordinator(0).listKeys()).to.deep.equal([...keys].sort());
+      expect(await cluster.coordinator(1).pop('__proto__')).to.deep.equal({ key: '__proto__', i: 0 });
+      expect(await cluster.coordinator(2).has('__proto__')).to.equal(false);
+      expect(await cluster.coordinator(2).listKeys()).to.deep.equal([
+        'constructor',
+        'hasOwnProperty',
+        'toString',
+      ]);
+    });
+
+    it('stores a set on all three replicas once the network is idle', async () => {
+      await cluster.coordinator(1).set('everywhere', [1, 2, 3]);
+      const record = await replicated(cluster, 'everywhere');
+      expect(record).to.include.keys('value', 'version');
+      expect(await cluster.liveCount('everywhere')).to.equal(3);
+      for (const stored of await cluster.records('everywhere')) expect(stored).to.deep.equal(record);
+      expect(record.version.node, 'stamped by its coordinator').to.equal(cluster.address(1));
+    });
+
+    describe('locate', () => {
+      it('gives the same three distinct members on every node', () => {
+        for (let i = 0; i < 100; i++) {
+          const key = `key:${i}`;
+          const replicas = cluster.coordinator(0).locate(key);
+          expect(replicas, key).to.have.length(3);
+          expect(new Set(replicas).size, key).to.equal(3);
+          expect(replicas, key).to.have.members([...cluster.addresses]);
+          expect(cluster.coordinator(1).locate(key), key).to.deep.equal(replicas);
+          expect(cluster.coordinator(2).locate(key), key).to.deep.equal(replicas);
+        }
+      });
+
+      it('caps the replicas at the member count', async () => {
+        const small = new TestCluster({ n: 2, replicas: 3 });
+        expect(small.coordinator(0).locate('k')).to.have.members([...small.addresses]);
+        expect(small.coordinator(1).locate('k')).to.deep.equal(small.coordinator(0).locate('k'));
+        expect(small.coordinator(0).replicas).to.equal(2);
+        expect((await small.coordinator(1).stats()).replicas).to.equal(2);
+        await small.coordinator(0).set('k', 'v');
+        expect(await small.coordinator(1).get('k')).to.equal('v');
+      });
+    });
+
+    describe('listKeys', () => {
+      it('lists every live key once, sorted, from any node', async () => {
+        const keys = ['b', 'a', 'c:1', 'C', '10', '9', 'ä'];
+        for (const [i, key] of keys.entries()) await cluster.coordinator(i % 3).set(key, i);
+        await cluster.coordinator(2).set('a', 'again');
+        await cluster.coordinator(0).set('gone', true);
+        await cluster.coordinator(1).pop('gone');
+        const expected = [...keys].sort();
+        for (let i = 0; i < 3; i++) {
+          expect(await cluster.coordinator(i).listKeys(), `node ${i}`).to.deep.equal(expected);
+        }
+      });
+
+      it('lists nothing on an empty cluster', async () => {
+        expect(await cluster.coordinator(0).listKeys()).to.deep.equal([]);
+      });
+    });
+
+    describe('stats', () => {
+      it('counts the live keys and tombstones this node holds', async () => {
+        for (const key of ['a', 'b', 'c']) await cluster.coordinator(0).set(key, key);
+        await cluster.coordinator(1).pop('c');
+        await replicated(cluster, 'c');
+        for (let i = 0; i < 3; i++) {
+          const stats = await cluster.coordinator(i).stats();
+          expect(stats, `node ${i}`).to.include({
+            address: cluster.address(i),
+            keys: 2,
+            tombstones: 1,
+            members: 3,
+            replicas: 3,
+            version: KVDB_VERSION,
+          });
+          expect(stats.uptimeMs).to.be.at.least(0);
+        }
+      });
+
+      it('counts only the keys a node replicates when replicas < members', async () => {
+        const wide = new TestCluster({ n: 4, replicas: 2 });
+        const keys = Array.from({ length: 40 }, (_, i) => `key:${i}`);
+        for (const [i, key] of keys.entries()) await wide.coordinator(i % 4).set(key, i);
+        await eventually(async () => (await wide.totalCounts()).live === 80, {
+          what: 'two copies of every key',
+        });
+        for (let i = 0; i < 4; i++) {
+          const owned = keys.filter((key) => wide.coordinator(i).locate(key).includes(wide.address(i)));
+          expect((await wide.coordinator(i).stats()).keys, `node ${i}`).to.equal(owned.length);
+        }
+        expect(await wide.coordinator(3).listKeys()).to.deep.equal([...keys].sort());
+      });
+    });
+
+    describe('handlePeer', () => {
+      it('rejects an unknown method with MethodNotFoundError', async () => {
+        for (const method of ['peer.nope', 'get', 'constructor', '__proto__', 'toString']) {
+          const error = await rejection(cluster.coordinator(0).handlePeer(method as PeerMethod, {} as never));
+          expect(error, method).to.be.instanceOf(MethodNotFoundError);
+        }
+      });
+
+      it('answers peer.ping and peer.get from the local store', async () => {
+        expect(await cluster.coordinator(0).handlePeer('peer.ping', {})).to.equal('pong');
+        expect(await cluster.coordinator(0).handlePeer('peer.get', { key: 'none' })).to.equal(null);
+      });
+    });
+
+    describe('versions', () => {
+      it('orders a set after a set of the same key through another node', async () => {
+        for (let round = 0; round < 30; round++) {
+          const first = round % 3;
+          const second = (round + 1) % 3;
+          await cluster.coordinator(first).set('contended', `A${round}`);
+          await cluster.coordinator(second).set('contended', `B${round}`);
+          for (let i = 0; i < 3; i++) {
+            expect(await cluster.coordinator(i).get('contended'), `round ${round}, node ${i}`).to.equal(
+              `B${round}`,
+            );
+          }
+        }
+      });
+
+      it('lets a later write through a node whose clock is 10 s behind win', async () => {
+        const slow = skewedClock(-10_000);
+        const skewed = new TestCluster({ clockFor: (index) => (index === 2 ? slow : undefined) });
+        await skewed.coordinator(0).set('k', 'X');
+        await replicated(skewed, 'k');
+        const putsBefore = skewed.network.callCount('peer.put');
+        await skewed.coordinator(2).set('k', 'Y');
+        expect(
+          skewed.network.callCount('peer.put') - putsBefore,
+          'one round: the slow node’s clock moved past X when its replica stored X',
+        ).to.equal(2);
+        for (let i = 0; i < 3; i++) expect(await skewed.coordinator(i).get('k'), `node ${i}`).to.equal('Y');
+      });
+
+      it('re-stamps a write past the newer version a replica reports', async () => {
+        const slow = skewedClock(-10_000);
+        const skewed = new TestCluster({ clockFor: (index) => (index === 2 ? slow : undefined) });
+        skewed.stop(2);
+        await skewed.coordinator(0).set('k', 'X');
+        const x = (await skewed.store(0).get('k'))!;
+        skewed.start(2);
+        expect(await skewed.store(2).get('k'), 'the slow node never saw X').to.equal(undefined);
+
+        const putsBefore = skewed.network.callCount('peer.put');
+        await skewed.coordinator(2).set('k', 'Y');
+        expect(skewed.network.callCount('peer.put') - putsBefore, 'a second round of puts').to.be.at.least(4);
+        for (let i = 0; i < 3; i++) expect(await skewed.coordinator(i).get('k'), `node ${i}`).to.equal('Y');
+
+        const y = await replicated(skewed, 'k');
+        expect(y).to.include({ value: 'Y' });
+        expect(y.version.node).to.equal(skewed.address(2));
+        expect(y.version.wall).to.be.at.least(x.version.wall);
+      });
+    });
+
+    it('rejects a replication factor that is not a positive integer, naming `replicas`', () => {
+      const membership = new Membership('10.0.0.1:5878');
+      const components = {
+        membership,
+        store: new MemoryStore(),
+        transport: new MemoryNetwork().transport('x'),
+      };
+      for (const replicas of [0, -1, 1.5, Number.NaN]) {
+        expect(() => new Coordinator(components, { replicas }), String(replicas))
+          .to.throw(TypeError)
+          .with.property('message')
+          .that.matches(/`replicas`/);
+      }
+      expect(new Coordinator(components, { replicas: 1 }).replicas).to.equal(1);
+    });
+  });
+});
+
+function skewedClock(offsetMs: number): Clock {
+  return { ...systemClock, now: () => systemClock.now() + offsetMs };
+}

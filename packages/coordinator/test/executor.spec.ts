@@ -1,0 +1,320 @@
+import { expect } from 'chai';
+import type sinon from 'sinon';
+import { systemClock } from '../src/clock.js';
+import { ParallelExecutor } from '../src/executor.js';
+import { track, useFakeTimers } from './utils/timing.js';
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** One controllable call per target. */
+function controlledCalls(targets: readonly string[]): Map<string, Deferred<string>> {
+  return new Map(targets.map((target) => [target, deferred<string>()]));
+}
+
+function callOf(calls: Map<string, Deferred<string>>): (target: string) => Promise<string> {
+  return (target) => calls.get(target)!.promise;
+}
+
+/** Lets every pending promise callback run (real timers only). */
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+const TARGETS = ['a', 'b', 'c'] as const;
+
+describe('ParallelExecutor', () => {
+  describe('with real timers', () => {
+    it('resolves reached as soon as `required` calls succeed, while others are still pending', async () => {
+      const calls = controlledCalls(TARGETS);
+      const executor = new ParallelExecutor();
+      const outcome = track(executor.quorum(TARGETS, callOf(calls), { required: 2, timeoutMs: 5_000 }));
+
+      calls.get('a')!.resolve('A');
+      await flush();
+      expect(outcome.settled, 'decided after one success of two').to.equal(false);
+
+      calls.get('c')!.resolve('C');
+      const result = await outcome.promise;
+      expect(result.reached).to.equal(true);
+      expect(result.timedOut).to.equal(false);
+      expect(result.succeeded).to.deep.equal([
+        { target: 'a', value: 'A' },
+        { target: 'c', value: 'C' },
+      ]);
+      expect(result.failed).to.deep.equal([]);
+      expect(executor.activeCount, 'b is still running').to.equal(1);
+      calls.get('b')!.resolve('B');
+      await result.settled;
+    });
+
+    it('decides not reached as soon as failures make the quorum impossible', async () => {
+      const calls = controlledCalls(TARGETS);
+      const executor = new ParallelExecutor();
+      const outcome = track(executor.quorum(TARGETS, callOf(calls), { required: 2, timeoutMs: 5_000 }));
+      const boomA = new Error('a failed');
+      const boomB = new Error('b failed');
+
+      calls.get('a')!.reject(boomA);
+      await flush();
+      expect(outcome.settled, 'decided while two of three could still succeed').to.equal(false);
+
+      calls.get('b')!.reject(boomB);
+      const result = await outcome.promise;
+      expect(result.reached).to.equal(false);
+      expect(result.timedOut).to.equal(false);
+      expect(result.succeeded).to.deep.equal([]);
+      expect(result.failed).to.deep.equal([
+        { target: 'a', error: boomA },
+        { target: 'b', error: boomB },
+      ]);
+      calls.get('c')!.resolve('C');
+      await result.settled;
+    });
+
+    it('counts a call that throws synchronously as a failure', async () => {
+      const executor = new ParallelExecutor();
+      const result = await executor.quorum(
+        TARGETS,
+        (target) => {
+          if (target === 'b') throw new Error('sync throw');
+          return Promise.resolve(target.toUpperCase());
+        },
+        { required: 3, timeoutMs: 5_000 },
+      );
+      expect(result.reached).to.equal(false);
+      expect(result.failed.map(({ target }) => target)).to.deep.equal(['b']);
+      expect((result.failed[0]!.error as Error).message).to.equal('sync throw');
+    });
+
+    it('settles with every call result, including those that arrive after the decision', async () => {
+      const calls = controlledCalls(TARGETS);
+      const executor = new ParallelExecutor();
+      const outcome = executor.quorum(TARGETS, callOf(calls), { required: 1, timeoutMs: 5_000 });
+      calls.get('b')!.resolve('B');
+      const result = await outcome;
+      expect(result.reached).to.equal(true);
+      expect(result.succeeded).to.deep.equal([{ target: 'b', value: 'B' }]);
+
+      const settled = track(result.settled);
+      await flush();
+      expect(settled.settled, 'settled before every call finished').to.equal(false);
+
+      const late = new Error('late failure');
+      calls.get('c')!.reject(late);
+      calls.get('a')!.resolve('A');
+      expect(await result.settled).to.deep.equal([
+        { target: 'a', ok: true, value: 'A' },
+        { target: 'b', ok: true, value: 'B' },
+        { target: 'c', ok: false, error: late },
+      ]);
+      expect(result.succeeded, 'the decided outcome is a snapshot').to.have.length(1);
+    });
+
+    it('never runs more than `concurrency` calls at once and queues the rest', async () => {
+      const executor = new ParallelExecutor({}, { concurrency: 2 });
+      const targets = Array.from({ length: 10 }, (_, i) => `t${i}`);
+      const calls = controlledCalls(targets);
+      const started: string[] = [];
+      let running = 0;
+      let maxRunning = 0;
+      let maxActive = 0;
+      const outcome = executor.quorum(
+        targets,
+        (target) => {
+          started.push(target);
+          running++;
+          maxRunning = Math.max(maxRunning, running);
+          maxActive = Math.max(maxActive, executor.activeCount);
+          return calls.get(target)!.promise.finally(() => {
+            running--;
+          });
+        },
+        { required: 10, timeoutMs: 5_000 },
+      );
+      expect(executor.activeCount).to.equal(2);
+      expect(executor.pendingCount).to.equal(8);
+
+      let answered = 0;
+      const pendingSeen: number[] = [];
+      for (let round = 0; round < 100 && answered < targets.length; round++) {
+        await flush();
+        pendingSeen.push(executor.pendingCount);
+        for (const target of started.slice(answered)) calls.get(target)!.resolve(target);
+        answered = started.length;
+      }
+
+      const result = await outcome;
+      expect(result.reached).to.equal(true);
+      expect(result.succeeded).to.have.length(10);
+      expect(started).to.have.members(targets);
+      expect(maxActive, 'activeCount seen inside a call').to.equal(2);
+      expect(maxRunning, 'calls running at once').to.equal(2);
+      expect(pendingSeen.some((pending) => pending > 0)).to.equal(true);
+      await result.settled;
+      expect(executor.activeCount).to.equal(0);
+      expect(executor.pendingCount).to.equal(0);
+    });
+
+    it('bounds concurrency across requests, not per request', async () => {
+      const executor = new ParallelExecutor({}, { concurrency: 2 });
+      let running = 0;
+      let maxRunning = 0;
+      const call = async (target: string): Promise<string> => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await flush();
+        running--;
+        return target;
+      };
+      const first = executor.quorum(['a', 'b', 'c'], call, { required: 3, timeoutMs: 5_000 });
+      const second = executor.quorum(['d', 'e', 'f'], call, { required: 3, timeoutMs: 5_000 });
+      expect(executor.activeCount).to.equal(2);
+      expect(executor.pendingCount).to.equal(4);
+      const results = await Promise.all([first, second]);
+      expect(results.map((r) => r.reached)).to.deep.equal([true, true]);
+      expect(maxRunning).to.equal(2);
+    });
+
+    it('resolves reached at once when nothing is required', async () => {
+      const executor = new ParallelExecutor();
+      const never = new Promise<string>(() => {});
+      const outcome = track(executor.quorum(TARGETS, () => never, { required: 0, timeoutMs: 5_000 }));
+      await flush();
+      expect(outcome.settled).to.equal(true);
+      const result = await outcome.promise;
+      expect(result).to.include({ reached: true, timedOut: false });
+      expect(result.succeeded).to.deep.equal([]);
+    });
+
+    it('resolves not reached at once when more are required than there are targets', async () => {
+      const executor = new ParallelExecutor();
+      const never = new Promise<string>(() => {});
+      const outcome = track(executor.quorum(TARGETS, () => never, { required: 4, timeoutMs: 5_000 }));
+      await flush();
+      expect(outcome.settled).to.equal(true);
+      expect(await outcome.promise).to.include({ reached: false, timedOut: false });
+
+      const empty = await executor.quorum([], () => never, { required: 1, timeoutMs: 5_000 });
+      expect(empty).to.include({ reached: false, timedOut: false });
+    });
+
+    describe('waitForAll', () => {
+      it('waits for every call, then reports reached when enough succeeded', async () => {
+        const calls = controlledCalls(TARGETS);
+        const executor = new ParallelExecutor();
+        const outcome = track(
+          executor.quorum(TARGETS, callOf(calls), { required: 1, timeoutMs: 5_000, waitForAll: true }),
+        );
+
+        calls.get('a')!.resolve('A');
+        await flush();
+        expect(outcome.settled, 'decided at the first success').to.equal(false);
+        calls.get('b')!.reject(new Error('b failed'));
+        await flush();
+        expect(outcome.settled, 'decided before the last call').to.equal(false);
+        calls.get('c')!.resolve('C');
+
+        const result = await outcome.promise;
+        expect(result).to.include({ reached: true, timedOut: false });
+        expect(result.succeeded.map(({ target }) => target)).to.have.members(['a', 'c']);
+        expect(result.failed.map(({ target }) => target)).to.deep.equal(['b']);
+      });
+
+      it('reports not reached when too few succeeded, only after every call', async () => {
+        const calls = controlledCalls(TARGETS);
+        const executor = new ParallelExecutor();
+        const outcome = track(
+          executor.quorum(TARGETS, callOf(calls), { required: 2, timeoutMs: 5_000, waitForAll: true }),
+        );
+        calls.get('a')!.reject(new Error('a failed'));
+        calls.get('b')!.reject(new Error('b failed'));
+        await flush();
+        expect(outcome.settled, 'decided before the last call').to.equal(false);
+        calls.get('c')!.resolve('C');
+        const result = await outcome.promise;
+        expect(result).to.include({ reached: false, timedOut: false });
+        expect(result.succeeded).to.have.length(1);
+        expect(result.failed).to.have.length(2);
+      });
+    });
+  });
+
+  describe('with fake timers', () => {
+    let clock: sinon.SinonFakeTimers;
+
+    beforeEach(() => {
+      clock = useFakeTimers();
+    });
+
+    afterEach(() => {
+      clock.restore();
+    });
+
+    it('times out at `timeoutMs` with what has answered so far', async () => {
+      const calls = controlledCalls(TARGETS);
+      const executor = new ParallelExecutor({ clock: systemClock });
+      const outcome = track(executor.quorum(TARGETS, callOf(calls), { required: 2, timeoutMs: 1_000 }));
+      calls.get('b')!.resolve('B');
+
+      await clock.tickAsync(999);
+      expect(outcome.settled, 'decided before the deadline').to.equal(false);
+      await clock.tickAsync(1);
+      expect(outcome.settled, 'still undecided at the deadline').to.equal(true);
+
+      const result = await outcome.promise;
+      expect(result).to.include({ reached: false, timedOut: true });
+      expect(result.succeeded).to.deep.equal([{ target: 'b', value: 'B' }]);
+      expect(result.failed).to.deep.equal([]);
+    });
+
+    it('clears its timer once the outcome is known', async () => {
+      const executor = new ParallelExecutor({ clock: systemClock });
+      const result = await executor.quorum(TARGETS, async (target) => target, {
+        required: 2,
+        timeoutMs: 1_000,
+      });
+      expect(result.reached).to.equal(true);
+      await result.settled;
+      expect(clock.countTimers()).to.equal(0);
+    });
+
+    it('with waitForAll, reports reached at the deadline when enough have succeeded', async () => {
+      const calls = controlledCalls(TARGETS);
+      const executor = new ParallelExecutor({ clock: systemClock });
+      const outcome = track(
+        executor.quorum(TARGETS, callOf(calls), { required: 2, timeoutMs: 1_000, waitForAll: true }),
+      );
+      calls.get('a')!.resolve('A');
+      calls.get('c')!.resolve('C');
+      await clock.tickAsync(999);
+      expect(outcome.settled, 'decided while b could still answer').to.equal(false);
+      await clock.tickAsync(1);
+      const result = await outcome.promise;
+      expect(result).to.include({ reached: true, timedOut: true });
+      expect(result.succeeded.map(({ target }) => target)).to.have.members(['a', 'c']);
+    });
+
+    it('with waitForAll, reports not reached at the deadline when too few have succeeded', async () => {
+      const calls = controlledCalls(TARGETS);
+      const executor = new ParallelExecutor({ clock: systemClock });
+      const outcome = track(
+        executor.quorum(TARGETS, callOf(calls), { required: 2, timeoutMs: 1_000, waitForAll: true }),
+      );
+      calls.get('a')!.resolve('A');
+      await clock.tickAsync(1_000);
+      expect(await outcome.promise).to.include({ reached: false, timedOut: true });
+    });
+  });
+});
