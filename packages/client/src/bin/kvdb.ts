@@ -1,1 +1,104 @@
-export {};
+import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT_MS, KVDB_VERSION } from '@kvdb/core';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { KVClient } from '../kv-client.js';
+import { helpText } from '../shell/commands.js';
+import { formatError } from '../shell/format.js';
+import { runShell } from '../shell/repl.js';
+import { ShellSession } from '../shell/session.js';
+
+interface ShellArgs {
+  host: string;
+  port: number;
+  timeout: number | undefined;
+  words: string[] | undefined;
+  _: Array<string | number>;
+}
+
+/**
+ * The default command: the shell, or with words after the options, that one shell command. Other commands
+ * (`kvdb bench`) register beside it with `.command(...)`; yargs runs this one when the first word names none.
+ */
+async function shell(argv: ShellArgs): Promise<void> {
+  const client = new KVClient({ host: argv.host, port: argv.port, timeoutMs: argv.timeout });
+  try {
+    // Words after `--` land in `_`, so `kvdb -- set k -x` can pass words that look like options.
+    const words = [...(argv.words ?? []), ...argv._.map(String)];
+    if (words.length > 0) {
+      const outcome = await new ShellSession({ client }).runWords(words);
+      if (outcome.text !== '') (outcome.ok ? process.stdout : process.stderr).write(`${outcome.text}\n`);
+      process.exitCode = outcome.ok ? 0 : 1;
+      return;
+    }
+    const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
+    if (terminal) process.stdout.write(await greeting(client));
+    await runShell({ client, input: process.stdin, output: process.stdout, terminal });
+  } finally {
+    await client.close();
+  }
+}
+
+async function greeting(client: KVClient): Promise<string> {
+  const hint = 'Type help for the commands, exit or Ctrl-D to leave.';
+  try {
+    const stats = await client.stats();
+    const members = stats.members === 1 ? '1 member' : `${stats.members} members`;
+    return `Connected to kvdb ${stats.version} at ${stats.address} (${members}). ${hint}\n`;
+  } catch (error) {
+    return `${formatError(error)}\nCommands will fail until ${client.address} answers. ${hint}\n`;
+  }
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('kvdb')
+  .usage(
+    '$0 [options] [COMMAND [ARGS...]]\n\nThe kvdb shell: type commands at a `>> ` prompt, pipe a script into it, or run one ' +
+      'command and exit.\nAny node of a cluster answers any command.',
+  )
+  .options({
+    host: { alias: 'H', type: 'string', default: DEFAULT_HOST, describe: 'Host of the node to talk to' },
+    port: { alias: 'P', type: 'number', default: DEFAULT_PORT, describe: 'Port of the node to talk to' },
+    timeout: {
+      type: 'number',
+      defaultDescription: String(DEFAULT_REQUEST_TIMEOUT_MS + 3_000),
+      describe: 'Milliseconds to wait for each reply',
+    },
+  })
+  .command(
+    '$0 [words..]',
+    'Open the shell, or run one shell command and exit (status 1 if it failed)',
+    (command) =>
+      command.positional('words', {
+        type: 'string',
+        array: true,
+        describe: 'A shell command and its arguments, e.g. get mykey',
+      }),
+    (argv) => shell(argv),
+  )
+  .example('$0 -P 5878', 'open the shell on the node at 127.0.0.1:5878')
+  .example('$0 -P 5878 get mykey', 'print one value and exit')
+  .example('$0 set greeting \'"hello"\'', 'store the string "hello" (quote JSON-looking strings twice)')
+  .example('$0 -- set offset -1', 'words that look like options go after --')
+  .example('$0 < script.kvdb', 'run a script, one command a line')
+  .check((argv) => {
+    if (!Number.isInteger(argv.port) || argv.port < 1 || argv.port > 65_535) {
+      throw new Error('Expected `--port` to be an integer from 1 to 65535');
+    }
+    if (argv.timeout !== undefined && !(argv.timeout > 0)) {
+      throw new Error('Expected `--timeout` to be a number of milliseconds above 0');
+    }
+    return true;
+  })
+  .parserConfiguration({ 'parse-positional-numbers': false })
+  .epilog(helpText('Shell commands (at the prompt, or after the options to run just one):'))
+  .strict()
+  .version(KVDB_VERSION)
+  .help()
+  .alias('help', 'h')
+  .wrap(Math.min(110, process.stdout.columns ?? 110))
+  .fail((message, error, instance) => {
+    if (error && !message) throw error;
+    console.error(`${instance.help()}\n\nkvdb: ${message}`);
+    process.exit(2);
+  })
+  .parseAsync();

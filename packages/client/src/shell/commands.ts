@@ -1,0 +1,241 @@
+/**
+ * The shell's language, with no I/O: a line becomes tokens, tokens become a command. A bad line throws a
+ * `CommandError` whose message is what the shell prints (`usage: set KEY VALUE`, `unknown command "x"`, …).
+ */
+import { CONSISTENCY_LEVELS, type Consistency, type JsonValue } from '@kvdb/core';
+
+/** A word of a command line; `quoted` words are always taken as strings. */
+export interface Token {
+  text: string;
+  quoted: boolean;
+}
+
+export type CallCommand =
+  | { kind: 'call'; method: 'get' | 'pop'; params: { key: string; default?: JsonValue } }
+  | { kind: 'call'; method: 'set'; params: { key: string; value: JsonValue } }
+  | { kind: 'call'; method: 'has' | 'locate'; params: { key: string } }
+  | { kind: 'call'; method: 'ping' | 'list_keys' | 'list_members' | 'stats'; params: Record<string, never> };
+
+export type ShellCommand =
+  | { kind: 'empty' }
+  | CallCommand
+  | { kind: 'help'; topic?: string }
+  | { kind: 'exit' }
+  | { kind: 'consistency'; level?: Consistency };
+
+/** A line the shell cannot run: unknown command, wrong arguments or broken quoting. */
+export class CommandError extends Error {
+  override name = 'CommandError';
+}
+
+export type CommandName =
+  | 'get'
+  | 'set'
+  | 'has'
+  | 'pop'
+  | 'list_keys'
+  | 'list_members'
+  | 'locate'
+  | 'stats'
+  | 'ping'
+  | 'consistency'
+  | 'help'
+  | 'exit';
+
+export interface CommandSpec {
+  name: CommandName;
+  aliases: readonly string[];
+  /** Argument synopsis, `[X]` for optional ones. */
+  args: string;
+  summary: string;
+  minArgs: number;
+  maxArgs: number;
+}
+
+const spec = (name: CommandName, args: string, summary: string, aliases: string[] = []): CommandSpec => {
+  const words = args === '' ? [] : args.split(' ');
+  const minArgs = words.filter((word) => !word.startsWith('[')).length;
+  return { name, aliases, args, summary, minArgs, maxArgs: words.length };
+};
+
+/** Every shell command, in the order `help` lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  spec('get', 'KEY [DEFAULT]', "Print KEY's value, or DEFAULT (else null) when it has none"),
+  spec('set', 'KEY VALUE', 'Store VALUE under KEY'),
+  spec('has', 'KEY', 'Print whether KEY has a value'),
+  spec('pop', 'KEY [DEFAULT]', 'Remove KEY and print the value it held, or DEFAULT (else null)'),
+  spec('list_keys', '', 'List every key in the cluster, sorted'),
+  spec('list_members', '', 'List the cluster members and their status'),
+  spec('locate', 'KEY', 'List the replicas that hold KEY, primary first'),
+  spec('stats', '', 'Print the counters of the node the shell is connected to'),
+  spec('ping', '', 'Check that the node answers'),
+  spec('consistency', '[one|quorum|all]', 'Set the level get, set, has and pop use, or print it'),
+  spec('help', '[COMMAND]', 'List the commands, or describe one'),
+  spec('exit', '', 'Leave the shell; Ctrl-D does too', ['quit']),
+];
+
+const byName = new Map<string, CommandSpec>(
+  COMMANDS.flatMap((command) => [command.name, ...command.aliases].map((name) => [name, command] as const)),
+);
+
+export function usage(command: CommandSpec): string {
+  return command.args === '' ? command.name : `${command.name} ${command.args}`;
+}
+
+const HELP_NOTES = [
+  'Command names are case-insensitive. Quote words that hold spaces: set "two words" "a b";',
+  'inside quotes, \\" is a quote and \\\\ a backslash. An unquoted value that is valid JSON is',
+  'parsed as JSON (1, true, null, [1,2], {"a":1}, without spaces); anything else, or anything',
+  'quoted, is a string. Keys are always strings. Blank lines and lines starting with # are skipped.',
+];
+
+/** The command table with notes on quoting and values, under `heading`. */
+export function helpText(heading = 'Commands:'): string {
+  const width = Math.max(...COMMANDS.map((command) => usage(command).length));
+  const rows = COMMANDS.map((command) => {
+    const aliases = command.aliases.length > 0 ? ` (alias: ${command.aliases.join(', ')})` : '';
+    return `  ${usage(command).padEnd(width)}  ${command.summary}${aliases}`;
+  });
+  return [heading, ...rows, '', ...HELP_NOTES].join('\n');
+}
+
+/** What `help` prints. */
+export const HELP: string = helpText();
+
+/** `help COMMAND`: the usage and summary of one command. */
+export function helpFor(topic: string): string {
+  const command = lookup(topic);
+  if (command === undefined) throw unknownCommand(topic);
+  const aliases = command.aliases.length > 0 ? `\nalias: ${command.aliases.join(', ')}` : '';
+  return `usage: ${usage(command)}\n${command.summary}${aliases}`;
+}
+
+/** Splits a line at whitespace; a word that starts with `"` runs to the matching `"`. */
+export function tokenize(line: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < line.length) {
+    if (isSpace(line[i])) {
+      i++;
+      continue;
+    }
+    if (line[i] !== '"') {
+      const start = i;
+      while (i < line.length && !isSpace(line[i])) i++;
+      tokens.push({ text: line.slice(start, i), quoted: false });
+      continue;
+    }
+    const start = i++;
+    let text = '';
+    for (;;) {
+      if (i >= line.length) throw new CommandError(`unterminated quoted string: ${line.slice(start)}`);
+      const char = line[i]!;
+      const next = line[i + 1];
+      if (char === '\\' && (next === '"' || next === '\\')) {
+        text += next;
+        i += 2;
+      } else if (char === '"') {
+        i++;
+        break;
+      } else {
+        text += char;
+        i++;
+      }
+    }
+    if (i < line.length && !isSpace(line[i])) {
+      throw new CommandError(`expected a space after the closing quote of ${line.slice(start, i)}`);
+    }
+    tokens.push({ text, quoted: true });
+  }
+  return tokens;
+}
+
+/** Parses one line of the shell; blank lines and `#` comments are `{ kind: 'empty' }`. */
+export function parseCommand(line: string): ShellCommand {
+  const trimmed = line.trim();
+  if (trimmed === '' || trimmed.startsWith('#')) return { kind: 'empty' };
+  return parseTokens(tokenize(trimmed));
+}
+
+/** Parses words that are already split, as the command line of `kvdb get KEY` gives them. */
+export function parseTokens(tokens: readonly Token[]): ShellCommand {
+  const [head, ...args] = tokens;
+  if (head === undefined) return { kind: 'empty' };
+  const command = lookup(head.text);
+  if (command === undefined) throw unknownCommand(head.text);
+  if (args.length < command.minArgs || args.length > command.maxArgs) {
+    throw new CommandError(`usage: ${usage(command)}`);
+  }
+  const key = args[0]?.text ?? '';
+  const value = args[1] === undefined ? undefined : parseValue(args[1]);
+  switch (command.name) {
+    case 'get':
+    case 'pop':
+      return {
+        kind: 'call',
+        method: command.name,
+        params: value === undefined ? { key } : { key, default: value },
+      };
+    case 'set':
+      return { kind: 'call', method: 'set', params: { key, value: value as JsonValue } };
+    case 'has':
+    case 'locate':
+      return { kind: 'call', method: command.name, params: { key } };
+    case 'ping':
+    case 'list_keys':
+    case 'list_members':
+    case 'stats':
+      return { kind: 'call', method: command.name, params: {} };
+    case 'consistency':
+      return args[0] === undefined
+        ? { kind: 'consistency' }
+        : { kind: 'consistency', level: parseLevel(args[0]) };
+    case 'help': {
+      if (args[0] === undefined) return { kind: 'help' };
+      const topic = lookup(args[0].text);
+      if (topic === undefined) throw unknownCommand(args[0].text);
+      return { kind: 'help', topic: topic.name };
+    }
+    case 'exit':
+      return { kind: 'exit' };
+  }
+}
+
+/**
+ * A quoted token is a string; an unquoted one is JSON when it parses as JSON, else the plain string. Numbers
+ * too large for a double (`1e999`) stay strings rather than turning into `null` on the wire.
+ */
+export function parseValue(token: Token): JsonValue {
+  if (token.quoted) return token.text;
+  try {
+    const value = JSON.parse(token.text) as JsonValue;
+    return isFiniteJson(value) ? value : token.text;
+  } catch {
+    return token.text;
+  }
+}
+
+function parseLevel(token: Token): Consistency {
+  const level = token.text.toLowerCase() as Consistency;
+  if (!CONSISTENCY_LEVELS.includes(level))
+    throw new CommandError(`usage: ${usage(byName.get('consistency')!)}`);
+  return level;
+}
+
+function lookup(name: string): CommandSpec | undefined {
+  return byName.get(name.toLowerCase());
+}
+
+function unknownCommand(name: string): CommandError {
+  return new CommandError(`unknown command ${JSON.stringify(name)}; type help for the list`);
+}
+
+function isSpace(char: string | undefined): boolean {
+  return char !== undefined && /\s/.test(char);
+}
+
+function isFiniteJson(value: JsonValue): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (value === null || typeof value !== 'object') return true;
+  return Object.values(value).every(isFiniteJson);
+}

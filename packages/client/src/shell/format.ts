@@ -1,0 +1,118 @@
+/** How the shell shows results and errors to people. Pure: every function returns the text to print. */
+import type { PublicMethod } from '@kvdb/core';
+import { CommandError } from './commands.js';
+
+/** A stored value as JSON, so `"1"` and `1` look different; a missing value is `null`. */
+export function formatValue(value: unknown): string {
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * The text for a method's result. Results come off the wire unchecked, so a shape other than the expected one
+ * is shown as JSON rather than trusted.
+ */
+export function formatResult(method: PublicMethod, result: unknown): string {
+  switch (method) {
+    case 'set':
+      return result === true ? 'OK' : formatValue(result);
+    case 'ping':
+      return typeof result === 'string' ? result : formatValue(result);
+    case 'list_keys':
+      return Array.isArray(result) ? numbered(result.map(formatValue)) : formatValue(result);
+    case 'list_members':
+      return Array.isArray(result) ? formatMembers(result) : formatValue(result);
+    case 'locate':
+      return Array.isArray(result) ? formatReplicas(result) : formatValue(result);
+    case 'stats':
+      return isRecord(result) ? formatStats(result) : formatValue(result);
+    default:
+      return formatValue(result);
+  }
+}
+
+/** `address  status` rows, addresses padded so the statuses line up. */
+export function formatMembers(members: readonly unknown[]): string {
+  if (members.length === 0) return '(empty)';
+  const rows = members.map((member) =>
+    isRecord(member) ? [String(member.address), String(member.status)] : [formatValue(member), ''],
+  );
+  const width = Math.max(...rows.map(([address]) => address!.length));
+  return rows.map(([address, status]) => `${address!.padEnd(width)}  ${status}`.trimEnd()).join('\n');
+}
+
+/** A key's replicas, numbered, the first marked as the primary. */
+export function formatReplicas(replicas: readonly unknown[]): string {
+  return numbered(replicas.map((replica, i) => `${String(replica)}${i === 0 ? ' (primary)' : ''}`));
+}
+
+/** `name: value` lines with the values lined up; `uptimeMs` also reads as a duration. */
+export function formatStats(stats: Record<string, unknown>): string {
+  const entries = Object.entries(stats);
+  if (entries.length === 0) return '(empty)';
+  const width = Math.max(...entries.map(([name]) => name.length)) + 1;
+  return entries
+    .map(([name, value]) => {
+      const text = typeof value === 'string' ? value : formatValue(value);
+      const extra = name === 'uptimeMs' && typeof value === 'number' ? ` (${formatDuration(value)})` : '';
+      return `${`${name}:`.padEnd(width)} ${text}${extra}`;
+    })
+    .join('\n');
+}
+
+/** `1h 2m 3s`, or `450 ms` under a second. */
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  let seconds = Math.floor(ms / 1_000);
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+  ] as const) {
+    if (seconds >= size || parts.length > 0) {
+      parts.push(`${Math.floor(seconds / size)}${unit}`);
+      seconds %= size;
+    }
+  }
+  parts.push(`${seconds}s`);
+  return parts.join(' ');
+}
+
+/**
+ * One `(error) …` line (more for a quorum failure, which also says what was required and which replicas failed).
+ * Shell errors (usage, unknown command) are shown without a class name: they are the shell talking.
+ */
+export function formatError(error: unknown): string {
+  if (error instanceof CommandError) return `(error) ${error.message}`;
+  if (!(error instanceof Error)) return `(error) ${String(error)}`;
+  const head = `(error) ${error.name}: ${error.message}`;
+  const data = (error as { data?: unknown }).data;
+  if (error.name !== 'QuorumNotReachedError' || !isRecord(data)) return head;
+  return [head, ...quorumDetail(data)].join('\n');
+}
+
+function quorumDetail(data: Record<string, unknown>): string[] {
+  const { required, acked, replicas, failed, timedOut } = data;
+  const lines: string[] = [];
+  if (typeof required === 'number' && typeof acked === 'number') {
+    const of = Array.isArray(replicas) ? ` of ${replicas.length} replicas` : '';
+    const why = timedOut === true ? ' before the timeout' : '';
+    lines.push(`  required ${required}${of}, ${acked} acked${why}`);
+  }
+  if (Array.isArray(failed)) {
+    const rows = failed.filter(isRecord).map((f) => [String(f.replica), String(f.reason)] as const);
+    const width = Math.max(0, ...rows.map(([replica]) => replica.length));
+    for (const [replica, reason] of rows) lines.push(`  ${replica.padEnd(width)}  failed: ${reason}`);
+  }
+  return lines;
+}
+
+function numbered(lines: readonly string[]): string {
+  if (lines.length === 0) return '(empty)';
+  const width = String(lines.length).length;
+  return lines.map((line, i) => `${String(i + 1).padStart(width)}) ${line}`).join('\n');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

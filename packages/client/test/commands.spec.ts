@@ -1,0 +1,301 @@
+import { expect } from 'chai';
+import {
+  COMMANDS,
+  CommandError,
+  HELP,
+  helpFor,
+  parseCommand,
+  parseTokens,
+  parseValue,
+  tokenize,
+} from '../src/shell/commands.js';
+
+const words = (line: string): string[] => tokenize(line).map((token) => token.text);
+
+function usageError(line: string): string {
+  try {
+    parseCommand(line);
+  } catch (error) {
+    expect(error).to.be.instanceOf(CommandError);
+    return (error as Error).message;
+  }
+  expect.fail(`expected ${JSON.stringify(line)} to be refused`);
+}
+
+describe('tokenize', () => {
+  it('splits at any run of whitespace and ignores it at the ends', () => {
+    expect(tokenize('  get \t a   ')).to.deep.equal([
+      { text: 'get', quoted: false },
+      { text: 'a', quoted: false },
+    ]);
+  });
+
+  it('gives no tokens for a blank line', () => {
+    expect(tokenize('')).to.deep.equal([]);
+    expect(tokenize('   \t')).to.deep.equal([]);
+  });
+
+  it('keeps a double-quoted word whole, spaces included, and marks it quoted', () => {
+    expect(tokenize('set "two words" "a b"')).to.deep.equal([
+      { text: 'set', quoted: false },
+      { text: 'two words', quoted: true },
+      { text: 'a b', quoted: true },
+    ]);
+  });
+
+  it('reads \\" and \\\\ inside quotes as a quote and a backslash', () => {
+    expect(words('set k "say \\"hi\\""')).to.deep.equal(['set', 'k', 'say "hi"']);
+    expect(words('set k "C:\\\\dir"')).to.deep.equal(['set', 'k', 'C:\\dir']);
+    expect(words('"\\\\\\""')).to.deep.equal(['\\"']);
+  });
+
+  it('keeps other backslashes inside quotes as they are', () => {
+    expect(words('"a\\nb"')).to.deep.equal(['a\\nb']);
+  });
+
+  it('keeps backslashes and quotes inside an unquoted word as they are', () => {
+    expect(words('set k {"a":1} C:\\dir it"s')).to.deep.equal(['set', 'k', '{"a":1}', 'C:\\dir', 'it"s']);
+  });
+
+  it('gives an empty quoted word for ""', () => {
+    expect(tokenize('set k ""')[2]).to.deep.equal({ text: '', quoted: true });
+  });
+
+  it('refuses an unterminated quote, including one whose closing quote is escaped', () => {
+    for (const line of ['get "abc', 'get "abc\\"', 'get "abc\\', 'set "a" "b']) {
+      expect(() => tokenize(line), line).to.throw(CommandError, /unterminated quoted string/);
+    }
+  });
+
+  it('refuses text stuck to a closing quote', () => {
+    expect(() => tokenize('get "a"b')).to.throw(CommandError, /after the closing quote/);
+  });
+});
+
+describe('parseValue', () => {
+  const unquoted = (text: string) => parseValue({ text, quoted: false });
+
+  it('parses unquoted JSON', () => {
+    expect(unquoted('1')).to.equal(1);
+    expect(unquoted('-2.5')).to.equal(-2.5);
+    expect(unquoted('true')).to.equal(true);
+    expect(unquoted('false')).to.equal(false);
+    expect(unquoted('null')).to.equal(null);
+    expect(unquoted('[1,2]')).to.deep.equal([1, 2]);
+    expect(unquoted('{"a":1}')).to.deep.equal({ a: 1 });
+  });
+
+  it('keeps unquoted text that is not JSON as a string', () => {
+    expect(unquoted('hello')).to.equal('hello');
+    expect(unquoted('007')).to.equal('007');
+    expect(unquoted('{a:1}')).to.equal('{a:1}');
+    expect(unquoted('True')).to.equal('True');
+  });
+
+  it('keeps numbers a double cannot hold as strings', () => {
+    expect(unquoted('1e999')).to.equal('1e999');
+    expect(unquoted('[1,-1e999]')).to.equal('[1,-1e999]');
+  });
+
+  it('always takes a quoted token as a string', () => {
+    for (const text of ['1', 'true', 'null', '[1,2]', '{"a":1}']) {
+      expect(parseValue({ text, quoted: true })).to.equal(text);
+    }
+  });
+});
+
+describe('parseCommand', () => {
+  it('gives empty for blank lines and # comments', () => {
+    for (const line of ['', '   ', '# a comment', '   #indented', '#get a']) {
+      expect(parseCommand(line), line).to.deep.equal({ kind: 'empty' });
+    }
+  });
+
+  it('parses get with and without a default', () => {
+    expect(parseCommand('get a')).to.deep.equal({ kind: 'call', method: 'get', params: { key: 'a' } });
+    expect(parseCommand('get a 0')).to.deep.equal({
+      kind: 'call',
+      method: 'get',
+      params: { key: 'a', default: 0 },
+    });
+    expect(parseCommand('get a "0"')).to.deep.equal({
+      kind: 'call',
+      method: 'get',
+      params: { key: 'a', default: '0' },
+    });
+  });
+
+  it('parses pop with and without a default', () => {
+    expect(parseCommand('pop a')).to.deep.equal({ kind: 'call', method: 'pop', params: { key: 'a' } });
+    expect(parseCommand('pop a null')).to.deep.equal({
+      kind: 'call',
+      method: 'pop',
+      params: { key: 'a', default: null },
+    });
+  });
+
+  it('parses set with JSON and string values', () => {
+    expect(parseCommand('set a 1')).to.deep.equal({
+      kind: 'call',
+      method: 'set',
+      params: { key: 'a', value: 1 },
+    });
+    expect(parseCommand('set a "1"')).to.deep.equal({
+      kind: 'call',
+      method: 'set',
+      params: { key: 'a', value: '1' },
+    });
+    expect(parseCommand('set "two words" "a b"')).to.deep.equal({
+      kind: 'call',
+      method: 'set',
+      params: { key: 'two words', value: 'a b' },
+    });
+    expect(parseCommand('set a {"x":[1,true]}')).to.deep.equal({
+      kind: 'call',
+      method: 'set',
+      params: { key: 'a', value: { x: [1, true] } },
+    });
+    expect(parseCommand('set a hello')).to.deep.equal({
+      kind: 'call',
+      method: 'set',
+      params: { key: 'a', value: 'hello' },
+    });
+  });
+
+  it('never parses a key as JSON', () => {
+    expect(parseCommand('get 1')).to.deep.equal({ kind: 'call', method: 'get', params: { key: '1' } });
+    expect(parseCommand('set null true')).to.deep.equal({
+      kind: 'call',
+      method: 'set',
+      params: { key: 'null', value: true },
+    });
+    expect(parseCommand('has {"a":1}')).to.deep.equal({
+      kind: 'call',
+      method: 'has',
+      params: { key: '{"a":1}' },
+    });
+  });
+
+  it('keeps __proto__ as an ordinary key', () => {
+    expect(parseCommand('set __proto__ 1')).to.deep.equal({
+      kind: 'call',
+      method: 'set',
+      params: { key: '__proto__', value: 1 },
+    });
+  });
+
+  it('parses has and locate', () => {
+    expect(parseCommand('has a')).to.deep.equal({ kind: 'call', method: 'has', params: { key: 'a' } });
+    expect(parseCommand('locate a')).to.deep.equal({ kind: 'call', method: 'locate', params: { key: 'a' } });
+  });
+
+  it('parses the commands without arguments', () => {
+    for (const method of ['ping', 'list_keys', 'list_members', 'stats']) {
+      expect(parseCommand(method)).to.deep.equal({ kind: 'call', method, params: {} });
+    }
+  });
+
+  it('parses exit and its alias quit', () => {
+    expect(parseCommand('exit')).to.deep.equal({ kind: 'exit' });
+    expect(parseCommand('quit')).to.deep.equal({ kind: 'exit' });
+  });
+
+  it('parses consistency with and without a level, in any case', () => {
+    expect(parseCommand('consistency')).to.deep.equal({ kind: 'consistency' });
+    expect(parseCommand('consistency one')).to.deep.equal({ kind: 'consistency', level: 'one' });
+    expect(parseCommand('consistency QUORUM')).to.deep.equal({ kind: 'consistency', level: 'quorum' });
+    expect(parseCommand('CONSISTENCY All')).to.deep.equal({ kind: 'consistency', level: 'all' });
+  });
+
+  it('parses help with and without a topic, resolving aliases', () => {
+    expect(parseCommand('help')).to.deep.equal({ kind: 'help' });
+    expect(parseCommand('help SET')).to.deep.equal({ kind: 'help', topic: 'set' });
+    expect(parseCommand('help quit')).to.deep.equal({ kind: 'help', topic: 'exit' });
+  });
+
+  it('takes command names in any case', () => {
+    expect(parseCommand('GET a')).to.deep.equal({ kind: 'call', method: 'get', params: { key: 'a' } });
+    expect(parseCommand('List_Keys')).to.deep.equal({ kind: 'call', method: 'list_keys', params: {} });
+    expect(parseCommand('QUIT')).to.deep.equal({ kind: 'exit' });
+  });
+
+  it('keeps the case of keys and values', () => {
+    expect(parseCommand('SET Key Value')).to.deep.equal({
+      kind: 'call',
+      method: 'set',
+      params: { key: 'Key', value: 'Value' },
+    });
+  });
+
+  it('refuses an unknown command, naming it', () => {
+    expect(usageError('bogus 1 2')).to.equal('unknown command "bogus"; type help for the list');
+    expect(usageError('help bogus')).to.match(/unknown command "bogus"/);
+  });
+
+  it('refuses wrong argument counts with the usage of the command', () => {
+    const cases: Array<[string, string]> = [
+      ['get', 'usage: get KEY [DEFAULT]'],
+      ['get a b c', 'usage: get KEY [DEFAULT]'],
+      ['pop', 'usage: pop KEY [DEFAULT]'],
+      ['pop a b c', 'usage: pop KEY [DEFAULT]'],
+      ['set a', 'usage: set KEY VALUE'],
+      ['set a b c', 'usage: set KEY VALUE'],
+      ['set "two words" a b', 'usage: set KEY VALUE'],
+      ['has', 'usage: has KEY'],
+      ['has a b', 'usage: has KEY'],
+      ['locate', 'usage: locate KEY'],
+      ['locate a b', 'usage: locate KEY'],
+      ['list_keys a', 'usage: list_keys'],
+      ['list_members a', 'usage: list_members'],
+      ['stats a', 'usage: stats'],
+      ['ping a', 'usage: ping'],
+      ['exit now', 'usage: exit'],
+      ['quit now', 'usage: exit'],
+      ['help get set', 'usage: help [COMMAND]'],
+      ['consistency one two', 'usage: consistency [one|quorum|all]'],
+      ['consistency two', 'usage: consistency [one|quorum|all]'],
+    ];
+    for (const [line, message] of cases) expect(usageError(line), line).to.equal(message);
+  });
+
+  it('refuses a line with an unterminated quote', () => {
+    expect(usageError('set a "b')).to.match(/^unterminated quoted string/);
+  });
+});
+
+describe('parseTokens', () => {
+  it('takes unquoted words as a command line gives them, spaces kept', () => {
+    const unquoted = (text: string) => ({ text, quoted: false });
+    expect(parseTokens(['set', 'two words', '[1,2]'].map(unquoted))).to.deep.equal({
+      kind: 'call',
+      method: 'set',
+      params: { key: 'two words', value: [1, 2] },
+    });
+    expect(parseTokens([])).to.deep.equal({ kind: 'empty' });
+  });
+});
+
+describe('help', () => {
+  it('lists every command with its usage and summary', () => {
+    for (const command of COMMANDS) {
+      expect(HELP).to.include(command.name);
+      expect(HELP).to.include(command.summary);
+    }
+    expect(HELP).to.include('get KEY [DEFAULT]');
+    expect(HELP).to.include('consistency [one|quorum|all]');
+    expect(HELP).to.include('quit');
+  });
+
+  it('lines up the summaries in one column', () => {
+    const rows = HELP.split('\n').filter((line) => COMMANDS.some((c) => line.includes(c.summary)));
+    const columns = new Set(rows.map((row, i) => row.indexOf(COMMANDS[i]!.summary)));
+    expect(rows).to.have.length(COMMANDS.length);
+    expect(columns.size).to.equal(1);
+  });
+
+  it('describes one command, by name or alias', () => {
+    expect(helpFor('set')).to.equal('usage: set KEY VALUE\nStore VALUE under KEY');
+    expect(helpFor('QUIT')).to.match(/^usage: exit\n/);
+    expect(() => helpFor('nope')).to.throw(CommandError);
+  });
+});

@@ -1,0 +1,173 @@
+import { ConnectionError, type QuorumFailure, QuorumNotReachedError, TimeoutError } from '@kvdb/core';
+import { expect } from 'chai';
+import { CommandError } from '../src/shell/commands.js';
+import {
+  formatDuration,
+  formatError,
+  formatMembers,
+  formatReplicas,
+  formatResult,
+  formatStats,
+  formatValue,
+} from '../src/shell/format.js';
+
+describe('formatValue and get/pop results', () => {
+  it('shows values as JSON, so strings and numbers look different', () => {
+    expect(formatResult('get', 'a b')).to.equal('"a b"');
+    expect(formatResult('get', '1')).to.equal('"1"');
+    expect(formatResult('get', 1)).to.equal('1');
+    expect(formatResult('get', { x: 1 })).to.equal('{"x":1}');
+    expect(formatResult('pop', [1, 'a'])).to.equal('[1,"a"]');
+    expect(formatResult('get', null)).to.equal('null');
+    expect(formatResult('get', false)).to.equal('false');
+  });
+
+  it('escapes quotes and newlines inside strings', () => {
+    expect(formatValue('say "hi"\n')).to.equal('"say \\"hi\\"\\n"');
+  });
+
+  it('shows a missing value as null', () => {
+    expect(formatValue(undefined)).to.equal('null');
+  });
+});
+
+describe('formatResult', () => {
+  it('shows a set as OK', () => {
+    expect(formatResult('set', true)).to.equal('OK');
+  });
+
+  it('shows has as true or false', () => {
+    expect(formatResult('has', true)).to.equal('true');
+    expect(formatResult('has', false)).to.equal('false');
+  });
+
+  it('shows ping as its word', () => {
+    expect(formatResult('ping', 'pong')).to.equal('pong');
+  });
+
+  it('numbers keys, quoted as JSON', () => {
+    expect(formatResult('list_keys', ['a', 'two words'])).to.equal('1) "a"\n2) "two words"');
+  });
+
+  it('right-aligns the numbers from the tenth key on', () => {
+    const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
+    const lines = formatResult('list_keys', keys).split('\n');
+    expect(lines[0]).to.equal(' 1) "k0"');
+    expect(lines[9]).to.equal('10) "k9"');
+  });
+
+  it('says (empty) for no keys', () => {
+    expect(formatResult('list_keys', [])).to.equal('(empty)');
+  });
+
+  it('shows a result of an unexpected shape as JSON', () => {
+    expect(formatResult('list_keys', { keys: [] })).to.equal('{"keys":[]}');
+    expect(formatResult('stats', 'up')).to.equal('"up"');
+    expect(formatResult('set', false)).to.equal('false');
+  });
+
+  it('dispatches list_members, locate and stats to their formats', () => {
+    expect(formatResult('list_members', [])).to.equal('(empty)');
+    expect(formatResult('locate', ['a:1'])).to.equal('1) a:1 (primary)');
+    expect(formatResult('stats', { keys: 1 })).to.equal('keys: 1');
+  });
+});
+
+describe('formatMembers', () => {
+  it('lines up the statuses after the longest address', () => {
+    expect(
+      formatMembers([
+        { address: '127.0.0.1:5878', status: 'alive' },
+        { address: '10.0.0.7:5878', status: 'suspect' },
+      ]),
+    ).to.equal('127.0.0.1:5878  alive\n10.0.0.7:5878   suspect');
+  });
+});
+
+describe('formatReplicas', () => {
+  it('numbers the replicas and marks the first as the primary', () => {
+    expect(formatReplicas(['a:1', 'b:2', 'c:3'])).to.equal('1) a:1 (primary)\n2) b:2\n3) c:3');
+  });
+
+  it('says (empty) for no replicas', () => {
+    expect(formatReplicas([])).to.equal('(empty)');
+  });
+});
+
+describe('formatStats', () => {
+  it('lines up the values and shows the uptime as a duration too', () => {
+    expect(formatStats({ address: '127.0.0.1:5878', keys: 2, uptimeMs: 61_000, version: '0.1.0' })).to.equal(
+      ['address:  127.0.0.1:5878', 'keys:     2', 'uptimeMs: 61000 (1m 1s)', 'version:  0.1.0'].join('\n'),
+    );
+  });
+});
+
+describe('formatDuration', () => {
+  it('reads in the largest units that apply', () => {
+    expect(formatDuration(450)).to.equal('450 ms');
+    expect(formatDuration(5_000)).to.equal('5s');
+    expect(formatDuration(3_600_000)).to.equal('1h 0m 0s');
+    expect(formatDuration(90_061_000)).to.equal('1d 1h 1m 1s');
+  });
+});
+
+describe('formatError', () => {
+  it('shows a KVError as (error) Name: message', () => {
+    expect(formatError(new TimeoutError('get to a:1 timed out after 5000 ms'))).to.equal(
+      '(error) TimeoutError: get to a:1 timed out after 5000 ms',
+    );
+    expect(formatError(new ConnectionError('cannot reach kvdb'))).to.equal(
+      '(error) ConnectionError: cannot reach kvdb',
+    );
+  });
+
+  it('shows a shell error without a class name', () => {
+    expect(formatError(new CommandError('usage: set KEY VALUE'))).to.equal('(error) usage: set KEY VALUE');
+  });
+
+  it('shows something thrown that is not an Error', () => {
+    expect(formatError('boom')).to.equal('(error) boom');
+  });
+
+  it('spells out what a quorum failure required, got and which replicas failed', () => {
+    const failure: QuorumFailure = {
+      operation: 'set',
+      key: 'a',
+      required: 2,
+      acked: 1,
+      replicas: ['10.0.0.1:5878', '10.0.0.22:5878', '10.0.0.3:5878'],
+      failed: [
+        { replica: '10.0.0.22:5878', reason: 'connection refused' },
+        { replica: '10.0.0.3:5878', reason: 'timed out' },
+      ],
+      timedOut: false,
+    };
+    const error = QuorumNotReachedError.fromFailure(failure);
+    expect(formatError(error).split('\n')).to.deep.equal([
+      `(error) QuorumNotReachedError: ${error.message}`,
+      '  required 2 of 3 replicas, 1 acked',
+      '  10.0.0.22:5878  failed: connection refused',
+      '  10.0.0.3:5878   failed: timed out',
+    ]);
+  });
+
+  it('says when a quorum failure timed out', () => {
+    const error = QuorumNotReachedError.fromFailure({
+      operation: 'get',
+      required: 3,
+      acked: 2,
+      replicas: ['a:1', 'b:2', 'c:3'],
+      failed: [],
+      timedOut: true,
+    });
+    expect(formatError(error).split('\n')[1]).to.equal(
+      '  required 3 of 3 replicas, 2 acked before the timeout',
+    );
+  });
+
+  it('shows a quorum failure without data as one line', () => {
+    expect(formatError(new QuorumNotReachedError('no quorum'))).to.equal(
+      '(error) QuorumNotReachedError: no quorum',
+    );
+  });
+});

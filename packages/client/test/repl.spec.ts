@@ -1,0 +1,344 @@
+import { PassThrough } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { stripVTControlCharacters } from 'node:util';
+import {
+  type Consistency,
+  type JsonValue,
+  type MemberInfo,
+  type NodeStats,
+  QuorumNotReachedError,
+  TimeoutError,
+} from '@kvdb/core';
+import { expect } from 'chai';
+import type { CallOptions } from '../src/kv-client.js';
+import { PROMPT, runShell } from '../src/shell/repl.js';
+import { type ShellClient, ShellSession } from '../src/shell/session.js';
+
+interface Call {
+  method: string;
+  args: unknown[];
+}
+
+/**
+ * A KVClient stand-in backed by a Map. Each call takes `turns(index)` event-loop turns to settle, so a shell that
+ * overlapped calls would see later ones finish first; `inFlight`/`maxInFlight` record any overlap.
+ */
+class FakeClient implements ShellClient {
+  readonly calls: Call[] = [];
+  readonly data = new Map<string, JsonValue>();
+  /** Method name → the error its next calls reject with. */
+  readonly failures = new Map<string, Error>();
+  turns: (index: number) => number = () => 0;
+  inFlight = 0;
+  maxInFlight = 0;
+
+  ping(): Promise<'pong'> {
+    return this.op('ping', [], () => 'pong' as const);
+  }
+
+  get(key: string, defaultValue?: JsonValue, options: CallOptions = {}): Promise<JsonValue> {
+    return this.op('get', [key, defaultValue, options], () => this.data.get(key) ?? defaultValue ?? null);
+  }
+
+  set(key: string, value: JsonValue, options: CallOptions = {}): Promise<true> {
+    return this.op('set', [key, value, options], () => {
+      this.data.set(key, value);
+      return true as const;
+    });
+  }
+
+  has(key: string, options: CallOptions = {}): Promise<boolean> {
+    return this.op('has', [key, options], () => this.data.has(key));
+  }
+
+  pop(key: string, defaultValue?: JsonValue, options: CallOptions = {}): Promise<JsonValue> {
+    return this.op('pop', [key, defaultValue, options], () => {
+      const value = this.data.get(key) ?? defaultValue ?? null;
+      this.data.delete(key);
+      return value;
+    });
+  }
+
+  listKeys(): Promise<string[]> {
+    return this.op('listKeys', [], () => [...this.data.keys()].sort());
+  }
+
+  listMembers(): Promise<MemberInfo[]> {
+    return this.op('listMembers', [], () => [{ address: '127.0.0.1:5878', status: 'alive' as const }]);
+  }
+
+  locate(key: string): Promise<string[]> {
+    return this.op('locate', [key], () => ['127.0.0.1:5878', '127.0.0.1:5879']);
+  }
+
+  stats(): Promise<NodeStats> {
+    return this.op('stats', [], () => ({
+      address: '127.0.0.1:5878',
+      keys: this.data.size,
+      tombstones: 0,
+      members: 1,
+      replicas: 1,
+      uptimeMs: 10,
+      version: '0.1.0',
+    }));
+  }
+
+  private async op<T>(method: string, args: unknown[], answer: () => T): Promise<T> {
+    const index = this.calls.push({ method, args }) - 1;
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      for (let turn = this.turns(index); turn > 0; turn--)
+        await new Promise((resolve) => setImmediate(resolve));
+      const failure = this.failures.get(method);
+      if (failure) throw failure;
+      return answer();
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+interface Run {
+  output: string;
+  client: FakeClient;
+}
+
+/** Pipes `script` into a shell (ending the input) and collects all it printed. */
+async function run(script: string, client = new FakeClient(), terminal = false): Promise<Run> {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const printed = text(output);
+  const done = runShell({ client, input, output, terminal });
+  input.end(script);
+  await done;
+  output.end();
+  return { output: await printed, client };
+}
+
+const consistencyOf = (call: Call | undefined): Consistency | undefined =>
+  (call?.args.at(-1) as CallOptions | undefined)?.consistency;
+
+describe('runShell', () => {
+  it('runs a piped script and prints one readable result per command, without prompts', async () => {
+    const { output } = await run(
+      'set a 1\nget a\nset "two words" "a b"\nget "two words"\nhas a\nhas b\nlist_keys\nlocate a\nping\n',
+    );
+    expect(output).to.equal(
+      [
+        'OK',
+        '1',
+        'OK',
+        '"a b"',
+        'true',
+        'false',
+        '1) "a"\n2) "two words"',
+        '1) 127.0.0.1:5878 (primary)\n2) 127.0.0.1:5879',
+        'pong',
+        '',
+      ].join('\n'),
+    );
+    expect(output).not.to.include(PROMPT);
+  });
+
+  it('passes values to the client as parsed: JSON when unquoted, strings when quoted', async () => {
+    const { client } = await run('set n 1\nset s "1"\nset o {"x":[true]}\nget missing 0\npop n\n');
+    expect(client.data.get('s')).to.equal('1');
+    expect(client.data.get('o')).to.deep.equal({ x: [true] });
+    expect(client.calls.map((call) => call.args.slice(0, 2))).to.deep.equal([
+      ['n', 1],
+      ['s', '1'],
+      ['o', { x: [true] }],
+      ['missing', 0],
+      ['n', undefined],
+    ]);
+  });
+
+  it('runs commands strictly one after another, in input order, even when earlier calls are slower', async () => {
+    const client = new FakeClient();
+    const count = 40;
+    client.turns = (index) => 2 * count - index;
+    const lines = Array.from({ length: count }, (_, i) => `set k${i} ${i}\nget k${i}`);
+    const { output } = await run(`${lines.join('\n')}\n`, client);
+    expect(client.maxInFlight).to.equal(1);
+    expect(client.calls.map((call) => `${call.method} ${call.args[0]}`)).to.deep.equal(
+      Array.from({ length: count }, (_, i) => [`set k${i}`, `get k${i}`]).flat(),
+    );
+    expect(output.trimEnd().split('\n')).to.deep.equal(
+      Array.from({ length: count }, (_, i) => ['OK', String(i)]).flat(),
+    );
+  });
+
+  it('prints an error line for a bad line or a failed call, then goes on with the next', async () => {
+    const client = new FakeClient();
+    client.failures.set('has', new TimeoutError('has to 127.0.0.1:5878 timed out after 5000 ms'));
+    const { output } = await run('bogus\nset a\nget "open\nhas a\nset a 2\nget a\n', client);
+    expect(output.trimEnd().split('\n')).to.deep.equal([
+      '(error) unknown command "bogus"; type help for the list',
+      '(error) usage: set KEY VALUE',
+      '(error) unterminated quoted string: "open',
+      '(error) TimeoutError: has to 127.0.0.1:5878 timed out after 5000 ms',
+      'OK',
+      '2',
+    ]);
+  });
+
+  it('prints the details of a quorum failure and goes on', async () => {
+    const client = new FakeClient();
+    client.failures.set(
+      'set',
+      QuorumNotReachedError.fromFailure({
+        operation: 'set',
+        key: 'a',
+        required: 2,
+        acked: 1,
+        replicas: ['a:1', 'b:2'],
+        failed: [{ replica: 'b:2', reason: 'connection refused' }],
+        timedOut: false,
+      }),
+    );
+    const { output } = await run('set a 1\nping\n', client);
+    const lines = output.trimEnd().split('\n');
+    expect(lines[0]).to.match(/^\(error\) QuorumNotReachedError: set "a" failed/);
+    expect(lines.slice(1)).to.deep.equal([
+      '  required 2 of 2 replicas, 1 acked',
+      '  b:2  failed: connection refused',
+      'pong',
+    ]);
+  });
+
+  it('survives a client that throws instead of rejecting', async () => {
+    const client = new FakeClient();
+    client.get = () => {
+      throw new Error('thrown synchronously');
+    };
+    const { output } = await run('get a\nping\n', client);
+    expect(output).to.equal('(error) Error: thrown synchronously\npong\n');
+  });
+
+  it('passes the consistency level to get, set, has and pop once set, and prints it', async () => {
+    const { output, client } = await run(
+      'get a\nconsistency\nconsistency ALL\nget a\nset a 1\nhas a\npop a\nconsistency\nconsistency one\nget a\n',
+    );
+    expect(client.calls.map((call) => [call.method, consistencyOf(call)])).to.deep.equal([
+      ['get', undefined],
+      ['get', 'all'],
+      ['set', 'all'],
+      ['has', 'all'],
+      ['pop', 'all'],
+      ['get', 'one'],
+    ]);
+    expect(output).to.include('consistency: quorum (server default)\nconsistency set to all\n');
+    expect(output).to.include('consistency: all\nconsistency set to one\n');
+  });
+
+  it('keeps the level when a consistency command is refused', async () => {
+    const { output, client } = await run('consistency one\nconsistency most\nget a\n');
+    expect(output).to.include('(error) usage: consistency [one|quorum|all]');
+    expect(consistencyOf(client.calls[0])).to.equal('one');
+  });
+
+  it('stops at exit without waiting for the input to end, leaving later lines unread', async () => {
+    const client = new FakeClient();
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const printed = text(output);
+    const done = runShell({ client, input, output });
+    input.write('set a 1\nexit\nset b 2\n');
+    await done;
+    output.end();
+    expect(await printed).to.equal('OK\n');
+    expect(client.calls.map((call) => call.args[0])).to.deep.equal(['a']);
+  });
+
+  it('takes quit as exit, in any case', async () => {
+    const { client } = await run('QUIT\nping\n');
+    expect(client.calls).to.deep.equal([]);
+  });
+
+  it('skips blank lines and comments', async () => {
+    const { output, client } = await run('\n   \n# set a 1\n  # get a\nping\n\n');
+    expect(output).to.equal('pong\n');
+    expect(client.calls.map((call) => call.method)).to.deep.equal(['ping']);
+  });
+
+  it('runs a last line that has no newline, and CRLF lines', async () => {
+    const { output } = await run('set a 1\r\nget a');
+    expect(output).to.equal('OK\n1\n');
+  });
+
+  it('resolves on empty input', async () => {
+    const { output, client } = await run('');
+    expect(output).to.equal('');
+    expect(client.calls).to.deep.equal([]);
+  });
+
+  it('prints help', async () => {
+    const { output } = await run('help\nhelp set\n');
+    expect(output).to.match(/^Commands:\n/);
+    expect(output).to.include('list_members');
+    expect(output).to.include('usage: set KEY VALUE\nStore VALUE under KEY\n');
+  });
+
+  it('resolves with an error line when the input fails', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const printed = text(output);
+    const done = runShell({ client: new FakeClient(), input, output });
+    input.destroy(new Error('input broke'));
+    await done;
+    output.end();
+    expect(await printed).to.equal('(error) Error: input broke\n');
+  });
+
+  it('prompts with >> before each line when a person is typing', async () => {
+    const { output } = await run('ping\nping\n', new FakeClient(), true);
+    // readline echoes the input and redraws the line with ANSI escapes: drop those.
+    const screen = stripVTControlCharacters(output);
+    expect(screen.startsWith(PROMPT)).to.equal(true);
+    expect(screen.split(PROMPT)).to.have.length(1 + 3);
+    expect(screen.match(/pong/g)).to.have.length(2);
+  });
+});
+
+describe('ShellSession', () => {
+  it('runs words split by a command line as unquoted tokens', async () => {
+    const client = new FakeClient();
+    const session = new ShellSession({ client });
+    expect(await session.runWords(['set', 'two words', '[1,2]'])).to.deep.equal({
+      text: 'OK',
+      ok: true,
+      exit: false,
+    });
+    expect(client.data.get('two words')).to.deep.equal([1, 2]);
+    expect(await session.runWords(['get', 'two words'])).to.deep.equal({
+      text: '[1,2]',
+      ok: true,
+      exit: false,
+    });
+  });
+
+  it('reports failures with ok false', async () => {
+    const session = new ShellSession({ client: new FakeClient() });
+    expect(await session.runWords(['get'])).to.deep.equal({
+      text: '(error) usage: get KEY [DEFAULT]',
+      ok: false,
+      exit: false,
+    });
+    expect((await session.runLine('bogus')).ok).to.equal(false);
+  });
+
+  it('reports exit and empty lines as successes with nothing to print', async () => {
+    const session = new ShellSession({ client: new FakeClient() });
+    expect(await session.runLine('exit')).to.deep.equal({ text: '', ok: true, exit: true });
+    expect(await session.runLine('# note')).to.deep.equal({ text: '', ok: true, exit: false });
+  });
+
+  it('starts from the consistency level it is given', async () => {
+    const client = new FakeClient();
+    const session = new ShellSession({ client }, { consistency: 'one' });
+    await session.runLine('has a');
+    expect(consistencyOf(client.calls[0])).to.equal('one');
+    expect((await session.runLine('consistency')).text).to.equal('consistency: one');
+  });
+});
