@@ -1,7 +1,7 @@
 import { ConnectionError, InvalidParamsError, KVClient } from '@kvdb/client';
 import { expect } from 'chai';
 import { TestCluster } from './helpers/cluster.js';
-import { rawPost, rpc } from './helpers/raw.js';
+import { type RpcReply, rawPost, rpc, single } from './helpers/raw.js';
 import { waitFor } from './helpers/wait.js';
 
 describe('a 3-node cluster of real processes (R=3)', function () {
@@ -118,7 +118,7 @@ describe('a 3-node cluster of real processes (R=3)', function () {
         { jsonrpc: '2.0', id: 3, method: 'ping' },
       ]),
     );
-    const replies = batch.json as Array<{ id: number; result?: unknown; error?: { code: number } }>;
+    const replies = batch.json as RpcReply[];
     expect(replies.find((r) => r.id === 1)?.result).to.equal(true);
     expect(replies.find((r) => r.id === 2)?.error?.code).to.equal(-32601);
     expect(replies.find((r) => r.id === 3)?.result).to.equal('pong');
@@ -129,7 +129,7 @@ describe('a 3-node cluster of real processes (R=3)', function () {
 
     it('-32700 for unparsable JSON', async () => {
       const reply = await rawPost(port(), '{"jsonrpc": "2.0", "method": ');
-      expect((reply.json as any).error.code).to.equal(-32700);
+      expect(single(reply).error?.code).to.equal(-32700);
     });
 
     it('-32600 for a request that is not JSON-RPC', async () => {
@@ -143,8 +143,8 @@ describe('a 3-node cluster of real processes (R=3)', function () {
       ];
       for (const body of bodies) {
         const reply = await rawPost(port(), body);
-        const error = Array.isArray(reply.json) ? (reply.json[0] as any).error : (reply.json as any).error;
-        expect(error.code, body).to.equal(-32600);
+        const first = Array.isArray(reply.json) ? reply.json[0] : reply.json;
+        expect(first?.error?.code, body).to.equal(-32600);
       }
     });
 
@@ -170,7 +170,7 @@ describe('a 3-node cluster of real processes (R=3)', function () {
       for (const [method, params] of cases) {
         const reply = await rpc(port(), method, params);
         expect(reply.error?.code, `${method} ${JSON.stringify(params)}`).to.equal(-32602);
-        expect(reply.error.message).to.be.a('string').and.not.equal('');
+        expect(reply.error?.message).to.be.a('string').and.not.equal('');
       }
       const keys = await cluster.client(1).listKeys();
       expect(keys.filter((key) => key.startsWith('bad-'))).to.deep.equal([]);
@@ -191,7 +191,7 @@ describe('a 3-node cluster of real processes (R=3)', function () {
       expect((await rawPost(port(), '', {}, 'GET')).status).to.equal(405);
       const form = await rawPost(port(), 'a=b', { 'content-type': 'application/x-www-form-urlencoded' });
       expect(form.status).to.equal(415);
-      expect((form.json as any).error.code).to.equal(-32600);
+      expect(single(form).error?.code).to.equal(-32600);
     });
   });
 

@@ -1,9 +1,17 @@
 import { request } from 'node:http';
 
+/** A JSON-RPC reply object, or a batch of them. */
+export interface RpcReply {
+  id?: number | string | null;
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+}
+
 export interface RawReply {
   status: number;
   body: string;
-  json: unknown;
+  /** The parsed body: a reply, a batch of replies, or undefined when it was not JSON. */
+  json: RpcReply | RpcReply[] | undefined;
 }
 
 /** A raw HTTP POST to a node, for what KVClient would never send. */
@@ -19,7 +27,7 @@ export function rawPost(
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
+        let json: RawReply['json'];
         try {
           json = text === '' ? undefined : JSON.parse(text);
         } catch {

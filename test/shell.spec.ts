@@ -1,0 +1,114 @@
+import { spawn } from 'node:child_process';
+import { expect } from 'chai';
+import { SHELL_BIN, TestCluster } from './helpers/cluster.js';
+
+interface ShellRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the kvdb binary with `args`, feeding `script` on a pipe (not a terminal), and waits for it to exit. */
+function runShell(args: string[], script: string, timeoutMs = 15_000): Promise<ShellRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SHELL_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`kvdb did not exit within ${timeoutMs} ms; stdout so far:\n${stdout}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(script);
+  });
+}
+
+describe('the kvdb shell through a pipe, against a real cluster', function () {
+  this.timeout(30_000);
+  let cluster: TestCluster;
+
+  before(async () => {
+    cluster = await TestCluster.start({ size: 3, replicas: 3 });
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('runs a piped script in order, prints readable results, and exits 0 at end of input', async () => {
+    const port = String(cluster.nodes[0]!.port);
+    const script = [
+      'set greeting "hello world"',
+      'get greeting',
+      'set "two words" "a b"',
+      'get "two words"',
+      'set n 42',
+      'get n',
+      'has n',
+      'has nothing',
+      'get nothing fallback',
+      'bogus command',
+      'pop n',
+      'has n',
+      'list_keys',
+      'locate greeting',
+      '',
+    ].join('\n');
+    const run = await runShell(['-H', '127.0.0.1', '-P', port], script);
+    expect(run.code).to.equal(0);
+    const lines = run.stdout.split('\n');
+    expect(lines.slice(0, 10)).to.deep.equal([
+      'OK',
+      '"hello world"',
+      'OK',
+      '"a b"',
+      'OK',
+      '42',
+      'true',
+      'false',
+      '"fallback"',
+      lines[9],
+    ]);
+    expect(lines[9]).to.match(/^\(error\) .*bogus/);
+    expect(lines[10]).to.equal('42');
+    expect(lines[11]).to.equal('false');
+    expect(lines.slice(12, 14)).to.deep.equal(['1) "greeting"', '2) "two words"']);
+    expect(lines[14]).to.match(/^1\) 127\.0\.0\.1:\d+ \(primary\)$/);
+    expect(lines.slice(14, 17).join('\n')).to.contain(cluster.addresses[2]!.split(':')[1]);
+  });
+
+  it('sees writes made through another node', async () => {
+    await cluster.client(2).set('from-node-2', { via: 2 });
+    const run = await runShell(['-P', String(cluster.nodes[1]!.port)], 'get from-node-2\n');
+    expect(run.code).to.equal(0);
+    expect(run.stdout.trim()).to.equal('{"via":2}');
+  });
+
+  it('runs one command given as words and exits 1 when it fails', async () => {
+    const port = String(cluster.nodes[0]!.port);
+    const ok = await runShell(['-P', port, 'get', 'greeting'], '');
+    expect(ok).to.include({ code: 0 });
+    expect(ok.stdout.trim()).to.equal('"hello world"');
+    const bad = await runShell(['-P', port, 'set', 'only-a-key'], '');
+    expect(bad.code).to.equal(1);
+    expect(bad.stdout + bad.stderr).to.contain('usage: set KEY VALUE');
+  });
+
+  it('prints an error line for an unreachable node and still exits 0 at end of input', async () => {
+    const [port] = await (await import('./helpers/ports.js')).freePorts(1);
+    const run = await runShell(['-P', String(port)], 'get a\nping\n');
+    expect(run.code).to.equal(0);
+    const errors = run.stdout.split('\n').filter((line) => line.startsWith('(error)'));
+    expect(errors).to.have.length(2);
+    expect(errors[0]).to.contain('ConnectionError');
+  });
+});
