@@ -47,7 +47,14 @@ export async function rpc(
   method: string,
   params?: unknown,
   id: number | string = 1,
-): Promise<any> {
-  const reply = await rawPost(port, JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+): Promise<RpcReply> {
+  return single(await rawPost(port, JSON.stringify({ jsonrpc: '2.0', id, method, params })));
+}
+
+/** The one reply of a non-batch request; throws if the body was a batch or not JSON. */
+export function single(reply: RawReply): RpcReply {
+  if (reply.json === undefined || Array.isArray(reply.json)) {
+    throw new Error(`expected one JSON-RPC reply, got ${reply.body}`);
+  }
   return reply.json;
 }
