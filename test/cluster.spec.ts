@@ -149,7 +149,7 @@ describe('a 3-node cluster of real processes (R=3)', function () {
     });
 
     it('-32601 for an unknown method', async () => {
-      expect((await rpc(port(), 'drop_database', {})).error.code).to.equal(-32601);
+      expect((await rpc(port(), 'drop_database', {})).error?.code).to.equal(-32601);
     });
 
     it('-32602 for a missing, empty or non-string key, a missing value, or params of the wrong shape', async () => {
