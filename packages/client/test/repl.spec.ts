@@ -76,6 +76,7 @@ class FakeClient implements ShellClient {
       address: '127.0.0.1:5878',
       keys: this.data.size,
       tombstones: 0,
+      hints: 0,
       members: 1,
       replicas: 1,
       uptimeMs: 10,

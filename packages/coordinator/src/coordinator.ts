@@ -6,7 +6,6 @@ import {
   HybridClock,
   isTombstone,
   type JsonValue,
-  type KeyVersion,
   KVDB_VERSION,
   type KVRecord,
   type MemberAddress,
@@ -19,19 +18,23 @@ import {
   type PeerResult,
   QuorumNotReachedError,
   reasonOf,
-  type Store,
+  UnavailableError,
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
 import { ParallelExecutor, type QuorumOutcome } from './executor.js';
+import type { HintedHandoff } from './hinted-handoff.js';
+import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerHandler, PeerTransport } from './peer-transport.js';
 
 export interface CoordinatorComponents {
   membership: Membership;
-  store: Store;
+  replica: LocalReplica;
   transport: PeerTransport;
+  /** Where writes a replica missed are kept for later; without it, anti-entropy alone repairs them. */
+  hints?: HintedHandoff;
   clock?: Clock;
   logger?: Logger;
 }
@@ -70,7 +73,9 @@ const MAX_RESTAMPS = 3;
 /** How long a failed quorum waits for answers still in flight, so its error counts every replica that acked. */
 const FAILURE_GRACE_MS = 50;
 
-type PeerHandlers = { [M in PeerMethod]: (params: PeerParams<M>) => Promise<PeerResult<M>> };
+/** The replica methods the coordinator answers; membership and anti-entropy methods are answered elsewhere. */
+export type DataMethod = 'peer.get' | 'peer.put' | 'peer.get_many' | 'peer.put_many' | 'peer.keys';
+type DataHandlers = { [M in DataMethod]: (params: PeerParams<M>) => Promise<PeerResult<M>> };
 
 /**
  * Runs client requests across a key's replicas: writes succeed at W acks, reads answer at R replies with the
@@ -80,7 +85,7 @@ type PeerHandlers = { [M in PeerMethod]: (params: PeerParams<M>) => Promise<Peer
 export class Coordinator implements PeerHandler {
   readonly self: MemberAddress;
   readonly membership: Membership;
-  readonly store: Store;
+  readonly replica: LocalReplica;
   readonly executor: ParallelExecutor;
   readonly hlc: HybridClock;
   readonly timeoutMs: number;
@@ -89,12 +94,14 @@ export class Coordinator implements PeerHandler {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly startedAt: number;
-  private readonly peerHandlers: PeerHandlers;
+  private readonly hints: HintedHandoff | undefined;
+  private readonly dataHandlers: DataHandlers;
 
   constructor(components: CoordinatorComponents, init: CoordinatorInit = {}) {
     this.membership = components.membership;
     this.self = this.membership.self;
-    this.store = components.store;
+    this.replica = components.replica;
+    this.hints = components.hints;
     this.transport = components.transport;
     this.clock = components.clock ?? systemClock;
     this.log = components.logger ?? silentLogger;
@@ -108,11 +115,14 @@ export class Coordinator implements PeerHandler {
     this.executor = new ParallelExecutor({ clock: this.clock }, { concurrency: init.concurrency });
     this.hlc = new HybridClock(this.self, () => this.clock.now());
     this.startedAt = this.clock.now();
-    this.peerHandlers = {
-      'peer.ping': async () => 'pong',
-      'peer.get': async ({ key }) => (await this.store.get(key)) ?? null,
+    this.dataHandlers = {
+      'peer.get': async ({ key }) => (await this.replica.get(key)) ?? null,
       'peer.put': async ({ key, record }) => this.storeLocally(key, record),
-      'peer.keys': async () => this.localKeyVersions(),
+      'peer.get_many': async ({ keys }) =>
+        Promise.all(keys.map(async (key) => (await this.replica.get(key)) ?? null)),
+      'peer.put_many': async ({ entries }) =>
+        Promise.all(entries.map(([key, record]) => this.storeLocally(key, record))),
+      'peer.keys': async () => this.replica.keyVersions(),
     };
   }
 
@@ -186,11 +196,12 @@ export class Coordinator implements PeerHandler {
   }
 
   async stats(): Promise<NodeStats> {
-    const counts = await this.store.counts();
+    const counts = await this.replica.counts();
     return {
       address: this.self,
       keys: counts.live,
       tombstones: counts.tombstones,
+      hints: this.hints?.count() ?? 0,
       members: this.membership.ring.size,
       replicas: this.replicas,
       uptimeMs: this.clock.now() - this.startedAt,
@@ -198,10 +209,14 @@ export class Coordinator implements PeerHandler {
     };
   }
 
+  /** Answers another coordinator's replica call from the local replica. */
   handlePeer<M extends PeerMethod>(method: M, params: PeerParams<M>): Promise<PeerResult<M>> {
-    const handler = Object.hasOwn(this.peerHandlers, method) ? this.peerHandlers[method] : undefined;
-    if (handler === undefined)
+    const handler = Object.hasOwn(this.dataHandlers, method)
+      ? (this.dataHandlers[method as DataMethod] as unknown as (p: PeerParams<M>) => Promise<PeerResult<M>>)
+      : undefined;
+    if (handler === undefined) {
       return Promise.reject(new MethodNotFoundError(`Unknown peer method \`${method}\``));
+    }
     return handler(params);
   }
 
@@ -217,6 +232,9 @@ export class Coordinator implements PeerHandler {
     params: PeerParams<M>,
   ): Promise<PeerResult<M>> {
     if (target === this.self) return this.callSelf(method, params);
+    if (this.membership.get(target)?.status === 'dead') {
+      return Promise.reject(new UnavailableError(`${target} is down (the failure detector marked it dead)`));
+    }
     return this.transport.call(target, method, params, { timeoutMs: this.timeoutMs });
   }
 
@@ -291,6 +309,7 @@ export class Coordinator implements PeerHandler {
         (replica) => this.callReplica(replica, 'peer.put', { key, record }),
         { required, timeoutMs: this.timeoutMs, graceMs: FAILURE_GRACE_MS },
       );
+      this.hintLater(key, record, outcome);
       if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
 
       let newer: Version | undefined;
@@ -306,22 +325,23 @@ export class Coordinator implements PeerHandler {
     }
   }
 
+  /** Once every call has settled, keeps a hint for each replica that did not take the write. */
+  private hintLater(key: string, record: KVRecord, outcome: QuorumOutcome<unknown>): void {
+    const hints = this.hints;
+    if (hints === undefined) return;
+    void outcome.settled.then((answers) => {
+      for (const answer of answers) if (!answer.ok) hints.add(answer.target, key, record);
+    });
+  }
+
   /** Applies a replica write to the local store; the HLC moves past it so later local writes order after it. */
   private async storeLocally(key: string, record: KVRecord): Promise<PeerResult<'peer.put'>> {
     this.hlc.observe(record.version);
-    if (await this.store.merge(key, record)) return { stored: true };
-    const current = await this.store.get(key);
-    if (current !== undefined && compareVersions(current.version, record.version) > 0) {
-      return { stored: false, newer: current.version };
+    const { applied, previous } = await this.replica.merge(key, record);
+    if (!applied && previous !== undefined && compareVersions(previous.version, record.version) > 0) {
+      return { stored: false, newer: previous.version };
     }
     return { stored: true };
-  }
-
-  private async localKeyVersions(): Promise<KeyVersion[]> {
-    const result: KeyVersion[] = [];
-    for await (const [key, record] of this.store.entries())
-      result.push([key, record.version, isTombstone(record)]);
-    return result;
   }
 
   private quorumError(

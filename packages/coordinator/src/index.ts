@@ -5,21 +5,28 @@
  * @example
  * ```ts
  * import { MemoryStore } from '@kvdb/core'
- * import { Coordinator, Membership } from '@kvdb/coordinator'
+ * import { ClusterNode } from '@kvdb/coordinator'
  *
- * const membership = new Membership('127.0.0.1:5878', ['127.0.0.1:5879', '127.0.0.1:5880'])
- * const coordinator = new Coordinator({ membership, store: new MemoryStore(), transport }, { replicas: 3 })
- * await coordinator.set('user:42', { name: 'Ada' })
+ * const node = new ClusterNode(
+ *   { store: new MemoryStore(), transport },
+ *   { self: '127.0.0.1:5878', seeds: ['127.0.0.1:5879', '127.0.0.1:5880'], replicas: 3 },
+ * )
+ * await node.start()
+ * await node.coordinator.set('user:42', { name: 'Ada' })
  * ```
  */
+export { AntiEntropy, type AntiEntropyInit, type AntiEntropyStats } from './anti-entropy.js';
 export { type Clock, systemClock, type TimerHandle } from './clock.js';
+export { ClusterNode, type ClusterNodeComponents, type ClusterNodeInit } from './cluster-node.js';
 export {
   type ConsistencyOptions,
   Coordinator,
   type CoordinatorComponents,
   type CoordinatorInit,
+  type DataMethod,
   type DefaultOptions,
 } from './coordinator.js';
+export { DigestIndex, recordHash } from './digest-index.js';
 export {
   ParallelExecutor,
   type ParallelExecutorInit,
@@ -27,6 +34,11 @@ export {
   type QuorumOutcome,
   type Settled,
 } from './executor.js';
+export { FailureDetector, type FailureDetectorComponents } from './failure-detector.js';
+export { HintedHandoff, type HintedHandoffInit } from './hinted-handoff.js';
+export { LocalReplica } from './local-replica.js';
 export { type Logger, silentLogger } from './logger.js';
 export { type MemberState, Membership, type MembershipListener } from './membership.js';
 export type { PeerCallOptions, PeerHandler, PeerTransport } from './peer-transport.js';
+export { type HandoffResult, Rebalancer, type RebalancerInit } from './rebalancer.js';
+export { LAN_TIMINGS, LOCAL_TIMINGS, TIMING_PRESETS, type Timings } from './timings.js';

@@ -3,15 +3,12 @@ import {
   type HashRingInit,
   type MemberAddress,
   type MemberInfo,
+  type MemberState,
   type MemberStatus,
+  overrides,
 } from '@kvdb/core';
 
-export interface MemberState {
-  address: MemberAddress;
-  status: MemberStatus;
-  /** Raised by a member to refute suspicion of itself; higher wins. */
-  incarnation: number;
-}
+export type { MemberState } from '@kvdb/core';
 
 export type MembershipListener = (change: {
   address: MemberAddress;
@@ -20,20 +17,31 @@ export type MembershipListener = (change: {
 }) => void;
 
 /**
- * This node's view of the cluster: who is a member and how each one seems to be doing. The hash ring is built
- * from every member that has not left, so a failure changes who is asked (routing), never who owns a key.
+ * This node's view of the cluster: every member with its status and incarnation. Updates merge by SWIM's rule
+ * (`overrides`). The hash ring is built from every member that has not left, so a failure changes who is asked
+ * (routing), never who owns a key; only join and leave move data.
  */
 export class Membership {
   readonly self: MemberAddress;
   private readonly members = new Map<MemberAddress, MemberState>();
   private readonly ringInit: HashRingInit;
   private readonly listeners = new Set<MembershipListener>();
+  private readonly ringListeners = new Set<(ring: HashRing) => void>();
   private cachedRing: HashRing | undefined;
 
-  constructor(self: MemberAddress, seeds: Iterable<MemberAddress> = [], ringInit: HashRingInit = {}) {
+  /**
+   * @param incarnation this node's starting incarnation; a start time in ms makes a restarted node's word
+   *   override what the cluster remembers of its previous run.
+   */
+  constructor(
+    self: MemberAddress,
+    seeds: Iterable<MemberAddress> = [],
+    ringInit: HashRingInit = {},
+    incarnation = 0,
+  ) {
     this.self = self;
     this.ringInit = ringInit;
-    this.members.set(self, { address: self, status: 'alive', incarnation: 0 });
+    this.members.set(self, { address: self, status: 'alive', incarnation });
     for (const seed of seeds) {
       if (!this.members.has(seed)) this.members.set(seed, { address: seed, status: 'alive', incarnation: 0 });
     }
@@ -46,6 +54,11 @@ export class Membership {
       this.ringInit,
     );
     return this.cachedRing;
+  }
+
+  /** This node's own state. */
+  get own(): MemberState {
+    return { ...this.members.get(this.self)! };
   }
 
   list(): MemberInfo[] {
@@ -63,24 +76,55 @@ export class Membership {
     return [...this.members.values()].map((state) => ({ ...state }));
   }
 
+  /** Other members whose status is one of `statuses`. */
+  others(...statuses: MemberStatus[]): MemberAddress[] {
+    const result: MemberAddress[] = [];
+    for (const { address, status } of this.members.values()) {
+      if (address !== this.self && statuses.includes(status)) result.push(address);
+    }
+    return result;
+  }
+
   isAlive(address: MemberAddress): boolean {
     return this.members.get(address)?.status === 'alive';
   }
 
-  /** Adds a member or updates one; listeners hear of every status change. */
+  /** Merges news of a member by SWIM's rule; resolves whether anything changed. */
+  apply(update: MemberState): boolean {
+    const current = this.members.get(update.address);
+    if (!overrides(update, current)) return false;
+    this.set(update, current);
+    return true;
+  }
+
+  /** Sets a member's state outright (for this node's own decisions: suspecting, refuting, leaving). */
   update(address: MemberAddress, status: MemberStatus, incarnation?: number): void {
     const current = this.members.get(address);
-    const next: MemberState = { address, status, incarnation: incarnation ?? current?.incarnation ?? 0 };
-    this.members.set(address, next);
-    const ringChanged = current === undefined || (current.status === 'left') !== (status === 'left');
-    if (ringChanged) this.cachedRing = undefined;
-    if (current?.status !== status) {
-      for (const listener of this.listeners) listener({ address, from: current?.status, to: status });
-    }
+    this.set({ address, status, incarnation: incarnation ?? current?.incarnation ?? 0 }, current);
   }
 
   onChange(listener: MembershipListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called with the new ring whenever a member joins or leaves. */
+  onRingChange(listener: (ring: HashRing) => void): () => void {
+    this.ringListeners.add(listener);
+    return () => this.ringListeners.delete(listener);
+  }
+
+  private set(next: MemberState, current: MemberState | undefined): void {
+    this.members.set(next.address, { ...next });
+    const ringChanged = current === undefined || (current.status === 'left') !== (next.status === 'left');
+    if (current?.status !== next.status) {
+      for (const listener of this.listeners)
+        listener({ address: next.address, from: current?.status, to: next.status });
+    }
+    if (ringChanged) {
+      this.cachedRing = undefined;
+      const ring = this.ring;
+      for (const listener of this.ringListeners) listener(ring);
+    }
   }
 }

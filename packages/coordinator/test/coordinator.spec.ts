@@ -2,6 +2,7 @@ import { type JsonValue, KVDB_VERSION, MemoryStore, MethodNotFoundError, type Pe
 import { expect } from 'chai';
 import { type Clock, systemClock } from '../src/clock.js';
 import { Coordinator } from '../src/coordinator.js';
+import { LocalReplica } from '../src/local-replica.js';
 import { Membership } from '../src/membership.js';
 import { rejection, replicated } from './utils/assertions.js';
 import { MemoryNetwork } from './utils/memory-network.js';
@@ -246,8 +247,7 @@ describe('Coordinator', () => {
         }
       });
 
-      it('answers peer.ping and peer.get from the local store', async () => {
-        expect(await cluster.coordinator(0).handlePeer('peer.ping', {})).to.equal('pong');
+      it('answers peer.get from the local store', async () => {
         expect(await cluster.coordinator(0).handlePeer('peer.get', { key: 'none' })).to.equal(null);
       });
     });
@@ -306,7 +306,7 @@ describe('Coordinator', () => {
       const membership = new Membership('10.0.0.1:5878');
       const components = {
         membership,
-        store: new MemoryStore(),
+        replica: new LocalReplica(new MemoryStore(), membership.ring),
         transport: new MemoryNetwork().transport('x'),
       };
       for (const replicas of [0, -1, 1.5, Number.NaN]) {

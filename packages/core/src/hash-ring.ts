@@ -25,6 +25,7 @@ export class HashRing {
   readonly hasher: Hasher;
   private readonly tokens: Float64Array;
   private readonly owners: Uint32Array;
+  private cachedId: string | undefined;
 
   constructor(members: Iterable<MemberAddress>, init: HashRingInit = {}) {
     this.vnodes = init.vnodes ?? DEFAULT_VNODES;
@@ -45,6 +46,33 @@ export class HashRing {
 
   get size(): number {
     return this.members.length;
+  }
+
+  /**
+   * Names this ring: equal on every node with the same members, vnodes and hasher. Nodes compare it before
+   * comparing digests, which only mean the same thing over the same ring.
+   */
+  get id(): string {
+    this.cachedId ??= `${this.hasher.name}/${this.vnodes}/${this.hasher.hash(this.members.join(','))}`;
+    return this.cachedId;
+  }
+
+  /**
+   * Segments are the arcs between consecutive tokens; every key in one segment has the same preference list.
+   * Anti-entropy keeps a digest per segment. There are `members x vnodes` of them.
+   */
+  get segmentCount(): number {
+    return this.tokens.length;
+  }
+
+  /** The segment a key falls in. */
+  segmentOf(key: string): number {
+    return this.firstTokenAtOrAfter(this.hasher.hash(key));
+  }
+
+  /** The preference list shared by every key of a segment. */
+  segmentReplicas(segment: number, n: number): MemberAddress[] {
+    return this.walkFrom(segment, n);
   }
 
   has(member: MemberAddress): boolean {
@@ -73,11 +101,15 @@ export class HashRing {
   }
 
   private walk(position: number, n: number): MemberAddress[] {
+    return this.walkFrom(this.firstTokenAtOrAfter(position), n);
+  }
+
+  private walkFrom(start: number, n: number): MemberAddress[] {
     const wanted = Math.min(n, this.members.length);
     const result: MemberAddress[] = [];
     if (wanted <= 0) return result;
     const count = this.tokens.length;
-    let index = this.firstTokenAtOrAfter(position);
+    let index = start;
     for (let step = 0; step < count && result.length < wanted; step++, index++) {
       const member = this.members[this.owners[index % count]!]!;
       if (!result.includes(member)) result.push(member);

@@ -17,5 +17,5 @@ export * from './member.js';
 export { MemoryStore } from './memory-store.js';
 export * from './protocol.js';
 export * from './record.js';
-export type { EntriesOptions, Store, StoreCounts } from './store.js';
+export type { EntriesOptions, MergeResult, Store, StoreCounts } from './store.js';
 export * from './version.js';

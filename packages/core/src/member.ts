@@ -8,6 +8,39 @@ export interface MemberInfo {
   status: MemberStatus;
 }
 
+/** A member as gossip carries it: its status plus the incarnation that status was stated at. */
+export interface MemberState extends MemberInfo {
+  /** Raised only by the member itself, to refute suspicion; a higher incarnation wins. */
+  incarnation: number;
+}
+
+const STATUS_RANK: Readonly<Record<MemberStatus, number>> = { alive: 0, suspect: 1, dead: 2, left: 3 };
+
+/**
+ * Whether `update` should replace `current`: a higher incarnation wins; at the same incarnation the graver status
+ * wins (left > dead > suspect > alive), so a member can clear suspicion only by raising its incarnation.
+ */
+export function overrides(update: MemberState, current: MemberState | undefined): boolean {
+  if (current === undefined) return true;
+  if (update.incarnation !== current.incarnation) return update.incarnation > current.incarnation;
+  return STATUS_RANK[update.status] > STATUS_RANK[current.status];
+}
+
+export const MEMBER_STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left'];
+
+export function isMemberState(input: unknown): input is MemberState {
+  if (typeof input !== 'object' || input === null) return false;
+  const { address, status, incarnation } = input as Record<string, unknown>;
+  return (
+    typeof address === 'string' &&
+    address.length > 0 &&
+    address.length <= 300 &&
+    MEMBER_STATUSES.includes(status as MemberStatus) &&
+    Number.isSafeInteger(incarnation) &&
+    (incarnation as number) >= 0
+  );
+}
+
 const ADDRESS = /^(?<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?<port>\d{1,5})$/;
 
 /** Validates and normalises `host:port`; `localhost` stays as written, since the address is an identity. */

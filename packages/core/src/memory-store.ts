@@ -1,5 +1,5 @@
 import { isTombstone, type KVRecord, supersedes } from './record.js';
-import type { EntriesOptions, Store, StoreCounts } from './store.js';
+import type { EntriesOptions, MergeResult, Store, StoreCounts } from './store.js';
 import { compareVersions, type Version } from './version.js';
 
 /** The default store: a `Map` from key to its newest record. Nothing survives the process. */
@@ -11,18 +11,18 @@ export class MemoryStore implements Store {
     return this.records.get(key);
   }
 
-  async merge(key: string, record: KVRecord): Promise<boolean> {
+  async merge(key: string, record: KVRecord): Promise<MergeResult> {
     return this.mergeSync(key, record);
   }
 
   /** The synchronous core of `merge`, for callers that hold many records at once. */
-  mergeSync(key: string, record: KVRecord): boolean {
-    const current = this.records.get(key);
-    if (!supersedes(record, current)) return false;
-    if (current !== undefined && isTombstone(current)) this.tombstones--;
+  mergeSync(key: string, record: KVRecord): MergeResult {
+    const previous = this.records.get(key);
+    if (!supersedes(record, previous)) return { applied: false, previous };
+    if (previous !== undefined && isTombstone(previous)) this.tombstones--;
     if (isTombstone(record)) this.tombstones++;
     this.records.set(key, record);
-    return true;
+    return { applied: true, previous };
   }
 
   async remove(key: string, version: Version): Promise<boolean> {
@@ -33,7 +33,7 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  async *entries(options: EntriesOptions = {}): AsyncIterable<[string, KVRecord]> {
+  *entries(options: EntriesOptions = {}): Iterable<[string, KVRecord]> {
     const { prefix } = options;
     for (const entry of this.records) {
       if (prefix === undefined || entry[0].startsWith(prefix)) yield entry;

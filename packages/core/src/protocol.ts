@@ -2,7 +2,7 @@
  * The wire protocol shared by client and server: JSON-RPC 2.0 over HTTP POST `/`. Params may be named
  * (`{"key": "a"}`) or positional (`["a"]`, in the order `PARAM_ORDER` gives).
  */
-import type { MemberInfo } from './member.js';
+import type { MemberInfo, MemberState } from './member.js';
 import type { JsonValue, KVRecord } from './record.js';
 import type { Version } from './version.js';
 
@@ -31,12 +31,23 @@ export interface PopParams {
 export interface LocateParams {
   key: string;
 }
+export interface LeaveParams {
+  /** A member to remove for good while it is down; leave out to make the node that receives this leave. */
+  address?: string;
+}
+export interface LeaveResult {
+  left: string;
+  /** Records this node handed to their new owners before answering (0 when removing another member). */
+  handedOff: number;
+}
 
 export interface NodeStats {
   address: string;
   /** Live keys stored on this node (as one of their replicas). */
   keys: number;
   tombstones: number;
+  /** Writes held for replicas that missed them (hinted handoff). */
+  hints: number;
   members: number;
   replicas: number;
   uptimeMs: number;
@@ -54,6 +65,7 @@ export interface PublicMethods {
   list_members: [Record<string, never>, MemberInfo[]];
   locate: [LocateParams, string[]];
   stats: [Record<string, never>, NodeStats];
+  leave: [LeaveParams, LeaveResult];
 }
 
 export type PublicMethod = keyof PublicMethods;
@@ -70,6 +82,7 @@ export const PARAM_ORDER: { readonly [M in PublicMethod]: readonly (keyof Public
     list_members: [],
     locate: ['key'],
     stats: [],
+    leave: ['address'],
   };
 
 export const PUBLIC_METHODS = Object.keys(PARAM_ORDER) as PublicMethod[];
@@ -83,12 +96,47 @@ export type KeyVersion = [key: string, version: Version, deleted: boolean];
  */
 export type PutResult = { stored: true } | { stored: false; newer: Version };
 
+/** A SWIM probe: the sender's own state and the membership news it piggybacks. */
+export interface PingParams {
+  from: MemberState;
+  updates: MemberState[];
+}
+
+export interface GossipReply {
+  updates: MemberState[];
+}
+
+/** A digest is two 32-bit halves of the XOR of the hashes of every record it covers. */
+export type Digest = [number, number];
+
+export interface DigestParams {
+  /** The asking member: digests cover only the segments it shares with the answering one. */
+  from: string;
+  /** The asker's ring id; a different ring answers with no digests, since they would not compare. */
+  ring: string;
+  /** Also list each segment's digest, not only their combination. */
+  detail: boolean;
+}
+
+export interface DigestReply {
+  ring: string;
+  root: Digest;
+  /** `[segment, high, low]` for each shared segment, when `detail` was asked. */
+  segments?: Array<[number, number, number]>;
+}
+
 /** Methods nodes call on each other, under the `peer.` prefix. */
 export interface PeerMethods {
-  'peer.ping': [Record<string, never>, 'pong'];
+  'peer.ping': [PingParams, GossipReply];
+  'peer.ping_req': [PingParams & { target: string }, GossipReply & { ack: boolean }];
+  'peer.sync': [{ members: MemberState[] }, { members: MemberState[] }];
   'peer.get': [{ key: string }, KVRecord | null];
   'peer.put': [{ key: string; record: KVRecord }, PutResult];
+  'peer.get_many': [{ keys: string[] }, Array<KVRecord | null>];
+  'peer.put_many': [{ entries: Array<[string, KVRecord]> }, PutResult[]];
   'peer.keys': [Record<string, never>, KeyVersion[]];
+  'peer.digest': [DigestParams, DigestReply];
+  'peer.range': [{ ring: string; segments: number[] }, KeyVersion[]];
 }
 
 export type PeerMethod = keyof PeerMethods;

@@ -8,6 +8,13 @@ export interface StoreCounts {
   tombstones: number;
 }
 
+/** What a merge did: whether the record was kept, and what the store held for the key before the call. */
+export interface MergeResult {
+  applied: boolean;
+  /** The record held before: the one replaced when applied, else the one (as new or newer) that stays. */
+  previous: KVRecord | undefined;
+}
+
 export interface EntriesOptions {
   /** Only keys that start with this. */
   prefix?: string;
@@ -20,8 +27,11 @@ export interface EntriesOptions {
 export interface Store {
   get(key: string): Promise<KVRecord | undefined>;
 
-  /** Keeps `record` unless the store already holds a version at least as new. Resolves whether it was applied. */
-  merge(key: string, record: KVRecord): Promise<boolean>;
+  /**
+   * Keeps `record` unless the store already holds a version at least as new, atomically for the key; resolves
+   * with what it did and what it replaced, so callers can keep digests without reading first.
+   */
+  merge(key: string, record: KVRecord): Promise<MergeResult>;
 
   /**
    * Removes the key's record if its version is still `version`: used to collect tombstones every replica has,
@@ -29,8 +39,11 @@ export interface Store {
    */
   remove(key: string, version: Version): Promise<boolean>;
 
-  /** Every record, tombstones included, in no particular order. */
-  entries(options?: EntriesOptions): AsyncIterable<[string, KVRecord]>;
+  /**
+   * Every record, tombstones included, in no particular order. Synchronous, so that a scan sees one state of the
+   * store: digests built from it cannot miss a write that lands halfway through.
+   */
+  entries(options?: EntriesOptions): Iterable<[string, KVRecord]>;
 
   counts(): Promise<StoreCounts>;
 

@@ -7,9 +7,9 @@ const v = (wall: number, counter = 0, node = 'n1'): Version => ({ wall, counter,
 const live = (version: Version, value: JsonValue = 'x'): KVRecord => ({ version, value });
 const tombstone = (version: Version): KVRecord => ({ version, deleted: true });
 
-async function collect(entries: AsyncIterable<[string, KVRecord]>): Promise<Map<string, KVRecord>> {
+async function collect(entries: Iterable<[string, KVRecord]>): Promise<Map<string, KVRecord>> {
   const result = new Map<string, KVRecord>();
-  for await (const [key, record] of entries) {
+  for (const [key, record] of entries) {
     expect(result.has(key), `entries yielded ${JSON.stringify(key)} twice`).to.equal(false);
     result.set(key, record);
   }
@@ -43,35 +43,35 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
 
     describe('merge', () => {
       it('applies a record for a new key', async () => {
-        expect(await store.merge('k', live(v(1), 'one'))).to.equal(true);
+        expect((await store.merge('k', live(v(1), 'one'))).applied).to.equal(true);
         expect(await store.get('k')).to.deep.equal(live(v(1), 'one'));
       });
 
       it('applies a newer version', async () => {
         await store.merge('k', live(v(1), 'one'));
-        expect(await store.merge('k', live(v(2), 'two'))).to.equal(true);
+        expect((await store.merge('k', live(v(2), 'two'))).applied).to.equal(true);
         expect(await store.get('k')).to.deep.equal(live(v(2), 'two'));
       });
 
       it('orders versions by wall, then counter, then node', async () => {
         await store.merge('k', live(v(5, 1, 'b'), 'first'));
-        expect(await store.merge('k', live(v(5, 1, 'c'), 'node'))).to.equal(true);
-        expect(await store.merge('k', live(v(5, 2, 'a'), 'counter'))).to.equal(true);
-        expect(await store.merge('k', live(v(5, 1, 'z'), 'stale'))).to.equal(false);
-        expect(await store.merge('k', live(v(6, 0, 'a'), 'wall'))).to.equal(true);
+        expect((await store.merge('k', live(v(5, 1, 'c'), 'node'))).applied).to.equal(true);
+        expect((await store.merge('k', live(v(5, 2, 'a'), 'counter'))).applied).to.equal(true);
+        expect((await store.merge('k', live(v(5, 1, 'z'), 'stale'))).applied).to.equal(false);
+        expect((await store.merge('k', live(v(6, 0, 'a'), 'wall'))).applied).to.equal(true);
         expect(await store.get('k')).to.deep.equal(live(v(6, 0, 'a'), 'wall'));
       });
 
       it('refuses an older version and keeps the newest', async () => {
         await store.merge('k', live(v(2), 'two'));
-        expect(await store.merge('k', live(v(1), 'one'))).to.equal(false);
+        expect((await store.merge('k', live(v(1), 'one'))).applied).to.equal(false);
         expect(await store.get('k')).to.deep.equal(live(v(2), 'two'));
       });
 
       it('refuses an equal version, even with a different value, and keeps the first', async () => {
         await store.merge('k', live(v(2, 1, 'n'), 'first'));
-        expect(await store.merge('k', live(v(2, 1, 'n'), 'second'))).to.equal(false);
-        expect(await store.merge('k', tombstone(v(2, 1, 'n')))).to.equal(false);
+        expect((await store.merge('k', live(v(2, 1, 'n'), 'second'))).applied).to.equal(false);
+        expect((await store.merge('k', tombstone(v(2, 1, 'n')))).applied).to.equal(false);
         expect(await store.get('k')).to.deep.equal(live(v(2, 1, 'n'), 'first'));
         expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
       });
@@ -79,50 +79,71 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
       it('keeps records of different keys apart', async () => {
         await store.merge('a', live(v(1), 'a'));
         await store.merge('b', live(v(9), 'b'));
-        expect(await store.merge('a', live(v(2), 'a2'))).to.equal(true);
+        expect((await store.merge('a', live(v(2), 'a2'))).applied).to.equal(true);
         expect(await store.get('a')).to.deep.equal(live(v(2), 'a2'));
         expect(await store.get('b')).to.deep.equal(live(v(9), 'b'));
       });
 
       it('keeps the newest of concurrent merges to one key', async () => {
         const walls = [7, 3, 19, 1, 12, 20, 5, 16, 9, 2, 14, 11, 18, 4, 8, 13, 6, 17, 10, 15];
-        const applied = await Promise.all(walls.map((wall) => store.merge('k', live(v(wall), wall))));
-        expect(applied).to.include(true);
+        const results = await Promise.all(walls.map((wall) => store.merge('k', live(v(wall), wall))));
+        expect(results.map((result) => result.applied)).to.include(true);
         expect(await store.get('k')).to.deep.equal(live(v(20), 20));
         expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
+      });
+    });
+
+    describe('merge results', () => {
+      it('names the record replaced, or none for a new key', async () => {
+        expect(await store.merge('k', live(v(1), 'one'))).to.deep.equal({
+          applied: true,
+          previous: undefined,
+        });
+        expect(await store.merge('k', live(v(2), 'two'))).to.deep.equal({
+          applied: true,
+          previous: live(v(1), 'one'),
+        });
+      });
+
+      it('names the record that stays when the merge is refused', async () => {
+        await store.merge('k', tombstone(v(5)));
+        expect(await store.merge('k', live(v(4), 'old'))).to.deep.equal({
+          applied: false,
+          previous: tombstone(v(5)),
+        });
       });
     });
 
     describe('tombstones', () => {
       it('keeps a tombstone over a live record and counts it', async () => {
         await store.merge('k', live(v(1)));
-        expect(await store.merge('k', tombstone(v(2)))).to.equal(true);
+        expect((await store.merge('k', tombstone(v(2)))).applied).to.equal(true);
         expect(await store.get('k')).to.deep.equal(tombstone(v(2)));
         expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 1 });
       });
 
       it('keeps a tombstone for a key it never held', async () => {
-        expect(await store.merge('k', tombstone(v(3)))).to.equal(true);
+        expect((await store.merge('k', tombstone(v(3)))).applied).to.equal(true);
         expect(await store.get('k')).to.deep.equal(tombstone(v(3)));
         expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 1 });
       });
 
       it('refuses an older live record over a tombstone', async () => {
         await store.merge('k', tombstone(v(5)));
-        expect(await store.merge('k', live(v(4)))).to.equal(false);
+        expect((await store.merge('k', live(v(4)))).applied).to.equal(false);
         expect(await store.get('k')).to.deep.equal(tombstone(v(5)));
       });
 
       it('refuses an older tombstone over a live record', async () => {
         await store.merge('k', live(v(5), 'kept'));
-        expect(await store.merge('k', tombstone(v(4)))).to.equal(false);
+        expect((await store.merge('k', tombstone(v(4)))).applied).to.equal(false);
         expect(await store.get('k')).to.deep.equal(live(v(5), 'kept'));
         expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
       });
 
       it('replaces a tombstone with a newer tombstone, counting it once', async () => {
         await store.merge('k', tombstone(v(1)));
-        expect(await store.merge('k', tombstone(v(2)))).to.equal(true);
+        expect((await store.merge('k', tombstone(v(2)))).applied).to.equal(true);
         expect(await store.get('k')).to.deep.equal(tombstone(v(2)));
         expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 1 });
       });
@@ -208,7 +229,7 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
       it('lets the key be written again afterwards, even with an older version', async () => {
         await store.merge('k', live(v(5)));
         await store.remove('k', v(5));
-        expect(await store.merge('k', live(v(1), 'again'))).to.equal(true);
+        expect((await store.merge('k', live(v(1), 'again'))).applied).to.equal(true);
         expect(await store.get('k')).to.deep.equal(live(v(1), 'again'));
       });
     });
@@ -262,9 +283,9 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
         it(`treats ${JSON.stringify(key)} as a plain key`, async () => {
           expect(await store.get(key)).to.equal(undefined);
           expect(await store.remove(key, v(1))).to.equal(false);
-          expect(await store.merge(key, live(v(1), 'one'))).to.equal(true);
+          expect((await store.merge(key, live(v(1), 'one'))).applied).to.equal(true);
           expect(await store.get(key)).to.deep.equal(live(v(1), 'one'));
-          expect(await store.merge(key, live(v(2), 'two'))).to.equal(true);
+          expect((await store.merge(key, live(v(2), 'two'))).applied).to.equal(true);
           expect(await store.get(key)).to.deep.equal(live(v(2), 'two'));
           expect(await store.get('other')).to.equal(undefined);
           expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
@@ -302,7 +323,7 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
       ];
       for (const [what, value] of values) {
         it(`round-trips ${what}`, async () => {
-          expect(await store.merge('k', live(v(1), value))).to.equal(true);
+          expect((await store.merge('k', live(v(1), value))).applied).to.equal(true);
           const record = await store.get('k');
           expect(record).to.deep.equal({ version: v(1), value });
           expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });

@@ -1,3 +1,4 @@
+import { LAN_TIMINGS, TIMING_PRESETS, type Timings } from '@kvdb/coordinator';
 import {
   DEFAULT_HASHER,
   DEFAULT_HOST,
@@ -45,11 +46,29 @@ export interface NodeConfig {
   /** How long a request waits for its quorum, in ms. @default DEFAULT_REQUEST_TIMEOUT_MS */
   timeoutMs: number;
   limits: Limits;
+  /** Failure detection and repair intervals: a preset name (`local`, `lan`) or the numbers. @default LAN_TIMINGS */
+  timings: Timings;
   /** @default 'info' */
   logLevel: LogLevel;
 }
 
-export type NodeConfigInit = Partial<Omit<NodeConfig, 'limits'>> & { limits?: Partial<Limits> };
+export type NodeConfigInit = Partial<Omit<NodeConfig, 'limits' | 'timings'>> & {
+  limits?: Partial<Limits>;
+  timings?: string | Partial<Timings>;
+};
+
+function resolveTimings(timings: NodeConfigInit['timings']): Timings {
+  if (typeof timings === 'string') {
+    const preset = Object.hasOwn(TIMING_PRESETS, timings) ? TIMING_PRESETS[timings] : undefined;
+    if (preset === undefined) {
+      throw new TypeError(
+        `Expected \`timings\` to be one of ${Object.keys(TIMING_PRESETS).join(', ')}, got \`${timings}\``,
+      );
+    }
+    return { ...preset };
+  }
+  return { ...LAN_TIMINGS, ...timings };
+}
 
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
@@ -84,6 +103,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
       maxBodyBytes: positiveInteger('max-body-bytes', init.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
       maxBatch: positiveInteger('max-batch', init.limits?.maxBatch ?? DEFAULT_MAX_BATCH),
     },
+    timings: resolveTimings(init.timings),
     logLevel: init.logLevel ?? 'info',
   };
 }

@@ -101,3 +101,38 @@ function jsonValue(name: string, value: unknown, limits: Limits): JsonValue {
   }
   return value as JsonValue;
 }
+
+/** Most items in one peer batch (get_many, put_many, member lists, segment lists). */
+export const MAX_PEER_ITEMS = 100_000;
+
+/** An array param whose every item passes `check`, at most MAX_PEER_ITEMS long. */
+export function requireArray<T>(
+  params: Params,
+  name: string,
+  check: (item: unknown) => item is T,
+  what: string,
+): T[] {
+  const value = params.get(name);
+  if (!Array.isArray(value) || value.length > MAX_PEER_ITEMS || !value.every(check)) {
+    throw new InvalidParamsError(`Expected \`${name}\` to be an array of at most ${MAX_PEER_ITEMS} ${what}`);
+  }
+  return value;
+}
+
+export function requireString(params: Params, name: string): string {
+  const value = params.get(name);
+  if (typeof value !== 'string' || value.length === 0 || value.length > 4_096) {
+    throw new InvalidParamsError(`Expected \`${name}\` to be a non-empty string`);
+  }
+  return value;
+}
+
+export function requireBoolean(params: Params, name: string): boolean {
+  const value = params.get(name);
+  if (typeof value !== 'boolean') throw new InvalidParamsError(`Expected \`${name}\` to be a boolean`);
+  return value;
+}
+
+export function optionalString(params: Params, name: string): string | undefined {
+  return params.get(name) === undefined ? undefined : requireString(params, name);
+}

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Coordinator, type Logger, Membership, type PeerTransport } from '@kvdb/coordinator';
+import { ClusterNode, type Coordinator, type Logger, type PeerTransport } from '@kvdb/coordinator';
 import { cryptoHasher, ErrorCode, MemoryStore, type Store } from '@kvdb/core';
 import jayson from 'jayson';
 import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
@@ -14,6 +14,8 @@ export interface NodeComponents {
   store?: Store;
   transport?: PeerTransport;
   logger?: Logger;
+  /** Called after this node has left the cluster through the `leave` method; the binary exits there. */
+  onLeft?: () => void;
 }
 
 type JsonRpcReply = object | object[] | undefined;
@@ -24,24 +26,27 @@ type JsonRpcReply = object | object[] | undefined;
  */
 export class KVNode {
   readonly config: NodeConfig;
+  readonly cluster: ClusterNode;
   readonly coordinator: Coordinator;
   readonly log: Logger;
   private readonly http: Server;
   private readonly rpc: jayson.Server;
   private readonly transport: PeerTransport;
   private readonly store: Store;
+  private readonly onLeft: () => void;
 
   constructor(init: NodeConfigInit = {}, components: NodeComponents = {}) {
     this.config = resolveConfig(init);
-    const { advertise, members, vnodes, hasher, replicas, timeoutMs } = this.config;
+    const { advertise, members, vnodes, hasher, replicas, timeoutMs, timings } = this.config;
     this.log = components.logger ?? createLogger(advertise, this.config.logLevel);
     this.store = components.store ?? new MemoryStore();
     this.transport = components.transport ?? new HttpPeerTransport();
-    const membership = new Membership(advertise, members, { vnodes, hasher: cryptoHasher(hasher) });
-    this.coordinator = new Coordinator(
-      { membership, store: this.store, transport: this.transport, logger: this.log },
-      { replicas, timeoutMs },
+    this.onLeft = components.onLeft ?? (() => {});
+    this.cluster = new ClusterNode(
+      { store: this.store, transport: this.transport, logger: this.log },
+      { self: advertise, seeds: members, vnodes, hasher: cryptoHasher(hasher), replicas, timeoutMs, timings },
     );
+    this.coordinator = this.cluster.coordinator;
     this.rpc = this.createRpcServer();
     this.http = createServer({ keepAliveTimeout: 30_000 }, (req, res) => this.handle(req, res));
     this.http.on('checkContinue', (req, res) => {
@@ -82,20 +87,32 @@ export class KVNode {
     this.log.info(
       `listening on ${this.config.host}:${this.port}: ${members} member(s), replicas ${this.coordinator.replicas}`,
     );
+    void this.cluster.start().then((answered) => {
+      if (this.config.members.length > 0) this.log.info(`joined through ${answered} member(s)`);
+    });
   }
 
-  /** Stops accepting requests, lets in-flight ones finish, then closes connections and the store. */
-  async stop(): Promise<void> {
+  /**
+   * Stops accepting requests, lets in-flight ones finish, tells the members this node is going down (unless it
+   * has left), then closes connections and the store.
+   */
+  async stop({ announce = true } = {}): Promise<void> {
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
     await closed;
+    await this.cluster.stop({ announce });
     await this.transport.close?.();
     await this.store.close();
     this.log.info('stopped');
   }
 
   private createRpcServer(): jayson.Server {
-    const context: MethodContext = { coordinator: this.coordinator, limits: this.config.limits };
+    const context: MethodContext = {
+      node: this.cluster,
+      coordinator: this.coordinator,
+      limits: this.config.limits,
+      onLeft: () => setImmediate(() => this.onLeft()),
+    };
     const methods: Record<string, jayson.Method> = {};
     for (const method of METHODS) {
       methods[method.name] = new jayson.Method((raw: unknown, callback: jayson.JSONRPCCallbackTypePlain) => {

@@ -1,6 +1,7 @@
 import { isTombstone, type KVRecord, type MemberAddress, MemoryStore } from '@kvdb/core';
 import { type Clock, systemClock } from '../../src/clock.js';
 import { Coordinator } from '../../src/coordinator.js';
+import { LocalReplica } from '../../src/local-replica.js';
 import { Membership } from '../../src/membership.js';
 import { type FailureMode, MemoryNetwork } from './memory-network.js';
 
@@ -65,7 +66,7 @@ export class TestCluster {
       const coordinator = new Coordinator(
         {
           membership,
-          store,
+          replica: new LocalReplica(store, membership.ring),
           transport: this.network.transport(address),
           clock: options.clockFor?.(index, address) ?? clock,
         },

@@ -1,5 +1,6 @@
 import { get } from './get.js';
 import { has } from './has.js';
+import { leave } from './leave.js';
 import { listKeys } from './list-keys.js';
 import { listMembers } from './list-members.js';
 import { locate } from './locate.js';
@@ -23,5 +24,6 @@ export const METHODS: readonly MethodDefinition[] = [
   listMembers,
   locate,
   stats,
+  leave,
   ...peerMethods,
 ];

@@ -1,30 +1,97 @@
-import { requireKey, requireRecord } from '../params.js';
+import { InvalidParamsError, isMemberState, isRecord, type KVRecord, type MemberState } from '@kvdb/core';
+import { requireArray, requireBoolean, requireKey, requireRecord, requireString } from '../params.js';
 import type { MethodDefinition } from './types.js';
 
-/** Replica calls between nodes. They check their input as strictly as public methods: a peer is not trusted blindly. */
+const isKey = (item: unknown): item is string => typeof item === 'string' && item.length > 0;
+const isEntry = (item: unknown): item is [string, KVRecord] =>
+  Array.isArray(item) && item.length === 2 && isKey(item[0]) && isRecord(item[1]);
+const isSegment = (item: unknown): item is number => Number.isInteger(item) && (item as number) >= 0;
+
+function requireMember(value: unknown, name: string): MemberState {
+  if (!isMemberState(value)) throw new InvalidParamsError(`Expected \`${name}\` to be a member state`);
+  return value;
+}
+
+/**
+ * Calls between nodes. They check their input as strictly as public methods: a peer is not trusted blindly, and a
+ * malformed peer call changes nothing.
+ */
 export const peerMethods: MethodDefinition[] = [
   {
     name: 'peer.ping',
-    params: [],
-    call: (_params, { coordinator }) => coordinator.handlePeer('peer.ping', {}),
+    params: ['from', 'updates'],
+    call: (params, { node }) => {
+      const from = requireMember(params.get('from'), 'from');
+      const updates = requireArray(params, 'updates', isMemberState, 'member states');
+      return node.handlePeer('peer.ping', { from, updates });
+    },
+  },
+  {
+    name: 'peer.ping_req',
+    params: ['from', 'target', 'updates'],
+    call: (params, { node }) => {
+      const from = requireMember(params.get('from'), 'from');
+      const updates = requireArray(params, 'updates', isMemberState, 'member states');
+      return node.handlePeer('peer.ping_req', { from, target: requireString(params, 'target'), updates });
+    },
+  },
+  {
+    name: 'peer.sync',
+    params: ['members'],
+    call: (params, { node }) =>
+      node.handlePeer('peer.sync', {
+        members: requireArray(params, 'members', isMemberState, 'member states'),
+      }),
   },
   {
     name: 'peer.get',
     params: ['key'],
-    call: (params, { coordinator, limits }) =>
-      coordinator.handlePeer('peer.get', { key: requireKey(params, limits) }),
+    call: (params, { node, limits }) => node.handlePeer('peer.get', { key: requireKey(params, limits) }),
   },
   {
     name: 'peer.put',
     params: ['key', 'record'],
-    call: (params, { coordinator, limits }) => {
+    call: (params, { node, limits }) => {
       const key = requireKey(params, limits);
-      return coordinator.handlePeer('peer.put', { key, record: requireRecord(params) });
+      return node.handlePeer('peer.put', { key, record: requireRecord(params) });
     },
+  },
+  {
+    name: 'peer.get_many',
+    params: ['keys'],
+    call: (params, { node }) =>
+      node.handlePeer('peer.get_many', { keys: requireArray(params, 'keys', isKey, 'keys') }),
+  },
+  {
+    name: 'peer.put_many',
+    params: ['entries'],
+    call: (params, { node }) =>
+      node.handlePeer('peer.put_many', {
+        entries: requireArray(params, 'entries', isEntry, '[key, record] pairs'),
+      }),
   },
   {
     name: 'peer.keys',
     params: [],
-    call: (_params, { coordinator }) => coordinator.handlePeer('peer.keys', {}),
+    call: (_params, { node }) => node.handlePeer('peer.keys', {}),
+  },
+  {
+    name: 'peer.digest',
+    params: ['from', 'ring', 'detail'],
+    call: (params, { node }) =>
+      node.handlePeer('peer.digest', {
+        from: requireString(params, 'from'),
+        ring: requireString(params, 'ring'),
+        detail: requireBoolean(params, 'detail'),
+      }),
+  },
+  {
+    name: 'peer.range',
+    params: ['ring', 'segments'],
+    call: (params, { node }) =>
+      node.handlePeer('peer.range', {
+        ring: requireString(params, 'ring'),
+        segments: requireArray(params, 'segments', isSegment, 'segment numbers'),
+      }),
   },
 ];

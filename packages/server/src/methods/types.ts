@@ -1,10 +1,13 @@
-import type { Coordinator } from '@kvdb/coordinator';
+import type { ClusterNode, Coordinator } from '@kvdb/coordinator';
 import type { Limits } from '../config.js';
 import type { Params } from '../params.js';
 
 export interface MethodContext {
+  node: ClusterNode;
   coordinator: Coordinator;
   limits: Limits;
+  /** Called once this node has left the cluster, to shut the process down after the reply is sent. */
+  onLeft: () => void;
 }
 
 /** One JSON-RPC method: its param names (in positional order) and what it does with them once validated. */

@@ -1,0 +1,178 @@
+import {
+  type Hasher,
+  InvalidParamsError,
+  type LeaveResult,
+  type MemberAddress,
+  type PeerMethod,
+  type PeerParams,
+  type PeerResult,
+  type Store,
+} from '@kvdb/core';
+import { AntiEntropy } from './anti-entropy.js';
+import { type Clock, systemClock } from './clock.js';
+import { Coordinator, type CoordinatorInit } from './coordinator.js';
+import { FailureDetector } from './failure-detector.js';
+import { HintedHandoff } from './hinted-handoff.js';
+import { LocalReplica } from './local-replica.js';
+import { type Logger, silentLogger } from './logger.js';
+import { Membership } from './membership.js';
+import type { PeerHandler, PeerTransport } from './peer-transport.js';
+import { Rebalancer } from './rebalancer.js';
+import { LAN_TIMINGS, type Timings } from './timings.js';
+
+export interface ClusterNodeComponents {
+  store: Store;
+  transport: PeerTransport;
+  clock?: Clock;
+  logger?: Logger;
+  /** Randomness for gossip target choice; seed it to replay a test. @default Math.random */
+  random?: () => number;
+}
+
+export interface ClusterNodeInit extends CoordinatorInit {
+  /** This node's address: its identity on the ring. */
+  self: MemberAddress;
+  /** Members to join through; this node's own address may be among them. @default [] */
+  seeds?: readonly MemberAddress[];
+  /** Virtual nodes per member. @default DEFAULT_VNODES */
+  vnodes?: number;
+  /** Ring hasher. @default md5Hasher */
+  hasher?: Hasher;
+  /** Probe, gossip and repair intervals. @default LAN_TIMINGS */
+  timings?: Timings;
+  /** Starting incarnation. @default the clock's now(), so a restart outranks what the cluster remembers */
+  incarnation?: number;
+  /** How long a leaving node keeps handing its data over before giving up. @default 60000 */
+  leaveTimeoutMs?: number;
+}
+
+/**
+ * One kvdb node's distributed machinery, wired together: membership and failure detection, the request
+ * coordinator, hinted handoff, anti-entropy and rebalancing, over one local replica. It answers every `peer.`
+ * method; the server only has to put it behind a transport.
+ */
+export class ClusterNode implements PeerHandler {
+  readonly membership: Membership;
+  readonly replica: LocalReplica;
+  readonly coordinator: Coordinator;
+  readonly detector: FailureDetector;
+  readonly hints: HintedHandoff;
+  readonly antiEntropy: AntiEntropy;
+  readonly rebalancer: Rebalancer;
+  private readonly log: Logger;
+  private readonly leaveTimeoutMs: number;
+  private started = false;
+
+  constructor(components: ClusterNodeComponents, init: ClusterNodeInit) {
+    const clock = components.clock ?? systemClock;
+    const logger = components.logger ?? silentLogger;
+    const { transport } = components;
+    const timings = init.timings ?? LAN_TIMINGS;
+    this.log = logger;
+    this.leaveTimeoutMs = init.leaveTimeoutMs ?? 60_000;
+    this.membership = new Membership(
+      init.self,
+      (init.seeds ?? []).filter((seed) => seed !== init.self),
+      { vnodes: init.vnodes, hasher: init.hasher },
+      init.incarnation ?? clock.now(),
+    );
+    const membership = this.membership;
+    this.replica = new LocalReplica(components.store, membership.ring);
+    this.hints = new HintedHandoff(
+      { membership, transport, clock, logger },
+      { replayIntervalMs: timings.hintReplayIntervalMs },
+    );
+    this.coordinator = new Coordinator(
+      { membership, replica: this.replica, transport, hints: this.hints, clock, logger },
+      init,
+    );
+    const replicas = () => this.coordinator.replicas;
+    this.detector = new FailureDetector(
+      { membership, transport, clock, logger, random: components.random },
+      { timings },
+    );
+    this.antiEntropy = new AntiEntropy(
+      { membership, replica: this.replica, transport, local: this.coordinator, clock, logger },
+      { intervalMs: timings.antiEntropyIntervalMs, replicas },
+    );
+    this.rebalancer = new Rebalancer(
+      { membership, replica: this.replica, transport, clock, logger },
+      { intervalMs: timings.rebalanceIntervalMs, replicas },
+    );
+    membership.onRingChange((ring) => {
+      this.replica.useRing(ring);
+      this.rebalancer.schedule();
+      this.log.info(`ring now has ${ring.size} member(s)`);
+    });
+  }
+
+  get self(): MemberAddress {
+    return this.membership.self;
+  }
+
+  /** Starts the background loops and joins through the seeds; resolves with how many seeds answered. */
+  start(): Promise<number> {
+    this.started = true;
+    this.hints.start();
+    this.antiEntropy.start();
+    this.rebalancer.start();
+    return this.detector.start();
+  }
+
+  /** Stops the loops; with `announce`, first tells the members this node is going down, so they route around it. */
+  async stop({ announce = true } = {}): Promise<void> {
+    if (announce && this.started) await this.detector.announce('dead');
+    this.detector.stop();
+    this.hints.stop();
+    this.antiEntropy.stop();
+    this.rebalancer.stop();
+    this.started = false;
+  }
+
+  /**
+   * Takes a member out of the cluster for good. Without an address (or with this node's own), this node leaves:
+   * it tells every member, then hands each record to its new owners before resolving. With another member's
+   * address, that member (which should be down) is marked as left and its keys are re-replicated by the rest.
+   */
+  async leave(address?: MemberAddress): Promise<LeaveResult> {
+    if (address !== undefined && address !== this.self) {
+      const state = this.membership.get(address);
+      if (state === undefined) throw new InvalidParamsError(`\`${address}\` is not a member`);
+      if (state.status === 'alive') {
+        throw new InvalidParamsError(
+          `\`${address}\` is alive: ask it to leave itself, so it hands its data over`,
+        );
+      }
+      await this.detector.remove(address);
+      this.log.info(`removed ${address} from the cluster`);
+      return { left: address, handedOff: 0 };
+    }
+    this.log.info('leaving the cluster: handing data to the new owners');
+    await this.detector.announce('left');
+    const { handedOff, remaining } = await this.rebalancer.drain(this.leaveTimeoutMs);
+    if (remaining > 0) this.log.warn(`left with ${remaining} record(s) not handed over`);
+    else this.log.info(`left: handed over ${handedOff} record(s)`);
+    return { left: this.self, handedOff };
+  }
+
+  handlePeer<M extends PeerMethod>(method: M, params: PeerParams<M>): Promise<PeerResult<M>> {
+    switch (method) {
+      case 'peer.ping':
+        return Promise.resolve(this.detector.handlePing(params as PeerParams<'peer.ping'>) as PeerResult<M>);
+      case 'peer.ping_req':
+        return this.detector.handlePingReq(params as PeerParams<'peer.ping_req'>) as Promise<PeerResult<M>>;
+      case 'peer.sync':
+        return Promise.resolve(this.detector.handleSync(params as PeerParams<'peer.sync'>) as PeerResult<M>);
+      case 'peer.digest':
+        return Promise.resolve(
+          this.antiEntropy.handleDigest(params as PeerParams<'peer.digest'>) as PeerResult<M>,
+        );
+      case 'peer.range':
+        return Promise.resolve(
+          this.antiEntropy.handleRange(params as PeerParams<'peer.range'>) as PeerResult<M>,
+        );
+      default:
+        return this.coordinator.handlePeer(method, params);
+    }
+  }
+}

@@ -1,0 +1,319 @@
+import type { GossipReply, MemberAddress, MemberState, MemberStatus, PingParams } from '@kvdb/core';
+import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import { type Logger, silentLogger } from './logger.js';
+import type { Membership } from './membership.js';
+import type { PeerTransport } from './peer-transport.js';
+import { LAN_TIMINGS, type Timings } from './timings.js';
+
+export interface FailureDetectorComponents {
+  membership: Membership;
+  transport: PeerTransport;
+  clock?: Clock;
+  logger?: Logger;
+  /** Source of randomness for target and helper choice; seed it to replay a test. @default Math.random */
+  random?: () => number;
+}
+
+/** Most membership updates piggybacked on one message. */
+const MAX_PIGGYBACK = 8;
+
+/**
+ * SWIM-style failure detection and membership gossip. Each round this node pings one member (round-robin over
+ * a shuffled list); if no ack comes in time it asks `indirectChecks` others to ping it, and only if none gets
+ * through does it suspect the member. A suspect that does not refute (by raising its incarnation) within the
+ * suspicion timeout is declared dead. Updates ride on pings and acks; a periodic push-pull sync with one member,
+ * dead ones included, repairs whatever gossip missed and lets partitions heal.
+ */
+export class FailureDetector {
+  private readonly membership: Membership;
+  private readonly transport: PeerTransport;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly random: () => number;
+  private readonly timings: Timings;
+  private readonly queue = new Map<MemberAddress, { state: MemberState; sent: number }>();
+  private readonly suspicions = new Map<MemberAddress, TimerHandle>();
+  private probeOrder: MemberAddress[] = [];
+  private probeTimer: TimerHandle | undefined;
+  private syncTimer: TimerHandle | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private running = false;
+  private leaving = false;
+
+  constructor(components: FailureDetectorComponents, init: { timings?: Timings } = {}) {
+    this.membership = components.membership;
+    this.transport = components.transport;
+    this.clock = components.clock ?? systemClock;
+    this.log = components.logger ?? silentLogger;
+    this.random = components.random ?? Math.random;
+    this.timings = init.timings ?? LAN_TIMINGS;
+  }
+
+  private get self(): MemberAddress {
+    return this.membership.self;
+  }
+
+  /** Joins through every known member (the seeds), then probes and syncs on the preset's timers. */
+  start(): Promise<number> {
+    this.running = true;
+    this.unsubscribe = this.membership.onChange(({ address, from, to }) =>
+      this.onStatusChange(address, from, to),
+    );
+    const loop = (run: () => Promise<void>, interval: number, set: (timer: TimerHandle) => void): void => {
+      const tick = (): void => {
+        run().finally(() => {
+          if (this.running) set(this.clock.setTimeout(tick, interval));
+        });
+      };
+      set(this.clock.setTimeout(tick, interval));
+    };
+    loop(
+      () => this.probeRound(),
+      this.timings.probeIntervalMs,
+      (timer) => {
+        this.probeTimer = timer;
+      },
+    );
+    loop(
+      () => this.syncRound(),
+      this.timings.syncIntervalMs,
+      (timer) => {
+        this.syncTimer = timer;
+      },
+    );
+    return this.join();
+  }
+
+  stop(): void {
+    this.running = false;
+    for (const timer of [this.probeTimer, this.syncTimer, ...this.suspicions.values()]) {
+      if (timer !== undefined) this.clock.clearTimeout(timer);
+    }
+    this.suspicions.clear();
+    this.unsubscribe?.();
+  }
+
+  /** Exchanges member lists with every other known member; resolves with how many answered. */
+  async join(): Promise<number> {
+    const targets = this.membership.others('alive', 'suspect', 'dead');
+    const answers = await Promise.all(targets.map((target) => this.sync(target)));
+    return answers.filter(Boolean).length;
+  }
+
+  /**
+   * States this node's own new status (`left` for good, `dead` on shutdown) at a raised incarnation, and tells
+   * every member directly rather than waiting for gossip. Resolves with how many acknowledged.
+   */
+  async announce(status: Extract<MemberStatus, 'left' | 'dead'>): Promise<number> {
+    this.leaving = true;
+    const own = this.membership.own;
+    this.membership.update(this.self, status, own.incarnation + 1);
+    this.enqueue(this.membership.own);
+    return this.broadcast(this.membership.own);
+  }
+
+  /** Marks another member as left for good (an operator removing a dead node) and tells everyone. */
+  async remove(address: MemberAddress): Promise<number> {
+    const state = this.membership.get(address);
+    if (state === undefined) return 0;
+    this.membership.update(address, 'left', state.incarnation);
+    this.enqueue(this.membership.get(address)!);
+    return this.broadcast(this.membership.get(address)!);
+  }
+
+  handlePing(params: PingParams): GossipReply {
+    this.receive([params.from, ...params.updates]);
+    return { updates: this.outgoing(params.from.address) };
+  }
+
+  async handlePingReq(
+    params: PingParams & { target: MemberAddress },
+  ): Promise<GossipReply & { ack: boolean }> {
+    this.receive([params.from, ...params.updates]);
+    const ack = await this.ping(params.target, this.timings.probeTimeoutMs);
+    return { ack, updates: this.outgoing(params.from.address) };
+  }
+
+  handleSync(params: { members: MemberState[] }): { members: MemberState[] } {
+    this.receive(params.members);
+    return { members: this.membership.states() };
+  }
+
+  /** Merges membership news; news that this node is suspect or dead is refuted by raising its incarnation. */
+  receive(states: readonly MemberState[]): void {
+    for (const state of states) {
+      if (state.address === this.self) {
+        const own = this.membership.own;
+        if (!this.leaving && state.status !== 'alive' && state.incarnation >= own.incarnation) {
+          this.membership.update(this.self, 'alive', state.incarnation + 1);
+          this.enqueue(this.membership.own);
+          this.log.info(`refuted being ${state.status} (incarnation ${state.incarnation + 1})`);
+        }
+      } else if (this.membership.apply(state)) {
+        this.enqueue(state);
+      }
+    }
+  }
+
+  private onStatusChange(address: MemberAddress, from: MemberStatus | undefined, to: MemberStatus): void {
+    if (address === this.self) return;
+    const suspicion = this.suspicions.get(address);
+    if (suspicion !== undefined) {
+      this.clock.clearTimeout(suspicion);
+      this.suspicions.delete(address);
+    }
+    if (from === undefined) this.log.info(`${address} joined (${to})`);
+    else if (to === 'alive') this.log.info(`${address} is alive again (was ${from})`);
+    else this.log.info(`${address} is ${to}`);
+    if (to === 'suspect' && this.running) {
+      const incarnation = this.membership.get(address)?.incarnation;
+      const timer = this.clock.setTimeout(() => {
+        this.suspicions.delete(address);
+        const state = this.membership.get(address);
+        if (state?.status === 'suspect' && state.incarnation === incarnation) {
+          this.membership.update(address, 'dead', state.incarnation);
+          this.enqueue(this.membership.get(address)!);
+        }
+      }, this.timings.suspicionTimeoutMs);
+      this.suspicions.set(address, timer);
+    }
+  }
+
+  private async probeRound(): Promise<void> {
+    const target = this.nextTarget();
+    if (target === undefined) return;
+    if (await this.ping(target, this.timings.probeTimeoutMs)) return;
+
+    const helpers = this.pick(
+      this.membership.others('alive').filter((member) => member !== target),
+      this.timings.indirectChecks,
+    );
+    const wait = Math.max(
+      this.timings.probeIntervalMs - this.timings.probeTimeoutMs,
+      this.timings.probeTimeoutMs,
+    );
+    const acks = await Promise.all(
+      helpers.map((helper) =>
+        this.transport
+          .call(
+            helper,
+            'peer.ping_req',
+            { from: this.membership.own, target, updates: this.outgoing(helper) },
+            { timeoutMs: wait },
+          )
+          .then(
+            (reply) => {
+              this.receive(reply.updates);
+              return reply.ack;
+            },
+            () => false,
+          ),
+      ),
+    );
+    if (acks.includes(true)) return;
+
+    const state = this.membership.get(target);
+    if (state?.status === 'alive') {
+      this.membership.update(target, 'suspect', state.incarnation);
+      this.enqueue(this.membership.get(target)!);
+    }
+  }
+
+  private async ping(target: MemberAddress, timeoutMs: number): Promise<boolean> {
+    try {
+      const reply = await this.transport.call(
+        target,
+        'peer.ping',
+        { from: this.membership.own, updates: this.outgoing(target) },
+        { timeoutMs },
+      );
+      this.receive(reply.updates);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async syncRound(): Promise<void> {
+    const dead = this.membership.others('dead');
+    const candidates =
+      dead.length > 0 && this.random() < 0.5 ? dead : this.membership.others('alive', 'suspect');
+    const [target] = this.pick(candidates, 1);
+    if (target !== undefined) await this.sync(target);
+  }
+
+  private async sync(target: MemberAddress): Promise<boolean> {
+    try {
+      const reply = await this.transport.call(
+        target,
+        'peer.sync',
+        { members: this.membership.states() },
+        { timeoutMs: this.timings.probeIntervalMs * 2 },
+      );
+      this.receive(reply.members);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async broadcast(state: MemberState): Promise<number> {
+    const targets = this.membership.others('alive', 'suspect');
+    const acks = await Promise.all(
+      targets.map((target) =>
+        this.transport
+          .call(target, 'peer.sync', { members: [state] }, { timeoutMs: this.timings.probeIntervalMs * 2 })
+          .then(
+            () => true,
+            () => false,
+          ),
+      ),
+    );
+    return acks.filter(Boolean).length;
+  }
+
+  /** The next member to probe: alive or suspect, round-robin over a list reshuffled each cycle. */
+  private nextTarget(): MemberAddress | undefined {
+    for (let attempts = 0; attempts < 2; attempts++) {
+      while (this.probeOrder.length > 0) {
+        const candidate = this.probeOrder.pop()!;
+        const status = this.membership.get(candidate)?.status;
+        if (status === 'alive' || status === 'suspect') return candidate;
+      }
+      this.probeOrder = this.pick(this.membership.others('alive', 'suspect'), Number.POSITIVE_INFINITY);
+    }
+    return undefined;
+  }
+
+  private enqueue(state: MemberState): void {
+    this.queue.set(state.address, { state: { ...state }, sent: 0 });
+  }
+
+  /** Updates to piggyback: the least-sent first, each at most λ·log10(n+1) times, plus our view of the recipient. */
+  private outgoing(recipient: MemberAddress): MemberState[] {
+    const limit = Math.max(
+      1,
+      Math.ceil(this.timings.retransmitMultiplier * Math.log10(this.membership.states().length + 1)),
+    );
+    const chosen = [...this.queue.values()].sort((a, b) => a.sent - b.sent).slice(0, MAX_PIGGYBACK);
+    const updates: MemberState[] = [this.membership.own];
+    for (const entry of chosen) {
+      entry.sent += 1;
+      if (entry.sent >= limit) this.queue.delete(entry.state.address);
+      if (entry.state.address !== this.self) updates.push(entry.state);
+    }
+    const view = this.membership.get(recipient);
+    if (view !== undefined && view.status !== 'alive') updates.push(view);
+    return updates;
+  }
+
+  /** Up to `count` members in random order. */
+  private pick(members: MemberAddress[], count: number): MemberAddress[] {
+    const shuffled = [...members];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    return shuffled.slice(0, count);
+  }
+}

@@ -1,0 +1,123 @@
+import { type KVRecord, type MemberAddress, newerRecord, reasonOf } from '@kvdb/core';
+import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import { type Logger, silentLogger } from './logger.js';
+import type { Membership } from './membership.js';
+import type { PeerTransport } from './peer-transport.js';
+
+export interface HintedHandoffInit {
+  /** How often hints for reachable members are replayed. @default 2000 */
+  replayIntervalMs?: number;
+  /** Most hints kept per member; past it the oldest go, and anti-entropy repairs those keys. @default 100000 */
+  maxHintsPerMember?: number;
+  /** Records per replay call. @default 500 */
+  batchSize?: number;
+  /** Timeout of one replay call. @default 5000 */
+  timeoutMs?: number;
+}
+
+/**
+ * Writes a replica missed, kept by the coordinator that made them and replayed when the failure detector sees the
+ * replica alive again (or on a timer). Only the newest record per key is kept. A hint is dropped once the replica
+ * stored it or holds something newer.
+ */
+export class HintedHandoff {
+  private readonly hints = new Map<MemberAddress, Map<string, KVRecord>>();
+  private readonly membership: Membership;
+  private readonly transport: PeerTransport;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly replayIntervalMs: number;
+  private readonly maxHintsPerMember: number;
+  private readonly batchSize: number;
+  private readonly timeoutMs: number;
+  private readonly replaying = new Set<MemberAddress>();
+  private timer: TimerHandle | undefined;
+  private unsubscribe: (() => void) | undefined;
+  /** Hints delivered since start. */
+  delivered = 0;
+
+  constructor(
+    components: { membership: Membership; transport: PeerTransport; clock?: Clock; logger?: Logger },
+    init: HintedHandoffInit = {},
+  ) {
+    this.membership = components.membership;
+    this.transport = components.transport;
+    this.clock = components.clock ?? systemClock;
+    this.log = components.logger ?? silentLogger;
+    this.replayIntervalMs = init.replayIntervalMs ?? 2_000;
+    this.maxHintsPerMember = init.maxHintsPerMember ?? 100_000;
+    this.batchSize = init.batchSize ?? 500;
+    this.timeoutMs = init.timeoutMs ?? 5_000;
+  }
+
+  /** Hints held, for one member or all. */
+  count(member?: MemberAddress): number {
+    if (member !== undefined) return this.hints.get(member)?.size ?? 0;
+    let total = 0;
+    for (const forMember of this.hints.values()) total += forMember.size;
+    return total;
+  }
+
+  add(member: MemberAddress, key: string, record: KVRecord): void {
+    let forMember = this.hints.get(member);
+    if (forMember === undefined) {
+      forMember = new Map();
+      this.hints.set(member, forMember);
+    }
+    const kept = newerRecord(forMember.get(key), record)!;
+    forMember.delete(key);
+    forMember.set(key, kept);
+    if (forMember.size > this.maxHintsPerMember) {
+      const oldest = forMember.keys().next().value as string;
+      forMember.delete(oldest);
+    }
+  }
+
+  start(): void {
+    this.unsubscribe = this.membership.onChange(({ address, to }) => {
+      if (to === 'alive' && this.count(address) > 0) void this.replay(address);
+    });
+    const tick = (): void => {
+      for (const member of this.hints.keys()) if (this.membership.isAlive(member)) void this.replay(member);
+      this.timer = this.clock.setTimeout(tick, this.replayIntervalMs);
+    };
+    this.timer = this.clock.setTimeout(tick, this.replayIntervalMs);
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.unsubscribe?.();
+  }
+
+  /** Sends every hint for `member`; resolves with how many it delivered. One replay per member at a time. */
+  async replay(member: MemberAddress): Promise<number> {
+    const forMember = this.hints.get(member);
+    if (forMember === undefined || this.replaying.has(member)) return 0;
+    this.replaying.add(member);
+    let sent = 0;
+    try {
+      while (forMember.size > 0) {
+        const batch = [...forMember].slice(0, this.batchSize);
+        const results = await this.transport.call(
+          member,
+          'peer.put_many',
+          { entries: batch },
+          { timeoutMs: this.timeoutMs },
+        );
+        batch.forEach(([key, record], index) => {
+          if (results[index] !== undefined && forMember.get(key) === record) forMember.delete(key);
+        });
+        sent += batch.length;
+      }
+      if (forMember.size === 0) this.hints.delete(member);
+      if (sent > 0) this.log.info(`hinted handoff: replayed ${sent} write(s) to ${member}`);
+    } catch (error) {
+      this.log.debug(`hinted handoff to ${member} paused: ${reasonOf(error)}`);
+    } finally {
+      this.replaying.delete(member);
+      this.delivered += sent;
+    }
+    return sent;
+  }
+}

@@ -1,0 +1,158 @@
+import { type KVRecord, type MemberAddress, reasonOf } from '@kvdb/core';
+import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import type { LocalReplica } from './local-replica.js';
+import { type Logger, silentLogger } from './logger.js';
+import type { Membership } from './membership.js';
+import type { PeerTransport } from './peer-transport.js';
+
+export interface RebalancerInit {
+  /** How often keys not yet handed over are offered again. @default 5000 */
+  intervalMs?: number;
+  /** The replication factor in force. */
+  replicas: () => number;
+  /** Timeout of each call. @default 5000 */
+  timeoutMs?: number;
+  /** Records per put_many call. @default 500 */
+  batchSize?: number;
+}
+
+export interface HandoffResult {
+  handedOff: number;
+  remaining: number;
+}
+
+/**
+ * Moves data when the ring changes (a join or a leave): every record this node holds but no longer replicates
+ * is sent to all of its current replicas, and dropped here only once every one of them has confirmed it
+ * (stored, or holds something newer). A replica that is down keeps the record here until a later pass.
+ */
+export class Rebalancer {
+  private readonly membership: Membership;
+  private readonly replica: LocalReplica;
+  private readonly transport: PeerTransport;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly intervalMs: number;
+  private readonly replicas: () => number;
+  private readonly timeoutMs: number;
+  private readonly batchSize: number;
+  private timer: TimerHandle | undefined;
+  private running = false;
+  private pending = true;
+  private active: Promise<HandoffResult> | undefined;
+  /** Records handed to their new owners since start. */
+  handedOff = 0;
+
+  constructor(
+    components: {
+      membership: Membership;
+      replica: LocalReplica;
+      transport: PeerTransport;
+      clock?: Clock;
+      logger?: Logger;
+    },
+    init: RebalancerInit,
+  ) {
+    this.membership = components.membership;
+    this.replica = components.replica;
+    this.transport = components.transport;
+    this.clock = components.clock ?? systemClock;
+    this.log = components.logger ?? silentLogger;
+    this.intervalMs = init.intervalMs ?? 5_000;
+    this.replicas = init.replicas;
+    this.timeoutMs = init.timeoutMs ?? 5_000;
+    this.batchSize = init.batchSize ?? 500;
+  }
+
+  start(): void {
+    this.running = true;
+    const tick = (): void => {
+      const run = this.pending ? this.pass() : Promise.resolve();
+      run
+        .catch((error: unknown) => this.log.warn(`rebalance failed: ${reasonOf(error)}`))
+        .finally(() => {
+          if (this.running) this.timer = this.clock.setTimeout(tick, this.intervalMs);
+        });
+    };
+    this.timer = this.clock.setTimeout(tick, this.intervalMs);
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+  }
+
+  /** Asks for a pass at the next tick (the ring changed). */
+  schedule(): void {
+    this.pending = true;
+  }
+
+  /** One pass over the local records; concurrent callers share the pass in progress. */
+  pass(): Promise<HandoffResult> {
+    this.active ??= this.runPass().finally(() => {
+      this.active = undefined;
+    });
+    return this.active;
+  }
+
+  /** Passes until nothing is left to hand over or the time is up (a node leaving). */
+  async drain(timeoutMs: number): Promise<HandoffResult> {
+    const deadline = this.clock.now() + timeoutMs;
+    let total = 0;
+    for (;;) {
+      const { handedOff, remaining } = await this.pass();
+      total += handedOff;
+      if (remaining === 0 || this.clock.now() >= deadline) return { handedOff: total, remaining };
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(500, this.intervalMs)));
+    }
+  }
+
+  private async runPass(): Promise<HandoffResult> {
+    this.pending = false;
+    const ring = this.membership.ring;
+    const n = this.replicas();
+    const self = this.membership.self;
+    const groups = new Map<string, { targets: MemberAddress[]; entries: Array<[string, KVRecord]> }>();
+    for (const [key, record] of this.replica.entries()) {
+      const targets = ring.preferenceList(key, n);
+      if (targets.includes(self) || targets.length === 0) continue;
+      const id = targets.join(',');
+      let group = groups.get(id);
+      if (group === undefined) {
+        group = { targets, entries: [] };
+        groups.set(id, group);
+      }
+      group.entries.push([key, record]);
+    }
+
+    let handedOff = 0;
+    let remaining = 0;
+    for (const { targets, entries } of groups.values()) {
+      for (let i = 0; i < entries.length; i += this.batchSize) {
+        const batch = entries.slice(i, i + this.batchSize);
+        const confirmed = await Promise.all(
+          targets.map((target) =>
+            this.transport
+              .call(target, 'peer.put_many', { entries: batch }, { timeoutMs: this.timeoutMs })
+              .then(
+                (results) => results.length === batch.length,
+                (error: unknown) => {
+                  this.log.debug(`handoff to ${target} failed: ${reasonOf(error)}`);
+                  return false;
+                },
+              ),
+          ),
+        );
+        if (!confirmed.every(Boolean)) {
+          remaining += batch.length;
+          continue;
+        }
+        for (const [key, record] of batch) if (await this.replica.remove(key, record.version)) handedOff += 1;
+      }
+    }
+    if (remaining > 0) this.pending = true;
+    this.handedOff += handedOff;
+    if (handedOff > 0) this.log.info(`rebalance: handed ${handedOff} record(s) to their new owners`);
+    return { handedOff, remaining };
+  }
+}
