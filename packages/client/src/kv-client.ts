@@ -8,6 +8,7 @@ import {
   errorFromRpc,
   type JsonValue,
   type KVError,
+  type LeaveResult,
   type MemberInfo,
   type NodeStats,
   type PublicMethod,
@@ -116,6 +117,15 @@ export class KVClient {
 
   stats(): Promise<NodeStats> {
     return this.call('stats', {});
+  }
+
+  /**
+   * Takes a member out of the cluster for good. Without `address`, the node this client talks to hands its data
+   * to the new owners, answers, and shuts down. With the address of a member that is down, that member is removed
+   * and the others re-replicate its keys.
+   */
+  leave(address?: string): Promise<LeaveResult> {
+    return this.call('leave', address === undefined ? {} : { address });
   }
 
   /** Calls any method by name: the typed methods above are shorthands for this. */

@@ -298,4 +298,14 @@ describe('help', () => {
     expect(helpFor('QUIT')).to.match(/^usage: exit\n/);
     expect(() => helpFor('nope')).to.throw(CommandError);
   });
+
+  it('parses leave with and without an address', () => {
+    expect(parseCommand('leave')).to.deep.equal({ kind: 'call', method: 'leave', params: {} });
+    expect(parseCommand('LEAVE 127.0.0.1:5880')).to.deep.equal({
+      kind: 'call',
+      method: 'leave',
+      params: { address: '127.0.0.1:5880' },
+    });
+    expect(() => parseCommand('leave a b')).to.throw('usage: leave [ADDRESS]');
+  });
 });

@@ -4,6 +4,7 @@ import { stripVTControlCharacters } from 'node:util';
 import {
   type Consistency,
   type JsonValue,
+  type LeaveResult,
   type MemberInfo,
   type NodeStats,
   QuorumNotReachedError,
@@ -81,6 +82,13 @@ class FakeClient implements ShellClient {
       replicas: 1,
       uptimeMs: 10,
       version: '0.1.0',
+    }));
+  }
+
+  leave(address?: string): Promise<LeaveResult> {
+    return this.op('leave', address === undefined ? [] : [address], () => ({
+      left: address ?? '127.0.0.1:5878',
+      handedOff: address === undefined ? this.data.size : 0,
     }));
   }
 
@@ -341,5 +349,17 @@ describe('ShellSession', () => {
     await session.runLine('has a');
     expect(consistencyOf(client.calls[0])).to.equal('one');
     expect((await session.runLine('consistency')).text).to.equal('consistency: one');
+  });
+
+  it('runs leave and says what was handed over', async () => {
+    const client = new FakeClient();
+    await client.set('a', 1);
+    const { output } = await run('leave\nleave 127.0.0.1:5999\n', client);
+    expect(output).to.contain('127.0.0.1:5878 left the cluster (1 record(s) handed over)');
+    expect(output).to.contain('127.0.0.1:5999 left the cluster (0 record(s) handed over)');
+    expect(client.calls.filter((call) => call.method === 'leave').map((call) => call.args)).to.deep.equal([
+      [],
+      ['127.0.0.1:5999'],
+    ]);
   });
 });

@@ -14,7 +14,8 @@ export type CallCommand =
   | { kind: 'call'; method: 'get' | 'pop'; params: { key: string; default?: JsonValue } }
   | { kind: 'call'; method: 'set'; params: { key: string; value: JsonValue } }
   | { kind: 'call'; method: 'has' | 'locate'; params: { key: string } }
-  | { kind: 'call'; method: 'ping' | 'list_keys' | 'list_members' | 'stats'; params: Record<string, never> };
+  | { kind: 'call'; method: 'ping' | 'list_keys' | 'list_members' | 'stats'; params: Record<string, never> }
+  | { kind: 'call'; method: 'leave'; params: { address?: string } };
 
 export type ShellCommand =
   | { kind: 'empty' }
@@ -37,6 +38,7 @@ export type CommandName =
   | 'list_members'
   | 'locate'
   | 'stats'
+  | 'leave'
   | 'ping'
   | 'consistency'
   | 'help'
@@ -68,6 +70,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec('list_members', '', 'List the cluster members and their status'),
   spec('locate', 'KEY', 'List the replicas that hold KEY, primary first'),
   spec('stats', '', 'Print the counters of the node the shell is connected to'),
+  spec(
+    'leave',
+    '[ADDRESS]',
+    'Take the connected node out of the cluster for good (it hands its data over, then exits), or remove ADDRESS, a member that is down',
+  ),
   spec('ping', '', 'Check that the node answers'),
   spec('consistency', '[one|quorum|all]', 'Set the level get, set, has and pop use, or print it'),
   spec('help', '[COMMAND]', 'List the commands, or describe one'),
@@ -186,6 +193,12 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
     case 'list_members':
     case 'stats':
       return { kind: 'call', method: command.name, params: {} };
+    case 'leave':
+      return {
+        kind: 'call',
+        method: 'leave',
+        params: args[0] === undefined ? {} : { address: args[0].text },
+      };
     case 'consistency':
       return args[0] === undefined
         ? { kind: 'consistency' }

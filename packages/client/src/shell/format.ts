@@ -25,6 +25,10 @@ export function formatResult(method: PublicMethod, result: unknown): string {
       return Array.isArray(result) ? formatReplicas(result) : formatValue(result);
     case 'stats':
       return isRecord(result) ? formatStats(result) : formatValue(result);
+    case 'leave':
+      return isRecord(result)
+        ? `${String(result.left)} left the cluster (${String(result.handedOff)} record(s) handed over)`
+        : formatValue(result);
     default:
       return formatValue(result);
   }

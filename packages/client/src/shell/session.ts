@@ -14,7 +14,7 @@ import { formatError, formatResult } from './format.js';
 /** The part of `KVClient` the shell uses; tests hand in a fake. */
 export type ShellClient = Pick<
   KVClient,
-  'ping' | 'get' | 'set' | 'has' | 'pop' | 'listKeys' | 'listMembers' | 'locate' | 'stats'
+  'ping' | 'get' | 'set' | 'has' | 'pop' | 'listKeys' | 'listMembers' | 'locate' | 'stats' | 'leave'
 >;
 
 export interface ShellSessionComponents {
@@ -111,6 +111,8 @@ export class ShellSession {
         return this.client.listMembers();
       case 'stats':
         return this.client.stats();
+      case 'leave':
+        return this.client.leave(command.params.address);
     }
   }
 }
