@@ -330,7 +330,8 @@ export class Coordinator implements PeerHandler {
     const hints = this.hints;
     if (hints === undefined) return;
     void outcome.settled.then((answers) => {
-      for (const answer of answers) if (!answer.ok) hints.add(answer.target, key, record);
+      for (const answer of answers)
+        if (!answer.ok && answer.target !== this.self) hints.add(answer.target, key, record);
     });
   }
 

@@ -46,6 +46,10 @@ export interface NodeConfig {
   /** How long a request waits for its quorum, in ms. @default DEFAULT_REQUEST_TIMEOUT_MS */
   timeoutMs: number;
   limits: Limits;
+  /** Where the node keeps its data durably (LMDB); without it the node is in memory. @default undefined */
+  dataDir: string | undefined;
+  /** Names the cluster; a data dir written by another cluster is refused. @default 'kvdb' */
+  clusterName: string;
   /** Failure detection and repair intervals: a preset name (`local`, `lan`) or the numbers. @default LAN_TIMINGS */
   timings: Timings;
   /** @default 'info' */
@@ -103,6 +107,8 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
       maxBodyBytes: positiveInteger('max-body-bytes', init.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
       maxBatch: positiveInteger('max-batch', init.limits?.maxBatch ?? DEFAULT_MAX_BATCH),
     },
+    dataDir: init.dataDir,
+    clusterName: init.clusterName ?? 'kvdb',
     timings: resolveTimings(init.timings),
     logLevel: init.logLevel ?? 'info',
   };

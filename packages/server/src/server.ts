@@ -4,6 +4,7 @@ import { ClusterNode, type Coordinator, type Logger, type PeerTransport } from '
 import { cryptoHasher, ErrorCode, MemoryStore, type Store } from '@kvdb/core';
 import jayson from 'jayson';
 import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
+import { DiskStore, LMDB_MAX_KEY_BYTES } from './disk-store.js';
 import { HttpPeerTransport } from './http-peer-transport.js';
 import { createLogger } from './logger.js';
 import { METHODS, type MethodContext } from './methods/index.js';
@@ -59,10 +60,28 @@ export class KVNode {
     });
   }
 
-  /** Starts a node and resolves once it listens. */
+  /** Starts a node (opening its data dir, if it has one) and resolves once it listens. */
   static async start(init: NodeConfigInit = {}, components: NodeComponents = {}): Promise<KVNode> {
-    const node = new KVNode(init, components);
-    await node.listen();
+    const config = resolveConfig(init);
+    let store = components.store;
+    if (store === undefined && config.dataDir !== undefined) {
+      if (config.limits.maxKeyBytes > LMDB_MAX_KEY_BYTES) {
+        throw new TypeError(
+          `--max-key-bytes can be at most ${LMDB_MAX_KEY_BYTES} with --data-dir (LMDB's key limit)`,
+        );
+      }
+      store = await DiskStore.open(config.dataDir, {
+        cluster: config.clusterName,
+        address: config.advertise,
+      });
+    }
+    const node = new KVNode(init, { ...components, store });
+    try {
+      await node.listen();
+    } catch (error) {
+      await node.store.close();
+      throw error;
+    }
     return node;
   }
 
@@ -84,8 +103,9 @@ export class KVNode {
       });
     });
     const members = this.coordinator.listMembers().length;
+    const storage = this.config.dataDir === undefined ? 'in memory' : `data in ${this.config.dataDir}`;
     this.log.info(
-      `listening on ${this.config.host}:${this.port}: ${members} member(s), replicas ${this.coordinator.replicas}`,
+      `listening on ${this.config.host}:${this.port}: ${members} member(s), replicas ${this.coordinator.replicas}, ${storage}`,
     );
     void this.cluster.start().then((answered) => {
       if (this.config.members.length > 0) this.log.info(`joined through ${answered} member(s)`);

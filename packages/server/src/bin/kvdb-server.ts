@@ -79,6 +79,16 @@ const argv = await yargs(hideBin(process.argv))
       default: DEFAULT_MAX_BATCH,
       describe: 'Most requests in one JSON-RPC batch',
     },
+    'data-dir': {
+      alias: 'D',
+      type: 'string',
+      describe: 'Keep data durably in this directory (LMDB); without it the node is in memory',
+    },
+    'cluster-name': {
+      type: 'string',
+      default: 'kvdb',
+      describe: 'Name of the cluster; a data dir written by another cluster is refused',
+    },
     timings: {
       type: 'string',
       choices: ['lan', 'local'],
@@ -120,6 +130,8 @@ try {
       timeoutMs: argv.timeout,
       logLevel: argv['log-level'] as LogLevel,
       timings: argv.timings,
+      dataDir: argv['data-dir'],
+      clusterName: argv['cluster-name'],
       limits: {
         maxKeyBytes: argv['max-key-bytes'],
         maxValueBytes: argv['max-value-bytes'],

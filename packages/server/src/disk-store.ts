@@ -1,0 +1,131 @@
+import { mkdirSync } from 'node:fs';
+import {
+  compareVersions,
+  type EntriesOptions,
+  isTombstone,
+  type KVRecord,
+  type MergeResult,
+  type Store,
+  type StoreCounts,
+  supersedes,
+  type Version,
+} from '@kvdb/core';
+import { open, type RootDatabase } from 'lmdb';
+
+/** Who wrote a data dir: a node refuses a dir written by another cluster or under another address. */
+export interface DataDirIdentity {
+  cluster: string;
+  address: string;
+}
+
+/** LMDB's own bound on key size, in bytes. */
+export const LMDB_MAX_KEY_BYTES = 1_978;
+
+const FORMAT = 1;
+
+/** A data dir that belongs to someone else, or that this version cannot read. */
+export class DataDirError extends Error {
+  override name = 'DataDirError';
+}
+
+/**
+ * The durable store: records and tombstones in LMDB (an embedded, memory-mapped B+tree with ACID transactions).
+ * A merge reads, compares and writes in one transaction and resolves only after the commit is on disk, so a
+ * write is acknowledged only once it would survive `kill -9` or a power cut.
+ */
+export class DiskStore implements Store {
+  private readonly root: RootDatabase;
+  private readonly records;
+  private live = 0;
+  private tombstones = 0;
+
+  private constructor(root: RootDatabase) {
+    this.root = root;
+    this.records = root.openDB<KVRecord, string>({ name: 'records', encoding: 'json' });
+    for (const { value } of this.records.getRange()) {
+      if (isTombstone(value)) this.tombstones++;
+      else this.live++;
+    }
+  }
+
+  /** Opens (creating if needed) the store in `dir`, checking that it was written by this cluster and address. */
+  static async open(dir: string, identity: DataDirIdentity): Promise<DiskStore> {
+    mkdirSync(dir, { recursive: true });
+    const root = open({ path: dir, maxDbs: 8, encoding: 'json', compression: false });
+    try {
+      const meta = root.openDB<unknown, string>({ name: 'meta', encoding: 'json' });
+      const found = meta.get('identity') as (DataDirIdentity & { format: number }) | undefined;
+      if (found === undefined) {
+        await meta.put('identity', { ...identity, format: FORMAT });
+      } else {
+        if (found.format !== FORMAT) {
+          throw new DataDirError(
+            `${dir} holds data format ${found.format}; this kvdb reads format ${FORMAT}`,
+          );
+        }
+        if (found.cluster !== identity.cluster) {
+          throw new DataDirError(
+            `${dir} belongs to cluster "${found.cluster}", not "${identity.cluster}" (--cluster-name); refusing to mix their data`,
+          );
+        }
+        if (found.address !== identity.address) {
+          throw new DataDirError(
+            `${dir} was written by the node at ${found.address}, not ${identity.address}; start that node with it, or use an empty --data-dir`,
+          );
+        }
+      }
+      return new DiskStore(root);
+    } catch (error) {
+      await root.close();
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<KVRecord | undefined> {
+    return this.records.get(key);
+  }
+
+  async merge(key: string, record: KVRecord): Promise<MergeResult> {
+    return this.records.transaction(() => {
+      const previous = this.records.get(key);
+      if (!supersedes(record, previous)) return { applied: false, previous };
+      this.records.put(key, record);
+      this.count(previous, -1);
+      this.count(record, 1);
+      return { applied: true, previous };
+    });
+  }
+
+  async remove(key: string, version: Version): Promise<boolean> {
+    return this.records.transaction(() => {
+      const current = this.records.get(key);
+      if (current === undefined || compareVersions(current.version, version) !== 0) return false;
+      this.records.remove(key);
+      this.count(current, -1);
+      return true;
+    });
+  }
+
+  *entries(options: EntriesOptions = {}): Iterable<[string, KVRecord]> {
+    const { prefix } = options;
+    const range = prefix === undefined ? this.records.getRange() : this.records.getRange({ start: prefix });
+    for (const { key, value } of range) {
+      if (prefix !== undefined && !key.startsWith(prefix)) return;
+      yield [key, value];
+    }
+  }
+
+  async counts(): Promise<StoreCounts> {
+    return { live: this.live, tombstones: this.tombstones };
+  }
+
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+
+  private count(record: KVRecord | undefined, delta: number): void {
+    if (record === undefined) return;
+    if (isTombstone(record)) this.tombstones += delta;
+    else this.live += delta;
+  }
+}

@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { storeCompliance } from '@kvdb/core/store-compliance';
+import { expect } from 'chai';
+import { DataDirError, DiskStore } from '../src/disk-store.js';
+
+const identity = { cluster: 'test', address: '127.0.0.1:5878' };
+const dirs: string[] = [];
+const freshDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvdb-disk-'));
+  dirs.push(dir);
+  return dir;
+};
+
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+storeCompliance('DiskStore', () => DiskStore.open(freshDir(), identity));
+
+describe('DiskStore on disk', () => {
+  const v = (wall: number) => ({ wall, counter: 0, node: 'n' });
+
+  it('keeps records, tombstones and counts across close and reopen', async () => {
+    const dir = freshDir();
+    const first = await DiskStore.open(dir, identity);
+    await first.merge('kept', { version: v(1), value: { nested: ['a', 1, null] } });
+    await first.merge('popped', { version: v(1), value: 'x' });
+    await first.merge('popped', { version: v(2), deleted: true });
+    await first.close();
+
+    const second = await DiskStore.open(dir, identity);
+    try {
+      expect(await second.get('kept')).to.deep.equal({ version: v(1), value: { nested: ['a', 1, null] } });
+      expect(await second.get('popped')).to.deep.equal({ version: v(2), deleted: true });
+      expect(await second.counts()).to.deep.equal({ live: 1, tombstones: 1 });
+      expect((await second.merge('popped', { version: v(1), value: 'stale' })).applied).to.equal(false);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('refuses a data dir written by another cluster or another address, naming both', async () => {
+    const dir = freshDir();
+    await (await DiskStore.open(dir, identity)).close();
+    const otherCluster = await DiskStore.open(dir, { ...identity, cluster: 'other' }).catch(
+      (e: unknown) => e,
+    );
+    expect(otherCluster).to.be.instanceOf(DataDirError);
+    expect((otherCluster as Error).message)
+      .to.contain('"test"')
+      .and.contain('"other"');
+    const otherAddress = await DiskStore.open(dir, { ...identity, address: '127.0.0.1:5999' }).catch(
+      (e: unknown) => e,
+    );
+    expect(otherAddress).to.be.instanceOf(DataDirError);
+    expect((otherAddress as Error).message)
+      .to.contain('127.0.0.1:5878')
+      .and.contain('127.0.0.1:5999');
+    const reopened = await DiskStore.open(dir, identity);
+    await reopened.close();
+  });
+});
