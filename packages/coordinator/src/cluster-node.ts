@@ -12,7 +12,7 @@ import { AntiEntropy } from './anti-entropy.js';
 import { type Clock, systemClock } from './clock.js';
 import { Coordinator, type CoordinatorInit } from './coordinator.js';
 import { FailureDetector } from './failure-detector.js';
-import { HintedHandoff } from './hinted-handoff.js';
+import { HintedHandoff, type HintLog } from './hinted-handoff.js';
 import { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Membership } from './membership.js';
@@ -27,6 +27,8 @@ export interface ClusterNodeComponents {
   logger?: Logger;
   /** Randomness for gossip target choice; seed it to replay a test. @default Math.random */
   random?: () => number;
+  /** Keeps hints durably (the disk store provides one); without it hints live in memory. */
+  hintLog?: HintLog;
 }
 
 export interface ClusterNodeInit extends CoordinatorInit {
@@ -79,7 +81,7 @@ export class ClusterNode implements PeerHandler {
     const membership = this.membership;
     this.replica = new LocalReplica(components.store, membership.ring);
     this.hints = new HintedHandoff(
-      { membership, transport, clock, logger },
+      { membership, transport, clock, logger, hintLog: components.hintLog },
       { replayIntervalMs: timings.hintReplayIntervalMs },
     );
     this.coordinator = new Coordinator(

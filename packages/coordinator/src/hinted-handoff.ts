@@ -4,6 +4,14 @@ import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
 
+/** Where hints are kept durably, so a coordinator that restarts still delivers them. */
+export interface HintLog {
+  /** Every hint kept, as `[member, key, record]`. */
+  load(): Iterable<[MemberAddress, string, KVRecord]>;
+  put(member: MemberAddress, key: string, record: KVRecord): Promise<void>;
+  delete(member: MemberAddress, key: string): Promise<void>;
+}
+
 export interface HintedHandoffInit {
   /** How often hints for reachable members are replayed. @default 2000 */
   replayIntervalMs?: number;
@@ -31,15 +39,23 @@ export class HintedHandoff {
   private readonly batchSize: number;
   private readonly timeoutMs: number;
   private readonly replaying = new Set<MemberAddress>();
+  private readonly hintLog: HintLog | undefined;
   private timer: TimerHandle | undefined;
   private unsubscribe: (() => void) | undefined;
   /** Hints delivered since start. */
   delivered = 0;
 
   constructor(
-    components: { membership: Membership; transport: PeerTransport; clock?: Clock; logger?: Logger },
+    components: {
+      membership: Membership;
+      transport: PeerTransport;
+      clock?: Clock;
+      logger?: Logger;
+      hintLog?: HintLog;
+    },
     init: HintedHandoffInit = {},
   ) {
+    this.hintLog = components.hintLog;
     this.membership = components.membership;
     this.transport = components.transport;
     this.clock = components.clock ?? systemClock;
@@ -67,13 +83,20 @@ export class HintedHandoff {
     const kept = newerRecord(forMember.get(key), record)!;
     forMember.delete(key);
     forMember.set(key, kept);
+    if (kept === record) this.persist(this.hintLog?.put(member, key, record));
     if (forMember.size > this.maxHintsPerMember) {
       const oldest = forMember.keys().next().value as string;
       forMember.delete(oldest);
+      this.persist(this.hintLog?.delete(member, oldest));
     }
   }
 
   start(): void {
+    if (this.hintLog !== undefined && this.hints.size === 0) {
+      for (const [member, key, record] of this.hintLog.load()) this.remember(member, key, record);
+      if (this.count() > 0)
+        this.log.info(`hinted handoff: ${this.count()} hint(s) kept from before the restart`);
+    }
     this.unsubscribe = this.membership.onChange(({ address, to }) => {
       if (to === 'alive' && this.count(address) > 0) void this.replay(address);
     });
@@ -88,6 +111,19 @@ export class HintedHandoff {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.unsubscribe?.();
+  }
+
+  private remember(member: MemberAddress, key: string, record: KVRecord): void {
+    let forMember = this.hints.get(member);
+    if (forMember === undefined) {
+      forMember = new Map();
+      this.hints.set(member, forMember);
+    }
+    forMember.set(key, newerRecord(forMember.get(key), record)!);
+  }
+
+  private persist(write: Promise<void> | undefined): void {
+    write?.catch((error: unknown) => this.log.warn(`could not keep a hint on disk: ${reasonOf(error)}`));
   }
 
   /** Sends every hint for `member`; resolves with how many it delivered. One replay per member at a time. */
@@ -106,7 +142,10 @@ export class HintedHandoff {
           { timeoutMs: this.timeoutMs },
         );
         batch.forEach(([key, record], index) => {
-          if (results[index] !== undefined && forMember.get(key) === record) forMember.delete(key);
+          if (results[index] !== undefined && forMember.get(key) === record) {
+            forMember.delete(key);
+            this.persist(this.hintLog?.delete(member, key));
+          }
         });
         sent += batch.length;
       }

@@ -35,7 +35,7 @@ export {
   type Settled,
 } from './executor.js';
 export { FailureDetector, type FailureDetectorComponents } from './failure-detector.js';
-export { HintedHandoff, type HintedHandoffInit } from './hinted-handoff.js';
+export { HintedHandoff, type HintedHandoffInit, type HintLog } from './hinted-handoff.js';
 export { LocalReplica } from './local-replica.js';
 export { type Logger, silentLogger } from './logger.js';
 export { type MemberState, Membership, type MembershipListener } from './membership.js';

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import type { HintLog } from '@kvdb/coordinator';
 import {
   compareVersions,
   type EntriesOptions,
@@ -33,15 +34,17 @@ export class DataDirError extends Error {
  * A merge reads, compares and writes in one transaction and resolves only after the commit is on disk, so a
  * write is acknowledged only once it would survive `kill -9` or a power cut.
  */
-export class DiskStore implements Store {
+export class DiskStore implements Store, HintLog {
   private readonly root: RootDatabase;
   private readonly records;
+  private readonly hints;
   private live = 0;
   private tombstones = 0;
 
   private constructor(root: RootDatabase) {
     this.root = root;
     this.records = root.openDB<KVRecord, string>({ name: 'records', encoding: 'json' });
+    this.hints = root.openDB<KVRecord, string>({ name: 'hints', encoding: 'json' });
     for (const { value } of this.records.getRange()) {
       if (isTombstone(value)) this.tombstones++;
       else this.live++;
@@ -113,6 +116,22 @@ export class DiskStore implements Store {
       if (prefix !== undefined && !key.startsWith(prefix)) return;
       yield [key, value];
     }
+  }
+
+  /** Hints for other replicas, keyed `member NUL key`: the HintLog of hinted handoff. */
+  *load(): Iterable<[string, string, KVRecord]> {
+    for (const { key, value } of this.hints.getRange()) {
+      const split = key.indexOf('\0');
+      yield [key.slice(0, split), key.slice(split + 1), value];
+    }
+  }
+
+  async put(member: string, key: string, record: KVRecord): Promise<void> {
+    await this.hints.put(`${member}\0${key}`, record);
+  }
+
+  async delete(member: string, key: string): Promise<void> {
+    await this.hints.remove(`${member}\0${key}`);
   }
 
   async counts(): Promise<StoreCounts> {

@@ -43,8 +43,9 @@ export class KVNode {
     this.store = components.store ?? new MemoryStore();
     this.transport = components.transport ?? new HttpPeerTransport();
     this.onLeft = components.onLeft ?? (() => {});
+    const hintLog = this.store instanceof DiskStore ? this.store : undefined;
     this.cluster = new ClusterNode(
-      { store: this.store, transport: this.transport, logger: this.log },
+      { store: this.store, transport: this.transport, logger: this.log, hintLog },
       { self: advertise, seeds: members, vnodes, hasher: cryptoHasher(hasher), replicas, timeoutMs, timings },
     );
     this.coordinator = this.cluster.coordinator;

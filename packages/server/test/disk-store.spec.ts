@@ -61,4 +61,25 @@ describe('DiskStore on disk', () => {
     const reopened = await DiskStore.open(dir, identity);
     await reopened.close();
   });
+
+  it('keeps hints across close and reopen, and forgets delivered ones', async () => {
+    const dir = freshDir();
+    const first = await DiskStore.open(dir, identity);
+    await first.put('127.0.0.1:5879', 'a key', { version: v(3), value: 1 });
+    await first.put('127.0.0.1:5879', 'gone', { version: v(3), deleted: true });
+    await first.put('127.0.0.1:5880', 'a key', { version: v(4), value: 2 });
+    await first.delete('127.0.0.1:5879', 'gone');
+    await first.close();
+
+    const second = await DiskStore.open(dir, identity);
+    try {
+      expect([...second.load()]).to.have.deep.members([
+        ['127.0.0.1:5879', 'a key', { version: v(3), value: 1 }],
+        ['127.0.0.1:5880', 'a key', { version: v(4), value: 2 }],
+      ]);
+      expect(await second.counts()).to.deep.equal({ live: 0, tombstones: 0 });
+    } finally {
+      await second.close();
+    }
+  });
 });
