@@ -33,6 +33,8 @@ export interface KVClientOptions {
    * @default 64
    */
   maxSockets?: number;
+  /** Sent as `Authorization: Bearer …`, for nodes started with `--auth-token`. */
+  authToken?: string;
 }
 
 export interface CallOptions {
@@ -66,7 +68,9 @@ export class KVClient {
     this.port = options.port ?? DEFAULT_PORT;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS + 3_000;
     this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
+    const headers = options.authToken === undefined ? {} : { authorization: `Bearer ${options.authToken}` };
     this.rpc = jayson.Client.http({
+      headers,
       host: this.host,
       port: this.port,
       agent: this.agent,

@@ -48,6 +48,8 @@ export interface NodeConfig {
   limits: Limits;
   /** Where the node keeps its data durably (LMDB); without it the node is in memory. @default undefined */
   dataDir: string | undefined;
+  /** Every request, from clients and peers, must carry `Authorization: Bearer <token>`. @default undefined */
+  authToken: string | undefined;
   /** Names the cluster; a data dir written by another cluster is refused. @default 'kvdb' */
   clusterName: string;
   /** Failure detection and repair intervals: a preset name (`local`, `lan`) or the numbers. @default LAN_TIMINGS */
@@ -108,6 +110,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
       maxBatch: positiveInteger('max-batch', init.limits?.maxBatch ?? DEFAULT_MAX_BATCH),
     },
     dataDir: init.dataDir,
+    authToken: init.authToken === '' ? undefined : init.authToken,
     clusterName: init.clusterName ?? 'kvdb',
     timings: resolveTimings(init.timings),
     logLevel: init.logLevel ?? 'info',

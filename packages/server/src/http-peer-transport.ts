@@ -18,6 +18,8 @@ export interface HttpPeerTransportInit {
    * @default 16
    */
   connections?: number;
+  /** Sent as `Authorization: Bearer …` to peers that require it. */
+  authToken?: string;
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -29,10 +31,13 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 export class HttpPeerTransport implements PeerTransport {
   private readonly pools = new Map<MemberAddress, Pool>();
   private readonly connections: number;
+  private readonly headers: Record<string, string>;
   private nextId = 1;
 
   constructor(init: HttpPeerTransportInit = {}) {
     this.connections = init.connections ?? 16;
+    this.headers = { 'content-type': 'application/json' };
+    if (init.authToken !== undefined) this.headers.authorization = `Bearer ${init.authToken}`;
   }
 
   async call<M extends PeerMethod>(
@@ -48,7 +53,7 @@ export class HttpPeerTransport implements PeerTransport {
       const response = await this.pool(to).request({
         path: '/',
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: this.headers,
         body,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,

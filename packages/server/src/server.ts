@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ClusterNode, type Coordinator, type Logger, type PeerTransport } from '@kvdb/coordinator';
 import { cryptoHasher, ErrorCode, MemoryStore, type Store } from '@kvdb/core';
 import jayson from 'jayson';
+import { createTokenCheck, isLoopback } from './auth.js';
 import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
 import { DiskStore, LMDB_MAX_KEY_BYTES } from './disk-store.js';
 import { HttpPeerTransport } from './http-peer-transport.js';
@@ -35,13 +36,16 @@ export class KVNode {
   private readonly transport: PeerTransport;
   private readonly store: Store;
   private readonly onLeft: () => void;
+  private readonly authorized: (header: string | undefined) => boolean;
 
   constructor(init: NodeConfigInit = {}, components: NodeComponents = {}) {
     this.config = resolveConfig(init);
     const { advertise, members, vnodes, hasher, replicas, timeoutMs, timings } = this.config;
     this.log = components.logger ?? createLogger(advertise, this.config.logLevel);
     this.store = components.store ?? new MemoryStore();
-    this.transport = components.transport ?? new HttpPeerTransport();
+    this.transport = components.transport ?? new HttpPeerTransport({ authToken: this.config.authToken });
+    this.authorized =
+      this.config.authToken === undefined ? () => true : createTokenCheck(this.config.authToken);
     this.onLeft = components.onLeft ?? (() => {});
     const hintLog = this.store instanceof DiskStore ? this.store : undefined;
     this.cluster = new ClusterNode(
@@ -51,14 +55,7 @@ export class KVNode {
     this.coordinator = this.cluster.coordinator;
     this.rpc = this.createRpcServer();
     this.http = createServer({ keepAliveTimeout: 30_000 }, (req, res) => this.handle(req, res));
-    this.http.on('checkContinue', (req, res) => {
-      if (Number(req.headers['content-length'] ?? 0) > this.config.limits.maxBodyBytes) {
-        this.refuseTooLarge(req, res, this.config.limits.maxBodyBytes);
-        return;
-      }
-      res.writeContinue();
-      this.handle(req, res);
-    });
+    this.http.on('checkContinue', (req, res) => this.handle(req, res, true));
   }
 
   /** Starts a node (opening its data dir, if it has one) and resolves once it listens. */
@@ -108,6 +105,11 @@ export class KVNode {
     this.log.info(
       `listening on ${this.config.host}:${this.port}: ${members} member(s), replicas ${this.coordinator.replicas}, ${storage}`,
     );
+    if (!isLoopback(this.config.host) && this.config.authToken === undefined) {
+      this.log.warn(
+        `listening on ${this.config.host} without --auth-token: anyone who can reach this port can read and change every key`,
+      );
+    }
     void this.cluster.start().then((answered) => {
       if (this.config.members.length > 0) this.log.info(`joined through ${answered} member(s)`);
     });
@@ -147,13 +149,24 @@ export class KVNode {
     return new jayson.Server(methods, { maxBatchLength: this.config.limits.maxBatch });
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  /** One HTTP request; with `expectsContinue`, the client waits for `100 Continue` before sending the body. */
+  private handle(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
     if (req.method !== 'POST' || (req.url !== '/' && req.url !== '')) {
       res.setHeader('allow', 'POST');
       this.reply(
         res,
         req.method === 'POST' ? 404 : 405,
         rpcError(ErrorCode.INVALID_REQUEST, 'kvdb speaks JSON-RPC 2.0 on POST /'),
+      );
+      req.resume();
+      return;
+    }
+    if (!this.authorized(req.headers.authorization)) {
+      res.setHeader('www-authenticate', 'Bearer realm="kvdb"');
+      this.reply(
+        res,
+        401,
+        rpcError(ErrorCode.UNAUTHORIZED, 'Missing or wrong auth token (Authorization: Bearer …)'),
       );
       req.resume();
       return;
@@ -169,6 +182,7 @@ export class KVNode {
       this.refuseTooLarge(req, res, limit);
       return;
     }
+    if (expectsContinue) res.writeContinue();
 
     const chunks: Buffer[] = [];
     let size = 0;

@@ -11,6 +11,7 @@ interface ShellArgs {
   host: string;
   port: number;
   timeout: number | undefined;
+  'auth-token': string | undefined;
   words: string[] | undefined;
   _: Array<string | number>;
 }
@@ -20,7 +21,12 @@ interface ShellArgs {
  * (`kvdb bench`) register beside it with `.command(...)`; yargs runs this one when the first word names none.
  */
 async function shell(argv: ShellArgs): Promise<void> {
-  const client = new KVClient({ host: argv.host, port: argv.port, timeoutMs: argv.timeout });
+  const client = new KVClient({
+    host: argv.host,
+    port: argv.port,
+    timeoutMs: argv.timeout,
+    authToken: argv['auth-token'] ?? process.env.KVDB_AUTH_TOKEN,
+  });
   try {
     // Words after `--` land in `_`, so `kvdb -- set k -x` can pass words that look like options.
     const words = [...(argv.words ?? []), ...argv._.map(String)];
@@ -62,6 +68,10 @@ await yargs(hideBin(process.argv))
       type: 'number',
       defaultDescription: String(DEFAULT_REQUEST_TIMEOUT_MS + 3_000),
       describe: 'Milliseconds to wait for each reply',
+    },
+    'auth-token': {
+      type: 'string',
+      describe: 'Token for nodes started with --auth-token (or set KVDB_AUTH_TOKEN)',
     },
   })
   .command(

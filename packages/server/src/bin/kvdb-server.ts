@@ -84,6 +84,11 @@ const argv = await yargs(hideBin(process.argv))
       type: 'string',
       describe: 'Keep data durably in this directory (LMDB); without it the node is in memory',
     },
+    'auth-token': {
+      type: 'string',
+      describe:
+        'Require Authorization: Bearer <token> on every request, from clients and peers (or KVDB_AUTH_TOKEN)',
+    },
     'cluster-name': {
       type: 'string',
       default: 'kvdb',
@@ -131,6 +136,7 @@ try {
       logLevel: argv['log-level'] as LogLevel,
       timings: argv.timings,
       dataDir: argv['data-dir'],
+      authToken: argv['auth-token'] ?? process.env.KVDB_AUTH_TOKEN,
       clusterName: argv['cluster-name'],
       limits: {
         maxKeyBytes: argv['max-key-bytes'],
