@@ -82,9 +82,29 @@ export function requireRecord(params: Params): KVRecord {
   return record;
 }
 
-/** A value as it arrived: JSON already, but bounded in size. `undefined` (a positional hole) is refused. */
+/** Deepest nesting of arrays and objects a value may have. */
+export const MAX_VALUE_DEPTH = 100;
+
+/** Whether a value nests deeper than `limit`, checked without recursion so hostile input cannot blow the stack. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/** A value as it arrived: JSON already, but bounded in size and depth. `undefined` (a positional hole) is refused. */
 function jsonValue(name: string, value: unknown, limits: Limits): JsonValue {
   if (value === undefined) throw new InvalidParamsError(`Missing param \`${name}\``);
+  if (nestsDeeperThan(value, MAX_VALUE_DEPTH)) {
+    throw new InvalidParamsError(`\`${name}\` nests deeper than ${MAX_VALUE_DEPTH} levels`);
+  }
   let bytes: number;
   try {
     bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');

@@ -54,7 +54,11 @@ export class KVNode {
     );
     this.coordinator = this.cluster.coordinator;
     this.rpc = this.createRpcServer();
-    this.http = createServer({ keepAliveTimeout: 30_000 }, (req, res) => this.handle(req, res));
+    // A slow sender (slowloris) cannot hold a connection open: headers within 10 s, the whole request within 30 s.
+    this.http = createServer(
+      { keepAliveTimeout: 30_000, headersTimeout: 10_000, requestTimeout: 30_000 },
+      (req, res) => this.handle(req, res),
+    );
     this.http.on('checkContinue', (req, res) => this.handle(req, res, true));
   }
 
@@ -199,9 +203,16 @@ export class KVNode {
       if (size > limit) return;
       let request: unknown;
       try {
-        request = JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+        request = JSON.parse(utf8.decode(Buffer.concat(chunks, size)));
       } catch (error) {
-        this.reply(res, 200, rpcError(ErrorCode.PARSE_ERROR, `Parse error: ${(error as Error).message}`));
+        const reason = error instanceof TypeError ? 'the body is not valid UTF-8' : (error as Error).message;
+        this.reply(res, 200, rpcError(ErrorCode.PARSE_ERROR, `Parse error: ${reason}`));
+        return;
+      }
+      const { maxBatch } = this.config.limits;
+      if (Array.isArray(request) && request.length > maxBatch) {
+        const message = `Batch of ${request.length} requests; the limit is ${maxBatch} (--max-batch)`;
+        this.reply(res, 200, rpcError(ErrorCode.INVALID_REQUEST, message, { limit: maxBatch }));
         return;
       }
       if (typeof request !== 'object' || request === null) {
@@ -247,6 +258,9 @@ export class KVNode {
     res.end(body);
   }
 }
+
+/** Refuses bytes that are not UTF-8 instead of quietly turning them into U+FFFD. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function rpcError(code: number, message: string, data?: unknown): object {
   const error = data === undefined ? { code, message } : { code, message, data };
