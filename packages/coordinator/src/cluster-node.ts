@@ -123,7 +123,8 @@ export class ClusterNode implements PeerHandler {
 
   /** Stops the loops; with `announce`, first tells the members this node is going down, so they route around it. */
   async stop({ announce = true } = {}): Promise<void> {
-    if (announce && this.started) await this.detector.announce('dead');
+    const hasLeft = this.membership.own.status === 'left';
+    if (announce && this.started && !hasLeft) await this.detector.announce('dead');
     this.detector.stop();
     this.hints.stop();
     this.antiEntropy.stop();

@@ -148,6 +148,8 @@ export class FailureDetector {
           this.membership.update(this.self, 'alive', state.incarnation + 1);
           this.enqueue(this.membership.own);
           this.log.info(`refuted being ${state.status} (incarnation ${state.incarnation + 1})`);
+          // A refutation races every suspicion timer in the cluster: tell everyone now rather than by gossip.
+          void this.broadcast(this.membership.own);
         }
       } else if (this.membership.apply(state)) {
         this.enqueue(state);
@@ -215,7 +217,20 @@ export class FailureDetector {
     const state = this.membership.get(target);
     if (state?.status === 'alive') {
       this.membership.update(target, 'suspect', state.incarnation);
-      this.enqueue(this.membership.get(target)!);
+      const suspected = this.membership.get(target)!;
+      this.enqueue(suspected);
+      // Tell the suspect itself at once, so a live one can refute before any suspicion timer runs out.
+      void this.transport
+        .call(
+          target,
+          'peer.sync',
+          { members: [suspected, this.membership.own] },
+          { timeoutMs: this.timings.probeTimeoutMs },
+        )
+        .then(
+          (reply) => this.receive(reply.members),
+          () => {},
+        );
     }
   }
 
@@ -236,8 +251,9 @@ export class FailureDetector {
 
   private async syncRound(): Promise<void> {
     const dead = this.membership.others('dead');
-    const candidates =
-      dead.length > 0 && this.random() < 0.5 ? dead : this.membership.others('alive', 'suspect');
+    const reachable = this.membership.others('alive', 'suspect');
+    const preferDead = dead.length > 0 && (reachable.length === 0 || this.random() < 0.5);
+    const candidates = preferDead ? dead : reachable;
     const [target] = this.pick(candidates, 1);
     if (target !== undefined) await this.sync(target);
   }

@@ -1,0 +1,386 @@
+import {
+  type EntriesOptions,
+  isTombstone,
+  type KVRecord,
+  type MemberAddress,
+  type MemberStatus,
+  MemoryStore,
+  type MergeResult,
+  type PeerMethod,
+  type Store,
+  type StoreCounts,
+  type Version,
+} from '@kvdb/core';
+import sinon from 'sinon';
+import { systemClock } from '../../src/clock.js';
+import { ClusterNode } from '../../src/cluster-node.js';
+import type { PeerTransport } from '../../src/peer-transport.js';
+import { LOCAL_TIMINGS, type Timings } from '../../src/timings.js';
+import { type FailureMode, MemoryNetwork, seededRandom } from './memory-network.js';
+import { testAddress } from './test-cluster.js';
+
+/** Fake time a simulated cluster starts at; every node reads it through `systemClock`. */
+export const SIM_EPOCH = 1_700_000_000_000;
+
+export interface SimClusterOptions {
+  /** Members started together, each seeded with every address. @default 3 */
+  n?: number;
+  /** Replication factor of every node. @default 3 */
+  replicas?: number;
+  /** Probe, gossip and repair intervals of every node. @default LOCAL_TIMINGS */
+  timings?: Timings;
+  /** Request timeout of every coordinator, in ms. @default 1000 */
+  timeoutMs?: number;
+  /** Seed of the network's drops and of every node's gossip choices. @default 1 */
+  seed?: number;
+  /** One-way delay of every call, in ms. @default 0 */
+  delayMs?: number;
+  /** Virtual nodes per member. @default DEFAULT_VNODES */
+  vnodes?: number;
+}
+
+/** Calls and JSON bytes (request plus reply) per peer method, counted at the senders. */
+export class Traffic {
+  private readonly counts = new Map<string, { calls: number; bytes: number }>();
+
+  record(method: string, bytes: number, call: boolean): void {
+    const entry = this.counts.get(method) ?? { calls: 0, bytes: 0 };
+    if (call) entry.calls += 1;
+    entry.bytes += bytes;
+    this.counts.set(method, entry);
+  }
+
+  calls(method: PeerMethod): number {
+    return this.counts.get(method)?.calls ?? 0;
+  }
+
+  bytes(method: PeerMethod): number {
+    return this.counts.get(method)?.bytes ?? 0;
+  }
+
+  /** Calls of every method, by method. */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.counts].map(([method, { calls }]) => [method, calls]));
+  }
+
+  reset(): void {
+    this.counts.clear();
+  }
+}
+
+/**
+ * A store that stops accepting writes once its process is killed: a stopped node's in-flight work (an
+ * anti-entropy pull, a peer write) must not reach the data its successor reuses, as it could not after a crash.
+ */
+class FencedStore implements Store {
+  fenced = false;
+
+  constructor(readonly inner: MemoryStore) {}
+
+  get(key: string): Promise<KVRecord | undefined> {
+    return this.inner.get(key);
+  }
+
+  merge(key: string, record: KVRecord): Promise<MergeResult> {
+    if (this.fenced) return Promise.reject(new Error('the process was killed'));
+    return this.inner.merge(key, record);
+  }
+
+  remove(key: string, version: Version): Promise<boolean> {
+    if (this.fenced) return Promise.reject(new Error('the process was killed'));
+    return this.inner.remove(key, version);
+  }
+
+  entries(options?: EntriesOptions): Iterable<[string, KVRecord]> {
+    return this.inner.entries(options);
+  }
+
+  counts(): Promise<StoreCounts> {
+    return this.inner.counts();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+interface Slot {
+  address: MemberAddress;
+  node: ClusterNode;
+  store: MemoryStore;
+  fence: { killed: boolean; store: FencedStore };
+  up: boolean;
+}
+
+export interface StartNodeOptions {
+  /** Members to join through. @default every address of the cluster */
+  seeds?: readonly MemberAddress[];
+  /** Start with an empty store instead of the one the address had. @default false */
+  empty?: boolean;
+}
+
+/**
+ * N `ClusterNode`s on one `MemoryNetwork`, the whole cluster on sinon's fake clock: every timer of every node,
+ * the network's delays and timeouts, and the versions' wall time. Advance it with `tick`; poll eventually-true
+ * state with `until`. Always `teardown()`, which restores the real timers.
+ */
+export class SimCluster {
+  readonly clock: sinon.SinonFakeTimers;
+  readonly network: MemoryNetwork;
+  readonly traffic = new Traffic();
+  readonly options: Required<Omit<SimClusterOptions, 'vnodes'>> & { vnodes?: number };
+  private readonly slots: Slot[] = [];
+  private starts = 0;
+  private tornDown = false;
+
+  private constructor(options: SimClusterOptions) {
+    this.options = {
+      n: options.n ?? 3,
+      replicas: options.replicas ?? 3,
+      timings: options.timings ?? LOCAL_TIMINGS,
+      timeoutMs: options.timeoutMs ?? 1_000,
+      seed: options.seed ?? 1,
+      delayMs: options.delayMs ?? 0,
+      vnodes: options.vnodes,
+    };
+    this.clock = sinon.useFakeTimers({
+      now: SIM_EPOCH,
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+    });
+    this.network = new MemoryNetwork(
+      { clock: systemClock },
+      { seed: this.options.seed, delayMs: this.options.delayMs },
+    );
+  }
+
+  /** Builds and starts the cluster, and lets the first joins finish. */
+  static async create(options: SimClusterOptions = {}): Promise<SimCluster> {
+    const cluster = new SimCluster(options);
+    const addresses = Array.from({ length: cluster.options.n }, (_, index) => testAddress(index));
+    for (const address of addresses) cluster.slots.push(cluster.build(address, new MemoryStore(), addresses));
+    for (const slot of cluster.slots) void slot.node.start();
+    await cluster.tick(10);
+    return cluster;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  get addresses(): MemberAddress[] {
+    return this.slots.map((slot) => slot.address);
+  }
+
+  address(index: number): MemberAddress {
+    return this.slot(index).address;
+  }
+
+  node(index: number): ClusterNode {
+    return this.slot(index).node;
+  }
+
+  /** The store of whichever process now runs at the address (shared across restarts that keep it). */
+  store(index: number): MemoryStore {
+    return this.slot(index).store;
+  }
+
+  isUp(index: number): boolean {
+    return this.slot(index).up;
+  }
+
+  /** Indices of the nodes whose process is running. */
+  upIndices(): number[] {
+    return this.slots.flatMap((slot, index) => (slot.up ? [index] : []));
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  /** Advances fake time, running every timer and the promise chains they start. */
+  async tick(ms: number): Promise<void> {
+    await this.clock.tickAsync(ms);
+  }
+
+  /**
+   * Ticks until `condition` holds and resolves with the fake ms that took; fails once `withinMs` of fake time
+   * has passed without it.
+   */
+  async until(
+    condition: () => boolean | Promise<boolean>,
+    { withinMs, stepMs = 100, what = 'the condition' }: { withinMs: number; stepMs?: number; what?: string },
+  ): Promise<number> {
+    const start = this.now();
+    for (;;) {
+      if (await condition()) return this.now() - start;
+      if (this.now() - start >= withinMs) {
+        throw new Error(`${what} did not hold within ${withinMs} ms of fake time`);
+      }
+      await this.tick(Math.min(stepMs, start + withinMs - this.now()));
+    }
+  }
+
+  /** Ticks until the promise settles (at most `withinMs`), then hands it back: for requests that may wait on timers. */
+  async settle<T>(promise: Promise<T>, withinMs = 30_000, stepMs = 10): Promise<T> {
+    let settled = false;
+    promise.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    await this.until(() => settled, { withinMs, stepMs, what: 'the request to settle' });
+    return promise;
+  }
+
+  /** How `observer` sees `address`. */
+  statusOf(observer: number, address: MemberAddress): MemberStatus | undefined {
+    return this.node(observer).membership.get(address)?.status;
+  }
+
+  /** Whether every running node other than `address` itself sees it with this status. */
+  seenAs(address: MemberAddress, status: MemberStatus, observers = this.upIndices()): boolean {
+    return observers
+      .filter((index) => this.address(index) !== address)
+      .every((index) => this.statusOf(index, address) === status);
+  }
+
+  /** On how many of the given stores (the running nodes' by default) the key holds a value, not a tombstone. */
+  async liveCopies(key: string, indices = this.upIndices()): Promise<number> {
+    let copies = 0;
+    for (const index of indices) {
+      const record = await this.store(index).get(key);
+      if (record !== undefined && !isTombstone(record)) copies += 1;
+    }
+    return copies;
+  }
+
+  /** Live keys summed over the given stores (the running nodes' by default). */
+  async totalLiveKeys(indices = this.upIndices()): Promise<number> {
+    let total = 0;
+    for (const index of indices) total += (await this.store(index).counts()).live;
+    return total;
+  }
+
+  /** The indices of the stores that hold any record (value or tombstone) for the key. */
+  async holders(key: string, indices = this.upIndices()): Promise<number[]> {
+    const held: number[] = [];
+    for (const index of indices) if ((await this.store(index).get(key)) !== undefined) held.push(index);
+    return held;
+  }
+
+  indexOf(address: MemberAddress): number {
+    const index = this.slots.findIndex((slot) => slot.address === address);
+    if (index < 0) throw new RangeError(`No node at ${address}`);
+    return index;
+  }
+
+  /**
+   * Kills a node: the network stops answering for it (`refuse`: connection refused, `hang`: calls time out) and
+   * its loops stop without telling anyone, as after `kill -9`.
+   */
+  async kill(index: number, mode: FailureMode = 'refuse'): Promise<void> {
+    const slot = this.slot(index);
+    this.network.stop(slot.address, mode);
+    slot.fence.killed = true;
+    slot.fence.store.fenced = true;
+    slot.up = false;
+    await slot.node.stop({ announce: false });
+  }
+
+  /**
+   * Starts a new process at a killed node's address: a new `ClusterNode` with a later incarnation, over the
+   * store the address had (or an empty one), joining through `seeds`.
+   */
+  async restart(index: number, { seeds, empty = false }: StartNodeOptions = {}): Promise<ClusterNode> {
+    const slot = this.slot(index);
+    if (slot.up) await this.kill(index);
+    await this.tick(1);
+    const store = empty ? new MemoryStore() : slot.store;
+    const next = this.build(slot.address, store, seeds ?? this.addresses);
+    this.slots[index] = next;
+    void next.node.start();
+    await this.tick(0);
+    return next.node;
+  }
+
+  /** Adds a new member that joins through `seeds` (the first node by default); resolves with its index. */
+  async add({ seeds }: StartNodeOptions = {}): Promise<number> {
+    const index = this.slots.length;
+    const slot = this.build(testAddress(index), new MemoryStore(), seeds ?? [this.address(0)]);
+    this.slots.push(slot);
+    void slot.node.start();
+    await this.tick(0);
+    return index;
+  }
+
+  /** Every record of a store, sorted by key, for comparing whole stores. */
+  static dump(store: MemoryStore): Array<[string, KVRecord]> {
+    return [...store.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Stops every node, drops every fake timer and restores the real ones. */
+  async teardown(): Promise<void> {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    for (const slot of this.slots) {
+      slot.fence.killed = true;
+      slot.fence.store.fenced = true;
+      slot.up = false;
+      await slot.node.stop({ announce: false });
+    }
+    this.clock.reset();
+    this.clock.restore();
+  }
+
+  private slot(index: number): Slot {
+    const slot = this.slots[index];
+    if (slot === undefined) throw new RangeError(`No node ${index} in a cluster of ${this.slots.length}`);
+    return slot;
+  }
+
+  private build(address: MemberAddress, store: MemoryStore, seeds: readonly MemberAddress[]): Slot {
+    this.starts += 1;
+    const fence = { killed: false, store: new FencedStore(store) };
+    const node = new ClusterNode(
+      {
+        store: fence.store,
+        transport: this.transport(address, fence),
+        clock: systemClock,
+        random: seededRandom(this.options.seed * 7_919 + this.starts * 104_729),
+      },
+      {
+        self: address,
+        seeds,
+        replicas: this.options.replicas,
+        timeoutMs: this.options.timeoutMs,
+        timings: this.options.timings,
+        vnodes: this.options.vnodes,
+      },
+    );
+    this.network.register(address, node);
+    return { address, node, store, fence, up: true };
+  }
+
+  /** The network's transport for one process, counting traffic and dead once the process is killed. */
+  private transport(from: MemberAddress, fence: { killed: boolean }): PeerTransport {
+    const inner = this.network.transport(from);
+    const traffic = this.traffic;
+    return {
+      async call(to, method, params, options) {
+        if (fence.killed) throw new Error(`${from} was killed`);
+        traffic.record(method, JSON.stringify(params ?? {}).length, true);
+        const result = await inner.call(to, method, params, options);
+        traffic.record(method, JSON.stringify(result ?? null).length, false);
+        return result;
+      },
+    };
+  }
+}
+
+/** Builds and starts a simulated cluster on fake time; `teardown()` it in `afterEach`. */
+export function createSimCluster(options: SimClusterOptions = {}): Promise<SimCluster> {
+  return SimCluster.create(options);
+}
