@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { KVClient } from '@kvdb/client';
+import { KVClient, type KVClientOptions } from '@kvdb/client';
 import { freePorts } from './ports.js';
 import { waitFor } from './wait.js';
 
@@ -14,6 +14,20 @@ export interface ClusterOptions {
   replicas?: number;
   /** Extra flags for every node. */
   args?: string[];
+  /** `--log-level` of every node. @default 'warn' */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Token the harness's own clients present, for nodes started with `--auth-token` (pass that in `args`). */
+  authToken?: string;
+}
+
+export interface StartNodeOptions {
+  /** Members the node names in -C; a joining node may name just one. @default every node of the cluster */
+  seeds?: string[];
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 export interface TestNode {
@@ -36,6 +50,7 @@ process.once('exit', () => {
 export class TestCluster {
   readonly nodes: TestNode[];
   private readonly clients = new Map<number, KVClient>();
+  private readonly extraClients = new Set<KVClient>();
 
   private constructor(
     ports: number[],
@@ -68,14 +83,28 @@ export class TestCluster {
   client(index: number): KVClient {
     let client = this.clients.get(index);
     if (client === undefined) {
-      client = new KVClient({ host: '127.0.0.1', port: this.nodes[index]!.port, timeoutMs: 8_000 });
+      client = new KVClient({
+        host: '127.0.0.1',
+        port: this.nodes[index]!.port,
+        timeoutMs: 8_000,
+        authToken: this.options.authToken,
+      });
       this.clients.set(index, client);
     }
     return client;
   }
 
-  async startNode(index: number, extraArgs: string[] = []): Promise<void> {
+  /** A new client for node `index` with its own options (the client's default timeout unless given), closed by `stop()`. */
+  connect(index: number, options: Omit<KVClientOptions, 'host' | 'port'> = {}): KVClient {
+    const client = new KVClient({ ...options, host: '127.0.0.1', port: this.nodes[index]!.port });
+    this.extraClients.add(client);
+    return client;
+  }
+
+  async startNode(index: number, extraArgs: string[] = [], options: StartNodeOptions = {}): Promise<void> {
     const node = this.nodes[index]!;
+    await this.dropClient(index);
+    if (node.output.length > 0) node.output.push(`--- ${node.address} started again ---\n`);
     const args = [
       SERVER_BIN,
       '-H',
@@ -83,11 +112,11 @@ export class TestCluster {
       '-P',
       String(node.port),
       '-C',
-      this.addresses.join(','),
+      (options.seeds ?? this.addresses).join(','),
       '-R',
       String(this.options.replicas ?? 3),
       '--log-level',
-      'warn',
+      this.options.logLevel ?? 'warn',
       ...(this.options.args ?? []),
       ...extraArgs,
     ];
@@ -98,7 +127,12 @@ export class TestCluster {
     child.stdout?.on('data', record);
     child.stderr?.on('data', record);
     node.process = child;
-    const probe = new KVClient({ host: '127.0.0.1', port: node.port, timeoutMs: 1_000 });
+    const probe = new KVClient({
+      host: '127.0.0.1',
+      port: node.port,
+      timeoutMs: 1_000,
+      authToken: this.options.authToken,
+    });
     try {
       await waitFor(`${node.address} to answer ping`, async () => {
         if (child.exitCode !== null)
@@ -110,6 +144,51 @@ export class TestCluster {
     }
   }
 
+  /** Starts one more node on a free port, naming only `seeds` in its -C (a join); resolves with its index. */
+  async addNode(seeds: string[], extraArgs: string[] = []): Promise<number> {
+    const [port] = await freePorts(1);
+    const index = this.nodes.length;
+    this.nodes.push({ port: port!, address: `127.0.0.1:${port}`, process: undefined, output: [] });
+    await this.startNode(index, extraArgs, { seeds });
+    return index;
+  }
+
+  /** Starts node `index` again on its port, with an empty memory store; it must have exited. */
+  async restartNode(index: number, extraArgs: string[] = []): Promise<void> {
+    if (this.isRunning(index)) throw new Error(`${this.nodes[index]!.address} is still running`);
+    await this.startNode(index, extraArgs);
+  }
+
+  /** Whether node `index` has a process that has not exited (a stopped one counts as running). */
+  isRunning(index: number): boolean {
+    const child = this.nodes[index]!.process;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  /** Resolves with how node `index` exited, once it has; rejects if it is still running after `timeoutMs`. */
+  exited(index: number, timeoutMs = 10_000): Promise<Exit> {
+    const node = this.nodes[index]!;
+    const child = node.process;
+    if (child === undefined) return Promise.reject(new Error(`${node.address} was never started`));
+    if (!this.isRunning(index)) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.off('exit', onExit);
+        reject(new Error(`${node.address} still running after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+        clearTimeout(timer);
+        resolve({ code, signal });
+      };
+      child.once('exit', onExit);
+    });
+  }
+
+  /** Every node's output, headed by its address: for failure messages. */
+  logs(): string {
+    return this.nodes.map((node) => `=== ${node.address}\n${node.output.join('')}`).join('\n');
+  }
+
   /** Sends a signal to node `index` and, for signals that end it, waits for it to exit. */
   async signal(index: number, signal: NodeJS.Signals): Promise<void> {
     const child = this.nodes[index]!.process;
@@ -119,9 +198,15 @@ export class TestCluster {
     if (signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT') await exited;
   }
 
+  private async dropClient(index: number): Promise<void> {
+    await this.clients.get(index)?.close();
+    this.clients.delete(index);
+  }
+
   async stop(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((client) => client.close()));
+    await Promise.all([...this.clients.values(), ...this.extraClients].map((client) => client.close()));
     this.clients.clear();
+    this.extraClients.clear();
     await Promise.all(
       this.nodes.map(async (node) => {
         const child = node.process;

@@ -22,7 +22,15 @@ export interface HttpPeerTransportInit {
   authToken?: string;
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_ABORTED',
+  'ABORT_ERR',
+]);
+
+const MEMBERSHIP_METHODS: ReadonlySet<PeerMethod> = new Set(['peer.ping', 'peer.ping_req', 'peer.sync']);
 
 /**
  * Peer calls as JSON-RPC over HTTP, through one undici keep-alive pool per peer: the lean client path, since a
@@ -50,13 +58,16 @@ export class HttpPeerTransport implements PeerTransport {
     const body = JSON.stringify({ jsonrpc: '2.0', id: this.nextId++, method, params });
     let text: string;
     try {
-      const response = await this.pool(to).request({
+      // The signal bounds the whole call, time spent queued in the pool included: a frozen peer ties up every
+      // connection, and calls waiting behind them must fail on time too (they become hints).
+      const response = await this.pool(to, method).request({
         path: '/',
         method: 'POST',
         headers: this.headers,
         body,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
       });
       text = await response.body.text();
     } catch (error) {
@@ -76,17 +87,29 @@ export class HttpPeerTransport implements PeerTransport {
     await Promise.all(pools.map((pool) => pool.destroy()));
   }
 
-  private pool(to: MemberAddress): Pool {
-    let pool = this.pools.get(to);
+  /**
+   * The pool for a call: membership traffic (probes, syncs) has its own small pool per peer, so a probe never
+   * waits behind a backlog of replica calls to a peer that has stopped answering.
+   */
+  private pool(to: MemberAddress, method: PeerMethod): Pool {
+    const membership = MEMBERSHIP_METHODS.has(method);
+    const id = membership ? `${to}|membership` : to;
+    let pool = this.pools.get(id);
     if (pool === undefined) {
-      pool = new Pool(`http://${to}`, { connections: this.connections, keepAliveTimeout: 30_000 });
-      this.pools.set(to, pool);
+      pool = new Pool(`http://${to}`, {
+        connections: membership ? 2 : this.connections,
+        keepAliveTimeout: 30_000,
+      });
+      this.pools.set(id, pool);
     }
     return pool;
   }
 
   private transportError(to: MemberAddress, method: string, error: unknown): KVError {
     const code = (error as { code?: string }).code ?? '';
+    if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') {
+      return new TimeoutError(`${method} to ${to} timed out`, { cause: error });
+    }
     if (TIMEOUT_CODES.has(code)) return new TimeoutError(`${method} to ${to} timed out`, { cause: error });
     const reason = error instanceof Error ? error.message : String(error);
     return new ConnectionError(`${method} to ${to} failed: ${reason || code}`, { cause: error });

@@ -37,6 +37,8 @@ export class KVNode {
   private readonly store: Store;
   private readonly onLeft: () => void;
   private readonly authorized: (header: string | undefined) => boolean;
+  private inFlight = 0;
+  private stopping = false;
 
   constructor(init: NodeConfigInit = {}, components: NodeComponents = {}) {
     this.config = resolveConfig(init);
@@ -124,8 +126,15 @@ export class KVNode {
    * has left), then closes connections and the store.
    */
   async stop({ announce = true } = {}): Promise<void> {
+    this.stopping = true;
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
+    // Busy keep-alive connections get `Connection: close` on their next reply; once nothing is in flight, or after
+    // a bound, whatever is still open is closed.
+    for (let waited = 0; this.inFlight > 0 && waited < 5_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    this.http.closeAllConnections();
     await closed;
     await this.cluster.stop({ announce });
     await this.transport.close?.();
@@ -223,7 +232,9 @@ export class KVNode {
         );
         return;
       }
+      this.inFlight += 1;
       this.rpc.call(request as jayson.JSONRPCRequestLike, (error: JsonRpcReply, response: JsonRpcReply) => {
+        this.inFlight -= 1;
         const reply = error ?? response;
         if (reply === undefined) {
           res.statusCode = 204;
@@ -247,6 +258,7 @@ export class KVNode {
   }
 
   private reply(res: ServerResponse, status: number, payload: unknown): void {
+    if (this.stopping) res.setHeader('connection', 'close');
     let body: string;
     try {
       body = JSON.stringify(payload);

@@ -1,0 +1,155 @@
+import type { KVClient } from '@kvdb/client';
+import type { JsonValue, MemberStatus } from '@kvdb/core';
+import { waitFor } from './wait.js';
+
+/** Runs `task` over `items`, at most `limit` at a time; resolves with the results in order. */
+export async function inParallel<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** How `client`'s node sees the member at `address` (undefined if it does not list it). */
+export async function statusOn(client: KVClient, address: string): Promise<MemberStatus | undefined> {
+  const members = await client.listMembers();
+  return members.find((member) => member.address === address)?.status;
+}
+
+/**
+ * Waits until every client's node sees `address` in a status `accept` takes; resolves with the ms it took,
+ * counted from `since`.
+ */
+export async function waitForStatus(
+  clients: readonly KVClient[],
+  address: string,
+  accept: (status: MemberStatus | undefined) => boolean,
+  { since = Date.now(), timeoutMs = 10_000, what = 'the status' } = {},
+): Promise<number> {
+  const seen = new Array<boolean>(clients.length).fill(false);
+  await waitFor(
+    `${what} of ${address} on every node`,
+    async () => {
+      await Promise.all(
+        clients.map(async (client, index) => {
+          if (!seen[index]) seen[index] = accept(await statusOn(client, address));
+        }),
+      );
+      if (!seen.every(Boolean))
+        throw new Error(`seen on ${seen.filter(Boolean).length} of ${clients.length}`);
+      return true;
+    },
+    { timeoutMs: Math.max(0, since + timeoutMs - Date.now()) },
+  );
+  return Date.now() - since;
+}
+
+/** Sum of `stats.keys` (live keys held as a replica) over the clients' nodes. */
+export async function totalKeys(clients: readonly KVClient[]): Promise<number> {
+  const stats = await Promise.all(clients.map((client) => client.stats()));
+  return stats.reduce((sum, s) => sum + s.keys, 0);
+}
+
+/**
+ * Waits until the clients' nodes together hold `expected` live keys; resolves with the ms it took.
+ * Fails with the last per-node counts.
+ */
+export async function waitForTotalKeys(
+  clients: readonly KVClient[],
+  expected: number,
+  { timeoutMs = 30_000, intervalMs = 200 } = {},
+): Promise<number> {
+  const started = Date.now();
+  await waitFor(
+    `the nodes to hold ${expected} live keys in all`,
+    async () => {
+      const stats = await Promise.all(clients.map((client) => client.stats()));
+      const total = stats.reduce((sum, s) => sum + s.keys, 0);
+      if (total !== expected) {
+        throw new Error(`${total} = ${stats.map((s) => `${s.address}: ${s.keys}`).join(' + ')}`);
+      }
+      return true;
+    },
+    { timeoutMs, intervalMs },
+  );
+  return Date.now() - started;
+}
+
+/**
+ * Waits until each client's node holds exactly its count of live keys (`counts[i]` for `clients[i]`); resolves
+ * with the ms it took. Fails with the last per-node counts.
+ */
+export async function waitForKeyCounts(
+  clients: readonly KVClient[],
+  counts: readonly number[],
+  { timeoutMs = 30_000, intervalMs = 200 } = {},
+): Promise<number> {
+  const started = Date.now();
+  await waitFor(
+    `the nodes to hold ${counts.join(', ')} live keys`,
+    async () => {
+      const stats = await Promise.all(clients.map((client) => client.stats()));
+      if (stats.some((s, index) => s.keys !== counts[index])) {
+        throw new Error(stats.map((s, index) => `${s.address}: ${s.keys} of ${counts[index]}`).join(', '));
+      }
+      return true;
+    },
+    { timeoutMs, intervalMs },
+  );
+  return Date.now() - started;
+}
+
+/** What a key should read as: its latest value, or null once popped. */
+export type Expected = Map<string, JsonValue>;
+
+/** Live keys of `expected`, sorted the way list_keys sorts them. */
+export function liveKeys(expected: Expected): string[] {
+  return [...expected]
+    .filter(([, value]) => value !== null)
+    .map(([key]) => key)
+    .sort();
+}
+
+/**
+ * Reads every key of `expected` (round-robin over `clients`) and resolves with a line per key that did not read
+ * as expected: empty when all did.
+ */
+export async function mismatches(
+  clients: readonly KVClient[],
+  expected: Expected,
+  options: { consistency?: 'one' | 'quorum' | 'all' } = {},
+): Promise<string[]> {
+  const entries = [...expected];
+  const wrong: string[] = [];
+  await inParallel(entries, 16, async ([key, value], index) => {
+    const client = clients[index % clients.length]!;
+    try {
+      const actual = await client.get(key, undefined, options);
+      if (JSON.stringify(actual) !== JSON.stringify(value)) {
+        wrong.push(
+          `${key} via ${client.address}: ${JSON.stringify(actual)}, expected ${JSON.stringify(value)}`,
+        );
+      }
+    } catch (error) {
+      wrong.push(`${key} via ${client.address}: ${(error as Error).name}: ${(error as Error).message}`);
+    }
+  });
+  return wrong;
+}
+
+/** Fails listing (the first 20 of) the lines `mismatches` found, if any. */
+export function expectNoMismatch(wrong: readonly string[], what = 'keys not read back as written'): void {
+  if (wrong.length > 0) {
+    throw new Error(`${wrong.length} ${what}:\n  ${wrong.slice(0, 20).join('\n  ')}`);
+  }
+}
