@@ -48,6 +48,8 @@ export interface NodeConfig {
   limits: Limits;
   /** Where the node keeps its data durably (LMDB); without it the node is in memory. @default undefined */
   dataDir: string | undefined;
+  /** Dial these members at another address (a proxy): `member → host:port`. For fault-injection tests. @default none */
+  routes: Map<MemberAddress, string>;
   /** Every request, from clients and peers, must carry `Authorization: Bearer <token>`. @default undefined */
   authToken: string | undefined;
   /** Names the cluster; a data dir written by another cluster is refused. @default 'kvdb' */
@@ -58,7 +60,8 @@ export interface NodeConfig {
   logLevel: LogLevel;
 }
 
-export type NodeConfigInit = Partial<Omit<NodeConfig, 'limits' | 'timings'>> & {
+export type NodeConfigInit = Partial<Omit<NodeConfig, 'limits' | 'timings' | 'routes'>> & {
+  routes?: Iterable<[MemberAddress, string]>;
   limits?: Partial<Limits>;
   timings?: string | Partial<Timings>;
 };
@@ -109,6 +112,12 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
       maxBodyBytes: positiveInteger('max-body-bytes', init.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
       maxBatch: positiveInteger('max-batch', init.limits?.maxBatch ?? DEFAULT_MAX_BATCH),
     },
+    routes: new Map(
+      [...(init.routes ?? new Map())].map(([member, via]) => [
+        parseAddress(member).address,
+        parseAddress(via).address,
+      ]),
+    ),
     dataDir: init.dataDir,
     authToken: init.authToken === '' ? undefined : init.authToken,
     clusterName: init.clusterName ?? 'kvdb',

@@ -20,6 +20,11 @@ export interface HttpPeerTransportInit {
   connections?: number;
   /** Sent as `Authorization: Bearer …` to peers that require it. */
   authToken?: string;
+  /**
+   * Where to dial a member instead of its own address (`member → host:port`): for a proxy in between, as the
+   * fault-injection tests put one between every pair of nodes. The member keeps its identity.
+   */
+  routes?: ReadonlyMap<MemberAddress, string>;
 }
 
 const TIMEOUT_CODES = new Set([
@@ -40,10 +45,12 @@ export class HttpPeerTransport implements PeerTransport {
   private readonly pools = new Map<MemberAddress, Pool>();
   private readonly connections: number;
   private readonly headers: Record<string, string>;
+  private readonly routes: ReadonlyMap<MemberAddress, string>;
   private nextId = 1;
 
   constructor(init: HttpPeerTransportInit = {}) {
     this.connections = init.connections ?? 16;
+    this.routes = init.routes ?? new Map();
     this.headers = { 'content-type': 'application/json' };
     if (init.authToken !== undefined) this.headers.authorization = `Bearer ${init.authToken}`;
   }
@@ -96,7 +103,7 @@ export class HttpPeerTransport implements PeerTransport {
     const id = membership ? `${to}|membership` : to;
     let pool = this.pools.get(id);
     if (pool === undefined) {
-      pool = new Pool(`http://${to}`, {
+      pool = new Pool(`http://${this.routes.get(to) ?? to}`, {
         connections: membership ? 2 : this.connections,
         keepAliveTimeout: 30_000,
       });

@@ -45,7 +45,12 @@ export class KVNode {
     const { advertise, members, vnodes, hasher, replicas, timeoutMs, timings } = this.config;
     this.log = components.logger ?? createLogger(advertise, this.config.logLevel);
     this.store = components.store ?? new MemoryStore();
-    this.transport = components.transport ?? new HttpPeerTransport({ authToken: this.config.authToken });
+    this.transport =
+      components.transport ??
+      new HttpPeerTransport({
+        authToken: this.config.authToken,
+        routes: this.config.routes,
+      });
     this.authorized =
       this.config.authToken === undefined ? () => true : createTokenCheck(this.config.authToken);
     this.onLeft = components.onLeft ?? (() => {});

@@ -89,6 +89,13 @@ const argv = await yargs(hideBin(process.argv))
       describe:
         'Require Authorization: Bearer <token> on every request, from clients and peers (or KVDB_AUTH_TOKEN)',
     },
+    route: {
+      type: 'string',
+      array: true,
+      hidden: true,
+      describe:
+        'ADDRESS=HOST:PORT: reach member ADDRESS through HOST:PORT (a proxy; for fault-injection tests)',
+    },
     'cluster-name': {
       type: 'string',
       default: 'kvdb',
@@ -136,6 +143,10 @@ try {
       logLevel: argv['log-level'] as LogLevel,
       timings: argv.timings,
       dataDir: argv['data-dir'],
+      routes: (argv.route ?? []).map((route) => {
+        const [member = '', via = ''] = route.split('=');
+        return [member, via] as [string, string];
+      }),
       authToken: argv['auth-token'] ?? process.env.KVDB_AUTH_TOKEN,
       clusterName: argv['cluster-name'],
       limits: {
