@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KVClient, type KVClientOptions } from '@kvdb/client';
 import { freePorts } from './ports.js';
@@ -16,6 +17,8 @@ export interface ClusterOptions {
   args?: string[];
   /** `--log-level` of every node. @default 'warn' */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Give every node `--data-dir <dataDirRoot>/<port>`, so a restarted node finds its disk again. */
+  dataDirRoot?: string;
   /** Token the harness's own clients present, for nodes started with `--auth-token` (pass that in `args`). */
   authToken?: string;
 }
@@ -118,6 +121,9 @@ export class TestCluster {
       '--log-level',
       this.options.logLevel ?? 'warn',
       ...(this.options.args ?? []),
+      ...(this.options.dataDirRoot === undefined
+        ? []
+        : ['--data-dir', join(this.options.dataDirRoot, String(node.port))]),
       ...extraArgs,
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
