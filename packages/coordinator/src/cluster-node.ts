@@ -19,6 +19,7 @@ import { Membership } from './membership.js';
 import type { PeerHandler, PeerTransport } from './peer-transport.js';
 import { Rebalancer } from './rebalancer.js';
 import { LAN_TIMINGS, type Timings } from './timings.js';
+import { TombstoneCollector } from './tombstone-collector.js';
 
 export interface ClusterNodeComponents {
   store: Store;
@@ -46,6 +47,11 @@ export interface ClusterNodeInit extends CoordinatorInit {
   incarnation?: number;
   /** How long a leaving node keeps handing its data over before giving up. @default 60000 */
   leaveTimeoutMs?: number;
+  /**
+   * How old a tombstone must be before it may be collected (once every replica holds it); hints older than this
+   * are dropped. A member down longer than this should rejoin with an empty data dir. @default 3600000 (1 hour)
+   */
+  tombstoneGraceMs?: number;
 }
 
 /**
@@ -61,6 +67,7 @@ export class ClusterNode implements PeerHandler {
   readonly hints: HintedHandoff;
   readonly antiEntropy: AntiEntropy;
   readonly rebalancer: Rebalancer;
+  readonly tombstones: TombstoneCollector;
   private readonly log: Logger;
   private readonly leaveTimeoutMs: number;
   private started = false;
@@ -82,7 +89,7 @@ export class ClusterNode implements PeerHandler {
     this.replica = new LocalReplica(components.store, membership.ring);
     this.hints = new HintedHandoff(
       { membership, transport, clock, logger, hintLog: components.hintLog },
-      { replayIntervalMs: timings.hintReplayIntervalMs },
+      { replayIntervalMs: timings.hintReplayIntervalMs, maxAgeMs: init.tombstoneGraceMs ?? 3_600_000 },
     );
     this.coordinator = new Coordinator(
       { membership, replica: this.replica, transport, hints: this.hints, clock, logger },
@@ -101,6 +108,10 @@ export class ClusterNode implements PeerHandler {
       { membership, replica: this.replica, transport, clock, logger },
       { intervalMs: timings.rebalanceIntervalMs, replicas },
     );
+    this.tombstones = new TombstoneCollector(
+      { membership, replica: this.replica, transport, local: this.coordinator, clock, logger },
+      { graceMs: init.tombstoneGraceMs, replicas },
+    );
     membership.onRingChange((ring) => {
       this.replica.useRing(ring);
       this.rebalancer.schedule();
@@ -118,6 +129,7 @@ export class ClusterNode implements PeerHandler {
     this.hints.start();
     this.antiEntropy.start();
     this.rebalancer.start();
+    this.tombstones.start();
     return this.detector.start();
   }
 
@@ -129,6 +141,7 @@ export class ClusterNode implements PeerHandler {
     this.hints.stop();
     this.antiEntropy.stop();
     this.rebalancer.stop();
+    this.tombstones.stop();
     this.started = false;
   }
 

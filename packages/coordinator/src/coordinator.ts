@@ -74,7 +74,13 @@ const MAX_RESTAMPS = 3;
 const FAILURE_GRACE_MS = 50;
 
 /** The replica methods the coordinator answers; membership and anti-entropy methods are answered elsewhere. */
-export type DataMethod = 'peer.get' | 'peer.put' | 'peer.get_many' | 'peer.put_many' | 'peer.keys';
+export type DataMethod =
+  | 'peer.get'
+  | 'peer.put'
+  | 'peer.get_many'
+  | 'peer.put_many'
+  | 'peer.keys'
+  | 'peer.purge';
 type DataHandlers = { [M in DataMethod]: (params: PeerParams<M>) => Promise<PeerResult<M>> };
 
 /**
@@ -123,6 +129,15 @@ export class Coordinator implements PeerHandler {
       'peer.put_many': async ({ entries }) =>
         Promise.all(entries.map(([key, record]) => this.storeLocally(key, record))),
       'peer.keys': async () => this.replica.keyVersions(),
+      'peer.purge': async ({ entries }) => {
+        let removed = 0;
+        for (const [key, version] of entries) {
+          const record = await this.replica.get(key);
+          if (record !== undefined && isTombstone(record) && (await this.replica.remove(key, version)))
+            removed += 1;
+        }
+        return removed;
+      },
     };
   }
 

@@ -21,6 +21,12 @@ export interface HintedHandoffInit {
   batchSize?: number;
   /** Timeout of one replay call. @default 5000 */
   timeoutMs?: number;
+  /**
+   * Hints older than this are dropped rather than replayed, so that a late replay cannot revive a key whose
+   * tombstone has since been collected; anti-entropy repairs those keys instead. Keep it at most the tombstone
+   * grace period. @default Infinity
+   */
+  maxAgeMs?: number;
 }
 
 /**
@@ -38,6 +44,7 @@ export class HintedHandoff {
   private readonly maxHintsPerMember: number;
   private readonly batchSize: number;
   private readonly timeoutMs: number;
+  private readonly maxAgeMs: number;
   private readonly replaying = new Set<MemberAddress>();
   private readonly hintLog: HintLog | undefined;
   private timer: TimerHandle | undefined;
@@ -64,6 +71,7 @@ export class HintedHandoff {
     this.maxHintsPerMember = init.maxHintsPerMember ?? 100_000;
     this.batchSize = init.batchSize ?? 500;
     this.timeoutMs = init.timeoutMs ?? 5_000;
+    this.maxAgeMs = init.maxAgeMs ?? Number.POSITIVE_INFINITY;
   }
 
   /** Hints held, for one member or all. */
@@ -133,6 +141,13 @@ export class HintedHandoff {
     this.replaying.add(member);
     let sent = 0;
     try {
+      const oldest = this.clock.now() - this.maxAgeMs;
+      for (const [key, record] of forMember) {
+        if (record.version.wall < oldest) {
+          forMember.delete(key);
+          this.persist(this.hintLog?.delete(member, key));
+        }
+      }
       while (forMember.size > 0) {
         const batch = [...forMember].slice(0, this.batchSize);
         const results = await this.transport.call(

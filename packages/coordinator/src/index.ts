@@ -42,3 +42,4 @@ export { type MemberState, Membership, type MembershipListener } from './members
 export type { PeerCallOptions, PeerHandler, PeerTransport } from './peer-transport.js';
 export { type HandoffResult, Rebalancer, type RebalancerInit } from './rebalancer.js';
 export { LAN_TIMINGS, LOCAL_TIMINGS, TIMING_PRESETS, type Timings } from './timings.js';
+export { TombstoneCollector, type TombstoneCollectorInit } from './tombstone-collector.js';

@@ -137,6 +137,8 @@ export interface PeerMethods {
   'peer.keys': [Record<string, never>, KeyVersion[]];
   'peer.digest': [DigestParams, DigestReply];
   'peer.range': [{ ring: string; segments: number[] }, KeyVersion[]];
+  /** Removes these tombstones, each only if it is still exactly that version; resolves with how many went. */
+  'peer.purge': [{ entries: Array<[string, Version]> }, number];
 }
 
 export type PeerMethod = keyof PeerMethods;

@@ -48,6 +48,8 @@ export interface NodeConfig {
   limits: Limits;
   /** Where the node keeps its data durably (LMDB); without it the node is in memory. @default undefined */
   dataDir: string | undefined;
+  /** Tombstones older than this, held by every replica, are collected. @default 3600000 (1 hour) */
+  tombstoneGraceMs: number;
   /** Dial these members at another address (a proxy): `member → host:port`. For fault-injection tests. @default none */
   routes: Map<MemberAddress, string>;
   /** Every request, from clients and peers, must carry `Authorization: Bearer <token>`. @default undefined */
@@ -112,6 +114,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
       maxBodyBytes: positiveInteger('max-body-bytes', init.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
       maxBatch: positiveInteger('max-batch', init.limits?.maxBatch ?? DEFAULT_MAX_BATCH),
     },
+    tombstoneGraceMs: positiveInteger('tombstone-grace', init.tombstoneGraceMs ?? 3_600_000),
     routes: new Map(
       [...(init.routes ?? new Map())].map(([member, via]) => [
         parseAddress(member).address,

@@ -42,7 +42,8 @@ export class KVNode {
 
   constructor(init: NodeConfigInit = {}, components: NodeComponents = {}) {
     this.config = resolveConfig(init);
-    const { advertise, members, vnodes, hasher, replicas, timeoutMs, timings } = this.config;
+    const { advertise, members, vnodes, hasher, replicas, timeoutMs, timings, tombstoneGraceMs } =
+      this.config;
     this.log = components.logger ?? createLogger(advertise, this.config.logLevel);
     this.store = components.store ?? new MemoryStore();
     this.transport =
@@ -57,7 +58,16 @@ export class KVNode {
     const hintLog = this.store instanceof DiskStore ? this.store : undefined;
     this.cluster = new ClusterNode(
       { store: this.store, transport: this.transport, logger: this.log, hintLog },
-      { self: advertise, seeds: members, vnodes, hasher: cryptoHasher(hasher), replicas, timeoutMs, timings },
+      {
+        self: advertise,
+        seeds: members,
+        vnodes,
+        hasher: cryptoHasher(hasher),
+        replicas,
+        timeoutMs,
+        timings,
+        tombstoneGraceMs,
+      },
     );
     this.coordinator = this.cluster.coordinator;
     this.rpc = this.createRpcServer();

@@ -37,6 +37,8 @@ export interface SimClusterOptions {
   delayMs?: number;
   /** Virtual nodes per member. @default DEFAULT_VNODES */
   vnodes?: number;
+  /** Tombstone grace period of every node, in ms. @default 3600000 */
+  tombstoneGraceMs?: number;
 }
 
 /** Calls and JSON bytes (request plus reply) per peer method, counted at the senders. */
@@ -128,7 +130,8 @@ export class SimCluster {
   readonly clock: sinon.SinonFakeTimers;
   readonly network: MemoryNetwork;
   readonly traffic = new Traffic();
-  readonly options: Required<Omit<SimClusterOptions, 'vnodes'>> & { vnodes?: number };
+  readonly options: Required<Omit<SimClusterOptions, 'vnodes' | 'tombstoneGraceMs'>> &
+    Pick<SimClusterOptions, 'vnodes' | 'tombstoneGraceMs'>;
   private readonly slots: Slot[] = [];
   private starts = 0;
   private tornDown = false;
@@ -142,6 +145,7 @@ export class SimCluster {
       seed: options.seed ?? 1,
       delayMs: options.delayMs ?? 0,
       vnodes: options.vnodes,
+      tombstoneGraceMs: options.tombstoneGraceMs,
     };
     this.clock = sinon.useFakeTimers({
       now: SIM_EPOCH,
@@ -358,6 +362,7 @@ export class SimCluster {
         timeoutMs: this.options.timeoutMs,
         timings: this.options.timings,
         vnodes: this.options.vnodes,
+        tombstoneGraceMs: this.options.tombstoneGraceMs,
       },
     );
     this.network.register(address, node);

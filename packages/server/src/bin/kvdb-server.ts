@@ -89,6 +89,12 @@ const argv = await yargs(hideBin(process.argv))
       describe:
         'Require Authorization: Bearer <token> on every request, from clients and peers (or KVDB_AUTH_TOKEN)',
     },
+    'tombstone-grace': {
+      type: 'number',
+      default: 3_600,
+      describe:
+        'Seconds before a tombstone every replica holds is collected; hints older than this are dropped. A node down longer must rejoin with an empty --data-dir',
+    },
     route: {
       type: 'string',
       array: true,
@@ -143,6 +149,7 @@ try {
       logLevel: argv['log-level'] as LogLevel,
       timings: argv.timings,
       dataDir: argv['data-dir'],
+      tombstoneGraceMs: argv['tombstone-grace'] * 1_000,
       routes: (argv.route ?? []).map((route) => {
         const [member = '', via = ''] = route.split('=');
         return [member, via] as [string, string];

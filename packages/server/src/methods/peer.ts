@@ -1,4 +1,12 @@
-import { InvalidParamsError, isMemberState, isRecord, type KVRecord, type MemberState } from '@kvdb/core';
+import {
+  InvalidParamsError,
+  isMemberState,
+  isRecord,
+  isVersion,
+  type KVRecord,
+  type MemberState,
+  type Version,
+} from '@kvdb/core';
 import { requireArray, requireBoolean, requireKey, requireRecord, requireString } from '../params.js';
 import type { MethodDefinition } from './types.js';
 
@@ -6,6 +14,8 @@ const isKey = (item: unknown): item is string => typeof item === 'string' && ite
 const isEntry = (item: unknown): item is [string, KVRecord] =>
   Array.isArray(item) && item.length === 2 && isKey(item[0]) && isRecord(item[1]);
 const isSegment = (item: unknown): item is number => Number.isInteger(item) && (item as number) >= 0;
+const isPurge = (item: unknown): item is [string, Version] =>
+  Array.isArray(item) && item.length === 2 && isKey(item[0]) && isVersion(item[1]);
 
 function requireMember(value: unknown, name: string): MemberState {
   if (!isMemberState(value)) throw new InvalidParamsError(`Expected \`${name}\` to be a member state`);
@@ -92,6 +102,14 @@ export const peerMethods: MethodDefinition[] = [
       node.handlePeer('peer.range', {
         ring: requireString(params, 'ring'),
         segments: requireArray(params, 'segments', isSegment, 'segment numbers'),
+      }),
+  },
+  {
+    name: 'peer.purge',
+    params: ['entries'],
+    call: (params, { node }) =>
+      node.handlePeer('peer.purge', {
+        entries: requireArray(params, 'entries', isPurge, '[key, version] pairs'),
       }),
   },
 ];

@@ -1,0 +1,79 @@
+import { isTombstone } from '@kvdb/core';
+import { expect } from 'chai';
+import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
+
+const GRACE = 10_000;
+
+describe('tombstone collection', () => {
+  let cluster: SimCluster | undefined;
+
+  afterEach(async () => {
+    await cluster?.teardown();
+    cluster = undefined;
+  });
+
+  /** What each store holds for `key`: 'value', 'tombstone' or 'none'. */
+  async function held(c: SimCluster, key: string, indices = [0, 1, 2]): Promise<string[]> {
+    return Promise.all(
+      indices.map(async (index) => {
+        const record = await c.store(index).get(key);
+        if (record === undefined) return 'none';
+        return isTombstone(record) ? 'tombstone' : 'value';
+      }),
+    );
+  }
+
+  it('keeps a tombstone through the grace period, then collects it once every replica holds it', async () => {
+    const c = (cluster = await createSimCluster({ n: 3, tombstoneGraceMs: GRACE }));
+    await c.settle(c.node(0).coordinator.set('k', 'v', { consistency: 'all' }));
+    await c.settle(c.node(1).coordinator.pop('k', { consistency: 'all' }));
+    expect(await held(c, 'k')).to.deep.equal(['tombstone', 'tombstone', 'tombstone']);
+
+    await c.tick(GRACE / 2);
+    expect(await held(c, 'k'), 'still inside the grace period').to.deep.equal([
+      'tombstone',
+      'tombstone',
+      'tombstone',
+    ]);
+
+    await c.until(async () => (await held(c, 'k')).every((h) => h === 'none'), {
+      withinMs: GRACE * 3,
+      what: 'the tombstone to be collected on every replica',
+    });
+    expect(await c.settle(c.node(2).coordinator.get('k', { consistency: 'all' }))).to.equal(null);
+  });
+
+  it('never lets a replica that was down during the pop and the collection bring the key back', async () => {
+    const c = (cluster = await createSimCluster({ n: 3, tombstoneGraceMs: GRACE }));
+    await c.settle(c.node(0).coordinator.set('k', 'old', { consistency: 'all' }));
+    await c.kill(2);
+    await c.settle(c.node(0).coordinator.pop('k'));
+    await c.tick(GRACE * 4);
+    expect(await held(c, 'k'), 'collection waits for the missing replica').to.deep.equal([
+      'tombstone',
+      'tombstone',
+      'value',
+    ]);
+
+    await c.restart(2);
+    await c.until(async () => (await held(c, 'k')).every((h) => h === 'none'), {
+      withinMs: GRACE * 6,
+      what: 'the returning replica to get the tombstone, and then everyone to collect it',
+    });
+    await c.tick(GRACE * 3);
+    expect(await held(c, 'k'), 'nothing came back').to.deep.equal(['none', 'none', 'none']);
+    for (const index of [0, 1, 2]) {
+      expect(await c.settle(c.node(index).coordinator.get('k', { consistency: 'one' }))).to.equal(null);
+    }
+  });
+
+  it('drops hints older than the grace period instead of replaying them', async () => {
+    const c = (cluster = await createSimCluster({ n: 3, tombstoneGraceMs: GRACE }));
+    await c.kill(2);
+    await c.settle(c.node(0).coordinator.set('late', 'value'));
+    expect(c.node(0).hints.count(c.address(2))).to.equal(1);
+    await c.tick(GRACE + 1_000);
+    await c.node(0).hints.replay(c.address(2));
+    expect(c.node(0).hints.count(c.address(2))).to.equal(0);
+  });
+});
