@@ -7,7 +7,7 @@ import {
   type MemberAddress,
   reasonOf,
 } from '@kvdb/core';
-import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
 import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
@@ -67,8 +67,7 @@ export class AntiEntropy {
   private readonly replicas: () => number;
   private readonly timeoutMs: number;
   private readonly batchSize: number;
-  private timer: TimerHandle | undefined;
-  private running = false;
+  private loop: Repeating | undefined;
 
   constructor(components: AntiEntropyComponents, init: AntiEntropyInit) {
     this.membership = components.membership;
@@ -84,18 +83,16 @@ export class AntiEntropy {
   }
 
   start(): void {
-    this.running = true;
-    const tick = (): void => {
-      this.round().finally(() => {
-        if (this.running) this.timer = this.clock.setTimeout(tick, this.intervalMs);
-      });
-    };
-    this.timer = this.clock.setTimeout(tick, this.intervalMs);
+    this.loop = repeat(
+      this.clock,
+      this.intervalMs,
+      () => this.round(),
+      (error) => this.log.warn(`anti-entropy round failed: ${reasonOf(error)}`),
+    );
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.loop?.stop();
   }
 
   /** Compares with every alive peer in turn; one peer's failure does not stop the round. */

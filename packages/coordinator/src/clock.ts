@@ -20,3 +20,38 @@ export const systemClock: Clock = {
   },
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** A loop started by `repeat`. */
+export interface Repeating {
+  stop(): void;
+}
+
+/**
+ * Runs `task` every `intervalMs`, measured from the end of one run to the start of the next, so runs never
+ * overlap; a run that fails goes to `onError` and the loop goes on. The background loops of a node (probing,
+ * anti-entropy, rebalancing, hint replay, tombstone collection) all run this way.
+ */
+export function repeat(
+  clock: Clock,
+  intervalMs: number,
+  task: () => unknown,
+  onError: (error: unknown) => void,
+): Repeating {
+  let running = true;
+  let timer: TimerHandle | undefined;
+  const tick = (): void => {
+    Promise.resolve()
+      .then(task)
+      .catch(onError)
+      .finally(() => {
+        if (running) timer = clock.setTimeout(tick, intervalMs);
+      });
+  };
+  timer = clock.setTimeout(tick, intervalMs);
+  return {
+    stop: () => {
+      running = false;
+      if (timer !== undefined) clock.clearTimeout(timer);
+    },
+  };
+}

@@ -1,5 +1,12 @@
-import type { GossipReply, MemberAddress, MemberState, MemberStatus, PingParams } from '@kvdb/core';
-import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import {
+  type GossipReply,
+  type MemberAddress,
+  type MemberState,
+  type MemberStatus,
+  type PingParams,
+  reasonOf,
+} from '@kvdb/core';
+import { type Clock, type Repeating, repeat, systemClock, type TimerHandle } from './clock.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
@@ -34,8 +41,7 @@ export class FailureDetector {
   private readonly queue = new Map<MemberAddress, { state: MemberState; sent: number }>();
   private readonly suspicions = new Map<MemberAddress, TimerHandle>();
   private probeOrder: MemberAddress[] = [];
-  private probeTimer: TimerHandle | undefined;
-  private syncTimer: TimerHandle | undefined;
+  private loops: Repeating[] = [];
   private unsubscribe: (() => void) | undefined;
   private running = false;
   private leaving = false;
@@ -59,36 +65,18 @@ export class FailureDetector {
     this.unsubscribe = this.membership.onChange(({ address, from, to }) =>
       this.onStatusChange(address, from, to),
     );
-    const loop = (run: () => Promise<void>, interval: number, set: (timer: TimerHandle) => void): void => {
-      const tick = (): void => {
-        run().finally(() => {
-          if (this.running) set(this.clock.setTimeout(tick, interval));
-        });
-      };
-      set(this.clock.setTimeout(tick, interval));
-    };
-    loop(
-      () => this.probeRound(),
-      this.timings.probeIntervalMs,
-      (timer) => {
-        this.probeTimer = timer;
-      },
-    );
-    loop(
-      () => this.syncRound(),
-      this.timings.syncIntervalMs,
-      (timer) => {
-        this.syncTimer = timer;
-      },
-    );
+    const onError = (error: unknown) => this.log.warn(`membership round failed: ${reasonOf(error)}`);
+    this.loops = [
+      repeat(this.clock, this.timings.probeIntervalMs, () => this.probeRound(), onError),
+      repeat(this.clock, this.timings.syncIntervalMs, () => this.syncRound(), onError),
+    ];
     return this.join();
   }
 
   stop(): void {
     this.running = false;
-    for (const timer of [this.probeTimer, this.syncTimer, ...this.suspicions.values()]) {
-      if (timer !== undefined) this.clock.clearTimeout(timer);
-    }
+    for (const loop of this.loops) loop.stop();
+    for (const timer of this.suspicions.values()) this.clock.clearTimeout(timer);
     this.suspicions.clear();
     this.unsubscribe?.();
   }

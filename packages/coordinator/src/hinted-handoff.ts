@@ -1,5 +1,5 @@
 import { type KVRecord, type MemberAddress, newerRecord, reasonOf } from '@kvdb/core';
-import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
@@ -47,7 +47,7 @@ export class HintedHandoff {
   private readonly maxAgeMs: number;
   private readonly replaying = new Set<MemberAddress>();
   private readonly hintLog: HintLog | undefined;
-  private timer: TimerHandle | undefined;
+  private loop: Repeating | undefined;
   private unsubscribe: (() => void) | undefined;
   /** Hints delivered since start. */
   delivered = 0;
@@ -108,16 +108,16 @@ export class HintedHandoff {
     this.unsubscribe = this.membership.onChange(({ address, to }) => {
       if (to === 'alive' && this.count(address) > 0) void this.replay(address);
     });
-    const tick = (): void => {
+    const replayReachable = (): void => {
       for (const member of this.hints.keys()) if (this.membership.isAlive(member)) void this.replay(member);
-      this.timer = this.clock.setTimeout(tick, this.replayIntervalMs);
     };
-    this.timer = this.clock.setTimeout(tick, this.replayIntervalMs);
+    this.loop = repeat(this.clock, this.replayIntervalMs, replayReachable, (error) =>
+      this.log.warn(`hint replay failed: ${reasonOf(error)}`),
+    );
   }
 
   stop(): void {
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.loop?.stop();
     this.unsubscribe?.();
   }
 

@@ -16,7 +16,7 @@
  * ```
  */
 export { AntiEntropy, type AntiEntropyInit, type AntiEntropyStats } from './anti-entropy.js';
-export { type Clock, systemClock, type TimerHandle } from './clock.js';
+export { type Clock, type Repeating, repeat, systemClock, type TimerHandle } from './clock.js';
 export { ClusterNode, type ClusterNodeComponents, type ClusterNodeInit } from './cluster-node.js';
 export {
   type ConsistencyOptions,

@@ -1,5 +1,5 @@
 import { type KVRecord, type MemberAddress, reasonOf } from '@kvdb/core';
-import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
 import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
@@ -36,8 +36,7 @@ export class Rebalancer {
   private readonly replicas: () => number;
   private readonly timeoutMs: number;
   private readonly batchSize: number;
-  private timer: TimerHandle | undefined;
-  private running = false;
+  private loop: Repeating | undefined;
   private pending = true;
   private active: Promise<HandoffResult> | undefined;
   /** Records handed to their new owners since start. */
@@ -65,21 +64,16 @@ export class Rebalancer {
   }
 
   start(): void {
-    this.running = true;
-    const tick = (): void => {
-      const run = this.pending ? this.pass() : Promise.resolve();
-      run
-        .catch((error: unknown) => this.log.warn(`rebalance failed: ${reasonOf(error)}`))
-        .finally(() => {
-          if (this.running) this.timer = this.clock.setTimeout(tick, this.intervalMs);
-        });
-    };
-    this.timer = this.clock.setTimeout(tick, this.intervalMs);
+    this.loop = repeat(
+      this.clock,
+      this.intervalMs,
+      () => (this.pending ? this.pass() : undefined),
+      (error) => this.log.warn(`rebalance failed: ${reasonOf(error)}`),
+    );
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.loop?.stop();
   }
 
   /** Asks for a pass at the next tick (the ring changed). */

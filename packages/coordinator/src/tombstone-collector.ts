@@ -9,7 +9,7 @@ import {
   reasonOf,
   type Version,
 } from '@kvdb/core';
-import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
 import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
@@ -50,8 +50,7 @@ export class TombstoneCollector {
   private readonly replicas: () => number;
   private readonly timeoutMs: number;
   private readonly batchSize: number;
-  private timer: TimerHandle | undefined;
-  private running = false;
+  private loop: Repeating | undefined;
 
   constructor(
     components: {
@@ -78,20 +77,16 @@ export class TombstoneCollector {
   }
 
   start(): void {
-    this.running = true;
-    const tick = (): void => {
-      this.round()
-        .catch((error: unknown) => this.log.warn(`tombstone collection failed: ${reasonOf(error)}`))
-        .finally(() => {
-          if (this.running) this.timer = this.clock.setTimeout(tick, this.intervalMs);
-        });
-    };
-    this.timer = this.clock.setTimeout(tick, this.intervalMs);
+    this.loop = repeat(
+      this.clock,
+      this.intervalMs,
+      () => this.round(),
+      (error) => this.log.warn(`tombstone collection failed: ${reasonOf(error)}`),
+    );
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.loop?.stop();
   }
 
   /** One pass over the tombstones this node is primary for; resolves with how many were purged everywhere. */

@@ -12,6 +12,11 @@ describe('tombstone collection', () => {
     cluster = undefined;
   });
 
+  async function start(): Promise<SimCluster> {
+    cluster = await createSimCluster({ n: 3, tombstoneGraceMs: GRACE });
+    return cluster;
+  }
+
   /** What each store holds for `key`: 'value', 'tombstone' or 'none'. */
   async function held(c: SimCluster, key: string, indices = [0, 1, 2]): Promise<string[]> {
     return Promise.all(
@@ -24,7 +29,7 @@ describe('tombstone collection', () => {
   }
 
   it('keeps a tombstone through the grace period, then collects it once every replica holds it', async () => {
-    const c = (cluster = await createSimCluster({ n: 3, tombstoneGraceMs: GRACE }));
+    const c = await start();
     await c.settle(c.node(0).coordinator.set('k', 'v', { consistency: 'all' }));
     await c.settle(c.node(1).coordinator.pop('k', { consistency: 'all' }));
     expect(await held(c, 'k')).to.deep.equal(['tombstone', 'tombstone', 'tombstone']);
@@ -44,7 +49,7 @@ describe('tombstone collection', () => {
   });
 
   it('never lets a replica that was down during the pop and the collection bring the key back', async () => {
-    const c = (cluster = await createSimCluster({ n: 3, tombstoneGraceMs: GRACE }));
+    const c = await start();
     await c.settle(c.node(0).coordinator.set('k', 'old', { consistency: 'all' }));
     await c.kill(2);
     await c.settle(c.node(0).coordinator.pop('k'));
@@ -68,7 +73,7 @@ describe('tombstone collection', () => {
   });
 
   it('drops hints older than the grace period instead of replaying them', async () => {
-    const c = (cluster = await createSimCluster({ n: 3, tombstoneGraceMs: GRACE }));
+    const c = await start();
     await c.kill(2);
     await c.settle(c.node(0).coordinator.set('late', 'value'));
     expect(c.node(0).hints.count(c.address(2))).to.equal(1);
