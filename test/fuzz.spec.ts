@@ -1,19 +1,8 @@
 import { connect } from 'node:net';
+import { seededRandom } from '@kvdb/coordinator';
 import { expect } from 'chai';
 import { TestCluster } from './helpers/cluster.js';
 import { type RpcReply, rawPost, single } from './helpers/raw.js';
-
-/** mulberry32: the fuzz cases replay from the seed in the test title. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const SEED = 20261121;
 const METHODS = ['get', 'set', 'has', 'pop', 'locate', 'list_keys', 'list_members', 'stats', 'ping', 'leave'];
@@ -129,7 +118,7 @@ describe('a node under hostile input', function () {
   });
 
   it(`answers 600 random hostile calls with clear errors and stores nothing (seed ${SEED})`, async () => {
-    const random = seeded(SEED);
+    const random = seededRandom(SEED);
     let errors = 0;
     for (let i = 0; i < 600; i++) {
       const method = METHODS[Math.floor(random() * METHODS.length)]!;

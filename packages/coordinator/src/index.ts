@@ -41,5 +41,6 @@ export { type Logger, silentLogger } from './logger.js';
 export { type MemberState, Membership, type MembershipListener } from './membership.js';
 export type { PeerCallOptions, PeerHandler, PeerTransport } from './peer-transport.js';
 export { type HandoffResult, Rebalancer, type RebalancerInit } from './rebalancer.js';
+export { seededRandom } from './seeded-random.js';
 export { LAN_TIMINGS, LOCAL_TIMINGS, TIMING_PRESETS, type Timings } from './timings.js';
 export { TombstoneCollector, type TombstoneCollectorInit } from './tombstone-collector.js';

@@ -1,6 +1,7 @@
 import { ConnectionError, type MemberAddress, type PeerMethod, TimeoutError } from '@kvdb/core';
 import { type Clock, systemClock } from '../../src/clock.js';
 import type { PeerCallOptions, PeerHandler, PeerTransport } from '../../src/peer-transport.js';
+import { seededRandom } from '../../src/seeded-random.js';
 
 /** How a node that cannot be reached fails its callers: at once (connection refused) or never (until timeout). */
 export type FailureMode = 'refuse' | 'hang';
@@ -12,17 +13,7 @@ export interface MemoryNetworkInit {
   delayMs?: number;
 }
 
-/** A small deterministic PRNG (mulberry32) so that drops replay from a seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+export { seededRandom } from '../../src/seeded-random.js';
 
 /**
  * An in-process network between peer handlers, with knobs for the faults a real one has: nodes that are down
