@@ -1,0 +1,348 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { KVClient } from '@kvdb/client';
+import type { Consistency, JsonValue, KVRecord } from '@kvdb/core';
+import { SERVER_BIN } from '../helpers/cluster.js';
+import { freePorts } from '../helpers/ports.js';
+import type { RpcReply } from '../helpers/raw.js';
+import { waitFor } from '../helpers/wait.js';
+import { ProxyMesh } from './fault-proxy.js';
+import { batch, call } from './rpc.js';
+
+/** `down`: killed (or crashed) and not started again yet; `starting`: spawned, not answering ping yet. */
+export type NodeState = 'starting' | 'running' | 'paused' | 'down';
+
+export interface FaultNode {
+  index: number;
+  /** `n0`, `n1`, … for summaries. */
+  name: string;
+  address: string;
+  port: number;
+  /** Set for a durable node: it keeps its data across kill -9. */
+  dataDir: string | undefined;
+  state: NodeState;
+  process: ChildProcess | undefined;
+  logFile: string;
+  starts: number;
+}
+
+export interface FaultClusterInit {
+  size: number;
+  /** How many nodes, the last ones, keep their data in a `--data-dir`. */
+  durable: number;
+  replicas: number;
+  /** Where data dirs and node logs go. */
+  runDir: string;
+  /** @default 'local' */
+  timings?: 'local' | 'lan';
+  /** @default 'info' */
+  logLevel?: string;
+}
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  }
+});
+
+/**
+ * Real kvdb-server processes on 127.0.0.1 that reach each other only through a `ProxyMesh`, so links can be cut;
+ * clients reach them directly. Nodes can be killed -9 and started again (empty, or with their data dir), and
+ * paused with SIGSTOP. Each node's output goes to `<runDir>/<name>.log`, across restarts.
+ */
+export class FaultCluster {
+  /** Nodes that exited without being killed: crashes, with how they exited. */
+  readonly crashes: string[] = [];
+  private readonly logs = new Map<number, WriteStream>();
+  private ringId: string | undefined;
+
+  private constructor(
+    readonly nodes: FaultNode[],
+    readonly mesh: ProxyMesh,
+    private readonly init: FaultClusterInit,
+  ) {}
+
+  static async start(init: FaultClusterInit): Promise<FaultCluster> {
+    const ports = await freePorts(init.size);
+    const nodes: FaultNode[] = ports.map((port, index) => {
+      const name = `n${index}`;
+      const durable = index >= init.size - init.durable;
+      return {
+        index,
+        name,
+        address: `127.0.0.1:${port}`,
+        port,
+        dataDir: durable ? join(init.runDir, `${name}-data`) : undefined,
+        state: 'down',
+        process: undefined,
+        logFile: join(init.runDir, `${name}.log`),
+        starts: 0,
+      };
+    });
+    mkdirSync(init.runDir, { recursive: true });
+    const cluster = new FaultCluster(nodes, await ProxyMesh.start(nodes), init);
+    try {
+      await Promise.all(nodes.map((node) => cluster.startNode(node.index)));
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  get addresses(): string[] {
+    return this.nodes.map((node) => node.address);
+  }
+
+  /** Nodes a client can use now: started, not paused. */
+  running(): FaultNode[] {
+    return this.nodes.filter((node) => node.state === 'running');
+  }
+
+  isDurable(index: number): boolean {
+    return this.nodes[index]!.dataDir !== undefined;
+  }
+
+  async startNode(index: number): Promise<void> {
+    const node = this.nodes[index]!;
+    const args = [
+      SERVER_BIN,
+      '-H',
+      '127.0.0.1',
+      '-P',
+      String(node.port),
+      '-C',
+      this.addresses.join(','),
+      '-R',
+      String(this.init.replicas),
+      '--timings',
+      this.init.timings ?? 'local',
+      '--log-level',
+      this.init.logLevel ?? 'info',
+      ...this.mesh.routeArgs(node.address),
+      ...(node.dataDir === undefined ? [] : ['--data-dir', node.dataDir]),
+    ];
+    const log = this.log(index);
+    node.starts += 1;
+    log.write(`--- ${new Date().toISOString()} start #${node.starts} of ${node.name} ${node.address} ---\n`);
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    node.process = child;
+    node.state = 'starting';
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      log.write(`--- ${node.name} exited: code ${code}, signal ${signal} ---\n`);
+      if (node.process === child && node.state !== 'down') {
+        node.state = 'down';
+        this.crashes.push(`${node.name} (${node.address}) exited by itself: code ${code}, signal ${signal}`);
+      }
+    });
+    const probe = new KVClient({ host: '127.0.0.1', port: node.port, timeoutMs: 1_000 });
+    try {
+      await waitFor(
+        `${node.name} to answer ping`,
+        async () => {
+          if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}; see ${node.logFile}`);
+          return (await probe.ping()) === 'pong';
+        },
+        { timeoutMs: 20_000, intervalMs: 50 },
+      );
+      node.state = 'running';
+    } finally {
+      await probe.close();
+    }
+  }
+
+  /** kill -9, and wait for the exit. */
+  async kill(index: number): Promise<void> {
+    const node = this.nodes[index]!;
+    const child = node.process;
+    node.state = 'down';
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  pause(index: number): void {
+    const node = this.nodes[index]!;
+    if (node.state !== 'running') return;
+    node.process?.kill('SIGSTOP');
+    node.state = 'paused';
+  }
+
+  resume(index: number): void {
+    const node = this.nodes[index]!;
+    if (node.state !== 'paused') return;
+    node.process?.kill('SIGCONT');
+    node.state = 'running';
+  }
+
+  /**
+   * Compares, for two nodes, the digests of the ring segments they both replicate (`peer.digest`): equal when
+   * they hold the same records there. Undefined if either does not answer in time.
+   */
+  async digestsAgree(a: number, b: number): Promise<boolean | undefined> {
+    const [x, y] = [this.nodes[a]!, this.nodes[b]!];
+    const ring = this.ringId ?? (await this.learnRing(x));
+    if (ring === undefined) return undefined;
+    try {
+      const [left, right] = await Promise.all([
+        call(x.port, 'peer.digest', { from: y.address, ring, detail: false }, 1_000),
+        call(y.port, 'peer.digest', { from: x.address, ring, detail: false }, 1_000),
+      ]);
+      const [l, r] = [left.result as { root: number[] }, right.result as { root: number[] }];
+      if (l === undefined || r === undefined) return undefined;
+      return l.root[0] === r.root[0] && l.root[1] === r.root[1];
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Each key's replicas, primary first, as a running node places them. */
+  async locateAll(keys: readonly string[]): Promise<Map<string, string[]>> {
+    const node = this.running()[0];
+    if (node === undefined) throw new Error('no node is running');
+    const located = new Map<string, string[]>();
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const replies = await batch(
+        node.port,
+        chunk.map((key) => ({ method: 'locate', params: { key } })),
+        10_000,
+      );
+      chunk.forEach((key, index) => {
+        const reply = replies[index];
+        if (reply?.result === undefined) throw new Error(`locate ${key}: ${JSON.stringify(reply?.error)}`);
+        located.set(key, reply.result as string[]);
+      });
+    }
+    return located;
+  }
+
+  /** Every key's record on each of its replicas (`peer.get_many` to each node for the keys it replicates). */
+  async replicaRecords(
+    replicasOf: ReadonlyMap<string, readonly string[]>,
+  ): Promise<Map<string, Array<{ address: string; record: KVRecord | null; error?: string }>>> {
+    const records = new Map<string, Array<{ address: string; record: KVRecord | null; error?: string }>>();
+    for (const key of replicasOf.keys()) records.set(key, []);
+    await Promise.all(
+      this.nodes.map(async (node) => {
+        const keys = [...replicasOf]
+          .filter(([, replicas]) => replicas.includes(node.address))
+          .map(([key]) => key);
+        for (let i = 0; i < keys.length; i += 1_000) {
+          const chunk = keys.slice(i, i + 1_000);
+          let reply: RpcReply;
+          try {
+            reply = await call(node.port, 'peer.get_many', { keys: chunk }, 10_000);
+          } catch (error) {
+            reply = { error: { code: 0, message: (error as Error).message } };
+          }
+          const found = reply.result as Array<KVRecord | null> | undefined;
+          chunk.forEach((key, index) => {
+            const entry =
+              found === undefined
+                ? { address: node.address, record: null, error: JSON.stringify(reply.error) }
+                : { address: node.address, record: found[index] ?? null };
+            records.get(key)!.push(entry);
+          });
+        }
+      }),
+    );
+    return records;
+  }
+
+  /**
+   * Reads every key through node `index` at `consistency`: its value, or the error. Keys whose read failed are
+   * read again, up to `attempts` times in all, so a busy moment after healing is not taken for an anomaly.
+   */
+  async readAll(
+    index: number,
+    keys: readonly string[],
+    consistency: Consistency,
+    attempts = 3,
+  ): Promise<Map<string, { value?: JsonValue; error?: string }>> {
+    const node = this.nodes[index]!;
+    const values = new Map<string, { value?: JsonValue; error?: string }>();
+    let pending = [...keys];
+    for (let attempt = 1; attempt <= attempts && pending.length > 0; attempt++) {
+      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 500));
+      const failed: string[] = [];
+      for (let i = 0; i < pending.length; i += 200) {
+        const chunk = pending.slice(i, i + 200);
+        let replies: Array<RpcReply | undefined>;
+        try {
+          replies = await batch(
+            node.port,
+            chunk.map((key) => ({ method: 'get', params: { key, consistency } })),
+            20_000,
+          );
+        } catch (error) {
+          replies = chunk.map(() => ({ error: { code: 0, message: (error as Error).message } }));
+        }
+        chunk.forEach((key, at) => {
+          const reply = replies[at];
+          if (reply !== undefined && reply.error === undefined) {
+            values.set(key, { value: reply.result as JsonValue });
+          } else {
+            values.set(key, { error: JSON.stringify(reply?.error ?? 'no reply') });
+            failed.push(key);
+          }
+        });
+      }
+      pending = failed;
+    }
+    return values;
+  }
+
+  /** Whether every node answers and lists every member as alive. */
+  async allAlive(): Promise<boolean> {
+    try {
+      const lists = await Promise.all(this.nodes.map((node) => call(node.port, 'list_members', {}, 2_000)));
+      return lists.every((reply) =>
+        ((reply.result ?? []) as Array<{ status: string }>).every((member) => member.status === 'alive'),
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  /** Resumes and kills every node (SIGCONT before SIGKILL), closes every proxy and the logs. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => this.kill(node.index)));
+    await this.mesh.close();
+    await Promise.all(
+      [...this.logs.values()].map((log) => new Promise<void>((resolve) => log.end(() => resolve()))),
+    );
+    this.logs.clear();
+  }
+
+  private log(index: number): WriteStream {
+    let log = this.logs.get(index);
+    if (log === undefined) {
+      log = createWriteStream(this.nodes[index]!.logFile, { flags: 'a' });
+      this.logs.set(index, log);
+    }
+    return log;
+  }
+
+  private async learnRing(node: FaultNode): Promise<string | undefined> {
+    try {
+      const reply = await call(
+        node.port,
+        'peer.digest',
+        { from: node.address, ring: '?', detail: false },
+        1_000,
+      );
+      this.ringId = (reply.result as { ring: string } | undefined)?.ring;
+    } catch {}
+    return this.ringId;
+  }
+}
