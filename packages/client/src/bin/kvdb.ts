@@ -1,6 +1,7 @@
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT_MS, KVDB_VERSION } from '@kvdb/core';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { BENCH_COMMAND, BENCH_DESCRIPTION, type BenchArgs, benchBuilder } from '../bench/command.js';
 import { KVClient } from '../kv-client.js';
 import { helpText } from '../shell/commands.js';
 import { formatError } from '../shell/format.js';
@@ -85,11 +86,16 @@ await yargs(hideBin(process.argv))
       }),
     (argv) => shell(argv),
   )
+  .command(BENCH_COMMAND, BENCH_DESCRIPTION, benchBuilder, async (argv) => {
+    const { benchHandler } = await import('../bench/run-command.js');
+    await benchHandler(argv as BenchArgs);
+  })
   .example('$0 -P 5878', 'open the shell on the node at 127.0.0.1:5878')
   .example('$0 -P 5878 get mykey', 'print one value and exit')
   .example('$0 set greeting \'"hello"\'', 'store the string "hello" (quote JSON-looking strings twice)')
   .example('$0 -- set offset -1', 'words that look like options go after --')
   .example('$0 < script.kvdb', 'run a script, one command a line')
+  .example('$0 bench get -P 5878', 'benchmark gets on one node (kvdb bench --help for more)')
   .check((argv) => {
     if (!Number.isInteger(argv.port) || argv.port < 1 || argv.port > 65_535) {
       throw new Error('Expected `--port` to be an integer from 1 to 65535');

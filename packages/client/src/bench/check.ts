@@ -1,0 +1,173 @@
+/**
+ * `npm run bench:check`: the performance regression guard, kept out of `npm test`. Starts the reference server, a
+ * single R=1 node and a 3-node R=3 in-memory cluster as real processes on 127.0.0.1, runs short set and get
+ * benchmarks on each with the same generator, alternating slices with the same benchmark on the reference, and
+ * exits 1 when the median throughput ratio to the reference falls below its threshold (check-verdict.ts) or any
+ * request failed. Bounded in time; stops every process it started.
+ *
+ *   node packages/client/dist/src/bench/check.js [--rounds 3] [--slice 2s] [--port-base 7100] [--json]
+ *     [--min-single-set R] [--min-single-get R] [--min-cluster-set R] [--min-cluster-get R]
+ */
+import { parseArgs } from 'node:util';
+import {
+  type CheckName,
+  DEFAULT_THRESHOLDS,
+  evaluateChecks,
+  failures,
+  formatCheckTable,
+  type PairFigures,
+  type RunFigures,
+  type Thresholds,
+} from './check-verdict.js';
+import { spawnReferenceServer, stopAllChildren } from './child-process.js';
+import { countErrors } from './errors-tally.js';
+import { summarize } from './histogram.js';
+import { freePorts, startLocalCluster } from './local-cluster.js';
+import { type BenchOperation, type BenchOptions, parseDuration, type Target } from './options.js';
+import { combineResults, roundRatios } from './rounds.js';
+import { type BenchResult, runBenchmark } from './runner.js';
+
+/** The whole check must end within this, whatever hangs. */
+const CHECK_DEADLINE_MS = 115_000;
+
+const stops: Array<() => Promise<void>> = [];
+const log = (text: string) => process.stderr.write(`bench:check: ${text}\n`);
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '3' },
+      slice: { type: 'string', default: '2s' },
+      concurrency: { type: 'string', default: '32' },
+      'port-base': { type: 'string' },
+      'server-script': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'min-single-set': { type: 'string' },
+      'min-single-get': { type: 'string' },
+      'min-cluster-set': { type: 'string' },
+      'min-cluster-get': { type: 'string' },
+    },
+  });
+  const sliceMs = parseDuration(values.slice, '--slice');
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error('Expected `--rounds` to be an integer from 1 and up');
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new Error('Expected `--concurrency` to be an integer from 1 and up');
+  }
+  const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS };
+  for (const name of Object.keys(thresholds) as CheckName[]) {
+    const flag = values[`min-${name.replace(' ', '-')}` as 'min-single-set'];
+    if (flag === undefined) continue;
+    thresholds[name] = Number(flag);
+    if (!(thresholds[name] >= 0))
+      throw new Error(`Expected \`--min-${name.replace(' ', '-')}\` to be a ratio such as 0.7`);
+  }
+  const portBase = values['port-base'] === undefined ? undefined : Number(values['port-base']);
+  const serverScript = values['server-script'];
+  const clusterInit = { portBase, ...(serverScript === undefined ? {} : { serverScript }) };
+
+  log('starting the reference server, a single node (R=1) and a 3-node cluster (R=3, in memory)');
+  const reference = await spawnReferenceServer((await freePorts(1, portBase))[0]);
+  stops.push(() => reference.child.stop());
+  const singleNode = await startLocalCluster({ ...clusterInit, nodes: 1, replicas: 1 });
+  stops.push(singleNode.stop);
+  const threeNodes = await startLocalCluster({ ...clusterInit, nodes: 3, replicas: 3 });
+  stops.push(threeNodes.stop);
+  const single = singleNode.targets;
+  const cluster = threeNodes.targets;
+
+  const referenceTarget = [{ host: reference.host, port: reference.port }];
+  const options = (operation: BenchOperation, targets: Target[]): BenchOptions => ({
+    operation,
+    targets,
+    concurrency,
+    stop: { durationMs: sliceMs },
+    ratio: operation === 'get' ? { get: 1, set: 0 } : { get: 0, set: 1 },
+    keyspace: 10_000,
+    valueSize: 100,
+    warmup: false,
+    workers: 1,
+    timeoutMs: 5_000,
+  });
+  const figures = (result: BenchResult): RunFigures => ({
+    throughput: result.throughput,
+    p99Ms: summarize(result.histogram).p99,
+    errors: countErrors(result.errors).total,
+  });
+  const warmedUp = new Set<string>();
+  const measure = async (operation: BenchOperation, targets: Target[]): Promise<BenchResult> => {
+    const key = targets.map((target) => target.port).join(',');
+    const first = !warmedUp.has(key);
+    warmedUp.add(key);
+    return runBenchmark({ ...options(operation, targets), warmup: first });
+  };
+  const pair = async (
+    name: CheckName,
+    operation: BenchOperation,
+    targets: Target[],
+  ): Promise<PairFigures> => {
+    const where = name.startsWith('single') ? 'the node' : 'the cluster';
+    log(`${name}: ${rounds} rounds of ${sliceMs} ms on the reference server, then ${sliceMs} ms on ${where}`);
+    const referenceParts: BenchResult[] = [];
+    const targetParts: BenchResult[] = [];
+    for (let round = 0; round < rounds; round++) {
+      referenceParts.push(await measure(operation, referenceTarget));
+      targetParts.push(await measure(operation, targets));
+    }
+    return {
+      target: figures(combineResults(targetParts)),
+      reference: figures(combineResults(referenceParts)),
+      ratios: roundRatios(referenceParts, targetParts),
+    };
+  };
+  const pairs: Partial<Record<CheckName, PairFigures>> = {
+    'single set': await pair('single set', 'set', single),
+    'single get': await pair('single get', 'get', single),
+    'cluster set': await pair('cluster set', 'set', cluster),
+    'cluster get': await pair('cluster get', 'get', cluster),
+  };
+  const rows = evaluateChecks(pairs, thresholds);
+  const failed = failures(rows);
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify({ passed: failed.length === 0, rounds, sliceMs, concurrency, rows })}\n`,
+    );
+  } else {
+    process.stdout.write(
+      `\nbench:check — ${concurrency} in flight, 10,000 keys, 100-byte values; each run alternates ${rounds} ` +
+        `rounds of ${sliceMs / 1_000} s with the reference server (bare node:http + Map, same generator); ` +
+        'ratio = median of the round ratios\n\n' +
+        `${formatCheckTable(rows)}\n\n` +
+        (failed.length === 0
+          ? 'bench:check passed\n'
+          : `bench:check FAILED:\n${failed.map((f) => `  - ${f}`).join('\n')}\n`),
+    );
+  }
+  return failed.length === 0 ? 0 : 1;
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all(stops.splice(0).map((stop) => stop()));
+  await stopAllChildren();
+}
+
+const deadline = setTimeout(() => {
+  log(`gave up after ${CHECK_DEADLINE_MS / 1_000} s; stopping every process it started`);
+  void stopAll().finally(() => process.exit(1));
+}, CHECK_DEADLINE_MS);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void stopAll().finally(() => process.exit(130)));
+}
+
+let status = 1;
+try {
+  status = await main();
+} catch (error) {
+  log(`error: ${error instanceof Error ? error.message : String(error)}`);
+} finally {
+  await stopAll();
+  clearTimeout(deadline);
+}
+process.exit(status);

@@ -1,0 +1,104 @@
+/** The `kvdb bench` command line: its options and help. What it does is in run-command.ts, loaded on use. */
+import type { Argv } from 'yargs';
+import {
+  DEFAULT_BENCH_DURATION_MS,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_KEYSPACE,
+  DEFAULT_VALUE_SIZE,
+} from './constants.js';
+import { BENCH_OPERATIONS, type RawBenchArgs } from './options.js';
+
+export interface BenchArgs extends RawBenchArgs {
+  json?: boolean;
+  histogram?: boolean;
+  reference?: boolean;
+  'compare-reference'?: boolean;
+  rounds?: number;
+}
+
+export const BENCH_COMMAND = 'bench [operation]';
+export const BENCH_DESCRIPTION = 'Benchmark nodes: throughput and latency percentiles of set, get or a mix';
+
+/** The `bench` options; `-H`, `-P`, `--timeout` and `--auth-token` come from the `kvdb` command itself. */
+export function benchBuilder<T>(command: Argv<T>) {
+  return command
+    .positional('operation', {
+      choices: BENCH_OPERATIONS,
+      default: 'set' as const,
+      describe: 'What to send: set, get, or a mix of both (see --ratio)',
+    })
+    .options({
+      targets: {
+        alias: 't',
+        type: 'string',
+        array: true,
+        describe: 'Nodes to spread the load over, host:port[,host:port…] or repeated (default: -H:-P)',
+      },
+      concurrency: {
+        alias: 'c',
+        type: 'number',
+        defaultDescription: String(DEFAULT_CONCURRENCY),
+        describe: 'Requests in flight at once, one connection each, spread over the targets',
+      },
+      duration: {
+        alias: 'd',
+        type: 'string',
+        defaultDescription: `${DEFAULT_BENCH_DURATION_MS / 1_000}s`,
+        describe: 'How long to run: 10s, 500ms, 2m',
+      },
+      requests: {
+        alias: 'n',
+        type: 'number',
+        describe: 'Stop after this many requests instead of a duration',
+      },
+      ratio: { type: 'string', defaultDescription: '9:1', describe: 'get:set of the mixed operation' },
+      keyspace: {
+        alias: 'k',
+        type: 'number',
+        defaultDescription: String(DEFAULT_KEYSPACE),
+        describe: 'Distinct keys, drawn uniformly: key:0 … key:N-1',
+      },
+      'value-size': {
+        type: 'number',
+        defaultDescription: String(DEFAULT_VALUE_SIZE),
+        describe: 'Characters in each value set',
+      },
+      warmup: {
+        type: 'boolean',
+        defaultDescription: 'on for get and mixed',
+        describe: 'Set every key once, unmeasured, before the run, so gets hit (--no-warmup to skip)',
+      },
+      workers: {
+        alias: 'w',
+        type: 'number',
+        defaultDescription: '1',
+        describe: 'Threads generating load, each with its own event loop, for more load than one can drive',
+      },
+      consistency: {
+        type: 'string',
+        choices: ['one', 'quorum', 'all'],
+        describe: 'Consistency level of every request (default: the node’s, quorum)',
+      },
+      json: { type: 'boolean', describe: 'Print one JSON object with every figure, and no progress bar' },
+      histogram: { type: 'boolean', describe: 'Add a latency distribution chart to the report' },
+      reference: {
+        type: 'boolean',
+        describe: 'Benchmark the reference server (bare node:http + Map) that this starts, not a node',
+      },
+      'compare-reference': {
+        type: 'boolean',
+        describe: 'Benchmark the reference server, then the targets, and print target ÷ reference',
+      },
+      rounds: {
+        type: 'number',
+        defaultDescription: '1',
+        describe:
+          'With --compare-reference: alternate reference and target this many times, splitting the run',
+      },
+    })
+    .example('$0 bench set -P 5878', 'sets for 10 s, 32 in flight, on one node')
+    .example('$0 bench get -t 127.0.0.1:5878,127.0.0.1:5879,127.0.0.1:5880 -d 30s', 'gets over three nodes')
+    .example('$0 bench mixed --ratio 3:1 -n 100000 --json', '100,000 requests, 3 gets a set, as JSON')
+    .example('$0 bench set --compare-reference -P 5878', 'the node as a share of a bare node:http server')
+    .example('$0 bench get --compare-reference --rounds 5 -d 20s', '…alternating 4 s slices, median ratio');
+}

@@ -1,0 +1,209 @@
+import { CONSISTENCY_LEVELS, type Consistency } from '@kvdb/core';
+import {
+  DEFAULT_BENCH_DURATION_MS,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_KEYSPACE,
+  DEFAULT_RATIO,
+  DEFAULT_VALUE_SIZE,
+  MAX_VALUE_SIZE,
+  MAX_WORKERS,
+} from './constants.js';
+
+export const BENCH_OPERATIONS = ['set', 'get', 'mixed'] as const;
+export type BenchOperation = (typeof BENCH_OPERATIONS)[number];
+
+export interface Target {
+  host: string;
+  port: number;
+}
+
+/** get:set weights of a mixed run; `{ get: 9, set: 1 }` sends nine gets for each set on average. */
+export interface Ratio {
+  get: number;
+  set: number;
+}
+
+/** When a run stops: after a wall-clock time, or once a number of requests have completed. */
+export type StopCondition =
+  | { durationMs: number; requests?: never }
+  | { requests: number; durationMs?: never };
+
+/** A validated benchmark: what the load generator and the report need, nothing left to default. */
+export interface BenchOptions {
+  operation: BenchOperation;
+  targets: Target[];
+  concurrency: number;
+  stop: StopCondition;
+  ratio: Ratio;
+  keyspace: number;
+  valueSize: number;
+  /** Set every key of the keyspace once, unmeasured, before the run, so that gets hit. */
+  warmup: boolean;
+  workers: number;
+  timeoutMs: number;
+  consistency?: Consistency;
+  authToken?: string;
+}
+
+/** What the command line hands over, as yargs parsed it. */
+export interface RawBenchArgs {
+  operation?: string;
+  host?: string;
+  port?: number;
+  targets?: string | string[];
+  concurrency?: number;
+  duration?: string | number;
+  requests?: number;
+  ratio?: string;
+  keyspace?: number;
+  'value-size'?: number;
+  warmup?: boolean;
+  workers?: number;
+  timeout?: number;
+  consistency?: string;
+  'auth-token'?: string;
+}
+
+export class BenchOptionsError extends Error {
+  override name = 'BenchOptionsError';
+}
+
+/** `10s`, `500ms`, `1.5s`, `2m`; a bare number is seconds. */
+export function parseDuration(text: string | number, flag = '--duration'): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(String(text));
+  const scale = { ms: 1, s: 1_000, m: 60_000 } as const;
+  const ms = match ? Number(match[1]) * scale[(match[2] ?? 's') as keyof typeof scale] : Number.NaN;
+  if (!(ms >= 1)) {
+    throw new BenchOptionsError(
+      `Expected \`${flag}\` to be a time of at least 1 ms such as 10s, 500ms or 2m, got ${JSON.stringify(text)}`,
+    );
+  }
+  return Math.round(ms);
+}
+
+/** `get:set`, e.g. `9:1`; either side may be 0, not both. */
+export function parseRatio(text: string): Ratio {
+  const match = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(text);
+  const ratio = match ? { get: Number(match[1]), set: Number(match[2]) } : undefined;
+  if (!ratio || ratio.get + ratio.set === 0) {
+    throw new BenchOptionsError(
+      `Expected \`--ratio\` to be get:set as two whole numbers, not both 0, such as 9:1, got ${JSON.stringify(text)}`,
+    );
+  }
+  return ratio;
+}
+
+/** `host:port[,host:port…]`, as one string or repeated; `[::1]:5878` for IPv6. */
+export function parseTargets(values: string | readonly string[]): Target[] {
+  const words = (Array.isArray(values) ? values : [values]).flatMap((value) => String(value).split(','));
+  const targets = words
+    .map((word) => word.trim())
+    .filter((word) => word !== '')
+    .map((word) => {
+      const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(word);
+      const port = Number(match?.[2]);
+      if (!match || !isPort(port)) {
+        throw new BenchOptionsError(
+          `Expected each of \`--targets\` to be host:port with a port from 1 to 65535, got ${JSON.stringify(word)}`,
+        );
+      }
+      return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+    });
+  if (targets.length === 0)
+    throw new BenchOptionsError('Expected `--targets` to name at least one host:port');
+  const seen = new Set<string>();
+  for (const target of targets) {
+    const address = formatTarget(target);
+    if (seen.has(address)) throw new BenchOptionsError(`\`--targets\` names ${address} twice`);
+    seen.add(address);
+  }
+  return targets;
+}
+
+export function formatTarget(target: Target): string {
+  return target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+}
+
+/** Validates the command line and resolves every default, naming the expectation of the first bad flag. */
+export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
+  const operation = raw.operation ?? 'set';
+  if (!(BENCH_OPERATIONS as readonly string[]).includes(operation)) {
+    throw new BenchOptionsError(
+      `Expected the operation to be one of ${BENCH_OPERATIONS.join(', ')}, got ${JSON.stringify(operation)}`,
+    );
+  }
+  const concurrency = integerFlag('--concurrency', raw.concurrency ?? DEFAULT_CONCURRENCY, 1);
+  const workers = integerFlag('--workers', raw.workers ?? 1, 1, MAX_WORKERS);
+  if (workers > concurrency) {
+    throw new BenchOptionsError(
+      `Expected \`--workers\` (${workers}) to be at most \`--concurrency\` (${concurrency}): each worker drives at least one request at a time`,
+    );
+  }
+  if (raw.duration !== undefined && raw.requests !== undefined) {
+    throw new BenchOptionsError('Give either `--duration` or `--requests`, not both');
+  }
+  const stop: StopCondition =
+    raw.requests !== undefined
+      ? { requests: integerFlag('--requests', raw.requests, 1) }
+      : { durationMs: raw.duration === undefined ? DEFAULT_BENCH_DURATION_MS : parseDuration(raw.duration) };
+  if (stop.requests !== undefined && stop.requests < workers) {
+    throw new BenchOptionsError(`Expected \`--requests\` to be at least \`--workers\` (${workers})`);
+  }
+  if (raw.ratio !== undefined && operation !== 'mixed') {
+    throw new BenchOptionsError(
+      '`--ratio` applies to the mixed operation only (kvdb bench mixed --ratio 9:1)',
+    );
+  }
+  const consistency = raw.consistency;
+  if (consistency !== undefined && !(CONSISTENCY_LEVELS as readonly string[]).includes(consistency)) {
+    throw new BenchOptionsError(
+      `Expected \`--consistency\` to be one of ${CONSISTENCY_LEVELS.join(', ')}, got ${JSON.stringify(consistency)}`,
+    );
+  }
+  const timeoutMs = raw.timeout ?? 5_000;
+  if (!(timeoutMs > 0))
+    throw new BenchOptionsError('Expected `--timeout` to be a number of milliseconds above 0');
+  const targets =
+    raw.targets !== undefined && (typeof raw.targets === 'string' || raw.targets.length > 0)
+      ? parseTargets(raw.targets)
+      : [defaultTarget(raw)];
+  return {
+    operation: operation as BenchOperation,
+    targets,
+    concurrency,
+    stop,
+    ratio: operation === 'mixed' ? parseRatio(raw.ratio ?? DEFAULT_RATIO) : defaultRatio(operation),
+    keyspace: integerFlag('--keyspace', raw.keyspace ?? DEFAULT_KEYSPACE, 1),
+    valueSize: integerFlag('--value-size', raw['value-size'] ?? DEFAULT_VALUE_SIZE, 0, MAX_VALUE_SIZE),
+    warmup: raw.warmup ?? operation !== 'set',
+    workers,
+    timeoutMs,
+    ...(consistency === undefined ? {} : { consistency: consistency as Consistency }),
+    ...(raw['auth-token'] === undefined ? {} : { authToken: raw['auth-token'] }),
+  };
+}
+
+function defaultTarget(raw: RawBenchArgs): Target {
+  const port = raw.port ?? 5878;
+  if (!isPort(port)) throw new BenchOptionsError('Expected `--port` to be an integer from 1 to 65535');
+  return { host: raw.host ?? '127.0.0.1', port };
+}
+
+function defaultRatio(operation: string): Ratio {
+  return operation === 'get' ? { get: 1, set: 0 } : { get: 0, set: 1 };
+}
+
+function integerFlag(flag: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `from ${min} and up` : `from ${min} to ${max}`;
+    throw new BenchOptionsError(
+      `Expected \`${flag}\` to be an integer ${range}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return number;
+}
+
+function isPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65_535;
+}

@@ -1,0 +1,68 @@
+import { mergeTallies } from './errors-tally.js';
+import { mergeHistograms } from './histogram.js';
+import { type BenchOptions, BenchOptionsError } from './options.js';
+import type { BenchResult } from './runner.js';
+
+/**
+ * Interleaved rounds. On a shared machine the capacity drifts by tens of percent within a minute, so a reference
+ * measured first and a target measured next can be compared unfairly. Alternating short slices (reference,
+ * target, reference, target, …) and taking the median of the per-round ratios cancels slow drift and shrugs off
+ * one disturbed slice.
+ */
+
+/** The options of one of `rounds` slices: the duration or the requests split evenly; only the first warms up. */
+export function roundOptions(options: BenchOptions, rounds: number, round: number): BenchOptions {
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    throw new BenchOptionsError(`Expected \`--rounds\` to be an integer from 1 and up, got ${rounds}`);
+  }
+  const { stop } = options;
+  let sliced: BenchOptions['stop'];
+  if (stop.requests !== undefined) {
+    const requests = Math.floor(stop.requests / rounds) + (round < stop.requests % rounds ? 1 : 0);
+    if (requests < options.workers) {
+      throw new BenchOptionsError(`Expected \`--requests\` to be at least \`--rounds\` × \`--workers\``);
+    }
+    sliced = { requests };
+  } else {
+    const durationMs = Math.floor(stop.durationMs / rounds);
+    if (durationMs < 1) throw new BenchOptionsError('Expected `--duration` to give each round at least 1 ms');
+    sliced = { durationMs };
+  }
+  return { ...options, stop: sliced, warmup: options.warmup && round === 0 };
+}
+
+/** Several slices of one side as one run: counts and times added, histograms and errors merged. */
+export function combineResults(parts: readonly BenchResult[]): BenchResult {
+  if (parts.length === 1) return parts[0]!;
+  const sum = (pick: (part: BenchResult) => number) => parts.reduce((total, part) => total + pick(part), 0);
+  const durationMs = sum((part) => part.durationMs);
+  const ok = sum((part) => part.ok);
+  return {
+    options: parts[0]!.options,
+    completed: sum((part) => part.completed),
+    ok,
+    gets: sum((part) => part.gets),
+    sets: sum((part) => part.sets),
+    misses: sum((part) => part.misses),
+    errors: mergeTallies(parts.map((part) => part.errors)),
+    durationMs,
+    throughput: durationMs > 0 ? (ok * 1_000) / durationMs : 0,
+    histogram: mergeHistograms(parts.map((part) => part.histogram)),
+    clientCpuMs: sum((part) => part.clientCpuMs),
+  };
+}
+
+/** Target ÷ reference throughput of each round. */
+export function roundRatios(reference: readonly BenchResult[], target: readonly BenchResult[]): number[] {
+  return target.map((part, index) => {
+    const base = reference[index]?.throughput ?? 0;
+    return base > 0 ? part.throughput / base : 0;
+  });
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}

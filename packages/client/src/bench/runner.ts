@@ -1,0 +1,209 @@
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { Client } from 'undici';
+import { PROGRESS_INTERVAL_MS } from './constants.js';
+import { countErrors, type ErrorTally, mergeTallies } from './errors-tally.js';
+import { decodeHistogram, type Histogram, mergeHistograms } from './histogram.js';
+import { LoadGenerator, type LoadPlan, type LoadProgress, type LoadResult } from './load-generator.js';
+import { type BenchOptions, formatTarget, type Target } from './options.js';
+import { warmupPlan, workerPlans } from './plan.js';
+import type { EncodedLoadResult, WorkerMessage } from './worker-messages.js';
+
+/** A finished run: the options it ran with and what every worker did, merged. */
+export interface BenchResult {
+  options: BenchOptions;
+  completed: number;
+  ok: number;
+  gets: number;
+  sets: number;
+  misses: number;
+  errors: ErrorTally;
+  durationMs: number;
+  /** Successful operations per second. */
+  throughput: number;
+  histogram: Histogram;
+  /** CPU time this process (every worker included) spent during the measured run: the generator's own cost. */
+  clientCpuMs: number;
+}
+
+export interface RunHooks {
+  /** Called every PROGRESS_INTERVAL_MS while the measured run goes on. */
+  onProgress?(progress: LoadProgress & { elapsedMs: number }): void;
+  /** Called when the warmup starts, with the number of keys it sets. */
+  onWarmup?(keys: number): void;
+}
+
+/** A target that cannot be benchmarked: unreachable, or refusing our calls. */
+export class BenchTargetError extends Error {
+  override name = 'BenchTargetError';
+}
+
+/** Checks every target, prefills the keyspace when asked, then runs the measured load. */
+export async function runBenchmark(options: BenchOptions, hooks: RunHooks = {}): Promise<BenchResult> {
+  await Promise.all(options.targets.map((target) => ping(target, options)));
+  if (options.warmup) {
+    hooks.onWarmup?.(options.keyspace);
+    await warmup(options);
+  }
+  const cpu: CpuWindow = {};
+  const parts =
+    options.workers === 1 ? [await runHere(options, hooks, cpu)] : await runInWorkers(options, hooks, cpu);
+  const durationMs = Math.max(...parts.map((part) => part.durationMs));
+  const sum = (pick: (part: LoadResult) => number) => parts.reduce((total, part) => total + pick(part), 0);
+  const ok = sum((part) => part.ok);
+  return {
+    options,
+    completed: sum((part) => part.completed),
+    ok,
+    gets: sum((part) => part.gets),
+    sets: sum((part) => part.sets),
+    misses: sum((part) => part.misses),
+    errors: mergeTallies(parts.map((part) => part.errors)),
+    durationMs,
+    throughput: durationMs > 0 ? (ok * 1_000) / durationMs : 0,
+    histogram:
+      parts.length === 1 ? parts[0]!.histogram : mergeHistograms(parts.map((part) => part.histogram)),
+    clientCpuMs: cpu.used === undefined ? 0 : (cpu.used.user + cpu.used.system) / 1_000,
+  };
+}
+
+async function ping(target: Target, options: BenchOptions): Promise<void> {
+  const address = formatTarget(target);
+  const client = new Client(
+    `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
+    {
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    },
+  );
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (options.authToken !== undefined) headers.authorization = `Bearer ${options.authToken}`;
+  try {
+    const response = await client.request({
+      path: '/',
+      method: 'POST',
+      headers,
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    });
+    const text = await response.body.text();
+    let reply: { result?: unknown; error?: { code?: number; message?: string } } | undefined;
+    try {
+      reply = JSON.parse(text);
+    } catch {}
+    if (reply?.error) {
+      throw new BenchTargetError(
+        `${address} refused ping: ${reply.error.message} (code ${reply.error.code})`,
+      );
+    }
+    if (reply?.result !== 'pong') {
+      throw new BenchTargetError(`${address} is not a kvdb node: ping answered HTTP ${response.statusCode}`);
+    }
+  } catch (error) {
+    if (error instanceof BenchTargetError) throw error;
+    const code = (error as { code?: string }).code;
+    const reason =
+      code === 'ECONNREFUSED' ? 'connection refused (is kvdb-server running there?)' : String(error);
+    throw new BenchTargetError(`cannot reach kvdb at ${address}: ${reason}`, { cause: error });
+  } finally {
+    await client.close();
+  }
+}
+
+async function warmup(options: BenchOptions): Promise<void> {
+  const result = await runPlan(warmupPlan(options));
+  const errors = countErrors(result.errors);
+  if (errors.total > 0) {
+    const kinds = [...Object.keys(result.errors.rpc), ...Object.keys(result.errors.transport)].join(', ');
+    throw new BenchTargetError(
+      `the warmup failed: ${errors.total} of ${result.completed} sets failed (${kinds})`,
+    );
+  }
+}
+
+async function runPlan(plan: LoadPlan, onTick?: (progress: LoadProgress) => void): Promise<LoadResult> {
+  const generator = new LoadGenerator(plan);
+  const timer = onTick ? setInterval(() => onTick(generator.progress), PROGRESS_INTERVAL_MS) : undefined;
+  try {
+    return await generator.run();
+  } finally {
+    clearInterval(timer);
+    await generator.close();
+  }
+}
+
+/** CPU time of the whole process (every thread) from the start of the measured load to its end. */
+type CpuWindow = { since?: NodeJS.CpuUsage; used?: NodeJS.CpuUsage };
+
+async function runHere(options: BenchOptions, hooks: RunHooks, cpu: CpuWindow): Promise<LoadResult> {
+  const started = performance.now();
+  const [plan] = workerPlans(options);
+  cpu.since = process.cpuUsage();
+  const result = await runPlan(plan!, (progress) =>
+    hooks.onProgress?.({ ...progress, elapsedMs: performance.now() - started }),
+  );
+  cpu.used = process.cpuUsage(cpu.since);
+  return result;
+}
+
+async function runInWorkers(options: BenchOptions, hooks: RunHooks, cpu: CpuWindow): Promise<LoadResult[]> {
+  const plans = workerPlans(options);
+  const progress = plans.map(() => ({ completed: 0, errors: 0 }));
+  const workers = plans.map(
+    (plan) => new Worker(new URL('./worker.js', import.meta.url), { workerData: { plan } }),
+  );
+  let started = 0;
+  const report = () => {
+    const sum = (pick: (one: LoadProgress) => number) =>
+      progress.reduce((total, one) => total + pick(one), 0);
+    hooks.onProgress?.({
+      completed: sum((one) => one.completed),
+      errors: sum((one) => one.errors),
+      elapsedMs: performance.now() - started,
+    });
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const ready = workers.map((worker) => nextMessage(worker, 'ready'));
+    const results = workers.map((worker, index) => {
+      worker.on('message', (message: WorkerMessage) => {
+        if (message.type === 'progress')
+          progress[index] = { completed: message.completed, errors: message.errors };
+      });
+      return nextMessage(worker, 'result');
+    });
+    await Promise.all(ready);
+    started = performance.now();
+    timer = setInterval(report, PROGRESS_INTERVAL_MS);
+    cpu.since = process.cpuUsage();
+    for (const worker of workers) worker.postMessage('go');
+    const encoded = (await Promise.all(results)) as Array<{ result: EncodedLoadResult }>;
+    cpu.used = process.cpuUsage(cpu.since);
+    return encoded.map(({ result }) => ({ ...result, histogram: decodeHistogram(result.histogram) }));
+  } finally {
+    clearInterval(timer);
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+}
+
+/** The worker's first message of this type; rejects if the worker fails or exits first. */
+function nextMessage<T extends WorkerMessage['type']>(
+  worker: Worker,
+  type: T,
+): Promise<Extract<WorkerMessage, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: WorkerMessage) => {
+      if (message.type !== type) return;
+      worker.off('message', onMessage);
+      resolve(message as Extract<WorkerMessage, { type: T }>);
+    };
+    worker.on('message', onMessage);
+    worker.once('error', reject);
+    worker.once('exit', (code) =>
+      reject(new Error(`a bench worker exited (code ${code}) before its ${type}`)),
+    );
+  });
+}
+
+export function errorCount(result: BenchResult): number {
+  return countErrors(result.errors).total;
+}

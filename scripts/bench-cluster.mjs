@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// One command per figure of BENCHMARKS.md: starts a local kvdb cluster (real kvdb-server processes on 127.0.0.1),
+// runs `kvdb bench` against all of its nodes with the arguments after `--`, and stops the cluster.
+//
+//   node scripts/bench-cluster.mjs [--nodes 3] [--replicas N] [--data-dir] [--port-base P] -- set -c 32 -d 10s
+//
+// Needs a build (`npm run build`). --data-dir gives each node an LMDB data dir in a temporary directory, removed
+// afterwards. Exits with kvdb bench's status.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { startLocalCluster } = await import('../packages/client/dist/src/bench/local-cluster.js');
+const { stopAllChildren } = await import('../packages/client/dist/src/bench/child-process.js');
+
+const dash = process.argv.indexOf('--');
+const own = dash === -1 ? process.argv.slice(2) : process.argv.slice(2, dash);
+const benchArgs = dash === -1 ? [] : process.argv.slice(dash + 1);
+const { values } = parseArgs({
+  args: own,
+  options: {
+    nodes: { type: 'string', default: '3' },
+    replicas: { type: 'string' },
+    'data-dir': { type: 'boolean', default: false },
+    'port-base': { type: 'string' },
+  },
+});
+const nodes = Number(values.nodes);
+const cluster = await startLocalCluster({
+  nodes,
+  replicas: Number(values.replicas ?? nodes),
+  dataDir: values['data-dir'],
+  ...(values['port-base'] === undefined ? {} : { portBase: Number(values['port-base']) }),
+});
+const stop = async () => {
+  await cluster.stop();
+  await stopAllChildren();
+};
+process.once('SIGINT', () => void stop().finally(() => process.exit(130)));
+process.once('SIGTERM', () => void stop().finally(() => process.exit(143)));
+
+const targets = cluster.targets.map((target) => `${target.host}:${target.port}`).join(',');
+const storage = values['data-dir'] ? 'LMDB data dirs' : 'in memory';
+process.stderr.write(
+  `bench-cluster: ${nodes} node(s), R=${values.replicas ?? nodes}, ${storage}: ${targets}\n`,
+);
+const kvdb = fileURLToPath(new URL('../packages/client/bin/kvdb.js', import.meta.url));
+const bench = spawn(process.execPath, [kvdb, 'bench', ...benchArgs, '--targets', targets], {
+  stdio: 'inherit',
+});
+const status = await new Promise((resolve) => bench.once('exit', (code) => resolve(code ?? 1)));
+await stop();
+process.exit(status);
