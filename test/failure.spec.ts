@@ -1,7 +1,7 @@
 import { type KVClient, QuorumNotReachedError, TimeoutError } from '@kvdb/client';
 import type { JsonValue, QuorumFailure } from '@kvdb/core';
 import { expect } from 'chai';
-import { type ClusterOptions, TestCluster } from './helpers/cluster.js';
+import { clusterPerTest } from './helpers/cluster.js';
 import {
   type Expected,
   expectNoMismatch,
@@ -47,20 +47,7 @@ async function failure(action: () => Promise<unknown>): Promise<unknown> {
 
 describe('failures in a 3-node cluster of real processes (R=3, lan timings)', function () {
   this.timeout(60_000);
-  let cluster: TestCluster | undefined;
-
-  const start = async (options: ClusterOptions): Promise<TestCluster> => {
-    cluster = await TestCluster.start(options);
-    return cluster;
-  };
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && cluster !== undefined) {
-      process.stderr.write(`node output:\n${cluster.logs()}\n`);
-    }
-    await cluster?.stop();
-    cluster = undefined;
-  });
+  const start = clusterPerTest();
 
   it('loses no acknowledged write when a node is killed -9 mid-stream; survivors see it down within 5 s', async () => {
     const c = await start({ size: 3, replicas: 3 });

@@ -1,6 +1,6 @@
 import { InvalidParamsError, type KVClient } from '@kvdb/client';
 import { expect } from 'chai';
-import { type ClusterOptions, TestCluster } from './helpers/cluster.js';
+import { clusterPerTest } from './helpers/cluster.js';
 import {
   type Expected,
   expectNoMismatch,
@@ -37,20 +37,7 @@ async function views(clients: readonly KVClient[]): Promise<Array<Map<string, st
 
 describe('membership changes in a cluster of real processes (R=3)', function () {
   this.timeout(60_000);
-  let cluster: TestCluster | undefined;
-
-  const start = async (options: ClusterOptions): Promise<TestCluster> => {
-    cluster = await TestCluster.start(options);
-    return cluster;
-  };
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && cluster !== undefined) {
-      process.stderr.write(`node output:\n${cluster.logs()}\n`);
-    }
-    await cluster?.stop();
-    cluster = undefined;
-  });
+  const start = clusterPerTest();
 
   it('a node started with -C naming one member joins: all agree on it, and keys move to it', async () => {
     const c = await start({ size: 3, replicas: 3 });

@@ -225,3 +225,22 @@ export class TestCluster {
     );
   }
 }
+
+/**
+ * For a suite whose tests each start their own cluster: registers an `afterEach` that prints the nodes' output
+ * when a test failed and stops the cluster, and returns the function that starts it.
+ */
+export function clusterPerTest(): (options: ClusterOptions) => Promise<TestCluster> {
+  let cluster: TestCluster | undefined;
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && cluster !== undefined) {
+      process.stderr.write(`node output:\n${cluster.logs()}\n`);
+    }
+    await cluster?.stop();
+    cluster = undefined;
+  });
+  return async (options) => {
+    cluster = await TestCluster.start(options);
+    return cluster;
+  };
+}
