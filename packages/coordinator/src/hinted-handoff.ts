@@ -83,11 +83,7 @@ export class HintedHandoff {
   }
 
   add(member: MemberAddress, key: string, record: KVRecord): void {
-    let forMember = this.hints.get(member);
-    if (forMember === undefined) {
-      forMember = new Map();
-      this.hints.set(member, forMember);
-    }
+    const forMember = this.hintsFor(member);
     const kept = newerRecord(forMember.get(key), record)!;
     forMember.delete(key);
     forMember.set(key, kept);
@@ -122,12 +118,18 @@ export class HintedHandoff {
   }
 
   private remember(member: MemberAddress, key: string, record: KVRecord): void {
+    const forMember = this.hintsFor(member);
+    forMember.set(key, newerRecord(forMember.get(key), record)!);
+  }
+
+  /** The hints kept for `member`, in the order they were last written (oldest first). */
+  private hintsFor(member: MemberAddress): Map<string, KVRecord> {
     let forMember = this.hints.get(member);
     if (forMember === undefined) {
       forMember = new Map();
       this.hints.set(member, forMember);
     }
-    forMember.set(key, newerRecord(forMember.get(key), record)!);
+    return forMember;
   }
 
   private persist(write: Promise<void> | undefined): void {

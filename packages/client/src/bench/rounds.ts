@@ -1,7 +1,5 @@
-import { mergeTallies } from './errors-tally.js';
-import { mergeHistograms } from './histogram.js';
 import { type BenchOptions, BenchOptionsError } from './options.js';
-import type { BenchResult } from './runner.js';
+import { type BenchResult, summarize } from './runner.js';
 
 /**
  * Interleaved rounds. On a shared machine the capacity drifts by tens of percent within a minute, so a reference
@@ -34,22 +32,13 @@ export function roundOptions(options: BenchOptions, rounds: number, round: numbe
 /** Several slices of one side as one run: counts and times added, histograms and errors merged. */
 export function combineResults(parts: readonly BenchResult[]): BenchResult {
   if (parts.length === 1) return parts[0]!;
-  const sum = (pick: (part: BenchResult) => number) => parts.reduce((total, part) => total + pick(part), 0);
-  const durationMs = sum((part) => part.durationMs);
-  const ok = sum((part) => part.ok);
-  return {
-    options: parts[0]!.options,
-    completed: sum((part) => part.completed),
-    ok,
-    gets: sum((part) => part.gets),
-    sets: sum((part) => part.sets),
-    misses: sum((part) => part.misses),
-    errors: mergeTallies(parts.map((part) => part.errors)),
-    durationMs,
-    throughput: durationMs > 0 ? (ok * 1_000) / durationMs : 0,
-    histogram: mergeHistograms(parts.map((part) => part.histogram)),
-    clientCpuMs: sum((part) => part.clientCpuMs),
-  };
+  const total = (pick: (part: BenchResult) => number) => parts.reduce((sum, part) => sum + pick(part), 0);
+  return summarize(
+    parts[0]!.options,
+    parts,
+    total((part) => part.durationMs),
+    total((part) => part.clientCpuMs),
+  );
 }
 
 /** Target ÷ reference throughput of each round. */

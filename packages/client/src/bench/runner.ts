@@ -2,26 +2,18 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { Client } from 'undici';
 import { PROGRESS_INTERVAL_MS } from './constants.js';
-import { countErrors, type ErrorTally, mergeTallies } from './errors-tally.js';
-import { decodeHistogram, type Histogram, mergeHistograms } from './histogram.js';
+import { countErrors, mergeTallies } from './errors-tally.js';
+import { decodeHistogram, mergeHistograms } from './histogram.js';
 import { LoadGenerator, type LoadPlan, type LoadProgress, type LoadResult } from './load-generator.js';
 import { type BenchOptions, formatTarget, type Target } from './options.js';
 import { warmupPlan, workerPlans } from './plan.js';
 import type { EncodedLoadResult, WorkerMessage } from './worker-messages.js';
 
 /** A finished run: the options it ran with and what every worker did, merged. */
-export interface BenchResult {
+export interface BenchResult extends LoadResult {
   options: BenchOptions;
-  completed: number;
-  ok: number;
-  gets: number;
-  sets: number;
-  misses: number;
-  errors: ErrorTally;
-  durationMs: number;
   /** Successful operations per second. */
   throughput: number;
-  histogram: Histogram;
   /** CPU time this process (every worker included) spent during the measured run: the generator's own cost. */
   clientCpuMs: number;
 }
@@ -49,6 +41,20 @@ export async function runBenchmark(options: BenchOptions, hooks: RunHooks = {}):
   const parts =
     options.workers === 1 ? [await runHere(options, hooks, cpu)] : await runInWorkers(options, hooks, cpu);
   const durationMs = Math.max(...parts.map((part) => part.durationMs));
+  const clientCpuMs = cpu.used === undefined ? 0 : (cpu.used.user + cpu.used.system) / 1_000;
+  return summarize(options, parts, durationMs, clientCpuMs);
+}
+
+/**
+ * One result from several parts: counts added, errors and histograms merged, throughput over `durationMs`. Parts
+ * that ran side by side (workers) span the longest one's time; parts that ran one after another (rounds), the sum.
+ */
+export function summarize(
+  options: BenchOptions,
+  parts: readonly LoadResult[],
+  durationMs: number,
+  clientCpuMs: number,
+): BenchResult {
   const sum = (pick: (part: LoadResult) => number) => parts.reduce((total, part) => total + pick(part), 0);
   const ok = sum((part) => part.ok);
   return {
@@ -63,7 +69,7 @@ export async function runBenchmark(options: BenchOptions, hooks: RunHooks = {}):
     throughput: durationMs > 0 ? (ok * 1_000) / durationMs : 0,
     histogram:
       parts.length === 1 ? parts[0]!.histogram : mergeHistograms(parts.map((part) => part.histogram)),
-    clientCpuMs: cpu.used === undefined ? 0 : (cpu.used.user + cpu.used.system) / 1_000,
+    clientCpuMs,
   };
 }
 
