@@ -1,3 +1,4 @@
+import type { KeyVersion } from './protocol.js';
 import type { KVRecord } from './record.js';
 import type { Version } from './version.js';
 
@@ -18,6 +19,14 @@ export interface MergeResult {
 export interface EntriesOptions {
   /** Only keys that start with this. */
   prefix?: string;
+}
+
+/** A page of keys in order: the first `limit` keys after `after` (exclusive) that start with `prefix`. */
+export interface ScanOptions {
+  prefix?: string;
+  /** Start after this key; the cursor of paged listings. */
+  after?: string;
+  limit: number;
 }
 
 /**
@@ -44,6 +53,13 @@ export interface Store {
    * store: digests built from it cannot miss a write that lands halfway through.
    */
   entries(options?: EntriesOptions): Iterable<[string, KVRecord]>;
+
+  /**
+   * Keys in the order of `compareKeys` (code point order, as UTF-8 bytes sort) with their newest version and
+   * whether it is a tombstone: one bounded, synchronous page, so a listing of millions of keys never holds the
+   * event loop for long.
+   */
+  scanKeys(options: ScanOptions): KeyVersion[];
 
   counts(): Promise<StoreCounts>;
 

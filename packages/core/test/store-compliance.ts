@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { compareKeys } from '../src/keys.js';
 import type { JsonValue, KVRecord } from '../src/record.js';
 import type { Store } from '../src/store.js';
 import type { Version } from '../src/version.js';
@@ -331,6 +332,79 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
           expect(entries.get('k')).to.deep.equal({ version: v(1), value });
         });
       }
+
+      it('round-trips real versions from many writers', async () => {
+        const writers = ['127.0.0.1:5878', '10.0.0.7:6000', 'node-ü', '[::1]:5878'];
+        for (let i = 0; i < 40; i++) {
+          const version = v(1_763_000_000_000 + i * 977, i * 131, writers[i % writers.length]);
+          await store.merge(`k${i}`, i % 3 === 0 ? tombstone(version) : live(version, i));
+        }
+        for (let i = 0; i < 40; i++) {
+          const version = v(1_763_000_000_000 + i * 977, i * 131, writers[i % writers.length]);
+          expect(await store.get(`k${i}`)).to.deep.equal(i % 3 === 0 ? tombstone(version) : live(version, i));
+        }
+      });
+    });
+
+    describe('scanKeys', () => {
+      const keysOf = (page: ReturnType<Store['scanKeys']>) => page.map(([key]) => key);
+
+      it('pages through every key in compareKeys order, tombstones included', async () => {
+        const keys = Array.from({ length: 57 }, (_, i) => `key:${(i * 37) % 57}`);
+        for (const [i, key] of keys.entries()) {
+          await store.merge(key, i % 4 === 0 ? tombstone(v(i + 1)) : live(v(i + 1), i));
+        }
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (let pages = 0; pages < 20; pages++) {
+          const page = store.scanKeys({ after, limit: 10 });
+          if (page.length === 0) break;
+          expect(page.length).to.be.at.most(10);
+          seen.push(...keysOf(page));
+          after = page.at(-1)![0];
+        }
+        expect(seen).to.deep.equal([...keys].sort(compareKeys));
+        const first = store.scanKeys({ limit: 100 });
+        const tombstones = first.filter(([, , deleted]) => deleted).length;
+        expect(tombstones).to.equal(15);
+        const [key, version, deleted] = first.find(([k]) => k === keys[1])!;
+        expect([key, version, deleted]).to.deep.equal([keys[1], v(2), false]);
+      });
+
+      it('starts after the cursor even when the cursor key is gone', async () => {
+        for (const key of ['a', 'b', 'c', 'd']) await store.merge(key, live(v(1)));
+        expect(keysOf(store.scanKeys({ after: 'b', limit: 10 }))).to.deep.equal(['c', 'd']);
+        expect(keysOf(store.scanKeys({ after: 'bb', limit: 10 }))).to.deep.equal(['c', 'd']);
+        expect(keysOf(store.scanKeys({ after: 'd', limit: 10 }))).to.deep.equal([]);
+        expect(keysOf(store.scanKeys({ after: '', limit: 2 }))).to.deep.equal(['a', 'b']);
+      });
+
+      it('keeps to the prefix, before, at and after the cursor', async () => {
+        for (const key of ['user', 'user:1', 'user:2', 'user:3', 'users', 'usa', 'zed', 'User:1']) {
+          await store.merge(key, live(v(1)));
+        }
+        expect(keysOf(store.scanKeys({ prefix: 'user:', limit: 10 }))).to.deep.equal([
+          'user:1',
+          'user:2',
+          'user:3',
+        ]);
+        expect(keysOf(store.scanKeys({ prefix: 'user:', after: 'user:1', limit: 1 }))).to.deep.equal([
+          'user:2',
+        ]);
+        expect(keysOf(store.scanKeys({ prefix: 'user:', after: 'a', limit: 10 }))).to.have.length(3);
+        expect(keysOf(store.scanKeys({ prefix: 'user:', after: 'user:3', limit: 10 }))).to.deep.equal([]);
+        expect(keysOf(store.scanKeys({ prefix: 'user:', after: 'zzz', limit: 10 }))).to.deep.equal([]);
+        expect(keysOf(store.scanKeys({ prefix: 'nothing', limit: 10 }))).to.deep.equal([]);
+      });
+
+      it('orders by code point, as UTF-8 bytes sort', async () => {
+        const keys = ['\uffff', '😀', '\ue000', 'z', 'é', 'a', '\u{10ffff}'];
+        for (const key of keys) await store.merge(key, live(v(1)));
+        const listed = keysOf(store.scanKeys({ limit: 100 }));
+        expect(listed).to.deep.equal(['a', 'z', 'é', '\ue000', '\uffff', '😀', '\u{10ffff}']);
+        const bytes = listed.map((key) => Buffer.from(key, 'utf8'));
+        for (let i = 1; i < bytes.length; i++) expect(Buffer.compare(bytes[i - 1]!, bytes[i]!)).to.equal(-1);
+      });
     });
   });
 }

@@ -1,11 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import type { HintLog } from '@kvdb/coordinator';
 import {
+  compareKeys,
   compareVersions,
   type EntriesOptions,
   isTombstone,
+  type KeyVersion,
   type KVRecord,
   type MergeResult,
+  type ScanOptions,
   type Store,
   type StoreCounts,
   supersedes,
@@ -116,6 +119,19 @@ export class DiskStore implements Store, HintLog {
       if (prefix !== undefined && !key.startsWith(prefix)) return;
       yield [key, value];
     }
+  }
+
+  scanKeys({ prefix, after, limit }: ScanOptions): KeyVersion[] {
+    const page: KeyVersion[] = [];
+    const from =
+      after !== undefined && (prefix === undefined || compareKeys(after, prefix) > 0) ? after : prefix;
+    for (const { key, value } of this.records.getRange(from === undefined ? {} : { start: from })) {
+      if (page.length >= limit) break;
+      if (key === after) continue;
+      if (prefix !== undefined && !key.startsWith(prefix)) break;
+      page.push([key, value.version, isTombstone(value)]);
+    }
+    return page;
   }
 
   /** Hints for other replicas, keyed `member NUL key`: the HintLog of hinted handoff. */

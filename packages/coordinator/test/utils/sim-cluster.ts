@@ -1,12 +1,14 @@
 import {
   type EntriesOptions,
   isTombstone,
+  type KeyVersion,
   type KVRecord,
   type MemberAddress,
   type MemberStatus,
   MemoryStore,
   type MergeResult,
   type PeerMethod,
+  type ScanOptions,
   type Store,
   type StoreCounts,
   type Version,
@@ -95,6 +97,10 @@ class FencedStore implements Store {
 
   entries(options?: EntriesOptions): Iterable<[string, KVRecord]> {
     return this.inner.entries(options);
+  }
+
+  scanKeys(options: ScanOptions): KeyVersion[] {
+    return this.inner.scanKeys(options);
   }
 
   counts(): Promise<StoreCounts> {
