@@ -19,7 +19,14 @@ try {
   console.log('profile:', await kv.get('user:ada'));
   console.log('stored on:', (await kv.locate('user:ada')).join(', '));
 
-  console.log('all keys:', await kv.listKeys());
+  console.log('view counters:', await kv.listKeys({ prefix: 'views:' }));
+  // Any number of keys, a page at a time: pass each page's cursor back until it is null.
+  const page = await kv.listKeysPage({ limit: 2 });
+  console.log(
+    'first page of keys:',
+    page.keys,
+    page.cursor === null ? '(the last)' : `(next after ${page.cursor})`,
+  );
   console.log('removed:', await kv.pop('user:ada'));
   console.log('still there?', await kv.has('user:ada'));
 

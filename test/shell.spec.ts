@@ -86,6 +86,36 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
     expect(lines.slice(14, 17).join('\n')).to.contain(cluster.addresses[2]!.split(':')[1]);
   });
 
+  it('lists the keys under a prefix, or one page of them with the command for the next', async () => {
+    for (const key of ['page:c', 'page:a', 'page:e', 'page:b', 'page:d']) await cluster.client(0).set(key, 1);
+    const port = String(cluster.nodes[1]!.port);
+    const run = await runShell(
+      ['-P', port],
+      'list_keys page:\nlist_keys page: 2\nlist_keys page: 2 page:d\n',
+    );
+    expect(run.code).to.equal(0);
+    expect(run.stdout.split('\n')).to.deep.equal([
+      '1) "page:a"',
+      '2) "page:b"',
+      '3) "page:c"',
+      '4) "page:d"',
+      '5) "page:e"',
+      '1) "page:a"',
+      '2) "page:b"',
+      'cursor: "page:b" (next page: list_keys "page:" 2 "page:b")',
+      '1) "page:e"',
+      '(end of the listing)',
+      '',
+    ]);
+    const next = await runShell(['-P', port, 'list_keys', 'page:', '2', 'page:b'], '');
+    expect(next.stdout).to.equal(
+      '1) "page:c"\n2) "page:d"\ncursor: "page:d" (next page: list_keys "page:" 2 "page:d")\n',
+    );
+    const bad = await runShell(['-P', port, 'list_keys', 'page:', 'many'], '');
+    expect(bad.code).to.equal(1);
+    expect(bad.stdout + bad.stderr).to.contain('LIMIT must be a whole number from 1 to 10000');
+  });
+
   it('sees writes made through another node', async () => {
     await cluster.client(2).set('from-node-2', { via: 2 });
     const run = await runShell(['-P', String(cluster.nodes[1]!.port)], 'get from-node-2\n');

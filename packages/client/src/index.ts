@@ -16,6 +16,7 @@ export {
   type Consistency,
   InvalidParamsError,
   type JsonValue,
+  type KeyPage,
   KVError,
   type MemberInfo,
   MethodNotFoundError,
@@ -26,4 +27,11 @@ export {
   UnauthorizedError,
   UnavailableError,
 } from '@kvdb/core';
-export { type CallOptions, KVClient, type KVClientOptions } from './kv-client.js';
+export {
+  type CallOptions,
+  type KeysOptions,
+  KVClient,
+  type KVClientOptions,
+  type ListKeysOptions,
+  type ListKeysPageOptions,
+} from './kv-client.js';

@@ -2,13 +2,16 @@ import { Agent } from 'node:http';
 import {
   ConnectionError,
   type Consistency,
+  compareKeys,
   DEFAULT_HOST,
   DEFAULT_PORT,
   DEFAULT_REQUEST_TIMEOUT_MS,
   errorFromRpc,
   type JsonValue,
-  type KVError,
+  type KeyPage,
+  KVError,
   type LeaveResult,
+  MAX_LIST_LIMIT,
   type MemberInfo,
   type NodeStats,
   type PublicMethod,
@@ -40,6 +43,29 @@ export interface KVClientOptions {
 export interface CallOptions {
   /** How many replicas must answer: `one`, `quorum` (a majority, the default) or `all`. */
   consistency?: Consistency;
+}
+
+export interface ListKeysOptions {
+  /** Only keys that start with this. */
+  prefix?: string;
+}
+
+export interface ListKeysPageOptions extends ListKeysOptions {
+  /**
+   * Most keys in the page, 1 to `MAX_LIST_LIMIT`.
+   * @default MAX_LIST_LIMIT
+   */
+  limit?: number;
+  /** The `cursor` of the previous page; leave out for the first. */
+  cursor?: string;
+}
+
+export interface KeysOptions extends ListKeysOptions {
+  /**
+   * Keys fetched per request, 1 to `MAX_LIST_LIMIT`.
+   * @default MAX_LIST_LIMIT
+   */
+  pageSize?: number;
 }
 
 type RpcReply = { result?: unknown; error?: { code: number; message: string; data?: unknown } };
@@ -105,9 +131,40 @@ export class KVClient {
     return this.call('pop', compact({ key, default: defaultValue, consistency: options.consistency }));
   }
 
-  /** Every live key in the cluster, sorted. */
-  listKeys(): Promise<string[]> {
-    return this.call('list_keys', {});
+  /**
+   * Every live key in the cluster (that starts with `prefix`), in code point order. Fetched a page at a time, so
+   * it works whatever the number of keys, as long as they fit in memory; `keys()` iterates without holding them.
+   */
+  async listKeys(options: ListKeysOptions = {}): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const key of this.keys(options)) keys.push(key);
+    return keys;
+  }
+
+  /**
+   * One page of keys, in code point order: pass back the `cursor` it returns for the next, until it is `null`. A
+   * page may be shorter than `limit` (empty, even) without being the last.
+   */
+  async listKeysPage(options: ListKeysPageOptions = {}): Promise<KeyPage> {
+    const params = compact({
+      prefix: options.prefix,
+      limit: options.limit ?? MAX_LIST_LIMIT,
+      cursor: options.cursor,
+    });
+    return (await this.call('list_keys', params)) as KeyPage;
+  }
+
+  /** Every live key (that starts with `prefix`), in code point order, fetched `pageSize` keys at a time. */
+  async *keys(options: KeysOptions = {}): AsyncGenerator<string, void, undefined> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.listKeysPage({ prefix: options.prefix, limit: options.pageSize, cursor });
+      yield* page.keys;
+      if (page.cursor !== null && cursor !== undefined && compareKeys(page.cursor, cursor) <= 0) {
+        throw new KVError(`list_keys on ${this.address} returned a cursor that does not advance`);
+      }
+      cursor = page.cursor ?? undefined;
+    } while (cursor !== undefined);
   }
 
   listMembers(): Promise<MemberInfo[]> {

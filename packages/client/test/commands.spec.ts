@@ -195,6 +195,30 @@ describe('parseCommand', () => {
     }
   });
 
+  it('parses list_keys with a prefix, a limit and a cursor, an empty prefix or cursor being none', () => {
+    const listKeys = (params: object) => ({ kind: 'call', method: 'list_keys', params });
+    expect(parseCommand('list_keys user:')).to.deep.equal(listKeys({ prefix: 'user:' }));
+    expect(parseCommand('list_keys "" 100')).to.deep.equal(listKeys({ limit: 100 }));
+    expect(parseCommand('list_keys u 10000 "u 9"')).to.deep.equal(
+      listKeys({ prefix: 'u', limit: 10_000, cursor: 'u 9' }),
+    );
+    expect(parseCommand('list_keys u 5 ""')).to.deep.equal(listKeys({ prefix: 'u', limit: 5 }));
+    expect(
+      parseTokens([
+        { text: 'list_keys', quoted: false },
+        { text: '', quoted: false },
+      ]),
+    ).to.deep.equal(listKeys({}));
+  });
+
+  it('refuses a list_keys LIMIT that is not a whole number from 1 to 10000', () => {
+    for (const limit of ['0', '10001', '-1', '1.5', '1e3', 'ten', '""', '99999999999999999999']) {
+      expect(usageError(`list_keys p ${limit}`), limit).to.equal(
+        'LIMIT must be a whole number from 1 to 10000; usage: list_keys [PREFIX [LIMIT [CURSOR]]]',
+      );
+    }
+  });
+
   it('parses exit and its alias quit', () => {
     expect(parseCommand('exit')).to.deep.equal({ kind: 'exit' });
     expect(parseCommand('quit')).to.deep.equal({ kind: 'exit' });
@@ -245,7 +269,7 @@ describe('parseCommand', () => {
       ['has a b', 'usage: has KEY'],
       ['locate', 'usage: locate KEY'],
       ['locate a b', 'usage: locate KEY'],
-      ['list_keys a', 'usage: list_keys'],
+      ['list_keys a 1 c d', 'usage: list_keys [PREFIX [LIMIT [CURSOR]]]'],
       ['list_members a', 'usage: list_members'],
       ['stats a', 'usage: stats'],
       ['ping a', 'usage: ping'],

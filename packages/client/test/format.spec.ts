@@ -4,6 +4,7 @@ import { CommandError } from '../src/shell/commands.js';
 import {
   formatDuration,
   formatError,
+  formatKeyPage,
   formatMembers,
   formatReplicas,
   formatResult,
@@ -58,6 +59,19 @@ describe('formatResult', () => {
 
   it('says (empty) for no keys', () => {
     expect(formatResult('list_keys', [])).to.equal('(empty)');
+  });
+
+  it('shows a page of keys with its cursor, or the end of the listing', () => {
+    expect(formatResult('list_keys', { keys: ['a', 'b'], cursor: 'b' })).to.equal(
+      '1) "a"\n2) "b"\ncursor: "b"',
+    );
+    expect(formatResult('list_keys', { keys: ['c'], cursor: null })).to.equal('1) "c"\n(end of the listing)');
+    expect(formatKeyPage({ keys: [], cursor: 'x"y' }, { prefix: 'p', limit: 5 })).to.equal(
+      '(empty)\ncursor: "x\\"y" (next page: list_keys "p" 5 "x\\"y")',
+    );
+    expect(formatKeyPage({ keys: ['k'], cursor: 'k' }, { limit: 1 })).to.equal(
+      '1) "k"\ncursor: "k" (next page: list_keys "" 1 "k")',
+    );
   });
 
   it('shows a result of an unexpected shape as JSON', () => {

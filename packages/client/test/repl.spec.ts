@@ -3,7 +3,9 @@ import { text } from 'node:stream/consumers';
 import { stripVTControlCharacters } from 'node:util';
 import {
   type Consistency,
+  compareKeys,
   type JsonValue,
+  type KeyPage,
   type LeaveResult,
   type MemberInfo,
   type NodeStats,
@@ -11,7 +13,7 @@ import {
   TimeoutError,
 } from '@kvdb/core';
 import { expect } from 'chai';
-import type { CallOptions } from '../src/kv-client.js';
+import type { CallOptions, ListKeysOptions, ListKeysPageOptions } from '../src/kv-client.js';
 import { PROMPT, runShell } from '../src/shell/repl.js';
 import { type ShellClient, ShellSession } from '../src/shell/session.js';
 
@@ -60,8 +62,23 @@ class FakeClient implements ShellClient {
     });
   }
 
-  listKeys(): Promise<string[]> {
-    return this.op('listKeys', [], () => [...this.data.keys()].sort());
+  listKeys(options: ListKeysOptions = {}): Promise<string[]> {
+    return this.op('listKeys', [options], () => this.keysAfter(options.prefix, undefined));
+  }
+
+  /** Pages as a server does: the first `limit` keys after the cursor, and the last of them while more follow. */
+  listKeysPage(options: ListKeysPageOptions = {}): Promise<KeyPage> {
+    return this.op('listKeysPage', [options], () => {
+      const after = this.keysAfter(options.prefix, options.cursor);
+      const keys = after.slice(0, options.limit ?? 10_000);
+      return { keys, cursor: keys.length < after.length ? keys.at(-1)! : null };
+    });
+  }
+
+  private keysAfter(prefix = '', cursor: string | undefined): string[] {
+    return [...this.data.keys()]
+      .filter((key) => key.startsWith(prefix) && (cursor === undefined || compareKeys(key, cursor) > 0))
+      .sort(compareKeys);
   }
 
   listMembers(): Promise<MemberInfo[]> {
@@ -148,6 +165,52 @@ describe('runShell', () => {
       ].join('\n'),
     );
     expect(output).not.to.include(PROMPT);
+  });
+
+  it('lists the keys under a prefix, and pages with LIMIT, printing the command for the next page', async () => {
+    const client = new FakeClient();
+    for (const key of ['user:3', 'user:1', 'other', 'user:2', 'user:"q"']) client.data.set(key, 1);
+    const first = await run('list_keys user:\nlist_keys user: 2\n', client);
+    expect(first.output.trimEnd().split('\n')).to.deep.equal([
+      '1) "user:\\"q\\""',
+      '2) "user:1"',
+      '3) "user:2"',
+      '4) "user:3"',
+      '1) "user:\\"q\\""',
+      '2) "user:1"',
+      'cursor: "user:1" (next page: list_keys "user:" 2 "user:1")',
+    ]);
+    const next = first.output
+      .trimEnd()
+      .split('\n')
+      .at(-1)!
+      .match(/\(next page: (.*)\)$/)![1]!;
+    const second = await run(`${next}\n`, client);
+    expect(second.output.trimEnd().split('\n')).to.deep.equal([
+      '1) "user:2"',
+      '2) "user:3"',
+      '(end of the listing)',
+    ]);
+    expect(client.calls.map(({ method, args }) => [method, args[0]])).to.deep.equal([
+      ['listKeys', { prefix: 'user:' }],
+      ['listKeysPage', { prefix: 'user:', limit: 2, cursor: undefined }],
+      ['listKeysPage', { prefix: 'user:', limit: 2, cursor: 'user:1' }],
+    ]);
+  });
+
+  it('quotes a cursor so that the printed next-page command reads it back exactly', async () => {
+    const client = new FakeClient();
+    for (const key of ['a "quoted" \\ key', 'b']) client.data.set(key, 1);
+    const first = await run('list_keys "" 1\n', client);
+    const lines = first.output.trimEnd().split('\n');
+    expect(lines[0]).to.equal('1) "a \\"quoted\\" \\\\ key"');
+    const next = lines[1]!.match(/\(next page: (.*)\)$/)![1]!;
+    expect((await run(`${next}\n`, client)).output.trimEnd()).to.equal('1) "b"\n(end of the listing)');
+    expect(client.calls.at(-1)?.args[0]).to.deep.equal({
+      prefix: undefined,
+      limit: 1,
+      cursor: 'a "quoted" \\ key',
+    });
   });
 
   it('passes values to the client as parsed: JSON when unquoted, strings when quoted', async () => {

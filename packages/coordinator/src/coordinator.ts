@@ -6,8 +6,10 @@ import {
   HybridClock,
   isTombstone,
   type JsonValue,
+  type KeyPage,
   KVDB_VERSION,
   type KVRecord,
+  MAX_LIST_LIMIT,
   type MemberAddress,
   type MemberInfo,
   MethodNotFoundError,
@@ -24,6 +26,7 @@ import {
 import { type Clock, systemClock } from './clock.js';
 import { ParallelExecutor, type QuorumOutcome } from './executor.js';
 import type { HintedHandoff } from './hinted-handoff.js';
+import { type CollectKeysOptions, collectKeys, mergeKeyPages } from './key-listing.js';
 import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
@@ -65,6 +68,23 @@ export interface ConsistencyOptions {
 export interface DefaultOptions extends ConsistencyOptions {
   /** Returned when the key holds no value. */
   default?: JsonValue;
+}
+
+export interface ListKeysOptions {
+  /** Only keys that start with this. */
+  prefix?: string;
+  /**
+   * Most keys in the page, and how many entries each member is asked for: 1 to `MAX_LIST_LIMIT`.
+   * @default MAX_LIST_LIMIT
+   */
+  limit?: number;
+  /** The `cursor` of the previous page; leave out for the first. */
+  cursor?: string;
+}
+
+export interface ListAllKeysOptions extends CollectKeysOptions {
+  /** Only keys that start with this. */
+  prefix?: string;
 }
 
 /** A write that finds a newer version on a replica stamps past it and tries again, at most this often. */
@@ -128,7 +148,8 @@ export class Coordinator implements PeerHandler {
         Promise.all(keys.map(async (key) => (await this.replica.get(key)) ?? null)),
       'peer.put_many': async ({ entries }) =>
         Promise.all(entries.map(([key, record]) => this.storeLocally(key, record))),
-      'peer.keys': async () => this.replica.keyVersions(),
+      'peer.keys': async ({ prefix, after, limit }) =>
+        this.replica.scanKeys({ prefix, after, limit: limit ?? MAX_LIST_LIMIT }),
       'peer.purge': async ({ entries }) => {
         let removed = 0;
         for (const [key, version] of entries) {
@@ -179,16 +200,23 @@ export class Coordinator implements PeerHandler {
   }
 
   /**
-   * Every live key in the cluster, sorted. Asks every member for the versions it holds and keeps each key's newest,
-   * so a stale replica cannot list a popped key. Needs answers from enough members that every key has a replica
-   * among them.
+   * One page of the live keys in the cluster, in `compareKeys` order. Asks every member for its next `limit` keys
+   * after the cursor, tombstones included, and keeps each key's newest version, so a stale replica cannot list a
+   * popped key (see `mergeKeyPages`). Needs answers from enough members that every key has a replica among them.
    */
-  async listKeys(): Promise<string[]> {
+  async listKeys(options: ListKeysOptions = {}): Promise<KeyPage> {
+    const limit = options.limit ?? MAX_LIST_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+      throw new RangeError(
+        `Expected \`limit\` to be an integer from 1 to ${MAX_LIST_LIMIT}, got \`${limit}\``,
+      );
+    }
+    const scan = { prefix: options.prefix, after: options.cursor, limit };
     const members = this.membership.ring.members;
     const required = Math.max(1, members.length - (this.replicas - 1));
     const outcome = await this.executor.quorum(
       members,
-      (member) => this.callReplica(member, 'peer.keys', {}),
+      (member) => this.callReplica(member, 'peer.keys', scan),
       {
         required,
         timeoutMs: this.timeoutMs,
@@ -196,18 +224,19 @@ export class Coordinator implements PeerHandler {
       },
     );
     if (!outcome.reached) throw this.quorumError('list_keys', undefined, members, required, outcome);
+    return mergeKeyPages(
+      outcome.succeeded.map(({ value }) => value),
+      limit,
+    );
+  }
 
-    const newest = new Map<string, { version: Version; deleted: boolean }>();
-    for (const { value } of outcome.succeeded) {
-      for (const [key, version, deleted] of value) {
-        const known = newest.get(key);
-        if (known === undefined || compareVersions(version, known.version) > 0)
-          newest.set(key, { version, deleted });
-      }
-    }
-    const live: string[] = [];
-    for (const [key, { deleted }] of newest) if (!deleted) live.push(key);
-    return live.sort();
+  /**
+   * Every live key (that starts with `prefix`), in `compareKeys` order, gathered page by page so that the event
+   * loop is never held for long; refused with `TooLargeError` beyond `maxKeys`.
+   */
+  listAllKeys(options: ListAllKeysOptions = {}): Promise<string[]> {
+    const { prefix } = options;
+    return collectKeys((cursor) => this.listKeys({ prefix, cursor, limit: MAX_LIST_LIMIT }), options);
   }
 
   async stats(): Promise<NodeStats> {

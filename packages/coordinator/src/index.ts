@@ -25,6 +25,8 @@ export {
   type CoordinatorInit,
   type DataMethod,
   type DefaultOptions,
+  type ListAllKeysOptions,
+  type ListKeysOptions,
 } from './coordinator.js';
 export { DigestIndex, recordHash } from './digest-index.js';
 export {
@@ -36,6 +38,7 @@ export {
 } from './executor.js';
 export { FailureDetector, type FailureDetectorComponents } from './failure-detector.js';
 export { HintedHandoff, type HintedHandoffInit, type HintLog } from './hinted-handoff.js';
+export { type CollectKeysOptions, collectKeys, mergeKeyPages } from './key-listing.js';
 export { LocalReplica } from './local-replica.js';
 export { type Logger, silentLogger } from './logger.js';
 export { type MemberState, Membership, type MembershipListener } from './membership.js';

@@ -1,4 +1,13 @@
-import type { HashRing, KeyVersion, KVRecord, MergeResult, Store, StoreCounts, Version } from '@kvdb/core';
+import type {
+  HashRing,
+  KeyVersion,
+  KVRecord,
+  MergeResult,
+  ScanOptions,
+  Store,
+  StoreCounts,
+  Version,
+} from '@kvdb/core';
 import { isTombstone } from '@kvdb/core';
 import { DigestIndex } from './digest-index.js';
 
@@ -55,6 +64,11 @@ export class LocalReplica {
       }
     }
     return result;
+  }
+
+  /** One bounded page of keys in `compareKeys` order, tombstones included: what a paged listing asks each member. */
+  scanKeys(options: ScanOptions): KeyVersion[] {
+    return this.store.scanKeys(options);
   }
 
   /** Re-keys the digests to a new ring: one synchronous scan, so no write can slip between scan and swap. */

@@ -116,7 +116,7 @@ describe('Coordinator', () => {
       await cluster.coordinator(1).pop('k');
       await cluster.coordinator(2).set('k', 2);
       expect(await cluster.coordinator(0).get('k')).to.equal(2);
-      expect(await cluster.coordinator(1).listKeys()).to.deep.equal(['k']);
+      expect(await cluster.coordinator(1).listAllKeys()).to.deep.equal(['k']);
     });
 
     it('pops a missing key without writing anything: no tombstone anywhere', async () => {
@@ -144,10 +144,10 @@ describe('Coordinator', () => {
         expect(await cluster.coordinator((i + 1) % 3).get(key)).to.deep.equal({ key, i });
         expect(await cluster.coordinator((i + 2) % 3).has(key)).to.equal(true);
       }
-      expect(await cluster.coordinator(0).listKeys()).to.deep.equal([...keys].sort());
+      expect(await cluster.coordinator(0).listAllKeys()).to.deep.equal([...keys].sort());
       expect(await cluster.coordinator(1).pop('__proto__')).to.deep.equal({ key: '__proto__', i: 0 });
       expect(await cluster.coordinator(2).has('__proto__')).to.equal(false);
-      expect(await cluster.coordinator(2).listKeys()).to.deep.equal([
+      expect(await cluster.coordinator(2).listAllKeys()).to.deep.equal([
         'constructor',
         'hasOwnProperty',
         'toString',
@@ -187,7 +187,7 @@ describe('Coordinator', () => {
       });
     });
 
-    describe('listKeys', () => {
+    describe('listAllKeys', () => {
       it('lists every live key once, sorted, from any node', async () => {
         const keys = ['b', 'a', 'c:1', 'C', '10', '9', 'ä'];
         for (const [i, key] of keys.entries()) await cluster.coordinator(i % 3).set(key, i);
@@ -196,12 +196,12 @@ describe('Coordinator', () => {
         await cluster.coordinator(1).pop('gone');
         const expected = [...keys].sort();
         for (let i = 0; i < 3; i++) {
-          expect(await cluster.coordinator(i).listKeys(), `node ${i}`).to.deep.equal(expected);
+          expect(await cluster.coordinator(i).listAllKeys(), `node ${i}`).to.deep.equal(expected);
         }
       });
 
       it('lists nothing on an empty cluster', async () => {
-        expect(await cluster.coordinator(0).listKeys()).to.deep.equal([]);
+        expect(await cluster.coordinator(0).listAllKeys()).to.deep.equal([]);
       });
     });
 
@@ -235,7 +235,7 @@ describe('Coordinator', () => {
           const owned = keys.filter((key) => wide.coordinator(i).locate(key).includes(wide.address(i)));
           expect((await wide.coordinator(i).stats()).keys, `node ${i}`).to.equal(owned.length);
         }
-        expect(await wide.coordinator(3).listKeys()).to.deep.equal([...keys].sort());
+        expect(await wide.coordinator(3).listAllKeys()).to.deep.equal([...keys].sort());
       });
     });
 

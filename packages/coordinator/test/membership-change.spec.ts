@@ -119,7 +119,7 @@ describe('Membership changes (simulated cluster)', () => {
       });
       expect(cluster.node(index).membership.ring.has(leaver)).to.equal(false);
     }
-    expect(await cluster.settle(cluster.node(0).coordinator.listKeys())).to.deep.equal([...keys].sort());
+    expect(await cluster.settle(cluster.node(0).coordinator.listAllKeys())).to.deep.equal([...keys].sort());
   });
 
   it('a dead member removed through another node is re-replicated to exactly R of the rest', async () => {

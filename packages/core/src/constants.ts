@@ -32,3 +32,15 @@ export const DEFAULT_MAX_BATCH = 1_000;
 
 /** The kvdb release, reported by `stats` and `--version`. */
 export const KVDB_VERSION = '0.1.0';
+
+/**
+ * Most keys in one page of `list_keys`, and most entries a replica scans for one `peer.keys` call: 10,000 keys keep
+ * a page well under the ~100 ms a node may spend on one request without holding up the others.
+ */
+export const MAX_LIST_LIMIT = 10_000;
+
+/**
+ * Most keys `list_keys` returns in one unpaged answer (no `limit`, no `cursor`); a longer listing is refused and
+ * must be paged.
+ */
+export const MAX_UNPAGED_KEYS = 100_000;

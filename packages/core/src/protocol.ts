@@ -31,6 +31,25 @@ export interface PopParams {
 export interface LocateParams {
   key: string;
 }
+export interface ListKeysParams {
+  /** Only keys that start with this. */
+  prefix?: string;
+  /** Return one page of at most this many keys (1 to `MAX_LIST_LIMIT`), as a `KeyPage`. */
+  limit?: number;
+  /** Continue after the page that returned this cursor. */
+  cursor?: string;
+}
+
+/**
+ * One page of a paged listing: keys in `compareKeys` order, then the cursor to pass for the next page, or `null`
+ * when the listing is complete. A page may hold fewer than `limit` keys (none, even) and still not be the last.
+ * The cursor is opaque: pass it back as it came.
+ */
+export interface KeyPage {
+  keys: string[];
+  cursor: string | null;
+}
+
 export interface LeaveParams {
   /** A member to remove for good while it is down; leave out to make the node that receives this leave. */
   address?: string;
@@ -61,7 +80,8 @@ export interface PublicMethods {
   set: [SetParams, true];
   has: [HasParams, boolean];
   pop: [PopParams, JsonValue];
-  list_keys: [Record<string, never>, string[]];
+  /** Without `limit` and `cursor`: every live key (`string[]`); with either: one `KeyPage`. */
+  list_keys: [ListKeysParams, string[] | KeyPage];
   list_members: [Record<string, never>, MemberInfo[]];
   locate: [LocateParams, string[]];
   stats: [Record<string, never>, NodeStats];
@@ -78,7 +98,7 @@ export const PARAM_ORDER: { readonly [M in PublicMethod]: readonly (keyof Public
     set: ['key', 'value', 'consistency'],
     has: ['key', 'consistency'],
     pop: ['key', 'default', 'consistency'],
-    list_keys: [],
+    list_keys: ['prefix', 'limit', 'cursor'],
     list_members: [],
     locate: ['key'],
     stats: [],
@@ -89,6 +109,15 @@ export const PUBLIC_METHODS = Object.keys(PARAM_ORDER) as PublicMethod[];
 
 /** One key's newest version as a replica reports it when listing: `[key, version, deleted]`. */
 export type KeyVersion = [key: string, version: Version, deleted: boolean];
+
+/** What `peer.keys` asks a replica for: its first `limit` keys after `after` that start with `prefix`. */
+export interface KeyScanParams {
+  prefix?: string;
+  /** Exclusive. */
+  after?: string;
+  /** @default MAX_LIST_LIMIT */
+  limit?: number;
+}
 
 /**
  * What a replica says to a put: stored (or it already had this very version), or not stored because it holds a
@@ -134,7 +163,8 @@ export interface PeerMethods {
   'peer.put': [{ key: string; record: KVRecord }, PutResult];
   'peer.get_many': [{ keys: string[] }, Array<KVRecord | null>];
   'peer.put_many': [{ entries: Array<[string, KVRecord]> }, PutResult[]];
-  'peer.keys': [Record<string, never>, KeyVersion[]];
+  /** A bounded page of the replica's keys, tombstones included, in `compareKeys` order. */
+  'peer.keys': [KeyScanParams, KeyVersion[]];
   'peer.digest': [DigestParams, DigestReply];
   'peer.range': [{ ring: string; segments: number[] }, KeyVersion[]];
   /** Removes these tombstones, each only if it is still exactly that version; resolves with how many went. */

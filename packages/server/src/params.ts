@@ -156,3 +156,49 @@ export function requireBoolean(params: Params, name: string): boolean {
 export function optionalString(params: Params, name: string): string | undefined {
   return params.get(name) === undefined ? undefined : requireString(params, name);
 }
+
+/** An optional integer param from 1 to `max`; `null` counts as absent, so positional params can skip it. */
+export function optionalLimit(params: Params, name: string, max: number): number | undefined {
+  const value = params.get(name);
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new InvalidParamsError(
+      `Expected \`${name}\` to be an integer from 1 to ${max}, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * An optional string param that is a key or the start of one (a prefix, a cursor): at most `--max-key-bytes`, and
+ * non-empty unless `allowEmpty`. `null` counts as absent.
+ */
+export function optionalKeyText(
+  params: Params,
+  name: string,
+  limits: Limits,
+  { allowEmpty = false } = {},
+): string | undefined {
+  const value = params.get(name);
+  if (value === undefined || value === null) return undefined;
+  const what = allowEmpty ? 'a string' : 'a non-empty string';
+  if (typeof value !== 'string' || (value.length === 0 && !allowEmpty)) {
+    throw new InvalidParamsError(`Expected \`${name}\` to be ${what}, got ${describe(value)}`);
+  }
+  if (Buffer.byteLength(value, 'utf8') > limits.maxKeyBytes) {
+    throw new InvalidParamsError(
+      `Expected \`${name}\` to be ${what} of at most ${limits.maxKeyBytes} UTF-8 bytes (--max-key-bytes)`,
+    );
+  }
+  return value;
+}
+
+/** A short description of a bad param for error messages: its JSON, cut short, or its type. */
+function describe(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {}
+  if (text === undefined) return typeof value;
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}

@@ -2,7 +2,7 @@
  * The shell's language, with no I/O: a line becomes tokens, tokens become a command. A bad line throws a
  * `CommandError` whose message is what the shell prints (`usage: set KEY VALUE`, `unknown command "x"`, …).
  */
-import { CONSISTENCY_LEVELS, type Consistency, type JsonValue } from '@kvdb/core';
+import { CONSISTENCY_LEVELS, type Consistency, type JsonValue, MAX_LIST_LIMIT } from '@kvdb/core';
 
 /** A word of a command line; `quoted` words are always taken as strings. */
 export interface Token {
@@ -14,7 +14,8 @@ export type CallCommand =
   | { kind: 'call'; method: 'get' | 'pop'; params: { key: string; default?: JsonValue } }
   | { kind: 'call'; method: 'set'; params: { key: string; value: JsonValue } }
   | { kind: 'call'; method: 'has' | 'locate'; params: { key: string } }
-  | { kind: 'call'; method: 'ping' | 'list_keys' | 'list_members' | 'stats'; params: Record<string, never> }
+  | { kind: 'call'; method: 'list_keys'; params: { prefix?: string; limit?: number; cursor?: string } }
+  | { kind: 'call'; method: 'ping' | 'list_members' | 'stats'; params: Record<string, never> }
   | { kind: 'call'; method: 'leave'; params: { address?: string } };
 
 export type ShellCommand =
@@ -66,7 +67,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec('set', 'KEY VALUE', 'Store VALUE under KEY'),
   spec('has', 'KEY', 'Print whether KEY has a value'),
   spec('pop', 'KEY [DEFAULT]', 'Remove KEY and print the value it held, or DEFAULT (else null)'),
-  spec('list_keys', '', 'List every key in the cluster, sorted'),
+  spec(
+    'list_keys',
+    '[PREFIX [LIMIT [CURSOR]]]',
+    'List every key (that starts with PREFIX), sorted; with LIMIT, one page of keys and the cursor to go on from ("" is no PREFIX)',
+  ),
   spec('list_members', '', 'List the cluster members and their status'),
   spec('locate', 'KEY', 'List the replicas that hold KEY, primary first'),
   spec('stats', '', 'Print the counters of the node the shell is connected to'),
@@ -188,8 +193,9 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
     case 'has':
     case 'locate':
       return { kind: 'call', method: command.name, params: { key } };
-    case 'ping':
     case 'list_keys':
+      return { kind: 'call', method: 'list_keys', params: listKeysParams(command, args) };
+    case 'ping':
     case 'list_members':
     case 'stats':
       return { kind: 'call', method: command.name, params: {} };
@@ -226,6 +232,27 @@ export function parseValue(token: Token): JsonValue {
   } catch {
     return token.text;
   }
+}
+
+/** `[PREFIX [LIMIT [CURSOR]]]`: an empty PREFIX or CURSOR (`""`) is none; LIMIT must be a whole number in range. */
+function listKeysParams(
+  command: CommandSpec,
+  args: readonly Token[],
+): { prefix?: string; limit?: number; cursor?: string } {
+  const [prefix, limit, cursor] = args;
+  const params: { prefix?: string; limit?: number; cursor?: string } = {};
+  if (prefix !== undefined && prefix.text !== '') params.prefix = prefix.text;
+  if (limit !== undefined) {
+    const value = /^\d+$/.test(limit.text) ? Number(limit.text) : Number.NaN;
+    if (!(value >= 1 && value <= MAX_LIST_LIMIT)) {
+      throw new CommandError(
+        `LIMIT must be a whole number from 1 to ${MAX_LIST_LIMIT}; usage: ${usage(command)}`,
+      );
+    }
+    params.limit = value;
+  }
+  if (cursor !== undefined && cursor.text !== '') params.cursor = cursor.text;
+  return params;
 }
 
 function parseLevel(token: Token): Consistency {

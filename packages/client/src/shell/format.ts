@@ -1,5 +1,5 @@
 /** How the shell shows results and errors to people. Pure: every function returns the text to print. */
-import type { PublicMethod } from '@kvdb/core';
+import type { KeyPage, PublicMethod } from '@kvdb/core';
 import { CommandError } from './commands.js';
 
 /** A stored value as JSON, so `"1"` and `1` look different; a missing value is `null`. */
@@ -18,7 +18,8 @@ export function formatResult(method: PublicMethod, result: unknown): string {
     case 'ping':
       return typeof result === 'string' ? result : formatValue(result);
     case 'list_keys':
-      return Array.isArray(result) ? numbered(result.map(formatValue)) : formatValue(result);
+      if (Array.isArray(result)) return numbered(result.map(formatValue));
+      return isKeyPage(result) ? formatKeyPage(result) : formatValue(result);
     case 'list_members':
       return Array.isArray(result) ? formatMembers(result) : formatValue(result);
     case 'locate':
@@ -32,6 +33,31 @@ export function formatResult(method: PublicMethod, result: unknown): string {
     default:
       return formatValue(result);
   }
+}
+
+/** What a page was asked with, so its last line can spell out the command that fetches the next one. */
+export interface PageRequest {
+  prefix?: string;
+  limit: number;
+}
+
+/**
+ * The page's keys, numbered, then the cursor to continue from (with the whole `list_keys` command when `request`
+ * says how the page was asked for), or `(end of the listing)`.
+ */
+export function formatKeyPage(page: KeyPage, request?: PageRequest): string {
+  const keys = numbered(page.keys.map(formatValue));
+  if (page.cursor === null) return `${keys}\n(end of the listing)`;
+  const next =
+    request === undefined
+      ? ''
+      : ` (next page: list_keys ${quoteWord(request.prefix ?? '')} ${request.limit} ${quoteWord(page.cursor)})`;
+  return `${keys}\ncursor: ${quoteWord(page.cursor)}${next}`;
+}
+
+/** A word quoted as the shell reads it back: in double quotes, with `"` and `\` escaped. */
+export function quoteWord(text: string): string {
+  return `"${text.replace(/["\\]/g, '\\$&')}"`;
 }
 
 /** `address  status` rows, addresses padded so the statuses line up. */
@@ -115,6 +141,14 @@ function numbered(lines: readonly string[]): string {
   if (lines.length === 0) return '(empty)';
   const width = String(lines.length).length;
   return lines.map((line, i) => `${String(i + 1).padStart(width)}) ${line}`).join('\n');
+}
+
+function isKeyPage(value: unknown): value is KeyPage {
+  return (
+    isRecord(value) &&
+    Array.isArray(value.keys) &&
+    (typeof value.cursor === 'string' || value.cursor === null)
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -9,12 +9,22 @@ import {
   type ShellCommand,
   type Token,
 } from './commands.js';
-import { formatError, formatResult } from './format.js';
+import { formatError, formatKeyPage, formatResult } from './format.js';
 
 /** The part of `KVClient` the shell uses; tests hand in a fake. */
 export type ShellClient = Pick<
   KVClient,
-  'ping' | 'get' | 'set' | 'has' | 'pop' | 'listKeys' | 'listMembers' | 'locate' | 'stats' | 'leave'
+  | 'ping'
+  | 'get'
+  | 'set'
+  | 'has'
+  | 'pop'
+  | 'listKeys'
+  | 'listKeysPage'
+  | 'listMembers'
+  | 'locate'
+  | 'stats'
+  | 'leave'
 >;
 
 export interface ShellSessionComponents {
@@ -86,6 +96,12 @@ export class ShellSession {
         this.consistency = command.level;
         return done(`consistency set to ${command.level}`);
       case 'call':
+        if (command.method === 'list_keys' && command.params.limit !== undefined) {
+          const { prefix, limit, cursor } = command.params;
+          return done(
+            formatKeyPage(await this.client.listKeysPage({ prefix, limit, cursor }), { prefix, limit }),
+          );
+        }
         return done(formatResult(command.method, await this.call(command)));
     }
   }
@@ -106,7 +122,9 @@ export class ShellSession {
       case 'ping':
         return this.client.ping();
       case 'list_keys':
-        return this.client.listKeys();
+        return this.client.listKeys(
+          command.params.prefix === undefined ? {} : { prefix: command.params.prefix },
+        );
       case 'list_members':
         return this.client.listMembers();
       case 'stats':

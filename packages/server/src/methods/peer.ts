@@ -4,10 +4,19 @@ import {
   isRecord,
   isVersion,
   type KVRecord,
+  MAX_LIST_LIMIT,
   type MemberState,
   type Version,
 } from '@kvdb/core';
-import { requireArray, requireBoolean, requireKey, requireRecord, requireString } from '../params.js';
+import {
+  optionalKeyText,
+  optionalLimit,
+  requireArray,
+  requireBoolean,
+  requireKey,
+  requireRecord,
+  requireString,
+} from '../params.js';
 import type { MethodDefinition } from './types.js';
 
 const isKey = (item: unknown): item is string => typeof item === 'string' && item.length > 0;
@@ -82,8 +91,13 @@ export const peerMethods: MethodDefinition[] = [
   },
   {
     name: 'peer.keys',
-    params: [],
-    call: (_params, { node }) => node.handlePeer('peer.keys', {}),
+    params: ['prefix', 'after', 'limit'],
+    call: (params, { node, limits }) =>
+      node.handlePeer('peer.keys', {
+        prefix: optionalKeyText(params, 'prefix', limits, { allowEmpty: true }),
+        after: optionalKeyText(params, 'after', limits),
+        limit: optionalLimit(params, 'limit', MAX_LIST_LIMIT),
+      }),
   },
   {
     name: 'peer.digest',

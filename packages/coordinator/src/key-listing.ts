@@ -1,0 +1,81 @@
+import {
+  compareKeys,
+  compareVersions,
+  type KeyPage,
+  type KeyVersion,
+  MAX_UNPAGED_KEYS,
+  TooLargeError,
+  type Version,
+} from '@kvdb/core';
+
+/**
+ * Merges what members answered to one `peer.keys` call (the same `limit` keys after the same cursor, asked of
+ * each) into one page of live keys.
+ *
+ * A member that answered `limit` entries (a full page) vouches only for keys up to its last one: it may hold more
+ * after. So the page ends at the boundary, the smallest last key among full answers; every answering member has
+ * reported every key it holds up to there, and each key's newest version among them decides whether it is live,
+ * as a whole-store listing would. Live keys beyond `limit` are cut, and the next page starts after the last key
+ * returned; otherwise it starts after the boundary, which skips the tombstones up to it. No full answer means
+ * every member has said everything: the listing is complete.
+ */
+export function mergeKeyPages(answers: ReadonlyArray<readonly KeyVersion[]>, limit: number): KeyPage {
+  let boundary: string | undefined;
+  for (const answer of answers) {
+    if (answer.length < limit) continue;
+    const last = answer[answer.length - 1]![0];
+    if (boundary === undefined || compareKeys(last, boundary) < 0) boundary = last;
+  }
+
+  const newest = new Map<string, { version: Version; deleted: boolean }>();
+  for (const answer of answers) {
+    for (const [key, version, deleted] of answer) {
+      if (boundary !== undefined && compareKeys(key, boundary) > 0) continue;
+      const known = newest.get(key);
+      if (known === undefined || compareVersions(version, known.version) > 0)
+        newest.set(key, { version, deleted });
+    }
+  }
+  const live: string[] = [];
+  for (const [key, { deleted }] of newest) if (!deleted) live.push(key);
+  live.sort(compareKeys);
+
+  if (live.length > limit) {
+    const keys = live.slice(0, limit);
+    return { keys, cursor: keys[limit - 1]! };
+  }
+  return { keys: live, cursor: boundary ?? null };
+}
+
+export interface CollectKeysOptions {
+  /**
+   * Refuse, with `TooLargeError`, a listing that would hold more keys than this.
+   * @default MAX_UNPAGED_KEYS
+   */
+  maxKeys?: number;
+}
+
+/**
+ * Every key of a paged listing, fetched one page at a time: between pages the event loop serves other requests,
+ * so even a long listing never holds it for more than one page. Stops as soon as the keys exceed `maxKeys`.
+ */
+export async function collectKeys(
+  listPage: (cursor: string | undefined) => Promise<KeyPage>,
+  options: CollectKeysOptions = {},
+): Promise<string[]> {
+  const maxKeys = options.maxKeys ?? MAX_UNPAGED_KEYS;
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await listPage(cursor);
+    for (const key of page.keys) keys.push(key);
+    if (keys.length > maxKeys) {
+      throw new TooLargeError(
+        `list_keys would return more than ${maxKeys.toLocaleString('en-US')} keys; pass \`limit\` and page through them with \`cursor\``,
+        { data: { limit: maxKeys } },
+      );
+    }
+    if (page.cursor === null) return keys;
+    cursor = page.cursor;
+  }
+}

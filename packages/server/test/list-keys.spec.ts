@@ -1,0 +1,206 @@
+import type { ClusterNode } from '@kvdb/coordinator';
+import { Coordinator, LocalReplica, Membership } from '@kvdb/coordinator';
+import {
+  compareKeys,
+  InvalidParamsError,
+  type KeyPage,
+  type KeyVersion,
+  MAX_LIST_LIMIT,
+  MAX_UNPAGED_KEYS,
+  MemoryStore,
+  TooLargeError,
+} from '@kvdb/core';
+import { expect } from 'chai';
+import type { Limits } from '../src/config.js';
+import { listKeys } from '../src/methods/list-keys.js';
+import { peerMethods } from '../src/methods/peer.js';
+import type { MethodContext, MethodDefinition } from '../src/methods/types.js';
+import { normalizeParams } from '../src/params.js';
+
+const SELF = '127.0.0.1:5878';
+const LIMITS: Limits = { maxKeyBytes: 16, maxValueBytes: 1_000, maxBodyBytes: 10_000, maxBatch: 10 };
+const version = { wall: 1, counter: 0, node: SELF };
+
+/** A one-member node in memory: every replica call it makes is to itself, so no transport is needed. */
+function singleNode(): { context: MethodContext; coordinator: Coordinator } {
+  const membership = new Membership(SELF, [SELF]);
+  const transport = { call: () => Promise.reject(new Error('a single node calls no peer')) };
+  const coordinator = new Coordinator(
+    { membership, replica: new LocalReplica(new MemoryStore(), membership.ring), transport },
+    { replicas: 1 },
+  );
+  const node = { handlePeer: coordinator.handlePeer.bind(coordinator) } as unknown as ClusterNode;
+  return { coordinator, context: { node, coordinator, limits: LIMITS, onLeft: () => {} } };
+}
+
+/** Calls a method as the server does: raw params normalised by name, then validated by the method. */
+async function call(method: MethodDefinition, raw: unknown, context: MethodContext): Promise<unknown> {
+  return method.call(normalizeParams(method.name, raw, method.params), context);
+}
+
+async function refusal(promise: Promise<unknown>): Promise<InvalidParamsError> {
+  try {
+    const value = await promise;
+    expect.fail(`expected -32602, got ${JSON.stringify(value)}`);
+  } catch (error) {
+    expect(error).to.be.instanceOf(InvalidParamsError);
+    expect((error as InvalidParamsError).code).to.equal(-32602);
+    return error as InvalidParamsError;
+  }
+}
+
+const peerKeys = peerMethods.find((method) => method.name === 'peer.keys')!;
+
+describe('list_keys params and results', () => {
+  let context: MethodContext;
+  const keys = ['a:1', 'a:2', 'a:3', 'b:1', 'b:2', 'c', '\ue000', '\u{1f600}'];
+
+  before(async () => {
+    const node = singleNode();
+    context = node.context;
+    for (const key of [...keys, 'gone']) await node.coordinator.set(key, key);
+    await node.coordinator.pop('gone');
+  });
+
+  it('answers a plain sorted array of every live key without limit and cursor, as before paging', async () => {
+    for (const raw of [undefined, {}, [], [null], { prefix: null }, { prefix: '' }]) {
+      expect(await call(listKeys, raw, context), JSON.stringify(raw)).to.deep.equal(keys);
+    }
+    expect(await call(listKeys, { prefix: 'a:' }, context)).to.deep.equal(['a:1', 'a:2', 'a:3']);
+    expect(await call(listKeys, ['b:'], context)).to.deep.equal(['b:1', 'b:2']);
+    expect(await call(listKeys, ['zzz'], context)).to.deep.equal([]);
+  });
+
+  it('answers one page, {keys, cursor}, once limit or cursor is given, named or positional', async () => {
+    expect(await call(listKeys, { limit: 3 }, context)).to.deep.equal({
+      keys: ['a:1', 'a:2', 'a:3'],
+      cursor: 'a:3',
+    });
+    // A full page cannot tell whether more keys follow; the next one, empty, says the listing is complete.
+    expect(await call(listKeys, { prefix: 'a:', limit: 3 }, context)).to.deep.equal({
+      keys: ['a:1', 'a:2', 'a:3'],
+      cursor: 'a:3',
+    });
+    expect(await call(listKeys, { prefix: 'a:', limit: 3, cursor: 'a:3' }, context)).to.deep.equal({
+      keys: [],
+      cursor: null,
+    });
+    expect(await call(listKeys, { prefix: 'a:', limit: 4 }, context)).to.deep.equal({
+      keys: ['a:1', 'a:2', 'a:3'],
+      cursor: null,
+    });
+    expect(await call(listKeys, { cursor: 'b:1' }, context)).to.deep.equal({
+      keys: ['b:2', 'c', '\ue000', '\u{1f600}'],
+      cursor: null,
+    });
+    expect(await call(listKeys, [null, 2, 'a:3'], context)).to.deep.equal({
+      keys: ['b:1', 'b:2'],
+      cursor: 'b:2',
+    });
+  });
+
+  it('walks every live key in pages of any size, positional params, without repeats', async () => {
+    for (const limit of [1, 2, 3, 5]) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = (await call(listKeys, ['', limit, cursor], context)) as KeyPage;
+        expect(page.keys.length).to.be.at.most(limit);
+        seen.push(...page.keys);
+        cursor = page.cursor;
+      } while (cursor !== null);
+      expect(seen, `pages of ${limit}`).to.deep.equal(keys);
+    }
+  });
+
+  it('refuses wrong params with -32602 and a message that names the param', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ limit: 0 }, /`limit` to be an integer from 1 to 10000, got 0/],
+      [{ limit: MAX_LIST_LIMIT + 1 }, /`limit` to be an integer from 1 to 10000/],
+      [{ limit: -5 }, /`limit`/],
+      [{ limit: 2.5 }, /`limit`/],
+      [{ limit: 1e21 }, /`limit`/],
+      [{ limit: '10' }, /`limit` to be an integer from 1 to 10000, got "10"/],
+      [{ limit: true }, /`limit`/],
+      [{ limit: [5] }, /`limit`/],
+      [{ prefix: 5 }, /`prefix` to be a string, got 5/],
+      [{ prefix: ['a'] }, /`prefix`/],
+      [{ prefix: '\u00e9'.repeat(9) }, /`prefix` to be a string of at most 16 UTF-8 bytes/],
+      [{ cursor: '' }, /`cursor` to be a non-empty string/],
+      [{ cursor: 7 }, /`cursor`/],
+      [{ cursor: { key: 'a' } }, /`cursor`/],
+      [{ cursor: 'x'.repeat(17) }, /`cursor` to be a non-empty string of at most 16 UTF-8 bytes/],
+      [['a', 1, 'a:1', 'extra'], /at most 3 positional params \(prefix, limit, cursor\)/],
+      [{ after: 'a' }, /Unknown param `after`.*`prefix`, `limit`, `cursor`/],
+      ['a', /object or an array/],
+    ];
+    for (const [raw, message] of cases) {
+      const error = await refusal(call(listKeys, raw, context));
+      expect(error.message, JSON.stringify(raw)).to.match(message);
+    }
+  });
+});
+
+describe('list_keys beyond MAX_UNPAGED_KEYS', function () {
+  this.timeout(30_000);
+
+  it('refuses the unpaged form with TooLargeError telling to page, and still serves pages', async () => {
+    const { coordinator, context } = singleNode();
+    const name = (i: number) => `k${String(i).padStart(6, '0')}`;
+    for (let i = 0; i <= MAX_UNPAGED_KEYS; i++)
+      await coordinator.replica.merge(name(i), { value: i, version });
+    try {
+      await call(listKeys, {}, context);
+      expect.fail('expected list_keys to refuse');
+    } catch (error) {
+      expect(error).to.be.instanceOf(TooLargeError);
+      expect((error as TooLargeError).code).to.equal(1005);
+      expect((error as TooLargeError).message).to.equal(
+        'list_keys would return more than 100,000 keys; pass `limit` and page through them with `cursor`',
+      );
+    }
+    expect(await call(listKeys, { prefix: 'k00' }, context)).to.have.length(10_000);
+    const page = (await call(listKeys, { limit: MAX_LIST_LIMIT, cursor: name(50_000) }, context)) as KeyPage;
+    expect(page.keys).to.have.length(MAX_LIST_LIMIT);
+    expect(page.keys[0]).to.equal(name(50_001));
+    expect(page.cursor).to.equal(name(60_000));
+  });
+});
+
+describe('peer.keys params', () => {
+  let context: MethodContext;
+
+  before(async () => {
+    const node = singleNode();
+    context = node.context;
+    for (const key of ['b', 'a', '\u{10000}', '\ue000', 'ab']) await node.coordinator.set(key, 1);
+    await node.coordinator.pop('ab');
+  });
+
+  const keysOf = (page: unknown) =>
+    (page as KeyVersion[]).map(([key, , deleted]) => (deleted ? `-${key}` : key));
+
+  it('answers a page of keys with tombstones, in code point order, and still answers {} as before', async () => {
+    expect(keysOf(await call(peerKeys, {}, context))).to.deep.equal(['a', '-ab', 'b', '\ue000', '\u{10000}']);
+    expect(keysOf(await call(peerKeys, { prefix: 'a', limit: 5 }, context))).to.deep.equal(['a', '-ab']);
+    expect(keysOf(await call(peerKeys, { after: 'b', limit: 1 }, context))).to.deep.equal(['\ue000']);
+    expect(keysOf(await call(peerKeys, ['', '\ue000', 10], context))).to.deep.equal(['\u{10000}']);
+    const sorted = keysOf(await call(peerKeys, {}, context)).map((key) => key.replace(/^-/, ''));
+    expect(sorted).to.deep.equal([...sorted].sort(compareKeys));
+  });
+
+  it('refuses malformed scans with -32602', async () => {
+    for (const raw of [
+      { limit: 0 },
+      { limit: MAX_LIST_LIMIT + 1 },
+      { limit: '5' },
+      { after: '' },
+      { after: 1 },
+      { prefix: null, after: 'x'.repeat(17) },
+      { prefix: 3 },
+      { segments: [] },
+    ]) {
+      await refusal(call(peerKeys, raw, context));
+    }
+  });
+});
