@@ -8,7 +8,7 @@ import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js
 import { DiskStore, LMDB_MAX_KEY_BYTES } from './disk-store.js';
 import { HttpPeerTransport } from './http-peer-transport.js';
 import { createLogger } from './logger.js';
-import { METHODS, type MethodContext } from './methods/index.js';
+import { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
 import { normalizeParams } from './params.js';
 import { toRpcError } from './rpc-errors.js';
 
@@ -22,6 +22,11 @@ export interface NodeComponents {
 
 type JsonRpcReply = object | object[] | undefined;
 
+interface PlainRequest {
+  id: number | string;
+  params?: object;
+}
+
 /**
  * A kvdb node: an HTTP server that speaks JSON-RPC 2.0 on POST `/`, with a coordinator behind it. Bodies are read
  * up to a limit and refused past it without being buffered; every error goes back as a JSON-RPC error object.
@@ -33,6 +38,10 @@ export class KVNode {
   readonly log: Logger;
   private readonly http: Server;
   private readonly rpc: jayson.Server;
+  private readonly methods = new Map<string, MethodDefinition>(
+    METHODS.map((method) => [method.name, method]),
+  );
+  private readonly context: MethodContext;
   private readonly transport: PeerTransport;
   private readonly store: Store;
   private readonly onLeft: () => void;
@@ -70,6 +79,12 @@ export class KVNode {
       },
     );
     this.coordinator = this.cluster.coordinator;
+    this.context = {
+      node: this.cluster,
+      coordinator: this.coordinator,
+      limits: this.config.limits,
+      onLeft: () => setImmediate(() => this.onLeft()),
+    };
     this.rpc = this.createRpcServer();
     // A slow sender (slowloris) cannot hold a connection open: headers within 10 s, the whole request within 30 s.
     this.http = createServer(
@@ -158,23 +173,57 @@ export class KVNode {
   }
 
   private createRpcServer(): jayson.Server {
-    const context: MethodContext = {
-      node: this.cluster,
-      coordinator: this.coordinator,
-      limits: this.config.limits,
-      onLeft: () => setImmediate(() => this.onLeft()),
-    };
     const methods: Record<string, jayson.Method> = {};
     for (const method of METHODS) {
       methods[method.name] = new jayson.Method((raw: unknown, callback: jayson.JSONRPCCallbackTypePlain) => {
-        const answer = async () => method.call(normalizeParams(method.name, raw, method.params), context);
-        answer().then(
+        this.answer(method, raw).then(
           (result) => callback(null, result as jayson.JSONRPCResultLike),
           (error: unknown) => callback(toRpcError(error, this.log) as jayson.JSONRPCError),
         );
       });
     }
     return new jayson.Server(methods, { maxBatchLength: this.config.limits.maxBatch });
+  }
+
+  private async answer(method: MethodDefinition, raw: unknown): Promise<unknown> {
+    return method.call(normalizeParams(method.name, raw, method.params), this.context);
+  }
+
+  /**
+   * The hot path: a request, or a batch of requests, of the everyday shape (JSON-RPC 2.0, a known method, an id,
+   * params absent or structured) is answered here without going through jayson's general machinery; under load
+   * that is nearly every request, peer batches included. Anything else (notifications, unknown methods, malformed
+   * members) returns undefined and goes to jayson, which owns the protocol's corner cases.
+   */
+  private answerPlain(request: unknown): Promise<object | object[]> | undefined {
+    if (!Array.isArray(request)) {
+      const method = this.plainMethod(request);
+      return method === undefined ? undefined : this.reply1(method, request as PlainRequest);
+    }
+    if (request.length === 0) return undefined;
+    const methods: MethodDefinition[] = [];
+    for (const item of request) {
+      const method = this.plainMethod(item);
+      if (method === undefined) return undefined;
+      methods.push(method);
+    }
+    return Promise.all(request.map((item, index) => this.reply1(methods[index]!, item as PlainRequest)));
+  }
+
+  private plainMethod(request: unknown): MethodDefinition | undefined {
+    if (typeof request !== 'object' || request === null) return undefined;
+    const { jsonrpc, id, method, params } = request as Record<string, unknown>;
+    if (jsonrpc !== '2.0' || typeof method !== 'string') return undefined;
+    if (typeof id !== 'number' && typeof id !== 'string') return undefined;
+    if (params !== undefined && (typeof params !== 'object' || params === null)) return undefined;
+    return this.methods.get(method);
+  }
+
+  private reply1(method: MethodDefinition, { id, params }: PlainRequest): Promise<object> {
+    return this.answer(method, params).then(
+      (result) => ({ jsonrpc: '2.0', id, result }),
+      (error: unknown) => ({ jsonrpc: '2.0', id, error: toRpcError(error, this.log) }),
+    );
   }
 
   /** One HTTP request; with `expectsContinue`, the client waits for `100 Continue` before sending the body. */
@@ -248,6 +297,14 @@ export class KVNode {
         return;
       }
       this.inFlight += 1;
+      const plain = this.answerPlain(request);
+      if (plain !== undefined) {
+        void plain.then((reply) => {
+          this.inFlight -= 1;
+          this.reply(res, 200, reply);
+        });
+        return;
+      }
       this.rpc.call(request as jayson.JSONRPCRequestLike, (error: JsonRpcReply, response: JsonRpcReply) => {
         this.inFlight -= 1;
         const reply = error ?? response;
