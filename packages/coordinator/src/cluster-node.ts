@@ -26,7 +26,7 @@ export interface ClusterNodeComponents {
   transport: PeerTransport;
   clock?: Clock;
   logger?: Logger;
-  /** Randomness for gossip target choice; seed it to replay a test. @default Math.random */
+  /** Randomness for gossip targets and read fan-out; seed it to replay a test. @default Math.random */
   random?: () => number;
   /** Keeps hints durably (the disk store provides one); without it hints live in memory. */
   hintLog?: HintLog;
@@ -92,7 +92,15 @@ export class ClusterNode implements PeerHandler {
       { replayIntervalMs: timings.hintReplayIntervalMs, maxAgeMs: init.tombstoneGraceMs ?? 3_600_000 },
     );
     this.coordinator = new Coordinator(
-      { membership, replica: this.replica, transport, hints: this.hints, clock, logger },
+      {
+        membership,
+        replica: this.replica,
+        transport,
+        hints: this.hints,
+        clock,
+        logger,
+        random: components.random,
+      },
       init,
     );
     const replicas = () => this.coordinator.replicas;

@@ -40,6 +40,8 @@ export interface CoordinatorComponents {
   hints?: HintedHandoff;
   clock?: Clock;
   logger?: Logger;
+  /** Decides which reads ask every replica (see `readRepairChance`). @default Math.random */
+  random?: () => number;
 }
 
 export interface CoordinatorInit {
@@ -58,7 +60,17 @@ export interface CoordinatorInit {
    * @default 512
    */
   concurrency?: number;
+  /**
+   * The share of reads that ask every replica rather than just enough for their consistency level, so that read
+   * repair also reaches replicas outside the quorum (Cassandra's read_repair_chance); anti-entropy repairs the
+   * rest. 1 asks every replica on every read.
+   * @default DEFAULT_READ_REPAIR_CHANCE
+   */
+  readRepairChance?: number;
 }
+
+/** See `CoordinatorInit.readRepairChance`. */
+export const DEFAULT_READ_REPAIR_CHANCE = 0.1;
 
 export interface ConsistencyOptions {
   /** How many replicas must answer: one, a majority of the key's replicas (the default), or all of them. */
@@ -93,6 +105,12 @@ const MAX_RESTAMPS = 3;
 /** How long a failed quorum waits for answers still in flight, so its error counts every replica that acked. */
 const FAILURE_GRACE_MS = 50;
 
+/**
+ * A read asks only as many replicas as its consistency needs (this node first, when it is one); if they have not
+ * settled it within this long, it asks the rest too, so one slow replica costs a read this much, not a timeout.
+ */
+const READ_HEDGE_MS = 50;
+
 /** The replica methods the coordinator answers; membership and anti-entropy methods are answered elsewhere. */
 export type DataMethod =
   | 'peer.get'
@@ -122,6 +140,8 @@ export class Coordinator implements PeerHandler {
   private readonly startedAt: number;
   private readonly hints: HintedHandoff | undefined;
   private readonly dataHandlers: DataHandlers;
+  private readonly random: () => number;
+  private readonly readRepairChance: number;
 
   constructor(components: CoordinatorComponents, init: CoordinatorInit = {}) {
     this.membership = components.membership;
@@ -133,6 +153,8 @@ export class Coordinator implements PeerHandler {
     this.log = components.logger ?? silentLogger;
     this.replicationFactor = init.replicas ?? DEFAULT_REPLICAS;
     this.timeoutMs = init.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.random = components.random ?? Math.random;
+    this.readRepairChance = init.readRepairChance ?? DEFAULT_READ_REPAIR_CHANCE;
     if (!Number.isInteger(this.replicationFactor) || this.replicationFactor < 1) {
       throw new TypeError(
         `Expected \`replicas\` to be an integer from 1 and up, got \`${this.replicationFactor}\``,
@@ -299,6 +321,11 @@ export class Coordinator implements PeerHandler {
   ): Promise<KVRecord | undefined> {
     const replicas = this.locate(key);
     const required = this.requiredFor(consistency, replicas.length);
+    // A quorum of answers is as good as every answer for the result, and asking only that many halves a quorum
+    // read's traffic; the local replica answers without a network hop, so it goes first.
+    const self = replicas.indexOf(this.self);
+    if (self > 0) replicas.unshift(...replicas.splice(self, 1));
+    const fanout = this.random() < this.readRepairChance ? replicas.length : required;
     const outcome = await this.executor.quorum(
       replicas,
       (replica) => this.callReplica(replica, 'peer.get', { key }),
@@ -306,6 +333,8 @@ export class Coordinator implements PeerHandler {
         required,
         timeoutMs: this.timeoutMs,
         graceMs: FAILURE_GRACE_MS,
+        fanout,
+        hedgeMs: READ_HEDGE_MS,
       },
     );
     if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);

@@ -30,6 +30,15 @@ export interface QuorumOptions {
    * @default 0
    */
   graceMs?: number;
+  /**
+   * Call only the first `fanout` targets to begin with; each failure calls the next one in order, and so does
+   * every target still uncalled after `hedgeMs`. Reads use it to ask just a quorum (the local replica first)
+   * instead of every replica: half the replica traffic of a read, at the price of repairing only the replicas
+   * asked. @default every target at once
+   */
+  fanout?: number;
+  /** With `fanout`: how long to wait for the first calls before calling every other target too. */
+  hedgeMs?: number;
 }
 
 export interface ParallelExecutorInit {
@@ -77,11 +86,14 @@ export class ParallelExecutor {
       let decided = false;
       let timer: ReturnType<Clock['setTimeout']> | undefined;
       let grace: ReturnType<Clock['setTimeout']> | undefined;
+      let hedge: ReturnType<Clock['setTimeout']> | undefined;
       const decide = (reached: boolean, timedOut: boolean): void => {
         if (decided) return;
         decided = true;
         if (timer !== undefined) this.clock.clearTimeout(timer);
         if (grace !== undefined) this.clock.clearTimeout(grace);
+        if (hedge !== undefined) this.clock.clearTimeout(hedge);
+        if (finished === started) settle(results.filter((entry) => entry !== undefined));
         resolve({
           reached: reached || (timedOut && waitForAll && succeeded.length >= required),
           timedOut,
@@ -102,22 +114,41 @@ export class ParallelExecutor {
         }
       };
 
-      const settled = Promise.all(
-        targets.map((target) =>
-          this.limit(() => call(target)).then(
-            (value): Settled<T> => {
-              succeeded.push({ target, value });
-              check();
-              return { target, ok: true, value };
-            },
-            (error: unknown): Settled<T> => {
-              failed.push({ target, error });
-              check();
-              return { target, ok: false, error };
-            },
-          ),
-        ),
-      );
+      const results: Array<Settled<T>> = [];
+      let started = 0;
+      let finished = 0;
+      let settle: (results: Array<Settled<T>>) => void = () => {};
+      const settled = new Promise<Array<Settled<T>>>((resolve) => {
+        settle = resolve;
+      });
+      const start = (index: number): void => {
+        const target = targets[index]!;
+        started++;
+        const record = (result: Settled<T>): void => {
+          results[index] = result;
+          finished++;
+          if (result.ok) succeeded.push({ target, value: result.value });
+          else {
+            failed.push({ target, error: result.error });
+            if (!decided && started < targets.length) start(started);
+          }
+          check();
+          if (finished === started && (decided || started === targets.length)) {
+            settle(results.filter((entry) => entry !== undefined));
+          }
+        };
+        this.limit(() => call(target)).then(
+          (value) => record({ target, ok: true, value }),
+          (error: unknown) => record({ target, ok: false, error }),
+        );
+      };
+      const fanout = Math.min(targets.length, Math.max(options.fanout ?? targets.length, required));
+      for (let index = 0; index < fanout; index++) start(index);
+      if (fanout < targets.length && options.hedgeMs !== undefined) {
+        hedge = this.clock.setTimeout(() => {
+          while (!decided && started < targets.length) start(started);
+        }, options.hedgeMs);
+      }
 
       if (required <= 0) decide(true, false);
       else if (required > targets.length) decide(false, false);

@@ -24,6 +24,7 @@ export {
   type CoordinatorComponents,
   type CoordinatorInit,
   type DataMethod,
+  DEFAULT_READ_REPAIR_CHANCE,
   type DefaultOptions,
   type ListAllKeysOptions,
   type ListKeysOptions,

@@ -7,6 +7,45 @@ import { eventually, track, useFakeTimers } from './utils/timing.js';
 
 // Failures on a 3-node cluster with 3 replicas: nodes down (refusing or hanging), and the repairs that follow.
 describe('Coordinator under failures', () => {
+  describe('reads that ask only a quorum (readRepairChance 0)', () => {
+    /** 3 nodes where node 2 holds 'old' for k and the others 'new'. */
+    const clusterWithStaleReplica2 = async (): Promise<TestCluster> => {
+      const cluster = new TestCluster({ readRepairChance: 0 });
+      await cluster.coordinator(0).set('k', 'old');
+      await replicated(cluster, 'k');
+      cluster.stop(2);
+      await cluster.coordinator(0).set('k', 'new');
+      cluster.start(2);
+      return cluster;
+    };
+
+    it('asks the local replica and one other, and still returns the newest value', async () => {
+      const cluster = await clusterWithStaleReplica2();
+
+      const before = cluster.network.callCount('peer.get');
+      expect(await cluster.coordinator(2).get('k'), 'the stale local replica is outvoted').to.equal('new');
+      expect(cluster.network.callCount('peer.get') - before, 'remote peer.get calls').to.equal(1);
+      for (let i = 0; i < 20; i++) expect(await cluster.coordinator(i % 3).get('k')).to.equal('new');
+    });
+
+    it('leaves a replica outside the quorum stale until something else repairs it', async () => {
+      const cluster = await clusterWithStaleReplica2();
+      for (let i = 0; i < 10; i++) expect(await cluster.coordinator(i % 2).get('k')).to.equal('new');
+      const stale = (await cluster.store(2).get('k')) as { value: JsonValue };
+      expect(stale.value, 'node 2 was never asked, so never repaired').to.equal('old');
+    });
+
+    it('asks the next replica at once when one it asked is down', async () => {
+      const cluster = new TestCluster({ readRepairChance: 0 });
+      await cluster.coordinator(0).set('k', 'v');
+      await replicated(cluster, 'k');
+      cluster.stop(1);
+      const before = cluster.network.callCount('peer.get');
+      expect(await cluster.coordinator(0).get('k')).to.equal('v');
+      expect(cluster.network.callCount('peer.get') - before).to.be.oneOf([1, 2]);
+    });
+  });
+
   describe('read repair', () => {
     it('brings a replica that missed a write up to date on a quorum read', async () => {
       const cluster = new TestCluster();

@@ -316,5 +316,87 @@ describe('ParallelExecutor', () => {
       await clock.tickAsync(1_000);
       expect(await outcome.promise).to.include({ reached: false, timedOut: true });
     });
+
+    describe('fanout', () => {
+      /** Controllable calls that also record which targets were called, in order. */
+      const recordedCalls = () => {
+        const calls = controlledCalls(TARGETS);
+        const called: string[] = [];
+        const call = (target: string) => {
+          called.push(target);
+          return calls.get(target)!.promise;
+        };
+        return { calls, called, call };
+      };
+
+      it('calls only the first `fanout` targets, and the next one for each failure', async () => {
+        const { calls, called, call } = recordedCalls();
+        const executor = new ParallelExecutor({ clock: systemClock });
+        const outcome = track(executor.quorum(TARGETS, call, { required: 2, timeoutMs: 1_000, fanout: 2 }));
+        await clock.tickAsync(0);
+        expect(called).to.deep.equal(['a', 'b']);
+        calls.get('a')!.resolve('A');
+        calls.get('b')!.reject(new Error('b is down'));
+        await clock.tickAsync(0);
+        expect(called, 'c is called once b fails').to.deep.equal(['a', 'b', 'c']);
+        expect(outcome.settled).to.equal(false);
+        calls.get('c')!.resolve('C');
+        const result = await outcome.promise;
+        expect(result.reached).to.equal(true);
+        expect(result.succeeded.map(({ target }) => target)).to.deep.equal(['a', 'c']);
+        expect((await result.settled).map(({ target, ok }) => [target, ok])).to.deep.equal([
+          ['a', true],
+          ['b', false],
+          ['c', true],
+        ]);
+      });
+
+      it('never calls the rest once the quorum is reached, and settles with the calls made', async () => {
+        const called: string[] = [];
+        const executor = new ParallelExecutor({ clock: systemClock });
+        const result = await executor.quorum(
+          TARGETS,
+          async (target) => {
+            called.push(target);
+            return target;
+          },
+          { required: 2, timeoutMs: 1_000, fanout: 2, hedgeMs: 50 },
+        );
+        expect(result.reached).to.equal(true);
+        expect((await result.settled).map(({ target }) => target)).to.deep.equal(['a', 'b']);
+        await clock.tickAsync(100);
+        expect(called).to.deep.equal(['a', 'b']);
+        expect(clock.countTimers(), 'the hedge timer is cleared').to.equal(0);
+      });
+
+      it('calls every other target after `hedgeMs` without an outcome', async () => {
+        const { calls, called, call } = recordedCalls();
+        const executor = new ParallelExecutor({ clock: systemClock });
+        const outcome = track(
+          executor.quorum(TARGETS, call, { required: 1, timeoutMs: 1_000, fanout: 1, hedgeMs: 50 }),
+        );
+        await clock.tickAsync(49);
+        expect(called).to.deep.equal(['a']);
+        await clock.tickAsync(1);
+        expect(called).to.deep.equal(['a', 'b', 'c']);
+        calls.get('c')!.resolve('C');
+        const result = await outcome.promise;
+        expect(result.succeeded).to.deep.equal([{ target: 'c', value: 'C' }]);
+        calls.get('a')!.resolve('A');
+        calls.get('b')!.resolve('B');
+        expect(await result.settled).to.have.length(3);
+      });
+
+      it('fails when the targets run out, reporting every failure', async () => {
+        const executor = new ParallelExecutor({ clock: systemClock });
+        const result = await executor.quorum(
+          TARGETS,
+          (target) => (target === 'a' ? Promise.resolve('A') : Promise.reject(new Error(`${target} down`))),
+          { required: 2, timeoutMs: 1_000, fanout: 2 },
+        );
+        expect(result.reached).to.equal(false);
+        expect(result.failed.map(({ target }) => target)).to.deep.equal(['b', 'c']);
+      });
+    });
   });
 });

@@ -31,6 +31,8 @@ export interface TestClusterOptions {
    * @default 1
    */
   seed?: number;
+  /** Share of reads that ask every replica. @default 1 (every read repairs every replica it can) */
+  readRepairChance?: number;
   /** A clock of its own for some coordinators (a skewed one, say); `undefined` keeps `clock`. */
   clockFor?: (index: number, address: MemberAddress) => Clock | undefined;
 }
@@ -70,7 +72,7 @@ export class TestCluster {
           transport: this.network.transport(address),
           clock: options.clockFor?.(index, address) ?? clock,
         },
-        { replicas, timeoutMs },
+        { replicas, timeoutMs, readRepairChance: options.readRepairChance ?? 1 },
       );
       this.network.register(address, coordinator);
       return { address, membership, store, coordinator };
