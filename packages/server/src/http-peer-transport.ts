@@ -41,17 +41,32 @@ const MEMBERSHIP_METHODS: ReadonlySet<string> = new Set(['peer.ping', 'peer.ping
 /** Most calls in one batched request; well under a node's --max-batch. */
 const MAX_BATCH = 256;
 
+/**
+ * Most batched requests in flight to one peer. Calls made while that many are out wait for the next, so under load
+ * batches grow instead of requests multiplying (group commit); with nothing in flight a call leaves at once.
+ */
+const MAX_BATCHES_IN_FLIGHT = 4;
+
 interface RpcReply {
   id?: unknown;
   result?: unknown;
   error?: { code: number; message: string; data?: unknown };
 }
 
+interface PeerQueue {
+  calls: QueuedCall[];
+  /** Batched requests sent and not yet answered. */
+  inFlight: number;
+  /** Whether a flush is already due this turn. */
+  scheduled: boolean;
+}
+
 interface QueuedCall {
   id: number;
   method: string;
   params: unknown;
-  timeoutMs: number;
+  /** When the caller gives up, on `performance.now()`'s clock: time spent queued counts. */
+  deadline: number;
   // biome-ignore lint/suspicious/noExplicitAny: each caller narrows its own result type.
   resolve: (result: any) => void;
   reject: (error: unknown) => void;
@@ -66,7 +81,7 @@ export class HttpPeerTransport implements PeerTransport {
   private readonly connections: number;
   private readonly headers: Record<string, string>;
   private readonly routes: ReadonlyMap<MemberAddress, string>;
-  private readonly queues = new Map<MemberAddress, QueuedCall[]>();
+  private readonly queues = new Map<MemberAddress, PeerQueue>();
   private nextId = 1;
 
   constructor(init: HttpPeerTransportInit = {}) {
@@ -89,33 +104,56 @@ export class HttpPeerTransport implements PeerTransport {
   ): Promise<PeerResult<M>> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
-      const call: QueuedCall = { id: this.nextId++, method, params, timeoutMs, resolve, reject };
+      const deadline = performance.now() + timeoutMs;
+      const call: QueuedCall = { id: this.nextId++, method, params, deadline, resolve, reject };
       if (MEMBERSHIP_METHODS.has(method)) {
         void this.send(to, method, [call]);
         return;
       }
       let queue = this.queues.get(to);
       if (queue === undefined) {
-        queue = [];
+        queue = { calls: [], inFlight: 0, scheduled: false };
         this.queues.set(to, queue);
+      }
+      queue.calls.push(call);
+      if (!queue.scheduled) {
+        queue.scheduled = true;
         setImmediate(() => this.flush(to));
       }
-      queue.push(call);
     });
   }
 
+  /** Sends what is queued for a peer, as batches, while fewer than MAX_BATCHES_IN_FLIGHT are out. */
   private flush(to: MemberAddress): void {
-    const queue = this.queues.get(to) ?? [];
-    this.queues.delete(to);
-    for (let i = 0; i < queue.length; i += MAX_BATCH)
-      void this.send(to, 'peer.batch', queue.slice(i, i + MAX_BATCH));
+    const queue = this.queues.get(to);
+    if (queue === undefined) return;
+    queue.scheduled = false;
+    while (queue.calls.length > 0 && queue.inFlight < MAX_BATCHES_IN_FLIGHT) {
+      const calls = queue.calls.splice(0, MAX_BATCH);
+      queue.inFlight++;
+      void this.send(to, 'peer.batch', calls).finally(() => {
+        queue.inFlight--;
+        if (queue.calls.length > 0 && !queue.scheduled) this.flush(to);
+      });
+    }
   }
 
   /** One HTTP request carrying `calls` (a single request, or a batch), settling each call from its own reply. */
-  private async send(to: MemberAddress, what: string, calls: QueuedCall[]): Promise<void> {
-    const timeoutMs = Math.max(...calls.map((call) => call.timeoutMs));
+  private async send(to: MemberAddress, what: string, queued: QueuedCall[]): Promise<void> {
+    const now = performance.now();
+    const calls: QueuedCall[] = [];
+    for (const call of queued) {
+      if (call.deadline > now) calls.push(call);
+      else call.reject(new TimeoutError(`${call.method} to ${to} timed out waiting to be sent`));
+    }
+    if (calls.length === 0) return;
+    const timeoutMs = Math.ceil(Math.max(...calls.map((call) => call.deadline)) - now);
     const requests = calls.map(({ id, method, params }) => ({ jsonrpc: '2.0', id, method, params }));
     let parsed: RpcReply | RpcReply[];
+    // A timer cleared on the answer, rather than AbortSignal.timeout(), which fires for every request
+    // (building an exception and an abort event each time) long after it was answered.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new TimeoutError(`${what} to ${to} timed out`)), timeoutMs);
     try {
       // The signal bounds the whole call, time spent queued in the pool included: a frozen peer ties up every
       // connection, and calls waiting behind them must fail on time too (they become hints).
@@ -126,13 +164,15 @@ export class HttpPeerTransport implements PeerTransport {
         body: JSON.stringify(requests.length === 1 ? requests[0] : requests),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: abort.signal,
       });
       parsed = JSON.parse(await response.body.text()) as RpcReply | RpcReply[];
     } catch (error) {
       const failure = this.transportError(to, calls.length === 1 ? calls[0]!.method : what, error);
       for (const call of calls) call.reject(failure);
       return;
+    } finally {
+      clearTimeout(timer);
     }
     const replies = new Map<unknown, RpcReply>();
     for (const reply of Array.isArray(parsed) ? parsed : [parsed]) replies.set(reply.id, reply);
