@@ -27,18 +27,28 @@ export function mergeKeyPages(answers: ReadonlyArray<readonly KeyVersion[]>, lim
     if (boundary === undefined || compareKeys(last, boundary) < 0) boundary = last;
   }
 
-  const newest = new Map<string, { version: Version; deleted: boolean }>();
-  for (const answer of answers) {
-    for (const [key, version, deleted] of answer) {
-      if (boundary !== undefined && compareKeys(key, boundary) > 0) continue;
-      const known = newest.get(key);
-      if (known === undefined || compareVersions(version, known.version) > 0)
-        newest.set(key, { version, deleted });
-    }
-  }
+  // Each answer is sorted, so a k-way merge visits every key once, in order, with no map and no sort: a page of
+  // 10,000 keys from three members costs a few milliseconds.
+  const heads = answers.map(() => 0);
   const live: string[] = [];
-  for (const [key, { deleted }] of newest) if (!deleted) live.push(key);
-  live.sort(compareKeys);
+  while (live.length <= limit) {
+    let key: string | undefined;
+    for (let member = 0; member < answers.length; member++) {
+      const head = answers[member]![heads[member]!];
+      if (head !== undefined && (key === undefined || compareKeys(head[0], key) < 0)) key = head[0];
+    }
+    if (key === undefined || (boundary !== undefined && compareKeys(key, boundary) > 0)) break;
+    let newest: { version: Version; deleted: boolean } | undefined;
+    for (let member = 0; member < answers.length; member++) {
+      const head = answers[member]![heads[member]!];
+      if (head === undefined || head[0] !== key) continue;
+      heads[member]!++;
+      if (newest === undefined || compareVersions(head[1], newest.version) > 0) {
+        newest = { version: head[1], deleted: head[2] };
+      }
+    }
+    if (newest !== undefined && !newest.deleted) live.push(key);
+  }
 
   if (live.length > limit) {
     const keys = live.slice(0, limit);
