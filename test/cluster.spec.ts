@@ -102,6 +102,8 @@ describe('a 3-node cluster of real processes (R=3)', function () {
     const stats = await cluster.client(1).stats();
     expect(stats.address).to.equal(cluster.addresses[1]);
     expect(stats.replicas).to.equal(3);
+    expect(stats.memory?.rss).to.be.above(stats.memory?.heapUsed ?? Number.POSITIVE_INFINITY);
+    expect(stats.memory?.heapUsed).to.be.above(1_000_000);
   });
 
   it('accepts positional and named params, per-request consistency, and batches', async () => {

@@ -71,6 +71,8 @@ export interface NodeStats {
   replicas: number;
   uptimeMs: number;
   version: string;
+  /** The node process's memory, in bytes: resident set, and the JavaScript heap in use (filled in by the server). */
+  memory?: { rss: number; heapUsed: number };
 }
 
 /** Public methods: name → [params, result]. */

@@ -3,5 +3,8 @@ import type { MethodDefinition } from './types.js';
 export const stats: MethodDefinition = {
   name: 'stats',
   params: [],
-  call: (_params, { coordinator }) => coordinator.stats(),
+  call: async (_params, { coordinator }) => {
+    const { rss, heapUsed } = process.memoryUsage();
+    return { ...(await coordinator.stats()), memory: { rss, heapUsed } };
+  },
 };

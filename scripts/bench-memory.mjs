@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+// The memory figures of BENCHMARKS.md: starts one in-memory kvdb-server (R=1) on 127.0.0.1, reads its resident
+// memory empty, loads --keys keys with --value-size-character values (JSON-RPC batches of `set`), reads it again,
+// then pages through every key with `list_keys` while another connection pings the node, and reports the slowest
+// ping: how long a listing held the node up.
+//
+//   node scripts/bench-memory.mjs [--keys 1000000] [--value-size 100] [--batch 100] [--page 10000] [--json]
+//
+// Needs a build (`npm run build`) and Linux (/proc for the resident set size).
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+
+const { startLocalCluster } = await import('../packages/client/dist/src/bench/local-cluster.js');
+const { stopAllChildren } = await import('../packages/client/dist/src/bench/child-process.js');
+
+const { values } = parseArgs({
+  options: {
+    keys: { type: 'string', default: '1000000' },
+    'value-size': { type: 'string', default: '100' },
+    page: { type: 'string', default: '10000' },
+    batch: { type: 'string', default: '100' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const keys = Number(values.keys);
+const valueSize = Number(values['value-size']);
+const pageSize = Number(values.page);
+const BATCH = Number(values.batch);
+
+const cluster = await startLocalCluster({ nodes: 1, replicas: 1 });
+const { host, port } = cluster.targets[0];
+const pid = cluster.children[0].process.pid;
+const pool = new Pool(`http://${host}:${port}`, { connections: 4 });
+const log = (line) => values.json || process.stderr.write(`${line}\n`);
+
+try {
+  const empty = await settledRss(pid);
+  log(`empty node: ${mb(empty)} resident`);
+
+  const loadStart = performance.now();
+  let next = 0;
+  const loaders = Array.from({ length: 4 }, async () => {
+    while (next < keys) {
+      const from = next;
+      next = Math.min(keys, next + BATCH);
+      const batch = [];
+      for (let i = from; i < next; i++) {
+        const value = `${i}:`.padEnd(valueSize, 'v');
+        batch.push({ jsonrpc: '2.0', id: i, method: 'set', params: { key: `key:${i}`, value } });
+      }
+      const replies = await rpc(batch);
+      const failed = replies.find((reply) => reply.error !== undefined);
+      if (failed) throw new Error(`set failed: ${JSON.stringify(failed.error)}`);
+      if (next % 100_000 < BATCH) log(`  loaded ${next.toLocaleString('en-US')}`);
+    }
+  });
+  await Promise.all(loaders);
+  const loadSeconds = (performance.now() - loadStart) / 1000;
+  const justLoaded = rss(pid);
+  const loaded = await settledRss(pid);
+  const stats = (await rpc({ jsonrpc: '2.0', id: 0, method: 'stats' })).result;
+  if (stats.keys !== keys) throw new Error(`the node holds ${stats.keys} keys, not ${keys}`);
+  log(
+    `${keys.toLocaleString('en-US')} keys loaded in ${loadSeconds.toFixed(1)} s: ${mb(justLoaded)} resident`,
+  );
+  log(`  once the garbage of loading is collected: ${mb(loaded)} resident`);
+  log(`  beyond the empty node: ${mb(loaded - empty)} (${Math.round((loaded - empty) / keys)} B a key)`);
+  log(`  of which JavaScript heap in use: ${mb(stats.memory.heapUsed)}`);
+
+  // Ping all the while a client pages through every key; the slowest ping is the longest the node was held up.
+  let listing = true;
+  let slowestPing = 0;
+  let pings = 0;
+  const pinger = (async () => {
+    while (listing && pings < 1_000_000) {
+      const start = performance.now();
+      await rpc({ jsonrpc: '2.0', id: 0, method: 'ping' });
+      slowestPing = Math.max(slowestPing, performance.now() - start);
+      pings++;
+    }
+  })();
+  const listStart = performance.now();
+  let listed = 0;
+  let slowestPage = 0;
+  let cursor = null;
+  try {
+    for (let page = 0; page <= keys / pageSize + 1; page++) {
+      const start = performance.now();
+      const params = cursor === null ? { limit: pageSize } : { limit: pageSize, cursor };
+      const reply = await rpc({ jsonrpc: '2.0', id: 0, method: 'list_keys', params });
+      if (reply.error) throw new Error(`list_keys failed: ${JSON.stringify(reply.error)}`);
+      slowestPage = Math.max(slowestPage, performance.now() - start);
+      listed += reply.result.keys.length;
+      cursor = reply.result.cursor;
+      if (cursor === null) break;
+    }
+  } finally {
+    listing = false;
+  }
+  await pinger;
+  const listSeconds = (performance.now() - listStart) / 1000;
+  if (listed !== keys) throw new Error(`list_keys listed ${listed} keys, not ${keys}`);
+  log(
+    `list_keys, pages of ${pageSize.toLocaleString('en-US')}: all ${listed.toLocaleString('en-US')} keys in ${listSeconds.toFixed(1)} s; ` +
+      `slowest page ${slowestPage.toFixed(0)} ms; slowest of ${pings} pings meanwhile ${slowestPing.toFixed(1)} ms`,
+  );
+  if (values.json) {
+    const figures = {
+      keys,
+      valueSize,
+      emptyRssBytes: empty,
+      loadedRssBytes: loaded,
+      heapUsedBytes: stats.memory.heapUsed,
+      bytesPerKey: Math.round((loaded - empty) / keys),
+      loadSeconds,
+      listSeconds,
+      pageSize,
+      slowestPageMs: slowestPage,
+      slowestPingMs: slowestPing,
+    };
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
+  }
+} finally {
+  await pool.close();
+  await cluster.stop();
+  await stopAllChildren();
+}
+
+async function rpc(body) {
+  const response = await pool.request({
+    method: 'POST',
+    path: '/',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return response.body.json();
+}
+
+/**
+ * The node's resident set size once it has stayed within 0.5% for 20 s (V8 compacts an idle heap some seconds
+ * after the load stops), polled every second for at most 90 s.
+ */
+async function settledRss(pid) {
+  let last = rss(pid);
+  let steady = 0;
+  for (let waited = 0; waited < 90_000 && steady < 20; waited += 1_000) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const now = rss(pid);
+    steady = Math.abs(now - last) < last / 200 ? steady + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
+function rss(pid) {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match[1]) * 1024;
+}
+
+function mb(bytes) {
+  return `${(bytes / 1e6).toFixed(0)} MB`;
+}
