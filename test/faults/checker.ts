@@ -307,7 +307,8 @@ function sortOps(ops: Operation[]): Operation[] {
   return [...new Set(ops)].sort((a, b) => a.invokeAt - b.invokeAt);
 }
 
-function describeRecord(record: KVRecord | null): string {
+/** A record as text that does not depend on the order of its fields (stores may hand them back in any order). */
+export function describeRecord(record: KVRecord | null): string {
   if (record === null) return 'nothing';
   const { wall, counter, node } = record.version;
   const what = record.deleted === true ? 'tombstone' : JSON.stringify(record.value);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { waitFor } from '../helpers/wait.js';
-import { check, type FinalKey } from './checker.js';
+import { check, describeRecord, type FinalKey } from './checker.js';
 import { FaultCluster } from './fault-cluster.js';
 import { History } from './history.js';
 import { Nemesis } from './nemesis.js';
@@ -57,7 +57,7 @@ async function converge(
         const records = await cluster.replicaRecords(replicasOf);
         let differing = 0;
         for (const replicas of records.values()) {
-          const seen = new Set(replicas.map((replica) => replica.error ?? JSON.stringify(replica.record)));
+          const seen = new Set(replicas.map((replica) => replica.error ?? describeRecord(replica.record)));
           if (seen.size > 1) differing += 1;
         }
         if (differing > 0) throw new Error(`${differing} keys differ`);
