@@ -7,32 +7,16 @@ import {
   type MemberAddress,
   reasonOf,
 } from '@kvdb/core';
-import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
-import type { LocalReplica } from './local-replica.js';
-import { type Logger, silentLogger } from './logger.js';
-import type { Membership } from './membership.js';
-import type { PeerHandler, PeerTransport } from './peer-transport.js';
+import type { PeerHandler } from './peer-transport.js';
+import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
 
-export interface AntiEntropyComponents {
-  membership: Membership;
-  replica: LocalReplica;
-  transport: PeerTransport;
+export interface AntiEntropyComponents extends ReplicaTaskComponents {
   /** Applies repaired records locally (the coordinator, so its clock observes their versions). */
   local: PeerHandler;
-  clock?: Clock;
-  logger?: Logger;
 }
 
-export interface AntiEntropyInit {
-  /** How often a round runs. @default 5000 */
-  intervalMs?: number;
-  /** The replication factor in force (it changes with the member count). */
-  replicas: () => number;
-  /** Timeout of each call. @default 5000 */
-  timeoutMs?: number;
-  /** Records per get_many/put_many call. @default 500 */
-  batchSize?: number;
-}
+/** `intervalMs`: how often a round runs; `batchSize`: records per get_many/put_many call. */
+export type AntiEntropyInit = ReplicaTaskInit;
 
 export interface AntiEntropyStats {
   rounds: number;
@@ -49,7 +33,7 @@ export interface AntiEntropyStats {
  * agree), then per-segment digests, then the key versions of only the segments that differ; it pulls what the
  * peer has newer and pushes what it has newer. Tombstones travel like values, so pops win everywhere.
  */
-export class AntiEntropy {
+export class AntiEntropy extends ReplicaTask {
   readonly stats: AntiEntropyStats = {
     rounds: 0,
     inSync: 0,
@@ -57,42 +41,15 @@ export class AntiEntropy {
     keysPulled: 0,
     keysPushed: 0,
   };
-  private readonly membership: Membership;
-  private readonly replica: LocalReplica;
-  private readonly transport: PeerTransport;
   private readonly local: PeerHandler;
-  private readonly clock: Clock;
-  private readonly log: Logger;
-  private readonly intervalMs: number;
-  private readonly replicas: () => number;
-  private readonly timeoutMs: number;
-  private readonly batchSize: number;
-  private loop: Repeating | undefined;
 
   constructor(components: AntiEntropyComponents, init: AntiEntropyInit) {
-    this.membership = components.membership;
-    this.replica = components.replica;
-    this.transport = components.transport;
+    super(components, init, 'anti-entropy round');
     this.local = components.local;
-    this.clock = components.clock ?? systemClock;
-    this.log = components.logger ?? silentLogger;
-    this.intervalMs = init.intervalMs ?? 5_000;
-    this.replicas = init.replicas;
-    this.timeoutMs = init.timeoutMs ?? 5_000;
-    this.batchSize = init.batchSize ?? 500;
   }
 
-  start(): void {
-    this.loop = repeat(
-      this.clock,
-      this.intervalMs,
-      () => this.round(),
-      (error) => this.log.warn(`anti-entropy round failed: ${reasonOf(error)}`),
-    );
-  }
-
-  stop(): void {
-    this.loop?.stop();
+  protected tick(): Promise<void> {
+    return this.round();
   }
 
   /** Compares with every alive peer in turn; one peer's failure does not stop the round. */

@@ -1,20 +1,8 @@
 import { type KVRecord, type MemberAddress, reasonOf } from '@kvdb/core';
-import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
-import type { LocalReplica } from './local-replica.js';
-import { type Logger, silentLogger } from './logger.js';
-import type { Membership } from './membership.js';
-import type { PeerTransport } from './peer-transport.js';
+import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
 
-export interface RebalancerInit {
-  /** How often keys not yet handed over are offered again. @default 5000 */
-  intervalMs?: number;
-  /** The replication factor in force. */
-  replicas: () => number;
-  /** Timeout of each call. @default 5000 */
-  timeoutMs?: number;
-  /** Records per put_many call. @default 500 */
-  batchSize?: number;
-}
+/** `intervalMs`: how often keys not yet handed over are offered again; `batchSize`: records per put_many call. */
+export type RebalancerInit = ReplicaTaskInit;
 
 export interface HandoffResult {
   handedOff: number;
@@ -26,54 +14,18 @@ export interface HandoffResult {
  * is sent to all of its current replicas, and dropped here only once every one of them has confirmed it
  * (stored, or holds something newer). A replica that is down keeps the record here until a later pass.
  */
-export class Rebalancer {
-  private readonly membership: Membership;
-  private readonly replica: LocalReplica;
-  private readonly transport: PeerTransport;
-  private readonly clock: Clock;
-  private readonly log: Logger;
-  private readonly intervalMs: number;
-  private readonly replicas: () => number;
-  private readonly timeoutMs: number;
-  private readonly batchSize: number;
-  private loop: Repeating | undefined;
+export class Rebalancer extends ReplicaTask {
   private pending = true;
   private active: Promise<HandoffResult> | undefined;
   /** Records handed to their new owners since start. */
   handedOff = 0;
 
-  constructor(
-    components: {
-      membership: Membership;
-      replica: LocalReplica;
-      transport: PeerTransport;
-      clock?: Clock;
-      logger?: Logger;
-    },
-    init: RebalancerInit,
-  ) {
-    this.membership = components.membership;
-    this.replica = components.replica;
-    this.transport = components.transport;
-    this.clock = components.clock ?? systemClock;
-    this.log = components.logger ?? silentLogger;
-    this.intervalMs = init.intervalMs ?? 5_000;
-    this.replicas = init.replicas;
-    this.timeoutMs = init.timeoutMs ?? 5_000;
-    this.batchSize = init.batchSize ?? 500;
+  constructor(components: ReplicaTaskComponents, init: RebalancerInit) {
+    super(components, init, 'rebalance');
   }
 
-  start(): void {
-    this.loop = repeat(
-      this.clock,
-      this.intervalMs,
-      () => (this.pending ? this.pass() : undefined),
-      (error) => this.log.warn(`rebalance failed: ${reasonOf(error)}`),
-    );
-  }
-
-  stop(): void {
-    this.loop?.stop();
+  protected tick(): Promise<HandoffResult> | undefined {
+    return this.pending ? this.pass() : undefined;
   }
 
   /** Asks for a pass at the next tick (the ring changed). */

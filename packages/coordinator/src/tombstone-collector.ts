@@ -9,23 +9,16 @@ import {
   reasonOf,
   type Version,
 } from '@kvdb/core';
-import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
-import type { LocalReplica } from './local-replica.js';
-import { type Logger, silentLogger } from './logger.js';
-import type { Membership } from './membership.js';
-import type { PeerHandler, PeerTransport } from './peer-transport.js';
+import type { PeerHandler } from './peer-transport.js';
+import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
 
-export interface TombstoneCollectorInit {
+/**
+ * `intervalMs`: how often a collection round runs, by default graceMs / 10 between 1 s and 60 s; `batchSize`: keys
+ * per confirmation call.
+ */
+export interface TombstoneCollectorInit extends ReplicaTaskInit {
   /** How old a tombstone must be before it may be collected. @default 3600000 (1 hour) */
   graceMs?: number;
-  /** How often a collection round runs. @default graceMs / 10, between 1 s and 60 s */
-  intervalMs?: number;
-  /** The replication factor in force. */
-  replicas: () => number;
-  /** Timeout of each call. @default 5000 */
-  timeoutMs?: number;
-  /** Keys per confirmation call. @default 500 */
-  batchSize?: number;
 }
 
 /**
@@ -36,57 +29,21 @@ export interface TombstoneCollectorInit {
  * back. The grace period bounds what can: hints older than it are dropped, and a member removed for good must
  * not rejoin with its old data dir.
  */
-export class TombstoneCollector {
+export class TombstoneCollector extends ReplicaTask {
   readonly graceMs: number;
   /** Tombstones purged cluster-wide by this node's rounds since start. */
   purged = 0;
-  private readonly membership: Membership;
-  private readonly replica: LocalReplica;
-  private readonly transport: PeerTransport;
   private readonly local: PeerHandler;
-  private readonly clock: Clock;
-  private readonly log: Logger;
-  private readonly intervalMs: number;
-  private readonly replicas: () => number;
-  private readonly timeoutMs: number;
-  private readonly batchSize: number;
-  private loop: Repeating | undefined;
 
-  constructor(
-    components: {
-      membership: Membership;
-      replica: LocalReplica;
-      transport: PeerTransport;
-      local: PeerHandler;
-      clock?: Clock;
-      logger?: Logger;
-    },
-    init: TombstoneCollectorInit,
-  ) {
-    this.membership = components.membership;
-    this.replica = components.replica;
-    this.transport = components.transport;
+  constructor(components: ReplicaTaskComponents & { local: PeerHandler }, init: TombstoneCollectorInit) {
+    const graceMs = init.graceMs ?? 3_600_000;
+    super(components, init, 'tombstone collection', Math.min(60_000, Math.max(1_000, graceMs / 10)));
+    this.graceMs = graceMs;
     this.local = components.local;
-    this.clock = components.clock ?? systemClock;
-    this.log = components.logger ?? silentLogger;
-    this.graceMs = init.graceMs ?? 3_600_000;
-    this.intervalMs = init.intervalMs ?? Math.min(60_000, Math.max(1_000, this.graceMs / 10));
-    this.replicas = init.replicas;
-    this.timeoutMs = init.timeoutMs ?? 5_000;
-    this.batchSize = init.batchSize ?? 500;
   }
 
-  start(): void {
-    this.loop = repeat(
-      this.clock,
-      this.intervalMs,
-      () => this.round(),
-      (error) => this.log.warn(`tombstone collection failed: ${reasonOf(error)}`),
-    );
-  }
-
-  stop(): void {
-    this.loop?.stop();
+  protected tick(): Promise<number> {
+    return this.round();
   }
 
   /** One pass over the tombstones this node is primary for; resolves with how many were purged everywhere. */

@@ -1,0 +1,76 @@
+import { reasonOf } from '@kvdb/core';
+import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
+import type { LocalReplica } from './local-replica.js';
+import { type Logger, silentLogger } from './logger.js';
+import type { Membership } from './membership.js';
+import type { PeerTransport } from './peer-transport.js';
+
+export interface ReplicaTaskComponents {
+  membership: Membership;
+  replica: LocalReplica;
+  transport: PeerTransport;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface ReplicaTaskInit {
+  /** How often the task runs. @default 5000, unless the task says otherwise */
+  intervalMs?: number;
+  /** The replication factor in force (it changes with the member count). */
+  replicas: () => number;
+  /** Timeout of each call. @default 5000 */
+  timeoutMs?: number;
+  /** Records or keys per batched call. @default 500 */
+  batchSize?: number;
+}
+
+/**
+ * A repair job that runs over this node's replica on a timer: anti-entropy, rebalancing and tombstone collection
+ * share their parts (membership, replica, transport, clock, logger, limits) and their start/stop lifecycle here.
+ */
+export abstract class ReplicaTask {
+  protected readonly membership: Membership;
+  protected readonly replica: LocalReplica;
+  protected readonly transport: PeerTransport;
+  protected readonly clock: Clock;
+  protected readonly log: Logger;
+  protected readonly intervalMs: number;
+  protected readonly replicas: () => number;
+  protected readonly timeoutMs: number;
+  protected readonly batchSize: number;
+  private loop: Repeating | undefined;
+
+  /** `what` names the task in the warning logged when a run fails. */
+  constructor(
+    components: ReplicaTaskComponents,
+    init: ReplicaTaskInit,
+    private readonly what: string,
+    defaultIntervalMs = 5_000,
+  ) {
+    this.membership = components.membership;
+    this.replica = components.replica;
+    this.transport = components.transport;
+    this.clock = components.clock ?? systemClock;
+    this.log = components.logger ?? silentLogger;
+    this.intervalMs = init.intervalMs ?? defaultIntervalMs;
+    this.replicas = init.replicas;
+    this.timeoutMs = init.timeoutMs ?? 5_000;
+    this.batchSize = init.batchSize ?? 500;
+  }
+
+  start(): void {
+    this.loop = repeat(
+      this.clock,
+      this.intervalMs,
+      () => this.tick(),
+      (error) => this.log.warn(`${this.what} failed: ${reasonOf(error)}`),
+    );
+  }
+
+  stop(): void {
+    this.loop?.stop();
+  }
+
+  /** One run on the timer. */
+  protected abstract tick(): unknown;
+}
