@@ -27,6 +27,25 @@ async function placedExactly(
 }
 
 /** Whether every node in `indices` locates every key to the same replicas. */
+/** Waits until every node in `rest` lists `removed` as left and holds each key exactly where the ring says. */
+async function expectRemovedAndReplaced(
+  cluster: SimCluster,
+  removed: string,
+  keys: readonly string[],
+  rest: number[],
+): Promise<void> {
+  await cluster.until(() => rest.every((index) => cluster.statusOf(index, removed) === 'left'), {
+    withinMs: 5_000,
+    what: 'left everywhere',
+  });
+  await cluster.until(() => placedExactly(cluster, keys, rest), {
+    withinMs: 30_000,
+    stepMs: 500,
+    what: 'every key on exactly R of the remaining nodes',
+  });
+  await expectPlaced(cluster, keys, rest);
+}
+
 function locateAgrees(cluster: SimCluster, keys: readonly string[], indices: number[]): boolean {
   return keys.every((key) => {
     const first = cluster.node(indices[0]!).coordinator.locate(key).join(',');
@@ -102,16 +121,7 @@ describe('Membership changes (simulated cluster)', () => {
     await cluster.kill(3);
 
     const rest = [0, 1, 2];
-    await cluster.until(() => rest.every((index) => cluster.statusOf(index, leaver) === 'left'), {
-      withinMs: 5_000,
-      what: 'left everywhere',
-    });
-    await cluster.until(() => placedExactly(cluster, keys, rest), {
-      withinMs: 30_000,
-      stepMs: 500,
-      what: 'every key on exactly R of the remaining nodes',
-    });
-    await expectPlaced(cluster, keys, rest);
+    await expectRemovedAndReplaced(cluster, leaver, keys, rest);
     for (const index of rest) {
       expect(cluster.node(index).coordinator.listMembers()).to.deep.include({
         address: leaver,
@@ -132,16 +142,7 @@ describe('Membership changes (simulated cluster)', () => {
 
     await cluster.settle(cluster.node(1).leave(dead));
     const rest = [0, 1, 2, 3];
-    await cluster.until(() => rest.every((index) => cluster.statusOf(index, dead) === 'left'), {
-      withinMs: 5_000,
-      what: 'left everywhere',
-    });
-    await cluster.until(() => placedExactly(cluster, keys, rest), {
-      withinMs: 30_000,
-      stepMs: 500,
-      what: 'every key on exactly R of the remaining nodes',
-    });
-    await expectPlaced(cluster, keys, rest);
+    await expectRemovedAndReplaced(cluster, dead, keys, rest);
     expect(locateAgrees(cluster, keys, rest)).to.equal(true);
   });
 
