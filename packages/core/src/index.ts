@@ -13,7 +13,7 @@ export * from './constants.js';
 export * from './errors.js';
 export { HashRing, type HashRingInit } from './hash-ring.js';
 export { cryptoHasher, type Hasher, md5Hasher, RING_SIZE } from './hasher.js';
-export { compareKeys } from './keys.js';
+export { compareKeys, scanPage } from './keys.js';
 export * from './member.js';
 export { MemoryStore } from './memory-store.js';
 export * from './protocol.js';

@@ -1,3 +1,7 @@
+import type { KeyVersion } from './protocol.js';
+import type { ScanOptions } from './store.js';
+import type { Version } from './version.js';
+
 /**
  * The order of keys wherever kvdb lists them: by Unicode code point, which is the order of their UTF-8 bytes (and
  * so of LMDB's). It differs from JavaScript's `<` only where a surrogate pair (U+10000 and up) meets a character
@@ -16,4 +20,27 @@ export function compareKeys(a: string, b: string): number {
 /** Surrogates (0xD800–0xDFFF) stand for code points above 0xFFFF: rank them after 0xE000–0xFFFF. */
 function codePointRank(unit: number): number {
   return unit <= 0xdfff ? unit + 0x2000 : unit - 0x800;
+}
+
+/**
+ * One page of a store's key scan (see `Store.scanKeys`): `sorted(from)` iterates the store's entries in
+ * `compareKeys` order starting at `from` (inclusive; at the first key when undefined), and `head` reads a
+ * stored value's version and whether it is a tombstone. This applies the cursor, the prefix and the limit.
+ */
+export function scanPage<T>(
+  sorted: (from: string | undefined) => Iterable<readonly [string, T]>,
+  { prefix, after, limit }: ScanOptions,
+  head: (value: T) => { version: Version; deleted: boolean },
+): KeyVersion[] {
+  const page: KeyVersion[] = [];
+  const from =
+    after !== undefined && (prefix === undefined || compareKeys(after, prefix) > 0) ? after : prefix;
+  for (const [key, value] of sorted(from)) {
+    if (page.length >= limit) break;
+    if (key === after) continue;
+    if (prefix !== undefined && !key.startsWith(prefix)) break;
+    const { version, deleted } = head(value);
+    page.push([key, version, deleted]);
+  }
+  return page;
 }

@@ -1,5 +1,5 @@
 import sortedBtree from 'sorted-btree';
-import { compareKeys } from './keys.js';
+import { compareKeys, scanPage } from './keys.js';
 import type { KeyVersion } from './protocol.js';
 import { isTombstone, type JsonValue, type KVRecord, supersedes } from './record.js';
 import type { EntriesOptions, MergeResult, ScanOptions, Store, StoreCounts } from './store.js';
@@ -64,18 +64,12 @@ export class MemoryStore implements Store {
     }
   }
 
-  scanKeys({ prefix, after, limit }: ScanOptions): KeyVersion[] {
-    const page: KeyVersion[] = [];
-    const from =
-      after !== undefined && (prefix === undefined || compareKeys(after, prefix) > 0) ? after : prefix;
-    for (const [key, packed] of this.records.entries(from)) {
-      if (page.length >= limit) break;
-      if (key === after) continue;
-      if (prefix !== undefined && !key.startsWith(prefix)) break;
-      const record = this.unpackHead(packed);
-      page.push([key, record.version, record.deleted]);
-    }
-    return page;
+  scanKeys(options: ScanOptions): KeyVersion[] {
+    return scanPage(
+      (from) => this.records.entries(from),
+      options,
+      (packed) => this.unpackHead(packed),
+    );
   }
 
   async counts(): Promise<StoreCounts> {

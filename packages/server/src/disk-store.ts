@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { HintLog } from '@kvdb/coordinator';
 import {
-  compareKeys,
   compareVersions,
   type EntriesOptions,
   isTombstone,
@@ -11,6 +10,7 @@ import {
   type ScanOptions,
   type Store,
   type StoreCounts,
+  scanPage,
   supersedes,
   type Version,
 } from '@kvdb/core';
@@ -114,24 +114,25 @@ export class DiskStore implements Store, HintLog {
 
   *entries(options: EntriesOptions = {}): Iterable<[string, KVRecord]> {
     const { prefix } = options;
-    const range = prefix === undefined ? this.records.getRange() : this.records.getRange({ start: prefix });
-    for (const { key, value } of range) {
-      if (prefix !== undefined && !key.startsWith(prefix)) return;
-      yield [key, value];
+    for (const entry of this.range(prefix)) {
+      if (prefix !== undefined && !entry[0].startsWith(prefix)) return;
+      yield entry;
     }
   }
 
-  scanKeys({ prefix, after, limit }: ScanOptions): KeyVersion[] {
-    const page: KeyVersion[] = [];
-    const from =
-      after !== undefined && (prefix === undefined || compareKeys(after, prefix) > 0) ? after : prefix;
+  scanKeys(options: ScanOptions): KeyVersion[] {
+    return scanPage(
+      (from) => this.range(from),
+      options,
+      (record) => ({ version: record.version, deleted: isTombstone(record) }),
+    );
+  }
+
+  /** Records in key order from `from` (inclusive; from the first key when undefined). */
+  private *range(from: string | undefined): Iterable<[string, KVRecord]> {
     for (const { key, value } of this.records.getRange(from === undefined ? {} : { start: from })) {
-      if (page.length >= limit) break;
-      if (key === after) continue;
-      if (prefix !== undefined && !key.startsWith(prefix)) break;
-      page.push([key, value.version, isTombstone(value)]);
+      yield [key, value];
     }
-    return page;
   }
 
   /** Hints for other replicas, keyed `member NUL key`: the HintLog of hinted handoff. */
