@@ -1,4 +1,4 @@
-import { createHash, getHashes } from 'node:crypto';
+import { getHashes, hash } from 'node:crypto';
 
 /** Maps a string to a position on the ring: an unsigned integer below 2^48, so it is exact in a double. */
 export interface Hasher {
@@ -15,7 +15,9 @@ export function cryptoHasher(algorithm: string): Hasher {
   }
   return {
     name: algorithm,
-    hash: (input) => createHash(algorithm).update(input).digest().readUIntBE(0, 6),
+    // The one-shot hash() with a hex digest is about four times cheaper than createHash().update().digest() with a
+    // Buffer, and a coordinator hashes every key it serves: the first 12 hex digits are the same 48 bits.
+    hash: (input) => Number.parseInt(hash(algorithm, input, 'hex').slice(0, 12), 16),
   };
 }
 
