@@ -12,7 +12,9 @@
  */
 export { type Limits, type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
 export { DataDirError, type DataDirIdentity, DiskStore, LMDB_MAX_KEY_BYTES } from './disk-store.js';
-export { HttpPeerTransport, type HttpPeerTransportInit } from './http-peer-transport.js';
+
 export { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 export { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
+export { FrameReader, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
 export { KVNode, type NodeComponents } from './server.js';
+export { StreamPeerTransport, type StreamPeerTransportInit } from './stream-peer-transport.js';

@@ -1,16 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ClusterNode, type Coordinator, type Logger, type PeerTransport } from '@kvdb/coordinator';
 import { cryptoHasher, ErrorCode, MemoryStore, type Store } from '@kvdb/core';
 import jayson from 'jayson';
 import { createTokenCheck, isLoopback } from './auth.js';
 import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
 import { DiskStore, LMDB_MAX_KEY_BYTES } from './disk-store.js';
-import { HttpPeerTransport } from './http-peer-transport.js';
 import { createLogger } from './logger.js';
 import { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
 import { normalizeParams } from './params.js';
+import { FrameReader, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
 import { toRpcError } from './rpc-errors.js';
+import { StreamPeerTransport } from './stream-peer-transport.js';
 
 export interface NodeComponents {
   store?: Store;
@@ -46,6 +48,8 @@ export class KVNode {
   private readonly store: Store;
   private readonly onLeft: () => void;
   private readonly authorized: (header: string | undefined) => boolean;
+  /** Peer streams this node answers (connections switched to kvdb-peer/1). */
+  private readonly peerStreams = new Set<Socket>();
   private inFlight = 0;
   private stopping = false;
 
@@ -57,9 +61,11 @@ export class KVNode {
     this.store = components.store ?? new MemoryStore();
     this.transport =
       components.transport ??
-      new HttpPeerTransport({
+      new StreamPeerTransport({
         authToken: this.config.authToken,
         routes: this.config.routes,
+        maxFrameBytes: this.config.limits.maxBodyBytes,
+        maxBatch: this.config.limits.maxBatch,
       });
     this.authorized =
       this.config.authToken === undefined ? () => true : createTokenCheck(this.config.authToken);
@@ -92,6 +98,9 @@ export class KVNode {
       (req, res) => this.handle(req, res),
     );
     this.http.on('checkContinue', (req, res) => this.handle(req, res, true));
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.acceptPeerStream(req, socket as Socket, head),
+    );
   }
 
   /** Starts a node (opening its data dir, if it has one) and resolves once it listens. */
@@ -165,6 +174,7 @@ export class KVNode {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     this.http.closeAllConnections();
+    for (const socket of this.peerStreams) socket.destroy();
     await closed;
     await this.cluster.stop({ announce });
     await this.transport.close?.();
@@ -282,32 +292,7 @@ export class KVNode {
         this.reply(res, 200, rpcError(ErrorCode.PARSE_ERROR, `Parse error: ${reason}`));
         return;
       }
-      const { maxBatch } = this.config.limits;
-      if (Array.isArray(request) && request.length > maxBatch) {
-        const message = `Batch of ${request.length} requests; the limit is ${maxBatch} (--max-batch)`;
-        this.reply(res, 200, rpcError(ErrorCode.INVALID_REQUEST, message, { limit: maxBatch }));
-        return;
-      }
-      if (typeof request !== 'object' || request === null) {
-        this.reply(
-          res,
-          200,
-          rpcError(ErrorCode.INVALID_REQUEST, 'Expected a JSON-RPC request object or a batch array'),
-        );
-        return;
-      }
-      this.inFlight += 1;
-      const plain = this.answerPlain(request);
-      if (plain !== undefined) {
-        void plain.then((reply) => {
-          this.inFlight -= 1;
-          this.reply(res, 200, reply);
-        });
-        return;
-      }
-      this.rpc.call(request as jayson.JSONRPCRequestLike, (error: JsonRpcReply, response: JsonRpcReply) => {
-        this.inFlight -= 1;
-        const reply = error ?? response;
+      void this.respond(request).then((reply) => {
         if (reply === undefined) {
           res.statusCode = 204;
           res.end();
@@ -316,6 +301,114 @@ export class KVNode {
         }
       });
     });
+  }
+
+  /**
+   * The reply to a parsed JSON-RPC request or batch, from HTTP or a peer stream; undefined when it held only
+   * notifications. Never rejects: every failure becomes a JSON-RPC error.
+   */
+  private respond(request: unknown): Promise<JsonRpcReply> {
+    const { maxBatch } = this.config.limits;
+    if (Array.isArray(request) && request.length > maxBatch) {
+      const message = `Batch of ${request.length} requests; the limit is ${maxBatch} (--max-batch)`;
+      return Promise.resolve(rpcError(ErrorCode.INVALID_REQUEST, message, { limit: maxBatch }));
+    }
+    if (typeof request !== 'object' || request === null) {
+      return Promise.resolve(
+        rpcError(ErrorCode.INVALID_REQUEST, 'Expected a JSON-RPC request object or a batch array'),
+      );
+    }
+    this.inFlight += 1;
+    const done = (reply: JsonRpcReply): JsonRpcReply => {
+      this.inFlight -= 1;
+      return reply;
+    };
+    const plain = this.answerPlain(request);
+    if (plain !== undefined) return plain.then(done);
+    return new Promise((resolve) => {
+      this.rpc.call(request as jayson.JSONRPCRequestLike, (error: JsonRpcReply, response: JsonRpcReply) =>
+        resolve(done(error ?? response)),
+      );
+    });
+  }
+
+  /**
+   * Switches a connection to a peer stream (see peer-stream.ts) if it asked for kvdb-peer/1 on /peer with the
+   * right token; anything else is refused with an HTTP status and a JSON-RPC error, and the connection closed.
+   */
+  private acceptPeerStream(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const refuse = (status: string, error: object) => {
+      const body = JSON.stringify(error);
+      socket.end(
+        `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+          `connection: close\r\n\r\n${body}`,
+      );
+    };
+    if (req.url !== PEER_PATH || req.headers.upgrade?.toLowerCase() !== PEER_PROTOCOL) {
+      const message = `kvdb switches protocols only to ${PEER_PROTOCOL} on GET ${PEER_PATH}; JSON-RPC goes to POST /`;
+      refuse('400 Bad Request', rpcError(ErrorCode.INVALID_REQUEST, message));
+      return;
+    }
+    if (!this.authorized(req.headers.authorization)) {
+      const message = 'Missing or wrong auth token (Authorization: Bearer …)';
+      refuse('401 Unauthorized', rpcError(ErrorCode.UNAUTHORIZED, message));
+      return;
+    }
+    if (this.stopping) {
+      refuse('503 Service Unavailable', rpcError(ErrorCode.UNAVAILABLE, `${this.address} is stopping`));
+      return;
+    }
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\n\r\n`,
+    );
+    socket.setNoDelay(true);
+    this.peerStreams.add(socket);
+    socket.once('close', () => this.peerStreams.delete(socket));
+    const limit = this.config.limits.maxBodyBytes;
+    const reader = new FrameReader(limit, (frame) => this.answerFrame(socket, frame));
+    const onData = (chunk: Buffer) => {
+      if (reader.push(chunk)) return;
+      socket.off('data', onData);
+      const error = rpcError(ErrorCode.TOO_LARGE, `Frame over ${limit} bytes (--max-body-bytes)`, { limit });
+      socket.end(`${JSON.stringify(error)}\n`);
+    };
+    if (head.length > 0) onData(head);
+    socket.on('data', onData);
+  }
+
+  /** One frame of a peer stream: answered on one line, as soon as its calls are done (frames may overtake). */
+  private answerFrame(socket: Socket, frame: Buffer): void {
+    let request: unknown;
+    try {
+      request = JSON.parse(utf8.decode(frame));
+    } catch (error) {
+      const reason = error instanceof TypeError ? 'the frame is not valid UTF-8' : (error as Error).message;
+      socket.write(`${JSON.stringify(rpcError(ErrorCode.PARSE_ERROR, `Parse error: ${reason}`))}\n`);
+      return;
+    }
+    if (this.stopping) {
+      // Calls already taken finish; new ones fail at once, so the peer makes hints instead of waiting.
+      const error = { code: ErrorCode.UNAVAILABLE, message: `${this.address} is stopping` };
+      const ids = (Array.isArray(request) ? request : [request]).map(
+        (item) => (item as { id?: unknown })?.id ?? null,
+      );
+      socket.write(`${JSON.stringify(ids.map((id) => ({ jsonrpc: '2.0', id, error })))}\n`);
+      return;
+    }
+    void this.respond(request).then((reply) => {
+      if (reply !== undefined && !socket.destroyed) socket.write(`${this.serialize(reply)}\n`);
+    });
+  }
+
+  /** JSON text of a reply; a reply that cannot be serialised becomes an internal error (and is logged). */
+  private serialize(payload: unknown): string {
+    try {
+      return JSON.stringify(payload);
+    } catch (error) {
+      this.log.error(`could not serialise a reply: ${String(error)}`);
+      return JSON.stringify(rpcError(ErrorCode.INTERNAL_ERROR, 'Internal error'));
+    }
   }
 
   private refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
@@ -331,13 +424,7 @@ export class KVNode {
 
   private reply(res: ServerResponse, status: number, payload: unknown): void {
     if (this.stopping) res.setHeader('connection', 'close');
-    let body: string;
-    try {
-      body = JSON.stringify(payload);
-    } catch (error) {
-      body = JSON.stringify(rpcError(ErrorCode.INTERNAL_ERROR, 'Internal error'));
-      this.log.error(`could not serialise a reply: ${String(error)}`);
-    }
+    const body = this.serialize(payload);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }

@@ -1,0 +1,384 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { connect } from 'node:net';
+import { ConnectionError, ErrorCode, InvalidParamsError, TimeoutError, UnauthorizedError } from '@kvdb/core';
+import { expect } from 'chai';
+import { FrameReader, PEER_PROTOCOL } from '../src/peer-stream.js';
+import { KVNode } from '../src/server.js';
+import { StreamPeerTransport } from '../src/stream-peer-transport.js';
+
+interface RpcRequest {
+  id: number;
+  method: string;
+  params: unknown;
+}
+
+/** A port free on 127.0.0.1 now (KVNode wants a real port, not 0). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Polls `check` until it holds, for at most `ms`. */
+async function until(what: string, check: () => boolean, ms = 3_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * A stand-in peer: accepts peer streams (or refuses them with `refuseWith`), records every frame it gets and the
+ * upgrade requests, and answers each frame through `answer` (by default: every call's result is its method name).
+ */
+class FakePeer {
+  readonly frames: RpcRequest[][] = [];
+  readonly upgrades: IncomingMessage[] = [];
+  readonly sockets: Socket[] = [];
+  refuseWith: string | undefined;
+  answer: (calls: RpcRequest[], socket: Socket) => void = (calls, socket) =>
+    socket.write(
+      `${JSON.stringify(calls.map(({ id, method }) => ({ jsonrpc: '2.0', id, result: method })))}\n`,
+    );
+  private readonly http: Server;
+
+  constructor() {
+    this.http = createServer((_req, res) => res.end());
+    this.http.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+      this.upgrades.push(req);
+      if (this.refuseWith !== undefined) {
+        socket.end(this.refuseWith);
+        return;
+      }
+      this.sockets.push(socket);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\n\r\n`,
+      );
+      const reader = new FrameReader(1 << 20, (frame) => {
+        const parsed = JSON.parse(frame.toString()) as RpcRequest | RpcRequest[];
+        const calls = Array.isArray(parsed) ? parsed : [parsed];
+        this.frames.push(calls);
+        this.answer(calls, socket);
+      });
+      socket.on('data', (chunk: Buffer) => reader.push(chunk));
+      socket.on('error', () => {});
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.http.listen(0, '127.0.0.1', resolve));
+    return `127.0.0.1:${(this.http.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise((resolve) => this.http.close(resolve));
+  }
+}
+
+describe('peer streams', () => {
+  describe('FrameReader', () => {
+    function read(chunks: string[], maxBytes = 100): { frames: string[]; ok: boolean } {
+      const frames: string[] = [];
+      const reader = new FrameReader(maxBytes, (frame) => frames.push(frame.toString()));
+      let ok = true;
+      for (const chunk of chunks) ok &&= reader.push(Buffer.from(chunk));
+      return { frames, ok };
+    }
+
+    it('cuts frames at newlines, across and within chunks, and skips empty lines', () => {
+      expect(read(['{"a":1}\n{"b"', ':2}\n\n[3', ',4', ']\n{"c"']).frames).to.deep.equal([
+        '{"a":1}',
+        '{"b":2}',
+        '[3,4]',
+      ]);
+    });
+
+    it('stops at a frame over the limit, whole or still arriving', () => {
+      expect(read([`${'x'.repeat(11)}\n`], 10)).to.deep.equal({ frames: [], ok: false });
+      expect(read(['x'.repeat(6), 'x'.repeat(6)], 10).ok).to.equal(false);
+      expect(read([`${'x'.repeat(10)}\n`], 10)).to.deep.equal({ frames: ['x'.repeat(10)], ok: true });
+    });
+  });
+
+  describe('StreamPeerTransport', () => {
+    let peer: FakePeer;
+    let address: string;
+    let transport: StreamPeerTransport;
+
+    beforeEach(async () => {
+      peer = new FakePeer();
+      address = await peer.listen();
+      transport = new StreamPeerTransport({ authToken: 's3cret' });
+    });
+
+    afterEach(async () => {
+      await transport.close();
+      await peer.close();
+    });
+
+    it('sends calls made in one turn as one frame on one connection, with the token, and matches replies by id', async () => {
+      const results = await Promise.all([
+        transport.call(address, 'peer.get', { key: 'a' }),
+        transport.call(address, 'peer.get', { key: 'b' }),
+        transport.call(address, 'peer.digest', { segments: [] } as never),
+      ]);
+      expect(results).to.deep.equal(['peer.get', 'peer.get', 'peer.digest']);
+      expect(peer.frames).to.have.length(1);
+      expect(peer.frames[0]!.map((call) => call.params)).to.deep.equal([
+        { key: 'a' },
+        { key: 'b' },
+        { segments: [] },
+      ]);
+      expect(peer.upgrades).to.have.length(1);
+      expect(peer.upgrades[0]!.url).to.equal('/peer');
+      expect(peer.upgrades[0]!.headers.upgrade).to.equal(PEER_PROTOCOL);
+      expect(peer.upgrades[0]!.headers.authorization).to.equal('Bearer s3cret');
+
+      await transport.call(address, 'peer.get', { key: 'c' });
+      expect(peer.upgrades, 'the stream is kept').to.have.length(1);
+    });
+
+    it('takes replies in any order and maps errors back to their classes', async () => {
+      peer.answer = (calls, socket) => {
+        const replies = calls.map(({ id, method }) =>
+          method === 'peer.put'
+            ? { jsonrpc: '2.0', id, error: { code: ErrorCode.INVALID_PARAMS, message: 'bad put' } }
+            : { jsonrpc: '2.0', id, result: id },
+        );
+        socket.write(`${JSON.stringify(replies.reverse())}\n`);
+      };
+      const get = transport.call(address, 'peer.get', { key: 'a' });
+      const put = transport.call(address, 'peer.put', { key: 'a' } as never);
+      const error = await put.then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).to.be.instanceOf(InvalidParamsError);
+      expect((error as Error).message).to.equal('bad put');
+      expect(await get).to.equal(peer.frames[0]![0]!.id);
+    });
+
+    it('keeps membership calls on a stream of their own, never behind replica frames', async () => {
+      const held: Array<() => void> = [];
+      peer.answer = (calls, socket) => {
+        const reply = () =>
+          socket.write(`${JSON.stringify(calls.map(({ id }) => ({ jsonrpc: '2.0', id, result: 'ok' })))}\n`);
+        if (calls[0]!.method === 'peer.get') held.push(reply);
+        else reply();
+      };
+      const gets = [];
+      // Five turns of replica calls: four frames go out, the fifth waits for one of them to be answered.
+      for (let turn = 0; turn < 5; turn++) {
+        gets.push(transport.call(address, 'peer.get', { key: `k${turn}` }));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await until('four replica frames', () => held.length === 4);
+      expect(await transport.call(address, 'peer.ping', {} as never)).to.equal('ok');
+      expect(peer.upgrades).to.have.length(2);
+      expect(held, 'the fifth replica frame waits').to.have.length(4);
+      held.shift()!();
+      await until('the fifth frame', () => held.length === 4);
+      for (const reply of held.splice(0)) reply();
+      expect(await Promise.all(gets)).to.deep.equal(['ok', 'ok', 'ok', 'ok', 'ok']);
+    });
+
+    it('fails a call that goes unanswered with a TimeoutError, then opens a new stream', async () => {
+      peer.answer = () => {};
+      const error = await transport
+        .call(address, 'peer.get', { key: 'a' }, { timeoutMs: 50 })
+        .catch((e) => e);
+      expect(error).to.be.instanceOf(TimeoutError);
+      expect((error as Error).message).to.equal(`peer.get to ${address} timed out`);
+      peer.answer = (calls, socket) =>
+        socket.write(`${JSON.stringify(calls.map(({ id }) => ({ jsonrpc: '2.0', id, result: 1 })))}\n`);
+      expect(await transport.call(address, 'peer.get', { key: 'a' })).to.equal(1);
+      expect(peer.upgrades).to.have.length(2);
+    });
+
+    it('fails the calls of a stream that closes with a ConnectionError', async () => {
+      peer.answer = (_calls, socket) => socket.destroy();
+      const error = await transport.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
+      expect(error).to.be.instanceOf(ConnectionError);
+      expect((error as Error).message).to.equal(`peer.get to ${address} failed: the connection closed`);
+    });
+
+    it('says a peer that is not there refused the connection', async () => {
+      await peer.close();
+      const error = await transport.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
+      expect(error).to.be.instanceOf(ConnectionError);
+      expect((error as Error).message).to.match(new RegExp(`^peer.get to ${address} failed: .*ECONNREFUSED`));
+    });
+
+    it('maps a refused stream to the JSON-RPC error the peer sent, or to its HTTP status', async () => {
+      const body = JSON.stringify({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: 1004, message: 'wrong token' },
+      });
+      peer.refuseWith = `HTTP/1.1 401 Unauthorized\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+      const unauthorised = await transport.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
+      expect(unauthorised).to.be.instanceOf(UnauthorizedError);
+      expect((unauthorised as Error).message).to.equal('wrong token');
+      peer.refuseWith = 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n';
+      const refused = await transport.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
+      expect((refused as Error).message).to.equal(`${address} refused the peer stream: HTTP 404`);
+    });
+
+    it('keeps frames within the peers’ byte and batch limits', async () => {
+      const small = new StreamPeerTransport({ maxFrameBytes: 3_000, maxBatch: 2 });
+      try {
+        const value = 'v'.repeat(400);
+        await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            small.call(address, 'peer.put', { key: `k${i}`, value } as never),
+          ),
+        );
+        expect(peer.frames.map((frame) => frame.length)).to.deep.equal([2, 2, 2]);
+        peer.frames.length = 0;
+        await Promise.all(
+          Array.from({ length: 3 }, (_, i) =>
+            small.call(address, 'peer.put', { key: `k${i}`, value: 'v'.repeat(600) } as never),
+          ),
+        );
+        expect(
+          peer.frames.map((frame) => frame.length),
+          '1,000 chars at most a frame',
+        ).to.deep.equal([1, 1, 1]);
+      } finally {
+        await small.close();
+      }
+    });
+
+    it('fails calls at once after close', async () => {
+      await transport.close();
+      const error = await transport.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
+      expect(error).to.be.instanceOf(ConnectionError);
+    });
+  });
+
+  describe('a node answering peer streams', () => {
+    let node: KVNode;
+    let address: string;
+
+    before(async () => {
+      node = await KVNode.start({
+        host: '127.0.0.1',
+        port: await freePort(),
+        authToken: 'tok',
+        logLevel: 'silent',
+        limits: { maxBodyBytes: 2_000, maxBatch: 4 },
+      });
+      address = `127.0.0.1:${node.port}`;
+    });
+
+    after(async () => {
+      await node?.stop({ announce: false });
+    });
+
+    /** Opens a raw stream and returns its socket, the status line it got, and every line after the head. */
+    async function open(headers: string): Promise<{ socket: Socket; status: () => string; lines: string[] }> {
+      const socket = connect({ host: '127.0.0.1', port: node.port });
+      socket.on('error', () => {});
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      socket.write(`GET /peer HTTP/1.1\r\nhost: ${address}\r\n${headers}\r\n`);
+      const lines: string[] = [];
+      const status = () => text.slice(0, text.indexOf('\r\n'));
+      await until('the answer to the upgrade', () => text.includes('\r\n\r\n'));
+      socket.on('data', () => {
+        lines.splice(
+          0,
+          lines.length,
+          ...text
+            .slice(text.indexOf('\r\n\r\n') + 4)
+            .split('\n')
+            .filter(Boolean),
+        );
+      });
+      return { socket, status, lines };
+    }
+
+    const upgrade = `connection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\n`;
+
+    it('answers frames on one line each and keeps going after a bad one', async () => {
+      const { socket, status, lines } = await open(`${upgrade}authorization: Bearer tok\r\n`);
+      try {
+        expect(status()).to.equal('HTTP/1.1 101 Switching Protocols');
+        socket.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' })}\n{"jsonrpc":\n`);
+        socket.write(Buffer.from([0xff, 0xfe, 0x0a]));
+        socket.write(
+          `${JSON.stringify([1, 2, 3, 4, 5].map((id) => ({ jsonrpc: '2.0', id, method: 'ping' })))}\n`,
+        );
+        socket.write(
+          `${JSON.stringify([
+            { jsonrpc: '2.0', id: 7, method: 'peer.get', params: { key: '' } },
+            { jsonrpc: '2.0', id: 8, method: 'ping' },
+          ])}\n`,
+        );
+        await until('five answers', () => lines.length === 5);
+        // Frames may overtake each other: errors found before any call are answered at once.
+        const replies = lines.map((line) => JSON.parse(line));
+        const single = replies.filter((reply) => !Array.isArray(reply));
+        const batch = replies.find((reply) => Array.isArray(reply)) ?? [];
+        expect(single.find((reply) => reply.id === 1)).to.deep.equal({
+          jsonrpc: '2.0',
+          id: 1,
+          result: 'pong',
+        });
+        expect(
+          single.filter((reply) => reply.id === null).map((reply) => reply.error.message),
+        ).to.have.members([
+          'Parse error: Unexpected end of JSON input',
+          'Parse error: the frame is not valid UTF-8',
+          'Batch of 5 requests; the limit is 4 (--max-batch)',
+        ]);
+        expect(batch.map((reply: { id: number }) => reply.id)).to.deep.equal([7, 8]);
+        expect(batch[0].error.code).to.equal(ErrorCode.INVALID_PARAMS);
+        expect(batch[1].result).to.equal('pong');
+      } finally {
+        socket.destroy();
+      }
+    });
+
+    it('closes a stream that sends a frame over --max-body-bytes, saying why', async () => {
+      const { socket, lines } = await open(`${upgrade}authorization: Bearer tok\r\n`);
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.write('x'.repeat(2_500));
+      await closed;
+      expect(JSON.parse(lines[0]!).error).to.deep.equal({
+        code: ErrorCode.TOO_LARGE,
+        message: 'Frame over 2000 bytes (--max-body-bytes)',
+        data: { limit: 2_000 },
+      });
+    });
+
+    it('refuses a stream without the token, or for another protocol, and stays up', async () => {
+      const noToken = await open(upgrade);
+      expect(noToken.status()).to.equal('HTTP/1.1 401 Unauthorized');
+      noToken.socket.destroy();
+      const other = await open('connection: upgrade\r\nupgrade: websocket\r\nauthorization: Bearer tok\r\n');
+      expect(other.status()).to.equal('HTTP/1.1 400 Bad Request');
+      other.socket.destroy();
+      const transport = new StreamPeerTransport({ authToken: 'wrong' });
+      try {
+        const error = await transport.call(address, 'peer.ping', {} as never).catch((e) => e);
+        expect(error).to.be.instanceOf(UnauthorizedError);
+      } finally {
+        await transport.close();
+      }
+      const good = new StreamPeerTransport({ authToken: 'tok' });
+      try {
+        expect(await good.call(address, 'peer.get', { key: 'nothing' })).to.equal(null);
+      } finally {
+        await good.close();
+      }
+    });
+  });
+});
