@@ -1,12 +1,13 @@
-import { createHash } from 'node:crypto';
-import type { Digest, HashRing, KVRecord, MemberAddress } from '@kvdb/core';
+import { hash } from 'node:crypto';
+import type { Digest, HashRing, MemberAddress, RecordHead } from '@kvdb/core';
 
 /** A record's contribution to a digest: 64 bits of md5 over its key, version and kind. */
-export function recordHash(key: string, record: KVRecord): Digest {
+export function recordHash(key: string, record: RecordHead): Digest {
   const { wall, counter, node } = record.version;
   const kind = record.deleted === true ? 'd' : 'v';
-  const digest = createHash('md5').update(`${key}\0${wall}.${counter}.${node}\0${kind}`).digest();
-  return [digest.readUInt32BE(0), digest.readUInt32BE(4)];
+  // The one-shot hash() to hex is several times cheaper than createHash() to a Buffer; it runs twice per write.
+  const digest = hash('md5', `${key}\0${wall}.${counter}.${node}\0${kind}`, 'hex');
+  return [Number.parseInt(digest.slice(0, 8), 16), Number.parseInt(digest.slice(8, 16), 16)];
 }
 
 /**
@@ -25,7 +26,7 @@ export class DigestIndex {
   }
 
   /** Takes `previous` (if any) out of its segment's digest and puts `next` (if any) in. */
-  replace(key: string, previous: KVRecord | undefined, next: KVRecord | undefined): void {
+  replace(key: string, previous: RecordHead | undefined, next: RecordHead | undefined): void {
     if (this.ring.segmentCount === 0) return;
     const slot = this.ring.segmentOf(key) * 2;
     if (previous !== undefined) this.xor(slot, recordHash(key, previous));

@@ -16,6 +16,16 @@ export interface Tombstone {
 
 export type KVRecord = LiveRecord | Tombstone;
 
+/** A record without its value: enough to order it against others and to hash it into a digest. */
+export interface RecordHead {
+  readonly version: Version;
+  readonly deleted?: true;
+}
+
+export function headOf(record: KVRecord): RecordHead {
+  return isTombstone(record) ? { version: record.version, deleted: true } : { version: record.version };
+}
+
 export function isTombstone(record: KVRecord): record is Tombstone {
   return record.deleted === true;
 }
@@ -28,7 +38,7 @@ export function newerRecord(a: KVRecord | undefined, b: KVRecord | undefined): K
 }
 
 /** Whether `candidate` would replace `current` in a store. */
-export function supersedes(candidate: KVRecord, current: KVRecord | undefined): boolean {
+export function supersedes(candidate: RecordHead, current: RecordHead | undefined): boolean {
   return current === undefined || compareVersions(candidate.version, current.version) > 0;
 }
 

@@ -1,5 +1,5 @@
 import type { KeyVersion } from './protocol.js';
-import type { KVRecord } from './record.js';
+import type { KVRecord, RecordHead } from './record.js';
 import type { Version } from './version.js';
 
 export interface StoreCounts {
@@ -12,8 +12,11 @@ export interface StoreCounts {
 /** What a merge did: whether the record was kept, and what the store held for the key before the call. */
 export interface MergeResult {
   applied: boolean;
-  /** The record held before: the one replaced when applied, else the one (as new or newer) that stays. */
-  previous: KVRecord | undefined;
+  /**
+   * The head (version, and whether a tombstone) of the record held before: the one replaced when applied, else
+   * the one (as new or newer) that stays. Only the head: decoding the value on every write would be wasted work.
+   */
+  previous: RecordHead | undefined;
 }
 
 export interface EntriesOptions {

@@ -3,6 +3,7 @@ import type { HintLog } from '@kvdb/coordinator';
 import {
   compareVersions,
   type EntriesOptions,
+  headOf,
   isTombstone,
   type KeyVersion,
   type KVRecord,
@@ -93,10 +94,11 @@ export class DiskStore implements Store, HintLog {
 
   async merge(key: string, record: KVRecord): Promise<MergeResult> {
     return this.records.transaction(() => {
-      const previous = this.records.get(key);
+      const stored = this.records.get(key);
+      const previous = stored === undefined ? undefined : headOf(stored);
       if (!supersedes(record, previous)) return { applied: false, previous };
       this.records.put(key, record);
-      this.count(previous, -1);
+      this.count(stored, -1);
       this.count(record, 1);
       return { applied: true, previous };
     });
