@@ -345,7 +345,11 @@ export class KVNode {
           `connection: close\r\n\r\n${body}`,
       );
     };
-    if (req.url !== PEER_PATH || req.headers.upgrade?.toLowerCase() !== PEER_PROTOCOL) {
+    if (
+      req.method !== 'GET' ||
+      req.url !== PEER_PATH ||
+      req.headers.upgrade?.toLowerCase() !== PEER_PROTOCOL
+    ) {
       const message = `kvdb switches protocols only to ${PEER_PROTOCOL} on GET ${PEER_PATH}; JSON-RPC goes to POST /`;
       refuse('400 Bad Request', rpcError(ErrorCode.INVALID_REQUEST, message));
       return;

@@ -281,14 +281,17 @@ describe('peer streams', () => {
     });
 
     /** Opens a raw stream and returns its socket, the status line it got, and every line after the head. */
-    async function open(headers: string): Promise<{ socket: Socket; status: () => string; lines: string[] }> {
+    async function open(
+      headers: string,
+      requestLine = 'GET /peer',
+    ): Promise<{ socket: Socket; status: () => string; lines: string[] }> {
       const socket = connect({ host: '127.0.0.1', port: node.port });
       socket.on('error', () => {});
       let text = '';
       socket.on('data', (chunk: Buffer) => {
         text += chunk.toString();
       });
-      socket.write(`GET /peer HTTP/1.1\r\nhost: ${address}\r\n${headers}\r\n`);
+      socket.write(`${requestLine} HTTP/1.1\r\nhost: ${address}\r\n${headers}\r\n`);
       const lines: string[] = [];
       const status = () => text.slice(0, text.indexOf('\r\n'));
       await until('the answer to the upgrade', () => text.includes('\r\n\r\n'));
@@ -359,13 +362,16 @@ describe('peer streams', () => {
       });
     });
 
-    it('refuses a stream without the token, or for another protocol, and stays up', async () => {
+    it('refuses a stream without the token, for another protocol or by POST, and stays up', async () => {
       const noToken = await open(upgrade);
       expect(noToken.status()).to.equal('HTTP/1.1 401 Unauthorized');
       noToken.socket.destroy();
       const other = await open('connection: upgrade\r\nupgrade: websocket\r\nauthorization: Bearer tok\r\n');
       expect(other.status()).to.equal('HTTP/1.1 400 Bad Request');
       other.socket.destroy();
+      const post = await open(`${upgrade}authorization: Bearer tok\r\n`, 'POST /peer');
+      expect(post.status()).to.equal('HTTP/1.1 400 Bad Request');
+      post.socket.destroy();
       const transport = new StreamPeerTransport({ authToken: 'wrong' });
       try {
         const error = await transport.call(address, 'peer.ping', {} as never).catch((e) => e);
