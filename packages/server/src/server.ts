@@ -250,11 +250,7 @@ export class KVNode {
     }
     if (!this.authorized(req.headers.authorization)) {
       res.setHeader('www-authenticate', 'Bearer realm="kvdb"');
-      this.reply(
-        res,
-        401,
-        rpcError(ErrorCode.UNAUTHORIZED, 'Missing or wrong auth token (Authorization: Bearer …)'),
-      );
+      this.reply(res, 401, UNAUTHORIZED_REPLY);
       req.resume();
       return;
     }
@@ -284,15 +280,12 @@ export class KVNode {
     req.on('error', () => res.destroy());
     req.on('end', () => {
       if (size > limit) return;
-      let request: unknown;
-      try {
-        request = JSON.parse(utf8.decode(Buffer.concat(chunks, size)));
-      } catch (error) {
-        const reason = error instanceof TypeError ? 'the body is not valid UTF-8' : (error as Error).message;
-        this.reply(res, 200, rpcError(ErrorCode.PARSE_ERROR, `Parse error: ${reason}`));
+      const parsed = parseJson(Buffer.concat(chunks, size), 'body');
+      if ('error' in parsed) {
+        this.reply(res, 200, parsed.error);
         return;
       }
-      void this.respond(request).then((reply) => {
+      void this.respond(parsed.request).then((reply) => {
         if (reply === undefined) {
           res.statusCode = 204;
           res.end();
@@ -355,8 +348,7 @@ export class KVNode {
       return;
     }
     if (!this.authorized(req.headers.authorization)) {
-      const message = 'Missing or wrong auth token (Authorization: Bearer …)';
-      refuse('401 Unauthorized', rpcError(ErrorCode.UNAUTHORIZED, message));
+      refuse('401 Unauthorized', UNAUTHORIZED_REPLY);
       return;
     }
     if (this.stopping) {
@@ -383,14 +375,12 @@ export class KVNode {
 
   /** One frame of a peer stream: answered on one line, as soon as its calls are done (frames may overtake). */
   private answerFrame(socket: Socket, frame: Buffer): void {
-    let request: unknown;
-    try {
-      request = JSON.parse(utf8.decode(frame));
-    } catch (error) {
-      const reason = error instanceof TypeError ? 'the frame is not valid UTF-8' : (error as Error).message;
-      socket.write(`${JSON.stringify(rpcError(ErrorCode.PARSE_ERROR, `Parse error: ${reason}`))}\n`);
+    const parsed = parseJson(frame, 'frame');
+    if ('error' in parsed) {
+      socket.write(`${JSON.stringify(parsed.error)}\n`);
       return;
     }
+    const { request } = parsed;
     if (this.stopping) {
       // Calls already taken finish; new ones fail at once, so the peer makes hints instead of waiting.
       const error = { code: ErrorCode.UNAVAILABLE, message: `${this.address} is stopping` };
@@ -437,7 +427,23 @@ export class KVNode {
 /** Refuses bytes that are not UTF-8 instead of quietly turning them into U+FFFD. */
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** A request body or a peer-stream frame, parsed; or the -32700 reply that says why it could not be. */
+function parseJson(bytes: Buffer, what: 'body' | 'frame'): { request: unknown } | { error: object } {
+  try {
+    return { request: JSON.parse(utf8.decode(bytes)) };
+  } catch (error) {
+    const reason = error instanceof TypeError ? `the ${what} is not valid UTF-8` : (error as Error).message;
+    return { error: rpcError(ErrorCode.PARSE_ERROR, `Parse error: ${reason}`) };
+  }
+}
+
 function rpcError(code: number, message: string, data?: unknown): object {
   const error = data === undefined ? { code, message } : { code, message, data };
   return { jsonrpc: '2.0', id: null, error };
 }
+
+/** The reply to a request, or a peer stream, without the node's token: over HTTP and at the switch alike. */
+const UNAUTHORIZED_REPLY = rpcError(
+  ErrorCode.UNAUTHORIZED,
+  'Missing or wrong auth token (Authorization: Bearer …)',
+);

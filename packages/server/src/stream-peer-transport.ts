@@ -184,10 +184,10 @@ class PeerLink {
   }
 
   close(): void {
-    this.fail((call) => new ConnectionError(`${call.method} to ${this.peer} failed: this node is stopping`));
-    for (const call of this.queue.splice(0)) {
-      call.reject(new ConnectionError(`${call.method} to ${this.peer} failed: this node is stopping`));
-    }
+    const stopping = (call: QueuedCall) =>
+      new ConnectionError(`${call.method} to ${this.peer} failed: this node is stopping`);
+    this.fail(stopping);
+    for (const call of this.queue.splice(0)) call.reject(stopping(call));
   }
 
   /** Sends what is queued, as frames, while fewer than the most allowed are out. */
