@@ -24,7 +24,7 @@ import {
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
-import { ParallelExecutor, type QuorumOutcome } from './executor.js';
+import { outcomeOf, ParallelExecutor, type QuorumOptions, type QuorumOutcome } from './executor.js';
 import type { HintedHandoff } from './hinted-handoff.js';
 import { type CollectKeysOptions, collectKeys, mergeKeyPages } from './key-listing.js';
 import type { LocalReplica } from './local-replica.js';
@@ -236,15 +236,11 @@ export class Coordinator implements PeerHandler {
     const scan = { prefix: options.prefix, after: options.cursor, limit };
     const members = this.membership.ring.members;
     const required = Math.max(1, members.length - (this.replicas - 1));
-    const outcome = await this.executor.quorum(
-      members,
-      (member) => this.callReplica(member, 'peer.keys', scan),
-      {
-        required,
-        timeoutMs: this.timeoutMs,
-        waitForAll: true,
-      },
-    );
+    const outcome = await this.quorum(members, (member) => this.callReplica(member, 'peer.keys', scan), {
+      required,
+      timeoutMs: this.timeoutMs,
+      waitForAll: true,
+    });
     if (!outcome.reached) throw this.quorumError('list_keys', undefined, members, required, outcome);
     return mergeKeyPages(
       outcome.succeeded.map(({ value }) => value),
@@ -292,6 +288,26 @@ export class Coordinator implements PeerHandler {
     return Math.floor(replicas / 2) + 1;
   }
 
+  /**
+   * Runs the calls through the executor, unless this node is the only target: then it calls itself directly,
+   * without the executor's queue and deadline timer. Every request to a single node goes this way; the local
+   * replica answers without a network hop, so the deadline has nothing to bound there but the store itself.
+   */
+  private quorum<T>(
+    targets: readonly MemberAddress[],
+    call: (target: MemberAddress) => Promise<T>,
+    options: QuorumOptions,
+  ): Promise<QuorumOutcome<T>> {
+    if (targets.length !== 1 || targets[0] !== this.self || options.required !== 1) {
+      return this.executor.quorum(targets, call, options);
+    }
+    const target = this.self;
+    return call(target).then(
+      (value) => outcomeOf({ target, ok: true, value }),
+      (error: unknown) => outcomeOf({ target, ok: false, error }),
+    );
+  }
+
   private callReplica<M extends PeerMethod>(
     target: MemberAddress,
     method: M,
@@ -326,17 +342,13 @@ export class Coordinator implements PeerHandler {
     const self = replicas.indexOf(this.self);
     if (self > 0) replicas.unshift(...replicas.splice(self, 1));
     const fanout = this.random() < this.readRepairChance ? replicas.length : required;
-    const outcome = await this.executor.quorum(
-      replicas,
-      (replica) => this.callReplica(replica, 'peer.get', { key }),
-      {
-        required,
-        timeoutMs: this.timeoutMs,
-        graceMs: FAILURE_GRACE_MS,
-        fanout,
-        hedgeMs: READ_HEDGE_MS,
-      },
-    );
+    const outcome = await this.quorum(replicas, (replica) => this.callReplica(replica, 'peer.get', { key }), {
+      required,
+      timeoutMs: this.timeoutMs,
+      graceMs: FAILURE_GRACE_MS,
+      fanout,
+      hedgeMs: READ_HEDGE_MS,
+    });
     if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
 
     let newest: KVRecord | undefined;
@@ -377,7 +389,7 @@ export class Coordinator implements PeerHandler {
     const required = this.requiredFor(consistency, replicas.length);
     for (let attempt = 0; ; attempt++) {
       const record = make(this.hlc.now());
-      const outcome = await this.executor.quorum(
+      const outcome = await this.quorum(
         replicas,
         (replica) => this.callReplica(replica, 'peer.put', { key, record }),
         { required, timeoutMs: this.timeoutMs, graceMs: FAILURE_GRACE_MS },

@@ -25,9 +25,12 @@ export class DigestIndex {
     this.digests = new Uint32Array(Math.max(1, ring.segmentCount) * 2);
   }
 
-  /** Takes `previous` (if any) out of its segment's digest and puts `next` (if any) in. */
+  /**
+   * Takes `previous` (if any) out of its segment's digest and puts `next` (if any) in. On a ring of one member
+   * there is no one to compare with, and any other ring gets an index built afresh, so this does nothing there.
+   */
   replace(key: string, previous: RecordHead | undefined, next: RecordHead | undefined): void {
-    if (this.ring.segmentCount === 0) return;
+    if (this.ring.size <= 1) return;
     const slot = this.ring.segmentOf(key) * 2;
     if (previous !== undefined) this.xor(slot, recordHash(key, previous));
     if (next !== undefined) this.xor(slot, recordHash(key, next));

@@ -41,6 +41,17 @@ export interface QuorumOptions {
   hedgeMs?: number;
 }
 
+/** The outcome of a quorum of one whose only call has settled as `result`. */
+export function outcomeOf<T>(result: Settled<T>): QuorumOutcome<T> {
+  return {
+    reached: result.ok,
+    timedOut: false,
+    succeeded: result.ok ? [{ target: result.target, value: result.value }] : [],
+    failed: result.ok ? [] : [{ target: result.target, error: result.error }],
+    settled: Promise.resolve([result]),
+  };
+}
+
 export interface ParallelExecutorInit {
   /**
    * Most replica calls in flight at once, across all requests of this node.

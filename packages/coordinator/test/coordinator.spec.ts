@@ -4,7 +4,7 @@ import { type Clock, systemClock } from '../src/clock.js';
 import { Coordinator } from '../src/coordinator.js';
 import { LocalReplica } from '../src/local-replica.js';
 import { Membership } from '../src/membership.js';
-import { rejection, replicated } from './utils/assertions.js';
+import { quorumFailure, rejection, replicated } from './utils/assertions.js';
 import { MemoryNetwork } from './utils/memory-network.js';
 import { TestCluster } from './utils/test-cluster.js';
 import { eventually } from './utils/timing.js';
@@ -316,6 +316,76 @@ describe('Coordinator', () => {
           .that.matches(/`replicas`/);
       }
       expect(new Coordinator(components, { replicas: 1 }).replicas).to.equal(1);
+    });
+  });
+
+  describe('on a single node (its own only replica)', () => {
+    const self = '10.0.0.1:5878';
+
+    function singleNode(store: MemoryStore = new MemoryStore()): Coordinator {
+      const membership = new Membership(self);
+      return new Coordinator(
+        {
+          membership,
+          replica: new LocalReplica(store, membership.ring),
+          transport: new MemoryNetwork().transport(self),
+        },
+        { replicas: 3 },
+      );
+    }
+
+    it('sets, gets, has and pops', async () => {
+      const node = singleNode();
+      expect(node.locate('a')).to.deep.equal([self]);
+      await node.set('a', { n: 1 });
+      expect(await node.get('a')).to.deep.equal({ n: 1 });
+      expect(await node.has('a')).to.equal(true);
+      expect(await node.pop('a')).to.deep.equal({ n: 1 });
+      expect(await node.get('a', { default: 'gone' })).to.equal('gone');
+      expect((await node.listKeys()).keys).to.deep.equal([]);
+    });
+
+    it('never lets a value written or read alias the stored one', async () => {
+      const node = singleNode();
+      const value = { list: [1, 2] };
+      await node.set('aliased', value);
+      value.list.push(3);
+      const read = (await node.get('aliased')) as { list: number[] };
+      read.list.push(4);
+      expect(await node.get('aliased')).to.deep.equal({ list: [1, 2] });
+    });
+
+    it('reports a failing store as a QuorumNotReachedError naming itself, for writes and reads', async () => {
+      const store = new MemoryStore();
+      store.merge = () => Promise.reject(new Error('disk full'));
+      store.get = () => Promise.reject(new Error('disk gone'));
+      const node = singleNode(store);
+      const write = await quorumFailure(node.set('a', 1));
+      expect(write).to.include({ required: 1, acked: 0, timedOut: false });
+      expect(write.failed).to.deep.equal([{ replica: self, reason: 'disk full' }]);
+      const read = await quorumFailure(node.get('a'));
+      expect(read.failed).to.deep.equal([{ replica: self, reason: 'disk gone' }]);
+    });
+
+    it('keeps no digests alone, and builds them right when a second member joins', async () => {
+      const store = new MemoryStore();
+      const membership = new Membership(self);
+      const replica = new LocalReplica(store, membership.ring);
+      for (let i = 0; i < 50; i++) {
+        await replica.merge(`key:${i}`, { version: { wall: 1_000 + i, counter: 0, node: self }, value: i });
+      }
+      expect(replica.digests.combine([...Array(replica.digests.ring.segmentCount).keys()])).to.deep.equal([
+        0, 0,
+      ]);
+
+      const grown = membership.ring.withMember('10.0.0.2:5878');
+      replica.useRing(grown);
+      const fresh = new LocalReplica(store, grown);
+      const all = [...Array(grown.segmentCount).keys()];
+      expect(replica.digests.combine(all)).to.deep.equal(fresh.digests.combine(all));
+      expect(replica.digests.combine(all)).to.not.deep.equal([0, 0]);
+      await replica.merge('key:0', { version: { wall: 5_000, counter: 0, node: self }, value: 'new' });
+      expect(replica.digests.combine(all)).to.deep.equal(new LocalReplica(store, grown).digests.combine(all));
     });
   });
 });

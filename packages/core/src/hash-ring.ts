@@ -81,6 +81,8 @@ export class HashRing {
 
   /** The first `n` distinct members clockwise from the key's position, primary first (fewer if the ring is smaller). */
   preferenceList(key: string, n: number): MemberAddress[] {
+    // With one member every key is its own; a single node skips hashing every key it serves.
+    if (this.members.length <= 1) return n >= 1 ? [...this.members] : [];
     return this.walk(this.hasher.hash(key), n);
   }
 

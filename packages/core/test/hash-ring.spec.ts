@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { DEFAULT_VNODES } from '../src/constants.js';
 import { HashRing } from '../src/hash-ring.js';
+import { md5Hasher } from '../src/hasher.js';
 
 const KEY_COUNT = 100_000;
 const members = (count: number): string[] => Array.from({ length: count }, (_, i) => `10.0.0.${i + 1}:5878`);
@@ -186,11 +187,22 @@ describe('HashRing', () => {
       expect(empty.primary('key-1')).to.equal(undefined);
     });
 
-    it('gives the only member for every key on a one-member ring', () => {
-      const single = new HashRing(['10.0.0.1:5878']);
+    it('gives the only member for every key on a one-member ring, without hashing the key', () => {
+      const hashed: string[] = [];
+      const hasher = {
+        name: 'md5',
+        hash: (input: string) => {
+          hashed.push(input);
+          return md5Hasher.hash(input);
+        },
+      };
+      const single = new HashRing(['10.0.0.1:5878'], { hasher });
+      hashed.length = 0;
       for (const key of keys.slice(0, 100)) {
         expect(single.preferenceList(key, 3), key).to.deep.equal(['10.0.0.1:5878']);
       }
+      expect(single.preferenceList('key-1', 0)).to.deep.equal([]);
+      expect(hashed).to.deep.equal([]);
     });
   });
 
