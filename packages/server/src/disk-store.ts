@@ -35,8 +35,10 @@ export class DataDirError extends Error {
 
 /**
  * The durable store: records and tombstones in LMDB (an embedded, memory-mapped B+tree with ACID transactions).
- * A merge reads, compares and writes in one transaction and resolves only after the commit is on disk, so a
- * write is acknowledged only once it would survive `kill -9` or a power cut.
+ * A merge reads, compares and writes in one transaction and resolves once that transaction has committed, so an
+ * acknowledged write survives `kill -9`: the committed pages are in the file, through the OS. lmdb-js flushes
+ * each commit to the disk just after it (its default `overlappingSync` on Linux), so a power cut of the machine
+ * can lose the last commits before their flush; replicas on other machines hold those writes.
  */
 export class DiskStore implements Store, HintLog {
   private readonly root: RootDatabase;
