@@ -24,7 +24,7 @@ import {
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
-import { outcomeOf, ParallelExecutor, type QuorumOptions, type QuorumOutcome } from './executor.js';
+import { ParallelExecutor, type QuorumOptions, type QuorumOutcome } from './executor.js';
 import type { HintedHandoff } from './hinted-handoff.js';
 import { type CollectKeysOptions, collectKeys, mergeKeyPages } from './key-listing.js';
 import type { LocalReplica } from './local-replica.js';
@@ -56,7 +56,8 @@ export interface CoordinatorInit {
    */
   timeoutMs?: number;
   /**
-   * Most replica calls in flight at once.
+   * Most replica calls in flight at once; a call to this node's own replica, when it is a request's only one, is
+   * not counted (see `ParallelExecutor.alone`).
    * @default 512
    */
   concurrency?: number;
@@ -289,23 +290,18 @@ export class Coordinator implements PeerHandler {
   }
 
   /**
-   * Runs the calls through the executor, unless this node is the only target: then it calls itself directly,
-   * without the executor's queue and deadline timer. Every request to a single node goes this way; the local
-   * replica answers without a network hop, so the deadline has nothing to bound there but the store itself.
+   * Runs the calls through the executor; when this node is the only target (every request to a single node, or
+   * a key this node alone replicates), it calls itself without the executor's queue, within the same deadline.
    */
   private quorum<T>(
     targets: readonly MemberAddress[],
     call: (target: MemberAddress) => Promise<T>,
     options: QuorumOptions,
   ): Promise<QuorumOutcome<T>> {
-    if (targets.length !== 1 || targets[0] !== this.self || options.required !== 1) {
-      return this.executor.quorum(targets, call, options);
+    if (targets.length === 1 && targets[0] === this.self && options.required === 1) {
+      return this.executor.alone(this.self, () => call(this.self), options.timeoutMs);
     }
-    const target = this.self;
-    return call(target).then(
-      (value) => outcomeOf({ target, ok: true, value }),
-      (error: unknown) => outcomeOf({ target, ok: false, error }),
-    );
+    return this.executor.quorum(targets, call, options);
   }
 
   private callReplica<M extends PeerMethod>(

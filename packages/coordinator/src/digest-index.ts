@@ -11,9 +11,10 @@ export function recordHash(key: string, record: RecordHead): Digest {
 }
 
 /**
- * The XOR of every stored record's hash, per ring segment, kept up to date on each write: comparing two
- * replicas' digests costs one number pair per segment, whatever the number of keys. XOR makes it order-free and
- * lets a replaced record be taken out exactly. Built for one ring; rebuilt when the ring changes.
+ * The XOR of every stored record's hash, per ring segment, kept up to date on each write (on rings of two or more
+ * members; a lone node has no one to compare with): comparing two replicas' digests costs one number pair per
+ * segment, whatever the number of keys. XOR makes it order-free and lets a replaced record be taken out exactly.
+ * Built for one ring; rebuilt when the ring changes.
  */
 export class DigestIndex {
   readonly ring: HashRing;

@@ -41,20 +41,17 @@ export interface QuorumOptions {
   hedgeMs?: number;
 }
 
-/** The outcome of a quorum of one whose only call has settled as `result`. */
-export function outcomeOf<T>(result: Settled<T>): QuorumOutcome<T> {
-  return {
-    reached: result.ok,
-    timedOut: false,
-    succeeded: result.ok ? [{ target: result.target, value: result.value }] : [],
-    failed: result.ok ? [] : [{ target: result.target, error: result.error }],
-    settled: Promise.resolve([result]),
-  };
+/** The call's result as a `Settled`, which never rejects. */
+function settledOf<T>(target: string, promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ target, ok: true, value }),
+    (error: unknown) => ({ target, ok: false, error }),
+  );
 }
 
 export interface ParallelExecutorInit {
   /**
-   * Most replica calls in flight at once, across all requests of this node.
+   * Most replica calls in flight at once, across all requests of this node (calls made with `alone` aside).
    * @default 512
    */
   concurrency?: number;
@@ -82,6 +79,32 @@ export class ParallelExecutor {
   /** Calls waiting for a slot. */
   get pendingCount(): number {
     return this.limit.pendingCount;
+  }
+
+  /**
+   * A quorum of one call that skips the queue: how a coordinator asks its own replica when that is a request's
+   * only target (every request to a single node), where p-limit's bookkeeping would cost more than the call.
+   * The same deadline bounds it.
+   */
+  alone<T>(target: string, call: () => Promise<T>, timeoutMs: number): Promise<QuorumOutcome<T>> {
+    const result = settledOf(target, call());
+    const settled = result.then((one) => [one]);
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimeout(
+        () => resolve({ reached: false, timedOut: true, succeeded: [], failed: [], settled }),
+        timeoutMs,
+      );
+      void result.then((one) => {
+        this.clock.clearTimeout(timer);
+        resolve({
+          reached: one.ok,
+          timedOut: false,
+          succeeded: one.ok ? [{ target, value: one.value }] : [],
+          failed: one.ok ? [] : [{ target, error: one.error }],
+          settled,
+        });
+      });
+    });
   }
 
   quorum<T>(
@@ -148,10 +171,10 @@ export class ParallelExecutor {
             settle(results.filter((entry) => entry !== undefined));
           }
         };
-        this.limit(() => call(target)).then(
-          (value) => record({ target, ok: true, value }),
-          (error: unknown) => record({ target, ok: false, error }),
-        );
+        void settledOf(
+          target,
+          this.limit(() => call(target)),
+        ).then(record);
       };
       const fanout = Math.min(targets.length, Math.max(options.fanout ?? targets.length, required));
       for (let index = 0; index < fanout; index++) start(index);

@@ -13,7 +13,7 @@ import { DigestIndex } from './digest-index.js';
 
 /**
  * This node's replica: the store, plus the digest index that anti-entropy compares. Every local write goes
- * through here so the digests never drift from the data.
+ * through here so the digests never drift from the data (on a ring of one member there are none to keep).
  */
 export class LocalReplica {
   readonly store: Store;
@@ -78,6 +78,7 @@ export class LocalReplica {
 
   private build(ring: HashRing): DigestIndex {
     const index = new DigestIndex(ring);
+    if (ring.size <= 1) return index; // it keeps nothing: no need to read every record
     for (const [key, record] of this.store.entries()) index.replace(key, undefined, record);
     return index;
   }

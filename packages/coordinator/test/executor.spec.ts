@@ -279,6 +279,42 @@ describe('ParallelExecutor', () => {
       expect(result.failed).to.deep.equal([]);
     });
 
+    describe('alone: one call outside the queue', () => {
+      it('reports the call that succeeds or fails, clears its timer and takes no slot of the queue', async () => {
+        const executor = new ParallelExecutor({ clock: systemClock }, { concurrency: 1 });
+        const busy = deferred<string>();
+        void executor.quorum(['x'], () => busy.promise, { required: 1, timeoutMs: 60_000 });
+
+        const ok = await executor.alone('self', async () => 'V', 1_000);
+        expect(ok).to.include({ reached: true, timedOut: false });
+        expect(ok.succeeded).to.deep.equal([{ target: 'self', value: 'V' }]);
+        expect(await ok.settled).to.deep.equal([{ target: 'self', ok: true, value: 'V' }]);
+
+        const failure = new Error('disk full');
+        const failed = await executor.alone('self', () => Promise.reject(failure), 1_000);
+        expect(failed).to.include({ reached: false, timedOut: false });
+        expect(failed.failed).to.deep.equal([{ target: 'self', error: failure }]);
+
+        expect(executor.activeCount).to.equal(1);
+        expect(clock.countTimers()).to.equal(1);
+        busy.resolve('done');
+      });
+
+      it('times out at `timeoutMs`; the late answer still arrives through `settled`', async () => {
+        const executor = new ParallelExecutor({ clock: systemClock });
+        const call = deferred<string>();
+        const outcome = track(executor.alone('self', () => call.promise, 1_000));
+        await clock.tickAsync(999);
+        expect(outcome.settled, 'decided before the deadline').to.equal(false);
+        await clock.tickAsync(1);
+        const result = await outcome.promise;
+        expect(result).to.include({ reached: false, timedOut: true });
+        expect(result.succeeded).to.deep.equal([]);
+        call.resolve('late');
+        expect(await result.settled).to.deep.equal([{ target: 'self', ok: true, value: 'late' }]);
+      });
+    });
+
     it('clears its timer once the outcome is known', async () => {
       const executor = new ParallelExecutor({ clock: systemClock });
       const result = await executor.quorum(TARGETS, async (target) => target, {

@@ -34,7 +34,8 @@ export interface ScanOptions {
 
 /**
  * A node's local replica of the records it holds. Implementations keep, per key, only the record with the
- * highest version; a write is durable (as far as the implementation is durable) when `merge` resolves.
+ * highest version; a write is committed (as far as the implementation is durable: `DiskStore`'s survive a
+ * process crash, see there for power loss) when `merge` resolves.
  */
 export interface Store {
   get(key: string): Promise<KVRecord | undefined>;

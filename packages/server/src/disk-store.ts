@@ -38,7 +38,7 @@ export class DataDirError extends Error {
  * A merge reads, compares and writes in one transaction and resolves once that transaction has committed, so an
  * acknowledged write survives `kill -9`: the committed pages are in the file, through the OS. lmdb-js flushes
  * each commit to the disk just after it (its default `overlappingSync` on Linux), so a power cut of the machine
- * can lose the last commits before their flush; replicas on other machines hold those writes.
+ * can lose the commits not yet flushed; they survive where replicas on other machines acknowledged them.
  */
 export class DiskStore implements Store, HintLog {
   private readonly root: RootDatabase;
