@@ -8,13 +8,25 @@ import type { Version } from './version.js';
  * from U+E000 to U+FFFF: `<` compares UTF-16 code units and puts the pair first.
  */
 export function compareKeys(a: string, b: string): number {
-  const length = Math.min(a.length, b.length);
+  return compareKeyRanges(a, 0, a.length, b, 0, b.length);
+}
+
+/** `compareKeys` of `a.slice(aStart, aEnd)` and `b.slice(bStart, bEnd)`, without slicing. */
+export function compareKeyRanges(
+  a: string,
+  aStart: number,
+  aEnd: number,
+  b: string,
+  bStart: number,
+  bEnd: number,
+): number {
+  const length = Math.min(aEnd - aStart, bEnd - bStart);
   for (let i = 0; i < length; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
+    const x = a.charCodeAt(aStart + i);
+    const y = b.charCodeAt(bStart + i);
     if (x !== y) return x >= 0xd800 && y >= 0xd800 ? codePointRank(x) - codePointRank(y) : x - y;
   }
-  return a.length - b.length;
+  return aEnd - aStart - (bEnd - bStart);
 }
 
 /** Surrogates (0xD800–0xDFFF) stand for code points above 0xFFFF: rank them after 0xE000–0xFFFF. */

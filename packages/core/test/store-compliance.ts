@@ -303,6 +303,40 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
         for (const [i, key] of keys.entries()) expect(await store.get(key), key).to.deep.equal(live(v(1), i));
         expect([...(await collect(store.entries())).keys()].sort()).to.deep.equal([...keys].sort());
       });
+      it('keeps long, control-character, Latin-1 and wider keys in one order through overwrites and removes', async () => {
+        const keys = [
+          'a'.repeat(254),
+          'a'.repeat(255),
+          `${'a'.repeat(300)}b`,
+          '\u0000',
+          'a\u0000b',
+          '\u00ff',
+          '\u00ff\u00ff',
+          'é',
+          'ÿz',
+          '键',
+          '键a',
+          '😀',
+          '\uffff',
+          'z',
+        ];
+        for (const [i, key] of keys.entries()) await store.merge(key, live(v(1), i));
+        for (const [i, key] of keys.entries()) await store.merge(key, live(v(2), i * 10));
+        expect(await store.counts()).to.deep.equal({ live: keys.length, tombstones: 0 });
+        const sorted = [...keys].sort(compareKeys);
+        expect([...(await collect(store.entries())).keys()]).to.deep.equal(sorted);
+        expect(store.scanKeys({ limit: 100 }).map(([key]) => key)).to.deep.equal(sorted);
+        for (const [i, key] of keys.entries())
+          expect(await store.get(key), key).to.deep.equal(live(v(2), i * 10));
+        for (const key of keys.filter((_, i) => i % 2 === 0))
+          expect(await store.remove(key, v(2)), key).to.equal(true);
+        const left = sorted.filter((key) => keys.indexOf(key) % 2 === 1);
+        expect([...(await collect(store.entries())).keys()]).to.deep.equal(left);
+        expect(store.scanKeys({ after: left[2], limit: 100 }).map(([key]) => key)).to.deep.equal(
+          left.slice(3),
+        );
+        expect(await store.get(keys[0]!)).to.equal(undefined);
+      });
     });
 
     describe('values', () => {
