@@ -41,6 +41,13 @@ export class DigestIndex {
     return [this.digests[segment * 2]!, this.digests[segment * 2 + 1]!];
   }
 
+  /** Sets one segment's digest, as recomputed from the store. */
+  assign(segment: number, [high, low]: Digest): void {
+    if (segment < 0 || segment >= this.ring.segmentCount) return;
+    this.digests[segment * 2] = high;
+    this.digests[segment * 2 + 1] = low;
+  }
+
   /** The XOR of the given segments' digests: equal on two replicas when they hold the same records there. */
   combine(segments: readonly number[]): Digest {
     let high = 0;

@@ -18,6 +18,8 @@ import { DigestIndex } from './digest-index.js';
 export class LocalReplica {
   readonly store: Store;
   private index: DigestIndex;
+  /** Writes sent to the store whose digest update has not been made yet. */
+  private inFlight = 0;
 
   constructor(store: Store, ring: HashRing) {
     this.store = store;
@@ -33,17 +35,27 @@ export class LocalReplica {
   }
 
   async merge(key: string, record: KVRecord): Promise<MergeResult> {
-    const result = await this.store.merge(key, record);
-    if (result.applied) this.index.replace(key, result.previous, record);
-    return result;
+    this.inFlight++;
+    try {
+      const result = await this.store.merge(key, record);
+      if (result.applied) this.index.replace(key, result.previous, record);
+      return result;
+    } finally {
+      this.inFlight--;
+    }
   }
 
   async remove(key: string, version: Version): Promise<boolean> {
-    const current = await this.store.get(key);
-    if (current === undefined) return false;
-    const removed = await this.store.remove(key, version);
-    if (removed) this.index.replace(key, current, undefined);
-    return removed;
+    this.inFlight++;
+    try {
+      const current = await this.store.get(key);
+      if (current === undefined) return false;
+      const removed = await this.store.remove(key, version);
+      if (removed) this.index.replace(key, current, undefined);
+      return removed;
+    } finally {
+      this.inFlight--;
+    }
   }
 
   counts(): Promise<StoreCounts> {
@@ -54,15 +66,26 @@ export class LocalReplica {
     return this.store.entries();
   }
 
-  /** `[key, version, deleted]` of every record in the given segments of the index's ring. */
+  /**
+   * `[key, version, deleted]` of every record in the given segments of the index's ring. When no write is half
+   * done, the scan also resets those segments' digests to what the store holds: a write whose store commit and
+   * digest update straddled a ring change (the rebuild may or may not have seen it) leaves a digest off, and
+   * anti-entropy, which asks for the key versions of exactly the segments whose digests differ, heals it.
+   */
   keyVersions(segments?: ReadonlySet<number>): KeyVersion[] {
     const result: KeyVersion[] = [];
-    const ring = this.index.ring;
+    const index = this.index;
+    const ring = index.ring;
+    const heal =
+      segments !== undefined && this.inFlight === 0 && ring.size > 1 ? new DigestIndex(ring) : undefined;
     for (const [key, record] of this.store.entries()) {
-      if (segments === undefined || segments.has(ring.segmentOf(key))) {
+      const segment = segments === undefined ? -1 : ring.segmentOf(key);
+      if (segments === undefined || segments.has(segment)) {
         result.push([key, record.version, isTombstone(record)]);
+        heal?.replace(key, undefined, record);
       }
     }
+    if (heal !== undefined) for (const segment of segments!) index.assign(segment, heal.segment(segment));
     return result;
   }
 

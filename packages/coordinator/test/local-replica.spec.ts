@@ -1,0 +1,70 @@
+import { HashRing, type KVRecord, MemoryStore, type MergeResult } from '@kvdb/core';
+import { expect } from 'chai';
+import { LocalReplica } from '../src/local-replica.js';
+
+const A = '10.0.0.1:5878';
+const B = '10.0.0.2:5878';
+const C = '10.0.0.3:5878';
+
+const record = (wall: number, value: string): KVRecord => ({ version: { wall, counter: 0, node: A }, value });
+
+/** A store whose merges are visible at once but resolve only when released, like a commit not yet reported. */
+class SlowStore extends MemoryStore {
+  private readonly waiting: Array<() => void> = [];
+
+  override async merge(key: string, next: KVRecord): Promise<MergeResult> {
+    const result = this.mergeSync(key, next);
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return result;
+  }
+
+  release(): void {
+    for (const resolve of this.waiting.splice(0)) resolve();
+  }
+}
+
+describe('LocalReplica', () => {
+  it('heals a digest left off by a write that straddled a ring change, once no write is half done', async () => {
+    const store = new SlowStore();
+    const before = new HashRing([A, B]);
+    const after = new HashRing([A, B, C]);
+    const replica = new LocalReplica(store, before);
+    const all = new Set(Array.from({ length: after.segmentCount }, (_, segment) => segment));
+    const digestOf = (index: LocalReplica) => index.digests.combine([...all]);
+
+    const settled: Array<Promise<MergeResult>> = [];
+    for (let i = 0; i < 20; i++) settled.push(replica.merge(`key:${i}`, record(1_000, `v${i}`)));
+    store.release();
+    await Promise.all(settled);
+
+    const straddling = replica.merge('key:3', record(2_000, 'newer'));
+    replica.useRing(after); // the rebuild reads the store, which already holds the newer record
+    store.release();
+    await straddling;
+    const truth = digestOf(new LocalReplica(store, after));
+    expect(digestOf(replica), 'the straddling write was counted twice').to.not.deep.equal(truth);
+
+    const segment = after.segmentOf('key:3');
+    const pending = replica.merge('key:4', record(3_000, 'in flight'));
+    replica.keyVersions(new Set([segment]));
+    expect(digestOf(replica), 'no healing while a write is half done').to.not.deep.equal(truth);
+    store.release();
+    await pending;
+
+    const versions = replica.keyVersions(new Set([segment]));
+    expect(versions.map(([key]) => key)).to.include('key:3');
+    expect(digestOf(replica)).to.deep.equal(digestOf(new LocalReplica(store, after)));
+  });
+
+  it('leaves digests that agree with the store as they are', async () => {
+    const store = new MemoryStore();
+    const ring = new HashRing([A, B, C]);
+    const replica = new LocalReplica(store, ring);
+    for (let i = 0; i < 50; i++) await replica.merge(`key:${i}`, record(1_000 + i, `v${i}`));
+    const segments = Array.from({ length: ring.segmentCount }, (_, segment) => segment);
+    const digests = segments.map((segment) => replica.digests.segment(segment));
+    const listed = replica.keyVersions(new Set(segments));
+    expect(listed).to.have.length(50);
+    expect(segments.map((segment) => replica.digests.segment(segment))).to.deep.equal(digests);
+  });
+});
