@@ -101,7 +101,7 @@ export class AntiEntropy extends ReplicaTask {
       { ring: ring.id, segments: differing },
       { timeoutMs: this.timeoutMs },
     );
-    await this.reconcile(peer, this.replica.keyVersions(new Set(differing)), remote);
+    await this.reconcile(peer, await this.replica.keyVersions(new Set(differing)), remote);
     this.stats.segmentsRepaired += differing.length;
     return differing.length;
   }
@@ -121,7 +121,7 @@ export class AntiEntropy extends ReplicaTask {
     return reply;
   }
 
-  handleRange(params: { ring: string; segments: number[] }): KeyVersion[] {
+  async handleRange(params: { ring: string; segments: number[] }): Promise<KeyVersion[]> {
     if (params.ring !== this.replica.digests.ring.id) return [];
     return this.replica.keyVersions(new Set(params.segments));
   }

@@ -192,9 +192,7 @@ export class ClusterNode implements PeerHandler {
           this.antiEntropy.handleDigest(params as PeerParams<'peer.digest'>) as PeerResult<M>,
         );
       case 'peer.range':
-        return Promise.resolve(
-          this.antiEntropy.handleRange(params as PeerParams<'peer.range'>) as PeerResult<M>,
-        );
+        return this.antiEntropy.handleRange(params as PeerParams<'peer.range'>) as Promise<PeerResult<M>>;
       default:
         return this.coordinator.handlePeer(method, params);
     }

@@ -41,6 +41,11 @@ export class DigestIndex {
     return [this.digests[segment * 2]!, this.digests[segment * 2 + 1]!];
   }
 
+  /** Puts a record known to fall in `segment` into that segment's digest. */
+  include(segment: number, key: string, head: RecordHead): void {
+    this.xor(segment * 2, recordHash(key, head));
+  }
+
   /** Sets one segment's digest, as recomputed from the store. */
   assign(segment: number, [high, low]: Digest): void {
     if (segment < 0 || segment >= this.ring.segmentCount) return;

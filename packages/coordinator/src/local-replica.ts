@@ -8,8 +8,10 @@ import type {
   StoreCounts,
   Version,
 } from '@kvdb/core';
-import { isTombstone } from '@kvdb/core';
 import { DigestIndex } from './digest-index.js';
+
+/** Keys read between two turns of the event loop when scanning every key: a few milliseconds of work. */
+const SCAN_PAGE = 2_000;
 
 /**
  * This node's replica: the store, plus the digest index that anti-entropy compares. Every local write goes
@@ -20,6 +22,8 @@ export class LocalReplica {
   private index: DigestIndex;
   /** Writes sent to the store whose digest update has not been made yet. */
   private inFlight = 0;
+  /** Writes begun, ever: a scan that sees it unchanged saw no write. */
+  private writes = 0;
 
   constructor(store: Store, ring: HashRing) {
     this.store = store;
@@ -35,6 +39,7 @@ export class LocalReplica {
   }
 
   async merge(key: string, record: KVRecord): Promise<MergeResult> {
+    this.writes++;
     this.inFlight++;
     try {
       const result = await this.store.merge(key, record);
@@ -46,6 +51,7 @@ export class LocalReplica {
   }
 
   async remove(key: string, version: Version): Promise<boolean> {
+    this.writes++;
     this.inFlight++;
     try {
       const current = await this.store.get(key);
@@ -67,25 +73,40 @@ export class LocalReplica {
   }
 
   /**
-   * `[key, version, deleted]` of every record in the given segments of the index's ring. When no write is half
-   * done, the scan also resets those segments' digests to what the store holds: a write whose store commit and
-   * digest update straddled a ring change (the rebuild may or may not have seen it) leaves a digest off, and
-   * anti-entropy, which asks for the key versions of exactly the segments whose digests differ, heals it.
+   * `[key, version, deleted]` of every record in the given segments of the index's ring. Segments are hash ranges,
+   * so this reads every key; it does so in pages of the store's key scan and lets the event loop run between
+   * them, so that anti-entropy on a large node never holds other requests up for long.
+   *
+   * When no write ran meanwhile, the scan also resets those segments' digests to what the store holds: a write
+   * whose store commit and digest update straddled a ring change (the rebuild may or may not have seen it) leaves
+   * a digest off, and anti-entropy, which asks for exactly the segments whose digests differ, heals it.
    */
-  keyVersions(segments?: ReadonlySet<number>): KeyVersion[] {
+  async keyVersions(segments: ReadonlySet<number>): Promise<KeyVersion[]> {
     const result: KeyVersion[] = [];
     const index = this.index;
     const ring = index.ring;
-    const heal =
-      segments !== undefined && this.inFlight === 0 && ring.size > 1 ? new DigestIndex(ring) : undefined;
-    for (const [key, record] of this.store.entries()) {
-      const segment = segments === undefined ? -1 : ring.segmentOf(key);
-      if (segments === undefined || segments.has(segment)) {
-        result.push([key, record.version, isTombstone(record)]);
-        heal?.replace(key, undefined, record);
+    const heal = ring.size > 1 ? new DigestIndex(ring) : undefined;
+    const quiet = this.inFlight === 0 ? this.writes : undefined;
+    let after: string | undefined;
+    for (;;) {
+      const page = this.store.scanKeys({ after, limit: SCAN_PAGE });
+      for (const entry of page) {
+        const segment = ring.segmentOf(entry[0]);
+        if (!segments.has(segment)) continue;
+        result.push(entry);
+        heal?.include(
+          segment,
+          entry[0],
+          entry[2] ? { version: entry[1], deleted: true } : { version: entry[1] },
+        );
       }
+      if (page.length < SCAN_PAGE) break;
+      after = page.at(-1)![0];
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    if (heal !== undefined) for (const segment of segments!) index.assign(segment, heal.segment(segment));
+    if (heal !== undefined && quiet === this.writes && this.inFlight === 0 && index === this.index) {
+      for (const segment of segments) index.assign(segment, heal.segment(segment));
+    }
     return result;
   }
 

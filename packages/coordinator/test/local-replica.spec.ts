@@ -1,4 +1,4 @@
-import { HashRing, type KVRecord, MemoryStore, type MergeResult } from '@kvdb/core';
+import { compareKeys, HashRing, type KVRecord, MemoryStore, type MergeResult } from '@kvdb/core';
 import { expect } from 'chai';
 import { LocalReplica } from '../src/local-replica.js';
 
@@ -46,12 +46,12 @@ describe('LocalReplica', () => {
 
     const segment = after.segmentOf('key:3');
     const pending = replica.merge('key:4', record(3_000, 'in flight'));
-    replica.keyVersions(new Set([segment]));
+    await replica.keyVersions(new Set([segment]));
     expect(digestOf(replica), 'no healing while a write is half done').to.not.deep.equal(truth);
     store.release();
     await pending;
 
-    const versions = replica.keyVersions(new Set([segment]));
+    const versions = await replica.keyVersions(new Set([segment]));
     expect(versions.map(([key]) => key)).to.include('key:3');
     expect(digestOf(replica)).to.deep.equal(digestOf(new LocalReplica(store, after)));
   });
@@ -63,8 +63,47 @@ describe('LocalReplica', () => {
     for (let i = 0; i < 50; i++) await replica.merge(`key:${i}`, record(1_000 + i, `v${i}`));
     const segments = Array.from({ length: ring.segmentCount }, (_, segment) => segment);
     const digests = segments.map((segment) => replica.digests.segment(segment));
-    const listed = replica.keyVersions(new Set(segments));
+    const listed = await replica.keyVersions(new Set(segments));
     expect(listed).to.have.length(50);
     expect(segments.map((segment) => replica.digests.segment(segment))).to.deep.equal(digests);
+  });
+
+  it('scans a large store in pages, letting other work run between them, and lists the right keys', async () => {
+    const store = new MemoryStore();
+    const ring = new HashRing([A, B, C]);
+    const replica = new LocalReplica(store, ring);
+    for (let i = 0; i < 9_000; i++) store.mergeSync(`key:${i}`, record(1_000, `v${i}`));
+    const segments = new Set([0, 100, 200, 300]);
+    const expected = [...Array(9_000).keys()]
+      .map((i) => `key:${i}`)
+      .filter((key) => segments.has(ring.segmentOf(key)))
+      .sort(compareKeys);
+
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 0);
+    const listed = await replica.keyVersions(segments);
+    clearInterval(ticking);
+    expect(listed.map(([key]) => key)).to.deep.equal(expected);
+    expect(turns, 'timers ran while the scan was under way').to.be.greaterThan(0);
+  });
+
+  it('does not reset digests from a scan that a write overlapped', async () => {
+    const store = new MemoryStore();
+    const ring = new HashRing([A, B, C]);
+    const replica = new LocalReplica(store, ring);
+    for (let i = 0; i < 9_000; i++) await replica.merge(`key:${i}`, record(1_000, `v${i}`));
+    const segment = ring.segmentOf('key:1');
+    const wrong: [number, number] = [1, 2];
+    replica.digests.assign(segment, wrong);
+
+    const scan = replica.keyVersions(new Set([segment]));
+    await replica.merge('key:9999', record(2_000, 'during the scan'));
+    await scan;
+    expect(replica.digests.segment(segment), 'left alone').to.deep.equal(wrong);
+
+    await replica.keyVersions(new Set([segment]));
+    expect(replica.digests.segment(segment)).to.deep.equal(
+      new LocalReplica(store, ring).digests.segment(segment),
+    );
   });
 });
