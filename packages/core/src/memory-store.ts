@@ -17,10 +17,12 @@ const WIDE = /[\u0100-\uffff]/;
  * A record is one flat string, held as the tree's key with no value beside it: the key's length, the key, then
  * `wall.counter.writer:json` (`~` in place of `:json` for a tombstone; numbers in base 36, the writer as an index
  * into a table of node addresses). The tree compares entries by their key part alone, so a write replaces the
- * entry in place. A million 100-byte values take about 180 MB this way, against 210 MB with the key and the record
- * as two strings and 320 MB as `{version: {wall, counter, node}, value}` objects. A key with characters beyond
- * U+00FF keeps its record as the tree's value instead, so that it does not widen the record to two bytes a
- * character. The cost is a JSON.parse of the value on each read (a write reads only the head).
+ * entry in place. A million 100-byte values take 155 MB of heap this way, against 189 MB with the key and the
+ * record as two strings and about 320 MB as `{version: {wall, counter, node}, value}` objects. A key with
+ * characters beyond U+00FF keeps its record as the tree's value instead, so that it does not widen the record to
+ * two bytes a character. The costs: a JSON.parse of the value on each read (a write reads only the head), and
+ * sorted-btree keeps a leaf's largest key in the nodes above it without refreshing it on overwrite, so up to one
+ * replaced record per leaf (of 32–64 entries) can stay alive until the tree's structure there changes.
  */
 export class MemoryStore implements Store {
   private readonly records = new BTree<string, string | undefined>(undefined, compareEntries, 64);
