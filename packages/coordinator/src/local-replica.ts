@@ -87,9 +87,7 @@ export class LocalReplica {
     const ring = index.ring;
     const heal = ring.size > 1 ? new DigestIndex(ring) : undefined;
     const quiet = this.inFlight === 0 ? this.writes : undefined;
-    let after: string | undefined;
-    for (;;) {
-      const page = this.store.scanKeys({ after, limit: SCAN_PAGE });
+    for await (const page of this.pages()) {
       for (const entry of page) {
         const segment = ring.segmentOf(entry[0]);
         if (!segments.has(segment)) continue;
@@ -100,14 +98,27 @@ export class LocalReplica {
           entry[2] ? { version: entry[1], deleted: true } : { version: entry[1] },
         );
       }
-      if (page.length < SCAN_PAGE) break;
-      after = page.at(-1)![0];
-      await new Promise((resolve) => setImmediate(resolve));
     }
     if (heal !== undefined && quiet === this.writes && this.inFlight === 0 && index === this.index) {
       for (const segment of segments) index.assign(segment, heal.segment(segment));
     }
     return result;
+  }
+
+  /**
+   * Every record's `[key, version, deleted]`, in key order, a page of the store's key scan at a time with a turn of
+   * the event loop between pages: how background tasks read a large store without holding requests up. Writes
+   * made meanwhile may or may not be seen.
+   */
+  async *pages(): AsyncIterable<KeyVersion[]> {
+    let after: string | undefined;
+    for (;;) {
+      const page = this.store.scanKeys({ after, limit: SCAN_PAGE });
+      if (page.length > 0) yield page;
+      if (page.length < SCAN_PAGE) return;
+      after = page.at(-1)![0];
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /** One bounded page of keys in `compareKeys` order, tombstones included: what a paged listing asks each member. */

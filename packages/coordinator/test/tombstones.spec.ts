@@ -48,6 +48,26 @@ describe('tombstone collection', () => {
     expect(await c.settle(c.node(2).coordinator.get('k', { consistency: 'all' }))).to.equal(null);
   });
 
+  it('collects tombstones from a store read over several pages, and nothing else', async () => {
+    const c = await start();
+    const now = c.now();
+    const node = '10.0.0.1:5878';
+    for (let i = 0; i < 5_000; i++) {
+      const version = { wall: now, counter: i, node };
+      const record = i % 10 === 0 ? { version, deleted: true as const } : { version, value: i };
+      for (const index of [0, 1, 2]) await c.store(index).merge(`key:${i}`, record);
+    }
+    await c.until(async () => (await c.store(0).counts()).tombstones === 0, {
+      withinMs: GRACE * 4,
+      what: 'every tombstone to be collected',
+    });
+    for (const index of [0, 1, 2]) {
+      expect(await c.store(index).counts(), `store ${index}`).to.deep.equal({ live: 4_500, tombstones: 0 });
+    }
+    expect(await held(c, 'key:10')).to.deep.equal(['none', 'none', 'none']);
+    expect(await held(c, 'key:11')).to.deep.equal(['value', 'value', 'value']);
+  });
+
   it('never lets a replica that was down during the pop and the collection bring the key back', async () => {
     const c = await start();
     await c.settle(c.node(0).coordinator.set('k', 'old', { consistency: 'all' }));
