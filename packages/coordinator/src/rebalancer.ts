@@ -1,5 +1,10 @@
-import { type KVRecord, type MemberAddress, reasonOf } from '@kvdb/core';
-import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
+import { type KVRecord, reasonOf } from '@kvdb/core';
+import {
+  ReplicaGroups,
+  ReplicaTask,
+  type ReplicaTaskComponents,
+  type ReplicaTaskInit,
+} from './replica-task.js';
 
 /** `intervalMs`: how often keys not yet handed over are offered again; `batchSize`: records per put_many call. */
 export type RebalancerInit = ReplicaTaskInit;
@@ -58,43 +63,34 @@ export class Rebalancer extends ReplicaTask {
     const ring = this.membership.ring;
     const n = this.replicas();
     const self = this.membership.self;
-    const groups = new Map<string, { targets: MemberAddress[]; entries: Array<[string, KVRecord]> }>();
+    const groups = new ReplicaGroups<[string, KVRecord]>();
     for (const [key, record] of this.replica.entries()) {
       const targets = ring.preferenceList(key, n);
       if (targets.includes(self) || targets.length === 0) continue;
-      const id = targets.join(',');
-      let group = groups.get(id);
-      if (group === undefined) {
-        group = { targets, entries: [] };
-        groups.set(id, group);
-      }
-      group.entries.push([key, record]);
+      groups.add(targets, [key, record]);
     }
 
     let handedOff = 0;
     let remaining = 0;
-    for (const { targets, entries } of groups.values()) {
-      for (let i = 0; i < entries.length; i += this.batchSize) {
-        const batch = entries.slice(i, i + this.batchSize);
-        const confirmed = await Promise.all(
-          targets.map((target) =>
-            this.transport
-              .call(target, 'peer.put_many', { entries: batch }, { timeoutMs: this.timeoutMs })
-              .then(
-                (results) => results.length === batch.length,
-                (error: unknown) => {
-                  this.log.debug(`handoff to ${target} failed: ${reasonOf(error)}`);
-                  return false;
-                },
-              ),
-          ),
-        );
-        if (!confirmed.every(Boolean)) {
-          remaining += batch.length;
-          continue;
-        }
-        for (const [key, record] of batch) if (await this.replica.remove(key, record.version)) handedOff += 1;
+    for (const [targets, batch] of groups.batches(this.batchSize)) {
+      const confirmed = await Promise.all(
+        targets.map((target) =>
+          this.transport
+            .call(target, 'peer.put_many', { entries: batch }, { timeoutMs: this.timeoutMs })
+            .then(
+              (results) => results.length === batch.length,
+              (error: unknown) => {
+                this.log.debug(`handoff to ${target} failed: ${reasonOf(error)}`);
+                return false;
+              },
+            ),
+        ),
+      );
+      if (!confirmed.every(Boolean)) {
+        remaining += batch.length;
+        continue;
       }
+      for (const [key, record] of batch) if (await this.replica.remove(key, record.version)) handedOff += 1;
     }
     if (remaining > 0) this.pending = true;
     this.handedOff += handedOff;

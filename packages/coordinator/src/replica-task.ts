@@ -1,4 +1,4 @@
-import { reasonOf } from '@kvdb/core';
+import { type MemberAddress, reasonOf } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
 import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -73,4 +73,29 @@ export abstract class ReplicaTask {
 
   /** One run on the timer. */
   protected abstract tick(): unknown;
+}
+
+/**
+ * Entries grouped by the replica list they go to, so that each batched call carries entries for one set of
+ * replicas: how rebalancing and tombstone collection send what they found in a pass.
+ */
+export class ReplicaGroups<T> {
+  private readonly groups = new Map<string, { replicas: MemberAddress[]; entries: T[] }>();
+
+  add(replicas: MemberAddress[], entry: T): void {
+    const id = replicas.join(',');
+    let group = this.groups.get(id);
+    if (group === undefined) {
+      group = { replicas, entries: [] };
+      this.groups.set(id, group);
+    }
+    group.entries.push(entry);
+  }
+
+  /** Each group's replicas with its entries, cut into batches of at most `size`. */
+  *batches(size: number): Iterable<[MemberAddress[], T[]]> {
+    for (const { replicas, entries } of this.groups.values()) {
+      for (let i = 0; i < entries.length; i += size) yield [replicas, entries.slice(i, i + size)];
+    }
+  }
 }

@@ -10,7 +10,12 @@ import {
   type Version,
 } from '@kvdb/core';
 import type { PeerHandler } from './peer-transport.js';
-import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
+import {
+  ReplicaGroups,
+  ReplicaTask,
+  type ReplicaTaskComponents,
+  type ReplicaTaskInit,
+} from './replica-task.js';
 
 /**
  * `intervalMs`: how often a collection round runs, by default graceMs / 10 between 1 s and 60 s; `batchSize`: keys
@@ -52,29 +57,19 @@ export class TombstoneCollector extends ReplicaTask {
     const n = this.replicas();
     const self = this.membership.self;
     const cutoff = this.clock.now() - this.graceMs;
-    const groups = new Map<string, { replicas: MemberAddress[]; entries: Array<[string, Version]> }>();
+    const groups = new ReplicaGroups<[string, Version]>();
     // Only heads are read, a page at a time: on a large node this round runs every minute.
     for await (const page of this.replica.pages()) {
       for (const [key, version, deleted] of page) {
         if (!deleted || version.wall > cutoff) continue;
         const replicas = ring.preferenceList(key, n);
-        if (replicas[0] !== self) continue;
-        const id = replicas.join(',');
-        let group = groups.get(id);
-        if (group === undefined) {
-          group = { replicas, entries: [] };
-          groups.set(id, group);
-        }
-        group.entries.push([key, version]);
+        if (replicas[0] === self) groups.add(replicas, [key, version]);
       }
     }
 
     let purged = 0;
-    for (const { replicas, entries } of groups.values()) {
-      for (let i = 0; i < entries.length; i += this.batchSize) {
-        purged += await this.collect(replicas, entries.slice(i, i + this.batchSize));
-      }
-    }
+    for (const [replicas, batch] of groups.batches(this.batchSize))
+      purged += await this.collect(replicas, batch);
     this.purged += purged;
     if (purged > 0) this.log.info(`collected ${purged} tombstone(s) every replica held`);
     return purged;
