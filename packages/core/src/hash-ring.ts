@@ -88,7 +88,7 @@ export class HashRing {
 
   /** The member that owns the key's position: the head of its preference list. */
   primary(key: string): MemberAddress | undefined {
-    return this.walk(this.hasher.hash(key), 1)[0];
+    return this.preferenceList(key, 1)[0];
   }
 
   withMember(member: MemberAddress): HashRing {
