@@ -1,4 +1,4 @@
-import { type KVRecord, reasonOf } from '@kvdb/core';
+import { type HashRing, type KVRecord, type MemberAddress, reasonOf } from '@kvdb/core';
 import {
   ReplicaGroups,
   ReplicaTask,
@@ -63,38 +63,61 @@ export class Rebalancer extends ReplicaTask {
     const ring = this.membership.ring;
     const n = this.replicas();
     const self = this.membership.self;
-    const groups = new ReplicaGroups<[string, KVRecord]>();
-    for (const [key, record] of this.replica.entries()) {
-      const targets = ring.preferenceList(key, n);
-      if (targets.includes(self) || targets.length === 0) continue;
-      groups.add(targets, [key, record]);
-    }
-
     let handedOff = 0;
     let remaining = 0;
-    for (const [targets, batch] of groups.batches(this.batchSize)) {
-      const confirmed = await Promise.all(
-        targets.map((target) =>
-          this.transport
-            .call(target, 'peer.put_many', { entries: batch }, { timeoutMs: this.timeoutMs })
-            .then(
-              (results) => results.length === batch.length,
-              (error: unknown) => {
-                this.log.debug(`handoff to ${target} failed: ${reasonOf(error)}`);
-                return false;
-              },
-            ),
-        ),
-      );
-      if (!confirmed.every(Boolean)) {
-        remaining += batch.length;
-        continue;
+    // Keys and versions a page at a time, so a large node neither stalls nor holds every moving record at once;
+    // a record is read when its batch leaves.
+    for await (const page of this.replica.pages()) {
+      // The ring changed under this pass: the next one works from the new ring.
+      if (this.membership.ring.id !== ring.id) {
+        this.pending = true;
+        break;
       }
-      for (const [key, record] of batch) if (await this.replica.remove(key, record.version)) handedOff += 1;
+      const groups = new ReplicaGroups<string>();
+      for (const [key] of page) {
+        const targets = ring.preferenceList(key, n);
+        if (targets.includes(self) || targets.length === 0) continue;
+        groups.add(targets, key);
+      }
+      for (const [targets, keys] of groups.batches(this.batchSize)) {
+        const moved = await this.handOff(ring, targets, keys);
+        handedOff += moved.handedOff;
+        remaining += moved.remaining;
+      }
     }
     if (remaining > 0) this.pending = true;
     this.handedOff += handedOff;
     if (handedOff > 0) this.log.info(`rebalance: handed ${handedOff} record(s) to their new owners`);
     return { handedOff, remaining };
+  }
+
+  /**
+   * Sends the keys' current records to every target; drops each here once all of them have confirmed it, unless
+   * the ring changed meanwhile (this node may replicate the key again).
+   */
+  private async handOff(ring: HashRing, targets: MemberAddress[], keys: string[]): Promise<HandoffResult> {
+    const batch: Array<[string, KVRecord]> = [];
+    for (const key of keys) {
+      const record = await this.replica.get(key);
+      if (record !== undefined) batch.push([key, record]);
+    }
+    if (batch.length === 0) return { handedOff: 0, remaining: 0 };
+    const confirmed = await Promise.all(
+      targets.map((target) =>
+        this.transport.call(target, 'peer.put_many', { entries: batch }, { timeoutMs: this.timeoutMs }).then(
+          (results) => results.length === batch.length,
+          (error: unknown) => {
+            this.log.debug(`handoff to ${target} failed: ${reasonOf(error)}`);
+            return false;
+          },
+        ),
+      ),
+    );
+    if (!confirmed.every(Boolean) || this.membership.ring.id !== ring.id) {
+      return { handedOff: 0, remaining: batch.length };
+    }
+    let handedOff = 0;
+    for (const [key, record] of batch) if (await this.replica.remove(key, record.version)) handedOff += 1;
+    return { handedOff, remaining: 0 };
   }
 }

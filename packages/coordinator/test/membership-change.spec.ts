@@ -132,6 +132,23 @@ describe('Membership changes (simulated cluster)', () => {
     expect(await cluster.settle(cluster.node(0).coordinator.listAllKeys())).to.deep.equal([...keys].sort());
   });
 
+  it('a leaver holding more records than one scan page hands over every one of them', async () => {
+    cluster = await createSimCluster({ n: 4, seed: 56 });
+    await cluster.tick(3_000);
+    const keys = Array.from({ length: 5_000 }, (_, i) => `key:${i}`);
+    const version = { wall: cluster.now(), counter: 0, node: cluster.address(3) };
+    for (const key of keys) await cluster.store(3).merge(key, { version, value: `v:${key}` });
+
+    const result = await cluster.settle(cluster.node(3).leave(), 60_000);
+    expect(result.handedOff).to.equal(keys.length);
+    expect(await cluster.store(3).counts(), 'the leaver kept nothing').to.deep.equal({
+      live: 0,
+      tombstones: 0,
+    });
+    await cluster.kill(3);
+    await expectRemovedAndReplaced(cluster, cluster.address(3), keys, [0, 1, 2]);
+  });
+
   it('a dead member removed through another node is re-replicated to exactly R of the rest', async () => {
     cluster = await createSimCluster({ n: 5, seed: 53 });
     const keys = await populate(cluster, 200);
