@@ -1,12 +1,14 @@
-import type {
-  HashRing,
-  KeyVersion,
-  KVRecord,
-  MergeResult,
-  ScanOptions,
-  Store,
-  StoreCounts,
-  Version,
+import {
+  compareKeys,
+  type HashRing,
+  type KeyVersion,
+  type KVRecord,
+  type MergeResult,
+  type RecordHead,
+  type ScanOptions,
+  type Store,
+  type StoreCounts,
+  type Version,
 } from '@kvdb/core';
 import { DigestIndex } from './digest-index.js';
 
@@ -19,19 +21,24 @@ const SCAN_PAGE = 2_000;
  */
 export class LocalReplica {
   readonly store: Store;
-  private index: DigestIndex;
+  /** The index in use, with how it was built. */
+  private current: IndexBuild;
   /** Writes sent to the store whose digest update has not been made yet. */
   private inFlight = 0;
   /** Writes begun, ever: a scan that sees it unchanged saw no write. */
   private writes = 0;
+  /** The index being built for a new ring, while its scan runs. */
+  private rebuild: IndexBuild | undefined;
+  /** Pages the rebuilds have read, ever: a write notes it when it begins. */
+  private pagesRead = 0;
 
   constructor(store: Store, ring: HashRing) {
     this.store = store;
-    this.index = this.build(ring);
+    this.current = new IndexBuild(this.build(ring), 0);
   }
 
   get digests(): DigestIndex {
-    return this.index;
+    return this.current.index;
   }
 
   get(key: string): Promise<KVRecord | undefined> {
@@ -41,9 +48,10 @@ export class LocalReplica {
   async merge(key: string, record: KVRecord): Promise<MergeResult> {
     this.writes++;
     this.inFlight++;
+    const began = this.pagesRead;
     try {
       const result = await this.store.merge(key, record);
-      if (result.applied) this.index.replace(key, result.previous, record);
+      if (result.applied) this.replace(key, result.previous, record, began);
       return result;
     } finally {
       this.inFlight--;
@@ -53,11 +61,12 @@ export class LocalReplica {
   async remove(key: string, version: Version): Promise<boolean> {
     this.writes++;
     this.inFlight++;
+    const began = this.pagesRead;
     try {
       const current = await this.store.get(key);
       if (current === undefined) return false;
       const removed = await this.store.remove(key, version);
-      if (removed) this.index.replace(key, current, undefined);
+      if (removed) this.replace(key, current, undefined, began);
       return removed;
     } finally {
       this.inFlight--;
@@ -83,7 +92,7 @@ export class LocalReplica {
    */
   async keyVersions(segments: ReadonlySet<number>): Promise<KeyVersion[]> {
     const result: KeyVersion[] = [];
-    const index = this.index;
+    const index = this.current.index;
     const ring = index.ring;
     const heal = ring.size > 1 ? new DigestIndex(ring) : undefined;
     const quiet = this.inFlight === 0 ? this.writes : undefined;
@@ -99,7 +108,7 @@ export class LocalReplica {
         );
       }
     }
-    if (heal !== undefined && quiet === this.writes && this.inFlight === 0 && index === this.index) {
+    if (heal !== undefined && quiet === this.writes && this.inFlight === 0 && index === this.current.index) {
       for (const segment of segments) index.assign(segment, heal.segment(segment));
     }
     return result;
@@ -126,9 +135,53 @@ export class LocalReplica {
     return this.store.scanKeys(options);
   }
 
-  /** Re-keys the digests to a new ring: one synchronous scan, so no write can slip between scan and swap. */
+  /**
+   * Re-keys the digests to a new ring. A store of one scan page is read at once; a larger one a page at a time
+   * with a turn of the event loop between pages, so a ring change does not hold a large node up. Until the scan
+   * ends, the old index (and its ring, which anti-entropy names to its peers) stays in use, and the new one is
+   * kept up with the writes made meanwhile (see `IndexBuild.includes`).
+   */
   useRing(ring: HashRing): void {
-    if (ring.id !== this.index.ring.id) this.index = this.build(ring);
+    if (ring.id === (this.rebuild ?? this.current).index.ring.id) return;
+    this.rebuild = undefined;
+    if (ring.id === this.current.index.ring.id) return;
+    if (ring.size <= 1) {
+      // It keeps nothing: no need to read every record.
+      this.current = new IndexBuild(new DigestIndex(ring), 0);
+      return;
+    }
+    const build = new IndexBuild(new DigestIndex(ring));
+    this.rebuild = build;
+    if (!this.readPage(build)) void this.finishBuild(build);
+  }
+
+  private async finishBuild(build: IndexBuild): Promise<void> {
+    do {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.rebuild !== build) return; // the ring changed again
+    } while (!this.readPage(build));
+  }
+
+  /** Reads the build's next page; when it was the last, puts the new index in use and returns true. */
+  private readPage(build: IndexBuild): boolean {
+    const page = this.store.scanKeys({ after: build.after, limit: SCAN_PAGE });
+    const last = page.length < SCAN_PAGE;
+    build.add(page, ++this.pagesRead, last);
+    if (!last) return false;
+    this.current = build;
+    this.rebuild = undefined;
+    return true;
+  }
+
+  /** A write's digest update, into the index in use and the one being built, each if its scan did not see it. */
+  private replace(
+    key: string,
+    previous: RecordHead | undefined,
+    next: RecordHead | undefined,
+    began: number,
+  ): void {
+    if (this.current.includes(key, began)) this.current.index.replace(key, previous, next);
+    if (this.rebuild?.includes(key, began)) this.rebuild.index.replace(key, previous, next);
   }
 
   private build(ring: HashRing): DigestIndex {
@@ -136,5 +189,59 @@ export class LocalReplica {
     if (ring.size <= 1) return index; // it keeps nothing: no need to read every record
     for (const [key, record] of this.store.entries()) index.replace(key, undefined, record);
     return index;
+  }
+}
+
+/**
+ * A digest index for a ring, filled from the store's key scan a page at a time. Each page covers the keys after
+ * the previous page's last key up to its own last key (the final page, every key after), and is numbered by when
+ * it was read, counting every build's pages.
+ */
+class IndexBuild {
+  readonly index: DigestIndex;
+  private readonly lastKeys: string[] = [];
+  private readonly readAt: number[] = [];
+  /** When the final page was read. */
+  private completedAt: number;
+
+  /** An empty index to fill; or, with `completedAt` 0, one built before any write began, which takes every write. */
+  constructor(index: DigestIndex, completedAt = Number.POSITIVE_INFINITY) {
+    this.index = index;
+    this.completedAt = completedAt;
+  }
+
+  /** Where the next page starts: after the last key read. */
+  get after(): string | undefined {
+    return this.lastKeys.at(-1);
+  }
+
+  add(page: readonly KeyVersion[], readAt: number, final: boolean): void {
+    for (const [key, version, deleted] of page) {
+      this.index.replace(key, undefined, deleted ? { version, deleted } : { version });
+    }
+    if (page.length > 0) {
+      this.lastKeys.push(page.at(-1)![0]);
+      this.readAt.push(readAt);
+    }
+    if (final) this.completedAt = readAt;
+  }
+
+  /**
+   * Whether a write to `key` that began when `began` pages had been read goes into this index. Yes when the page
+   * holding the key was read before the write began: that page held the record the write replaced. No when it is
+   * not read yet: it will see the write itself. No when it was read while the write was under way (a store that
+   * commits later allows it): it may have seen either record, and anti-entropy's next quiet scan of the segment
+   * resets its digest.
+   */
+  includes(key: string, began: number): boolean {
+    if (began >= this.completedAt) return true;
+    let low = 0;
+    let high = this.lastKeys.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compareKeys(this.lastKeys[middle]!, key) < 0) low = middle + 1;
+      else high = middle;
+    }
+    return low < this.lastKeys.length && this.readAt[low]! <= began;
   }
 }

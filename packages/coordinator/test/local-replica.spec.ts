@@ -8,14 +8,13 @@ const C = '10.0.0.3:5878';
 
 const record = (wall: number, value: string): KVRecord => ({ version: { wall, counter: 0, node: A }, value });
 
-/** A store whose merges are visible at once but resolve only when released, like a commit not yet reported. */
-class SlowStore extends MemoryStore {
+/** A store whose merges commit only when released, as a store that commits in batches on another thread. */
+class LateStore extends MemoryStore {
   private readonly waiting: Array<() => void> = [];
 
   override async merge(key: string, next: KVRecord): Promise<MergeResult> {
-    const result = this.mergeSync(key, next);
     await new Promise<void>((resolve) => this.waiting.push(resolve));
-    return result;
+    return this.mergeSync(key, next);
   }
 
   release(): void {
@@ -25,7 +24,7 @@ class SlowStore extends MemoryStore {
 
 describe('LocalReplica', () => {
   it('heals a digest left off by a write that straddled a ring change, once no write is half done', async () => {
-    const store = new SlowStore();
+    const store = new LateStore();
     const before = new HashRing([A, B]);
     const after = new HashRing([A, B, C]);
     const replica = new LocalReplica(store, before);
@@ -38,11 +37,11 @@ describe('LocalReplica', () => {
     await Promise.all(settled);
 
     const straddling = replica.merge('key:3', record(2_000, 'newer'));
-    replica.useRing(after); // the rebuild reads the store, which already holds the newer record
+    replica.useRing(after); // the rebuild reads the older record; the newer one commits after
     store.release();
     await straddling;
     const truth = digestOf(new LocalReplica(store, after));
-    expect(digestOf(replica), 'the straddling write was counted twice').to.not.deep.equal(truth);
+    expect(digestOf(replica), 'the straddling write was left out').to.not.deep.equal(truth);
 
     const segment = after.segmentOf('key:3');
     const pending = replica.merge('key:4', record(3_000, 'in flight'));
@@ -85,6 +84,58 @@ describe('LocalReplica', () => {
     clearInterval(ticking);
     expect(listed.map(([key]) => key)).to.deep.equal(expected);
     expect(turns, 'timers ran while the scan was under way').to.be.greaterThan(0);
+  });
+
+  it('re-keys a large store to a new ring a page at a time, keeping up with the writes made meanwhile', async () => {
+    const store = new MemoryStore();
+    const before = new HashRing([A, B]);
+    const after = new HashRing([A, B, C]);
+    const replica = new LocalReplica(store, before);
+    for (let i = 0; i < 9_000; i++) await replica.merge(`key:${i}`, record(1_000, `v${i}`));
+    const segments = Array.from({ length: after.segmentCount }, (_, segment) => segment);
+
+    replica.useRing(after);
+    let duringScan = 0;
+    for (let turn = 0; turn < 100 && replica.digests.ring.id !== after.id; turn++) {
+      duringScan++;
+      // Keys early and late in key order, new ones at either end, an overwrite and a removal each turn.
+      await replica.merge(`key:${(turn * 97) % 9_000}`, record(2_000 + turn, `t${turn}`));
+      await replica.merge(`a:${turn}`, record(2_000, 'first in key order'));
+      await replica.merge(`z:${turn}`, record(2_000, 'last in key order'));
+      await replica.remove(`key:${(turn * 89 + 7) % 9_000}`, { wall: 1_000, counter: 0, node: A });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(replica.digests.ring.id, 'the scan ended').to.equal(after.id);
+    expect(duringScan, 'turns that wrote while the old index was in use').to.be.at.least(3);
+    const fresh = new LocalReplica(store, after);
+    expect(segments.map((segment) => replica.digests.segment(segment))).to.deep.equal(
+      segments.map((segment) => fresh.digests.segment(segment)),
+    );
+  });
+
+  it('drops a rebuild in progress when the ring changes again', async () => {
+    const store = new MemoryStore();
+    const first = new HashRing([A, B]);
+    const second = new HashRing([A, B, C]);
+    const third = new HashRing([A, C]);
+    const replica = new LocalReplica(store, first);
+    for (let i = 0; i < 9_000; i++) await replica.merge(`key:${i}`, record(1_000, `v${i}`));
+    const digestsOn = (ring: HashRing, of: LocalReplica) =>
+      Array.from({ length: ring.segmentCount }, (_, segment) => of.digests.segment(segment));
+
+    replica.useRing(second);
+    await new Promise((resolve) => setImmediate(resolve));
+    replica.useRing(first);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(replica.digests.ring.id, 'back on the first ring, the build dropped').to.equal(first.id);
+
+    replica.useRing(second);
+    replica.useRing(third);
+    for (let turn = 0; turn < 100 && replica.digests.ring.id !== third.id; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(replica.digests.ring.id).to.equal(third.id);
+    expect(digestsOn(third, replica)).to.deep.equal(digestsOn(third, new LocalReplica(store, third)));
   });
 
   it('does not reset digests from a scan that a write overlapped', async () => {
