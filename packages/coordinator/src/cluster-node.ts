@@ -134,6 +134,7 @@ export class ClusterNode implements PeerHandler {
   /** Starts the background loops and joins through the seeds; resolves with how many seeds answered. */
   start(): Promise<number> {
     this.started = true;
+    this.replica.useRing(this.membership.ring); // resumes a rebuild that a stop dropped
     this.hints.start();
     this.antiEntropy.start();
     this.rebalancer.start();
@@ -150,6 +151,7 @@ export class ClusterNode implements PeerHandler {
     this.antiEntropy.stop();
     this.rebalancer.stop();
     this.tombstones.stop();
+    this.replica.stop();
     this.started = false;
   }
 

@@ -29,12 +29,10 @@ export class LocalReplica {
   private writes = 0;
   /** The index being built for a new ring, while its scan runs. */
   private rebuild: IndexBuild | undefined;
-  /** Pages the rebuilds have read, ever: a write notes it when it begins. */
-  private pagesRead = 0;
 
   constructor(store: Store, ring: HashRing) {
     this.store = store;
-    this.current = new IndexBuild(this.build(ring), 0);
+    this.current = new IndexBuild(this.build(ring), true);
   }
 
   get digests(): DigestIndex {
@@ -48,10 +46,9 @@ export class LocalReplica {
   async merge(key: string, record: KVRecord): Promise<MergeResult> {
     this.writes++;
     this.inFlight++;
-    const began = this.pagesRead;
     try {
       const result = await this.store.merge(key, record);
-      if (result.applied) this.replace(key, result.previous, record, began);
+      if (result.applied) this.replace(key, result.previous, record);
       return result;
     } finally {
       this.inFlight--;
@@ -61,12 +58,11 @@ export class LocalReplica {
   async remove(key: string, version: Version): Promise<boolean> {
     this.writes++;
     this.inFlight++;
-    const began = this.pagesRead;
     try {
       const current = await this.store.get(key);
       if (current === undefined) return false;
       const removed = await this.store.remove(key, version);
-      if (removed) this.replace(key, current, undefined, began);
+      if (removed) this.replace(key, current, undefined);
       return removed;
     } finally {
       this.inFlight--;
@@ -138,8 +134,13 @@ export class LocalReplica {
   /**
    * Re-keys the digests to a new ring. A store of one scan page is read at once; a larger one a page at a time
    * with a turn of the event loop between pages, so a ring change does not hold a large node up. Until the scan
-   * ends, the old index (and its ring, which anti-entropy names to its peers) stays in use, and the new one is
-   * kept up with the writes made meanwhile (see `IndexBuild.includes`).
+   * ends, the old index (and its ring, which anti-entropy names to its peers) stays in use, and the new one takes
+   * every write to a key the scan has passed (the scan itself sees the rest).
+   *
+   * As with a scan all at once, a write under way while its key's page is read is taken into the new index: right
+   * if the page saw the record it replaced (a store that commits later, as LMDB does), counted twice if the page
+   * already saw the write (a store that commits at once but reports later). The next quiet scan of that segment
+   * by anti-entropy resets its digest (see `keyVersions`).
    */
   useRing(ring: HashRing): void {
     if (ring.id === (this.rebuild ?? this.current).index.ring.id) return;
@@ -147,7 +148,7 @@ export class LocalReplica {
     if (ring.id === this.current.index.ring.id) return;
     if (ring.size <= 1) {
       // It keeps nothing: no need to read every record.
-      this.current = new IndexBuild(new DigestIndex(ring), 0);
+      this.current = new IndexBuild(new DigestIndex(ring), true);
       return;
     }
     const build = new IndexBuild(new DigestIndex(ring));
@@ -155,33 +156,38 @@ export class LocalReplica {
     if (!this.readPage(build)) void this.finishBuild(build);
   }
 
+  /** Drops a rebuild in progress: the store is about to close. */
+  stop(): void {
+    this.rebuild = undefined;
+  }
+
   private async finishBuild(build: IndexBuild): Promise<void> {
-    do {
-      await new Promise((resolve) => setImmediate(resolve));
-      if (this.rebuild !== build) return; // the ring changed again
-    } while (!this.readPage(build));
+    try {
+      do {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.rebuild !== build) return; // the ring changed again, or the node is stopping
+      } while (!this.readPage(build));
+    } catch {
+      // The store failed under the scan (closed, or a read error): keep the old index rather than a partial one.
+      if (this.rebuild === build) this.rebuild = undefined;
+    }
   }
 
   /** Reads the build's next page; when it was the last, puts the new index in use and returns true. */
   private readPage(build: IndexBuild): boolean {
     const page = this.store.scanKeys({ after: build.after, limit: SCAN_PAGE });
     const last = page.length < SCAN_PAGE;
-    build.add(page, ++this.pagesRead, last);
+    build.add(page, last);
     if (!last) return false;
     this.current = build;
     this.rebuild = undefined;
     return true;
   }
 
-  /** A write's digest update, into the index in use and the one being built, each if its scan did not see it. */
-  private replace(
-    key: string,
-    previous: RecordHead | undefined,
-    next: RecordHead | undefined,
-    began: number,
-  ): void {
-    if (this.current.includes(key, began)) this.current.index.replace(key, previous, next);
-    if (this.rebuild?.includes(key, began)) this.rebuild.index.replace(key, previous, next);
+  /** A write's digest update: into the index in use, and into the one being built once its scan passed the key. */
+  private replace(key: string, previous: RecordHead | undefined, next: RecordHead | undefined): void {
+    this.current.index.replace(key, previous, next);
+    if (this.rebuild?.passed(key)) this.rebuild.index.replace(key, previous, next);
   }
 
   private build(ring: HashRing): DigestIndex {
@@ -192,56 +198,33 @@ export class LocalReplica {
   }
 }
 
-/**
- * A digest index for a ring, filled from the store's key scan a page at a time. Each page covers the keys after
- * the previous page's last key up to its own last key (the final page, every key after), and is numbered by when
- * it was read, counting every build's pages.
- */
+/** A digest index for a ring, filled from the store's key scan a page at a time, in key order. */
 class IndexBuild {
   readonly index: DigestIndex;
-  private readonly lastKeys: string[] = [];
-  private readonly readAt: number[] = [];
-  /** When the final page was read. */
-  private completedAt: number;
+  /** The last key read so far: the next page starts after it. */
+  private lastKey: string | undefined;
+  private complete: boolean;
 
-  /** An empty index to fill; or, with `completedAt` 0, one built before any write began, which takes every write. */
-  constructor(index: DigestIndex, completedAt = Number.POSITIVE_INFINITY) {
+  /** An empty index to fill; or, `complete`, one already built. */
+  constructor(index: DigestIndex, complete = false) {
     this.index = index;
-    this.completedAt = completedAt;
+    this.complete = complete;
   }
 
-  /** Where the next page starts: after the last key read. */
   get after(): string | undefined {
-    return this.lastKeys.at(-1);
+    return this.lastKey;
   }
 
-  add(page: readonly KeyVersion[], readAt: number, final: boolean): void {
+  add(page: readonly KeyVersion[], final: boolean): void {
     for (const [key, version, deleted] of page) {
       this.index.replace(key, undefined, deleted ? { version, deleted } : { version });
     }
-    if (page.length > 0) {
-      this.lastKeys.push(page.at(-1)![0]);
-      this.readAt.push(readAt);
-    }
-    if (final) this.completedAt = readAt;
+    if (page.length > 0) this.lastKey = page.at(-1)![0];
+    if (final) this.complete = true;
   }
 
-  /**
-   * Whether a write to `key` that began when `began` pages had been read goes into this index. Yes when the page
-   * holding the key was read before the write began: that page held the record the write replaced. No when it is
-   * not read yet: it will see the write itself. No when it was read while the write was under way (a store that
-   * commits later allows it): it may have seen either record, and anti-entropy's next quiet scan of the segment
-   * resets its digest.
-   */
-  includes(key: string, began: number): boolean {
-    if (began >= this.completedAt) return true;
-    let low = 0;
-    let high = this.lastKeys.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (compareKeys(this.lastKeys[middle]!, key) < 0) low = middle + 1;
-      else high = middle;
-    }
-    return low < this.lastKeys.length && this.readAt[low]! <= began;
+  /** Whether the scan has read the page that holds `key`: a write to it from now on must go into the index. */
+  passed(key: string): boolean {
+    return this.complete || (this.lastKey !== undefined && compareKeys(key, this.lastKey) <= 0);
   }
 }

@@ -1,4 +1,11 @@
-import { compareKeys, HashRing, type KVRecord, MemoryStore, type MergeResult } from '@kvdb/core';
+import {
+  compareKeys,
+  HashRing,
+  type KVRecord,
+  MemoryStore,
+  type MergeResult,
+  type ScanOptions,
+} from '@kvdb/core';
 import { expect } from 'chai';
 import { LocalReplica } from '../src/local-replica.js';
 
@@ -8,13 +15,14 @@ const C = '10.0.0.3:5878';
 
 const record = (wall: number, value: string): KVRecord => ({ version: { wall, counter: 0, node: A }, value });
 
-/** A store whose merges commit only when released, as a store that commits in batches on another thread. */
-class LateStore extends MemoryStore {
+/** A store whose merges are visible at once but resolve only when released, like a commit not yet reported. */
+class SlowStore extends MemoryStore {
   private readonly waiting: Array<() => void> = [];
 
   override async merge(key: string, next: KVRecord): Promise<MergeResult> {
+    const result = this.mergeSync(key, next);
     await new Promise<void>((resolve) => this.waiting.push(resolve));
-    return this.mergeSync(key, next);
+    return result;
   }
 
   release(): void {
@@ -24,7 +32,7 @@ class LateStore extends MemoryStore {
 
 describe('LocalReplica', () => {
   it('heals a digest left off by a write that straddled a ring change, once no write is half done', async () => {
-    const store = new LateStore();
+    const store = new SlowStore();
     const before = new HashRing([A, B]);
     const after = new HashRing([A, B, C]);
     const replica = new LocalReplica(store, before);
@@ -37,11 +45,11 @@ describe('LocalReplica', () => {
     await Promise.all(settled);
 
     const straddling = replica.merge('key:3', record(2_000, 'newer'));
-    replica.useRing(after); // the rebuild reads the older record; the newer one commits after
+    replica.useRing(after); // the rebuild reads the store, which already holds the newer record
     store.release();
     await straddling;
     const truth = digestOf(new LocalReplica(store, after));
-    expect(digestOf(replica), 'the straddling write was left out').to.not.deep.equal(truth);
+    expect(digestOf(replica), 'the straddling write was counted twice').to.not.deep.equal(truth);
 
     const segment = after.segmentOf('key:3');
     const pending = replica.merge('key:4', record(3_000, 'in flight'));
@@ -136,6 +144,43 @@ describe('LocalReplica', () => {
     }
     expect(replica.digests.ring.id).to.equal(third.id);
     expect(digestsOn(third, replica)).to.deep.equal(digestsOn(third, new LocalReplica(store, third)));
+  });
+
+  it('stops a rebuild when the node stops, and keeps the old index if the store fails under one', async () => {
+    class ClosingStore extends MemoryStore {
+      closed = false;
+      scans = 0;
+      override scanKeys(options: ScanOptions) {
+        this.scans++;
+        if (this.closed) throw new Error('the store is closed');
+        return super.scanKeys(options);
+      }
+    }
+    const store = new ClosingStore();
+    const before = new HashRing([A, B]);
+    const after = new HashRing([A, B, C]);
+    for (let i = 0; i < 9_000; i++) store.mergeSync(`key:${i}`, record(1_000, `v${i}`));
+    const turns = async (count: number) => {
+      for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve));
+    };
+
+    const stopped = new LocalReplica(store, before);
+    stopped.useRing(after);
+    stopped.stop();
+    const scans = store.scans;
+    await turns(10);
+    expect(store.scans, 'no page read after stop').to.equal(scans);
+    expect(stopped.digests.ring.id).to.equal(before.id);
+
+    const failing = new LocalReplica(store, before);
+    failing.useRing(after);
+    store.closed = true;
+    await turns(10);
+    expect(failing.digests.ring.id, 'the old index stays in use').to.equal(before.id);
+    store.closed = false;
+    failing.useRing(after);
+    await turns(20);
+    expect(failing.digests.ring.id, 'a later ring change builds afresh').to.equal(after.id);
   });
 
   it('does not reset digests from a scan that a write overlapped', async () => {
