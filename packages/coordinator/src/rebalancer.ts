@@ -53,7 +53,9 @@ export class Rebalancer extends ReplicaTask {
     for (;;) {
       const { handedOff, remaining } = await this.pass();
       total += handedOff;
-      if (remaining === 0 || this.clock.now() >= deadline) return { handedOff: total, remaining };
+      // A ring change during the pass left part of the store unvisited: `pending` says another pass is due.
+      const done = remaining === 0 && !this.pending;
+      if (done || this.clock.now() >= deadline) return { handedOff: total, remaining };
       await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(500, this.intervalMs)));
     }
   }
@@ -67,12 +69,7 @@ export class Rebalancer extends ReplicaTask {
     let remaining = 0;
     // Keys and versions a page at a time, so a large node neither stalls nor holds every moving record at once;
     // a record is read when its batch leaves.
-    for await (const page of this.replica.pages()) {
-      // The ring changed under this pass: the next one works from the new ring.
-      if (this.membership.ring.id !== ring.id) {
-        this.pending = true;
-        break;
-      }
+    pages: for await (const page of this.replica.pages()) {
       const groups = new ReplicaGroups<string>();
       for (const [key] of page) {
         const targets = ring.preferenceList(key, n);
@@ -80,6 +77,8 @@ export class Rebalancer extends ReplicaTask {
         groups.add(targets, key);
       }
       for (const [targets, keys] of groups.batches(this.batchSize)) {
+        // The ring changed under this pass (which scheduled the next): that one works from the new ring.
+        if (this.membership.ring.id !== ring.id) break pages;
         const moved = await this.handOff(ring, targets, keys);
         handedOff += moved.handedOff;
         remaining += moved.remaining;
@@ -117,7 +116,12 @@ export class Rebalancer extends ReplicaTask {
       return { handedOff: 0, remaining: batch.length };
     }
     let handedOff = 0;
-    for (const [key, record] of batch) if (await this.replica.remove(key, record.version)) handedOff += 1;
-    return { handedOff, remaining: 0 };
+    let remaining = 0;
+    // A record rewritten here since it was read stays, and the next pass hands over the newer one.
+    for (const [key, record] of batch) {
+      if (await this.replica.remove(key, record.version)) handedOff += 1;
+      else remaining += 1;
+    }
+    return { handedOff, remaining };
   }
 }
