@@ -73,10 +73,6 @@ export class LocalReplica {
     return this.store.counts();
   }
 
-  entries(): Iterable<[string, KVRecord]> {
-    return this.store.entries();
-  }
-
   /**
    * `[key, version, deleted]` of every record in the given segments of the index's ring. Segments are hash ranges,
    * so this reads every key; it does so in pages of the store's key scan and lets the event loop run between
