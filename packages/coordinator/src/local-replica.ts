@@ -32,7 +32,9 @@ export class LocalReplica {
 
   constructor(store: Store, ring: HashRing) {
     this.store = store;
-    this.current = new IndexBuild(this.build(ring), true);
+    this.current = new IndexBuild(ring);
+    // Before the node serves anything, the whole store is read at once.
+    while (!this.current.complete) this.readPage(this.current);
   }
 
   get digests(): DigestIndex {
@@ -93,11 +95,7 @@ export class LocalReplica {
         const segment = ring.segmentOf(entry[0]);
         if (!segments.has(segment)) continue;
         result.push(entry);
-        heal?.include(
-          segment,
-          entry[0],
-          entry[2] ? { version: entry[1], deleted: true } : { version: entry[1] },
-        );
+        heal?.include(segment, entry[0], scannedHead(entry));
       }
     }
     if (heal !== undefined && quiet === this.writes && this.inFlight === 0 && index === this.current.index) {
@@ -142,12 +140,11 @@ export class LocalReplica {
     if (ring.id === (this.rebuild ?? this.current).index.ring.id) return;
     this.rebuild = undefined;
     if (ring.id === this.current.index.ring.id) return;
-    if (ring.size <= 1) {
-      // It keeps nothing: no need to read every record.
-      this.current = new IndexBuild(new DigestIndex(ring), true);
+    const build = new IndexBuild(ring);
+    if (build.complete) {
+      this.current = build;
       return;
     }
-    const build = new IndexBuild(new DigestIndex(ring));
     this.rebuild = build;
     if (!this.readPage(build)) void this.finishBuild(build);
   }
@@ -185,13 +182,11 @@ export class LocalReplica {
     this.current.index.replace(key, previous, next);
     if (this.rebuild?.passed(key)) this.rebuild.index.replace(key, previous, next);
   }
+}
 
-  private build(ring: HashRing): DigestIndex {
-    const index = new DigestIndex(ring);
-    if (ring.size <= 1) return index; // it keeps nothing: no need to read every record
-    for (const [key, record] of this.store.entries()) index.replace(key, undefined, record);
-    return index;
-  }
+/** The head of a record as a key scan gives it. */
+function scannedHead([, version, deleted]: KeyVersion): RecordHead {
+  return deleted ? { version, deleted } : { version };
 }
 
 /** A digest index for a ring, filled from the store's key scan a page at a time, in key order. */
@@ -199,12 +194,16 @@ class IndexBuild {
   readonly index: DigestIndex;
   /** The last key read so far: the next page starts after it. */
   private lastKey: string | undefined;
-  private complete: boolean;
+  private done: boolean;
 
-  /** An empty index to fill; or, `complete`, one already built. */
-  constructor(index: DigestIndex, complete = false) {
-    this.index = index;
-    this.complete = complete;
+  constructor(ring: HashRing) {
+    this.index = new DigestIndex(ring);
+    this.done = ring.size <= 1;
+  }
+
+  /** Whether every page has been read; at once on a ring of one member, where the index keeps nothing. */
+  get complete(): boolean {
+    return this.done;
   }
 
   get after(): string | undefined {
@@ -212,15 +211,13 @@ class IndexBuild {
   }
 
   add(page: readonly KeyVersion[], final: boolean): void {
-    for (const [key, version, deleted] of page) {
-      this.index.replace(key, undefined, deleted ? { version, deleted } : { version });
-    }
+    for (const entry of page) this.index.replace(entry[0], undefined, scannedHead(entry));
     if (page.length > 0) this.lastKey = page.at(-1)![0];
-    if (final) this.complete = true;
+    if (final) this.done = true;
   }
 
   /** Whether the scan has read the page that holds `key`: a write to it from now on must go into the index. */
   passed(key: string): boolean {
-    return this.complete || (this.lastKey !== undefined && compareKeys(key, this.lastKey) <= 0);
+    return this.done || (this.lastKey !== undefined && compareKeys(key, this.lastKey) <= 0);
   }
 }
