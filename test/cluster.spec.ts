@@ -104,6 +104,15 @@ describe('a 3-node cluster of real processes (R=3)', function () {
     expect(stats.replicas).to.equal(3);
     expect(stats.memory?.rss).to.be.above(stats.memory?.heapUsed ?? Number.POSITIVE_INFINITY);
     expect(stats.memory?.heapUsed).to.be.above(1_000_000);
+    expect(Object.keys(stats.antiEntropy ?? {})).to.have.members([
+      'rounds',
+      'inSync',
+      'settled',
+      'segmentsRepaired',
+      'keysPulled',
+      'keysPushed',
+      'scanMs',
+    ]);
   });
 
   it('accepts positional and named params, per-request consistency, and batches', async () => {

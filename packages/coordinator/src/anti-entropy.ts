@@ -1,12 +1,16 @@
 import {
+  type AntiEntropyStats,
   compareVersions,
   type DigestParams,
   type DigestReply,
+  type HashRing,
   type KeyVersion,
   type KVRecord,
   type MemberAddress,
   reasonOf,
+  type Version,
 } from '@kvdb/core';
+import type { DigestIndex } from './digest-index.js';
 import type { PeerHandler } from './peer-transport.js';
 import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
 
@@ -15,61 +19,155 @@ export interface AntiEntropyComponents extends ReplicaTaskComponents {
   local: PeerHandler;
 }
 
-/** `intervalMs`: how often a round runs; `batchSize`: records per get_many/put_many call. */
-export type AntiEntropyInit = ReplicaTaskInit;
-
-export interface AntiEntropyStats {
-  rounds: number;
-  /** Peer comparisons that found every shared segment equal at the first (root) exchange. */
-  inSync: number;
-  segmentsRepaired: number;
-  keysPulled: number;
-  keysPushed: number;
+/**
+ * `intervalMs`: the least pause between rounds; `batchSize`: records per get_many/put_many call; `settleMs`: how
+ * long a difference must last to be repaired.
+ */
+export interface AntiEntropyInit extends ReplicaTaskInit {
+  /**
+   * A segment that differs is looked at again after this long and repaired only if it still differs: a write still
+   * on its way between two replicas makes their digests differ for a moment, a write one of them missed makes
+   * them differ until repaired. @default 1000
+   */
+  settleMs?: number;
 }
+
+/**
+ * The pause after a round is at least this many times what the round's key scan took. Finding the records of
+ * differing segments means reading every key (segments are hash ranges), and a peer reads its own as well; on a
+ * large store under constant writes that would otherwise take most of a core.
+ */
+export const SCAN_PAUSE_FACTOR = 20;
 
 /**
  * Background repair between replicas, without client reads. Each round this node compares, with each alive
  * peer, the digests of the ring segments both replicate: first one combined digest (constant traffic when they
- * agree), then per-segment digests, then the key versions of only the segments that differ; it pulls what the
- * peer has newer and pushes what it has newer. Tombstones travel like values, so pops win everywhere.
+ * agree), then per-segment digests. Segments that still differ a moment later are repaired: one scan of this
+ * node's keys serves every peer, each peer sends the key versions of only its differing segments, and this node
+ * pulls what the peer has newer and pushes what it has newer. Tombstones travel like values, so pops win
+ * everywhere.
  */
 export class AntiEntropy extends ReplicaTask {
   readonly stats: AntiEntropyStats = {
     rounds: 0,
     inSync: 0,
+    settled: 0,
     segmentsRepaired: 0,
     keysPulled: 0,
     keysPushed: 0,
+    scanMs: 0,
   };
   private readonly local: PeerHandler;
+  private readonly settleMs: number;
 
   constructor(components: AntiEntropyComponents, init: AntiEntropyInit) {
     super(components, init, 'anti-entropy round');
     this.local = components.local;
+    this.settleMs = init.settleMs ?? 1_000;
   }
 
   protected tick(): Promise<void> {
     return this.round();
   }
 
-  /** Compares with every alive peer in turn; one peer's failure does not stop the round. */
-  async round(): Promise<void> {
-    this.stats.rounds += 1;
-    for (const peer of this.membership.others('alive')) {
-      try {
-        await this.syncWith(peer);
-      } catch (error) {
-        this.log.debug(`anti-entropy with ${peer} failed: ${reasonOf(error)}`);
-      }
-    }
+  protected override pauseMs(): number {
+    return Math.max(this.intervalMs, SCAN_PAUSE_FACTOR * this.stats.scanMs);
   }
 
-  /** One comparison with one peer; resolves with how many segments differed. */
-  async syncWith(peer: MemberAddress): Promise<number> {
+  /** Compares with every alive peer; one peer's failure does not stop the others. */
+  async round(): Promise<void> {
+    this.stats.rounds += 1;
+    this.stats.scanMs = 0;
+    await this.syncWith(...this.membership.others('alive'));
+  }
+
+  /**
+   * One comparison with each of `peers`, run side by side; resolves with how many segments were repaired, each
+   * peer's counted. A peer that fails is logged and left out.
+   */
+  async syncWith(...peers: MemberAddress[]): Promise<number> {
+    const epoch = this.epoch;
     const digests = this.replica.digests;
     const ring = digests.ring;
+    // Gives up when the node stops or restarts, or the ring changes: segment numbers are the ring's.
+    const current = () => this.epoch === epoch && this.replica.digests.ring.id === ring.id;
+    const differing = new Map<MemberAddress, number[]>();
+    const look = (first: boolean) =>
+      Promise.all(
+        (first ? peers : [...differing.keys()]).map(async (peer) => {
+          const seen = await this.attempt(peer, () => this.compare(peer, digests, first));
+          const before = new Set(differing.get(peer));
+          const still = first ? seen : seen?.filter((segment) => before.has(segment));
+          if (still !== undefined && still.length > 0) {
+            differing.set(peer, still);
+            return;
+          }
+          const gone = differing.delete(peer);
+          if (gone && seen !== undefined) this.stats.settled += 1;
+        }),
+      );
+
+    await look(true);
+    if (differing.size === 0) return 0;
+    await new Promise((resolve) => this.clock.setTimeout(() => resolve(undefined), this.settleMs));
+    if (!current()) return 0;
+    await look(false);
+    if (differing.size === 0 || !current()) return 0;
+
+    const started = this.clock.now();
+    const mine = await this.replica.keyVersions(new Set([...differing.values()].flat()));
+    this.stats.scanMs += this.clock.now() - started;
+    const pulled = new Map<string, Version>();
+    let repaired = 0;
+    for (const [peer, segments] of differing) {
+      if (!current()) break;
+      await this.attempt(peer, async () => {
+        const remote = await this.transport.call(
+          peer,
+          'peer.range',
+          { ring: ring.id, segments },
+          { timeoutMs: this.timeoutMs },
+        );
+        await this.reconcile(peer, this.held(ring, segments, mine, pulled), remote, pulled);
+        this.stats.segmentsRepaired += segments.length;
+        repaired += segments.length;
+      });
+    }
+    return repaired;
+  }
+
+  /**
+   * The version this node holds of each key in `segments`: as scanned, or as pulled from an earlier peer in the
+   * same round, so that a record just pulled from one peer is passed on to the next.
+   */
+  private held(
+    ring: HashRing,
+    segments: readonly number[],
+    mine: ReadonlyMap<number, KeyVersion[]>,
+    pulled: ReadonlyMap<string, Version>,
+  ): Map<string, Version> {
+    const held = new Map<string, Version>();
+    for (const segment of segments) {
+      for (const [key, version] of mine.get(segment) ?? []) held.set(key, version);
+    }
+    const wanted = new Set(segments);
+    for (const [key, version] of pulled) if (wanted.has(ring.segmentOf(key))) held.set(key, version);
+    return held;
+  }
+
+  /**
+   * The shared segments whose digests differ between this node and `peer` now, or undefined when the two cannot
+   * be compared (another ring, or no segment in common). The first look starts with the combined digest, which
+   * is all that replicas in agreement exchange.
+   */
+  private async compare(
+    peer: MemberAddress,
+    digests: DigestIndex,
+    first: boolean,
+  ): Promise<number[] | undefined> {
+    const ring = digests.ring;
     const shared = digests.sharedSegments(this.membership.self, peer, this.replicas());
-    if (shared.length === 0) return 0;
+    if (shared.length === 0) return undefined;
     const ask = (detail: boolean) =>
       this.transport.call(
         peer,
@@ -78,32 +176,32 @@ export class AntiEntropy extends ReplicaTask {
         { timeoutMs: this.timeoutMs },
       );
 
-    const summary = await ask(false);
-    if (summary.ring !== ring.id) return 0;
-    const [high, low] = digests.combine(shared);
-    if (summary.root[0] === high && summary.root[1] === low) {
-      this.stats.inSync += 1;
-      return 0;
+    if (first) {
+      const summary = await ask(false);
+      if (summary.ring !== ring.id) return undefined;
+      const [high, low] = digests.combine(shared);
+      if (summary.root[0] === high && summary.root[1] === low) {
+        this.stats.inSync += 1;
+        return [];
+      }
     }
-
     const detail = await ask(true);
-    if (detail.ring !== ring.id || detail.segments === undefined) return 0;
+    if (detail.ring !== ring.id || detail.segments === undefined) return undefined;
     const theirs = new Map(detail.segments.map(([segment, h, l]) => [segment, `${h}.${l}`]));
-    const differing = shared.filter((segment) => {
+    return shared.filter((segment) => {
       const [h, l] = digests.segment(segment);
       return theirs.get(segment) !== `${h}.${l}`;
     });
-    if (differing.length === 0) return 0;
+  }
 
-    const remote = await this.transport.call(
-      peer,
-      'peer.range',
-      { ring: ring.id, segments: differing },
-      { timeoutMs: this.timeoutMs },
-    );
-    await this.reconcile(peer, await this.replica.keyVersions(new Set(differing)), remote);
-    this.stats.segmentsRepaired += differing.length;
-    return differing.length;
+  /** Runs one peer's part of a round; a failure is logged and gives undefined. */
+  private async attempt<T>(peer: MemberAddress, part: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await part();
+    } catch (error) {
+      this.log.debug(`anti-entropy with ${peer} failed: ${reasonOf(error)}`);
+      return undefined;
+    }
   }
 
   handleDigest(params: DigestParams): DigestReply {
@@ -123,11 +221,17 @@ export class AntiEntropy extends ReplicaTask {
 
   async handleRange(params: { ring: string; segments: number[] }): Promise<KeyVersion[]> {
     if (params.ring !== this.replica.digests.ring.id) return [];
-    return this.replica.keyVersions(new Set(params.segments));
+    const found = await this.replica.keyVersions(new Set(params.segments));
+    return [...found.values()].flat();
   }
 
-  private async reconcile(peer: MemberAddress, mine: KeyVersion[], theirs: KeyVersion[]): Promise<void> {
-    const ours = new Map(mine.map(([key, version]) => [key, version]));
+  /** Pulls what `peer` holds newer than `ours` (noting it in `pulled`) and pushes what this node holds newer. */
+  private async reconcile(
+    peer: MemberAddress,
+    ours: Map<string, Version>,
+    theirs: KeyVersion[],
+    pulled: Map<string, Version>,
+  ): Promise<void> {
     const pull: string[] = [];
     const push: string[] = [];
     for (const [key, version] of theirs) {
@@ -152,6 +256,7 @@ export class AntiEntropy extends ReplicaTask {
         if (record) entries.push([key, record]);
       });
       await this.local.handlePeer('peer.put_many', { entries });
+      for (const [key, record] of entries) pulled.set(key, record.version);
       this.stats.keysPulled += entries.length;
     }
     for (let i = 0; i < push.length; i += this.batchSize) {

@@ -29,25 +29,27 @@ export interface Repeating {
 /**
  * Runs `task` every `intervalMs`, measured from the end of one run to the start of the next, so runs never
  * overlap; a run that fails goes to `onError` and the loop goes on. The background loops of a node (probing,
- * anti-entropy, rebalancing, hint replay, tombstone collection) all run this way.
+ * anti-entropy, rebalancing, hint replay, tombstone collection) all run this way. A function for `intervalMs` is
+ * asked for each pause, so a task can space its runs by what the last one cost.
  */
 export function repeat(
   clock: Clock,
-  intervalMs: number,
+  intervalMs: number | (() => number),
   task: () => unknown,
   onError: (error: unknown) => void,
 ): Repeating {
   let running = true;
   let timer: TimerHandle | undefined;
+  const pause = typeof intervalMs === 'number' ? () => intervalMs : intervalMs;
   const tick = (): void => {
     Promise.resolve()
       .then(task)
       .catch(onError)
       .finally(() => {
-        if (running) timer = clock.setTimeout(tick, intervalMs);
+        if (running) timer = clock.setTimeout(tick, pause());
       });
   };
-  timer = clock.setTimeout(tick, intervalMs);
+  timer = clock.setTimeout(tick, pause());
   return {
     stop: () => {
       running = false;

@@ -15,7 +15,8 @@
  * await node.coordinator.set('user:42', { name: 'Ada' })
  * ```
  */
-export { AntiEntropy, type AntiEntropyInit, type AntiEntropyStats } from './anti-entropy.js';
+export type { AntiEntropyStats } from '@kvdb/core';
+export { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js';
 export { type Clock, type Repeating, repeat, systemClock, type TimerHandle } from './clock.js';
 export { ClusterNode, type ClusterNodeComponents, type ClusterNodeInit } from './cluster-node.js';
 export {

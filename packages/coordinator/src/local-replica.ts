@@ -76,16 +76,17 @@ export class LocalReplica {
   }
 
   /**
-   * `[key, version, deleted]` of every record in the given segments of the index's ring. Segments are hash ranges,
-   * so this reads every key; it does so in pages of the store's key scan and lets the event loop run between
-   * them, so that anti-entropy on a large node never holds other requests up for long.
+   * `[key, version, deleted]` of every record in the given segments of the index's ring, by segment (in key order
+   * within each; a segment without records is left out). Segments are hash ranges, so this reads every key; it does
+   * so in pages of the store's key scan and lets the event loop run between them, so that anti-entropy on a large
+   * node never holds other requests up for long.
    *
    * When no write ran meanwhile, the scan also resets those segments' digests to what the store holds: a write
    * whose store commit and digest update straddled a ring change (the rebuild may or may not have seen it) leaves
    * a digest off, and anti-entropy, which asks for exactly the segments whose digests differ, heals it.
    */
-  async keyVersions(segments: ReadonlySet<number>): Promise<KeyVersion[]> {
-    const result: KeyVersion[] = [];
+  async keyVersions(segments: ReadonlySet<number>): Promise<Map<number, KeyVersion[]>> {
+    const result = new Map<number, KeyVersion[]>();
     const index = this.current.index;
     const ring = index.ring;
     const heal = ring.size > 1 ? new DigestIndex(ring) : undefined;
@@ -94,7 +95,9 @@ export class LocalReplica {
       for (const entry of page) {
         const segment = ring.segmentOf(entry[0]);
         if (!segments.has(segment)) continue;
-        result.push(entry);
+        const found = result.get(segment);
+        if (found === undefined) result.set(segment, [entry]);
+        else found.push(entry);
         heal?.include(segment, entry[0], scannedHead(entry));
       }
     }

@@ -39,6 +39,8 @@ export abstract class ReplicaTask {
   protected readonly timeoutMs: number;
   protected readonly batchSize: number;
   private loop: Repeating | undefined;
+  /** Counts starts and stops: a run that waited on a timer gives up if it changed meanwhile. */
+  protected epoch = 0;
 
   /** `what` names the task in the warning logged when a run fails. */
   constructor(
@@ -59,16 +61,23 @@ export abstract class ReplicaTask {
   }
 
   start(): void {
+    this.epoch += 1;
     this.loop = repeat(
       this.clock,
-      this.intervalMs,
+      () => this.pauseMs(),
       () => this.tick(),
       (error) => this.log.warn(`${this.what} failed: ${reasonOf(error)}`),
     );
   }
 
   stop(): void {
+    this.epoch += 1;
     this.loop?.stop();
+  }
+
+  /** The pause before the next run: `intervalMs`, unless the task spaces its runs by their cost. */
+  protected pauseMs(): number {
+    return this.intervalMs;
   }
 
   /** One run on the timer. */

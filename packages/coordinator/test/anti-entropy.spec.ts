@@ -1,7 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isTombstone, type KVRecord } from '@kvdb/core';
 import { expect } from 'chai';
+import { LOCAL_TIMINGS, type Timings } from '../src/timings.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
+
+/** No background rounds: the test runs each comparison itself. */
+const QUIET: Timings = { ...LOCAL_TIMINGS, antiEntropyIntervalMs: 1e9 };
 
 /** Writes `count` keys through node 0 at consistency all, in parallel batches. */
 async function populate(cluster: SimCluster, count: number, from = 0): Promise<string[]> {
@@ -35,6 +39,22 @@ async function converged(cluster: SimCluster, index: number, keys: readonly stri
     }
   }
   return true;
+}
+
+/** Writes a newer version of `key` into node `index` alone, as if the other replicas had missed it. */
+async function writeAlone(cluster: SimCluster, index: number, key: string, value: string): Promise<KVRecord> {
+  const current = (await cluster.store(index).get(key))!;
+  const record: KVRecord = { value, version: { ...current.version, wall: current.version.wall + 1 } };
+  await cluster.node(index).coordinator.handlePeer('peer.put', { key, record });
+  return record;
+}
+
+/** The repair calls in the traffic since its last reset, leaving out failure detection's probes. */
+function repairCalls(cluster: SimCluster): Record<string, number> {
+  const repair = ['peer.digest', 'peer.range', 'peer.get_many', 'peer.put_many'];
+  return Object.fromEntries(
+    Object.entries(cluster.traffic.snapshot()).filter(([method]) => repair.includes(method)),
+  );
 }
 
 /** Stops every node's hint replay, so that anti-entropy alone has to repair. */
@@ -143,23 +163,23 @@ describe('Anti-entropy (simulated cluster)', () => {
       await cluster.until(
         async () => {
           const { inSync } = cluster.node(0).antiEntropy.stats;
-          await cluster.node(0).antiEntropy.round();
+          await cluster.settle(cluster.node(0).antiEntropy.round());
           return cluster.node(0).antiEntropy.stats.inSync - inSync === cluster.size - 1;
         },
         { withinMs: 10_000, what: 'replicas in agreement' },
       );
       cluster.traffic.reset();
-      const differing = await cluster.node(0).antiEntropy.syncWith(cluster.address(1));
+      const differing = await cluster.settle(cluster.node(0).antiEntropy.syncWith(cluster.address(1)));
       expect(differing).to.equal(0);
       expect(cluster.traffic.snapshot(), 'one digest call, nothing else').to.deep.equal({ 'peer.digest': 1 });
       const pairBytes = cluster.traffic.bytes('peer.digest');
       cluster.traffic.reset();
-      await cluster.node(0).antiEntropy.round();
+      await cluster.settle(cluster.node(0).antiEntropy.round());
       return { pairBytes, roundCalls: cluster.traffic.calls('peer.digest') };
     }
 
     it('costs one small digest call per peer when replicas agree, the same at 100 and 5,000 keys', async () => {
-      cluster = await createSimCluster({ n: 3, seed: 44 });
+      cluster = await createSimCluster({ n: 3, seed: 44, timings: QUIET });
       await populate(cluster, 100);
       const small = await measure(cluster);
       await populate(cluster, 4_900, 100);
@@ -176,22 +196,17 @@ describe('Anti-entropy (simulated cluster)', () => {
     });
 
     it('repairs one differing key through its segment alone', async () => {
-      cluster = await createSimCluster({ n: 3, seed: 45 });
+      cluster = await createSimCluster({ n: 3, seed: 45, timings: QUIET });
       const keys = await populate(cluster, 5_000);
       await cluster.tick(3_000);
       const key = keys[1_234]!;
-      const current = (await cluster.store(1).get(key))!;
-      const newer: KVRecord = {
-        value: 'changed',
-        version: { ...current.version, wall: current.version.wall + 1 },
-      };
-      await cluster.node(1).coordinator.handlePeer('peer.put', { key, record: newer });
+      const newer = await writeAlone(cluster, 1, key, 'changed');
 
       cluster.traffic.reset();
       const before = { ...cluster.node(0).antiEntropy.stats };
-      expect(await cluster.node(0).antiEntropy.syncWith(cluster.address(1))).to.equal(1);
-      expect(cluster.traffic.snapshot()).to.deep.equal({
-        'peer.digest': 2,
+      expect(await cluster.settle(cluster.node(0).antiEntropy.syncWith(cluster.address(1)))).to.equal(1);
+      expect(repairCalls(cluster), 'root, segments, segments again after settling').to.deep.equal({
+        'peer.digest': 3,
         'peer.range': 1,
         'peer.get_many': 1,
       });
@@ -200,6 +215,129 @@ describe('Anti-entropy (simulated cluster)', () => {
       expect(cluster.traffic.bytes('peer.range'), 'one segment of keys, not all 5,000').to.be.below(
         JSON.stringify(keys).length / 20,
       );
+    });
+
+    it('leaves alone a difference gone when it looks again: a write that was still on its way', async () => {
+      cluster = await createSimCluster({ n: 3, seed: 46, timings: QUIET });
+      const keys = await populate(cluster, 500);
+      const newer = await writeAlone(cluster, 1, keys[77]!, 'in flight');
+
+      cluster.traffic.reset();
+      const stats = cluster.node(0).antiEntropy.stats;
+      const settled = stats.settled;
+      const sync = cluster.node(0).antiEntropy.syncWith(cluster.address(1));
+      await cluster.until(() => cluster.traffic.calls('peer.digest') === 2, {
+        withinMs: 500,
+        stepMs: 1,
+        what: 'the first look',
+      });
+      await cluster.node(0).coordinator.handlePeer('peer.put', { key: keys[77]!, record: newer });
+
+      expect(await cluster.settle(sync)).to.equal(0);
+      expect(repairCalls(cluster), 'no key scan asked for').to.deep.equal({ 'peer.digest': 3 });
+      expect(stats.settled - settled).to.equal(1);
+    });
+
+    it('reads its own keys once in a round that repairs two peers, and each peer gets only its segments', async () => {
+      cluster = await createSimCluster({ n: 3, seed: 47, timings: QUIET });
+      const keys = await populate(cluster, 500);
+      const ring = cluster.node(0).replica.digests.ring;
+      const [one, two] = [keys[10]!, keys[20]!];
+      expect(ring.segmentOf(one), 'two segments').to.not.equal(ring.segmentOf(two));
+      await writeAlone(cluster, 1, one, 'newer on 1');
+      await writeAlone(cluster, 2, two, 'newer on 2');
+      const replica = cluster.node(0).replica;
+      const scan = replica.keyVersions.bind(replica);
+      let scans = 0;
+      replica.keyVersions = (segments) => {
+        scans += 1;
+        return scan(segments);
+      };
+
+      cluster.traffic.reset();
+      await cluster.settle(cluster.node(0).antiEntropy.round());
+      expect(scans).to.equal(1);
+      expect(repairCalls(cluster), 'a range and a pull from each, nothing pushed').to.deep.equal({
+        'peer.digest': 6,
+        'peer.range': 2,
+        'peer.get_many': 2,
+      });
+      expect(await cluster.store(0).get(one)).to.include({ value: 'newer on 1' });
+      expect(await cluster.store(0).get(two)).to.include({ value: 'newer on 2' });
+    });
+
+    it('passes a record pulled from one peer on to the next in the same round', async () => {
+      cluster = await createSimCluster({ n: 3, seed: 50, timings: QUIET });
+      const keys = await populate(cluster, 500);
+      const ring = cluster.node(0).replica.digests.ring;
+      const seen = new Map<number, string>();
+      let pair: [string, string] | undefined;
+      for (const key of keys) {
+        const other = seen.get(ring.segmentOf(key));
+        if (other !== undefined) {
+          pair = [other, key];
+          break;
+        }
+        seen.set(ring.segmentOf(key), key);
+      }
+      const [one, two] = pair!;
+      const newer = [
+        await writeAlone(cluster, 1, one, 'newer on 1'),
+        await writeAlone(cluster, 2, two, 'newer on 2'),
+      ];
+
+      await cluster.settle(cluster.node(0).antiEntropy.round());
+      const holdsBoth = async (index: number) =>
+        isDeepStrictEqual(await cluster.store(index).get(one), newer[0]) &&
+        isDeepStrictEqual(await cluster.store(index).get(two), newer[1]);
+      expect(await holdsBoth(0)).to.equal(true);
+      expect([await holdsBoth(1), await holdsBoth(2)], 'the peer reconciled second').to.include(true);
+    });
+
+    it('gives up a round stopped while it waits to look again', async () => {
+      cluster = await createSimCluster({ n: 3, seed: 49, timings: QUIET });
+      const keys = await populate(cluster, 100);
+      await writeAlone(cluster, 1, keys[3]!, 'newer on 1');
+      cluster.traffic.reset();
+      const antiEntropy = cluster.node(0).antiEntropy;
+      const sync = antiEntropy.syncWith(cluster.address(1));
+      await cluster.until(() => cluster.traffic.calls('peer.digest') === 2, {
+        withinMs: 500,
+        stepMs: 1,
+        what: 'the first look',
+      });
+      antiEntropy.stop();
+
+      expect(await cluster.settle(sync)).to.equal(0);
+      expect(repairCalls(cluster)).to.deep.equal({ 'peer.digest': 2 });
+    });
+
+    it('pauses after a round at least 20 times as long as its key scan took', async () => {
+      cluster = await createSimCluster({ n: 3, seed: 48 });
+      const keys = await populate(cluster, 500);
+      cluster.node(1).antiEntropy.stop();
+      cluster.node(2).antiEntropy.stop();
+      const replica = cluster.node(0).replica;
+      const scan = replica.keyVersions.bind(replica);
+      replica.keyVersions = async (segments) => {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        return scan(segments);
+      };
+      const stats = cluster.node(0).antiEntropy.stats;
+      const pulled = stats.keysPulled;
+      await writeAlone(cluster, 1, keys[5]!, 'newer on 1');
+
+      await cluster.until(() => stats.keysPulled > pulled, {
+        withinMs: 10_000,
+        stepMs: 10,
+        what: 'the repair',
+      });
+      expect(stats.scanMs).to.be.within(400, 420);
+      const rounds = stats.rounds;
+      await cluster.tick(7_000);
+      expect(stats.rounds, 'no round within 20 times the scan').to.equal(rounds);
+      await cluster.tick(1_500);
+      expect(stats.rounds).to.equal(rounds + 1);
     });
   });
 });

@@ -73,6 +73,22 @@ export interface NodeStats {
   version: string;
   /** The node process's memory, in bytes: resident set, and the JavaScript heap in use (filled in by the server). */
   memory?: { rss: number; heapUsed: number };
+  /** What anti-entropy has done since the node started (filled in by the server). */
+  antiEntropy?: AntiEntropyStats;
+}
+
+/** Anti-entropy's counters on one node. */
+export interface AntiEntropyStats {
+  rounds: number;
+  /** Peer comparisons that found every shared segment equal at the first (root) exchange. */
+  inSync: number;
+  /** Peer comparisons whose differences were gone when looked at again: writes that were still on their way. */
+  settled: number;
+  segmentsRepaired: number;
+  keysPulled: number;
+  keysPushed: number;
+  /** Milliseconds the last round spent reading this node's keys (0 when it had nothing to repair). */
+  scanMs: number;
 }
 
 /** Public methods: name → [params, result]. */

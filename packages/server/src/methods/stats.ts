@@ -3,8 +3,12 @@ import type { MethodDefinition } from './types.js';
 export const stats: MethodDefinition = {
   name: 'stats',
   params: [],
-  call: async (_params, { coordinator }) => {
+  call: async (_params, { coordinator, node }) => {
     const { rss, heapUsed } = process.memoryUsage();
-    return { ...(await coordinator.stats()), memory: { rss, heapUsed } };
+    return {
+      ...(await coordinator.stats()),
+      memory: { rss, heapUsed },
+      antiEntropy: { ...node.antiEntropy.stats },
+    };
   },
 };
