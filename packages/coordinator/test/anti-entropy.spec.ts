@@ -266,6 +266,32 @@ describe('Anti-entropy (simulated cluster)', () => {
       expect(await cluster.store(0).get(two)).to.include({ value: 'newer on 2' });
     });
 
+    it('on 5 nodes with R=3, lists for each peer only the segments the two share', async () => {
+      cluster = await createSimCluster({ n: 5, seed: 51, timings: QUIET });
+      const keys = await populate(cluster, 500);
+      const holders = (key: string) =>
+        cluster
+          .node(0)
+          .coordinator.locate(key)
+          .map((replica) => cluster.indexOf(replica));
+      const held = (by: number, notBy: number) =>
+        keys.find(
+          (key) => holders(key).includes(0) && holders(key).includes(by) && !holders(key).includes(notBy),
+        )!;
+      const [one, two] = [held(1, 2), held(2, 1)];
+      await writeAlone(cluster, 1, one, 'newer on 1');
+      await writeAlone(cluster, 2, two, 'newer on 2');
+
+      cluster.traffic.reset();
+      await cluster.settle(cluster.node(0).antiEntropy.round());
+      expect(await cluster.store(0).get(one)).to.include({ value: 'newer on 1' });
+      expect(await cluster.store(0).get(two)).to.include({ value: 'newer on 2' });
+      expect(
+        repairCalls(cluster),
+        'nothing pushed to a peer outside the segments it shares',
+      ).to.not.have.property('peer.put_many');
+    });
+
     it('passes a record pulled from one peer on to the next in the same round', async () => {
       cluster = await createSimCluster({ n: 3, seed: 50, timings: QUIET });
       const keys = await populate(cluster, 500);
