@@ -10,6 +10,7 @@ import {
   reasonOf,
   type Version,
 } from '@kvdb/core';
+import { sleep } from './clock.js';
 import type { DigestIndex } from './digest-index.js';
 import type { PeerHandler } from './peer-transport.js';
 import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
@@ -109,7 +110,7 @@ export class AntiEntropy extends ReplicaTask {
 
     await look(true);
     if (differing.size === 0) return 0;
-    await new Promise((resolve) => this.clock.setTimeout(() => resolve(undefined), this.settleMs));
+    await sleep(this.clock, this.settleMs);
     if (!current()) return 0;
     await look(false);
     if (differing.size === 0 || !current()) return 0;

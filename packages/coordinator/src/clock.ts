@@ -21,6 +21,11 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/** Resolves after `ms` of the clock's time: how a task waits between its steps. */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+}
+
 /** A loop started by `repeat`. */
 export interface Repeating {
   stop(): void;

@@ -119,7 +119,7 @@ export class LocalReplica {
       if (page.length > 0) yield page;
       if (page.length < SCAN_PAGE) return;
       after = page.at(-1)![0];
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 
@@ -160,7 +160,7 @@ export class LocalReplica {
   private async finishBuild(build: IndexBuild): Promise<void> {
     try {
       do {
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
         if (this.rebuild !== build) return; // the ring changed again, or the node is stopping
       } while (!this.readPage(build));
     } catch {
@@ -185,6 +185,11 @@ export class LocalReplica {
     this.current.index.replace(key, previous, next);
     if (this.rebuild?.passed(key)) this.rebuild.index.replace(key, previous, next);
   }
+}
+
+/** Lets the event loop run other work (I/O included) before going on. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The head of a record as a key scan gives it. */

@@ -1,4 +1,5 @@
 import { type HashRing, type KVRecord, type MemberAddress, reasonOf } from '@kvdb/core';
+import { sleep } from './clock.js';
 import {
   ReplicaGroups,
   ReplicaTask,
@@ -56,7 +57,7 @@ export class Rebalancer extends ReplicaTask {
       // A ring change during the pass left part of the store unvisited: `pending` says another pass is due.
       const done = remaining === 0 && !this.pending;
       if (done || this.clock.now() >= deadline) return { handedOff: total, remaining };
-      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(500, this.intervalMs)));
+      await sleep(this.clock, Math.min(500, this.intervalMs));
     }
   }
 
