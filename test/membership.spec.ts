@@ -123,4 +123,34 @@ describe('membership changes in a cluster of real processes (R=3)', function () 
       expect(await rest[1]!.locate(key)).not.to.include(dead);
     }
   });
+
+  it('nodes of two clusters whose -C lists cross stay apart, and each side logs why', async () => {
+    const c = await start({ size: 2, replicas: 2 });
+    const stranger = await c.addNode([c.addresses[0]!], ['--cluster-name', 'other']);
+    const strangerAddress = c.addresses[stranger]!;
+    const output = (index: number) => c.nodes[index]!.output.join('');
+    await waitFor(
+      'both sides to log the refusal',
+      async () =>
+        output(stranger).includes(
+          `peer stream to ${c.addresses[0]} refused: ${c.addresses[0]} is in cluster "kvdb", not "other"`,
+        ) && output(0).includes('refused a peer stream from a node of cluster "other"'),
+      { timeoutMs: 10_000 },
+    );
+    await c.client(stranger).set('stranger', 1, { consistency: 'one' });
+    expect(await c.client(stranger).get('stranger', null, { consistency: 'one' })).to.equal(1);
+    for (const seen of await views([c.client(0), c.client(1)])) {
+      expect([...seen.keys()].sort(), 'members of cluster kvdb').to.deep.equal(
+        [...c.addresses.slice(0, 2)].sort(),
+      );
+      expect(seen.has(strangerAddress)).to.equal(false);
+    }
+    expect(await c.client(0).get('stranger')).to.equal(null);
+    expect(
+      output(stranger)
+        .split('\n')
+        .filter((line) => line.includes('peer stream to')),
+      'logged once',
+    ).to.have.length(1);
+  });
 });

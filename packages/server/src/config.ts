@@ -54,7 +54,10 @@ export interface NodeConfig {
   routes: Map<MemberAddress, string>;
   /** Every request, from clients and peers, must carry `Authorization: Bearer <token>`. @default undefined */
   authToken: string | undefined;
-  /** Names the cluster; a data dir written by another cluster is refused. @default 'kvdb' */
+  /**
+   * Names the cluster: a peer stream from a node of another cluster is refused, and so is a data dir written by
+   * one. Letters, digits, `.`, `_` and `-`, at most 64. @default 'kvdb'
+   */
   clusterName: string;
   /** Failure detection and repair intervals: a preset name (`local`, `lan`) or the numbers. @default LAN_TIMINGS */
   timings: Timings;
@@ -79,6 +82,19 @@ function resolveTimings(timings: NodeConfigInit['timings']): Timings {
     return { ...preset };
   }
   return { ...LAN_TIMINGS, ...timings };
+}
+
+export const DEFAULT_CLUSTER_NAME = 'kvdb';
+
+const CLUSTER_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+function clusterName(name: string): string {
+  if (!CLUSTER_NAME.test(name)) {
+    throw new TypeError(
+      `Expected \`cluster-name\` to be 1 to 64 letters, digits, '.', '_' or '-', got \`${name}\``,
+    );
+  }
+  return name;
 }
 
 function positiveInteger(name: string, value: number): number {
@@ -123,7 +139,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
     ),
     dataDir: init.dataDir,
     authToken: init.authToken === '' ? undefined : init.authToken,
-    clusterName: init.clusterName ?? 'kvdb',
+    clusterName: clusterName(init.clusterName ?? DEFAULT_CLUSTER_NAME),
     timings: resolveTimings(init.timings),
     logLevel: init.logLevel ?? 'info',
   };

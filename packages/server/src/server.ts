@@ -10,7 +10,7 @@ import { DiskStore, LMDB_MAX_KEY_BYTES } from './disk-store.js';
 import { createLogger } from './logger.js';
 import { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
 import { normalizeParams } from './params.js';
-import { FrameReader, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
+import { FrameReader, PEER_CLUSTER_HEADER, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
 import { toRpcError } from './rpc-errors.js';
 import { StreamPeerTransport } from './stream-peer-transport.js';
 
@@ -50,6 +50,8 @@ export class KVNode {
   private readonly authorized: (header: string | undefined) => boolean;
   /** Peer streams this node answers (connections switched to kvdb-peer/1). */
   private readonly peerStreams = new Set<Socket>();
+  /** Names of other clusters whose nodes were refused a stream, each logged once (a bounded few). */
+  private readonly foreignClusters = new Set<string>();
   private inFlight = 0;
   private stopping = false;
 
@@ -63,6 +65,8 @@ export class KVNode {
       components.transport ??
       new StreamPeerTransport({
         authToken: this.config.authToken,
+        clusterName: this.config.clusterName,
+        logger: this.log,
         routes: this.config.routes,
         maxFrameBytes: this.config.limits.maxBodyBytes,
         maxBatch: this.config.limits.maxBatch,
@@ -351,6 +355,11 @@ export class KVNode {
       refuse('401 Unauthorized', UNAUTHORIZED_REPLY);
       return;
     }
+    const cluster = req.headers[PEER_CLUSTER_HEADER];
+    if (cluster !== this.config.clusterName) {
+      refuse('403 Forbidden', this.foreignCluster(cluster));
+      return;
+    }
     if (this.stopping) {
       refuse('503 Service Unavailable', rpcError(ErrorCode.UNAVAILABLE, `${this.address} is stopping`));
       return;
@@ -371,6 +380,21 @@ export class KVNode {
     };
     if (head.length > 0) onData(head);
     socket.on('data', onData);
+  }
+
+  /** The refusal of a stream from another cluster's node (or one that names none); the first few are logged. */
+  private foreignCluster(cluster: string | string[] | undefined): object {
+    const own = JSON.stringify(this.config.clusterName);
+    const theirs = typeof cluster === 'string' ? JSON.stringify(cluster.slice(0, 64)) : undefined;
+    if (theirs !== undefined && !this.foreignClusters.has(theirs) && this.foreignClusters.size < 16) {
+      this.foreignClusters.add(theirs);
+      this.log.warn(`refused a peer stream from a node of cluster ${theirs}: this node is in cluster ${own}`);
+    }
+    const message =
+      theirs === undefined
+        ? `a peer stream names its cluster in a ${PEER_CLUSTER_HEADER} header; ${this.address} is in cluster ${own}`
+        : `${this.address} is in cluster ${own}, not ${theirs} (--cluster-name); nodes of two clusters do not talk to each other`;
+    return rpcError(ErrorCode.INVALID_REQUEST, message, { cluster: this.config.clusterName });
   }
 
   /** One frame of a peer stream: answered on one line, as soon as its calls are done (frames may overtake). */

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import type { PeerCallOptions, PeerTransport } from '@kvdb/coordinator';
+import type { Logger, PeerCallOptions, PeerTransport } from '@kvdb/coordinator';
 import {
   ConnectionError,
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -12,11 +12,16 @@ import {
   type PeerResult,
   TimeoutError,
 } from '@kvdb/core';
-import { FrameReader, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
+import { DEFAULT_CLUSTER_NAME } from './config.js';
+import { FrameReader, PEER_CLUSTER_HEADER, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
 
 export interface StreamPeerTransportInit {
   /** Sent as `Authorization: Bearer …` when opening a stream, to peers that require it. */
   authToken?: string;
+  /** Sent when opening a stream: peers of another cluster refuse it. @default 'kvdb' */
+  clusterName?: string;
+  /** Where a peer refusing this node's streams (another cluster, a wrong token) is reported, once per reason. */
+  logger?: Logger;
   /**
    * Where to dial a member instead of its own address (`member → host:port`): for a proxy in between, as the
    * fault-injection tests put one between every pair of nodes. The member keeps its identity.
@@ -73,6 +78,8 @@ interface Frame {
 interface LinkOptions {
   dial: string;
   upgradeRequest: string;
+  /** Called with the peer's answer to the stream request: `101`, or a refusal and the error it sent. */
+  onAnswer: (status: number, refusal?: KVError) => void;
   maxFramesInFlight: number;
   maxCalls: number;
   /** Most UTF-16 units of JSON in a frame: a third of the byte limit, since a unit takes at most 3 UTF-8 bytes. */
@@ -86,7 +93,10 @@ interface LinkOptions {
 export class StreamPeerTransport implements PeerTransport {
   private readonly links = new Map<string, PeerLink>();
   private readonly routes: ReadonlyMap<MemberAddress, string>;
-  private readonly authorization: string;
+  private readonly headers: string;
+  private readonly logger: Logger | undefined;
+  /** Per peer, the last refusal reported, so a peer that keeps refusing is reported once. */
+  private readonly refusals = new Map<MemberAddress, string>();
   private readonly maxFrameBytes: number;
   private readonly maxBatch: number;
   private nextId = 1;
@@ -94,7 +104,10 @@ export class StreamPeerTransport implements PeerTransport {
 
   constructor(init: StreamPeerTransportInit = {}) {
     this.routes = init.routes ?? new Map();
-    this.authorization = init.authToken === undefined ? '' : `authorization: Bearer ${init.authToken}\r\n`;
+    this.headers =
+      `${PEER_CLUSTER_HEADER}: ${init.clusterName ?? DEFAULT_CLUSTER_NAME}\r\n` +
+      (init.authToken === undefined ? '' : `authorization: Bearer ${init.authToken}\r\n`);
+    this.logger = init.logger;
     this.maxFrameBytes = init.maxFrameBytes ?? 8 * 1024 * 1024;
     this.maxBatch = init.maxBatch ?? 1_000;
   }
@@ -142,7 +155,8 @@ export class StreamPeerTransport implements PeerTransport {
         dial,
         upgradeRequest:
           `GET ${PEER_PATH} HTTP/1.1\r\nhost: ${dial}\r\nconnection: upgrade\r\n` +
-          `upgrade: ${PEER_PROTOCOL}\r\n${this.authorization}\r\n`,
+          `upgrade: ${PEER_PROTOCOL}\r\n${this.headers}\r\n`,
+        onAnswer: (status, refusal) => this.answered(to, status, refusal),
         // Probes must never queue behind each other: an indirect probe waits for a third node.
         maxFramesInFlight: membership ? Number.POSITIVE_INFINITY : MAX_FRAMES_IN_FLIGHT,
         maxCalls: Math.min(MAX_CALLS_PER_FRAME, this.maxBatch),
@@ -151,6 +165,18 @@ export class StreamPeerTransport implements PeerTransport {
       this.links.set(id, link);
     }
     return link;
+  }
+
+  /**
+   * Reports a peer's refusal of a stream once per reason until it accepts one: another cluster or a wrong token
+   * does not mend itself, and the calls fail quietly otherwise. A peer that is stopping (503) is not reported.
+   */
+  private answered(peer: MemberAddress, status: number, refusal: KVError | undefined): void {
+    if (refusal === undefined) this.refusals.delete(peer);
+    else if (status !== 503 && this.refusals.get(peer) !== refusal.message) {
+      this.refusals.set(peer, refusal.message);
+      this.logger?.warn(`peer stream to ${peer} refused: ${refusal.message}`);
+    }
   }
 }
 
@@ -268,6 +294,7 @@ class PeerLink {
         return;
       }
       this.open = true;
+      this.options.onAnswer(status);
       const rest = head.subarray(end + 4);
       head = Buffer.alloc(0);
       socket.write(this.outbox.join(''));
@@ -287,6 +314,7 @@ class PeerLink {
       if (socket !== this.socket) return;
       if (refusal !== undefined) {
         const refused = refusedBy(this.peer, refusal, head);
+        this.options.onAnswer(refusal, refused);
         this.fail(() => refused);
       } else {
         this.fail(

@@ -1,7 +1,15 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { connect } from 'node:net';
-import { ConnectionError, ErrorCode, InvalidParamsError, TimeoutError, UnauthorizedError } from '@kvdb/core';
+import type { Logger } from '@kvdb/coordinator';
+import {
+  ConnectionError,
+  ErrorCode,
+  InvalidParamsError,
+  InvalidRequestError,
+  TimeoutError,
+  UnauthorizedError,
+} from '@kvdb/core';
 import { expect } from 'chai';
 import { FrameReader, PEER_PROTOCOL } from '../src/peer-stream.js';
 import { KVNode } from '../src/server.js';
@@ -20,6 +28,13 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** A logger that keeps its WARN lines. */
+function warnings(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const none = () => {};
+  return { lines, debug: none, info: none, warn: (line) => lines.push(line), error: none };
 }
 
 /** Polls `check` until it holds, for at most `ms`. */
@@ -113,7 +128,7 @@ describe('peer streams', () => {
     beforeEach(async () => {
       peer = new FakePeer();
       address = await peer.listen();
-      transport = new StreamPeerTransport({ authToken: 's3cret' });
+      transport = new StreamPeerTransport({ authToken: 's3cret', clusterName: 'blue' });
     });
 
     afterEach(async () => {
@@ -138,6 +153,7 @@ describe('peer streams', () => {
       expect(peer.upgrades[0]!.url).to.equal('/peer');
       expect(peer.upgrades[0]!.headers.upgrade).to.equal(PEER_PROTOCOL);
       expect(peer.upgrades[0]!.headers.authorization).to.equal('Bearer s3cret');
+      expect(peer.upgrades[0]!.headers['kvdb-cluster']).to.equal('blue');
 
       await transport.call(address, 'peer.get', { key: 'c' });
       expect(peer.upgrades, 'the stream is kept').to.have.length(1);
@@ -264,15 +280,18 @@ describe('peer streams', () => {
   describe('a node answering peer streams', () => {
     let node: KVNode;
     let address: string;
+    const nodeLog = warnings();
 
     before(async () => {
-      node = await KVNode.start({
-        host: '127.0.0.1',
-        port: await freePort(),
-        authToken: 'tok',
-        logLevel: 'silent',
-        limits: { maxBodyBytes: 2_000, maxBatch: 4 },
-      });
+      node = await KVNode.start(
+        {
+          host: '127.0.0.1',
+          port: await freePort(),
+          authToken: 'tok',
+          limits: { maxBodyBytes: 2_000, maxBatch: 4 },
+        },
+        { logger: nodeLog },
+      );
       address = `127.0.0.1:${node.port}`;
     });
 
@@ -284,7 +303,7 @@ describe('peer streams', () => {
     async function open(
       headers: string,
       requestLine = 'GET /peer',
-    ): Promise<{ socket: Socket; status: () => string; lines: string[] }> {
+    ): Promise<{ socket: Socket; status: () => string; body: () => string; lines: string[] }> {
       const socket = connect({ host: '127.0.0.1', port: node.port });
       socket.on('error', () => {});
       let text = '';
@@ -305,10 +324,11 @@ describe('peer streams', () => {
             .filter(Boolean),
         );
       });
-      return { socket, status, lines };
+      const body = () => text.slice(text.indexOf('\r\n\r\n') + 4);
+      return { socket, status, body, lines };
     }
 
-    const upgrade = `connection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\n`;
+    const upgrade = `connection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\nkvdb-cluster: kvdb\r\n`;
 
     it('answers frames on one line each and keeps going after a bad one', async () => {
       const { socket, status, lines } = await open(`${upgrade}authorization: Bearer tok\r\n`);
@@ -385,6 +405,40 @@ describe('peer streams', () => {
       } finally {
         await good.close();
       }
+    });
+
+    it('refuses a stream from another cluster, or naming none, and each side logs it once', async () => {
+      const headers = `connection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\nauthorization: Bearer tok\r\n`;
+      const body = async (stream: Awaited<ReturnType<typeof open>>) => {
+        await until('the refusal to close', () => stream.socket.readableEnded);
+        return JSON.parse(stream.body()) as { error: { code: number; message: string } };
+      };
+      const foreign = await open(`${headers}kvdb-cluster: green\r\n`);
+      expect(foreign.status()).to.equal('HTTP/1.1 403 Forbidden');
+      const { error } = await body(foreign);
+      expect(error.code).to.equal(ErrorCode.INVALID_REQUEST);
+      expect(error.message).to.include(`${address} is in cluster "kvdb", not "green"`);
+      const unnamed = await open(headers);
+      expect(unnamed.status()).to.equal('HTTP/1.1 403 Forbidden');
+      expect((await body(unnamed)).error.message).to.include('names its cluster in a kvdb-cluster header');
+
+      const log = warnings();
+      const green = new StreamPeerTransport({ authToken: 'tok', clusterName: 'green', logger: log });
+      try {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const refused = await green.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
+          expect(refused).to.be.instanceOf(InvalidRequestError);
+        }
+      } finally {
+        await green.close();
+      }
+      expect(log.lines).to.deep.equal([
+        `peer stream to ${address} refused: ${address} is in cluster "kvdb", not "green" (--cluster-name); nodes of two clusters do not talk to each other`,
+      ]);
+      expect(nodeLog.lines.filter((line) => line.includes('green'))).to.deep.equal([
+        'refused a peer stream from a node of cluster "green": this node is in cluster "kvdb"',
+      ]);
+      expect(await node.coordinator.get('a'), 'the node still answers').to.equal(null);
     });
   });
 });

@@ -105,7 +105,8 @@ const argv = await yargs(hideBin(process.argv))
     'cluster-name': {
       type: 'string',
       default: 'kvdb',
-      describe: 'Name of the cluster; a data dir written by another cluster is refused',
+      describe:
+        'Name of the cluster (letters, digits, . _ -): nodes of another cluster, and a data dir written by one, are refused',
     },
     timings: {
       type: 'string',
