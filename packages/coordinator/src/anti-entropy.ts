@@ -8,6 +8,7 @@ import {
   type KVRecord,
   type MemberAddress,
   reasonOf,
+  UnavailableError,
   type Version,
 } from '@kvdb/core';
 import { sleep } from './clock.js';
@@ -220,9 +221,20 @@ export class AntiEntropy extends ReplicaTask {
     return reply;
   }
 
+  /**
+   * This node's keys in `segments`. Refused when this node is on another ring than the asker (its ring changed
+   * since the asker compared digests): an empty answer would read as "none held here" and have the asker push
+   * every record of those segments.
+   */
   async handleRange(params: { ring: string; segments: number[] }): Promise<KeyVersion[]> {
-    if (params.ring !== this.replica.digests.ring.id) return [];
+    const onAskersRing = () => {
+      if (params.ring !== this.replica.digests.ring.id) {
+        throw new UnavailableError(`${this.membership.self} is on another ring now; compare digests again`);
+      }
+    };
+    onAskersRing();
     const found = await this.replica.keyVersions(new Set(params.segments));
+    onAskersRing(); // the ring may have changed while the keys were read, a page at a time
     return [...found.values()].flat();
   }
 

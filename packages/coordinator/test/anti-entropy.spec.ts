@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { isTombstone, type KVRecord } from '@kvdb/core';
+import { HashRing, isTombstone, type KVRecord, UnavailableError } from '@kvdb/core';
 import { expect } from 'chai';
 import { LOCAL_TIMINGS, type Timings } from '../src/timings.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
@@ -236,6 +236,31 @@ describe('Anti-entropy (simulated cluster)', () => {
       expect(await cluster.settle(sync)).to.equal(0);
       expect(repairCalls(cluster), 'no key scan asked for').to.deep.equal({ 'peer.digest': 3 });
       expect(stats.settled - settled).to.equal(1);
+    });
+
+    it('pushes nothing to a peer whose ring changed since the digests were compared: it refuses the key list', async () => {
+      cluster = await createSimCluster({ n: 3, seed: 48, timings: QUIET });
+      const keys = await populate(cluster, 500);
+      await writeAlone(cluster, 1, keys[30]!, 'newer on 1');
+      const peer = cluster.node(1);
+      const replica = cluster.node(0).replica;
+      const scan = replica.keyVersions.bind(replica);
+      replica.keyVersions = (segments) => {
+        // Between node 0's second look and its range call, node 1 hears of a fourth member.
+        peer.replica.useRing(new HashRing([...cluster.addresses, '127.0.0.1:9']));
+        return scan(segments);
+      };
+      const asked = peer.replica.digests.ring.id;
+
+      cluster.traffic.reset();
+      expect(await cluster.settle(cluster.node(0).antiEntropy.syncWith(cluster.address(1)))).to.equal(0);
+      expect(peer.replica.digests.ring.id, 'node 1 is on the new ring').to.not.equal(asked);
+      expect(repairCalls(cluster), 'the range refused, nothing pulled or pushed').to.deep.equal({
+        'peer.digest': 3,
+        'peer.range': 1,
+      });
+      const refused = await peer.antiEntropy.handleRange({ ring: asked, segments: [0] }).catch((e) => e);
+      expect(refused).to.be.instanceOf(UnavailableError);
     });
 
     it('reads its own keys once in a round that repairs two peers, and each peer gets only its segments', async () => {

@@ -184,6 +184,7 @@ export interface PeerMethods {
   /** A bounded page of the replica's keys, tombstones included, in `compareKeys` order. */
   'peer.keys': [KeyScanParams, KeyVersion[]];
   'peer.digest': [DigestParams, DigestReply];
+  /** The replica's keys in these segments of ring `ring`; refused (unavailable) when it is on another ring. */
   'peer.range': [{ ring: string; segments: number[] }, KeyVersion[]];
   /** Removes these tombstones, each only if it is still exactly that version; resolves with how many went. */
   'peer.purge': [{ entries: Array<[string, Version]> }, number];
