@@ -47,17 +47,21 @@ export class Rebalancer extends ReplicaTask {
     return this.active;
   }
 
-  /** Passes until nothing is left to hand over or the time is up (a node leaving). */
+  /** Passes until nothing is left to hand over, the time is up, or the task is stopped (a node leaving). */
   async drain(timeoutMs: number): Promise<HandoffResult> {
     const deadline = this.clock.now() + timeoutMs;
+    const epoch = this.epoch;
     let total = 0;
     for (;;) {
       const { handedOff, remaining } = await this.pass();
       total += handedOff;
       // A ring change during the pass left part of the store unvisited: `pending` says another pass is due.
       const done = remaining === 0 && !this.pending;
-      if (done || this.clock.now() >= deadline) return { handedOff: total, remaining };
+      if (done || this.clock.now() >= deadline || this.epoch !== epoch)
+        return { handedOff: total, remaining };
       await sleep(this.clock, Math.min(500, this.intervalMs));
+      // Stopped while waiting (the node is shutting down, its store about to close): no further pass.
+      if (this.epoch !== epoch) return { handedOff: total, remaining };
     }
   }
 

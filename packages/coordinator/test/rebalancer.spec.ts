@@ -64,4 +64,35 @@ describe('Rebalancer', () => {
       expect(transport.received.get(member)?.size, `records on ${member}`).to.equal(keys.length);
     }
   });
+
+  it('a drain ends when the rebalancer is stopped, with what is left, instead of passing until its deadline', async () => {
+    const membership = new Membership(A, [B, C, D]);
+    membership.update(A, 'left');
+    const store = new MemoryStore();
+    const keys = Array.from({ length: 10 }, (_, i) => `key:${i}`);
+    for (const key of keys)
+      store.mergeSync(key, { version: { wall: 1_000, counter: 0, node: A }, value: key });
+    const replica = new LocalReplica(store, membership.ring);
+    let calls = 0;
+    const rebalancer = new Rebalancer(
+      {
+        membership,
+        replica,
+        transport: {
+          call: async () => {
+            calls += 1;
+            if (calls === 1) setImmediate(() => rebalancer.stop()); // the node shuts down mid-leave
+            throw new Error('peer unreachable');
+          },
+        },
+      },
+      { replicas: () => 3, intervalMs: 1 },
+    );
+
+    const result = await rebalancer.drain(60_000);
+    expect(result).to.deep.equal({ handedOff: 0, remaining: 10 });
+    const groups = new Set(keys.map((key) => membership.ring.preferenceList(key, 3).join()));
+    expect(calls, 'one pass: each batch offered to its three new owners, once').to.equal(3 * groups.size);
+    expect(await store.counts(), 'nothing dropped').to.deep.equal({ live: 10, tombstones: 0 });
+  });
 });
