@@ -30,15 +30,19 @@ class HandoffTransport implements PeerTransport {
   }
 }
 
+/** Node A, of A–D, leaving with `count` records to hand over. */
+function leaving(count: number) {
+  const membership = new Membership(A, [B, C, D]);
+  membership.update(A, 'left');
+  const store = new MemoryStore();
+  const keys = Array.from({ length: count }, (_, i) => `key:${i}`);
+  for (const key of keys) store.mergeSync(key, { version: { wall: 1_000, counter: 0, node: A }, value: key });
+  return { membership, store, keys, replica: new LocalReplica(store, membership.ring) };
+}
+
 describe('Rebalancer', () => {
   it('a drain goes on after a ring change cuts a pass short, until every record is handed over', async () => {
-    const membership = new Membership(A, [B, C, D]);
-    membership.update(A, 'left');
-    const store = new MemoryStore();
-    const keys = Array.from({ length: 6_000 }, (_, i) => `key:${i}`);
-    for (const key of keys)
-      store.mergeSync(key, { version: { wall: 1_000, counter: 0, node: A }, value: key });
-    const replica = new LocalReplica(store, membership.ring);
+    const { membership, store, keys, replica } = leaving(6_000);
     const transport = new HandoffTransport();
     const rebalancer = new Rebalancer(
       { membership, replica, transport },
@@ -66,13 +70,7 @@ describe('Rebalancer', () => {
   });
 
   it('a drain ends when the rebalancer is stopped, with what is left, instead of passing until its deadline', async () => {
-    const membership = new Membership(A, [B, C, D]);
-    membership.update(A, 'left');
-    const store = new MemoryStore();
-    const keys = Array.from({ length: 10 }, (_, i) => `key:${i}`);
-    for (const key of keys)
-      store.mergeSync(key, { version: { wall: 1_000, counter: 0, node: A }, value: key });
-    const replica = new LocalReplica(store, membership.ring);
+    const { membership, store, keys, replica } = leaving(10);
     let calls = 0;
     const rebalancer = new Rebalancer(
       {
