@@ -130,6 +130,7 @@ export class AntiEntropy extends ReplicaTask {
           { ring: ring.id, segments },
           { timeoutMs: this.timeoutMs },
         );
+        if (!current()) return; // this node's ring changed during the call: its segments no longer compare
         await this.reconcile(peer, this.held(ring, segments, mine, pulled), remote, pulled);
         this.stats.segmentsRepaired += segments.length;
         repaired += segments.length;

@@ -263,6 +263,39 @@ describe('Anti-entropy (simulated cluster)', () => {
       expect(refused).to.be.instanceOf(UnavailableError);
     });
 
+    it('a peer whose ring changes while it reads its keys refuses the list; an asker whose ring changes drops it', async () => {
+      cluster = await createSimCluster({ n: 3, seed: 49, timings: QUIET });
+      const keys = await populate(cluster, 500);
+      await writeAlone(cluster, 1, keys[30]!, 'newer on 1');
+      const fourth = () => new HashRing([...cluster.addresses, '127.0.0.1:9']);
+      const peer = cluster.node(1);
+      const asked = peer.replica.digests.ring.id;
+      const scan = peer.replica.keyVersions.bind(peer.replica);
+      peer.replica.keyVersions = async (segments) => {
+        const found = await scan(segments);
+        peer.replica.useRing(fourth()); // heard of a join while reading
+        return found;
+      };
+      const refused = await peer.antiEntropy.handleRange({ ring: asked, segments: [0] }).catch((e) => e);
+      expect(refused).to.be.instanceOf(UnavailableError);
+      peer.replica.keyVersions = scan;
+      peer.replica.useRing(cluster.node(0).replica.digests.ring);
+
+      // Now the asker is the one to hear of it, while its range call is out: it must not act on the answer.
+      const answer = peer.antiEntropy.handleRange.bind(peer.antiEntropy);
+      peer.antiEntropy.handleRange = async (params) => {
+        const found = await answer(params);
+        cluster.node(0).replica.useRing(fourth());
+        return found;
+      };
+      cluster.traffic.reset();
+      expect(await cluster.settle(cluster.node(0).antiEntropy.syncWith(cluster.address(1)))).to.equal(0);
+      expect(repairCalls(cluster), 'the answer dropped: nothing pulled or pushed').to.deep.equal({
+        'peer.digest': 3,
+        'peer.range': 1,
+      });
+    });
+
     it('reads its own keys once in a round that repairs two peers, and each peer gets only its segments', async () => {
       cluster = await createSimCluster({ n: 3, seed: 47, timings: QUIET });
       const keys = await populate(cluster, 500);

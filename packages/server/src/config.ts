@@ -56,7 +56,7 @@ export interface NodeConfig {
   authToken: string | undefined;
   /**
    * Names the cluster: a peer stream from a node of another cluster is refused, and so is a data dir written by
-   * one. Letters, digits, `.`, `_` and `-`, at most 64. @default 'kvdb'
+   * one. 1 to 64 printable ASCII characters, not starting or ending with a space. @default 'kvdb'
    */
   clusterName: string;
   /** Failure detection and repair intervals: a preset name (`local`, `lan`) or the numbers. @default LAN_TIMINGS */
@@ -86,12 +86,14 @@ function resolveTimings(timings: NodeConfigInit['timings']): Timings {
 
 export const DEFAULT_CLUSTER_NAME = 'kvdb';
 
-const CLUSTER_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+/** What a cluster name may be: it travels in an HTTP header, which trims spaces at its ends. */
+const CLUSTER_NAME = /^[!-~](?:[ -~]{0,62}[!-~])?$/;
 
-function clusterName(name: string): string {
+/** Checks a cluster name (`--cluster-name`); a name that could not travel in a header is refused. */
+export function clusterName(name: string): string {
   if (!CLUSTER_NAME.test(name)) {
     throw new TypeError(
-      `Expected \`cluster-name\` to be 1 to 64 letters, digits, '.', '_' or '-', got \`${name}\``,
+      `Expected \`cluster-name\` to be 1 to 64 printable ASCII characters, not starting or ending with a space, got ${JSON.stringify(name)}`,
     );
   }
   return name;

@@ -50,7 +50,7 @@ export class KVNode {
   private readonly authorized: (header: string | undefined) => boolean;
   /** Peer streams this node answers (connections switched to kvdb-peer/1). */
   private readonly peerStreams = new Set<Socket>();
-  /** Names of other clusters whose nodes were refused a stream, each logged once (a bounded few). */
+  /** Names of other clusters whose nodes were refused a stream, each logged once (a bounded few); '' for none. */
   private readonly foreignClusters = new Set<string>();
   private inFlight = 0;
   private stopping = false;
@@ -356,7 +356,8 @@ export class KVNode {
       return;
     }
     const cluster = req.headers[PEER_CLUSTER_HEADER];
-    if (cluster !== this.config.clusterName) {
+    if (cluster === undefined) this.unnamedCluster();
+    else if (cluster !== this.config.clusterName) {
       refuse('403 Forbidden', this.foreignCluster(cluster));
       return;
     }
@@ -365,7 +366,8 @@ export class KVNode {
       return;
     }
     socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\n\r\n`,
+      `HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\n` +
+        `${PEER_CLUSTER_HEADER}: ${this.config.clusterName}\r\n\r\n`,
     );
     socket.setNoDelay(true);
     this.peerStreams.add(socket);
@@ -382,19 +384,28 @@ export class KVNode {
     socket.on('data', onData);
   }
 
-  /** The refusal of a stream from another cluster's node (or one that names none); the first few are logged. */
-  private foreignCluster(cluster: string | string[] | undefined): object {
+  /** The refusal of a stream from another cluster's node; the first few clusters are logged. */
+  private foreignCluster(cluster: string | string[]): object {
     const own = JSON.stringify(this.config.clusterName);
-    const theirs = typeof cluster === 'string' ? JSON.stringify(cluster.slice(0, 64)) : undefined;
-    if (theirs !== undefined && !this.foreignClusters.has(theirs) && this.foreignClusters.size < 16) {
+    const theirs = JSON.stringify(String(cluster).slice(0, 64));
+    if (!this.foreignClusters.has(theirs) && this.foreignClusters.size < 16) {
       this.foreignClusters.add(theirs);
       this.log.warn(`refused a peer stream from a node of cluster ${theirs}: this node is in cluster ${own}`);
     }
-    const message =
-      theirs === undefined
-        ? `a peer stream names its cluster in a ${PEER_CLUSTER_HEADER} header; ${this.address} is in cluster ${own}`
-        : `${this.address} is in cluster ${own}, not ${theirs} (--cluster-name); nodes of two clusters do not talk to each other`;
+    const message = `${this.address} is in cluster ${own}, not ${theirs} (--cluster-name); nodes of two clusters do not talk to each other`;
     return rpcError(ErrorCode.INVALID_REQUEST, message, { cluster: this.config.clusterName });
+  }
+
+  /**
+   * A stream that names no cluster comes from a node of a kvdb before cluster names were exchanged: taken, so that
+   * a cluster can be upgraded a node at a time, and logged once.
+   */
+  private unnamedCluster(): void {
+    if (this.foreignClusters.has('')) return;
+    this.foreignClusters.add('');
+    this.log.warn(
+      `took a peer stream that names no cluster (a node of an older kvdb): its cluster is not checked; upgrade it`,
+    );
   }
 
   /** One frame of a peer stream: answered on one line, as soon as its calls are done (frames may overtake). */

@@ -5,6 +5,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   errorFromRpc,
   InternalError,
+  InvalidRequestError,
   type KVError,
   type MemberAddress,
   type PeerMethod,
@@ -12,7 +13,7 @@ import {
   type PeerResult,
   TimeoutError,
 } from '@kvdb/core';
-import { DEFAULT_CLUSTER_NAME } from './config.js';
+import { clusterName, DEFAULT_CLUSTER_NAME } from './config.js';
 import { FrameReader, PEER_CLUSTER_HEADER, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
 
 export interface StreamPeerTransportInit {
@@ -77,6 +78,8 @@ interface Frame {
 
 interface LinkOptions {
   dial: string;
+  /** This node's cluster: a peer that answers as a node of another is refused. */
+  cluster: string;
   upgradeRequest: string;
   /** Called with the peer's answer to the stream request: `101`, or a refusal and the error it sent. */
   onAnswer: (status: number, refusal?: KVError) => void;
@@ -93,6 +96,7 @@ interface LinkOptions {
 export class StreamPeerTransport implements PeerTransport {
   private readonly links = new Map<string, PeerLink>();
   private readonly routes: ReadonlyMap<MemberAddress, string>;
+  private readonly cluster: string;
   private readonly headers: string;
   private readonly logger: Logger | undefined;
   /** Per peer, the last refusal reported, so a peer that keeps refusing is reported once. */
@@ -104,8 +108,9 @@ export class StreamPeerTransport implements PeerTransport {
 
   constructor(init: StreamPeerTransportInit = {}) {
     this.routes = init.routes ?? new Map();
+    this.cluster = clusterName(init.clusterName ?? DEFAULT_CLUSTER_NAME);
     this.headers =
-      `${PEER_CLUSTER_HEADER}: ${init.clusterName ?? DEFAULT_CLUSTER_NAME}\r\n` +
+      `${PEER_CLUSTER_HEADER}: ${this.cluster}\r\n` +
       (init.authToken === undefined ? '' : `authorization: Bearer ${init.authToken}\r\n`);
     this.logger = init.logger;
     this.maxFrameBytes = init.maxFrameBytes ?? 8 * 1024 * 1024;
@@ -153,6 +158,7 @@ export class StreamPeerTransport implements PeerTransport {
       const dial = this.routes.get(to) ?? to;
       link = new PeerLink(to, {
         dial,
+        cluster: this.cluster,
         upgradeRequest:
           `GET ${PEER_PATH} HTTP/1.1\r\nhost: ${dial}\r\nconnection: upgrade\r\n` +
           `upgrade: ${PEER_PROTOCOL}\r\n${this.headers}\r\n`,
@@ -175,7 +181,9 @@ export class StreamPeerTransport implements PeerTransport {
     if (refusal === undefined) this.refusals.delete(peer);
     else if (status !== 503 && this.refusals.get(peer) !== refusal.message) {
       this.refusals.set(peer, refusal.message);
-      this.logger?.warn(`peer stream to ${peer} refused: ${refusal.message}`);
+      // The reason is the peer's own text: cut short, and without line breaks that could forge log lines.
+      const reason = refusal.message.slice(0, 300).replace(/[\u0000-\u001f\u007f]+/g, ' ');
+      this.logger?.warn(`peer stream to ${peer} refused: ${reason}`);
     }
   }
 }
@@ -279,18 +287,33 @@ class PeerLink {
           this.breakWith(`${this.peer} sent a reply frame over ${MAX_REPLY_BYTES} bytes`);
         return;
       }
+      if (refusal !== undefined) {
+        // The reason for a refusal: kept up to a bound, the rest dropped until the peer closes.
+        if (head.length <= MAX_HEAD_BYTES) head = Buffer.concat([head, chunk]);
+        return;
+      }
       head = Buffer.concat([head, chunk]);
-      if (refusal !== undefined) return;
       const end = head.indexOf('\r\n\r\n');
       if (end === -1) {
         if (head.length > MAX_HEAD_BYTES)
           this.breakWith(`${this.peer} did not answer the peer stream request`);
         return;
       }
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head.subarray(0, end).toString('latin1'))?.[1]);
+      const answer = head.subarray(0, end).toString('latin1');
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
       if (status !== 101) {
         refusal = status; // the reason follows as the body; the peer then closes the connection
         head = head.subarray(end + 4);
+        return;
+      }
+      // A peer names its cluster as it switches (one of an older kvdb names none and is taken).
+      const theirs = headerOf(answer, PEER_CLUSTER_HEADER);
+      if (theirs !== undefined && theirs !== this.options.cluster) {
+        const foreign = new InvalidRequestError(
+          `${this.peer} is in cluster ${JSON.stringify(theirs.slice(0, 64))}, not ${JSON.stringify(this.options.cluster)} (--cluster-name); nodes of two clusters do not talk to each other`,
+        );
+        this.options.onAnswer(status, foreign);
+        this.fail(() => foreign);
         return;
       }
       this.open = true;
@@ -383,6 +406,15 @@ class PeerLink {
       setImmediate(() => this.flush());
     }
   }
+}
+
+/** The value of header `name` in an HTTP response head, or undefined when it has none. */
+function headerOf(head: string, name: string): string | undefined {
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === name) return line.slice(colon + 1).trim();
+  }
+  return undefined;
 }
 
 /** The error for a peer that refused the stream: its JSON-RPC error (401 → unauthorised) or its HTTP status. */

@@ -55,6 +55,8 @@ class FakePeer {
   readonly upgrades: IncomingMessage[] = [];
   readonly sockets: Socket[] = [];
   refuseWith: string | undefined;
+  /** The cluster it names as it switches; none by default, as a node of an older kvdb. */
+  cluster: string | undefined;
   answer: (calls: RpcRequest[], socket: Socket) => void = (calls, socket) =>
     socket.write(
       `${JSON.stringify(calls.map(({ id, method }) => ({ jsonrpc: '2.0', id, result: method })))}\n`,
@@ -70,8 +72,9 @@ class FakePeer {
         return;
       }
       this.sockets.push(socket);
+      const named = this.cluster === undefined ? '' : `Kvdb-Cluster: ${this.cluster}\r\n`;
       socket.write(
-        `HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\n\r\n`,
+        `HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\n${named}\r\n`,
       );
       const reader = new FrameReader(1 << 20, (frame) => {
         const parsed = JSON.parse(frame.toString()) as RpcRequest | RpcRequest[];
@@ -245,6 +248,48 @@ describe('peer streams', () => {
       expect((refused as Error).message).to.equal(`${address} refused the peer stream: HTTP 404`);
     });
 
+    it('refuses a peer that answers as a node of another cluster; logs a refusal once until a stream opens, never a stopping peer', async () => {
+      const log = warnings();
+      const blue = new StreamPeerTransport({ clusterName: 'blue', logger: log });
+      /** Calls until the peer is asked anew (the first call after a break may fail on the old stream). */
+      const callAnew = async () => {
+        const before = peer.upgrades.length;
+        let outcome: unknown;
+        for (let attempt = 0; attempt < 20 && peer.upgrades.length === before; attempt++) {
+          outcome = await blue.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
+        }
+        expect(peer.upgrades.length, 'a new stream asked for').to.be.above(before);
+        return outcome;
+      };
+      const foreignLine = `peer stream to ${address} refused: ${address} is in cluster "red", not "blue" (--cluster-name); nodes of two clusters do not talk to each other`;
+      try {
+        peer.cluster = 'red';
+        for (let attempt = 0; attempt < 2; attempt++) {
+          expect(await callAnew()).to.be.instanceOf(InvalidRequestError);
+        }
+        expect(peer.frames, 'nothing sent to the other cluster').to.have.length(0);
+        expect(log.lines).to.deep.equal([foreignLine]);
+
+        peer.cluster = 'blue';
+        expect(await callAnew()).to.equal('peer.get');
+        for (const socket of peer.sockets) socket.destroy();
+        peer.cluster = 'red';
+        expect(await callAnew()).to.be.instanceOf(InvalidRequestError);
+        expect(log.lines, 'logged again after a stream had opened').to.deep.equal([foreignLine, foreignLine]);
+
+        const stopping = JSON.stringify({
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: 1003, message: 'stopping' },
+        });
+        peer.refuseWith = `HTTP/1.1 503 Service Unavailable\r\ncontent-length: ${stopping.length}\r\n\r\n${stopping}`;
+        await callAnew();
+        expect(log.lines, 'a stopping peer is not reported').to.have.length(2);
+      } finally {
+        await blue.close();
+      }
+    });
+
     it('keeps frames within the peers’ byte and batch limits', async () => {
       const small = new StreamPeerTransport({ maxFrameBytes: 3_000, maxBatch: 2 });
       try {
@@ -303,7 +348,13 @@ describe('peer streams', () => {
     async function open(
       headers: string,
       requestLine = 'GET /peer',
-    ): Promise<{ socket: Socket; status: () => string; body: () => string; lines: string[] }> {
+    ): Promise<{
+      socket: Socket;
+      status: () => string;
+      head: () => string;
+      body: () => string;
+      lines: string[];
+    }> {
       const socket = connect({ host: '127.0.0.1', port: node.port });
       socket.on('error', () => {});
       let text = '';
@@ -325,7 +376,8 @@ describe('peer streams', () => {
         );
       });
       const body = () => text.slice(text.indexOf('\r\n\r\n') + 4);
-      return { socket, status, body, lines };
+      const head = () => text.slice(0, text.indexOf('\r\n\r\n'));
+      return { socket, status, head, body, lines };
     }
 
     const upgrade = `connection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\nkvdb-cluster: kvdb\r\n`;
@@ -407,7 +459,7 @@ describe('peer streams', () => {
       }
     });
 
-    it('refuses a stream from another cluster, or naming none, and each side logs it once', async () => {
+    it('refuses a stream from another cluster, each side logging it once, and names its own when it switches', async () => {
       const headers = `connection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\nauthorization: Bearer tok\r\n`;
       const body = async (stream: Awaited<ReturnType<typeof open>>) => {
         await until('the refusal to close', () => stream.socket.readableEnded);
@@ -418,9 +470,10 @@ describe('peer streams', () => {
       const { error } = await body(foreign);
       expect(error.code).to.equal(ErrorCode.INVALID_REQUEST);
       expect(error.message).to.include(`${address} is in cluster "kvdb", not "green"`);
-      const unnamed = await open(headers);
-      expect(unnamed.status()).to.equal('HTTP/1.1 403 Forbidden');
-      expect((await body(unnamed)).error.message).to.include('names its cluster in a kvdb-cluster header');
+      const named = await open(`${headers}kvdb-cluster: kvdb\r\n`);
+      expect(named.status()).to.equal('HTTP/1.1 101 Switching Protocols');
+      expect(named.head(), 'the answer names the cluster').to.match(/\r\nkvdb-cluster: kvdb(\r\n|$)/);
+      named.socket.destroy();
 
       const log = warnings();
       const green = new StreamPeerTransport({ authToken: 'tok', clusterName: 'green', logger: log });
@@ -439,6 +492,16 @@ describe('peer streams', () => {
         'refused a peer stream from a node of cluster "green": this node is in cluster "kvdb"',
       ]);
       expect(await node.coordinator.get('a'), 'the node still answers').to.equal(null);
+    });
+
+    it('takes a stream that names no cluster (an older kvdb), logging that once', async () => {
+      const headers = `connection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\nauthorization: Bearer tok\r\n`;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const unnamed = await open(headers);
+        expect(unnamed.status()).to.equal('HTTP/1.1 101 Switching Protocols');
+        unnamed.socket.destroy();
+      }
+      expect(nodeLog.lines.filter((line) => line.includes('names no cluster'))).to.have.length(1);
     });
   });
 });
