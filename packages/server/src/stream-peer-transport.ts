@@ -182,7 +182,7 @@ export class StreamPeerTransport implements PeerTransport {
     else if (status !== 503 && this.refusals.get(peer) !== refusal.message) {
       this.refusals.set(peer, refusal.message);
       // The reason is the peer's own text: cut short, and without line breaks that could forge log lines.
-      const reason = refusal.message.slice(0, 300).replace(/[\u0000-\u001f\u007f]+/g, ' ');
+      const reason = refusal.message.slice(0, 300).replace(/\p{Cc}+/gu, ' ');
       this.logger?.warn(`peer stream to ${peer} refused: ${reason}`);
     }
   }

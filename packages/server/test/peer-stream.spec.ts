@@ -285,6 +285,17 @@ describe('peer streams', () => {
         peer.refuseWith = `HTTP/1.1 503 Service Unavailable\r\ncontent-length: ${stopping.length}\r\n\r\n${stopping}`;
         await callAnew();
         expect(log.lines, 'a stopping peer is not reported').to.have.length(2);
+
+        const forged = JSON.stringify({
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: -32600, message: 'no\nWARN forged' },
+        });
+        peer.refuseWith = `HTTP/1.1 403 Forbidden\r\ncontent-length: ${forged.length}\r\n\r\n${forged}`;
+        await callAnew();
+        expect(log.lines[2], 'a line break in the reason does not make a log line').to.equal(
+          `peer stream to ${address} refused: no WARN forged`,
+        );
       } finally {
         await blue.close();
       }
