@@ -68,6 +68,7 @@ export class Rebalancer extends ReplicaTask {
   private async runPass(): Promise<HandoffResult> {
     this.pending = false;
     const ring = this.membership.ring;
+    const epoch = this.epoch;
     const n = this.replicas();
     const self = this.membership.self;
     let handedOff = 0;
@@ -82,8 +83,13 @@ export class Rebalancer extends ReplicaTask {
         groups.add(targets, key);
       }
       for (const [targets, keys] of groups.batches(this.batchSize)) {
-        // The ring changed under this pass (which scheduled the next): that one works from the new ring.
+        // The ring changed under this pass (which scheduled the next): that one works from the new ring. Or the
+        // task was stopped (the node is shutting down): the rest waits for a start.
         if (this.membership.ring.id !== ring.id) break pages;
+        if (this.epoch !== epoch) {
+          this.pending = true;
+          break pages;
+        }
         const moved = await this.handOff(ring, targets, keys);
         handedOff += moved.handedOff;
         remaining += moved.remaining;

@@ -93,4 +93,32 @@ describe('Rebalancer', () => {
     expect(calls, 'one pass: each batch offered to its three new owners, once').to.equal(3 * groups.size);
     expect(await store.counts(), 'nothing dropped').to.deep.equal({ live: 10, tombstones: 0 });
   });
+
+  it('a pass stops between pages when the rebalancer is stopped, and the rest is handed over after a start', async () => {
+    const { membership, store, keys, replica } = leaving(6_000);
+    const transport = new HandoffTransport();
+    const rebalancer = new Rebalancer(
+      { membership, replica, transport },
+      { replicas: () => 3, intervalMs: 1 },
+    );
+    let stopped = false;
+    transport.onPut = () => {
+      if (stopped) return;
+      stopped = true;
+      setImmediate(() => rebalancer.stop()); // the node shuts down while the first page is handed over
+    };
+
+    const first = await rebalancer.drain(60_000);
+    expect(first.handedOff, 'part of the store').to.be.above(0).and.below(keys.length);
+    expect((await store.counts()).live, 'the rest still here').to.equal(keys.length - first.handedOff);
+
+    rebalancer.start();
+    try {
+      const second = await rebalancer.drain(60_000);
+      expect(first.handedOff + second.handedOff).to.equal(keys.length);
+      expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 0 });
+    } finally {
+      rebalancer.stop();
+    }
+  });
 });

@@ -356,9 +356,9 @@ export class KVNode {
       return;
     }
     const cluster = req.headers[PEER_CLUSTER_HEADER];
-    if (cluster === undefined) this.unnamedCluster();
+    if (cluster === undefined) this.unnamedCluster(socket.remoteAddress);
     else if (cluster !== this.config.clusterName) {
-      refuse('403 Forbidden', this.foreignCluster(cluster));
+      refuse('403 Forbidden', this.foreignCluster(cluster, socket.remoteAddress));
       return;
     }
     if (this.stopping) {
@@ -385,12 +385,14 @@ export class KVNode {
   }
 
   /** The refusal of a stream from another cluster's node; the first few clusters are logged. */
-  private foreignCluster(cluster: string | string[]): object {
+  private foreignCluster(cluster: string | string[], from: string | undefined): object {
     const own = JSON.stringify(this.config.clusterName);
     const theirs = JSON.stringify(String(cluster).slice(0, 64));
     if (!this.foreignClusters.has(theirs) && this.foreignClusters.size < 16) {
       this.foreignClusters.add(theirs);
-      this.log.warn(`refused a peer stream from a node of cluster ${theirs}: this node is in cluster ${own}`);
+      this.log.warn(
+        `refused a peer stream from a node of cluster ${theirs} (at ${from ?? '?'}): this node is in cluster ${own}`,
+      );
     }
     const message = `${this.address} is in cluster ${own}, not ${theirs} (--cluster-name); nodes of two clusters do not talk to each other`;
     return rpcError(ErrorCode.INVALID_REQUEST, message, { cluster: this.config.clusterName });
@@ -400,11 +402,11 @@ export class KVNode {
    * A stream that names no cluster comes from a node of a kvdb before cluster names were exchanged: taken, so that
    * a cluster can be upgraded a node at a time, and logged once.
    */
-  private unnamedCluster(): void {
+  private unnamedCluster(from: string | undefined): void {
     if (this.foreignClusters.has('')) return;
     this.foreignClusters.add('');
     this.log.warn(
-      `took a peer stream that names no cluster (a node of an older kvdb): its cluster is not checked; upgrade it`,
+      `took a peer stream that names no cluster (a node of an older kvdb, at ${from ?? '?'}): its cluster is not checked; upgrade it`,
     );
   }
 

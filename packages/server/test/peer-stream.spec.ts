@@ -500,7 +500,7 @@ describe('peer streams', () => {
         `peer stream to ${address} refused: ${address} is in cluster "kvdb", not "green" (--cluster-name); nodes of two clusters do not talk to each other`,
       ]);
       expect(nodeLog.lines.filter((line) => line.includes('green'))).to.deep.equal([
-        'refused a peer stream from a node of cluster "green": this node is in cluster "kvdb"',
+        'refused a peer stream from a node of cluster "green" (at 127.0.0.1): this node is in cluster "kvdb"',
       ]);
       expect(await node.coordinator.get('a'), 'the node still answers').to.equal(null);
     });

@@ -106,7 +106,7 @@ const argv = await yargs(hideBin(process.argv))
       type: 'string',
       default: 'kvdb',
       describe:
-        'Name of the cluster (1-64 printable ASCII characters): nodes of another cluster, and a data dir written by one, are refused',
+        'Name of the cluster (1-64 printable ASCII characters, no space at either end): nodes of another cluster, and a data dir written by one, are refused',
     },
     timings: {
       type: 'string',
