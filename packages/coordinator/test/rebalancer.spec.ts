@@ -30,24 +30,22 @@ class HandoffTransport implements PeerTransport {
   }
 }
 
-/** Node A, of A–D, leaving with `count` records to hand over. */
-function leaving(count: number) {
+/** Node A, of A–D, leaving with `count` records to hand over through `transport`, and its rebalancer. */
+function leaving(count: number, transport: PeerTransport) {
   const membership = new Membership(A, [B, C, D]);
   membership.update(A, 'left');
   const store = new MemoryStore();
   const keys = Array.from({ length: count }, (_, i) => `key:${i}`);
   for (const key of keys) store.mergeSync(key, { version: { wall: 1_000, counter: 0, node: A }, value: key });
-  return { membership, store, keys, replica: new LocalReplica(store, membership.ring) };
+  const replica = new LocalReplica(store, membership.ring);
+  const rebalancer = new Rebalancer({ membership, replica, transport }, { replicas: () => 3, intervalMs: 1 });
+  return { membership, store, keys, replica, rebalancer };
 }
 
 describe('Rebalancer', () => {
   it('a drain goes on after a ring change cuts a pass short, until every record is handed over', async () => {
-    const { membership, store, keys, replica } = leaving(6_000);
     const transport = new HandoffTransport();
-    const rebalancer = new Rebalancer(
-      { membership, replica, transport },
-      { replicas: () => 3, intervalMs: 1 },
-    );
+    const { membership, store, keys, replica, rebalancer } = leaving(6_000, transport);
     membership.onRingChange((ring) => {
       replica.useRing(ring);
       rebalancer.schedule();
@@ -70,22 +68,14 @@ describe('Rebalancer', () => {
   });
 
   it('a drain ends when the rebalancer is stopped, with what is left, instead of passing until its deadline', async () => {
-    const { membership, store, keys, replica } = leaving(10);
     let calls = 0;
-    const rebalancer = new Rebalancer(
-      {
-        membership,
-        replica,
-        transport: {
-          call: async () => {
-            calls += 1;
-            if (calls === 1) setImmediate(() => rebalancer.stop()); // the node shuts down mid-leave
-            throw new Error('peer unreachable');
-          },
-        },
+    const { membership, store, keys, rebalancer } = leaving(10, {
+      call: async () => {
+        calls += 1;
+        if (calls === 1) setImmediate(() => rebalancer.stop()); // the node shuts down mid-leave
+        throw new Error('peer unreachable');
       },
-      { replicas: () => 3, intervalMs: 1 },
-    );
+    });
 
     const result = await rebalancer.drain(60_000);
     expect(result).to.deep.equal({ handedOff: 0, remaining: 10 });
@@ -95,12 +85,8 @@ describe('Rebalancer', () => {
   });
 
   it('a pass stops between pages when the rebalancer is stopped, and the rest is handed over after a start', async () => {
-    const { membership, store, keys, replica } = leaving(6_000);
     const transport = new HandoffTransport();
-    const rebalancer = new Rebalancer(
-      { membership, replica, transport },
-      { replicas: () => 3, intervalMs: 1 },
-    );
+    const { store, keys, rebalancer } = leaving(6_000, transport);
     let stopped = false;
     transport.onPut = () => {
       if (stopped) return;
