@@ -1,7 +1,7 @@
 /**
  * The peer stream: how nodes carry JSON-RPC to each other. A node opens a TCP connection to a peer's HTTP port and
  * asks to switch protocols (`GET /peer`, `Upgrade: kvdb-peer/1`, its cluster's name in `kvdb-cluster`, the bearer
- * token if the cluster has one); a node of another cluster is refused, so two clusters never merge. After
+ * token if the cluster has one), and the answer names the peer's: nodes of two clusters refuse each other. After
  * `101 Switching Protocols` the connection carries frames both ways, each one JSON-RPC request or batch (or its
  * reply) on one line. JSON text never holds a raw newline, so a newline ends a frame. Frames are pipelined: many
  * can be out at once, and a peer answers each as soon as its calls are done, in any order (ids match replies to
