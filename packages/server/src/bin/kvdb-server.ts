@@ -14,6 +14,7 @@ import {
 } from '@kvdb/core';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { DEFAULT_CLUSTER_NAME } from '../config.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { KVNode } from '../server.js';
 
@@ -104,7 +105,7 @@ const argv = await yargs(hideBin(process.argv))
     },
     'cluster-name': {
       type: 'string',
-      default: 'kvdb',
+      default: DEFAULT_CLUSTER_NAME,
       describe:
         'Name of the cluster (1-64 printable ASCII characters, no space at either end): nodes of another cluster, and a data dir written by one, are refused',
     },
