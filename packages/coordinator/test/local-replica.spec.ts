@@ -151,16 +151,16 @@ describe('LocalReplica', () => {
   });
 
   it('stops a rebuild when the node stops, and keeps the old index if the store fails under one', async () => {
-    class ClosingStore extends MemoryStore {
-      closed = false;
+    class FailingStore extends MemoryStore {
+      failing = false;
       scans = 0;
       override scanKeys(options: ScanOptions) {
         this.scans++;
-        if (this.closed) throw new Error('the store is closed');
+        if (this.failing) throw new Error('a read error');
         return super.scanKeys(options);
       }
     }
-    const store = new ClosingStore();
+    const store = new FailingStore();
     const before = new HashRing([A, B]);
     const after = new HashRing([A, B, C]);
     for (let i = 0; i < 9_000; i++) store.mergeSync(`key:${i}`, record(1_000, `v${i}`));
@@ -178,10 +178,10 @@ describe('LocalReplica', () => {
 
     const failing = new LocalReplica(store, before);
     failing.useRing(after);
-    store.closed = true;
+    store.failing = true;
     await turns(10);
     expect(failing.digests.ring.id, 'the old index stays in use').to.equal(before.id);
-    store.closed = false;
+    store.failing = false;
     failing.useRing(after);
     await turns(20);
     expect(failing.digests.ring.id, 'a later ring change builds afresh').to.equal(after.id);

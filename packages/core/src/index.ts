@@ -18,5 +18,12 @@ export * from './member.js';
 export { MemoryStore } from './memory-store.js';
 export * from './protocol.js';
 export * from './record.js';
-export type { EntriesOptions, MergeResult, ScanOptions, Store, StoreCounts } from './store.js';
+export {
+  type EntriesOptions,
+  type MergeResult,
+  type ScanOptions,
+  type Store,
+  type StoreCounts,
+  storeClosed,
+} from './store.js';
 export * from './version.js';

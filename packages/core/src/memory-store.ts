@@ -2,7 +2,14 @@ import sortedBtree from 'sorted-btree';
 import { compareKeyRanges, scanPage } from './keys.js';
 import type { KeyVersion } from './protocol.js';
 import { isTombstone, type JsonValue, type KVRecord, type RecordHead, supersedes } from './record.js';
-import type { EntriesOptions, MergeResult, ScanOptions, Store, StoreCounts } from './store.js';
+import {
+  type EntriesOptions,
+  type MergeResult,
+  type ScanOptions,
+  type Store,
+  type StoreCounts,
+  storeClosed,
+} from './store.js';
 import { compareVersions, type Version } from './version.js';
 
 const BTree = sortedBtree.default;
@@ -30,6 +37,7 @@ export class MemoryStore implements Store {
   private readonly writerIndex = new Map<string, number>();
   private readonly found: [string, string | undefined] = ['', undefined];
   private tombstones = 0;
+  private closed = false;
 
   async get(key: string): Promise<KVRecord | undefined> {
     return this.getSync(key);
@@ -87,10 +95,13 @@ export class MemoryStore implements Store {
     return { live: this.records.size - this.tombstones, tombstones: this.tombstones };
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.closed = true;
+  }
 
   /** The key's entry and, for a key beyond Latin-1, its packed record; undefined when the key is not stored. */
   private lookup(key: string): [string, string | undefined] | undefined {
+    if (this.closed) throw storeClosed();
     const probe = entryPrefix(key);
     const pair = this.records.getPairOrNextHigher(probe, this.found);
     return pair !== undefined && compareEntries(pair[0], probe) === 0 ? pair : undefined;
@@ -98,6 +109,7 @@ export class MemoryStore implements Store {
 
   /** `[key, [entry, packed record or undefined]]` in key order from `from` (inclusive; from the first key when undefined). */
   private *sorted(from: string | undefined): Iterable<[string, [string, string | undefined]]> {
+    if (this.closed) throw storeClosed();
     for (const pair of this.records.entries(from === undefined ? undefined : entryPrefix(from))) {
       const start = keyStart(pair[0]);
       yield [pair[0].slice(start, start + keyLength(pair[0])), pair];

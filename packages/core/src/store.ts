@@ -1,3 +1,4 @@
+import { UnavailableError } from './errors.js';
 import type { KeyVersion } from './protocol.js';
 import type { KVRecord, RecordHead } from './record.js';
 import type { Version } from './version.js';
@@ -67,5 +68,15 @@ export interface Store {
 
   counts(): Promise<StoreCounts>;
 
+  /**
+   * Closes the store. Afterwards every read, write and scan fails with `storeClosed()` and changes nothing, so
+   * that work still under way when a node stops (a replica call, a repair, a handoff) ends with an error it can
+   * report rather than a write into a store that is gone. Closing again does nothing.
+   */
   close(): Promise<void>;
+}
+
+/** What a closed store answers with: the node is stopping, so the caller should try another replica. */
+export function storeClosed(): UnavailableError {
+  return new UnavailableError('the store is closed: this node is stopping');
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { UnavailableError } from '../src/errors.js';
 import { compareKeys } from '../src/keys.js';
 import type { JsonValue, KVRecord } from '../src/record.js';
 import type { Store } from '../src/store.js';
@@ -438,6 +439,31 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
         expect(listed).to.deep.equal(['a', 'z', 'é', '\ue000', '\uffff', '😀', '\u{10ffff}']);
         const bytes = listed.map((key) => Buffer.from(key, 'utf8'));
         for (let i = 1; i < bytes.length; i++) expect(Buffer.compare(bytes[i - 1]!, bytes[i]!)).to.equal(-1);
+      });
+    });
+
+    describe('close', () => {
+      it('finishes a merge made before it, then refuses every read, write and scan', async () => {
+        await store.merge('kept', live(v(1)));
+        const before = store.merge('late', live(v(2)));
+        await store.close();
+        expect((await before).applied).to.equal(true);
+        const calls: Array<[string, () => Promise<unknown>]> = [
+          ['get', () => store.get('kept')],
+          ['merge', () => store.merge('kept', live(v(3)))],
+          ['remove', () => store.remove('kept', v(1))],
+        ];
+        for (const [name, call] of calls) {
+          const error = await call().then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(error, name).to.be.instanceOf(UnavailableError);
+          expect((error as Error).message, name).to.contain('closed');
+        }
+        expect(() => [...store.entries()]).to.throw(UnavailableError);
+        expect(() => store.scanKeys({ limit: 10 })).to.throw(UnavailableError);
+        await store.close();
       });
     });
   });

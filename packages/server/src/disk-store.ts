@@ -12,6 +12,7 @@ import {
   type Store,
   type StoreCounts,
   scanPage,
+  storeClosed,
   supersedes,
   type Version,
 } from '@kvdb/core';
@@ -46,6 +47,11 @@ export class DiskStore implements Store, HintLog {
   private readonly hints;
   private live = 0;
   private tombstones = 0;
+  /**
+   * Set at `close`. lmdb-js does not refuse a write to a closed environment: it throws from a callback of its own,
+   * which ends the process, and the write's promise never settles. So every call checks this first.
+   */
+  private closed = false;
 
   private constructor(root: RootDatabase) {
     this.root = root;
@@ -91,10 +97,12 @@ export class DiskStore implements Store, HintLog {
   }
 
   async get(key: string): Promise<KVRecord | undefined> {
+    this.checkOpen();
     return this.records.get(key);
   }
 
   async merge(key: string, record: KVRecord): Promise<MergeResult> {
+    this.checkOpen();
     return this.records.transaction(() => {
       const stored = this.records.get(key);
       const previous = stored === undefined ? undefined : headOf(stored);
@@ -107,6 +115,7 @@ export class DiskStore implements Store, HintLog {
   }
 
   async remove(key: string, version: Version): Promise<boolean> {
+    this.checkOpen();
     return this.records.transaction(() => {
       const current = this.records.get(key);
       if (current === undefined || compareVersions(current.version, version) !== 0) return false;
@@ -134,6 +143,7 @@ export class DiskStore implements Store, HintLog {
 
   /** Records in key order from `from` (inclusive; from the first key when undefined). */
   private *range(from: string | undefined): Iterable<[string, KVRecord]> {
+    this.checkOpen();
     for (const { key, value } of this.records.getRange(from === undefined ? {} : { start: from })) {
       yield [key, value];
     }
@@ -141,6 +151,7 @@ export class DiskStore implements Store, HintLog {
 
   /** Hints for other replicas, keyed `member NUL key`: the HintLog of hinted handoff. */
   *load(): Iterable<[string, string, KVRecord]> {
+    this.checkOpen();
     for (const { key, value } of this.hints.getRange()) {
       const split = key.indexOf('\0');
       yield [key.slice(0, split), key.slice(split + 1), value];
@@ -148,10 +159,12 @@ export class DiskStore implements Store, HintLog {
   }
 
   async put(member: string, key: string, record: KVRecord): Promise<void> {
+    this.checkOpen();
     await this.hints.put(`${member}\0${key}`, record);
   }
 
   async delete(member: string, key: string): Promise<void> {
+    this.checkOpen();
     await this.hints.remove(`${member}\0${key}`);
   }
 
@@ -160,7 +173,13 @@ export class DiskStore implements Store, HintLog {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.root.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw storeClosed();
   }
 
   private count(record: KVRecord | undefined, delta: number): void {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UnavailableError } from '@kvdb/core';
 import { storeCompliance } from '@kvdb/core/store-compliance';
 import { expect } from 'chai';
 import { DataDirError, DiskStore } from '../src/disk-store.js';
@@ -60,6 +61,41 @@ describe('DiskStore on disk', () => {
       .and.contain('127.0.0.1:5999');
     const reopened = await DiskStore.open(dir, identity);
     await reopened.close();
+  });
+
+  it('after close, refuses writes of records and hints without ending the process, and keeps what it had', async () => {
+    const dir = freshDir();
+    const first = await DiskStore.open(dir, identity);
+    await first.merge('kept', { version: v(1), value: 'before' });
+    await first.put('127.0.0.1:5879', 'hinted', { version: v(1), value: 'hint' });
+    await first.close();
+    const refused = [
+      first.merge('kept', { version: v(2), value: 'after' }),
+      first.merge('new', { version: v(2), value: 'after' }),
+      first.remove('kept', v(1)),
+      first.put('127.0.0.1:5879', 'hinted', { version: v(2), value: 'after' }),
+      first.delete('127.0.0.1:5879', 'hinted'),
+    ].map((call) =>
+      call.then(
+        () => 'written',
+        (error: unknown) => error,
+      ),
+    );
+    for (const outcome of await Promise.all(refused)) expect(outcome).to.be.instanceOf(UnavailableError);
+    expect(() => [...first.load()]).to.throw(UnavailableError);
+    // lmdb-js would end the process from a callback of its own a turn after a write to a closed environment.
+    await new Promise((resolve) => setImmediate(resolve));
+
+    const second = await DiskStore.open(dir, identity);
+    try {
+      expect(await second.get('kept')).to.deep.equal({ version: v(1), value: 'before' });
+      expect(await second.get('new')).to.equal(undefined);
+      expect([...second.load()]).to.deep.equal([
+        ['127.0.0.1:5879', 'hinted', { version: v(1), value: 'hint' }],
+      ]);
+    } finally {
+      await second.close();
+    }
   });
 
   it('keeps hints across close and reopen, and forgets delivered ones', async () => {
