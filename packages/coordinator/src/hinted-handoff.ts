@@ -3,6 +3,7 @@ import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
+import { RunsUnderWay } from './replica-task.js';
 
 /** Where hints are kept durably, so a coordinator that restarts still delivers them. */
 export interface HintLog {
@@ -46,6 +47,7 @@ export class HintedHandoff {
   private readonly timeoutMs: number;
   private readonly maxAgeMs: number;
   private readonly replaying = new Set<MemberAddress>();
+  private readonly runs = new RunsUnderWay();
   private readonly hintLog: HintLog | undefined;
   private loop: Repeating | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -117,6 +119,11 @@ export class HintedHandoff {
     this.unsubscribe?.();
   }
 
+  /** Resolves once the replays under way have ended (they end when their calls fail, at the latest). */
+  idle(): Promise<void> {
+    return this.runs.idle();
+  }
+
   private remember(member: MemberAddress, key: string, record: KVRecord): void {
     const forMember = this.hintsFor(member);
     forMember.set(key, newerRecord(forMember.get(key), record)!);
@@ -137,7 +144,11 @@ export class HintedHandoff {
   }
 
   /** Sends every hint for `member`; resolves with how many it delivered. One replay per member at a time. */
-  async replay(member: MemberAddress): Promise<number> {
+  replay(member: MemberAddress): Promise<number> {
+    return this.runs.track(this.replayNow(member));
+  }
+
+  private async replayNow(member: MemberAddress): Promise<number> {
     const forMember = this.hints.get(member);
     if (forMember === undefined || this.replaying.has(member)) return 0;
     this.replaying.add(member);

@@ -41,9 +41,11 @@ export class Rebalancer extends ReplicaTask {
 
   /** One pass over the local records; concurrent callers share the pass in progress. */
   pass(): Promise<HandoffResult> {
-    this.active ??= this.runPass().finally(() => {
-      this.active = undefined;
-    });
+    this.active ??= this.runs.track(
+      this.runPass().finally(() => {
+        this.active = undefined;
+      }),
+    );
     return this.active;
   }
 

@@ -24,6 +24,26 @@ export interface ReplicaTaskInit {
   batchSize?: number;
 }
 
+/** Work under way, kept so that a node stopping can wait for it to end before it closes its store. */
+export class RunsUnderWay {
+  private readonly running = new Set<Promise<unknown>>();
+
+  /** Counts `run` as under way until it settles; gives it back. */
+  track<T>(run: Promise<T>): Promise<T> {
+    this.running.add(run);
+    const done = (): void => {
+      this.running.delete(run);
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /** Resolves once every run under way now has settled, whichever way. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+}
+
 /**
  * A repair job that runs over this node's replica on a timer: anti-entropy, rebalancing and tombstone collection
  * share their parts (membership, replica, transport, clock, logger, limits) and their start/stop lifecycle here.
@@ -41,6 +61,8 @@ export abstract class ReplicaTask {
   private loop: Repeating | undefined;
   /** Counts starts and stops: a run that waited on a timer gives up if it changed meanwhile. */
   protected epoch = 0;
+  /** Runs of the timer, and runs asked for directly (a leave's drain), until they end. */
+  protected readonly runs = new RunsUnderWay();
 
   /** `what` names the task in the warning logged when a run fails. */
   constructor(
@@ -65,7 +87,7 @@ export abstract class ReplicaTask {
     this.loop = repeat(
       this.clock,
       () => this.pauseMs(),
-      () => this.tick(),
+      () => this.runs.track(Promise.resolve(this.tick())),
       (error) => this.log.warn(`${this.what} failed: ${reasonOf(error)}`),
     );
   }
@@ -73,6 +95,14 @@ export abstract class ReplicaTask {
   stop(): void {
     this.epoch += 1;
     this.loop?.stop();
+  }
+
+  /**
+   * Resolves once the runs under way have ended. A stopped task starts none, and one under way gives up at its
+   * next step, or when its calls fail once the transport is closed.
+   */
+  idle(): Promise<void> {
+    return this.runs.idle();
   }
 
   /** The pause before the next run: `intervalMs`, unless the task spaces its runs by their cost. */

@@ -1,6 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import { isTombstone } from '@kvdb/core';
+import { isTombstone, type PeerParams, type PutResult } from '@kvdb/core';
 import { expect } from 'chai';
+import { HintedHandoff } from '../src/hinted-handoff.js';
+import { Membership } from '../src/membership.js';
 import { LOCAL_TIMINGS, type Timings } from '../src/timings.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
 
@@ -117,5 +119,42 @@ describe('Hinted handoff (simulated cluster)', () => {
     for (let i = 0; i < 5; i++) await cluster.settle(cluster.node(i % 3).coordinator.set(`ok:${i}`, i));
     await cluster.tick(timeoutMs);
     for (const index of [0, 1, 2]) expect(cluster.node(index).hints.count(), `node ${index}`).to.equal(0);
+  });
+});
+
+describe('HintedHandoff.idle', () => {
+  it('resolves only once a replay under way has ended, its hints dropped', async () => {
+    const [self, peer] = ['10.0.0.1:5878', '10.0.0.2:5878'];
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let calls = 0;
+    const hints = new HintedHandoff({
+      membership: new Membership(self, [peer]),
+      transport: {
+        call: async (_to, _method, params) => {
+          calls += 1;
+          await held;
+          const { entries } = params as PeerParams<'peer.put_many'>;
+          return entries.map((): PutResult => ({ stored: true })) as never;
+        },
+      },
+    });
+    hints.add(peer, 'missed', { version: { wall: 1_000, counter: 0, node: self }, value: 1 });
+    const replay = hints.replay(peer);
+    hints.stop();
+    expect(calls, 'the replay is out').to.equal(1);
+
+    let idle = false;
+    const waiting = hints.idle().then(() => {
+      idle = true;
+      return hints.count(peer);
+    });
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(idle, 'idle while the replay is out').to.equal(false);
+    release();
+    expect(await waiting, 'hints left when idle resolved').to.equal(0);
+    expect(await replay).to.equal(1);
   });
 });

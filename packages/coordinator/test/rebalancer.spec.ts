@@ -107,4 +107,40 @@ describe('Rebalancer', () => {
       rebalancer.stop();
     }
   });
+
+  it('idle waits, after a stop, for the batch under way to be confirmed and dropped here', async () => {
+    const transport = new HandoffTransport();
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let calls = 0;
+    const { store, keys, rebalancer } = leaving(10, {
+      call: async (to, method, params) => {
+        calls += 1;
+        await held;
+        return transport.call(to, method, params);
+      },
+    });
+    const pass = rebalancer.pass();
+    for (let turn = 0; turn < 100 && calls === 0; turn++)
+      await new Promise((resolve) => setImmediate(resolve));
+    expect(calls, 'the batch is out').to.be.above(0);
+    rebalancer.stop(); // the node shuts down while its peers have not answered yet
+
+    let idle = false;
+    const waiting = rebalancer.idle().then(() => {
+      idle = true;
+      return store.counts();
+    });
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(idle, 'idle while the batch is out').to.equal(false);
+    release();
+    const atIdle = await waiting;
+    const { handedOff } = await pass;
+    expect(handedOff, 'the batch under way, and no other after the stop')
+      .to.be.above(0)
+      .and.below(keys.length);
+    expect(atIdle.live, 'dropped here before idle resolved').to.equal(keys.length - handedOff);
+  });
 });

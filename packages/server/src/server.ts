@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ClusterNode, type Coordinator, type Logger, type PeerTransport } from '@kvdb/coordinator';
 import { cryptoHasher, ErrorCode, MemoryStore, type Store } from '@kvdb/core';
 import jayson from 'jayson';
@@ -166,7 +167,8 @@ export class KVNode {
 
   /**
    * Stops accepting requests, lets in-flight ones finish, tells the members this node is going down (unless it
-   * has left), then closes connections and the store.
+   * has left), closes connections, waits (at most `STOP_IDLE_WAIT_MS`) for background work under way to end,
+   * then closes the store.
    */
   async stop({ announce = true } = {}): Promise<void> {
     this.stopping = true;
@@ -182,6 +184,13 @@ export class KVNode {
     await closed;
     await this.cluster.stop({ announce });
     await this.transport.close?.();
+    // Background work still under way ends once its peer calls fail; writes of its after close would be refused.
+    const idle = await Promise.race([
+      this.cluster.idle().then(() => true),
+      delay(STOP_IDLE_WAIT_MS, false, { ref: false }),
+    ]);
+    if (!idle)
+      this.log.warn(`background work still under way after ${STOP_IDLE_WAIT_MS} ms: its writes will fail`);
     await this.store.close();
     this.log.info('stopped');
   }
@@ -462,6 +471,9 @@ export class KVNode {
 }
 
 /** Refuses bytes that are not UTF-8 instead of quietly turning them into U+FFFD. */
+/** The longest a stop waits for background work to end before it closes the store anyway. */
+const STOP_IDLE_WAIT_MS = 2_000;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A request body or a peer-stream frame, parsed; or the -32700 reply that says why it could not be. */
