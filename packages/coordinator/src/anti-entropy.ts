@@ -89,6 +89,7 @@ export class AntiEntropy extends ReplicaTask {
    */
   async syncWith(...peers: MemberAddress[]): Promise<number> {
     const epoch = this.epoch;
+    const signal = this.signal;
     const digests = this.replica.digests;
     const ring = digests.ring;
     // Gives up when the node stops or restarts, or the ring changes: segment numbers are the ring's.
@@ -111,13 +112,13 @@ export class AntiEntropy extends ReplicaTask {
 
     await look(true);
     if (differing.size === 0) return 0;
-    await sleep(this.clock, this.settleMs);
+    await sleep(this.clock, this.settleMs, signal);
     if (!current()) return 0;
     await look(false);
     if (differing.size === 0 || !current()) return 0;
 
     const started = this.clock.now();
-    const mine = await this.replica.keyVersions(new Set([...differing.values()].flat()));
+    const mine = await this.replica.keyVersions(new Set([...differing.values()].flat()), signal);
     this.stats.scanMs += this.clock.now() - started;
     const pulled = new Map<string, Version>();
     let repaired = 0;

@@ -21,9 +21,18 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-/** Resolves after `ms` of the clock's time: how a task waits between its steps. */
-export function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+/** Resolves after `ms` of the clock's time, or at once when `signal` aborts: how a task waits between its steps. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const wake = (): void => {
+      clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', wake);
+      resolve();
+    };
+    const timer = clock.setTimeout(wake, ms);
+    signal?.addEventListener('abort', wake, { once: true });
+  });
 }
 
 /** A loop started by `repeat`. */

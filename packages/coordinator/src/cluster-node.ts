@@ -156,11 +156,12 @@ export class ClusterNode implements PeerHandler {
   }
 
   /**
-   * Resolves once the background work under way at `stop` (repair rounds, handoff passes, hint replays) has
-   * ended, so that the store can close under none of it. Close the transport first: a run waiting on a peer call
-   * then ends at once instead of at the call's timeout.
+   * Resolves once the background work under way at `stop` has ended (repair rounds, handoff passes, hint replays
+   * and writes, the read repairs and hints of requests already answered), so that the store can close under none
+   * of it. Close the transport first: a run waiting on a peer call then ends at once, not at the call's timeout.
    */
   async idle(): Promise<void> {
+    await this.coordinator.idle(); // its hints are written through `hints`, so it goes first
     await Promise.all([
       this.hints.idle(),
       this.antiEntropy.idle(),

@@ -31,6 +31,7 @@ import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerHandler, PeerTransport } from './peer-transport.js';
+import { RunsUnderWay } from './replica-task.js';
 
 export interface CoordinatorComponents {
   membership: Membership;
@@ -143,6 +144,8 @@ export class Coordinator implements PeerHandler {
   private readonly dataHandlers: DataHandlers;
   private readonly random: () => number;
   private readonly readRepairChance: number;
+  /** What a request does after its answer: read repair and hints, once every replica call has settled. */
+  private readonly afterwards = new RunsUnderWay();
 
   constructor(components: CoordinatorComponents, init: CoordinatorInit = {}) {
     this.membership = components.membership;
@@ -193,6 +196,14 @@ export class Coordinator implements PeerHandler {
   /** The key's replicas, primary first: the same answer on every node that has the same members. */
   locate(key: string): MemberAddress[] {
     return this.membership.ring.preferenceList(key, this.replicationFactor);
+  }
+
+  /**
+   * Resolves once the requests already answered have sent their read repairs and kept their hints, which they do
+   * when every replica call has settled (calls fail at once after the transport closes).
+   */
+  idle(): Promise<void> {
+    return this.afterwards.idle();
   }
 
   listMembers(): MemberInfo[] {
@@ -350,7 +361,7 @@ export class Coordinator implements PeerHandler {
     let newest: KVRecord | undefined;
     for (const { value } of outcome.succeeded) newest = newerRecord(newest, value ?? undefined);
     if (newest !== undefined) this.hlc.observe(newest.version);
-    void outcome.settled.then((answers) => this.repair(key, answers));
+    void this.afterwards.track(outcome.settled.then((answers) => this.repair(key, answers)));
     return newest;
   }
 
@@ -410,10 +421,12 @@ export class Coordinator implements PeerHandler {
   private hintLater(key: string, record: KVRecord, outcome: QuorumOutcome<unknown>): void {
     const hints = this.hints;
     if (hints === undefined) return;
-    void outcome.settled.then((answers) => {
-      for (const answer of answers)
-        if (!answer.ok && answer.target !== this.self) hints.add(answer.target, key, record);
-    });
+    void this.afterwards.track(
+      outcome.settled.then((answers) => {
+        for (const answer of answers)
+          if (!answer.ok && answer.target !== this.self) hints.add(answer.target, key, record);
+      }),
+    );
   }
 
   /** Applies a replica write to the local store; the HLC moves past it so later local writes order after it. */

@@ -119,7 +119,7 @@ export class HintedHandoff {
     this.unsubscribe?.();
   }
 
-  /** Resolves once the replays under way have ended (they end when their calls fail, at the latest). */
+  /** Resolves once the replays and hint writes under way have ended (a replay ends when its calls fail, at the latest). */
   idle(): Promise<void> {
     return this.runs.idle();
   }
@@ -140,7 +140,10 @@ export class HintedHandoff {
   }
 
   private persist(write: Promise<void> | undefined): void {
-    write?.catch((error: unknown) => this.log.warn(`could not keep a hint on disk: ${reasonOf(error)}`));
+    if (write === undefined) return;
+    void this.runs.track(
+      write.catch((error: unknown) => this.log.warn(`could not keep a hint on disk: ${reasonOf(error)}`)),
+    );
   }
 
   /** Sends every hint for `member`; resolves with how many it delivered. One replay per member at a time. */

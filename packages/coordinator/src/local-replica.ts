@@ -84,14 +84,16 @@ export class LocalReplica {
    * When no write ran meanwhile, the scan also resets those segments' digests to what the store holds: a write
    * whose store commit and digest update straddled a ring change (the rebuild may or may not have seen it) leaves
    * a digest off, and anti-entropy, which asks for exactly the segments whose digests differ, heals it.
+   *
+   * When `signal` aborts, the scan ends at its next page by throwing the signal's reason.
    */
-  async keyVersions(segments: ReadonlySet<number>): Promise<Map<number, KeyVersion[]>> {
+  async keyVersions(segments: ReadonlySet<number>, signal?: AbortSignal): Promise<Map<number, KeyVersion[]>> {
     const result = new Map<number, KeyVersion[]>();
     const index = this.current.index;
     const ring = index.ring;
     const heal = ring.size > 1 ? new DigestIndex(ring) : undefined;
     const quiet = this.inFlight === 0 ? this.writes : undefined;
-    for await (const page of this.pages()) {
+    for await (const page of this.pages(signal)) {
       for (const entry of page) {
         const segment = ring.segmentOf(entry[0]);
         if (!segments.has(segment)) continue;
@@ -110,11 +112,12 @@ export class LocalReplica {
   /**
    * Every record's `[key, version, deleted]`, in key order, a page of the store's key scan at a time with a turn of
    * the event loop between pages: how background tasks read a large store without holding requests up. Writes
-   * made meanwhile may or may not be seen.
+   * made meanwhile may or may not be seen. When `signal` aborts, the next page throws the signal's reason instead.
    */
-  async *pages(): AsyncIterable<KeyVersion[]> {
+  async *pages(signal?: AbortSignal): AsyncIterable<KeyVersion[]> {
     let after: string | undefined;
     for (;;) {
+      signal?.throwIfAborted();
       const page = this.store.scanKeys({ after, limit: SCAN_PAGE });
       if (page.length > 0) yield page;
       if (page.length < SCAN_PAGE) return;

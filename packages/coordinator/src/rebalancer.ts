@@ -53,6 +53,7 @@ export class Rebalancer extends ReplicaTask {
   async drain(timeoutMs: number): Promise<HandoffResult> {
     const deadline = this.clock.now() + timeoutMs;
     const epoch = this.epoch;
+    const signal = this.signal;
     let total = 0;
     for (;;) {
       const { handedOff, remaining } = await this.pass();
@@ -61,7 +62,7 @@ export class Rebalancer extends ReplicaTask {
       const done = remaining === 0 && !this.pending;
       if (done || this.clock.now() >= deadline || this.epoch !== epoch)
         return { handedOff: total, remaining };
-      await sleep(this.clock, Math.min(500, this.intervalMs));
+      await sleep(this.clock, Math.min(500, this.intervalMs), signal);
       // Stopped while waiting (the node is shutting down, its store about to close): no further pass.
       if (this.epoch !== epoch) return { handedOff: total, remaining };
     }
@@ -78,6 +79,11 @@ export class Rebalancer extends ReplicaTask {
     // Keys and versions a page at a time, so a large node neither stalls nor holds every moving record at once;
     // a record is read when its batch leaves.
     pages: for await (const page of this.replica.pages()) {
+      // Stopped (the node is shutting down): the rest waits for a start.
+      if (this.epoch !== epoch) {
+        this.pending = true;
+        break;
+      }
       const groups = new ReplicaGroups<string>();
       for (const [key] of page) {
         const targets = ring.preferenceList(key, n);

@@ -63,6 +63,8 @@ export abstract class ReplicaTask {
   protected epoch = 0;
   /** Runs of the timer, and runs asked for directly (a leave's drain), until they end. */
   protected readonly runs = new RunsUnderWay();
+  /** Aborted at stop, so that a run's waits and store scans end there (a new one at each start). */
+  private stopping = new AbortController();
 
   /** `what` names the task in the warning logged when a run fails. */
   constructor(
@@ -84,22 +86,37 @@ export abstract class ReplicaTask {
 
   start(): void {
     this.epoch += 1;
+    this.stopping = new AbortController();
+    const signal = this.stopping.signal;
     this.loop = repeat(
       this.clock,
       () => this.pauseMs(),
       () => this.runs.track(Promise.resolve(this.tick())),
-      (error) => this.log.warn(`${this.what} failed: ${reasonOf(error)}`),
+      (error) => {
+        // A run cut short by a stop (its scan ended, its store closing) is not a failure to report.
+        if (signal.aborted) this.log.debug(`${this.what} ended by the stop: ${reasonOf(error)}`);
+        else this.log.warn(`${this.what} failed: ${reasonOf(error)}`);
+      },
     );
   }
 
   stop(): void {
     this.epoch += 1;
     this.loop?.stop();
+    this.stopping.abort(new Error(`${this.what} stopped: the node is stopping`));
   }
 
   /**
-   * Resolves once the runs under way have ended. A stopped task starts none, and one under way gives up at its
-   * next step, or when its calls fail once the transport is closed.
+   * Aborts at the next stop. A run takes it when it begins and passes it to its waits (`sleep`) and scans
+   * (`LocalReplica.pages`), which then end at once.
+   */
+  protected get signal(): AbortSignal {
+    return this.stopping.signal;
+  }
+
+  /**
+   * Resolves once the runs under way have ended. A stopped task starts none; one under way ends at its next
+   * page, batch or wait, and its peer calls fail once the transport is closed.
    */
   idle(): Promise<void> {
     return this.runs.idle();

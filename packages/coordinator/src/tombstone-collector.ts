@@ -58,8 +58,9 @@ export class TombstoneCollector extends ReplicaTask {
     const self = this.membership.self;
     const cutoff = this.clock.now() - this.graceMs;
     const groups = new ReplicaGroups<[string, Version]>();
+    const signal = this.signal;
     // Only heads are read, a page at a time: on a large node this round runs every minute.
-    for await (const page of this.replica.pages()) {
+    for await (const page of this.replica.pages(signal)) {
       for (const [key, version, deleted] of page) {
         if (!deleted || version.wall > cutoff) continue;
         const replicas = ring.preferenceList(key, n);
@@ -68,8 +69,10 @@ export class TombstoneCollector extends ReplicaTask {
     }
 
     let purged = 0;
-    for (const [replicas, batch] of groups.batches(this.batchSize))
+    for (const [replicas, batch] of groups.batches(this.batchSize)) {
+      if (signal.aborted) break; // the node is stopping: the rest waits for the next round
       purged += await this.collect(replicas, batch);
+    }
     this.purged += purged;
     if (purged > 0) this.log.info(`collected ${purged} tombstone(s) every replica held`);
     return purged;

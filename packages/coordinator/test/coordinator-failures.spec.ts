@@ -172,6 +172,16 @@ describe('Coordinator under failures', () => {
         const get = await quorumFailure(settle(cluster.coordinator(1).get('before', { consistency: 'all' })));
         expect(get).to.include({ operation: 'get', required: 3, timedOut: mode === 'hang' });
       });
+
+      it('idle waits until the calls to the down replica of requests already answered have settled', async () => {
+        const coordinator = cluster.coordinator(0);
+        expect(await settle(coordinator.get('before'))).to.equal('written before the failure');
+        const idle = track(coordinator.idle());
+        await clock.tickAsync(0);
+        // A refused call has settled by now; a hung one settles at its timeout.
+        expect(idle.settled, 'idle at once').to.equal(mode === 'refuse');
+        await settle(idle.promise);
+      });
     });
   }
 

@@ -69,9 +69,10 @@ export interface Store {
   counts(): Promise<StoreCounts>;
 
   /**
-   * Closes the store. Afterwards every read, write and scan fails with `storeClosed()` and changes nothing, so
-   * that work still under way when a node stops (a replica call, a repair, a handoff) ends with an error it can
-   * report rather than a write into a store that is gone. Closing again does nothing.
+   * Closes the store. Afterwards every read, write and scan of records fails with `storeClosed()` and changes
+   * nothing (`counts` still answers), so that work still under way when a node stops (a replica call, a repair,
+   * a handoff) ends with an error it can report rather than a write into a store that is gone. Closing again
+   * gives the first close's promise.
    */
   close(): Promise<void>;
 }

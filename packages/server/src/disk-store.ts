@@ -52,6 +52,7 @@ export class DiskStore implements Store, HintLog {
    * which ends the process, and the write's promise never settles. So every call checks this first.
    */
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   private constructor(root: RootDatabase) {
     this.root = root;
@@ -172,10 +173,10 @@ export class DiskStore implements Store, HintLog {
     return { live: this.live, tombstones: this.tombstones };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
     this.closed = true;
-    await this.root.close();
+    this.closing ??= this.root.close();
+    return this.closing;
   }
 
   private checkOpen(): void {

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import { ClusterNode, type Coordinator, type Logger, type PeerTransport } from '@kvdb/coordinator';
 import { cryptoHasher, ErrorCode, MemoryStore, type Store } from '@kvdb/core';
 import jayson from 'jayson';
@@ -14,6 +13,9 @@ import { normalizeParams } from './params.js';
 import { FrameReader, PEER_CLUSTER_HEADER, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
 import { toRpcError } from './rpc-errors.js';
 import { StreamPeerTransport } from './stream-peer-transport.js';
+
+/** The longest a stop waits for background work to end before it closes the store anyway. */
+const STOP_IDLE_WAIT_MS = 2_000;
 
 export interface NodeComponents {
   store?: Store;
@@ -185,10 +187,16 @@ export class KVNode {
     await this.cluster.stop({ announce });
     await this.transport.close?.();
     // Background work still under way ends once its peer calls fail; writes of its after close would be refused.
+    // The bound's timer keeps the process alive: with every socket closed, nothing else may until the store is
+    // closed (a run's pause is on an unref'd timer).
+    let bound: NodeJS.Timeout | undefined;
     const idle = await Promise.race([
       this.cluster.idle().then(() => true),
-      delay(STOP_IDLE_WAIT_MS, false, { ref: false }),
+      new Promise<false>((resolve) => {
+        bound = setTimeout(() => resolve(false), STOP_IDLE_WAIT_MS);
+      }),
     ]);
+    clearTimeout(bound);
     if (!idle)
       this.log.warn(`background work still under way after ${STOP_IDLE_WAIT_MS} ms: its writes will fail`);
     await this.store.close();
@@ -471,9 +479,6 @@ export class KVNode {
 }
 
 /** Refuses bytes that are not UTF-8 instead of quietly turning them into U+FFFD. */
-/** The longest a stop waits for background work to end before it closes the store anyway. */
-const STOP_IDLE_WAIT_MS = 2_000;
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A request body or a peer-stream frame, parsed; or the -32700 reply that says why it could not be. */
