@@ -134,13 +134,10 @@ export class Rebalancer extends ReplicaTask {
     if (!confirmed.every(Boolean) || this.membership.ring.id !== ring.id) {
       return { handedOff: 0, remaining: batch.length };
     }
-    let handedOff = 0;
-    let remaining = 0;
-    // A record rewritten here since it was read stays, and the next pass hands over the newer one.
-    for (const [key, record] of batch) {
-      if (await this.replica.remove(key, record.version)) handedOff += 1;
-      else remaining += 1;
-    }
-    return { handedOff, remaining };
+    // A record rewritten here since it was read stays, and the next pass hands over the newer one. The removals
+    // go out together, so that a durable store commits them as one transaction rather than one each.
+    const removed = await Promise.all(batch.map(([key, record]) => this.replica.remove(key, record.version)));
+    const handedOff = removed.filter(Boolean).length;
+    return { handedOff, remaining: batch.length - handedOff };
   }
 }

@@ -112,6 +112,27 @@ describe('Rebalancer', () => {
     }
   });
 
+  it('keeps a record rewritten here while its batch was out, and hands the newer one over in the next pass', async () => {
+    const transport = new HandoffTransport();
+    const { store, keys, replica, rebalancer } = leaving(10, transport);
+    const rewritten = keys[0]!;
+    const newer: KVRecord = { version: { wall: 2_000, counter: 0, node: A }, value: 'newer' };
+    let once = true;
+    transport.onPut = () => {
+      if (once) void replica.merge(rewritten, newer); // a write arriving while the first batch is out
+      once = false;
+    };
+
+    const first = await rebalancer.pass();
+    expect(first).to.deep.equal({ handedOff: keys.length - 1, remaining: 1 });
+    expect(await store.get(rewritten)).to.deep.equal(newer);
+    const second = await rebalancer.pass();
+    expect(second).to.deep.equal({ handedOff: 1, remaining: 0 });
+    expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 0 });
+    for (const member of [B, C, D])
+      expect(transport.received.get(member)?.get(rewritten)).to.deep.equal(newer);
+  });
+
   it('idle waits, after a stop, for the batch under way to be confirmed and dropped here', async () => {
     const transport = new HandoffTransport();
     let release = (): void => {};
