@@ -176,14 +176,15 @@ export class Coordinator implements PeerHandler {
         Promise.all(entries.map(([key, record]) => this.storeLocally(key, record))),
       'peer.keys': async ({ prefix, after, limit }) =>
         this.replica.scanKeys({ prefix, after, limit: limit ?? MAX_LIST_LIMIT }),
+      // The removals go out together: a durable store commits them as one transaction rather than one each.
       'peer.purge': async ({ entries }) => {
-        let removed = 0;
-        for (const [key, version] of entries) {
-          const record = await this.replica.get(key);
-          if (record !== undefined && isTombstone(record) && (await this.replica.remove(key, version)))
-            removed += 1;
-        }
-        return removed;
+        const removed = await Promise.all(
+          entries.map(async ([key, version]) => {
+            const record = await this.replica.get(key);
+            return record !== undefined && isTombstone(record) && this.replica.remove(key, version);
+          }),
+        );
+        return removed.filter(Boolean).length;
       },
     };
   }

@@ -1,6 +1,7 @@
 import { isTombstone } from '@kvdb/core';
 import { expect } from 'chai';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
+import { TestCluster } from './utils/test-cluster.js';
 
 const GRACE = 10_000;
 
@@ -90,6 +91,31 @@ describe('tombstone collection', () => {
     for (const index of [0, 1, 2]) {
       expect(await c.settle(c.node(index).coordinator.get('k', { consistency: 'one' }))).to.equal(null);
     }
+  });
+
+  it('peer.purge removes only tombstones still at the version asked, and counts them', async () => {
+    const node = new TestCluster({ n: 1, replicas: 1 });
+    const store = node.store(0);
+    const v = (wall: number) => ({ wall, counter: 0, node: 'n' });
+    await store.merge('purged', { version: v(1), deleted: true });
+    await store.merge('popped again', { version: v(2), deleted: true });
+    await store.merge('written again', { version: v(1), deleted: true });
+    await store.merge('written again', { version: v(2), value: 'back' });
+    await store.merge('live', { version: v(1), value: 'kept' });
+    const removed = await node.coordinator(0).handlePeer('peer.purge', {
+      entries: [
+        ['purged', v(1)],
+        ['popped again', v(1)],
+        ['written again', v(1)],
+        ['live', v(1)],
+        ['missing', v(1)],
+      ],
+    });
+    expect(removed).to.equal(1);
+    expect(await store.get('purged')).to.equal(undefined);
+    expect(await store.get('popped again')).to.deep.equal({ version: v(2), deleted: true });
+    expect(await store.get('written again')).to.deep.equal({ version: v(2), value: 'back' });
+    expect(await store.get('live')).to.deep.equal({ version: v(1), value: 'kept' });
   });
 
   it('drops hints older than the grace period instead of replaying them', async () => {
