@@ -31,7 +31,7 @@ import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerHandler, PeerTransport } from './peer-transport.js';
-import { RunsUnderWay } from './replica-task.js';
+import { allSettledOrThrow, RunsUnderWay } from './replica-task.js';
 
 export interface CoordinatorComponents {
   membership: Membership;
@@ -178,7 +178,7 @@ export class Coordinator implements PeerHandler {
         this.replica.scanKeys({ prefix, after, limit: limit ?? MAX_LIST_LIMIT }),
       // The removals go out together: a durable store commits them as one transaction rather than one each.
       'peer.purge': async ({ entries }) => {
-        const removed = await Promise.all(
+        const removed = await allSettledOrThrow(
           entries.map(async ([key, version]) => {
             const record = await this.replica.get(key);
             return record !== undefined && isTombstone(record) && this.replica.remove(key, version);
@@ -379,12 +379,16 @@ export class Coordinator implements PeerHandler {
       (answer) =>
         answer.ok && (answer.value == null || compareVersions(answer.value.version, record.version) < 0),
     );
-    for (const { target } of stale) {
-      this.log.debug(`read repair: ${JSON.stringify(key)} to ${target}`);
-      this.callReplica(target, 'peer.put', { key, record }).catch((error: unknown) => {
-        this.log.debug(`read repair of ${JSON.stringify(key)} on ${target} failed: ${reasonOf(error)}`);
-      });
-    }
+    if (stale.length === 0) return;
+    // Awaited, so that `idle` covers a repair of this node's own replica too.
+    await Promise.all(
+      stale.map(({ target }) => {
+        this.log.debug(`read repair: ${JSON.stringify(key)} to ${target}`);
+        return this.callReplica(target, 'peer.put', { key, record }).catch((error: unknown) => {
+          this.log.debug(`read repair of ${JSON.stringify(key)} on ${target} failed: ${reasonOf(error)}`);
+        });
+      }),
+    );
   }
 
   private async write(

@@ -1,6 +1,7 @@
 import { type HashRing, type KVRecord, type MemberAddress, reasonOf } from '@kvdb/core';
 import { sleep } from './clock.js';
 import {
+  allSettledOrThrow,
   ReplicaGroups,
   ReplicaTask,
   type ReplicaTaskComponents,
@@ -60,11 +61,11 @@ export class Rebalancer extends ReplicaTask {
       total += handedOff;
       // A ring change during the pass left part of the store unvisited: `pending` says another pass is due.
       const done = remaining === 0 && !this.pending;
-      if (done || this.clock.now() >= deadline || this.epoch !== epoch)
-        return { handedOff: total, remaining };
+      const stopped = () => this.epoch !== epoch || signal.aborted;
+      if (done || this.clock.now() >= deadline || stopped()) return { handedOff: total, remaining };
       await sleep(this.clock, Math.min(500, this.intervalMs), signal);
       // Stopped while waiting (the node is shutting down, its store about to close): no further pass.
-      if (this.epoch !== epoch) return { handedOff: total, remaining };
+      if (stopped()) return { handedOff: total, remaining };
     }
   }
 
@@ -136,7 +137,9 @@ export class Rebalancer extends ReplicaTask {
     }
     // A record rewritten here since it was read stays, and the next pass hands over the newer one. The removals
     // go out together, so that a durable store commits them as one transaction rather than one each.
-    const removed = await Promise.all(batch.map(([key, record]) => this.replica.remove(key, record.version)));
+    const removed = await allSettledOrThrow(
+      batch.map(([key, record]) => this.replica.remove(key, record.version)),
+    );
     const handedOff = removed.filter(Boolean).length;
     return { handedOff, remaining: batch.length - handedOff };
   }

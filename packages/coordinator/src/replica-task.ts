@@ -1,4 +1,4 @@
-import { type MemberAddress, reasonOf } from '@kvdb/core';
+import { type MemberAddress, reasonOf, UnavailableError } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
 import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -22,6 +22,17 @@ export interface ReplicaTaskInit {
   timeoutMs?: number;
   /** Records or keys per batched call. @default 500 */
   batchSize?: number;
+}
+
+/**
+ * Waits for every promise, then resolves with their values, or rejects with the first failure: `Promise.all`
+ * without leaving work running behind a rejection, for writes that a stop must be able to wait for.
+ */
+export async function allSettledOrThrow<T>(promises: Array<Promise<T>>): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
 /** Work under way, kept so that a node stopping can wait for it to end before it closes its store. */
@@ -93,8 +104,9 @@ export abstract class ReplicaTask {
       () => this.pauseMs(),
       () => this.runs.track(Promise.resolve(this.tick())),
       (error) => {
-        // A run cut short by a stop (its scan ended, its store closing) is not a failure to report.
-        if (signal.aborted) this.log.debug(`${this.what} ended by the stop: ${reasonOf(error)}`);
+        // A run cut short by the stop (its scan ended, or its store closed) is not a failure to report.
+        const byStop = signal.aborted && (error === signal.reason || error instanceof UnavailableError);
+        if (byStop) this.log.debug(`${this.what} ended by the stop: ${reasonOf(error)}`);
         else this.log.warn(`${this.what} failed: ${reasonOf(error)}`);
       },
     );

@@ -11,6 +11,7 @@ import { LocalReplica } from '../src/local-replica.js';
 import { Membership } from '../src/membership.js';
 import type { PeerTransport } from '../src/peer-transport.js';
 import { Rebalancer } from '../src/rebalancer.js';
+import { eventually, track, useFakeTimers } from './utils/timing.js';
 
 const [A, B, C, D] = ['10.0.0.1:5878', '10.0.0.2:5878', '10.0.0.3:5878', '10.0.0.4:5878'];
 
@@ -31,14 +32,14 @@ class HandoffTransport implements PeerTransport {
 }
 
 /** Node A, of A–D, leaving with `count` records to hand over through `transport`, and its rebalancer. */
-function leaving(count: number, transport: PeerTransport, intervalMs = 1) {
+function leaving(count: number, transport: PeerTransport) {
   const membership = new Membership(A, [B, C, D]);
   membership.update(A, 'left');
   const store = new MemoryStore();
   const keys = Array.from({ length: count }, (_, i) => `key:${i}`);
   for (const key of keys) store.mergeSync(key, { version: { wall: 1_000, counter: 0, node: A }, value: key });
   const replica = new LocalReplica(store, membership.ring);
-  const rebalancer = new Rebalancer({ membership, replica, transport }, { replicas: () => 3, intervalMs });
+  const rebalancer = new Rebalancer({ membership, replica, transport }, { replicas: () => 3, intervalMs: 1 });
   return { membership, store, keys, replica, rebalancer };
 }
 
@@ -67,24 +68,31 @@ describe('Rebalancer', () => {
     }
   });
 
-  it('a drain ends when the rebalancer is stopped, with what is left, instead of passing until its deadline', async () => {
+  it('a drain stopped while it waits between passes ends at once, with what is left', async () => {
     let calls = 0;
-    const { membership, store, keys, rebalancer } = leaving(
-      10,
-      {
-        call: async () => {
-          calls += 1;
-          if (calls === 1) setImmediate(() => rebalancer.stop()); // the node shuts down mid-leave
-          throw new Error('peer unreachable');
-        },
+    const { membership, store, keys, rebalancer } = leaving(10, {
+      call: async () => {
+        calls += 1;
+        throw new Error('peer unreachable');
       },
-      60_000,
-    ); // the stop comes while the drain waits between passes, whatever the host's speed
-
-    const result = await rebalancer.drain(60_000);
-    expect(result).to.deep.equal({ handedOff: 0, remaining: 10 });
+    });
     const groups = new Set(keys.map((key) => membership.ring.preferenceList(key, 3).join()));
-    expect(calls, 'one pass: each batch offered to its three new owners, once').to.equal(3 * groups.size);
+    const clock = useFakeTimers();
+    try {
+      const drained = track(rebalancer.drain(60_000));
+      // The first pass offers each batch to its three new owners, then the drain waits on the (fake) clock.
+      await eventually(() => clock.countTimers() > 0, { what: 'the drain waiting between passes' });
+      expect(calls, 'one pass').to.equal(3 * groups.size);
+      rebalancer.stop(); // the node shuts down mid-leave
+      await eventually(() => drained.settled, {
+        what: 'the drain to end at the stop, the clock standing still',
+      });
+      expect(await drained.promise).to.deep.equal({ handedOff: 0, remaining: 10 });
+      expect(calls, 'no second pass').to.equal(3 * groups.size);
+      expect(clock.countTimers(), 'its timer cleared').to.equal(0);
+    } finally {
+      clock.restore();
+    }
     expect(await store.counts(), 'nothing dropped').to.deep.equal({ live: 10, tombstones: 0 });
   });
 

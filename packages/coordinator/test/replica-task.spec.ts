@@ -5,7 +5,7 @@ import { sleep, systemClock } from '../src/clock.js';
 import { LocalReplica } from '../src/local-replica.js';
 import type { Logger } from '../src/logger.js';
 import { Membership } from '../src/membership.js';
-import { ReplicaTask } from '../src/replica-task.js';
+import { allSettledOrThrow, ReplicaTask } from '../src/replica-task.js';
 import { eventually, track, useFakeTimers } from './utils/timing.js';
 
 /** A task whose runs the test shapes: by default each waits until `finish` is called. */
@@ -41,6 +41,22 @@ class ShapedTask extends ReplicaTask {
     for await (const _ of this.replica.pages(this.signal)) counted.pages += 1;
   }
 }
+
+describe('allSettledOrThrow', () => {
+  it('gives every value in order, or rejects with the first failure only once every promise has settled', async () => {
+    expect(await allSettledOrThrow([Promise.resolve(1), Promise.resolve(2)])).to.deep.equal([1, 2]);
+    let finish = (): void => {};
+    const slow = new Promise<number>((resolve) => {
+      finish = () => resolve(3);
+    });
+    const first = new Error('first');
+    const all = track(allSettledOrThrow([Promise.reject(first), slow, Promise.reject(new Error('second'))]));
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(all.settled, 'settled while a promise is pending').to.equal(false);
+    finish();
+    expect(await all.promise.catch((error: unknown) => error)).to.equal(first);
+  });
+});
 
 describe('ReplicaTask', () => {
   it('a scan with the task’s signal ends at its next page after a stop, without a warning', async () => {

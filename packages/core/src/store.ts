@@ -71,8 +71,8 @@ export interface Store {
   /**
    * Closes the store. Afterwards every read, write and scan of records fails with `storeClosed()` and changes
    * nothing (`counts` still answers), so that work still under way when a node stops (a replica call, a repair,
-   * a handoff) ends with an error it can report rather than a write into a store that is gone. Closing again
-   * gives the first close's promise.
+   * a handoff) ends with an error it can report rather than a write into a store that is gone. Closing again is
+   * harmless.
    */
   close(): Promise<void>;
 }

@@ -184,7 +184,8 @@ function shutdown(reason: string, { announce = true } = {}): void {
   if (stopping) return;
   stopping = true;
   node.log.info(`${reason}: shutting down`);
-  // Past the stop's own bounds (5 s for requests in flight, the announce's probe timeout, 2 s for background work).
+  // Past the stop's own bounds: 5 s for requests in flight, two probe intervals for the announce, 2 s for
+  // background work.
   const force = setTimeout(() => process.exit(1), 15_000);
   force.unref();
   node.stop({ announce }).then(
