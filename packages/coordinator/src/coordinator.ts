@@ -406,7 +406,7 @@ export class Coordinator implements PeerHandler {
         (replica) => this.callReplica(replica, 'peer.put', { key, record }),
         { required, timeoutMs: this.timeoutMs, graceMs: FAILURE_GRACE_MS },
       );
-      this.hintLater(key, record, outcome);
+      this.hintLater(key, record, replicas.length, outcome);
       if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
 
       let newer: Version | undefined;
@@ -423,9 +423,10 @@ export class Coordinator implements PeerHandler {
   }
 
   /** Once every call has settled, keeps a hint for each replica that did not take the write. */
-  private hintLater(key: string, record: KVRecord, outcome: QuorumOutcome<unknown>): void {
+  private hintLater(key: string, record: KVRecord, called: number, outcome: QuorumOutcome<unknown>): void {
     const hints = this.hints;
-    if (hints === undefined) return;
+    // Every replica has taken it already (a single node's every write): nothing to wait for.
+    if (hints === undefined || outcome.succeeded.length === called) return;
     void this.afterwards.track(
       outcome.settled.then((answers) => {
         for (const answer of answers)
