@@ -55,13 +55,13 @@ export class Rebalancer extends ReplicaTask {
     const deadline = this.clock.now() + timeoutMs;
     const epoch = this.epoch;
     const signal = this.signal;
+    const stopped = () => this.epoch !== epoch || signal.aborted;
     let total = 0;
     for (;;) {
       const { handedOff, remaining } = await this.pass();
       total += handedOff;
       // A ring change during the pass left part of the store unvisited: `pending` says another pass is due.
       const done = remaining === 0 && !this.pending;
-      const stopped = () => this.epoch !== epoch || signal.aborted;
       if (done || this.clock.now() >= deadline || stopped()) return { handedOff: total, remaining };
       await sleep(this.clock, Math.min(500, this.intervalMs), signal);
       // Stopped while waiting (the node is shutting down, its store about to close): no further pass.

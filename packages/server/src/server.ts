@@ -186,9 +186,9 @@ export class KVNode {
     await closed;
     await this.cluster.stop({ announce });
     await this.transport.close?.();
-    // Background work still under way ends once its peer calls fail; writes of its after close would be refused.
-    // The bound's timer keeps the process alive: with every socket closed, nothing else may until the store is
-    // closed (a run's pause is on an unref'd timer).
+    // Background work still under way ends once its peer calls fail; a write it made after the store closed would
+    // be refused. The bound's timer keeps the process alive: with every socket closed, nothing else may until the
+    // store is closed (a run's pause is on an unref'd timer).
     let bound: NodeJS.Timeout | undefined;
     const idle = await Promise.race([
       this.cluster.idle().then(() => true),
