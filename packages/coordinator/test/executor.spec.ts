@@ -2,23 +2,7 @@ import { expect } from 'chai';
 import type sinon from 'sinon';
 import { systemClock } from '../src/clock.js';
 import { ParallelExecutor } from '../src/executor.js';
-import { track, useFakeTimers } from './utils/timing.js';
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { type Deferred, deferred, track, useFakeTimers } from './utils/timing.js';
 
 /** One controllable call per target. */
 function controlledCalls(targets: readonly string[]): Map<string, Deferred<string>> {

@@ -5,6 +5,7 @@ import { HintedHandoff } from '../src/hinted-handoff.js';
 import { Membership } from '../src/membership.js';
 import { LOCAL_TIMINGS, type Timings } from '../src/timings.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
+import { deferred, track } from './utils/timing.js';
 
 /** LOCAL_TIMINGS with anti-entropy out of the way, so only hinted handoff can repair the replica. */
 const HINTS_ONLY: Timings = { ...LOCAL_TIMINGS, antiEntropyIntervalMs: 1e9 };
@@ -125,17 +126,14 @@ describe('Hinted handoff (simulated cluster)', () => {
 describe('HintedHandoff.idle', () => {
   it('resolves only once a replay under way has ended, its hints dropped', async () => {
     const [self, peer] = ['10.0.0.1:5878', '10.0.0.2:5878'];
-    let release = (): void => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const held = deferred<void>();
     let calls = 0;
     const hints = new HintedHandoff({
       membership: new Membership(self, [peer]),
       transport: {
         call: async (_to, _method, params) => {
           calls += 1;
-          await held;
+          await held.promise;
           const { entries } = params as PeerParams<'peer.put_many'>;
           return entries.map((): PutResult => ({ stored: true })) as never;
         },
@@ -146,15 +144,11 @@ describe('HintedHandoff.idle', () => {
     hints.stop();
     expect(calls, 'the replay is out').to.equal(1);
 
-    let idle = false;
-    const waiting = hints.idle().then(() => {
-      idle = true;
-      return hints.count(peer);
-    });
+    const idle = track(hints.idle().then(() => hints.count(peer)));
     for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
-    expect(idle, 'idle while the replay is out').to.equal(false);
-    release();
-    expect(await waiting, 'hints left when idle resolved').to.equal(0);
+    expect(idle.settled, 'idle while the replay is out').to.equal(false);
+    held.resolve();
+    expect(await idle.promise, 'hints left when idle resolved').to.equal(0);
     expect(await replay).to.equal(1);
   });
 });

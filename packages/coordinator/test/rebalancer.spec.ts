@@ -11,7 +11,7 @@ import { LocalReplica } from '../src/local-replica.js';
 import { Membership } from '../src/membership.js';
 import type { PeerTransport } from '../src/peer-transport.js';
 import { Rebalancer } from '../src/rebalancer.js';
-import { eventually, track, useFakeTimers } from './utils/timing.js';
+import { deferred, eventually, track, useFakeTimers } from './utils/timing.js';
 
 const [A, B, C, D] = ['10.0.0.1:5878', '10.0.0.2:5878', '10.0.0.3:5878', '10.0.0.4:5878'];
 
@@ -143,15 +143,12 @@ describe('Rebalancer', () => {
 
   it('idle waits, after a stop, for the batch under way to be confirmed and dropped here', async () => {
     const transport = new HandoffTransport();
-    let release = (): void => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const held = deferred<void>();
     let calls = 0;
     const { store, keys, rebalancer } = leaving(10, {
       call: async (to, method, params) => {
         calls += 1;
-        await held;
+        await held.promise;
         return transport.call(to, method, params);
       },
     });
@@ -161,15 +158,11 @@ describe('Rebalancer', () => {
     expect(calls, 'the batch is out').to.be.above(0);
     rebalancer.stop(); // the node shuts down while its peers have not answered yet
 
-    let idle = false;
-    const waiting = rebalancer.idle().then(() => {
-      idle = true;
-      return store.counts();
-    });
+    const idle = track(rebalancer.idle().then(() => store.counts()));
     for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
-    expect(idle, 'idle while the batch is out').to.equal(false);
-    release();
-    const atIdle = await waiting;
+    expect(idle.settled, 'idle while the batch is out').to.equal(false);
+    held.resolve();
+    const atIdle = await idle.promise;
     const { handedOff } = await pass;
     expect(handedOff, 'the batch under way, and no other after the stop')
       .to.be.above(0)

@@ -6,16 +6,17 @@ import { LocalReplica } from '../src/local-replica.js';
 import type { Logger } from '../src/logger.js';
 import { Membership } from '../src/membership.js';
 import { allSettledOrThrow, ReplicaTask } from '../src/replica-task.js';
-import { eventually, track, useFakeTimers } from './utils/timing.js';
+import { deferred, eventually, track, useFakeTimers } from './utils/timing.js';
 
 /** A task whose runs the test shapes: by default each waits until `finish` is called. */
 class ShapedTask extends ReplicaTask {
   started = 0;
   finish: () => void = () => {};
-  run: (task: ShapedTask) => Promise<void> = () =>
-    new Promise((resolve) => {
-      this.finish = resolve;
-    });
+  run: (task: ShapedTask) => Promise<void> = () => {
+    const held = deferred<void>();
+    this.finish = () => held.resolve();
+    return held.promise;
+  };
   readonly warnings: string[] = [];
 
   constructor({ keys = 0, intervalMs = 1_000 } = {}) {
@@ -45,15 +46,14 @@ class ShapedTask extends ReplicaTask {
 describe('allSettledOrThrow', () => {
   it('gives every value in order, or rejects with the first failure only once every promise has settled', async () => {
     expect(await allSettledOrThrow([Promise.resolve(1), Promise.resolve(2)])).to.deep.equal([1, 2]);
-    let finish = (): void => {};
-    const slow = new Promise<number>((resolve) => {
-      finish = () => resolve(3);
-    });
+    const slow = deferred<number>();
     const first = new Error('first');
-    const all = track(allSettledOrThrow([Promise.reject(first), slow, Promise.reject(new Error('second'))]));
+    const all = track(
+      allSettledOrThrow([Promise.reject(first), slow.promise, Promise.reject(new Error('second'))]),
+    );
     for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
     expect(all.settled, 'settled while a promise is pending').to.equal(false);
-    finish();
+    slow.resolve(3);
     expect(await all.promise.catch((error: unknown) => error)).to.equal(first);
   });
 });

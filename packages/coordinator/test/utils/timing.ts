@@ -36,6 +36,23 @@ export function useFakeTimers(): sinon.SinonFakeTimers {
   return sinon.useFakeTimers({ now: 1_700_000_000_000, toNotFake: ['nextTick', 'queueMicrotask'] });
 }
 
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A promise the test settles itself: a call held until the test lets it answer. */
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 /** Whether a promise has settled yet, without awaiting it. */
 export function track<T>(promise: Promise<T>): { readonly settled: boolean; promise: Promise<T> } {
   const state = { settled: false, promise };
