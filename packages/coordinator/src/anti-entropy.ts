@@ -88,12 +88,11 @@ export class AntiEntropy extends ReplicaTask {
    * peer's counted. A peer that fails is logged and left out.
    */
   async syncWith(...peers: MemberAddress[]): Promise<number> {
-    const epoch = this.epoch;
     const signal = this.signal;
     const digests = this.replica.digests;
     const ring = digests.ring;
     // Gives up when the node stops or restarts, or the ring changes: segment numbers are the ring's.
-    const current = () => this.epoch === epoch && this.replica.digests.ring.id === ring.id;
+    const current = () => !signal.aborted && this.replica.digests.ring.id === ring.id;
     const differing = new Map<MemberAddress, number[]>();
     const look = (first: boolean) =>
       Promise.all(

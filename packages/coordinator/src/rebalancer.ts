@@ -53,26 +53,29 @@ export class Rebalancer extends ReplicaTask {
   /** Passes until nothing is left to hand over, the time is up, or the task is stopped (a node leaving). */
   async drain(timeoutMs: number): Promise<HandoffResult> {
     const deadline = this.clock.now() + timeoutMs;
-    const epoch = this.epoch;
     const signal = this.signal;
-    const stopped = () => this.epoch !== epoch || signal.aborted;
     let total = 0;
     for (;;) {
       const { handedOff, remaining } = await this.pass();
       total += handedOff;
       // A ring change during the pass left part of the store unvisited: `pending` says another pass is due.
       const done = remaining === 0 && !this.pending;
-      if (done || this.clock.now() >= deadline || stopped()) return { handedOff: total, remaining };
+      if (done || this.clock.now() >= deadline || signal.aborted) return { handedOff: total, remaining };
       await sleep(this.clock, Math.min(500, this.intervalMs), signal);
       // Stopped while waiting (the node is shutting down, its store about to close): no further pass.
-      if (stopped()) return { handedOff: total, remaining };
+      if (signal.aborted) return { handedOff: total, remaining };
     }
   }
 
   private async runPass(): Promise<HandoffResult> {
     this.pending = false;
     const ring = this.membership.ring;
-    const epoch = this.epoch;
+    const signal = this.signal;
+    // Stopped (the node is shutting down): the rest waits for a start.
+    const stopped = () => {
+      if (signal.aborted) this.pending = true;
+      return signal.aborted;
+    };
     const n = this.replicas();
     const self = this.membership.self;
     let handedOff = 0;
@@ -80,11 +83,7 @@ export class Rebalancer extends ReplicaTask {
     // Keys and versions a page at a time, so a large node neither stalls nor holds every moving record at once;
     // a record is read when its batch leaves.
     pages: for await (const page of this.replica.pages()) {
-      // Stopped (the node is shutting down): the rest waits for a start.
-      if (this.epoch !== epoch) {
-        this.pending = true;
-        break;
-      }
+      if (stopped()) break;
       const groups = new ReplicaGroups<string>();
       for (const [key] of page) {
         const targets = ring.preferenceList(key, n);
@@ -92,13 +91,8 @@ export class Rebalancer extends ReplicaTask {
         groups.add(targets, key);
       }
       for (const [targets, keys] of groups.batches(this.batchSize)) {
-        // The ring changed under this pass (which scheduled the next): that one works from the new ring. Or the
-        // task was stopped (the node is shutting down): the rest waits for a start.
-        if (this.membership.ring.id !== ring.id) break pages;
-        if (this.epoch !== epoch) {
-          this.pending = true;
-          break pages;
-        }
+        // The ring changed under this pass (which scheduled the next): that one works from the new ring.
+        if (this.membership.ring.id !== ring.id || stopped()) break pages;
         const moved = await this.handOff(ring, targets, keys);
         handedOff += moved.handedOff;
         remaining += moved.remaining;

@@ -70,11 +70,9 @@ export abstract class ReplicaTask {
   protected readonly timeoutMs: number;
   protected readonly batchSize: number;
   private loop: Repeating | undefined;
-  /** Counts starts and stops: a run that waited on a timer gives up if it changed meanwhile. */
-  protected epoch = 0;
   /** Runs of the timer, and runs asked for directly (a leave's drain), until they end. */
   protected readonly runs = new RunsUnderWay();
-  /** Aborted at stop, so that a run's waits and store scans end there (a new one at each start). */
+  /** Aborted, and replaced, at every start and stop: see `signal`. */
   private stopping = new AbortController();
 
   /** `what` names the task in the warning logged when a run fails. */
@@ -96,9 +94,7 @@ export abstract class ReplicaTask {
   }
 
   start(): void {
-    this.epoch += 1;
-    this.stopping = new AbortController();
-    const signal = this.stopping.signal;
+    const signal = this.restart('restarted');
     this.loop = repeat(
       this.clock,
       () => this.pauseMs(),
@@ -113,16 +109,22 @@ export abstract class ReplicaTask {
   }
 
   stop(): void {
-    this.epoch += 1;
     this.loop?.stop();
-    this.stopping.abort(new Error(`${this.what} stopped: the node is stopping`));
+    this.restart('stopped: the node is stopping');
   }
 
   /**
-   * Aborts at the next stop. A run takes it when it begins and passes it to its waits (`sleep`) and scans
-   * (`LocalReplica.pages`), which then end at once.
+   * Aborts at the next start or stop. A run takes it when it begins, gives up once it has aborted, and passes it
+   * to its waits (`sleep`) and scans (`LocalReplica.pages`), which then end at once.
    */
   protected get signal(): AbortSignal {
+    return this.stopping.signal;
+  }
+
+  /** Aborts the runs under way with `why` and gives the signal of the runs to come. */
+  private restart(why: string): AbortSignal {
+    this.stopping.abort(new Error(`${this.what} ${why}`));
+    this.stopping = new AbortController();
     return this.stopping.signal;
   }
 
