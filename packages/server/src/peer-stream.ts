@@ -13,6 +13,16 @@ export const PEER_PATH = '/peer';
 /** The header naming the dialling node's cluster (`--cluster-name`). */
 export const PEER_CLUSTER_HEADER = 'kvdb-cluster';
 
+/** A cluster name as a message shows it: quoted, and cut short when it came from a peer. */
+export function quotedCluster(name: string): string {
+  return JSON.stringify(name.slice(0, 64));
+}
+
+/** Why a stream between nodes of two clusters is refused, from either side: `address` is in cluster `its`. */
+export function otherCluster(address: string, its: string, not: string): string {
+  return `${address} is in cluster ${quotedCluster(its)}, not ${quotedCluster(not)} (--cluster-name); nodes of two clusters do not talk to each other`;
+}
+
 const NEWLINE = 0x0a;
 
 /**

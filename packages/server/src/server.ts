@@ -10,7 +10,14 @@ import { DiskStore, LMDB_MAX_KEY_BYTES } from './disk-store.js';
 import { createLogger } from './logger.js';
 import { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
 import { normalizeParams } from './params.js';
-import { FrameReader, PEER_CLUSTER_HEADER, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
+import {
+  FrameReader,
+  otherCluster,
+  PEER_CLUSTER_HEADER,
+  PEER_PATH,
+  PEER_PROTOCOL,
+  quotedCluster,
+} from './peer-stream.js';
 import { toRpcError } from './rpc-errors.js';
 import { StreamPeerTransport } from './stream-peer-transport.js';
 
@@ -403,15 +410,15 @@ export class KVNode {
 
   /** The refusal of a stream from another cluster's node; the first few clusters are logged. */
   private foreignCluster(cluster: string | string[], from: string | undefined): object {
-    const own = JSON.stringify(this.config.clusterName);
-    const theirs = JSON.stringify(String(cluster).slice(0, 64));
+    const own = quotedCluster(this.config.clusterName);
+    const theirs = quotedCluster(String(cluster));
     if (!this.foreignClusters.has(theirs) && this.foreignClusters.size < 16) {
       this.foreignClusters.add(theirs);
       this.log.warn(
         `refused a peer stream from a node of cluster ${theirs} (at ${from ?? '?'}): this node is in cluster ${own}`,
       );
     }
-    const message = `${this.address} is in cluster ${own}, not ${theirs} (--cluster-name); nodes of two clusters do not talk to each other`;
+    const message = otherCluster(this.address, this.config.clusterName, String(cluster));
     return rpcError(ErrorCode.INVALID_REQUEST, message, { cluster: this.config.clusterName });
   }
 

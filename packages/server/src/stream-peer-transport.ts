@@ -14,7 +14,7 @@ import {
   TimeoutError,
 } from '@kvdb/core';
 import { clusterName, DEFAULT_CLUSTER_NAME } from './config.js';
-import { FrameReader, PEER_CLUSTER_HEADER, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
+import { FrameReader, otherCluster, PEER_CLUSTER_HEADER, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
 
 export interface StreamPeerTransportInit {
   /** Sent as `Authorization: Bearer …` when opening a stream, to peers that require it. */
@@ -309,9 +309,7 @@ class PeerLink {
       // A peer names its cluster as it switches (one of an older kvdb names none and is taken).
       const theirs = headerOf(answer, PEER_CLUSTER_HEADER);
       if (theirs !== undefined && theirs !== this.options.cluster) {
-        const foreign = new InvalidRequestError(
-          `${this.peer} is in cluster ${JSON.stringify(theirs.slice(0, 64))}, not ${JSON.stringify(this.options.cluster)} (--cluster-name); nodes of two clusters do not talk to each other`,
-        );
+        const foreign = new InvalidRequestError(otherCluster(this.peer, theirs, this.options.cluster));
         this.options.onAnswer(status, foreign);
         this.fail(() => foreign);
         return;
