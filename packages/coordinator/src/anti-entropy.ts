@@ -127,7 +127,7 @@ export class AntiEntropy extends ReplicaTask {
         const remote = await this.transport.call(
           peer,
           'peer.range',
-          { ring: ring.id, segments },
+          { ring: digests.id, segments },
           { timeoutMs: this.timeoutMs },
         );
         if (!current()) return; // this node's ring changed during the call: its segments no longer compare
@@ -168,20 +168,19 @@ export class AntiEntropy extends ReplicaTask {
     digests: DigestIndex,
     first: boolean,
   ): Promise<number[] | undefined> {
-    const ring = digests.ring;
     const shared = digests.sharedSegments(this.membership.self, peer, this.replicas());
     if (shared.length === 0) return undefined;
     const ask = (detail: boolean) =>
       this.transport.call(
         peer,
         'peer.digest',
-        { from: this.membership.self, ring: ring.id, detail },
+        { from: this.membership.self, ring: digests.id, detail },
         { timeoutMs: this.timeoutMs },
       );
 
     if (first) {
       const summary = await ask(false);
-      if (summary.ring !== ring.id) return undefined;
+      if (summary.ring !== digests.id) return undefined;
       const [high, low] = digests.combine(shared);
       if (summary.root[0] === high && summary.root[1] === low) {
         this.stats.inSync += 1;
@@ -189,7 +188,7 @@ export class AntiEntropy extends ReplicaTask {
       }
     }
     const detail = await ask(true);
-    if (detail.ring !== ring.id || detail.segments === undefined) return undefined;
+    if (detail.ring !== digests.id || detail.segments === undefined) return undefined;
     const theirs = new Map(detail.segments.map(([segment, h, l]) => [segment, `${h}.${l}`]));
     return shared.filter((segment) => {
       const [h, l] = digests.segment(segment);
@@ -209,10 +208,9 @@ export class AntiEntropy extends ReplicaTask {
 
   handleDigest(params: DigestParams): DigestReply {
     const digests = this.replica.digests;
-    const ring = digests.ring;
-    if (params.ring !== ring.id) return { ring: ring.id, root: [0, 0] };
+    if (params.ring !== digests.id) return { ring: digests.id, root: [0, 0] };
     const shared = digests.sharedSegments(this.membership.self, params.from, this.replicas());
-    const reply: DigestReply = { ring: ring.id, root: digests.combine(shared) };
+    const reply: DigestReply = { ring: digests.id, root: digests.combine(shared) };
     if (params.detail) {
       reply.segments = shared.map((segment) => {
         const [high, low] = digests.segment(segment);
@@ -229,7 +227,7 @@ export class AntiEntropy extends ReplicaTask {
    */
   async handleRange(params: { ring: string; segments: number[] }): Promise<KeyVersion[]> {
     const onAskersRing = () => {
-      if (params.ring !== this.replica.digests.ring.id) {
+      if (params.ring !== this.replica.digests.id) {
         throw new UnavailableError(`${this.membership.self} is on another ring now; compare digests again`);
       }
     };

@@ -159,7 +159,10 @@ export type Digest = [number, number];
 export interface DigestParams {
   /** The asking member: digests cover only the segments it shares with the answering one. */
   from: string;
-  /** The asker's ring id; a different ring answers with no digests, since they would not compare. */
+  /**
+   * The asker's digest index id (its ring's id and its record hash); another ring or another hash answers with no
+   * digests, since they would not compare.
+   */
   ring: string;
   /** Also list each segment's digest, not only their combination. */
   detail: boolean;
@@ -184,7 +187,10 @@ export interface PeerMethods {
   /** A bounded page of the replica's keys, tombstones included, in `compareKeys` order. */
   'peer.keys': [KeyScanParams, KeyVersion[]];
   'peer.digest': [DigestParams, DigestReply];
-  /** The replica's keys in these segments of ring `ring`; refused (unavailable) when it is on another ring. */
+  /**
+   * The replica's keys in these segments of the ring named in `ring` (a digest index id); refused (unavailable)
+   * when it is on another ring.
+   */
   'peer.range': [{ ring: string; segments: number[] }, KeyVersion[]];
   /** Removes these tombstones, each only if it is still exactly that version; resolves with how many went. */
   'peer.purge': [{ entries: Array<[string, Version]> }, number];
