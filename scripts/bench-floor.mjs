@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// The floor under BENCHMARKS.md's cluster figures: the least a 3-node replicated key-value store on node:http
+// can do, run under the same `kvdb bench` load as a kvdb cluster.
+//
+//   node scripts/bench-floor.mjs [--port-base P] -- set -c 32 -d 10s
+//
+// Each of its three processes answers JSON-RPC `set`, `get` and `ping` on POST / as the reference server does,
+// and replicates as kvdb does with R=3 and quorum reads and writes: a set is stamped with a version, kept
+// locally and sent to both peers, and answered once one peer has acked; a get asks one peer and answers with the
+// newer of the two records. Peer calls travel as newline-delimited JSON frames on one TCP connection per peer,
+// one frame per turn of the event loop. Nothing else: no validation, timeouts, digests, hints, membership or
+// failure handling. What a kvdb node spends beyond this floor is the price of those, and of its own overhead.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { connect, createServer as createTcpServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+if (process.argv[2] === '--serve') serve(Number(process.argv[3]), process.argv[4].split(',').map(Number));
+else await bench();
+
+async function bench() {
+  const { stopAllChildren } = await import('../packages/client/dist/src/bench/child-process.js');
+  const dash = process.argv.indexOf('--');
+  const own = dash === -1 ? process.argv.slice(2) : process.argv.slice(2, dash);
+  const benchArgs = dash === -1 ? [] : process.argv.slice(dash + 1);
+  const { values } = parseArgs({ args: own, options: { 'port-base': { type: 'string', default: '6950' } } });
+  const base = Number(values['port-base']);
+  const ports = [base, base + 1, base + 2];
+  const self = fileURLToPath(import.meta.url);
+  const nodes = ports.map((port) =>
+    spawn(process.execPath, [self, '--serve', String(port), ports.join(',')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
+  await Promise.all(
+    nodes.map(
+      (node) =>
+        new Promise((resolve, reject) => {
+          node.stdout.once('data', resolve);
+          node.once('exit', (code) =>
+            reject(new Error(`a floor node exited with ${code} before it listened`)),
+          );
+        }),
+    ),
+  );
+  const stop = () => {
+    for (const node of nodes) node.kill('SIGTERM');
+  };
+  process.once('SIGINT', () => {
+    stop();
+    process.exit(130);
+  });
+  const targets = ports.map((port) => `127.0.0.1:${port}`).join(',');
+  process.stderr.write(`bench-floor: 3 floor nodes, R=3, W=2, R=2, in memory: ${targets}\n`);
+  const kvdb = fileURLToPath(new URL('../packages/client/bin/kvdb.js', import.meta.url));
+  const run = spawn(process.execPath, [kvdb, 'bench', ...benchArgs, '--targets', targets], {
+    stdio: 'inherit',
+  });
+  const status = await new Promise((resolve) => run.once('exit', (code) => resolve(code ?? 1)));
+  stop();
+  await stopAllChildren();
+  process.exit(status);
+}
+
+/** One floor node: HTTP for clients on `port`, TCP for peers on `port + 1000`. */
+function serve(port, ports) {
+  const self = `127.0.0.1:${port}`;
+  const records = new Map();
+  const waiting = new Map();
+  let nextId = 0;
+  let lastWall = 0;
+  let counter = 0;
+
+  const newer = (a, b) => {
+    if (a == null) return b;
+    if (b == null) return a;
+    const [x, y] = [a.version, b.version];
+    if (x.wall !== y.wall) return x.wall > y.wall ? a : b;
+    if (x.counter !== y.counter) return x.counter > y.counter ? a : b;
+    return x.node >= y.node ? a : b;
+  };
+  const stamp = () => {
+    const now = Date.now();
+    if (now > lastWall) [lastWall, counter] = [now, 0];
+    else counter += 1;
+    return { wall: lastWall, counter, node: self };
+  };
+  const keep = (key, record) => records.set(key, newer(records.get(key), record));
+
+  // Frames of [id, ...] arrays, one per turn of the event loop, newline-delimited.
+  const link = (socket, onFrame) => {
+    let out = [];
+    let text = '';
+    socket.setNoDelay(true);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => {
+      text += chunk;
+      for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n')) {
+        onFrame(JSON.parse(text.slice(0, end)));
+        text = text.slice(end + 1);
+      }
+    });
+    return (item) => {
+      if (out.push(item) > 1) return;
+      setImmediate(() => {
+        socket.write(`${JSON.stringify(out)}\n`);
+        out = [];
+      });
+    };
+  };
+
+  createTcpServer((socket) => {
+    const reply = link(socket, (frame) => {
+      // A get is [id, key], a set [id, key, record].
+      for (const [id, key, record] of frame) {
+        if (record === undefined) reply([id, records.get(key) ?? null]);
+        else {
+          keep(key, record);
+          reply([id, true]);
+        }
+      }
+    });
+  }).listen(port + 1000, '127.0.0.1');
+
+  const peers = [];
+  const call = (peer, key, record) =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      peer(record === undefined ? [id, key] : [id, key, record]);
+    });
+  const onReplies = (frame) => {
+    for (const [id, result] of frame) {
+      const resolve = waiting.get(id);
+      waiting.delete(id);
+      resolve?.(result);
+    }
+  };
+
+  const answer = async (method, params) => {
+    const key = Array.isArray(params) ? params[0] : params?.key;
+    if (method === 'set') {
+      const record = { value: Array.isArray(params) ? params[1] : params.value, version: stamp() };
+      keep(key, record);
+      await Promise.any(peers.map((peer) => call(peer, key, record)));
+      return true;
+    }
+    if (method === 'get') {
+      const record = newer(records.get(key), await call(peers[0], key));
+      return record?.value ?? (Array.isArray(params) ? params[1] : params?.default) ?? null;
+    }
+    return 'pong';
+  };
+
+  const http = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', async () => {
+      const { id, method, params } = JSON.parse(Buffer.concat(chunks).toString());
+      const body = JSON.stringify({ jsonrpc: '2.0', id, result: await answer(method, params) });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  // Every node listens for peers first; the links open once all three do.
+  setTimeout(() => {
+    for (const other of ports) {
+      if (other !== port) peers.push(link(connect(other + 1000, '127.0.0.1'), onReplies));
+    }
+    http.listen(port, '127.0.0.1', () => process.stdout.write(`floor node listening on ${self}\n`));
+  }, 300);
+  process.once('SIGTERM', () => process.exit(0));
+}
