@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { KVClient } from '@kvdb/client';
-import type { Consistency, JsonValue, KVRecord } from '@kvdb/core';
+import type { Consistency, DigestReply, JsonValue, KVRecord } from '@kvdb/core';
 import { SERVER_BIN } from '../helpers/cluster.js';
 import { freePorts } from '../helpers/ports.js';
 import type { RpcReply } from '../helpers/raw.js';
@@ -197,8 +197,9 @@ export class FaultCluster {
         call(x.port, 'peer.digest', { from: y.address, ring, detail: false }, 1_000),
         call(y.port, 'peer.digest', { from: x.address, ring, detail: false }, 1_000),
       ]);
-      const [l, r] = [left.result as { root: number[] }, right.result as { root: number[] }];
-      if (l === undefined || r === undefined) return undefined;
+      const [l, r] = [left.result as DigestReply | undefined, right.result as DigestReply | undefined];
+      // Another id in an answer means its digests do not compare (it answers [0, 0]): not an agreement.
+      if (l === undefined || r === undefined || l.ring !== ring || r.ring !== ring) return undefined;
       return l.root[0] === r.root[0] && l.root[1] === r.root[1];
     } catch {
       return undefined;

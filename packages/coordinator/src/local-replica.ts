@@ -134,7 +134,7 @@ export class LocalReplica {
   /**
    * Re-keys the digests to a new ring. A store of one scan page is read at once; a larger one a page at a time
    * with a turn of the event loop between pages, so a ring change does not hold a large node up. Until the scan
-   * ends, the old index (and its ring, which anti-entropy names to its peers) stays in use, and the new one takes
+   * ends, the old index (and its id, which anti-entropy names to its peers) stays in use, and the new one takes
    * every write to a key the scan has passed (the scan itself sees the rest).
    *
    * As with a scan all at once, a write under way while its key's page is read is taken into the new index: right

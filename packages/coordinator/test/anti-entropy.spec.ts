@@ -261,6 +261,8 @@ describe('Anti-entropy (simulated cluster)', () => {
       });
       const refused = await peer.antiEntropy.handleRange({ ring: asked, segments: [0] }).catch((e) => e);
       expect(refused).to.be.instanceOf(UnavailableError);
+      const current = { ring: peer.replica.digests.id, segments: [0] };
+      expect(await peer.antiEntropy.handleRange(current), 'its own id is still taken').to.be.an('array');
     });
 
     it('never compares with a peer that hashes records otherwise (an older kvdb): no key list, nothing pushed', async () => {

@@ -169,6 +169,7 @@ export interface DigestParams {
 }
 
 export interface DigestReply {
+  /** The answering replica's digest index id: its digests compare with the asker's only if the two are equal. */
   ring: string;
   root: Digest;
   /** `[segment, high, low]` for each shared segment, when `detail` was asked. */
