@@ -20,7 +20,6 @@ if (process.argv[2] === '--serve') serve(Number(process.argv[3]), process.argv[4
 else await bench();
 
 async function bench() {
-  const { stopAllChildren } = await import('../packages/client/dist/src/bench/child-process.js');
   const dash = process.argv.indexOf('--');
   const own = dash === -1 ? process.argv.slice(2) : process.argv.slice(2, dash);
   const benchArgs = dash === -1 ? [] : process.argv.slice(dash + 1);
@@ -59,7 +58,6 @@ async function bench() {
   });
   const status = await new Promise((resolve) => run.once('exit', (code) => resolve(code ?? 1)));
   stop();
-  await stopAllChildren();
   process.exit(status);
 }
 
