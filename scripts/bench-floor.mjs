@@ -10,11 +10,13 @@
 // newer of the two records. Peer calls travel as newline-delimited JSON frames on one TCP connection per peer,
 // one frame per turn of the event loop. Nothing else: no validation, timeouts, digests, hints, membership or
 // failure handling. What a kvdb node spends beyond this floor is the price of those, and of its own overhead.
+// Versions compare as kvdb's do (`newerRecord`). Needs a build (`npm run build`).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { newerRecord } from '../packages/core/dist/src/record.js';
 
 if (process.argv[2] === '--serve') serve(Number(process.argv[3]), process.argv[4].split(',').map(Number));
 else await bench();
@@ -70,21 +72,13 @@ function serve(port, ports) {
   let lastWall = 0;
   let counter = 0;
 
-  const newer = (a, b) => {
-    if (a == null) return b;
-    if (b == null) return a;
-    const [x, y] = [a.version, b.version];
-    if (x.wall !== y.wall) return x.wall > y.wall ? a : b;
-    if (x.counter !== y.counter) return x.counter > y.counter ? a : b;
-    return x.node >= y.node ? a : b;
-  };
   const stamp = () => {
     const now = Date.now();
     if (now > lastWall) [lastWall, counter] = [now, 0];
     else counter += 1;
     return { wall: lastWall, counter, node: self };
   };
-  const keep = (key, record) => records.set(key, newer(records.get(key), record));
+  const keep = (key, record) => records.set(key, newerRecord(records.get(key), record));
 
   // Frames of [id, ...] arrays, one per turn of the event loop, newline-delimited.
   const link = (socket, onFrame) => {
@@ -145,7 +139,7 @@ function serve(port, ports) {
       return true;
     }
     if (method === 'get') {
-      const record = newer(records.get(key), await call(peers[0], key));
+      const record = newerRecord(records.get(key), (await call(peers[0], key)) ?? undefined);
       return record?.value ?? (Array.isArray(params) ? params[1] : params?.default) ?? null;
     }
     return 'pong';

@@ -16,8 +16,8 @@ const TWO_TO_32 = 0x1_0000_0000;
  * seeds, each mixed the way MurmurHash3 mixes its blocks (one block per UTF-16 unit or 32-bit number). A digest only
  * has to change, all but certainly, when a replica's records do; nothing is gained by forging a collision, so a
  * cryptographic hash is not needed. This is about five times cheaper than md5 was here, and it runs twice on every
- * write a replica takes. Replicas compare digests only with replicas that compute them the same way: the ring id
- * they exchange names the ring and the hash (`DigestIndex.id`).
+ * write a replica takes. Replicas compare digests only with replicas that compute them the same way: the id they
+ * exchange (`DigestIndex.id`) names both the ring and the hash.
  */
 export function recordHash(key: string, record: RecordHead): Digest {
   const { wall, counter, node } = record.version;
