@@ -6,7 +6,7 @@
 export interface ErrorTally {
   /** JSON-RPC error code → count. */
   rpc: Record<string, number>;
-  /** Transport error kind (`ECONNREFUSED`, `UND_ERR_HEADERS_TIMEOUT`, `HTTP 503`, …) → count. */
+  /** Transport error kind (`ECONNREFUSED`, `HTTP_TIMEOUT`, `HTTP 503`, …) → count. */
   transport: Record<string, number>;
   /** The first message seen for each code or kind, to show what went wrong. */
   samples: Record<string, string>;
@@ -27,7 +27,7 @@ export function noteTransportError(tally: ErrorTally, kind: string, message: str
   tally.samples[kind] ??= message;
 }
 
-/** The error's code (`ECONNRESET`, `UND_ERR_SOCKET`), else its name. */
+/** The error's code (`ECONNRESET`, `HTTP_CLOSED`), else its name. */
 export function transportErrorKind(error: Error): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && code !== '' ? code : error.name;

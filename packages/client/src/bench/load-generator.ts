@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { type Dispatcher, Pool } from 'undici';
 import { TRANSPORT_ERROR_BACKOFF_MS } from './constants.js';
 import {
   type ErrorTally,
@@ -9,6 +8,7 @@ import {
   transportErrorKind,
 } from './errors-tally.js';
 import { createHistogram, type Histogram, recordMillis } from './histogram.js';
+import { HttpConnection, type ReplyHandler } from './http-connection.js';
 import type { StopCondition, Target } from './options.js';
 import { type WireMethod, Workload, type WorkloadInit } from './workload.js';
 
@@ -48,16 +48,15 @@ export interface LoadProgress {
 }
 
 /**
- * Keeps `concurrency` JSON-RPC calls in flight over undici `Pool`s (one per target, one connection per slot)
- * until the stop condition. The hot path is a callback chain per slot through `Pool.dispatch`, with no promise or
- * body stream per request; bodies are strings built by concatenation, replies parsed with one JSON.parse.
+ * Keeps `concurrency` JSON-RPC calls in flight, one per slot, each slot with its own keep-alive connection to its
+ * target (`HttpConnection`), until the stop condition. The hot path is a callback chain per slot, with no promise
+ * or stream per request; bodies are strings built by concatenation, replies parsed with one JSON.parse.
  */
 export class LoadGenerator {
   readonly progress: LoadProgress = { completed: 0, errors: 0 };
   private readonly plan: LoadPlan;
   private readonly workload: Workload;
-  private readonly pools: Pool[];
-  private readonly headers: Record<string, string>;
+  private readonly slots: Slot[] = [];
   private readonly histogram = createHistogram();
   private readonly errors: ErrorTally = emptyTally();
   private counts = { ok: 0, gets: 0, sets: 0, misses: 0 };
@@ -69,37 +68,22 @@ export class LoadGenerator {
   constructor(plan: LoadPlan) {
     this.plan = plan;
     this.workload = new Workload(plan.workload);
+    let headers = 'content-type: application/json\r\n';
+    if (plan.authToken !== undefined) headers += `authorization: Bearer ${plan.authToken}\r\n`;
     const first = plan.firstSlot ?? 0;
-    this.pools = plan.targets.map((target, index) => {
-      let slots = 0;
-      for (let slot = first; slot < first + plan.concurrency; slot++)
-        if (slot % plan.targets.length === index) slots++;
-      return new Pool(
-        `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
-        {
-          connections: Math.max(1, slots),
-          pipelining: 1,
-          headersTimeout: plan.timeoutMs,
-          bodyTimeout: plan.timeoutMs,
-          keepAliveTimeout: 30_000,
-        },
-      );
-    });
-    this.headers = { 'content-type': 'application/json' };
-    if (plan.authToken !== undefined) this.headers.authorization = `Bearer ${plan.authToken}`;
+    for (let slot = first; slot < first + plan.concurrency; slot++) {
+      const { host, port } = plan.targets[slot % plan.targets.length]!;
+      this.slots.push(new Slot(this, new HttpConnection({ host, port, headers, timeoutMs: plan.timeoutMs })));
+    }
   }
 
   async run(): Promise<LoadResult> {
     const started = performance.now();
     if (this.plan.stop.durationMs !== undefined) this.deadline = started + this.plan.stop.durationMs;
-    const first = this.plan.firstSlot ?? 0;
     await new Promise<void>((resolve) => {
       this.done = resolve;
-      for (let slot = first; slot < first + this.plan.concurrency; slot++) {
-        const pool = this.pools[slot % this.pools.length]!;
-        this.active++;
-        new Slot(this, pool).next();
-      }
+      this.active = this.slots.length;
+      for (const slot of this.slots) slot.next();
     });
     return {
       ...this.counts,
@@ -111,7 +95,7 @@ export class LoadGenerator {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.pools.map((pool) => pool.destroy()));
+    for (const slot of this.slots) slot.close();
   }
 
   /** Whether a slot may send another request; counts it as issued when it may. */
@@ -125,13 +109,12 @@ export class LoadGenerator {
     return true;
   }
 
-  nextRequest(): { method: WireMethod; body: string } {
-    const method = this.workload.nextMethod();
-    return { method, body: this.workload.body(method, this.workload.nextKey()) };
+  nextMethod(): WireMethod {
+    return this.workload.nextMethod();
   }
 
-  dispatchOptions(body: string): Dispatcher.DispatchOptions {
-    return { path: '/', method: 'POST', headers: this.headers, body };
+  nextBody(method: WireMethod): string {
+    return this.workload.body(method, this.workload.nextKey());
   }
 
   replied(method: WireMethod, statusCode: number, text: string, ms: number): void {
@@ -176,48 +159,39 @@ export class LoadGenerator {
 }
 
 /** One request slot: sends, waits for the whole reply, records, sends again. Reused for every request it makes. */
-class Slot implements Dispatcher.DispatchHandler {
+class Slot implements ReplyHandler {
   private readonly generator: LoadGenerator;
-  private readonly pool: Pool;
-  private chunks: Buffer[] = [];
-  private statusCode = 0;
+  private readonly connection: HttpConnection;
   private method: WireMethod = 'get';
   private started = 0;
+  private closed = false;
 
-  constructor(generator: LoadGenerator, pool: Pool) {
+  constructor(generator: LoadGenerator, connection: HttpConnection) {
     this.generator = generator;
-    this.pool = pool;
+    this.connection = connection;
   }
 
   next(): void {
-    if (!this.generator.claim()) return;
-    const { method, body } = this.generator.nextRequest();
-    this.method = method;
-    this.chunks = [];
-    this.statusCode = 0;
+    if (this.closed || !this.generator.claim()) return;
+    this.method = this.generator.nextMethod();
+    const body = this.generator.nextBody(this.method);
     this.started = performance.now();
-    this.pool.dispatch(this.generator.dispatchOptions(body), this);
+    this.connection.post(body, this);
   }
 
-  onRequestStart(): void {}
-
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
-    this.statusCode = statusCode;
+  close(): void {
+    this.closed = true;
+    this.connection.close();
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.chunks.push(chunk);
-  }
-
-  onResponseEnd(): void {
+  onReply(status: number, body: Buffer): void {
     const ms = performance.now() - this.started;
-    const text =
-      this.chunks.length === 1 ? this.chunks[0]!.toString() : Buffer.concat(this.chunks).toString();
-    this.generator.replied(this.method, this.statusCode, text, ms);
-    queueMicrotask(() => this.next());
+    this.generator.replied(this.method, status, body.toString(), ms);
+    this.next();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onFailure(error: Error): void {
+    if (this.closed) return;
     this.generator.failed(error);
     setTimeout(() => this.next(), TRANSPORT_ERROR_BACKOFF_MS);
   }
