@@ -118,6 +118,7 @@ describe('bench options: resolveBenchOptions', () => {
       [{ consistency: 'most' }, /`--consistency` to be one of one, quorum, all/],
       [{ port: 0 }, /`--port` to be an integer from 1 to 65535/],
       [{ timeout: 0 }, /`--timeout`/],
+      [{ 'auth-token': 'token\r\nx-injected: 1' }, /`--auth-token` to be one line/],
     ];
     for (const [raw, message] of cases) {
       expect(() => resolveBenchOptions(raw), JSON.stringify(raw)).to.throw(BenchOptionsError, message);

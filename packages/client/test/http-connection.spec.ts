@@ -10,6 +10,7 @@ import {
   HttpClientError,
   HttpConnection,
   type HttpResponse,
+  MAX_BODY_BYTES,
   MAX_HEAD_BYTES,
   ResponseReader,
 } from '../src/bench/http-connection.js';
@@ -131,6 +132,29 @@ describe('bench HTTP client: ResponseReader', () => {
     expect(badResponse(`HTTP/1.1 200 OK\r\nx: ${'y'.repeat(MAX_HEAD_BYTES)}`).message).to.include(
       'head over',
     );
+    expect(badResponse(`HTTP/1.1 200 OK\r\nx: ${'y'.repeat(MAX_HEAD_BYTES)}\r\n\r\n`).message).to.include(
+      'head over',
+    );
+    expect(badResponse('HTTP/1.1 099 Odd\r\n\r\n').message).to.include('status 99');
+    expect(
+      badResponse(`HTTP/1.1 200 OK\r\ncontent-length: ${MAX_BODY_BYTES + 1}\r\n\r\n`).message,
+    ).to.include(`over ${MAX_BODY_BYTES}`);
+  });
+
+  it('refuses a body without a length once it is over the limit', () => {
+    const reader = new ResponseReader();
+    reader.push(Buffer.from('HTTP/1.1 200 OK\r\n\r\n'));
+    reader.push(Buffer.alloc(MAX_BODY_BYTES));
+    expect(() => reader.push(Buffer.alloc(1))).to.throw(HttpClientError, `over ${MAX_BODY_BYTES}`);
+  });
+
+  it('reads a large body that arrives in many pieces', () => {
+    const body = Buffer.alloc(1024 * 1024, 'v');
+    const text = `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body.toString('latin1')}`;
+    const cuts = Array.from({ length: 16 }, (_, index) => 50 + index * 65_536);
+    const [response, ...rest] = readAll(text, cuts);
+    expect(rest).to.deep.equal([]);
+    expect(response!.body.equals(body)).to.equal(true);
   });
 });
 
@@ -296,6 +320,26 @@ describe('bench HTTP client: HttpConnection', () => {
     expect((await failure(post(connection(twice), '{}'))).code).to.equal('HTTP_BAD_RESPONSE');
   });
 
+  it('fails a request whose reply trickles in for longer than the timeout', async () => {
+    const port = await rawServer((socket) => {
+      const head = 'HTTP/1.1 200 OK\r\nx-slow: ';
+      let sent = 0;
+      const drip = setInterval(() => socket.write(head[sent++ % head.length]!), 20);
+      socket.on('close', () => clearInterval(drip));
+    });
+    const error = await failure(post(connection(port, 150), '{}'));
+    expect(error.code).to.equal('HTTP_TIMEOUT');
+  });
+
+  it('fails a request whose body runs to the end of a stream that was reset', async () => {
+    const port = await rawServer((socket) => {
+      // The reset follows a while after the bytes, so that they are read first (a reset at once can overtake them).
+      socket.write('HTTP/1.1 200 OK\r\n\r\n{"result":"cut sh');
+      setTimeout(() => socket.resetAndDestroy(), 50);
+    });
+    expect((await failure(post(connection(port), '{}'))).code).to.equal('ECONNRESET');
+  });
+
   it('takes a body that ends with the connection', async () => {
     const port = await rawServer((socket) =>
       socket.end('HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{"result":3}'),
@@ -375,6 +419,27 @@ describe('bench load generator', () => {
     expect(counts[0]).to.be.greaterThan(0);
     expect(counts[1]).to.be.greaterThan(0);
     expect(sockets.map((set) => set.size)).to.deep.equal([2, 2]);
+  });
+
+  it('ends a run under way when it is closed', async () => {
+    const server = await startReferenceServer();
+    closers.push(() => server.close());
+    const options = resolveBenchOptions({
+      operation: 'set',
+      targets: `${server.host}:${server.port}`,
+      duration: '60s',
+      concurrency: 4,
+    });
+    const generator = new LoadGenerator(workerPlans(options)[0]!);
+    const running = generator.run();
+    for (let waited = 0; generator.progress.completed < 20 && waited < 5_000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(generator.progress.completed).to.be.at.least(20);
+    await generator.close();
+    const result = await running;
+    expect(result.completed).to.be.at.least(20);
+    expect(result.durationMs).to.be.below(30_000);
   });
 
   it('counts error replies and failed connections apart from the latencies', async () => {

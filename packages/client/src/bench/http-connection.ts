@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 /**
  * The load generator's HTTP/1.1 client: one keep-alive connection that POSTs one request at a time and reads the
@@ -35,17 +36,22 @@ export interface HttpResponse {
 /**
  * Reads HTTP/1.1 responses off a byte stream, in order. Bodies are delimited by `content-length`, by chunked
  * transfer coding, or by the end of the stream; 1xx answers are skipped. Throws `HttpClientError` at bytes that
- * are not an HTTP response.
+ * are not an HTTP response, or at a head or body over its limit.
+ *
+ * A head is parsed once, when its last byte arrives; a body's pieces are kept apart and joined once it is whole
+ * (a chunked body, which kvdb never sends, is decoded again from its start at each piece).
  */
 export class ResponseReader {
-  private pending: Buffer | undefined;
-  /** The head of a response whose body runs to the end of the stream. */
-  private untilClose: { status: number } | undefined;
+  /** Bytes taken and not yet read, in the order they came; `size` in all. */
+  private pieces: Buffer[] = [];
+  private size = 0;
+  /** The head of the response whose body is being read. */
+  private head: ResponseHead | undefined;
 
   /** Takes the next bytes; gives every response they complete. */
   push(chunk: Buffer): HttpResponse[] {
-    this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    if (this.untilClose !== undefined) return [];
+    this.pieces.push(chunk);
+    this.size += chunk.length;
     const responses: HttpResponse[] = [];
     for (;;) {
       const response = this.next();
@@ -56,49 +62,69 @@ export class ResponseReader {
 
   /** The stream ended: the response whose body ran to its end, if one was being read. */
   end(): HttpResponse | undefined {
-    if (this.untilClose === undefined) return undefined;
-    const body = this.pending ?? Buffer.alloc(0);
-    this.pending = undefined;
-    const { status } = this.untilClose;
-    this.untilClose = undefined;
-    return { status, body, close: true };
+    const head = this.head;
+    if (head === undefined || !head.untilClose) return undefined;
+    const body = this.joined();
+    this.head = undefined;
+    this.pieces = [];
+    this.size = 0;
+    return { status: head.status, body, close: true };
   }
 
   /** Whether bytes of a response not yet complete have arrived. */
   get partial(): boolean {
-    return this.pending !== undefined && this.pending.length > 0;
+    return this.size > 0 || this.head !== undefined;
   }
 
   private next(): HttpResponse | undefined {
-    const bytes = this.pending;
-    if (bytes === undefined) return undefined;
-    const headEnd = bytes.indexOf('\r\n\r\n');
-    if (headEnd === -1) {
-      if (bytes.length > MAX_HEAD_BYTES) throw bad(`a response head over ${MAX_HEAD_BYTES} bytes`);
+    if (this.head === undefined) {
+      if (this.size === 0) return undefined;
+      const bytes = this.joined();
+      const headEnd = bytes.indexOf('\r\n\r\n');
+      if (headEnd === -1 ? bytes.length > MAX_HEAD_BYTES : headEnd > MAX_HEAD_BYTES) {
+        throw bad(`a response head over ${MAX_HEAD_BYTES} bytes`);
+      }
+      if (headEnd === -1) return undefined;
+      this.head = parseHead(bytes.toString('latin1', 0, headEnd));
+      this.take(bytes, headEnd + 4);
+    }
+    const head = this.head;
+    if (head.untilClose) {
+      if (this.size > MAX_BODY_BYTES) throw bad(`a body over ${MAX_BODY_BYTES} bytes`);
       return undefined;
     }
-    const head = parseHead(bytes.toString('latin1', 0, headEnd));
-    const bodyStart = headEnd + 4;
     let body: Buffer;
-    let end: number;
     if (head.status < 200 || head.status === 204 || head.status === 304) {
-      body = bytes.subarray(bodyStart, bodyStart);
-      end = bodyStart;
+      body = Buffer.alloc(0);
     } else if (head.chunked) {
-      const decoded = decodeChunked(bytes, bodyStart);
+      const bytes = this.joined();
+      const decoded = decodeChunked(bytes, 0);
       if (decoded === undefined) return undefined;
-      ({ body, end } = decoded);
-    } else if (head.length !== undefined) {
-      end = bodyStart + head.length;
-      if (bytes.length < end) return undefined;
-      body = bytes.subarray(bodyStart, end);
+      body = decoded.body;
+      this.take(bytes, decoded.end);
     } else {
-      this.untilClose = { status: head.status };
-      this.pending = bytes.subarray(bodyStart);
-      return undefined;
+      const length = head.length ?? 0;
+      if (this.size < length) return undefined;
+      const bytes = this.joined();
+      body = bytes.subarray(0, length);
+      this.take(bytes, length);
     }
-    this.pending = end === bytes.length ? undefined : bytes.subarray(end);
+    this.head = undefined;
     return { status: head.status, body, close: head.close };
+  }
+
+  /** The pieces as one buffer (joined only when there are several). */
+  private joined(): Buffer {
+    if (this.pieces.length === 1) return this.pieces[0]!;
+    const bytes = Buffer.concat(this.pieces, this.size);
+    this.pieces = [bytes];
+    return bytes;
+  }
+
+  /** Drops the first `count` bytes of `bytes`, which are all the pieces joined. */
+  private take(bytes: Buffer, count: number): void {
+    this.pieces = count === bytes.length ? [] : [bytes.subarray(count)];
+    this.size = bytes.length - count;
   }
 }
 
@@ -106,6 +132,8 @@ interface ResponseHead {
   status: number;
   length: number | undefined;
   chunked: boolean;
+  /** Neither a length nor chunked coding, on a response that has a body: the body runs to the end of the stream. */
+  untilClose: boolean;
   close: boolean;
 }
 
@@ -124,18 +152,25 @@ function parseHead(text: string): ResponseHead {
     if (!/^\d{1,10}$/.test(length)) throw bad(`content-length ${JSON.stringify(length.slice(0, 40))}`);
     if (Number(length) > MAX_BODY_BYTES) throw bad(`a body of ${length} bytes, over ${MAX_BODY_BYTES}`);
   }
+  const status = Number(head.slice(9, 12));
+  if (status < 100) throw bad(`status ${status}`);
+  const chunked = /(?:^|[\s,])chunked$/.test(headerValue(head, 'transfer-encoding') ?? '');
+  const hasBody = status >= 200 && status !== 204 && status !== 304;
   const connection = headerValue(head, 'connection');
   return {
-    status: Number(head.slice(9, 12)),
+    status,
     length: length === undefined ? undefined : Number(length),
-    chunked: headerValue(head, 'transfer-encoding')?.includes('chunked') ?? false,
-    // HTTP/1.0 closes unless it says keep-alive; 1.1 keeps the connection unless it says close.
+    chunked,
+    untilClose: hasBody && !chunked && length === undefined,
+    // HTTP/1.0 closes unless it says keep-alive; 1.1 keeps the connection unless it says close; a body that runs
+    // to the end of the stream closes it either way.
     close:
-      connection === undefined
+      (hasBody && !chunked && length === undefined) ||
+      (connection === undefined
         ? head[7] === '0'
         : head[7] === '0'
           ? !connection.includes('keep-alive')
-          : connection.includes('close'),
+          : connection.includes('close')),
   };
 }
 
@@ -200,14 +235,18 @@ export interface HttpConnectionInit {
   port: number;
   /** Header lines sent with every request besides `host` and `content-length`, each ending in CRLF. */
   headers: string;
-  /** A request in flight fails with `HTTP_TIMEOUT` once its connection has been silent this long. */
+  /**
+   * A request fails with `HTTP_TIMEOUT` when its whole reply has not come this long after it was sent (checked when
+   * the connection has been silent this long, and at each piece of a reply that trickles in).
+   */
   timeoutMs: number;
 }
 
 /**
- * One keep-alive HTTP/1.1 connection that POSTs to `/`, one request at a time; it connects on the first request
- * and again after the server closes it. A request that fails closes the connection, so no late reply can be
- * taken for the next one.
+ * One keep-alive HTTP/1.1 connection that POSTs to `/`, one request at a time. It connects on the first request,
+ * and again on the request after a close: the server's, or its own after a failed request, so that no late reply
+ * can be taken for the next one. It does not read the server's keep-alive hint: a request sent just as the server
+ * drops an idle connection fails, which `kvdb bench` (whose slots are never idle for long) counts as an error.
  */
 export class HttpConnection {
   private readonly init: HttpConnectionInit;
@@ -215,6 +254,8 @@ export class HttpConnection {
   private socket: Socket | undefined;
   private reader = new ResponseReader();
   private waiting: ReplyHandler | undefined;
+  /** When the request in flight was sent, on `performance.now()`'s clock. */
+  private sentAt = 0;
   private socketError: Error | undefined;
 
   constructor(init: HttpConnectionInit) {
@@ -226,8 +267,9 @@ export class HttpConnection {
   /** Sends `body` (JSON) and tells `handler` how it went. Throws if a request is already in flight. */
   post(body: string, handler: ReplyHandler): void {
     if (this.waiting !== undefined) throw new Error('HttpConnection.post: a request is already in flight');
-    this.waiting = handler;
     const socket = this.socket ?? this.connect();
+    this.waiting = handler;
+    this.sentAt = performance.now();
     socket.write(`${this.prefix}${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
@@ -246,16 +288,15 @@ export class HttpConnection {
       if (socket === this.socket) this.received(chunk);
     });
     socket.on('timeout', () => {
-      if (socket !== this.socket || this.waiting === undefined) return;
-      const seconds = this.init.timeoutMs / 1000;
-      this.drop(new HttpClientError('HTTP_TIMEOUT', `no reply within ${seconds} s`));
+      if (socket === this.socket && this.waiting !== undefined) this.timedOut();
     });
     socket.on('error', (error: Error) => {
       if (socket === this.socket) this.socketError = error;
     });
     socket.on('close', () => {
       if (socket !== this.socket) return;
-      const last = this.reader.end();
+      // A body that runs to the end of the stream is whole only if the stream ended cleanly.
+      const last = this.socketError === undefined ? this.reader.end() : undefined;
       if (last !== undefined && this.waiting !== undefined) {
         this.socket = undefined;
         this.deliver(last);
@@ -277,7 +318,11 @@ export class HttpConnection {
       this.drop(error as Error);
       return;
     }
-    if (responses.length === 0) return;
+    if (responses.length === 0) {
+      if (this.waiting !== undefined && performance.now() - this.sentAt > this.init.timeoutMs)
+        this.timedOut();
+      return;
+    }
     if (responses.length > 1 || this.waiting === undefined || this.reader.partial) {
       this.drop(new HttpClientError('HTTP_BAD_RESPONSE', 'the server sent a reply to no request'));
       return;
@@ -289,6 +334,10 @@ export class HttpConnection {
       socket?.destroy();
     }
     this.deliver(response);
+  }
+
+  private timedOut(): void {
+    this.drop(new HttpClientError('HTTP_TIMEOUT', `no whole reply within ${this.init.timeoutMs / 1000} s`));
   }
 
   /** Hands the reply to its request's handler, which may post the next request at once. */

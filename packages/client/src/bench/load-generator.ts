@@ -94,8 +94,10 @@ export class LoadGenerator {
     };
   }
 
+  /** Closes every connection; a run under way ends at once, with what it had done. */
   async close(): Promise<void> {
     for (const slot of this.slots) slot.close();
+    this.done?.();
   }
 
   /** Whether a slot may send another request; counts it as issued when it may. */

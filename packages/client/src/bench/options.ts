@@ -160,6 +160,9 @@ export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
       `Expected \`--consistency\` to be one of ${CONSISTENCY_LEVELS.join(', ')}, got ${JSON.stringify(consistency)}`,
     );
   }
+  if (raw['auth-token'] !== undefined && /[\r\n]/.test(raw['auth-token'])) {
+    throw new BenchOptionsError('Expected `--auth-token` to be one line, without CR or LF');
+  }
   const timeoutMs = raw.timeout ?? 5_000;
   if (!(timeoutMs > 0))
     throw new BenchOptionsError('Expected `--timeout` to be a number of milliseconds above 0');

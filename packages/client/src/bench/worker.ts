@@ -1,8 +1,9 @@
 /**
- * A `--workers` thread: runs its share of the request slots with its own event loop and pools, reports progress,
- * and posts its result with the histogram encoded (hdr-histogram's compressed form) for the main thread to merge.
+ * A `--workers` thread: runs its share of the request slots with its own event loop and connections, reports
+ * progress, and posts its result with the histogram encoded (hdr-histogram's compressed form) for the main thread
+ * to merge.
  *
- * Messages out: `ready` once its pools exist, `progress` every PROGRESS_INTERVAL_MS, then `result`.
+ * Messages out: `ready` once its generator exists, `progress` every PROGRESS_INTERVAL_MS, then `result`.
  * Messages in: `go`, which starts the run, so that every worker starts at the same moment.
  */
 import { parentPort, workerData } from 'node:worker_threads';
