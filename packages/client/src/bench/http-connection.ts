@@ -156,16 +156,17 @@ function parseHead(text: string): ResponseHead {
   if (status < 100) throw bad(`status ${status}`);
   const chunked = /(?:^|[\s,])chunked$/.test(headerValue(head, 'transfer-encoding') ?? '');
   const hasBody = status >= 200 && status !== 204 && status !== 304;
+  const untilClose = hasBody && !chunked && length === undefined;
   const connection = headerValue(head, 'connection');
   return {
     status,
     length: length === undefined ? undefined : Number(length),
     chunked,
-    untilClose: hasBody && !chunked && length === undefined,
+    untilClose,
     // HTTP/1.0 closes unless it says keep-alive; 1.1 keeps the connection unless it says close; a body that runs
     // to the end of the stream closes it either way.
     close:
-      (hasBody && !chunked && length === undefined) ||
+      untilClose ||
       (connection === undefined
         ? head[7] === '0'
         : head[7] === '0'
