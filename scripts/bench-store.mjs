@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// What kvdb's in-memory store costs a single node's throughput, and what it saves in memory, against two stores
+// that are faster but bigger. The figures behind BENCHMARKS.md's "the store against the memory target".
+//
+//   node scripts/bench-store.mjs [--rounds 2] [--port-base 6960] [--heap] -- set -d 9s --rounds 3
+//
+// Starts three single nodes (R=1), alike but for their store, and runs `kvdb bench --compare-reference` with the
+// arguments after `--` against each in turn, `--rounds` times, printing each run's ratio to the reference server:
+//   compact  kvdb's MemoryStore, the default: each record packed into one flat string, in a B+ tree;
+//   packed   the same packed strings in a Map by key: no tree, but a key string and a Map entry per key;
+//   objects  each record as it arrives, an object in a Map: neither a tree nor packing.
+// With --heap, it first loads 1,000,000 keys with 100-character values into each store, one process each, and
+// prints the JavaScript heap they hold. `packed` and `objects` are yardsticks, not stores to run: they keep
+// records and answer reads and writes, but list no keys. Needs a build (`npm run build`).
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const STORES = ['compact', 'packed', 'objects'];
+const HEAP_KEYS = 1_000_000;
+const self = fileURLToPath(import.meta.url);
+
+if (process.argv[2] === '--serve') await serve(process.argv[3], Number(process.argv[4]));
+else if (process.argv[2] === '--heap-of') await heapOf(process.argv[3]);
+else await bench();
+
+async function bench() {
+  const dash = process.argv.indexOf('--');
+  const own = dash === -1 ? process.argv.slice(2) : process.argv.slice(2, dash);
+  const benchArgs = dash === -1 ? [] : process.argv.slice(dash + 1);
+  const { values } = parseArgs({
+    args: own,
+    options: {
+      rounds: { type: 'string', default: '2' },
+      'port-base': { type: 'string', default: '6960' },
+      heap: { type: 'boolean', default: false },
+    },
+  });
+  if (values.heap) {
+    for (const store of STORES) {
+      const { stdout } = await run(['--expose-gc', self, '--heap-of', store]);
+      process.stdout.write(stdout);
+    }
+  }
+  const base = Number(values['port-base']);
+  const nodes = STORES.map((store, index) => ({ store, port: base + index }));
+  const children = nodes.map(({ store, port }) =>
+    spawn(process.execPath, [self, '--serve', store, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
+  const stop = () => {
+    for (const child of children) child.kill('SIGTERM');
+  };
+  process.once('SIGINT', () => {
+    stop();
+    process.exit(130);
+  });
+  try {
+    await Promise.all(children.map(listening));
+    const kvdb = fileURLToPath(new URL('../packages/client/bin/kvdb.js', import.meta.url));
+    for (let round = 1; round <= Number(values.rounds); round++) {
+      for (const { store, port } of nodes) {
+        const args = [kvdb, 'bench', ...benchArgs, '--compare-reference', '--json', '-P', String(port)];
+        const report = JSON.parse((await run(args)).stdout);
+        const each = report.roundRatios.map((ratio) => ratio.toFixed(2)).join(', ');
+        console.log(
+          `round ${round}  ${store.padEnd(8)} ratio ${report.ratio.toFixed(2)} (${each})  ` +
+            `${Math.round(report.target.throughput)} against ${Math.round(report.reference.throughput)} ops/s`,
+        );
+      }
+    }
+  } finally {
+    stop();
+  }
+}
+
+/** Resolves once the child has printed its first line (it listens), rejects if it exits first. */
+function listening(child) {
+  return new Promise((resolve, reject) => {
+    child.stdout.once('data', resolve);
+    child.once('exit', (code) => reject(new Error(`a node exited with ${code} before it listened`)));
+  });
+}
+
+/** Runs node with the arguments; resolves with its stdout once it exits with 0. */
+function run(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+    });
+    child.once('exit', (code) =>
+      code === 0 ? resolve({ stdout: text }) : reject(new Error(`${args.join(' ')} exited with ${code}`)),
+    );
+  });
+}
+
+async function makeStore(kind) {
+  const { MemoryStore, supersedes } = await import('../packages/core/dist/src/index.js');
+  if (kind === 'compact') return new MemoryStore();
+  if (kind !== 'packed' && kind !== 'objects') throw new Error(`no store called ${kind}`);
+  // MemoryStore's own packing, borrowed so that `packed` differs from `compact` only in the Map.
+  const codec = new MemoryStore();
+  const encode = kind === 'packed' ? (record) => codec.pack(record) : (record) => record;
+  const decode = kind === 'packed' ? (text) => codec.unpack(text, text) : (record) => record;
+  const head = kind === 'packed' ? (text) => codec.head(text, text) : (record) => record;
+  const records = new Map();
+  const mergeSync = (key, record) => {
+    const stored = records.get(key);
+    const previous = stored === undefined ? undefined : head(stored);
+    if (!supersedes(record, previous)) return { applied: false, previous };
+    records.set(key, encode(record));
+    return { applied: true, previous };
+  };
+  return {
+    mergeSync,
+    merge: async (key, record) => mergeSync(key, record),
+    get: async (key) => {
+      const stored = records.get(key);
+      return stored === undefined ? undefined : decode(stored);
+    },
+    remove: async (key) => records.delete(key),
+    entries: () => [...records].map(([key, stored]) => [key, decode(stored)]),
+    scanKeys: () => [],
+    counts: async () => ({ live: records.size, tombstones: 0 }),
+    close: async () => {},
+  };
+}
+
+async function serve(kind, port) {
+  const { KVNode } = await import('../packages/server/dist/src/index.js');
+  const store = await makeStore(kind);
+  const node = await KVNode.start({ host: '127.0.0.1', port, replicas: 1, logLevel: 'warn' }, { store });
+  process.once('SIGTERM', () => node.stop().then(() => process.exit(0)));
+  console.log(`${kind} node listening on 127.0.0.1:${port}`);
+}
+
+/** Loads HEAP_KEYS keys as a node would take them (values parsed from JSON) and prints the heap they hold. */
+async function heapOf(kind) {
+  const store = await makeStore(kind);
+  globalThis.gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < HEAP_KEYS; i++) {
+    const { key, value } = JSON.parse(JSON.stringify({ key: `key:${i}`, value: `${i}:`.padEnd(100, 'v') }));
+    store.mergeSync(key, { version: { wall: Date.now(), counter: 0, node: '127.0.0.1:5878' }, value });
+  }
+  globalThis.gc();
+  const megabytes = (process.memoryUsage().heapUsed - before) / 1e6;
+  console.log(
+    `${kind.padEnd(8)} ${HEAP_KEYS.toLocaleString('en-US')} keys: ${megabytes.toFixed(0)} MB of heap`,
+  );
+}
