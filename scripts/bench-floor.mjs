@@ -29,29 +29,21 @@ async function bench() {
   const base = Number(values['port-base']);
   const ports = [base, base + 1, base + 2];
   const self = fileURLToPath(import.meta.url);
-  const nodes = ports.map((port) =>
-    spawn(process.execPath, [self, '--serve', String(port), ports.join(',')], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }),
-  );
-  await Promise.all(
-    nodes.map(
-      (node) =>
-        new Promise((resolve, reject) => {
-          node.stdout.once('data', resolve);
-          node.once('exit', (code) =>
-            reject(new Error(`a floor node exited with ${code} before it listened`)),
-          );
-        }),
-    ),
-  );
-  const stop = () => {
-    for (const node of nodes) node.kill('SIGTERM');
-  };
-  process.once('SIGINT', () => {
-    stop();
-    process.exit(130);
-  });
+  const { spawnNode, stopAllChildren } = await import('../packages/client/dist/src/bench/child-process.js');
+  process.once('SIGINT', () => void stopAllChildren().finally(() => process.exit(130)));
+  try {
+    await Promise.all(
+      ports.map((port) =>
+        spawnNode(`floor node ${port}`, self, ['--serve', String(port), ports.join(',')]).waitFor(
+          /listening on/,
+          10_000,
+        ),
+      ),
+    );
+  } catch (error) {
+    await stopAllChildren();
+    throw error;
+  }
   const targets = ports.map((port) => `127.0.0.1:${port}`).join(',');
   process.stderr.write(`bench-floor: 3 floor nodes, R=3, W=2, R=2, in memory: ${targets}\n`);
   const kvdb = fileURLToPath(new URL('../packages/client/bin/kvdb.js', import.meta.url));
@@ -59,7 +51,7 @@ async function bench() {
     stdio: 'inherit',
   });
   const status = await new Promise((resolve) => run.once('exit', (code) => resolve(code ?? 1)));
-  stop();
+  await stopAllChildren();
   process.exit(status);
 }
 

@@ -42,20 +42,16 @@ async function bench() {
       process.stdout.write(stdout);
     }
   }
+  const { spawnNode, stopAllChildren } = await import('../packages/client/dist/src/bench/child-process.js');
   const base = Number(values['port-base']);
   const nodes = STORES.map((store, index) => ({ store, port: base + index }));
-  const children = nodes.map(({ store, port }) =>
-    spawn(process.execPath, [self, '--serve', store, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] }),
-  );
-  const stop = () => {
-    for (const child of children) child.kill('SIGTERM');
-  };
-  process.once('SIGINT', () => {
-    stop();
-    process.exit(130);
-  });
+  process.once('SIGINT', () => void stopAllChildren().finally(() => process.exit(130)));
   try {
-    await Promise.all(children.map(listening));
+    await Promise.all(
+      nodes.map(({ store, port }) =>
+        spawnNode(`${store} node`, self, ['--serve', store, String(port)]).waitFor(/listening on/, 10_000),
+      ),
+    );
     const kvdb = fileURLToPath(new URL('../packages/client/bin/kvdb.js', import.meta.url));
     for (let round = 1; round <= Number(values.rounds); round++) {
       for (const { store, port } of nodes) {
@@ -69,16 +65,8 @@ async function bench() {
       }
     }
   } finally {
-    stop();
+    await stopAllChildren();
   }
-}
-
-/** Resolves once the child has printed its first line (it listens), rejects if it exits first. */
-function listening(child) {
-  return new Promise((resolve, reject) => {
-    child.stdout.once('data', resolve);
-    child.once('exit', (code) => reject(new Error(`a node exited with ${code} before it listened`)));
-  });
 }
 
 /** Runs node with the arguments; resolves with its stdout once it exits with 0. */
