@@ -1,22 +1,21 @@
 #!/usr/bin/env node
-// What kvdb's in-memory store costs a single node's throughput, and what it saves in memory, against two stores
-// that are faster but bigger. The figures behind BENCHMARKS.md's "the store against the memory target".
+// What kvdb's in-memory store costs a single node's throughput, and what it saves in memory, against a store that
+// keeps records as they arrive. The figures behind BENCHMARKS.md's "the store against the memory target".
 //
 //   node scripts/bench-store.mjs [--rounds 2] [--port-base 6960] [--heap] -- set -d 9s --rounds 3
 //
-// Starts three single nodes (R=1), alike but for their store, and runs `kvdb bench --compare-reference` with the
+// Starts two single nodes (R=1), alike but for their store, and runs `kvdb bench --compare-reference` with the
 // arguments after `--` against each in turn, `--rounds` times, printing each run's ratio to the reference server:
-//   compact  kvdb's MemoryStore, the default: each record packed into one flat string, in a B+ tree;
-//   packed   the same packed strings in a Map by key: no tree, but a key string and a Map entry per key;
-//   objects  each record as it arrives, an object in a Map: neither a tree nor packing.
+//   compact  kvdb's MemoryStore, the default: each record packed into one flat string, in its EntryTable;
+//   objects  each record as it arrives, an object in a Map by key: no packing, no order.
 // With --heap, it first loads 1,000,000 keys with 100-character values into each store, one process each, and
-// prints the JavaScript heap they hold. `packed` and `objects` are yardsticks, not stores to run: they keep
-// records and answer reads and writes, but list no keys. Needs a build (`npm run build`).
+// prints the JavaScript heap they hold. `objects` is a yardstick, not a store to run: it keeps records and
+// answers reads and writes, but lists no keys. Needs a build (`npm run build`).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const STORES = ['compact', 'packed', 'objects'];
+const STORES = ['compact', 'objects'];
 const HEAP_KEYS = 1_000_000;
 const self = fileURLToPath(import.meta.url);
 
@@ -86,29 +85,20 @@ function run(args) {
 async function makeStore(kind) {
   const { MemoryStore, supersedes } = await import('../packages/core/dist/src/index.js');
   if (kind === 'compact') return new MemoryStore();
-  if (kind !== 'packed' && kind !== 'objects') throw new Error(`no store called ${kind}`);
-  // MemoryStore's own packing, borrowed so that `packed` differs from `compact` only in the Map.
-  const codec = new MemoryStore();
-  const encode = kind === 'packed' ? (record) => codec.pack(record) : (record) => record;
-  const decode = kind === 'packed' ? (text) => codec.unpack(text, text) : (record) => record;
-  const head = kind === 'packed' ? (text) => codec.head(text, text) : (record) => record;
+  if (kind !== 'objects') throw new Error(`no store called ${kind}`);
   const records = new Map();
   const mergeSync = (key, record) => {
-    const stored = records.get(key);
-    const previous = stored === undefined ? undefined : head(stored);
+    const previous = records.get(key);
     if (!supersedes(record, previous)) return { applied: false, previous };
-    records.set(key, encode(record));
+    records.set(key, record);
     return { applied: true, previous };
   };
   return {
     mergeSync,
     merge: async (key, record) => mergeSync(key, record),
-    get: async (key) => {
-      const stored = records.get(key);
-      return stored === undefined ? undefined : decode(stored);
-    },
+    get: async (key) => records.get(key),
     remove: async (key) => records.delete(key),
-    entries: () => [...records].map(([key, stored]) => [key, decode(stored)]),
+    entries: () => records.entries(),
     scanKeys: () => [],
     counts: async () => ({ live: records.size, tombstones: 0 }),
     close: async () => {},

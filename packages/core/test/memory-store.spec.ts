@@ -1,8 +1,13 @@
 import { expect } from 'chai';
+import { compareKeys } from '../src/keys.js';
 import { MemoryStore } from '../src/memory-store.js';
+import type { KVRecord } from '../src/record.js';
+import { compareVersions } from '../src/version.js';
 import { storeCompliance } from './store-compliance.js';
 
 storeCompliance('MemoryStore', () => new MemoryStore());
+// The same contract with an index so small that its hash table grows and its sorted array is rebuilt every few keys.
+storeCompliance('MemoryStore with a tiny index', () => new MemoryStore({ initialCells: 1, freshLimit: 2 }));
 
 describe('MemoryStore', () => {
   it('mergeSync applies and refuses like merge', () => {
@@ -24,4 +29,79 @@ describe('MemoryStore', () => {
     await first.merge('k', { version: { wall: 1, counter: 0, node: 'n1' }, value: 1 });
     expect(await new MemoryStore().get('k')).to.equal(undefined);
   });
+
+  it('ends an ordered scan when a key is added under it, and lets overwrites pass', async () => {
+    const store = new MemoryStore();
+    const version = (wall: number) => ({ wall, counter: 0, node: 'n1' });
+    for (const key of ['a', 'b', 'c']) store.mergeSync(key, { version: version(1), value: key });
+    const scan = store.entries()[Symbol.iterator]();
+    expect(scan.next().value?.[0]).to.equal('a');
+    store.mergeSync('b', { version: version(2), value: 'b2' });
+    expect(scan.next().value).to.deep.equal(['b', { version: version(2), value: 'b2' }]);
+    store.mergeSync('bb', { version: version(1), value: 'new' });
+    expect(() => scan.next()).to.throw(/added or removed during an ordered scan/);
+  });
+
+  for (const [what, options] of [
+    ['its default sizes', {}],
+    ['a tiny index', { initialCells: 2, freshLimit: 8 }],
+  ] as const) {
+    it(`agrees with a Map through thousands of random merges and removes, with ${what}`, async () => {
+      const store = new MemoryStore(options);
+      const model = new Map<string, KVRecord>();
+      let seed = 12345;
+      const random = (below: number) => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        return (seed >>> 8) % below;
+      };
+      const pool = Array.from({ length: 300 }, (_, i) => {
+        if (i % 50 === 7) return `${'long'.repeat(80)}${i}`;
+        if (i % 10 === 3) return `ключ:${i}`;
+        return `key:${i}`;
+      });
+      const check = () => {
+        const sorted = [...model.keys()].sort(compareKeys);
+        const paged: string[] = [];
+        let after: string | undefined;
+        for (let page = 0; page <= sorted.length; page++) {
+          const keys = store.scanKeys({ after, limit: 17 });
+          if (keys.length === 0) break;
+          for (const [key, version, deleted] of keys) {
+            expect(version, key).to.deep.equal(model.get(key)?.version);
+            expect(deleted, key).to.equal(model.get(key)?.deleted === true);
+            paged.push(key);
+          }
+          after = keys.at(-1)![0];
+        }
+        expect(paged).to.deep.equal(sorted);
+        expect(new Map(store.entries())).to.deep.equal(model);
+      };
+      for (let step = 1; step <= 6000; step++) {
+        const key = pool[random(pool.length)]!;
+        const held = model.get(key);
+        const roll = random(10);
+        if (roll < 2 && held !== undefined) {
+          // Remove with the held version, or with one that does not match (which must change nothing).
+          const exact = random(2) === 0;
+          const version = exact ? held.version : { ...held.version, counter: held.version.counter + 1 };
+          expect(await store.remove(key, version)).to.equal(exact);
+          if (exact) model.delete(key);
+        } else {
+          const version = { wall: random(40), counter: random(3), node: `n${random(3)}` };
+          const record: KVRecord =
+            roll === 9 ? { version, deleted: true } : { version, value: { step, key } };
+          const applies = held === undefined || compareVersions(version, held.version) > 0;
+          const result = await store.merge(key, record);
+          expect(result.applied, `step ${step}`).to.equal(applies);
+          expect(result.previous?.version).to.deep.equal(held?.version);
+          if (applies) model.set(key, record);
+        }
+        expect(await store.get(key)).to.deep.equal(model.get(key));
+        if (step % 500 === 0) check();
+      }
+      const tombstones = [...model.values()].filter((record) => record.deleted === true).length;
+      expect(await store.counts()).to.deep.equal({ live: model.size - tombstones, tombstones });
+      check();
+    });
+  }
 });
