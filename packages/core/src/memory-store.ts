@@ -19,6 +19,9 @@ import {
 } from './store.js';
 import { compareVersions, type Version } from './version.js';
 
+/** Writer indexes take at most three bytes of a record's head. */
+const MAX_WRITERS = 2 ** 24;
+
 /** A character beyond U+00FF: a string without one is stored one byte per character. */
 const WIDE = /[\u0100-\uffff]/;
 
@@ -26,13 +29,13 @@ const WIDE = /[\u0100-\uffff]/;
  * The default store: every record in memory, indexed by an `EntryTable` (a hash table for reads and writes, a
  * sorted array for listings in `compareKeys` order). Nothing survives the process.
  *
- * A record is one flat string, the table's entry: the key's length, the key, then `wall.counter.writer:json` (`~`
- * in place of `:json` for a tombstone; numbers in base 36, the writer as an index into a table of node
- * addresses). A million 100-byte values take about 170 MB of heap this way (the entries, and 17–25 bytes a key
- * of index), against about 200 MB with the key and the record as two strings and about 320 MB as
- * `{version: {wall, counter, node}, value}` objects. A key with characters beyond U+00FF keeps only itself in its
- * entry and its record in `wide`, so that it does not widen the record to two bytes a character. The cost of the
- * packing: a JSON.parse of the value on each read (a write reads only the head).
+ * A record is one flat string, the table's entry: the key's length, the key, the version as a binary head (see
+ * `packHead`; the writer as an index into a table of node addresses), then the value's JSON (nothing for a
+ * tombstone). A million 100-byte values take about 146 MB of heap this way (the entries and the slot array; the
+ * index's other arrays are outside the heap), against about 200 MB with the key and the record as two strings and
+ * about 285 MB as `{version: {wall, counter, node}, value}` objects. A key with characters beyond U+00FF keeps
+ * only itself in its entry and its record in `wide`, so that it does not widen the record to two bytes a
+ * character. The cost of the packing: a JSON.parse of the value on each read (a write reads only the head).
  */
 export class MemoryStore implements Store {
   private readonly table: EntryTable;
@@ -40,6 +43,7 @@ export class MemoryStore implements Store {
   private readonly wide = new Map<number, string>();
   private readonly writers: string[] = [];
   private readonly writerIndex = new Map<string, number>();
+  private readonly headCodes: number[] = [];
   private tombstones = 0;
   private closed = false;
 
@@ -67,11 +71,14 @@ export class MemoryStore implements Store {
     if (!supersedes(record, previous)) return { applied: false, previous };
     if (previous?.deleted) this.tombstones--;
     if (isTombstone(record)) this.tombstones++;
-    const packed = this.pack(record);
+    const head = this.packHead(record.version);
+    const json = isTombstone(record) ? '' : JSON.stringify(record.value);
     if (slot >= 0 ? this.isWide(slot) : WIDE.test(key)) {
+      const packed = [head, json].join('');
       this.wide.set(slot >= 0 ? slot : this.table.add(key, [lengthPrefix(key.length), key].join('')), packed);
     } else {
-      const entry = [lengthPrefix(key.length), key, packed].join('');
+      // join() builds one flat string; `+` would keep a rope of strings, nearly doubling the memory per record.
+      const entry = [lengthPrefix(key.length), key, head, json].join('');
       if (slot >= 0) this.table.set(slot, entry);
       else this.table.add(key, entry);
     }
@@ -135,35 +142,47 @@ export class MemoryStore implements Store {
     return entry.length === keyEnd(entry);
   }
 
-  private pack(record: KVRecord): string {
-    const { wall, counter, node } = record.version;
+  /**
+   * The version as a head of 1–11 characters, each U+0000–U+00FF: a tag holding the byte counts of the wall
+   * (bits 0–2), the counter (bits 3–5) and the writer's index (bits 6–7), then those bytes, most significant
+   * first. A real version (a 6-byte wall, a small counter, one of a few writers) takes 7–9 characters.
+   */
+  private packHead({ wall, counter, node }: Version): string {
     let writer = this.writerIndex.get(node);
     if (writer === undefined) {
+      if (this.writers.length === MAX_WRITERS) throw new Error(`more than ${MAX_WRITERS} writers`);
       writer = this.writers.push(node) - 1;
       this.writerIndex.set(node, writer);
     }
-    const head = `${wall.toString(36)}.${counter.toString(36)}.${writer.toString(36)}`;
-    // join() builds one flat string; `+` would keep a rope of two strings, nearly doubling the memory per record.
-    return isTombstone(record) ? `${head}~` : [head, ':', JSON.stringify(record.value)].join('');
+    const codes = this.headCodes;
+    codes.length = 1;
+    const wallBytes = pushBytes(codes, wall);
+    const counterBytes = pushBytes(codes, counter);
+    const writerBytes = pushBytes(codes, writer);
+    codes[0] = wallBytes | (counterBytes << 3) | (writerBytes << 6);
+    return String.fromCharCode.apply(null, codes);
   }
 
-  /** Reads the head of the slot's record. */
+  /** Reads the head of the slot's record; `end` is where its value's JSON starts (the end, for a tombstone). */
   private unpackHead(slot: number): { version: Version; deleted: boolean; text: string; end: number } {
     const entry = this.table.entry(slot);
     const keyEnds = keyEnd(entry);
     const wide = keyEnds === entry.length;
     const text = wide ? this.wide.get(slot)! : entry;
-    const from = wide ? 0 : keyEnds;
-    const first = text.indexOf('.', from);
-    const second = text.indexOf('.', first + 1);
-    let end = second + 1;
-    while (text[end] !== ':' && text[end] !== '~') end++;
-    const version = {
-      wall: Number.parseInt(text.slice(from, first), 36),
-      counter: Number.parseInt(text.slice(first + 1, second), 36),
-      node: this.writers[Number.parseInt(text.slice(second + 1, end), 36)]!,
+    let at = wide ? 0 : keyEnds;
+    const tag = text.charCodeAt(at++);
+    let wall = 0;
+    for (const end = at + (tag & 7); at < end; at++) wall = wall * 256 + text.charCodeAt(at);
+    let counter = 0;
+    for (const end = at + ((tag >> 3) & 7); at < end; at++) counter = counter * 256 + text.charCodeAt(at);
+    let writer = 0;
+    for (const end = at + (tag >> 6); at < end; at++) writer = writer * 256 + text.charCodeAt(at);
+    return {
+      version: { wall, counter, node: this.writers[writer]! },
+      deleted: at === text.length,
+      text,
+      end: at,
     };
-    return { version, deleted: text[end] === '~', text, end };
   }
 
   private head(slot: number): RecordHead {
@@ -174,6 +193,19 @@ export class MemoryStore implements Store {
   private unpack(slot: number): KVRecord {
     const { version, deleted, text, end } = this.unpackHead(slot);
     if (deleted) return { version, deleted: true };
-    return { version, value: JSON.parse(text.slice(end + 1)) as JsonValue };
+    return { version, value: JSON.parse(text.slice(end)) as JsonValue };
   }
+}
+
+/** Appends the bytes of a safe, non-negative integer (none for 0), most significant first; returns how many. */
+function pushBytes(codes: number[], value: number): number {
+  const start = codes.length;
+  for (let rest = value; rest > 0; rest = Math.floor(rest / 256)) codes.push(rest % 256);
+  const bytes = codes.length - start;
+  for (let low = start, high = codes.length - 1; low < high; low++, high--) {
+    const swap = codes[low]!;
+    codes[low] = codes[high]!;
+    codes[high] = swap;
+  }
+  return bytes;
 }

@@ -368,6 +368,26 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
         });
       }
 
+      it('round-trips versions at the edges of the byte lengths and of the safe integers', async () => {
+        const edges = [0, 1, 255, 256, 65_535, 65_536, 2 ** 48 - 1, 2 ** 48, Number.MAX_SAFE_INTEGER];
+        let i = 0;
+        for (const wall of edges) {
+          for (const counter of [0, 255, 256, Number.MAX_SAFE_INTEGER]) {
+            const record =
+              i % 2 === 0
+                ? live(v(wall, counter, `n${i % 3}`), i % 4 === 0 ? '' : 0)
+                : tombstone(v(wall, counter));
+            expect((await store.merge(`k${i}`, record)).applied).to.equal(true);
+            expect(await store.get(`k${i}`), `${wall}.${counter}`).to.deep.equal(record);
+            expect((await store.merge(`k${i}`, record)).previous, `${wall}.${counter}`).to.deep.equal(
+              record.deleted ? { version: record.version, deleted: true } : { version: record.version },
+            );
+            i++;
+          }
+        }
+        expect(await store.counts()).to.deep.equal({ live: i / 2, tombstones: i / 2 });
+      });
+
       it('round-trips real versions from many writers', async () => {
         const writers = ['127.0.0.1:5878', '10.0.0.7:6000', 'node-ü', '[::1]:5878'];
         for (let i = 0; i < 40; i++) {
