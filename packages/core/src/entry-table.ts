@@ -1,3 +1,4 @@
+import { getRandomValues } from 'node:crypto';
 import { compareKeyRanges } from './keys.js';
 
 /** How full the hash table may get before it grows by half. Linear probing stays short below about 3/4. */
@@ -6,7 +7,10 @@ const GROWTH = 1.5;
 const INITIAL_CELLS = 64;
 /** The newest keys wait in a sorted buffer this long before they join the big sorted array in one pass. */
 const FRESH_LIMIT = 4096;
-/** Cells of the old hash table moved to the new one on each addition or removal while it grows. */
+/**
+ * Cells of the old hash table moved to the new one on each write while it grows: enough to empty it long before
+ * the new one must grow in turn (after a third of its cells' worth of additions).
+ */
 const MIGRATION_STEP = 16;
 /** In the old hash table while it is emptied: a cell that held a key (moved or removed) and so continues a probe. */
 const MOVED = -1;
@@ -27,15 +31,19 @@ export interface EntryTableOptions {
  * Overwriting a key's entry (`set`), which is nearly every write once a store is warm, is one hash probe and
  * touches neither sorted array; only adding and removing a key does. A B+ tree of the entries did a search of
  * about 13 string comparisons on every write, each a cache miss in a busy process. The price is memory: about
- * 17–25 bytes a key (the slot array, the hash table, the sorted array) against about 11 for the tree.
+ * 17–26 bytes a key (the slot array, the hash table, the sorted array; 5 more while the hash table grows; none of
+ * it given back when keys are removed) against about 11 for the tree.
  *
- * Removing a key takes its slot out of the hash table at once but only marks it (negated) in the sorted array:
- * the slot keeps its key, as a bare key entry, so that searches of the sorted array still work, and is reused
- * only after the next rebuild drops it.
+ * Removing a key takes its slot out of the hash table at once. A key still in the buffer leaves it, and its slot
+ * is free at once; a key in the sorted array is only marked there (negated): its slot keeps the key, as a bare
+ * key entry, so that searches of the sorted array still work, and is reused only after a rebuild drops it. A
+ * rebuild runs when the buffer fills, or when more than an eighth of the sorted array (and more than the buffer's
+ * size) is marked. It is a pass over the array, in blocks once no marked key is left before the
+ * pass: a few ms at a million keys. (Each added key finds its place in the array when it is added.)
  *
  * The hash table grows by half when it is three quarters full. Rehashing every key at once would hold the event
  * loop for about 400 ns a key (0.3 s at a million keys), so the keys move to the new table a few cells at a time
- * on each later addition or removal; until the old table is empty, a key not found in the new one is looked for
+ * on each later write; until the old table is empty, a key not found in the new one is looked for
  * in the old one.
  */
 export class EntryTable {
@@ -52,6 +60,12 @@ export class EntryTable {
   private removedInOrder = 0;
   /** Slots of keys added since the last rebuild, in key order. */
   private readonly fresh: Int32Array;
+  /**
+   * Where each fresh key goes in `order` (its lower bound there), found when it was added: `order` keeps its
+   * positions until the next rebuild, so the rebuild itself makes no searches and holds the event loop only for
+   * a copy of the array.
+   */
+  private readonly freshAt: Int32Array;
   private freshLength = 0;
   private readonly free: number[] = [];
   /** Slots of removed keys still marked in `order`: free once a rebuild has dropped them. */
@@ -60,8 +74,14 @@ export class EntryTable {
   private changes = 0;
 
   constructor(options: EntryTableOptions = {}) {
-    this.cells = new Int32Array(options.initialCells ?? INITIAL_CELLS);
-    this.fresh = new Int32Array(options.freshLimit ?? FRESH_LIMIT);
+    const { initialCells = INITIAL_CELLS, freshLimit = FRESH_LIMIT } = options;
+    for (const [name, value] of Object.entries({ initialCells, freshLimit })) {
+      if (!Number.isSafeInteger(value) || value < 1)
+        throw new RangeError(`${name} must be a whole number ≥ 1`);
+    }
+    this.cells = new Int32Array(initialCells);
+    this.fresh = new Int32Array(freshLimit);
+    this.freshAt = new Int32Array(freshLimit);
   }
 
   get size(): number {
@@ -85,6 +105,8 @@ export class EntryTable {
   /** Replaces the entry in `slot` with one for the same key. */
   set(slot: number, entry: string): void {
     this.entries[slot] = entry;
+    // So that a store that only overwrites still finishes moving to a grown hash table.
+    if (this.old !== undefined) this.migrate();
   }
 
   /** Adds an entry for `key`, which the table must not hold; returns its slot. */
@@ -98,7 +120,9 @@ export class EntryTable {
     this.changes++;
     const at = this.lowerBound(this.fresh, 0, this.freshLength, key);
     this.fresh.copyWithin(at + 1, at, this.freshLength);
+    this.freshAt.copyWithin(at + 1, at, this.freshLength);
     this.fresh[at] = slot;
+    this.freshAt[at] = this.lowerBound(this.order, 0, this.orderLength, key);
     if (++this.freshLength === this.fresh.length) this.rebuild();
     return slot;
   }
@@ -122,6 +146,7 @@ export class EntryTable {
     const inFresh = this.lowerBound(this.fresh, 0, this.freshLength, key);
     if (inFresh < this.freshLength && this.fresh[inFresh] === slot) {
       this.fresh.copyWithin(inFresh, inFresh + 1, this.freshLength);
+      this.freshAt.copyWithin(inFresh, inFresh + 1, this.freshLength);
       this.freshLength--;
       this.entries[slot] = undefined;
       this.free.push(slot);
@@ -236,21 +261,25 @@ export class EntryTable {
     const order = this.order;
     let write = total;
     let read = this.orderLength;
-    for (let j = this.freshLength - 1; j >= 0; j--) {
-      const slot = this.fresh[j]!;
-      const entry = this.entries[slot]!;
-      const start = keyStart(entry);
-      const stop = this.lowerBound(order, 0, read, entry, start, start + keyLength(entry));
+    let removedLeft = this.removedInOrder;
+    // Moves order[stop, read) up to end at `write`, dropping removed keys: a block copy once none are left.
+    const moveDown = (stop: number) => {
+      if (removedLeft === 0) {
+        order.copyWithin(write - (read - stop), stop, read);
+        write -= read - stop;
+        read = stop;
+      }
       while (read > stop) {
         const held = order[--read]!;
         if (held >= 0) order[--write] = held;
+        else removedLeft--;
       }
-      order[--write] = slot;
+    };
+    for (let j = this.freshLength - 1; j >= 0; j--) {
+      moveDown(this.freshAt[j]!);
+      order[--write] = this.fresh[j]!;
     }
-    while (read > 0) {
-      const held = order[--read]!;
-      if (held >= 0) order[--write] = held;
-    }
+    moveDown(0);
     order.copyWithin(0, write, total);
     this.orderLength = total - write;
     this.freshLength = 0;
@@ -262,15 +291,8 @@ export class EntryTable {
     this.retired.length = 0;
   }
 
-  /** The first position in `slots[from, to)` whose key is at or after `key.slice(start, end)`. */
-  private lowerBound(
-    slots: Int32Array,
-    from: number,
-    to: number,
-    key: string,
-    start = 0,
-    end = key.length,
-  ): number {
+  /** The first position in `slots[from, to)` whose key is at or after `key`. */
+  private lowerBound(slots: Int32Array, from: number, to: number, key: string): number {
     let low = from;
     let high = to;
     while (low < high) {
@@ -278,7 +300,7 @@ export class EntryTable {
       const held = slots[mid]!;
       const entry = this.entries[held < 0 ? -held - 1 : held]!;
       const entryStart = keyStart(entry);
-      if (compareKeyRanges(entry, entryStart, entryStart + keyLength(entry), key, start, end) < 0)
+      if (compareKeyRanges(entry, entryStart, entryStart + keyLength(entry), key, 0, key.length) < 0)
         low = mid + 1;
       else high = mid;
     }
@@ -287,8 +309,9 @@ export class EntryTable {
 }
 
 /**
- * An entry starts with its key's length: one character below 255, or 255 and three more (base 256). Every one of
- * them is at most U+00FF, so a Latin-1 key and record stay a one-byte string.
+ * An entry starts with its key's length: one character below 255, or 255 and three more (base 256). For keys
+ * shorter than 2^24 characters (all of them: keys are at most 1,024 UTF-8 bytes by default) every one is at most
+ * U+00FF, so a Latin-1 key and record stay a one-byte string.
  */
 export function lengthPrefix(length: number): string {
   if (length < 0xff) return String.fromCharCode(length);
@@ -331,9 +354,18 @@ function hashOfEntry(entry: string): number {
   return hashRange(entry, start, start + keyLength(entry));
 }
 
-/** FNV-1a over the UTF-16 code units of `text.slice(start, end)`, then MurmurHash3's finalizer to spread it. */
+/**
+ * Each process hashes with its own random seed, so that keys crafted to collide in one process (all probing the
+ * same cells, which makes every lookup of them walk a long run) do not collide in another.
+ */
+const SEED = getRandomValues(new Uint32Array(1))[0]!;
+
+/**
+ * FNV-1a over the UTF-16 code units of `text.slice(start, end)`, from a seeded start, then MurmurHash3's finalizer
+ * to spread it.
+ */
 function hashRange(text: string, start: number, end: number): number {
-  let hash = 0x811c9dc5;
+  let hash = 0x811c9dc5 ^ SEED;
   for (let i = start; i < end; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
   hash ^= hash >>> 16;
   hash = Math.imul(hash, 0x85ebca6b);

@@ -30,6 +30,11 @@ describe('MemoryStore', () => {
     expect(await new MemoryStore().get('k')).to.equal(undefined);
   });
 
+  it('refuses index sizes below one', () => {
+    expect(() => new MemoryStore({ initialCells: 0 })).to.throw(RangeError, /initialCells/);
+    expect(() => new MemoryStore({ freshLimit: 0.5 })).to.throw(RangeError, /freshLimit/);
+  });
+
   it('ends an ordered scan when a key is added under it, and lets overwrites pass', async () => {
     const store = new MemoryStore();
     const version = (wall: number) => ({ wall, counter: 0, node: 'n1' });
