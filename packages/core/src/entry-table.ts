@@ -4,6 +4,12 @@ import { compareKeyRanges } from './keys.js';
 /** How full the hash table may get before it grows by half. Linear probing stays short below about 3/4. */
 const MAX_LOAD = 0.75;
 const GROWTH = 1.5;
+/** The sorted array grows by a quarter: it is only copied once per rebuild that overflows it. */
+const ORDER_GROWTH = 1.25;
+/** Entries are kept in chunks of 2^13 slots (64 KB of references). */
+const CHUNK_BITS = 13;
+const CHUNK = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK - 1;
 const INITIAL_CELLS = 64;
 /** The newest keys wait in a sorted buffer this long before they join the big sorted array in one pass. */
 const FRESH_LIMIT = 4096;
@@ -31,8 +37,8 @@ export interface EntryTableOptions {
  * Overwriting a key's entry (`set`), which is nearly every write once a store is warm, is one hash probe and
  * touches neither sorted array; only adding and removing a key does. A B+ tree of the entries did a search of
  * about 13 string comparisons on every write, each a cache miss in a busy process. The price is memory: about
- * 17–26 bytes a key (the slot array, the hash table, the sorted array; 5 more while the hash table grows; none of
- * it given back when keys are removed) against about 11 for the tree.
+ * 17–21 bytes a key (8 for the entries' references, 5–8 for the hash table, 4–5 for the sorted array; 5 more
+ * while the hash table grows; none of it given back when keys are removed) against about 11 for the tree.
  *
  * Removing a key takes its slot out of the hash table at once. A key still in the buffer leaves it, and its slot
  * is free at once; a key in the sorted array is only marked there (negated): its slot keeps the key, as a bare
@@ -47,7 +53,12 @@ export interface EntryTableOptions {
  * in the old one.
  */
 export class EntryTable {
-  private readonly entries: Array<string | undefined> = [];
+  /**
+   * Entries by slot, in chunks of `CHUNK` slots: no array large enough for V8's large-object space, none copied
+   * and left as garbage when the table grows, and at most one chunk unused.
+   */
+  private readonly chunks: Array<Array<string | undefined>> = [];
+  private slots = 0;
   /** Slot + 1 in each used cell, 0 in an empty one. */
   private cells: Int32Array;
   /** While the table grows, the one it replaces: its cells before `moved` are `MOVED` or empty. */
@@ -99,20 +110,25 @@ export class EntryTable {
   }
 
   entry(slot: number): string {
-    return this.entries[slot]!;
+    return this.chunks[slot >> CHUNK_BITS]![slot & CHUNK_MASK]!;
   }
 
   /** Replaces the entry in `slot` with one for the same key. */
   set(slot: number, entry: string): void {
-    this.entries[slot] = entry;
+    this.put(slot, entry);
     // So that a store that only overwrites still finishes moving to a grown hash table.
     if (this.old !== undefined) this.migrate();
   }
 
   /** Adds an entry for `key`, which the table must not hold; returns its slot. */
   add(key: string, entry: string): number {
-    const slot = this.free.pop() ?? this.entries.length;
-    this.entries[slot] = entry;
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.slots++;
+      if (slot >> CHUNK_BITS === this.chunks.length)
+        this.chunks.push(new Array<string | undefined>(CHUNK).fill(''));
+    }
+    this.put(slot, entry);
     this.migrate();
     if (this.used + 1 > this.cells.length * MAX_LOAD) this.grow();
     this.place(hashRange(key, 0, key.length), slot);
@@ -148,7 +164,7 @@ export class EntryTable {
       this.fresh.copyWithin(inFresh, inFresh + 1, this.freshLength);
       this.freshAt.copyWithin(inFresh, inFresh + 1, this.freshLength);
       this.freshLength--;
-      this.entries[slot] = undefined;
+      this.put(slot, undefined);
       this.free.push(slot);
       return;
     }
@@ -158,7 +174,7 @@ export class EntryTable {
       throw new Error(`the entry table lost the order of ${JSON.stringify(key)}`);
     this.order[inOrder] = -(slot + 1);
     // Keep the key alone (a flat copy, not a slice that would hold the whole entry) for searches of `order`.
-    this.entries[slot] = [lengthPrefix(key.length), key].join('');
+    this.put(slot, [lengthPrefix(key.length), key].join(''));
     this.retired.push(slot);
     if (++this.removedInOrder > Math.max(this.fresh.length, this.orderLength / 8)) this.rebuild();
   }
@@ -177,12 +193,31 @@ export class EntryTable {
       const inOrder = i < this.orderLength;
       const inFresh = j < this.freshLength;
       if (!inOrder && !inFresh) return;
-      if (inFresh && (!inOrder || compareEntries(this.fresh[j]!, this.order[i]!, this.entries) < 0)) {
+      if (inFresh && (!inOrder || this.compareSlots(this.fresh[j]!, this.order[i]!) < 0)) {
         yield this.fresh[j++]!;
       } else {
         yield this.order[i++]!;
       }
     }
+  }
+
+  private put(slot: number, entry: string | undefined): void {
+    this.chunks[slot >> CHUNK_BITS]![slot & CHUNK_MASK] = entry;
+  }
+
+  private compareSlots(a: number, b: number): number {
+    const first = this.entry(a);
+    const second = this.entry(b);
+    const firstStart = keyStart(first);
+    const secondStart = keyStart(second);
+    return compareKeyRanges(
+      first,
+      firstStart,
+      firstStart + keyLength(first),
+      second,
+      secondStart,
+      secondStart + keyLength(second),
+    );
   }
 
   /** The cell of `cells` holding `key`'s slot, or -1. */
@@ -192,7 +227,7 @@ export class EntryTable {
       const held = cells[cell]!;
       if (held === 0) return -1;
       if (held > 0) {
-        const entry = this.entries[held - 1]!;
+        const entry = this.entry(held - 1);
         if (keyLength(entry) === key.length && entry.startsWith(key, keyStart(entry))) return cell;
       }
       if (++cell === cells.length) cell = 0;
@@ -215,7 +250,7 @@ export class EntryTable {
       if (++next === cells.length) next = 0;
       const held = cells[next]!;
       if (held === 0) break;
-      const home = cellFor(hashOfEntry(this.entries[held - 1]!), cells.length);
+      const home = cellFor(hashOfEntry(this.entry(held - 1)), cells.length);
       // The cell at `next` may fill the hole unless its home lies cyclically within (hole, next].
       const between = hole <= next ? home > hole && home <= next : home > hole || home <= next;
       if (!between) {
@@ -241,7 +276,7 @@ export class EntryTable {
     for (; this.moved < end; this.moved++) {
       const held = old[this.moved]!;
       if (held <= 0) continue;
-      this.place(hashOfEntry(this.entries[held - 1]!), held - 1);
+      this.place(hashOfEntry(this.entry(held - 1)), held - 1);
       old[this.moved] = MOVED;
     }
     if (this.moved === old.length) this.old = undefined;
@@ -254,7 +289,7 @@ export class EntryTable {
   private rebuild(): void {
     const total = this.orderLength + this.freshLength;
     if (total > this.order.length) {
-      const bigger = new Int32Array(Math.ceil(total * GROWTH));
+      const bigger = new Int32Array(Math.ceil(total * ORDER_GROWTH));
       bigger.set(this.order.subarray(0, this.orderLength));
       this.order = bigger;
     }
@@ -285,7 +320,7 @@ export class EntryTable {
     this.freshLength = 0;
     this.removedInOrder = 0;
     for (const slot of this.retired) {
-      this.entries[slot] = undefined;
+      this.put(slot, undefined);
       this.free.push(slot);
     }
     this.retired.length = 0;
@@ -298,7 +333,7 @@ export class EntryTable {
     while (low < high) {
       const mid = (low + high) >>> 1;
       const held = slots[mid]!;
-      const entry = this.entries[held < 0 ? -held - 1 : held]!;
+      const entry = this.entry(held < 0 ? -held - 1 : held);
       const entryStart = keyStart(entry);
       if (compareKeyRanges(entry, entryStart, entryStart + keyLength(entry), key, 0, key.length) < 0)
         low = mid + 1;
@@ -332,21 +367,6 @@ export function keyLength(entry: string): number {
 /** Where the key ends in an entry: where what the store keeps after it starts. */
 export function keyEnd(entry: string): number {
   return keyStart(entry) + keyLength(entry);
-}
-
-function compareEntries(a: number, b: number, entries: Array<string | undefined>): number {
-  const first = entries[a]!;
-  const second = entries[b]!;
-  const firstStart = keyStart(first);
-  const secondStart = keyStart(second);
-  return compareKeyRanges(
-    first,
-    firstStart,
-    firstStart + keyLength(first),
-    second,
-    secondStart,
-    secondStart + keyLength(second),
-  );
 }
 
 function hashOfEntry(entry: string): number {

@@ -30,6 +30,28 @@ describe('MemoryStore', () => {
     expect(await new MemoryStore().get('k')).to.equal(undefined);
   });
 
+  it('holds 20,000 keys, a third of them removed and some added again, across chunks and rebuilds', async () => {
+    const store = new MemoryStore();
+    const version = (wall: number) => ({ wall, counter: 0, node: 'n1' });
+    const key = (i: number) => `k${(i * 7919) % 20_000}`;
+    for (let i = 0; i < 20_000; i++) store.mergeSync(key(i), { version: version(1), value: i });
+    for (let i = 0; i < 20_000; i += 3) expect(await store.remove(key(i), version(1)), key(i)).to.equal(true);
+    for (let i = 0; i < 20_000; i += 9) store.mergeSync(key(i), { version: version(2), value: -i - 1 });
+    const expected = new Map<string, number>();
+    for (let i = 0; i < 20_000; i++) {
+      if (i % 9 === 0) expected.set(key(i), -i - 1);
+      else if (i % 3 !== 0) expected.set(key(i), i);
+    }
+    for (let i = 0; i < 20_000; i++) {
+      const value = expected.get(key(i));
+      expect(store.getSync(key(i)), key(i)).to.deep.equal(
+        value === undefined ? undefined : { version: version(value < 0 ? 2 : 1), value },
+      );
+    }
+    const listed = [...store.entries()].map(([k]) => k);
+    expect(listed).to.deep.equal([...expected.keys()].sort(compareKeys));
+  });
+
   it('refuses index sizes below one', () => {
     expect(() => new MemoryStore({ initialCells: 0 })).to.throw(RangeError, /initialCells/);
     expect(() => new MemoryStore({ freshLimit: 0.5 })).to.throw(RangeError, /freshLimit/);
