@@ -31,7 +31,7 @@ const WIDE = /[\u0100-\uffff]/;
  *
  * A record is one flat string, the table's entry: the key's length, the key, the version as a binary head (see
  * `packHead`; the writer as an index into a table of node addresses), then the value's JSON (nothing for a
- * tombstone). A million 100-byte values take about 146 MB of heap this way (the entries and the slot array; the
+ * tombstone). A million 100-byte values take about 144 MB of heap this way (the entries and the slot array; the
  * index's other arrays are outside the heap), against about 200 MB with the key and the record as two strings and
  * about 285 MB as `{version: {wall, counter, node}, value}` objects. A key with characters beyond U+00FF keeps
  * only itself in its entry and its record in `wide`, so that it does not widen the record to two bytes a
@@ -69,10 +69,12 @@ export class MemoryStore implements Store {
     const slot = this.find(key);
     const previous = slot < 0 ? undefined : this.head(slot);
     if (!supersedes(record, previous)) return { applied: false, previous };
+    const json = isTombstone(record) ? '' : (JSON.stringify(record.value) as string | undefined);
+    // An empty value would read back as a tombstone.
+    if (json === undefined) throw new TypeError(`the value of ${JSON.stringify(key)} is not JSON`);
+    const head = this.packHead(record.version);
     if (previous?.deleted) this.tombstones--;
     if (isTombstone(record)) this.tombstones++;
-    const head = this.packHead(record.version);
-    const json = isTombstone(record) ? '' : JSON.stringify(record.value);
     if (slot >= 0 ? this.isWide(slot) : WIDE.test(key)) {
       const packed = [head, json].join('');
       this.wide.set(slot >= 0 ? slot : this.table.add(key, [lengthPrefix(key.length), key].join('')), packed);

@@ -52,6 +52,15 @@ describe('MemoryStore', () => {
     expect(listed).to.deep.equal([...expected.keys()].sort(compareKeys));
   });
 
+  it('refuses a live record whose value is not JSON, and changes nothing', async () => {
+    const store = new MemoryStore();
+    const version = { wall: 1, counter: 0, node: 'n1' };
+    const notJson = { version, value: undefined } as unknown as KVRecord;
+    expect(() => store.mergeSync('k', notJson)).to.throw(TypeError, /not JSON/);
+    expect(await store.get('k')).to.equal(undefined);
+    expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 0 });
+  });
+
   it('refuses index sizes below one', () => {
     expect(() => new MemoryStore({ initialCells: 0 })).to.throw(RangeError, /initialCells/);
     expect(() => new MemoryStore({ freshLimit: 0.5 })).to.throw(RangeError, /freshLimit/);
