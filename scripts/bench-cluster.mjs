@@ -6,24 +6,16 @@
 //
 // Needs a build (`npm run build`). --data-dir gives each node an LMDB data dir in a temporary directory, removed
 // afterwards. Exits with kvdb bench's status.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { runBench, scriptArgs } from './bench-common.mjs';
 
 const { startLocalCluster } = await import('../packages/client/dist/src/bench/local-cluster.js');
 const { stopAllChildren } = await import('../packages/client/dist/src/bench/child-process.js');
 
-const dash = process.argv.indexOf('--');
-const own = dash === -1 ? process.argv.slice(2) : process.argv.slice(2, dash);
-const benchArgs = dash === -1 ? [] : process.argv.slice(dash + 1);
-const { values } = parseArgs({
-  args: own,
-  options: {
-    nodes: { type: 'string', default: '3' },
-    replicas: { type: 'string' },
-    'data-dir': { type: 'boolean', default: false },
-    'port-base': { type: 'string' },
-  },
+const { values, benchArgs } = scriptArgs({
+  nodes: { type: 'string', default: '3' },
+  replicas: { type: 'string' },
+  'data-dir': { type: 'boolean', default: false },
+  'port-base': { type: 'string' },
 });
 const nodes = Number(values.nodes);
 const cluster = await startLocalCluster({
@@ -44,10 +36,6 @@ const storage = values['data-dir'] ? 'LMDB data dirs' : 'in memory';
 process.stderr.write(
   `bench-cluster: ${nodes} node(s), R=${values.replicas ?? nodes}, ${storage}: ${targets}\n`,
 );
-const kvdb = fileURLToPath(new URL('../packages/client/bin/kvdb.js', import.meta.url));
-const bench = spawn(process.execPath, [kvdb, 'bench', ...benchArgs, '--targets', targets], {
-  stdio: 'inherit',
-});
-const status = await new Promise((resolve) => bench.once('exit', (code) => resolve(code ?? 1)));
+const status = await runBench(benchArgs, targets);
 await stop();
 process.exit(status);

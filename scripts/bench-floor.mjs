@@ -11,21 +11,17 @@
 // one frame per turn of the event loop. Nothing else: no validation, timeouts, digests, hints, membership or
 // failure handling. What a kvdb node spends beyond this floor is the price of those, and of its own overhead.
 // Versions compare as kvdb's do (`newerRecord`). Needs a build (`npm run build`).
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { newerRecord } from '../packages/core/dist/src/record.js';
+import { runBench, scriptArgs } from './bench-common.mjs';
 
 if (process.argv[2] === '--serve') serve(Number(process.argv[3]), process.argv[4].split(',').map(Number));
 else await bench();
 
 async function bench() {
-  const dash = process.argv.indexOf('--');
-  const own = dash === -1 ? process.argv.slice(2) : process.argv.slice(2, dash);
-  const benchArgs = dash === -1 ? [] : process.argv.slice(dash + 1);
-  const { values } = parseArgs({ args: own, options: { 'port-base': { type: 'string', default: '6950' } } });
+  const { values, benchArgs } = scriptArgs({ 'port-base': { type: 'string', default: '6950' } });
   const base = Number(values['port-base']);
   const ports = [base, base + 1, base + 2];
   const self = fileURLToPath(import.meta.url);
@@ -46,11 +42,7 @@ async function bench() {
   }
   const targets = ports.map((port) => `127.0.0.1:${port}`).join(',');
   process.stderr.write(`bench-floor: 3 floor nodes, R=3, W=2, R=2, in memory: ${targets}\n`);
-  const kvdb = fileURLToPath(new URL('../packages/client/bin/kvdb.js', import.meta.url));
-  const run = spawn(process.execPath, [kvdb, 'bench', ...benchArgs, '--targets', targets], {
-    stdio: 'inherit',
-  });
-  const status = await new Promise((resolve) => run.once('exit', (code) => resolve(code ?? 1)));
+  const status = await runBench(benchArgs, targets);
   await stopAllChildren();
   process.exit(status);
 }

@@ -13,7 +13,7 @@
 // answers reads and writes, but lists no keys. Needs a build (`npm run build`).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { kvdbBin, scriptArgs } from './bench-common.mjs';
 
 const STORES = ['compact', 'objects'];
 const HEAP_KEYS = 1_000_000;
@@ -24,16 +24,10 @@ else if (process.argv[2] === '--heap-of') await heapOf(process.argv[3]);
 else await bench();
 
 async function bench() {
-  const dash = process.argv.indexOf('--');
-  const own = dash === -1 ? process.argv.slice(2) : process.argv.slice(2, dash);
-  const benchArgs = dash === -1 ? [] : process.argv.slice(dash + 1);
-  const { values } = parseArgs({
-    args: own,
-    options: {
-      rounds: { type: 'string', default: '2' },
-      'port-base': { type: 'string', default: '6960' },
-      heap: { type: 'boolean', default: false },
-    },
+  const { values, benchArgs } = scriptArgs({
+    rounds: { type: 'string', default: '2' },
+    'port-base': { type: 'string', default: '6960' },
+    heap: { type: 'boolean', default: false },
   });
   if (values.heap) {
     for (const store of STORES) {
@@ -51,10 +45,9 @@ async function bench() {
         spawnNode(`${store} node`, self, ['--serve', store, String(port)]).waitFor(/listening on/, 10_000),
       ),
     );
-    const kvdb = fileURLToPath(new URL('../packages/client/bin/kvdb.js', import.meta.url));
     for (let round = 1; round <= Number(values.rounds); round++) {
       for (const { store, port } of nodes) {
-        const args = [kvdb, 'bench', ...benchArgs, '--compare-reference', '--json', '-P', String(port)];
+        const args = [kvdbBin, 'bench', ...benchArgs, '--compare-reference', '--json', '-P', String(port)];
         const report = JSON.parse((await run(args)).stdout);
         const each = report.roundRatios.map((ratio) => ratio.toFixed(2)).join(', ');
         console.log(
