@@ -174,7 +174,7 @@ export class EntryTable {
       throw new Error(`the entry table lost the order of ${JSON.stringify(key)}`);
     this.order[inOrder] = -(slot + 1);
     // Keep the key alone (a flat copy, not a slice that would hold the whole entry) for searches of `order`.
-    this.put(slot, [lengthPrefix(key.length), key].join(''));
+    this.put(slot, keyEntry(key));
     this.retired.push(slot);
     if (++this.removedInOrder > Math.max(this.fresh.length, this.orderLength / 8)) this.rebuild();
   }
@@ -351,6 +351,11 @@ export class EntryTable {
 export function lengthPrefix(length: number): string {
   if (length < 0xff) return String.fromCharCode(length);
   return String.fromCharCode(0xff, length >>> 16, (length >>> 8) & 0xff, length & 0xff);
+}
+
+/** An entry of the key alone, as one flat string. */
+export function keyEntry(key: string): string {
+  return [lengthPrefix(key.length), key].join('');
 }
 
 /** Where the key starts in an entry. */

@@ -2,6 +2,7 @@ import {
   EntryTable,
   type EntryTableOptions,
   keyEnd,
+  keyEntry,
   keyLength,
   keyStart,
   lengthPrefix,
@@ -77,7 +78,7 @@ export class MemoryStore implements Store {
     if (isTombstone(record)) this.tombstones++;
     if (slot >= 0 ? this.isWide(slot) : WIDE.test(key)) {
       const packed = [head, json].join('');
-      this.wide.set(slot >= 0 ? slot : this.table.add(key, [lengthPrefix(key.length), key].join('')), packed);
+      this.wide.set(slot >= 0 ? slot : this.table.add(key, keyEntry(key)), packed);
     } else {
       // join() builds one flat string; `+` would keep a rope of strings, nearly doubling the memory per record.
       const entry = [lengthPrefix(key.length), key, head, json].join('');
