@@ -12,6 +12,7 @@ import {
   MAX_LIST_LIMIT,
   type MemberAddress,
   type MemberInfo,
+  type MergeResult,
   MethodNotFoundError,
   type NodeStats,
   newerRecord,
@@ -344,6 +345,7 @@ export class Coordinator implements PeerHandler {
     consistency?: Consistency,
   ): Promise<KVRecord | undefined> {
     const replicas = this.locate(key);
+    if (this.aloneOn(replicas)) return this.readHere(operation, key, replicas);
     const required = this.requiredFor(consistency, replicas.length);
     // A quorum of answers is as good as every answer for the result, and asking only that many halves a quorum
     // read's traffic; the local replica answers without a network hop, so it goes first.
@@ -364,6 +366,27 @@ export class Coordinator implements PeerHandler {
     if (newest !== undefined) this.hlc.observe(newest.version);
     void this.afterwards.track(outcome.settled.then((answers) => this.repair(key, answers)));
     return newest;
+  }
+
+  /**
+   * Whether this node alone holds the keys of `replicas` (every key of a single node) and its store answers at once:
+   * then a request reads or writes the store directly, without the executor, its deadline or a promise a layer.
+   */
+  private aloneOn(replicas: readonly MemberAddress[]): boolean {
+    return replicas.length === 1 && replicas[0] === this.self && this.replica.synchronous;
+  }
+
+  /** A read of a key this node alone holds (see `aloneOn`): one answer, so nothing to repair. */
+  private readHere(operation: string, key: string, replicas: readonly MemberAddress[]): KVRecord | undefined {
+    let record: KVRecord | undefined;
+    try {
+      record = this.replica.getNow(key);
+    } catch (error) {
+      throw this.localFailure(operation, key, replicas, error);
+    }
+    if (record === undefined) return undefined;
+    this.hlc.observe(record.version);
+    return detached(record);
   }
 
   /** Read repair: once every replica has answered, send the newest record to those that answered with less. */
@@ -399,8 +422,15 @@ export class Coordinator implements PeerHandler {
   ): Promise<void> {
     const replicas = this.locate(key);
     const required = this.requiredFor(consistency, replicas.length);
+    const here = this.aloneOn(replicas);
     for (let attempt = 0; ; attempt++) {
       const record = make(this.hlc.now());
+      if (here) {
+        const newer = this.writeHere(operation, key, record, replicas);
+        if (newer === undefined || attempt >= MAX_RESTAMPS) return;
+        this.hlc.observe(newer);
+        continue;
+      }
       const outcome = await this.quorum(
         replicas,
         (replica) => this.callReplica(replica, 'peer.put', { key, record }),
@@ -422,6 +452,38 @@ export class Coordinator implements PeerHandler {
     }
   }
 
+  /**
+   * A write of a key this node alone holds (see `aloneOn`); returns the newer version the store holds instead, if
+   * it does. A failure is reported as a write that reached none of its replicas would be.
+   */
+  private writeHere(
+    operation: string,
+    key: string,
+    record: KVRecord,
+    replicas: readonly MemberAddress[],
+  ): Version | undefined {
+    let result: PeerResult<'peer.put'>;
+    try {
+      result = this.storeNow(key, detached(record));
+    } catch (error) {
+      throw this.localFailure(operation, key, replicas, error);
+    }
+    return result.stored ? undefined : result.newer;
+  }
+
+  private localFailure(
+    operation: string,
+    key: string,
+    replicas: readonly MemberAddress[],
+    error: unknown,
+  ): QuorumNotReachedError {
+    return this.quorumError(operation, key, replicas, 1, {
+      succeeded: [],
+      failed: [{ target: this.self, error }],
+      timedOut: false,
+    });
+  }
+
   /** Once every call has settled, keeps a hint for each replica that did not take the write. */
   private hintLater(key: string, record: KVRecord, called: number, outcome: QuorumOutcome<unknown>): void {
     const hints = this.hints;
@@ -438,11 +500,13 @@ export class Coordinator implements PeerHandler {
   /** Applies a replica write to the local store; the HLC moves past it so later local writes order after it. */
   private async storeLocally(key: string, record: KVRecord): Promise<PeerResult<'peer.put'>> {
     this.hlc.observe(record.version);
-    const { applied, previous } = await this.replica.merge(key, record);
-    if (!applied && previous !== undefined && compareVersions(previous.version, record.version) > 0) {
-      return { stored: false, newer: previous.version };
-    }
-    return { stored: true };
+    return putResult(record, await this.replica.merge(key, record));
+  }
+
+  /** `storeLocally` at once, into a synchronous store. */
+  private storeNow(key: string, record: KVRecord): PeerResult<'peer.put'> {
+    this.hlc.observe(record.version);
+    return putResult(record, this.replica.mergeNow(key, record));
   }
 
   private quorumError(
@@ -450,7 +514,7 @@ export class Coordinator implements PeerHandler {
     key: string | undefined,
     replicas: readonly string[],
     required: number,
-    outcome: QuorumOutcome<unknown>,
+    outcome: Pick<QuorumOutcome<unknown>, 'succeeded' | 'failed' | 'timedOut'>,
   ): QuorumNotReachedError {
     return QuorumNotReachedError.fromFailure({
       operation,
@@ -462,6 +526,14 @@ export class Coordinator implements PeerHandler {
       timedOut: outcome.timedOut,
     });
   }
+}
+
+/** A replica's answer to a write: stored, or not because it holds a newer version (which it names). */
+function putResult(record: KVRecord, { applied, previous }: MergeResult): PeerResult<'peer.put'> {
+  if (!applied && previous !== undefined && compareVersions(previous.version, record.version) > 0) {
+    return { stored: false, newer: previous.version };
+  }
+  return { stored: true };
 }
 
 /**

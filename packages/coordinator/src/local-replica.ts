@@ -21,6 +21,8 @@ const SCAN_PAGE = 2_000;
  */
 export class LocalReplica {
   readonly store: Store;
+  /** The store, when it answers at once. */
+  private readonly now: SynchronousStore | undefined;
   /** The index in use, with how it was built. */
   private current: IndexBuild;
   /** Writes sent to the store whose digest update has not been made yet. */
@@ -32,6 +34,7 @@ export class LocalReplica {
 
   constructor(store: Store, ring: HashRing) {
     this.store = store;
+    this.now = isSynchronous(store) ? store : undefined;
     this.current = new IndexBuild(ring);
     // Before the node serves anything, the whole store is read at once.
     while (!this.current.complete) this.readPage(this.current);
@@ -41,11 +44,39 @@ export class LocalReplica {
     return this.current.index;
   }
 
+  /** Whether the store answers at once (see `Store.getSync`): `getNow` and `mergeNow` need it. */
+  get synchronous(): boolean {
+    return this.now !== undefined;
+  }
+
   get(key: string): Promise<KVRecord | undefined> {
     return this.store.get(key);
   }
 
-  async merge(key: string, record: KVRecord): Promise<MergeResult> {
+  /** `get` at once, from a `synchronous` store. */
+  getNow(key: string): KVRecord | undefined {
+    return this.syncStore().getSync(key);
+  }
+
+  merge(key: string, record: KVRecord): Promise<MergeResult> {
+    if (this.now === undefined) return this.mergeLater(key, record);
+    try {
+      return Promise.resolve(this.mergeNow(key, record));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** `merge` at once, into a `synchronous` store. */
+  mergeNow(key: string, record: KVRecord): MergeResult {
+    const store = this.syncStore();
+    this.writes++;
+    const result = store.mergeSync(key, record);
+    if (result.applied) this.replace(key, result.previous, record);
+    return result;
+  }
+
+  private async mergeLater(key: string, record: KVRecord): Promise<MergeResult> {
     this.writes++;
     this.inFlight++;
     try {
@@ -183,11 +214,23 @@ export class LocalReplica {
     return true;
   }
 
+  private syncStore(): SynchronousStore {
+    if (this.now === undefined)
+      throw new TypeError('the store does not answer at once (no getSync and mergeSync)');
+    return this.now;
+  }
+
   /** A write's digest update: into the index in use, and into the one being built once its scan passed the key. */
   private replace(key: string, previous: RecordHead | undefined, next: RecordHead | undefined): void {
     this.current.index.replace(key, previous, next);
     if (this.rebuild?.passed(key)) this.rebuild.index.replace(key, previous, next);
   }
+}
+
+type SynchronousStore = Store & Required<Pick<Store, 'getSync' | 'mergeSync'>>;
+
+function isSynchronous(store: Store): store is SynchronousStore {
+  return typeof store.getSync === 'function' && typeof store.mergeSync === 'function';
 }
 
 /** Lets the event loop run other work (I/O included) before going on. */

@@ -1,10 +1,18 @@
-import { type JsonValue, KVDB_VERSION, MemoryStore, MethodNotFoundError, type PeerMethod } from '@kvdb/core';
+import {
+  type JsonValue,
+  KVDB_VERSION,
+  MemoryStore,
+  MethodNotFoundError,
+  type PeerMethod,
+  type Store,
+} from '@kvdb/core';
 import { expect } from 'chai';
 import { type Clock, systemClock } from '../src/clock.js';
 import { Coordinator } from '../src/coordinator.js';
 import { LocalReplica } from '../src/local-replica.js';
 import { Membership } from '../src/membership.js';
 import { quorumFailure, rejection, replicated } from './utils/assertions.js';
+import { DelegatingStore } from './utils/delegating-store.js';
 import { MemoryNetwork } from './utils/memory-network.js';
 import { TestCluster } from './utils/test-cluster.js';
 import { eventually } from './utils/timing.js';
@@ -322,7 +330,7 @@ describe('Coordinator', () => {
   describe('on a single node (its own only replica)', () => {
     const self = '10.0.0.1:5878';
 
-    function singleNode(store: MemoryStore = new MemoryStore()): Coordinator {
+    function singleNode(store: Store = new MemoryStore()): Coordinator {
       const membership = new Membership(self);
       return new Coordinator(
         {
@@ -334,8 +342,12 @@ describe('Coordinator', () => {
       );
     }
 
-    it('sets, gets, has and pops', async () => {
-      const node = singleNode();
+    it('sets, gets, has and pops, through the store directly when it answers at once', async () => {
+      const store = new MemoryStore();
+      const promised: string[] = [];
+      store.merge = () => Promise.reject(new Error(`${promised.push('merge')}`));
+      store.get = () => Promise.reject(new Error(`${promised.push('get')}`));
+      const node = singleNode(store);
       expect(node.locate('a')).to.deep.equal([self]);
       await node.set('a', { n: 1 });
       expect(await node.get('a')).to.deep.equal({ n: 1 });
@@ -343,6 +355,22 @@ describe('Coordinator', () => {
       expect(await node.pop('a')).to.deep.equal({ n: 1 });
       expect(await node.get('a', { default: 'gone' })).to.equal('gone');
       expect((await node.listKeys()).keys).to.deep.equal([]);
+      expect(promised, 'calls through the promise methods').to.deep.equal([]);
+    });
+
+    it('sets, gets, has and pops through the promises of a store that answers later', async () => {
+      const store = new DelegatingStore();
+      const calls: string[] = [];
+      const { merge, get } = DelegatingStore.prototype;
+      store.merge = (key, record) => merge.call(store, key, record).finally(() => calls.push('merge'));
+      store.get = (key) => get.call(store, key).finally(() => calls.push('get'));
+      const node = singleNode(store);
+      await node.set('a', { n: 1 });
+      expect(await node.get('a')).to.deep.equal({ n: 1 });
+      expect(await node.has('a')).to.equal(true);
+      expect(await node.pop('a')).to.deep.equal({ n: 1 });
+      expect(await node.get('a', { default: 'gone' })).to.equal('gone');
+      expect(calls).to.deep.equal(['merge', 'get', 'get', 'get', 'merge', 'get']);
     });
 
     it('never lets a value written or read alias the stored one', async () => {
@@ -355,17 +383,37 @@ describe('Coordinator', () => {
       expect(await node.get('aliased')).to.deep.equal({ list: [1, 2] });
     });
 
-    it('reports a failing store as a QuorumNotReachedError naming itself, for writes and reads', async () => {
-      const store = new MemoryStore();
-      store.merge = () => Promise.reject(new Error('disk full'));
-      store.get = () => Promise.reject(new Error('disk gone'));
-      const node = singleNode(store);
-      const write = await quorumFailure(node.set('a', 1));
-      expect(write).to.include({ required: 1, acked: 0, timedOut: false });
-      expect(write.failed).to.deep.equal([{ replica: self, reason: 'disk full' }]);
-      const read = await quorumFailure(node.get('a'));
-      expect(read.failed).to.deep.equal([{ replica: self, reason: 'disk gone' }]);
-    });
+    for (const [kind, fail] of [
+      [
+        'a store that answers at once',
+        (store: Store) => {
+          store.mergeSync = () => {
+            throw new Error('disk full');
+          };
+          store.getSync = () => {
+            throw new Error('disk gone');
+          };
+        },
+      ],
+      [
+        'a store that answers later',
+        (store: Store) => {
+          store.merge = () => Promise.reject(new Error('disk full'));
+          store.get = () => Promise.reject(new Error('disk gone'));
+        },
+      ],
+    ] as const) {
+      it(`reports a failing store as a QuorumNotReachedError naming itself, for writes and reads: ${kind}`, async () => {
+        const store = kind === 'a store that answers later' ? new DelegatingStore() : new MemoryStore();
+        fail(store);
+        const node = singleNode(store);
+        const write = await quorumFailure(node.set('a', 1));
+        expect(write).to.include({ required: 1, acked: 0, timedOut: false });
+        expect(write.failed).to.deep.equal([{ replica: self, reason: 'disk full' }]);
+        const read = await quorumFailure(node.get('a'));
+        expect(read.failed).to.deep.equal([{ replica: self, reason: 'disk gone' }]);
+      });
+    }
 
     it('keeps no digests alone, and builds them right when a second member joins', async () => {
       const store = new MemoryStore();

@@ -8,6 +8,7 @@ import {
 } from '@kvdb/core';
 import { expect } from 'chai';
 import { LocalReplica } from '../src/local-replica.js';
+import { DelegatingStore } from './utils/delegating-store.js';
 
 const A = '10.0.0.1:5878';
 const B = '10.0.0.2:5878';
@@ -16,11 +17,11 @@ const C = '10.0.0.3:5878';
 const record = (wall: number, value: string): KVRecord => ({ version: { wall, counter: 0, node: A }, value });
 
 /** A store whose merges are visible at once but resolve only when released, like a commit not yet reported. */
-class SlowStore extends MemoryStore {
+class SlowStore extends DelegatingStore {
   private readonly waiting: Array<() => void> = [];
 
   override async merge(key: string, next: KVRecord): Promise<MergeResult> {
-    const result = this.mergeSync(key, next);
+    const result = this.inner.mergeSync(key, next);
     await new Promise<void>((resolve) => this.waiting.push(resolve));
     return result;
   }
@@ -61,6 +62,23 @@ describe('LocalReplica', () => {
     const versions = await replica.keyVersions(new Set([segment]));
     expect(versions.get(segment)?.map(([key]) => key)).to.include('key:3');
     expect(digestOf(replica)).to.deep.equal(digestOf(new LocalReplica(store, after)));
+  });
+
+  it('reads and writes at once a store that answers at once, keeping the digests, and refuses to otherwise', () => {
+    const ring = new HashRing([A, B]);
+    const store = new MemoryStore();
+    const replica = new LocalReplica(store, ring);
+    expect(replica.synchronous).to.equal(true);
+    expect(replica.mergeNow('a', record(1_000, 'one'))).to.deep.equal({ applied: true, previous: undefined });
+    expect(replica.mergeNow('a', record(500, 'older')).applied).to.equal(false);
+    expect(replica.getNow('a')).to.deep.equal(record(1_000, 'one'));
+    const all = [...Array(ring.segmentCount).keys()];
+    expect(replica.digests.combine(all)).to.deep.equal(new LocalReplica(store, ring).digests.combine(all));
+
+    const later = new LocalReplica(new DelegatingStore(), ring);
+    expect(later.synchronous).to.equal(false);
+    expect(() => later.getNow('a')).to.throw(TypeError, /does not answer at once/);
+    expect(() => later.mergeNow('a', record(1_000, 'one'))).to.throw(TypeError, /does not answer at once/);
   });
 
   it('leaves digests that agree with the store as they are', async () => {

@@ -65,7 +65,6 @@ export class MemoryStore implements Store {
     return this.mergeSync(key, record);
   }
 
-  /** The synchronous core of `merge`, for callers that hold many records at once. */
   mergeSync(key: string, record: KVRecord): MergeResult {
     const slot = this.find(key);
     const previous = slot < 0 ? undefined : this.head(slot);

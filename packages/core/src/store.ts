@@ -54,6 +54,16 @@ export interface Store {
   remove(key: string, version: Version): Promise<boolean>;
 
   /**
+   * `get` answered at once, by a store that keeps its records in memory; a store that waits for I/O leaves it (and
+   * `mergeSync`) out. With both, a node answers a key it alone holds (every key of a single node) without a
+   * promise at each layer between the request and the store.
+   */
+  getSync?(key: string): KVRecord | undefined;
+
+  /** `merge` done at once: see `getSync`. */
+  mergeSync?(key: string, record: KVRecord): MergeResult;
+
+  /**
    * Every record, tombstones included, in no particular order. Synchronous, so that a scan sees one state of the
    * store: digests built from it cannot miss a write that lands halfway through.
    */

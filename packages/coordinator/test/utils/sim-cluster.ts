@@ -1,16 +1,11 @@
 import {
-  type EntriesOptions,
   isTombstone,
-  type KeyVersion,
   type KVRecord,
   type MemberAddress,
   type MemberStatus,
   MemoryStore,
   type MergeResult,
   type PeerMethod,
-  type ScanOptions,
-  type Store,
-  type StoreCounts,
   type Version,
 } from '@kvdb/core';
 import sinon from 'sinon';
@@ -18,6 +13,7 @@ import { systemClock } from '../../src/clock.js';
 import { ClusterNode } from '../../src/cluster-node.js';
 import type { PeerTransport } from '../../src/peer-transport.js';
 import { LOCAL_TIMINGS, type Timings } from '../../src/timings.js';
+import { DelegatingStore } from './delegating-store.js';
 import { type FailureMode, MemoryNetwork, seededRandom } from './memory-network.js';
 import { testAddress } from './test-cluster.js';
 
@@ -73,41 +69,32 @@ export class Traffic {
 }
 
 /**
- * A store that stops accepting writes once its process is killed: a stopped node's in-flight work (an
+ * A memory store, answering at once as a node's does, that stops accepting writes once its process is killed: a stopped node's in-flight work (an
  * anti-entropy pull, a peer write) must not reach the data its successor reuses, as it could not after a crash.
  */
-class FencedStore implements Store {
+class FencedStore extends DelegatingStore {
   fenced = false;
 
-  constructor(readonly inner: MemoryStore) {}
-
-  get(key: string): Promise<KVRecord | undefined> {
-    return this.inner.get(key);
+  getSync(key: string): KVRecord | undefined {
+    return this.inner.getSync(key);
   }
 
-  merge(key: string, record: KVRecord): Promise<MergeResult> {
+  mergeSync(key: string, record: KVRecord): MergeResult {
+    if (this.fenced) throw new Error('the process was killed');
+    return this.inner.mergeSync(key, record);
+  }
+
+  override merge(key: string, record: KVRecord): Promise<MergeResult> {
     if (this.fenced) return Promise.reject(new Error('the process was killed'));
-    return this.inner.merge(key, record);
+    return super.merge(key, record);
   }
 
-  remove(key: string, version: Version): Promise<boolean> {
+  override remove(key: string, version: Version): Promise<boolean> {
     if (this.fenced) return Promise.reject(new Error('the process was killed'));
-    return this.inner.remove(key, version);
+    return super.remove(key, version);
   }
 
-  entries(options?: EntriesOptions): Iterable<[string, KVRecord]> {
-    return this.inner.entries(options);
-  }
-
-  scanKeys(options: ScanOptions): KeyVersion[] {
-    return this.inner.scanKeys(options);
-  }
-
-  counts(): Promise<StoreCounts> {
-    return this.inner.counts();
-  }
-
-  close(): Promise<void> {
+  override close(): Promise<void> {
     return Promise.resolve();
   }
 }
