@@ -169,12 +169,18 @@ export class Coordinator implements PeerHandler {
     this.hlc = new HybridClock(this.self, () => this.clock.now());
     this.startedAt = this.clock.now();
     this.dataHandlers = {
-      'peer.get': async ({ key }) => (await this.replica.get(key)) ?? null,
+      // A store that answers at once answers a whole batch at once, without a promise a record.
+      'peer.get': async ({ key }) =>
+        (this.replica.synchronous ? this.replica.getNow(key) : await this.replica.get(key)) ?? null,
       'peer.put': async ({ key, record }) => this.storeLocally(key, record),
       'peer.get_many': async ({ keys }) =>
-        Promise.all(keys.map(async (key) => (await this.replica.get(key)) ?? null)),
+        this.replica.synchronous
+          ? keys.map((key) => this.replica.getNow(key) ?? null)
+          : Promise.all(keys.map(async (key) => (await this.replica.get(key)) ?? null)),
       'peer.put_many': async ({ entries }) =>
-        Promise.all(entries.map(([key, record]) => this.storeLocally(key, record))),
+        this.replica.synchronous
+          ? entries.map(([key, record]) => this.storeNow(key, record))
+          : Promise.all(entries.map(([key, record]) => this.storeLocally(key, record))),
       'peer.keys': async ({ prefix, after, limit }) =>
         this.replica.scanKeys({ prefix, after, limit: limit ?? MAX_LIST_LIMIT }),
       // The removals go out together: a durable store commits them as one transaction rather than one each.
@@ -499,6 +505,7 @@ export class Coordinator implements PeerHandler {
 
   /** Applies a replica write to the local store; the HLC moves past it so later local writes order after it. */
   private async storeLocally(key: string, record: KVRecord): Promise<PeerResult<'peer.put'>> {
+    if (this.replica.synchronous) return this.storeNow(key, record);
     this.hlc.observe(record.version);
     return putResult(record, await this.replica.merge(key, record));
   }

@@ -373,6 +373,36 @@ describe('Coordinator', () => {
       expect(calls).to.deep.equal(['merge', 'get', 'get', 'get', 'merge', 'get']);
     });
 
+    for (const [kind, makeStore] of [
+      ['a store that answers at once', () => new MemoryStore()],
+      ['a store that answers later', () => new DelegatingStore()],
+    ] as const) {
+      it(`answers replica writes and reads, one and many, from ${kind}`, async () => {
+        const node = singleNode(makeStore());
+        const at = (wall: number) => ({ wall, counter: 0, node: '10.0.0.9:5878' });
+        expect(
+          await node.handlePeer('peer.put', { key: 'a', record: { version: at(2_000), value: 'a2' } }),
+        ).to.deep.equal({ stored: true });
+        const puts = await node.handlePeer('peer.put_many', {
+          entries: [
+            ['a', { version: at(1_000), value: 'a1' }],
+            ['b', { version: at(1_000), value: 'b1' }],
+            ['c', { version: at(1_000), deleted: true }],
+          ],
+        });
+        expect(puts).to.deep.equal([{ stored: false, newer: at(2_000) }, { stored: true }, { stored: true }]);
+        expect(await node.handlePeer('peer.get', { key: 'a' })).to.deep.equal({
+          version: at(2_000),
+          value: 'a2',
+        });
+        expect(await node.handlePeer('peer.get_many', { keys: ['b', 'c', 'none'] })).to.deep.equal([
+          { version: at(1_000), value: 'b1' },
+          { version: at(1_000), deleted: true },
+          null,
+        ]);
+      });
+    }
+
     it('never lets a value written or read alias the stored one', async () => {
       const node = singleNode();
       const value = { list: [1, 2] };
