@@ -69,8 +69,9 @@ export class Traffic {
 }
 
 /**
- * A memory store, answering at once as a node's does, that stops accepting writes once its process is killed: a stopped node's in-flight work (an
- * anti-entropy pull, a peer write) must not reach the data its successor reuses, as it could not after a crash.
+ * A memory store, answering at once as a node's does, that stops accepting writes once its process is killed: a
+ * stopped node's in-flight work (an anti-entropy pull, a peer write) must not reach the data its successor reuses,
+ * as it could not after a crash.
  */
 class FencedStore extends DelegatingStore {
   fenced = false;
