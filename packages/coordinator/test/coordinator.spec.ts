@@ -330,6 +330,12 @@ describe('Coordinator', () => {
   describe('on a single node (its own only replica)', () => {
     const self = '10.0.0.1:5878';
 
+    /** The two paths to a store: `getSync` and `mergeSync`, or promises only. */
+    const STORE_KINDS: ReadonlyArray<readonly [string, () => Store]> = [
+      ['a store that answers at once', () => new MemoryStore()],
+      ['a store that answers later', () => new DelegatingStore()],
+    ];
+
     function singleNode(store: Store = new MemoryStore()): Coordinator {
       const membership = new Membership(self);
       return new Coordinator(
@@ -373,10 +379,7 @@ describe('Coordinator', () => {
       expect(calls).to.deep.equal(['merge', 'get', 'get', 'get', 'merge', 'get']);
     });
 
-    for (const [kind, makeStore] of [
-      ['a store that answers at once', () => new MemoryStore()],
-      ['a store that answers later', () => new DelegatingStore()],
-    ] as const) {
+    for (const [kind, makeStore] of STORE_KINDS) {
       it(`answers replica writes and reads, one and many, from ${kind}`, async () => {
         const node = singleNode(makeStore());
         const at = (wall: number) => ({ wall, counter: 0, node: '10.0.0.9:5878' });
@@ -413,30 +416,26 @@ describe('Coordinator', () => {
       expect(await node.get('aliased')).to.deep.equal({ list: [1, 2] });
     });
 
-    for (const [kind, fail] of [
-      [
-        'a store that answers at once',
-        (store: Store) => {
-          store.mergeSync = () => {
-            throw new Error('disk full');
-          };
-          store.getSync = () => {
-            throw new Error('disk gone');
-          };
-        },
-      ],
-      [
-        'a store that answers later',
-        (store: Store) => {
-          store.merge = () => Promise.reject(new Error('disk full'));
-          store.get = () => Promise.reject(new Error('disk gone'));
-        },
-      ],
-    ] as const) {
+    /** Makes every read fail with "disk gone" and every write with "disk full", through whichever methods it has. */
+    function failing(store: Store): Store {
+      store.merge = () => Promise.reject(new Error('disk full'));
+      store.get = () => Promise.reject(new Error('disk gone'));
+      if (store.mergeSync !== undefined) {
+        store.mergeSync = () => {
+          throw new Error('disk full');
+        };
+      }
+      if (store.getSync !== undefined) {
+        store.getSync = () => {
+          throw new Error('disk gone');
+        };
+      }
+      return store;
+    }
+
+    for (const [kind, makeStore] of STORE_KINDS) {
       it(`reports a failing store as a QuorumNotReachedError naming itself, for writes and reads: ${kind}`, async () => {
-        const store = kind === 'a store that answers later' ? new DelegatingStore() : new MemoryStore();
-        fail(store);
-        const node = singleNode(store);
+        const node = singleNode(failing(makeStore()));
         const write = await quorumFailure(node.set('a', 1));
         expect(write).to.include({ required: 1, acked: 0, timedOut: false });
         expect(write.failed).to.deep.equal([{ replica: self, reason: 'disk full' }]);
