@@ -23,6 +23,16 @@ describe('bench options: parseDuration', () => {
       expect(() => parseDuration(bad), bad).to.throw(BenchOptionsError, /Expected `--duration` to be a time/);
     }
   });
+
+  it('takes no time at all only when asked to', () => {
+    expect(() => parseDuration('0s')).to.throw(/to be a time of at least 1 ms/);
+    expect(parseDuration('0s', '--warmup-time', 0)).to.equal(0);
+    expect(parseDuration('0', '--warmup-time', 0)).to.equal(0);
+    expect(() => parseDuration('-1s', '--warmup-time', 0)).to.throw(
+      BenchOptionsError,
+      /^Expected `--warmup-time` to be a time such as 10s, 500ms or 2m, got "-1s"$/,
+    );
+  });
 });
 
 describe('bench options: parseRatio', () => {
@@ -70,9 +80,19 @@ describe('bench options: resolveBenchOptions', () => {
       keyspace: 10_000,
       valueSize: 100,
       warmup: false,
+      warmupMs: 0,
       workers: 1,
       timeoutMs: 5_000,
     });
+  });
+
+  it('reads --warmup-time as a duration, 0 included', () => {
+    expect(resolveBenchOptions({ 'warmup-time': '3s' }).warmupMs).to.equal(3_000);
+    expect(resolveBenchOptions({ 'warmup-time': '0' }).warmupMs).to.equal(0);
+    expect(() => resolveBenchOptions({ 'warmup-time': 'soon' })).to.throw(
+      BenchOptionsError,
+      /`--warmup-time` to be a time/,
+    );
   });
 
   it('takes the node from -H/-P unless --targets is given', () => {

@@ -231,10 +231,12 @@ describe('bench:check verdict', () => {
 });
 
 describe('bench rounds', () => {
-  it('splits a duration or a request count over the rounds and warms up in the first only', () => {
+  it('splits a duration or a request count over the rounds and warms up in the first only, load included', () => {
     const timed = resolveBenchOptions({ operation: 'get', duration: '10s' });
     expect(roundOptions(timed, 3, 0)).to.deep.include({ stop: { durationMs: 3_333 }, warmup: true });
     expect(roundOptions(timed, 3, 2)).to.deep.include({ stop: { durationMs: 3_333 }, warmup: false });
+    const loaded = resolveBenchOptions({ duration: '10s', 'warmup-time': '2s' });
+    expect([0, 1].map((round) => roundOptions(loaded, 2, round).warmupMs)).to.deep.equal([2_000, 0]);
     const counted = resolveBenchOptions({ requests: 10 });
     expect([0, 1, 2].map((round) => roundOptions(counted, 3, round).stop)).to.deep.equal([
       { requests: 4 },

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { resolveBenchOptions } from '../src/bench/options.js';
-import { share, warmupPlan, workerPlans } from '../src/bench/plan.js';
+import { share, warmupLoadPlan, warmupPlan, workerPlans } from '../src/bench/plan.js';
 import { Workload } from '../src/bench/workload.js';
 
 function sequence(values: number[]): () => number {
@@ -83,5 +83,14 @@ describe('bench plan', () => {
     expect(plan.stop).to.deep.equal({ requests: 20 });
     expect(plan.concurrency).to.equal(20);
     expect(plan.workload).to.deep.include({ ratio: { get: 0, set: 1 }, sequential: true });
+  });
+
+  it('runs the warmup load with the run’s own workload and concurrency, for --warmup-time', () => {
+    const options = resolveBenchOptions({ operation: 'mixed', ratio: '3:1', concurrency: 8, requests: 99 });
+    const plan = warmupLoadPlan({ ...options, warmupMs: 1_500 });
+    expect(plan.stop).to.deep.equal({ durationMs: 1_500 });
+    expect(plan.concurrency).to.equal(8);
+    expect(plan.workload).to.deep.include({ ratio: { get: 3, set: 1 }, keyspace: 10_000 });
+    expect(plan.workload.sequential).to.equal(undefined);
   });
 });

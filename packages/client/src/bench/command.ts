@@ -68,6 +68,12 @@ export function benchBuilder<T>(command: Argv<T>) {
         defaultDescription: 'on for get and mixed',
         describe: 'Set every key once, unmeasured, before the run, so gets hit (--no-warmup to skip)',
       },
+      'warmup-time': {
+        type: 'string',
+        defaultDescription: '0',
+        describe:
+          'Then run the load this long, unmeasured, so the nodes have compiled their hot code: 3s, 500ms',
+      },
       workers: {
         alias: 'w',
         type: 'number',

@@ -39,6 +39,11 @@ export interface BenchOptions {
   valueSize: number;
   /** Set every key of the keyspace once, unmeasured, before the run, so that gets hit. */
   warmup: boolean;
+  /**
+   * Run the load this long, unmeasured, before the measured run (after the prefill): a node's JIT compiler is
+   * still optimising its hot functions in its first seconds under load, and that costs throughput and p99.
+   */
+  warmupMs: number;
   workers: number;
   timeoutMs: number;
   consistency?: Consistency;
@@ -58,6 +63,7 @@ export interface RawBenchArgs {
   keyspace?: number;
   'value-size'?: number;
   warmup?: boolean;
+  'warmup-time'?: string | number;
   workers?: number;
   timeout?: number;
   consistency?: string;
@@ -68,14 +74,15 @@ export class BenchOptionsError extends Error {
   override name = 'BenchOptionsError';
 }
 
-/** `10s`, `500ms`, `1.5s`, `2m`; a bare number is seconds. */
-export function parseDuration(text: string | number, flag = '--duration'): number {
+/** `10s`, `500ms`, `1.5s`, `2m`; a bare number is seconds. At least 1 ms, unless `minMs` is 0. */
+export function parseDuration(text: string | number, flag = '--duration', minMs: 0 | 1 = 1): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(String(text));
   const scale = { ms: 1, s: 1_000, m: 60_000 } as const;
   const ms = match ? Number(match[1]) * scale[(match[2] ?? 's') as keyof typeof scale] : Number.NaN;
-  if (!(ms >= 1)) {
+  if (!(ms >= minMs)) {
+    const least = minMs === 1 ? ' of at least 1 ms' : '';
     throw new BenchOptionsError(
-      `Expected \`${flag}\` to be a time of at least 1 ms such as 10s, 500ms or 2m, got ${JSON.stringify(text)}`,
+      `Expected \`${flag}\` to be a time${least} such as 10s, 500ms or 2m, got ${JSON.stringify(text)}`,
     );
   }
   return Math.round(ms);
@@ -179,6 +186,7 @@ export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
     keyspace: integerFlag('--keyspace', raw.keyspace ?? DEFAULT_KEYSPACE, 1),
     valueSize: integerFlag('--value-size', raw['value-size'] ?? DEFAULT_VALUE_SIZE, 0, MAX_VALUE_SIZE),
     warmup: raw.warmup ?? operation !== 'set',
+    warmupMs: raw['warmup-time'] === undefined ? 0 : parseDuration(raw['warmup-time'], '--warmup-time', 0),
     workers,
     timeoutMs,
     ...(consistency === undefined ? {} : { consistency: consistency as Consistency }),

@@ -38,6 +38,11 @@ export function warmupPlan(options: BenchOptions): LoadPlan {
   };
 }
 
+/** The plan of the unmeasured load after the prefill: the run's own workload, for `warmupMs`, in one process. */
+export function warmupLoadPlan(options: BenchOptions): LoadPlan {
+  return { ...loadPlan(options), stop: { durationMs: options.warmupMs } };
+}
+
 function loadPlan(options: BenchOptions): LoadPlan {
   return {
     targets: options.targets,

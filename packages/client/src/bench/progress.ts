@@ -4,11 +4,12 @@ import type { StopCondition } from './options.js';
 
 export interface ProgressView {
   warmup(keys: number): void;
+  warmupLoad(durationMs: number): void;
   update(progress: LoadProgress & { elapsedMs: number }): void;
   stop(): void;
 }
 
-const SILENT: ProgressView = { warmup() {}, update() {}, stop() {} };
+const SILENT: ProgressView = { warmup() {}, warmupLoad() {}, update() {}, stop() {} };
 
 /**
  * A progress bar on stderr, toward the duration or the request count, with live ops/s and errors. Only on a
@@ -31,6 +32,11 @@ export function createProgress(
   return {
     warmup(keys) {
       process.stderr.write(`${options.label} warming up: setting ${keys.toLocaleString('en-US')} keys…\r`);
+    },
+    warmupLoad(durationMs) {
+      process.stderr.write(
+        `\x1b[2K${options.label} warming up: ${durationMs / 1_000} s of unmeasured load…\r`,
+      );
     },
     update({ completed, errors, elapsedMs }) {
       const payload = {

@@ -8,7 +8,10 @@ import { type BenchResult, summarize } from './runner.js';
  * one disturbed slice.
  */
 
-/** The options of one of `rounds` slices: the duration or the requests split evenly; only the first warms up. */
+/**
+ * The options of one of `rounds` slices: the duration or the requests split evenly; only the first prefills and
+ * runs the unmeasured warmup load.
+ */
 export function roundOptions(options: BenchOptions, rounds: number, round: number): BenchOptions {
   if (!Number.isInteger(rounds) || rounds < 1) {
     throw new BenchOptionsError(`Expected \`--rounds\` to be an integer from 1 and up, got ${rounds}`);
@@ -26,7 +29,12 @@ export function roundOptions(options: BenchOptions, rounds: number, round: numbe
     if (durationMs < 1) throw new BenchOptionsError('Expected `--duration` to give each round at least 1 ms');
     sliced = { durationMs };
   }
-  return { ...options, stop: sliced, warmup: options.warmup && round === 0 };
+  return {
+    ...options,
+    stop: sliced,
+    warmup: options.warmup && round === 0,
+    warmupMs: round === 0 ? options.warmupMs : 0,
+  };
 }
 
 /** Several slices of one side as one run: counts and times added, histograms and errors merged. */

@@ -85,6 +85,7 @@ async function measure(
   try {
     return await runBenchmark(options, {
       onWarmup: (keys) => progress.warmup(keys),
+      onWarmupLoad: (durationMs) => progress.warmupLoad(durationMs),
       onProgress: (state) => progress.update(state),
     });
   } finally {

@@ -6,7 +6,7 @@ import { countErrors, mergeTallies } from './errors-tally.js';
 import { decodeHistogram, mergeHistograms } from './histogram.js';
 import { LoadGenerator, type LoadPlan, type LoadProgress, type LoadResult } from './load-generator.js';
 import { type BenchOptions, formatTarget, type Target } from './options.js';
-import { warmupPlan, workerPlans } from './plan.js';
+import { warmupLoadPlan, warmupPlan, workerPlans } from './plan.js';
 import type { EncodedLoadResult, WorkerMessage } from './worker-messages.js';
 
 /** A finished run: the options it ran with and what every worker did, merged. */
@@ -23,6 +23,8 @@ export interface RunHooks {
   onProgress?(progress: LoadProgress & { elapsedMs: number }): void;
   /** Called when the warmup starts, with the number of keys it sets. */
   onWarmup?(keys: number): void;
+  /** Called when the unmeasured warmup load starts, with how long it runs. */
+  onWarmupLoad?(durationMs: number): void;
 }
 
 /** A target that cannot be benchmarked: unreachable, or refusing our calls. */
@@ -30,12 +32,19 @@ export class BenchTargetError extends Error {
   override name = 'BenchTargetError';
 }
 
-/** Checks every target, prefills the keyspace when asked, then runs the measured load. */
+/**
+ * Checks every target, prefills the keyspace when asked, runs the unmeasured warmup load when asked, then runs the
+ * measured load.
+ */
 export async function runBenchmark(options: BenchOptions, hooks: RunHooks = {}): Promise<BenchResult> {
   await Promise.all(options.targets.map((target) => ping(target, options)));
   if (options.warmup) {
     hooks.onWarmup?.(options.keyspace);
     await warmup(options);
+  }
+  if (options.warmupMs > 0) {
+    hooks.onWarmupLoad?.(options.warmupMs);
+    await warmupLoad(options);
   }
   const cpu: CpuWindow = {};
   const parts =
@@ -122,6 +131,17 @@ async function warmup(options: BenchOptions): Promise<void> {
     const kinds = [...Object.keys(result.errors.rpc), ...Object.keys(result.errors.transport)].join(', ');
     throw new BenchTargetError(
       `the warmup failed: ${errors.total} of ${result.completed} sets failed (${kinds})`,
+    );
+  }
+}
+
+/** Some requests of the warmup load may fail (the measured run reports its own); all of them may not. */
+async function warmupLoad(options: BenchOptions): Promise<void> {
+  const result = await runPlan(warmupLoadPlan(options));
+  if (result.ok === 0) {
+    const kinds = [...Object.keys(result.errors.rpc), ...Object.keys(result.errors.transport)].join(', ');
+    throw new BenchTargetError(
+      `the warmup load failed: none of its ${result.completed} requests succeeded (${kinds || 'none completed'})`,
     );
   }
 }

@@ -1,0 +1,102 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import { type RawBenchArgs, resolveBenchOptions } from '../src/bench/options.js';
+import { BenchTargetError, runBenchmark } from '../src/bench/runner.js';
+
+/**
+ * A JSON-RPC server on 127.0.0.1 that answers `ping`, counts every `set`, and answers the sets with an error
+ * while `failing` says so.
+ */
+async function countingServer(): Promise<{
+  port: number;
+  sets: () => number;
+  fail(on: boolean): void;
+  close(): Promise<void>;
+}> {
+  let sets = 0;
+  let failing = false;
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const call = JSON.parse(Buffer.concat(chunks).toString()) as { id: number; method: string };
+      let reply: object = { jsonrpc: '2.0', id: call.id, result: 'pong' };
+      if (call.method === 'set') {
+        sets++;
+        reply = failing
+          ? { jsonrpc: '2.0', id: call.id, error: { code: -32003, message: 'quorum not reached' } }
+          : { jsonrpc: '2.0', id: call.id, result: true };
+      }
+      const body = JSON.stringify(reply);
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+      response.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    sets: () => sets,
+    fail(on) {
+      failing = on;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe('bench runner: the unmeasured warmup load', () => {
+  const closers: Array<() => Promise<void>> = [];
+
+  /** Sets on the server, 4 in flight unless said. */
+  const setsOn = (server: { port: number }, more: RawBenchArgs) =>
+    resolveBenchOptions({ operation: 'set', targets: `127.0.0.1:${server.port}`, concurrency: 4, ...more });
+
+  afterEach(async () => {
+    await Promise.all(closers.splice(0).map((close) => close()));
+  });
+
+  it('runs the workload for --warmup-time before the measured run, and counts none of it', async () => {
+    const server = await countingServer();
+    closers.push(server.close);
+    const options = setsOn(server, { requests: 100, 'warmup-time': '200ms' });
+    const started: number[] = [];
+    const result = await runBenchmark(options, { onWarmupLoad: (ms) => started.push(ms) });
+    expect(started).to.deep.equal([200]);
+    expect(result).to.deep.include({ completed: 100, ok: 100, sets: 100 });
+    expect(result.histogram.totalCount).to.equal(100);
+    // The server saw the measured hundred and the warmup's sets besides.
+    expect(server.sets()).to.be.greaterThan(100);
+  });
+
+  it('runs no warmup load by default', async () => {
+    const server = await countingServer();
+    closers.push(server.close);
+    const options = setsOn(server, { requests: 50 });
+    let called = false;
+    const result = await runBenchmark(options, { onWarmupLoad: () => (called = true) });
+    expect(called).to.equal(false);
+    expect(result.completed).to.equal(50);
+    expect(server.sets()).to.equal(50);
+  });
+
+  it('stops with a clear error when not one request of the warmup load succeeds', async () => {
+    const server = await countingServer();
+    closers.push(server.close);
+    server.fail(true);
+    const options = setsOn(server, { requests: 50, concurrency: 2, 'warmup-time': '100ms' });
+    let error: unknown;
+    try {
+      await runBenchmark(options);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).to.be.instanceOf(BenchTargetError);
+    expect((error as Error).message).to.match(
+      /^the warmup load failed: none of its \d+ requests succeeded \(-32003\)$/,
+    );
+  });
+});
