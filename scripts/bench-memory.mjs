@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The memory figures of BENCHMARKS.md: starts one in-memory kvdb-server (R=1) on 127.0.0.1, reads its resident
 // memory empty, loads --keys keys with --value-size-character values (JSON-RPC batches of `set`), reads it again,
-// then pages through every key with `list_keys` while another connection pings the node, and reports the slowest
-// ping: how long a listing held the node up.
+// waits for it to come to rest and reads it once more (see `restingRss`), then pages through every key with
+// `list_keys` while another connection pings the node, and reports the slowest ping: how long a listing held the
+// node up.
 //
-//   node scripts/bench-memory.mjs [--keys 1000000] [--value-size 100] [--batch 100] [--page 10000] [--json]
+//   node scripts/bench-memory.mjs [--keys 1000000] [--value-size 100] [--batch 100] [--page 10000] [--rest 150]
+//     [--json]
 //
 // Needs a build (`npm run build`) and Linux (/proc for the resident set size).
 import { readFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     'value-size': { type: 'string', default: '100' },
     page: { type: 'string', default: '10000' },
     batch: { type: 'string', default: '100' },
+    rest: { type: 'string', default: '150' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -27,6 +30,7 @@ const keys = Number(values.keys);
 const valueSize = Number(values['value-size']);
 const pageSize = Number(values.page);
 const BATCH = Number(values.batch);
+const restSeconds = Number(values.rest);
 
 const cluster = await startLocalCluster({ nodes: 1, replicas: 1 });
 const { host, port } = cluster.targets[0];
@@ -67,6 +71,11 @@ try {
   log(`  once the garbage of loading is collected: ${mb(loaded)} resident`);
   log(`  beyond the empty node: ${mb(loaded - empty)} (${Math.round((loaded - empty) / keys)} B a key)`);
   log(`  of which JavaScript heap in use: ${mb(stats.memory.heapUsed)}`);
+  const rest = await restingRss(pid, loaded, restSeconds);
+  log(
+    `  at rest, ${rest.seconds} s later: ${mb(rest.rss)} resident, ${mb(rest.rss - empty)} beyond the empty node ` +
+      `(${Math.round((rest.rss - empty) / keys)} B a key)`,
+  );
 
   // Ping all the while a client pages through every key; the slowest ping is the longest the node was held up.
   let listing = true;
@@ -113,6 +122,9 @@ try {
       loadedRssBytes: loaded,
       heapUsedBytes: stats.memory.heapUsed,
       bytesPerKey: Math.round((loaded - empty) / keys),
+      restRssBytes: rest.rss,
+      restSeconds: rest.seconds,
+      restBytesPerKey: Math.round((rest.rss - empty) / keys),
       loadSeconds,
       listSeconds,
       pageSize,
@@ -151,6 +163,28 @@ async function settledRss(pid) {
     last = now;
   }
   return last;
+}
+
+/**
+ * The resident set size at rest. V8 collects the loading's last garbage, and shrinks the young generation that
+ * the load grew, only at its next collections, and an idle node allocates little: they come with its periodic
+ * work (the tombstone round, every 60 s by default, reads every key's head). Polls every second until the size
+ * has fallen below `from` by 2% and then held within 1% for 20 s, or for `seconds` at most; returns the last
+ * reading.
+ */
+async function restingRss(pid, from, seconds) {
+  let now = from;
+  let low = from;
+  let steady = 0;
+  let waited = 0;
+  while (waited < seconds && !(low < from * 0.98 && steady >= 20)) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    waited++;
+    now = rss(pid);
+    steady = now < low * 0.99 ? 0 : steady + 1;
+    low = Math.min(low, now);
+  }
+  return { rss: now, seconds: waited };
 }
 
 function rss(pid) {
