@@ -68,7 +68,7 @@ try {
   log(
     `${keys.toLocaleString('en-US')} keys loaded in ${loadSeconds.toFixed(1)} s: ${mb(justLoaded)} resident`,
   );
-  log(`  once the garbage of loading is collected: ${mb(loaded)} resident`);
+  log(`  steady for 20 s, likely before any collection since the load: ${mb(loaded)} resident`);
   log(`  beyond the empty node: ${mb(loaded - empty)} (${Math.round((loaded - empty) / keys)} B a key)`);
   log(`  of which JavaScript heap in use: ${mb(stats.memory.heapUsed)}`);
   const rest = await restingRss(pid, loaded, restSeconds);
@@ -150,8 +150,8 @@ async function rpc(body) {
 }
 
 /**
- * The node's resident set size once it has stayed within 0.5% for 20 s (V8 compacts an idle heap some seconds
- * after the load stops), polled every second for at most 90 s.
+ * The node's resident set size once it has stayed within 0.5% for 20 s, polled every second for at most 90 s. On
+ * a node just loaded this is before V8's next collection: see `restingRss`.
  */
 async function settledRss(pid) {
   let last = rss(pid);
