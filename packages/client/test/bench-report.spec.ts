@@ -180,6 +180,16 @@ describe('bench report', () => {
     expect(text).to.include('15 gets (20.0%) found no value; --warmup sets every key first');
   });
 
+  it('says when an unmeasured warmup load ran before the run, and not otherwise', () => {
+    const options = resolveBenchOptions({ 'warmup-time': '1.5s' });
+    const summary = summarizeResult(result({ options }));
+    expect(summary.warmupMs).to.equal(1_500);
+    expect(formatReport(summary)).to.match(/workload\s+32 in flight .*, after 1\.5 s of unmeasured load\n/);
+    const plain = summarizeResult(result());
+    expect(plain).to.not.have.property('warmupMs');
+    expect(formatReport(plain)).to.not.include('unmeasured');
+  });
+
   it('compares a target with the reference as a ratio of throughputs', () => {
     const reference: BenchSummary = summarizeResult(result({ throughput: 20_000 }));
     const target: BenchSummary = summarizeResult(result({ throughput: 15_000 }));

@@ -16,6 +16,8 @@ export interface BenchSummary {
   /** get:set, for mixed runs. */
   ratio?: string;
   consistency?: string;
+  /** The unmeasured load before the run (`--warmup-time`), when there was one. */
+  warmupMs?: number;
   /** Requests that completed, successful or not. */
   requests: number;
   ok: number;
@@ -50,6 +52,7 @@ export function summarizeResult(result: BenchResult, options: { chart?: boolean 
     valueSize: run.valueSize,
     ...(run.operation === 'mixed' ? { ratio: `${run.ratio.get}:${run.ratio.set}` } : {}),
     ...(run.consistency === undefined ? {} : { consistency: run.consistency }),
+    ...(run.warmupMs > 0 ? { warmupMs: run.warmupMs } : {}),
     requests: result.completed,
     ok: result.ok,
     gets: result.gets,
@@ -81,6 +84,7 @@ export function formatReport(summary: BenchSummary, title = summary.operation.to
   const extras = [
     summary.ratio && `get:set ${summary.ratio}`,
     summary.consistency && `consistency ${summary.consistency}`,
+    summary.warmupMs && `after ${summary.warmupMs / 1_000} s of unmeasured load`,
   ]
     .filter(Boolean)
     .join(', ');
