@@ -31,6 +31,11 @@ const valueSize = Number(values['value-size']);
 const pageSize = Number(values.page);
 const BATCH = Number(values.batch);
 const restSeconds = Number(values.rest);
+if (!(Number.isInteger(restSeconds) && restSeconds >= 0)) {
+  throw new Error(
+    `Expected --rest to be a whole number of seconds (0 to skip the reading), got ${values.rest}`,
+  );
+}
 
 const cluster = await startLocalCluster({ nodes: 1, replicas: 1 });
 const { host, port } = cluster.targets[0];
@@ -71,11 +76,13 @@ try {
   log(`  steady for 20 s, likely before any collection since the load: ${mb(loaded)} resident`);
   log(`  beyond the empty node: ${mb(loaded - empty)} (${Math.round((loaded - empty) / keys)} B a key)`);
   log(`  of which JavaScript heap in use: ${mb(stats.memory.heapUsed)}`);
-  const rest = await restingRss(pid, loaded, restSeconds);
-  log(
-    `  at rest, ${rest.seconds} s later: ${mb(rest.rss)} resident, ${mb(rest.rss - empty)} beyond the empty node ` +
-      `(${Math.round((rest.rss - empty) / keys)} B a key)`,
-  );
+  const rest = restSeconds === 0 ? undefined : await restingRss(pid, loaded, restSeconds);
+  if (rest) {
+    log(
+      `  at rest, ${rest.seconds} s later: ${mb(rest.rss)} resident, ${mb(rest.rss - empty)} beyond the empty node ` +
+        `(${Math.round((rest.rss - empty) / keys)} B a key)`,
+    );
+  }
 
   // Ping all the while a client pages through every key; the slowest ping is the longest the node was held up.
   let listing = true;
@@ -122,9 +129,11 @@ try {
       loadedRssBytes: loaded,
       heapUsedBytes: stats.memory.heapUsed,
       bytesPerKey: Math.round((loaded - empty) / keys),
-      restRssBytes: rest.rss,
-      restSeconds: rest.seconds,
-      restBytesPerKey: Math.round((rest.rss - empty) / keys),
+      ...(rest && {
+        restRssBytes: rest.rss,
+        restSeconds: rest.seconds,
+        restBytesPerKey: Math.round((rest.rss - empty) / keys),
+      }),
       loadSeconds,
       listSeconds,
       pageSize,
@@ -169,8 +178,8 @@ async function settledRss(pid) {
  * The resident set size at rest. V8 collects the loading's last garbage, and shrinks the young generation that
  * the load grew, only at its next collections, and an idle node allocates little: they come with its periodic
  * work (the tombstone round, every 60 s by default, reads every key's head). Polls every second until the size
- * has fallen below `from` by 2% and then held within 1% for 20 s, or for `seconds` at most; returns the last
- * reading.
+ * has fallen below `from` by 2% and then not fallen another 1% for 20 s, or for `seconds` at most; returns the
+ * last reading.
  */
 async function restingRss(pid, from, seconds) {
   let now = from;

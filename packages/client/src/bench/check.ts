@@ -3,8 +3,8 @@
  * single R=1 node and a 3-node R=3 in-memory cluster as real processes on 127.0.0.1, runs short set and get
  * benchmarks on each with the same generator, alternating slices with the same benchmark on the reference, and
  * exits 1 when the median throughput ratio to the reference falls below its threshold (check-verdict.ts) or any
- * request failed. Each server gets `--warmup-time` of unmeasured load before its first slice, so that a node's
- * JIT warm-up is not in the first round's ratio. Bounded in time; stops every process it started.
+ * request failed. Each server gets `--warmup-time` of unmeasured load before its first slice of each operation, so
+ * that a node's JIT warm-up is not in the first round's ratio. Bounded in time; stops every process it started.
  *
  *   node packages/client/dist/src/bench/check.js [--rounds 3] [--slice 2s] [--warmup-time 2s] [--port-base 7100] [--json]
  *     [--min-single-set R] [--min-single-get R] [--min-cluster-set R] [--min-cluster-get R]
@@ -144,7 +144,7 @@ async function main(): Promise<number> {
     process.stdout.write(
       `\nbench:check — ${concurrency} in flight, 10,000 keys, 100-byte values; each run alternates ${rounds} ` +
         `rounds of ${sliceMs / 1_000} s with the reference server (bare node:http + Map, same generator), ` +
-        `after ${warmupMs / 1_000} s of unmeasured load on each; ` +
+        `after ${warmupMs / 1_000} s of unmeasured load on each server and operation; ` +
         'ratio = median of the round ratios\n\n' +
         `${formatCheckTable(rows)}\n\n` +
         (failed.length === 0
