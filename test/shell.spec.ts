@@ -1,36 +1,6 @@
-import { spawn } from 'node:child_process';
 import { expect } from 'chai';
-import { SHELL_BIN, TestCluster } from './helpers/cluster.js';
-
-interface ShellRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the kvdb binary with `args`, feeding `script` on a pipe (not a terminal), and waits for it to exit. */
-function runShell(args: string[], script: string, timeoutMs = 15_000): Promise<ShellRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SHELL_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`kvdb did not exit within ${timeoutMs} ms; stdout so far:\n${stdout}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(script);
-  });
-}
+import { TestCluster } from './helpers/cluster.js';
+import { runKvdb } from './helpers/run-kvdb.js';
 
 describe('the kvdb shell through a pipe, against a real cluster', function () {
   this.timeout(30_000);
@@ -63,7 +33,7 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
       'locate greeting',
       '',
     ].join('\n');
-    const run = await runShell(['-H', '127.0.0.1', '-P', port], script);
+    const run = await runKvdb(['-H', '127.0.0.1', '-P', port], script);
     expect(run.code).to.equal(0);
     const lines = run.stdout.split('\n');
     expect(lines.slice(0, 10)).to.deep.equal([
@@ -89,10 +59,7 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
   it('lists the keys under a prefix, or one page of them with the command for the next', async () => {
     for (const key of ['page:c', 'page:a', 'page:e', 'page:b', 'page:d']) await cluster.client(0).set(key, 1);
     const port = String(cluster.nodes[1]!.port);
-    const run = await runShell(
-      ['-P', port],
-      'list_keys page:\nlist_keys page: 2\nlist_keys page: 2 page:d\n',
-    );
+    const run = await runKvdb(['-P', port], 'list_keys page:\nlist_keys page: 2\nlist_keys page: 2 page:d\n');
     expect(run.code).to.equal(0);
     expect(run.stdout.split('\n')).to.deep.equal([
       '1) "page:a"',
@@ -107,35 +74,35 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
       '(end of the listing)',
       '',
     ]);
-    const next = await runShell(['-P', port, 'list_keys', 'page:', '2', 'page:b'], '');
+    const next = await runKvdb(['-P', port, 'list_keys', 'page:', '2', 'page:b'], '');
     expect(next.stdout).to.equal(
       '1) "page:c"\n2) "page:d"\ncursor: "page:d" (next page: list_keys "page:" 2 "page:d")\n',
     );
-    const bad = await runShell(['-P', port, 'list_keys', 'page:', 'many'], '');
+    const bad = await runKvdb(['-P', port, 'list_keys', 'page:', 'many'], '');
     expect(bad.code).to.equal(1);
     expect(bad.stdout + bad.stderr).to.contain('LIMIT must be a whole number from 1 to 10000');
   });
 
   it('sees writes made through another node', async () => {
     await cluster.client(2).set('from-node-2', { via: 2 });
-    const run = await runShell(['-P', String(cluster.nodes[1]!.port)], 'get from-node-2\n');
+    const run = await runKvdb(['-P', String(cluster.nodes[1]!.port)], 'get from-node-2\n');
     expect(run.code).to.equal(0);
     expect(run.stdout.trim()).to.equal('{"via":2}');
   });
 
   it('runs one command given as words and exits 1 when it fails', async () => {
     const port = String(cluster.nodes[0]!.port);
-    const ok = await runShell(['-P', port, 'get', 'greeting'], '');
+    const ok = await runKvdb(['-P', port, 'get', 'greeting'], '');
     expect(ok).to.include({ code: 0 });
     expect(ok.stdout.trim()).to.equal('"hello world"');
-    const bad = await runShell(['-P', port, 'set', 'only-a-key'], '');
+    const bad = await runKvdb(['-P', port, 'set', 'only-a-key'], '');
     expect(bad.code).to.equal(1);
     expect(bad.stdout + bad.stderr).to.contain('usage: set KEY VALUE');
   });
 
   it('prints an error line for an unreachable node and still exits 0 at end of input', async () => {
     const [port] = await (await import('./helpers/ports.js')).freePorts(1);
-    const run = await runShell(['-P', String(port)], 'get a\nping\n');
+    const run = await runKvdb(['-P', String(port)], 'get a\nping\n');
     expect(run.code).to.equal(0);
     const errors = run.stdout.split('\n').filter((line) => line.startsWith('(error)'));
     expect(errors).to.have.length(2);

@@ -1,0 +1,35 @@
+import { spawn } from 'node:child_process';
+import { SHELL_BIN } from './cluster.js';
+
+export interface KvdbRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the kvdb binary with `args`, feeding `input` on a pipe (not a terminal), and waits for it to exit; a run
+ * still going after `timeoutMs` is killed and fails the test.
+ */
+export function runKvdb(args: string[], input = '', timeoutMs = 15_000): Promise<KvdbRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SHELL_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`kvdb did not exit within ${timeoutMs} ms; stdout so far:\n${stdout}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
