@@ -9,11 +9,21 @@ export interface KvdbRun {
 
 /**
  * Runs the kvdb binary with `args`, feeding `input` on a pipe (not a terminal), and waits for it to exit; a run
- * still going after `timeoutMs` is killed and fails the test.
+ * still going after `timeoutMs` is interrupted, then killed, and fails the test.
  */
 export function runKvdb(args: string[], input = '', timeoutMs = 15_000): Promise<KvdbRun> {
+  return runNodeScript(SHELL_BIN, args, input, timeoutMs);
+}
+
+/** `runKvdb` for any Node script: `node <script> <args…>`. */
+export function runNodeScript(
+  script: string,
+  args: string[],
+  input = '',
+  timeoutMs = 15_000,
+): Promise<KvdbRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SHELL_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -23,8 +33,10 @@ export function runKvdb(args: string[], input = '', timeoutMs = 15_000): Promise
       stderr += chunk.toString();
     });
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`kvdb did not exit within ${timeoutMs} ms; stdout so far:\n${stdout}`));
+      // SIGINT first, so that a script stops the processes it started; SIGKILL if it does not exit.
+      child.kill('SIGINT');
+      setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+      reject(new Error(`${script} did not exit within ${timeoutMs} ms; stdout so far:\n${stdout}`));
     }, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);

@@ -1,0 +1,66 @@
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { runNodeScript } from './helpers/run-kvdb.js';
+
+const script = (name: string) => fileURLToPath(new URL(`../../scripts/${name}`, import.meta.url));
+
+/** Whether nothing listens on `port` of 127.0.0.1 right now. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port base for the scripts that take `--port-base` and use fixed offsets from it: every `base + offset` free.
+ * Drawn below Linux's ephemeral range (32768 and up), so that no outgoing connection takes one meanwhile.
+ */
+async function freeBase(offsets: number[]): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 11_000);
+    const free = await Promise.all(offsets.map((offset) => isFree(base + offset)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error('found no free port base in 50 tries');
+}
+
+describe('the benchmark scripts behind BENCHMARKS.md', function () {
+  this.timeout(90_000);
+
+  it('bench-floor: three floor nodes replicate, so that every get after the prefill hits, through any node', async () => {
+    const base = await freeBase([0, 1, 2, 1000, 1001, 1002]);
+    const run = await runNodeScript(
+      script('bench-floor.mjs'),
+      ['--port-base', String(base), '--', 'get', '-n', '1000', '-c', '6', '--keyspace', '90', '--json'],
+      '',
+      60_000,
+    );
+    expect(run.code, run.stderr).to.equal(0);
+    const report = JSON.parse(run.stdout) as { ok: number; gets: number; misses: number; targets: string[] };
+    expect(report.targets).to.deep.equal([0, 1, 2].map((offset) => `127.0.0.1:${base + offset}`));
+    expect(report).to.deep.include({ ok: 1000, gets: 1000, misses: 0 });
+  });
+
+  it('bench-store: both stores answer the reference comparison, one line each', async () => {
+    const base = await freeBase([0, 1]);
+    const run = await runNodeScript(
+      script('bench-store.mjs'),
+      ['--rounds', '1', '--port-base', String(base), '--', 'set', '-n', '1000', '--rounds', '1'],
+      '',
+      60_000,
+    );
+    expect(run.code, run.stderr).to.equal(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).to.have.length(2);
+    for (const [index, store] of ['compact', 'objects'].entries()) {
+      expect(lines[index]).to.match(
+        new RegExp(
+          `^round 1 {2}${store} +ratio \\d+\\.\\d\\d \\(\\d+\\.\\d\\d\\) {2}\\d+ against \\d+ ops/s$`,
+        ),
+      );
+    }
+  });
+});
