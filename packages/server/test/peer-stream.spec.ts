@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { connect } from 'node:net';
-import type { Logger } from '@kvdb/coordinator';
 import {
   ConnectionError,
   ErrorCode,
@@ -14,36 +13,12 @@ import { expect } from 'chai';
 import { FrameReader, PEER_PROTOCOL } from '../src/peer-stream.js';
 import { KVNode } from '../src/server.js';
 import { StreamPeerTransport } from '../src/stream-peer-transport.js';
+import { freePort, until, warnings } from './utils/node-harness.js';
 
 interface RpcRequest {
   id: number;
   method: string;
   params: unknown;
-}
-
-/** A port free on 127.0.0.1 now (KVNode wants a real port, not 0). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A logger that keeps its WARN lines. */
-function warnings(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const none = () => {};
-  return { lines, debug: none, info: none, warn: (line) => lines.push(line), error: none };
-}
-
-/** Polls `check` until it holds, for at most `ms`. */
-async function until(what: string, check: () => boolean, ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /**
