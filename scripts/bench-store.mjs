@@ -86,9 +86,12 @@ async function makeStore(kind) {
     records.set(key, record);
     return { applied: true, previous };
   };
+  // getSync and mergeSync both, as MemoryStore has: a node takes its direct path only with both, and the two
+  // stores must differ in nothing but how they keep records.
   return {
     mergeSync,
     merge: async (key, record) => mergeSync(key, record),
+    getSync: (key) => records.get(key),
     get: async (key) => records.get(key),
     remove: async (key) => records.delete(key),
     entries: () => records.entries(),
