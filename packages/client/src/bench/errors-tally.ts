@@ -51,3 +51,8 @@ export function countErrors(tally: ErrorTally): { rpc: number; transport: number
   const transport = sum(tally.transport);
   return { rpc, transport, total: rpc + transport };
 }
+
+/** The codes and kinds seen, JSON-RPC codes first: `-32003, ECONNREFUSED`. */
+export function errorKinds(tally: ErrorTally): string {
+  return [...Object.keys(tally.rpc), ...Object.keys(tally.transport)].join(', ');
+}

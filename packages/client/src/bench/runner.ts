@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { Client } from 'undici';
 import { PROGRESS_INTERVAL_MS } from './constants.js';
-import { countErrors, mergeTallies } from './errors-tally.js';
+import { countErrors, errorKinds, mergeTallies } from './errors-tally.js';
 import { decodeHistogram, mergeHistograms } from './histogram.js';
 import { LoadGenerator, type LoadPlan, type LoadProgress, type LoadResult } from './load-generator.js';
 import { type BenchOptions, formatTarget, type Target } from './options.js';
@@ -128,9 +128,8 @@ async function warmup(options: BenchOptions): Promise<void> {
   const result = await runPlan(warmupPlan(options));
   const errors = countErrors(result.errors);
   if (errors.total > 0) {
-    const kinds = [...Object.keys(result.errors.rpc), ...Object.keys(result.errors.transport)].join(', ');
     throw new BenchTargetError(
-      `the warmup failed: ${errors.total} of ${result.completed} sets failed (${kinds})`,
+      `the warmup failed: ${errors.total} of ${result.completed} sets failed (${errorKinds(result.errors)})`,
     );
   }
 }
@@ -139,9 +138,9 @@ async function warmup(options: BenchOptions): Promise<void> {
 async function warmupLoad(options: BenchOptions): Promise<void> {
   const result = await runPlan(warmupLoadPlan(options));
   if (result.ok === 0) {
-    const kinds = [...Object.keys(result.errors.rpc), ...Object.keys(result.errors.transport)].join(', ');
+    const kinds = errorKinds(result.errors) || 'none completed';
     throw new BenchTargetError(
-      `the warmup load failed: none of its ${result.completed} requests succeeded (${kinds || 'none completed'})`,
+      `the warmup load failed: none of its ${result.completed} requests succeeded (${kinds})`,
     );
   }
 }
