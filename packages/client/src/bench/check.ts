@@ -1,13 +1,14 @@
 /**
  * `npm run bench:check`: the performance regression guard, kept out of `npm test`. Starts the reference server, a
- * single R=1 node and a 3-node R=3 in-memory cluster as real processes on 127.0.0.1, runs short set and get
- * benchmarks on each with the same generator, alternating slices with the same benchmark on the reference, and
+ * single R=1 node, a 3-node R=3 in-memory cluster and a 3-node R=3 cluster with `--data-dir` as real processes on
+ * 127.0.0.1, runs short set and get benchmarks on the first two and sets on the last with the same generator,
+ * alternating slices with the same benchmark on the reference, and
  * exits 1 when the median throughput ratio to the reference falls below its threshold (check-verdict.ts) or any
  * request failed. Each server gets `--warmup-time` of unmeasured load before its first slice of each operation, so
  * that a node's JIT warm-up is not in the first round's ratio. Bounded in time; stops every process it started.
  *
  *   node packages/client/dist/src/bench/check.js [--rounds 3] [--slice 2s] [--warmup-time 2s] [--port-base 7100] [--json]
- *     [--min-single-set R] [--min-single-get R] [--min-cluster-set R] [--min-cluster-get R]
+ *     [--min-single-set R] [--min-single-get R] [--min-cluster-set R] [--min-cluster-get R] [--min-durable-set R]
  */
 import { parseArgs } from 'node:util';
 import {
@@ -29,7 +30,7 @@ import { combineResults, roundRatios } from './rounds.js';
 import { type BenchResult, runBenchmark } from './runner.js';
 
 /** The whole check must end within this, whatever hangs. */
-const CHECK_DEADLINE_MS = 115_000;
+const CHECK_DEADLINE_MS = 150_000;
 
 const stops: Array<() => Promise<void>> = [];
 const log = (text: string) => process.stderr.write(`bench:check: ${text}\n`);
@@ -48,6 +49,7 @@ async function main(): Promise<number> {
       'min-single-get': { type: 'string' },
       'min-cluster-set': { type: 'string' },
       'min-cluster-get': { type: 'string' },
+      'min-durable-set': { type: 'string' },
     },
   });
   const sliceMs = parseDuration(values.slice, '--slice');
@@ -71,15 +73,20 @@ async function main(): Promise<number> {
   const serverScript = values['server-script'];
   const clusterInit = { portBase, ...(serverScript === undefined ? {} : { serverScript }) };
 
-  log('starting the reference server, a single node (R=1) and a 3-node cluster (R=3, in memory)');
+  log(
+    'starting the reference server, a single node (R=1), a 3-node cluster (R=3, in memory) and another with --data-dir',
+  );
   const reference = await spawnReferenceServer((await freePorts(1, portBase))[0]);
   stops.push(() => reference.child.stop());
   const singleNode = await startLocalCluster({ ...clusterInit, nodes: 1, replicas: 1 });
   stops.push(singleNode.stop);
   const threeNodes = await startLocalCluster({ ...clusterInit, nodes: 3, replicas: 3 });
   stops.push(threeNodes.stop);
+  const durableNodes = await startLocalCluster({ ...clusterInit, nodes: 3, replicas: 3, dataDir: true });
+  stops.push(durableNodes.stop);
   const single = singleNode.targets;
   const cluster = threeNodes.targets;
+  const durable = durableNodes.targets;
 
   const referenceTarget = [{ host: reference.host, port: reference.port }];
   const options = (operation: BenchOperation, targets: Target[]): BenchOptions => ({
@@ -133,6 +140,7 @@ async function main(): Promise<number> {
     'single get': await pair('single get', 'get', single),
     'cluster set': await pair('cluster set', 'set', cluster),
     'cluster get': await pair('cluster get', 'get', cluster),
+    'durable set': await pair('durable set', 'set', durable),
   };
   const rows = evaluateChecks(pairs, thresholds);
   const failed = failures(rows);
