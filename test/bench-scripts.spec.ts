@@ -1,9 +1,17 @@
+import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { runNodeScript } from './helpers/run-kvdb.js';
 
 const script = (name: string) => fileURLToPath(new URL(`../../scripts/${name}`, import.meta.url));
+const CHECK = fileURLToPath(new URL('../../packages/client/dist/src/bench/check.js', import.meta.url));
+
+/** The temporary data dirs of local benchmark clusters (`startLocalCluster` with `dataDir`). */
+async function benchDataDirs(): Promise<string[]> {
+  return (await readdir(tmpdir())).filter((name) => name.startsWith('kvdb-bench-'));
+}
 
 /** Whether nothing listens on `port` of 127.0.0.1 right now. */
 function isFree(port: number): Promise<boolean> {
@@ -42,6 +50,56 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
     const report = JSON.parse(run.stdout) as { ok: number; gets: number; misses: number; targets: string[] };
     expect(report.targets).to.deep.equal([0, 1, 2].map((offset) => `127.0.0.1:${base + offset}`));
     expect(report).to.deep.include({ ok: 1000, gets: 1000, misses: 0 });
+  });
+
+  it('bench:check: runs all five rows against real processes, fails the one below its threshold, and cleans up', async () => {
+    const dirsBefore = await benchDataDirs();
+    // Thresholds that make the verdict certain whatever the machine's speed: 0 passes, 1,000 cannot.
+    const thresholds = ['single-set', 'single-get', 'cluster-set', 'cluster-get'].flatMap((name) => [
+      `--min-${name}`,
+      '0',
+    ]);
+    const run = await runNodeScript(
+      CHECK,
+      [
+        '--rounds',
+        '1',
+        '--slice',
+        '300ms',
+        '--warmup-time',
+        '0',
+        '--json',
+        ...thresholds,
+        '--min-durable-set',
+        '1000',
+      ],
+      '',
+      80_000,
+    );
+    expect(run.code, run.stderr).to.equal(1);
+    const report = JSON.parse(run.stdout) as {
+      passed: boolean;
+      rows: Array<{
+        name: string;
+        passed: boolean;
+        ratios: number[];
+        target: { throughput: number; errors: number };
+      }>;
+    };
+    expect(report.passed).to.equal(false);
+    expect(report.rows.map((row) => [row.name, row.passed])).to.deep.equal([
+      ['single set', true],
+      ['single get', true],
+      ['cluster set', true],
+      ['cluster get', true],
+      ['durable set', false],
+    ]);
+    for (const row of report.rows) {
+      expect(row.ratios, row.name).to.have.length(1);
+      expect(row.target.throughput, row.name).to.be.above(0);
+      expect(row.target.errors, row.name).to.equal(0);
+    }
+    expect(await benchDataDirs()).to.deep.equal(dirsBefore);
   });
 
   it('bench-store: both stores answer the reference comparison, one line each', async () => {
