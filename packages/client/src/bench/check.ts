@@ -2,10 +2,10 @@
  * `npm run bench:check`: the performance regression guard, kept out of `npm test`. Starts the reference server, a
  * single R=1 node, a 3-node R=3 in-memory cluster and a 3-node R=3 cluster with `--data-dir` as real processes on
  * 127.0.0.1, runs short set and get benchmarks on the first two and sets on the last with the same generator,
- * alternating slices with the same benchmark on the reference, and
- * exits 1 when the median throughput ratio to the reference falls below its threshold (check-verdict.ts) or any
- * request failed. Each server gets `--warmup-time` of unmeasured load before its first slice of each operation, so
- * that a node's JIT warm-up is not in the first round's ratio. Bounded in time; stops every process it started.
+ * alternating slices with the same benchmark on the reference, and exits 1 when the median throughput ratio to the
+ * reference falls below its threshold (check-verdict.ts) or any request failed. Each server gets `--warmup-time`
+ * of unmeasured load before its first slice of each operation, so that a node's JIT warm-up is not in the first
+ * round's ratio. Bounded in time; stops every process it started.
  *
  *   node packages/client/dist/src/bench/check.js [--rounds 3] [--slice 2s] [--warmup-time 2s] [--port-base 7100] [--json]
  *     [--min-single-set R] [--min-single-get R] [--min-cluster-set R] [--min-cluster-get R] [--min-durable-set R]
