@@ -88,6 +88,11 @@ export class MemoryStore implements Store {
   }
 
   async remove(key: string, version: Version): Promise<boolean> {
+    return this.removeSync(key, version);
+  }
+
+  /** `remove` done at once: for a store that keeps its records here and writes them elsewhere too. */
+  removeSync(key: string, version: Version): boolean {
     const slot = this.find(key);
     if (slot < 0) return false;
     const { version: current, deleted } = this.unpackHead(slot);
