@@ -4,7 +4,7 @@
 //
 //   node scripts/bench-cluster.mjs [--nodes 3] [--replicas N] [--data-dir] [--port-base P] -- set -c 32 -d 10s
 //
-// Needs a build (`npm run build`). --data-dir gives each node an LMDB data dir in a temporary directory, removed
+// Needs a build (`npm run build`). --data-dir gives each node a data dir in a temporary directory, removed
 // afterwards. Exits with kvdb bench's status.
 import { runBench, scriptArgs } from './bench-common.mjs';
 
@@ -32,7 +32,7 @@ process.once('SIGINT', () => void stop().finally(() => process.exit(130)));
 process.once('SIGTERM', () => void stop().finally(() => process.exit(143)));
 
 const targets = cluster.targets.map((target) => `${target.host}:${target.port}`).join(',');
-const storage = values['data-dir'] ? 'LMDB data dirs' : 'in memory';
+const storage = values['data-dir'] ? 'data dirs' : 'in memory';
 process.stderr.write(
   `bench-cluster: ${nodes} node(s), R=${values.replicas ?? nodes}, ${storage}: ${targets}\n`,
 );

@@ -4,7 +4,7 @@ import type { Version } from './version.js';
 
 /**
  * The order of keys wherever kvdb lists them: by Unicode code point, which is the order of their UTF-8 bytes (and
- * so of LMDB's). It differs from JavaScript's `<` only where a surrogate pair (U+10000 and up) meets a character
+ * so of LevelDB's). It differs from JavaScript's `<` only where a surrogate pair (U+10000 and up) meets a character
  * from U+E000 to U+FFFF: `<` compares UTF-16 code units and puts the pair first.
  */
 export function compareKeys(a: string, b: string): number {

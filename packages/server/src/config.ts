@@ -14,6 +14,7 @@ import {
   type MemberAddress,
   parseAddress,
 } from '@kvdb/core';
+import { DEFAULT_FSYNC_INTERVAL_MS } from './disk-store.js';
 import type { LogLevel } from './logger.js';
 
 /** Sizes a node refuses to go past; each refusal is a clear JSON-RPC error and changes nothing. */
@@ -46,8 +47,13 @@ export interface NodeConfig {
   /** How long a request waits for its quorum, in ms. @default DEFAULT_REQUEST_TIMEOUT_MS */
   timeoutMs: number;
   limits: Limits;
-  /** Where the node keeps its data durably (LMDB); without it the node is in memory. @default undefined */
+  /** Where the node keeps its data durably (LevelDB); without it the node is in memory. @default undefined */
   dataDir: string | undefined;
+  /**
+   * With a data dir: the longest an acknowledged write waits to be fsynced, in ms (see `DiskStoreOptions`); 0
+   * fsyncs every commit before acknowledging it. @default DEFAULT_FSYNC_INTERVAL_MS (1000)
+   */
+  fsyncIntervalMs: number;
   /** Tombstones older than this, held by every replica, are collected. @default 3600000 (1 hour) */
   tombstoneGraceMs: number;
   /** Dial these members at another address (a proxy): `member → host:port`. For fault-injection tests. @default none */
@@ -99,6 +105,13 @@ export function clusterName(name: string): string {
   return name;
 }
 
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new TypeError(`Expected \`${name}\` to be an integer from 0 and up, got \`${value}\``);
+  }
+  return value;
+}
+
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
     throw new TypeError(`Expected \`${name}\` to be an integer from 1 and up, got \`${value}\``);
@@ -140,6 +153,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
       ]),
     ),
     dataDir: init.dataDir,
+    fsyncIntervalMs: nonNegativeInteger('fsync-interval', init.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS),
     authToken: init.authToken === '' ? undefined : init.authToken,
     clusterName: clusterName(init.clusterName ?? DEFAULT_CLUSTER_NAME),
     timings: resolveTimings(init.timings),

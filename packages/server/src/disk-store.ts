@@ -1,22 +1,20 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HintLog } from '@kvdb/coordinator';
 import {
-  compareVersions,
   type EntriesOptions,
-  headOf,
-  isTombstone,
   type KeyVersion,
   type KVRecord,
+  MemoryStore,
   type MergeResult,
   type ScanOptions,
   type Store,
   type StoreCounts,
-  scanPage,
   storeClosed,
-  supersedes,
+  UnavailableError,
   type Version,
 } from '@kvdb/core';
-import { open, type RootDatabase } from 'lmdb';
+import { ClassicLevel } from 'classic-level';
 
 /** Who wrote a data dir: a node refuses a dir written by another cluster or under another address. */
 export interface DataDirIdentity {
@@ -24,168 +22,326 @@ export interface DataDirIdentity {
   address: string;
 }
 
-/** LMDB's own bound on key size, in bytes. */
-export const LMDB_MAX_KEY_BYTES = 1_978;
+export interface DiskStoreOptions {
+  /**
+   * The longest a commit waits to be flushed to the disk (fsync of LevelDB's log), in milliseconds. A commit
+   * resolves once its writes are in the OS (so they survive `kill -9`); a later commit, or a flush of its own when
+   * none comes, is fsynced at most this long after, so a power cut loses at most about this much of the writes
+   * (which survive where other machines' replicas acknowledged them). 0: every commit waits for the disk before it
+   * resolves. @default 1000
+   */
+  fsyncIntervalMs?: number;
+}
 
-const FORMAT = 1;
+export const DEFAULT_FSYNC_INTERVAL_MS = 1_000;
 
-/** A data dir that belongs to someone else, or that this version cannot read. */
+/**
+ * The data format this version writes. Format 1 was an LMDB environment (`data.mdb`), written before 0.2.
+ */
+const FORMAT = 2;
+
+/** Key prefixes: records, hints (`member NUL key`), and the dir's identity. '0' is the character after '/'. */
+const RECORDS = 'r/';
+const RECORDS_END = 'r0';
+const HINTS = 'h/';
+const HINTS_END = 'h0';
+const IDENTITY = 'meta/identity';
+/** Written by a flush that has no commit to ride with: LevelDB fsyncs its log only with a write. */
+const FLUSHED = 'meta/flushed';
+
+/** Records read a step at a time when a store opens. */
+const LOAD_STEP = 1_000;
+
+/** A data dir that belongs to someone else, is in use, or that this version cannot read. */
 export class DataDirError extends Error {
   override name = 'DataDirError';
 }
 
+type Operation = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+
+/** Writes committed together: one LevelDB write batch, and one promise for all of them. */
+class Commit {
+  readonly operations: Operation[] = [];
+  /** Record keys whose newest write is (or was, until a later commit took it) in this one. */
+  readonly keys: string[] = [];
+  readonly done: Promise<void>;
+  resolve!: () => void;
+  reject!: (error: Error) => void;
+
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    // A commit that fails is reported to each of its writers; this keeps it from also counting as unhandled.
+    this.done.catch(() => {});
+  }
+}
+
 /**
- * The durable store: records and tombstones in LMDB (an embedded, memory-mapped B+tree with ACID transactions).
- * A merge reads, compares and writes in one transaction and resolves once that transaction has committed, so an
- * acknowledged write survives `kill -9`: the committed pages are in the file, through the OS. lmdb-js flushes
- * each commit to the disk just after it (its default `overlappingSync` on Linux), so a power cut of the machine
- * can lose the commits not yet flushed; they survive where replicas on other machines acknowledged them.
+ * The durable store: every record and tombstone in memory (a `MemoryStore`, which answers reads, scans and the
+ * comparison of a merge), and written to LevelDB (an embedded log-structured store: a write appends to its log,
+ * and compaction keeps the files to the live records), from which a node reloads them at start.
+ *
+ * Writes are committed in groups: those made while a commit is on its way wait and go together in the next
+ * LevelDB batch, one log append (and, by default, one fsync) for all of them. A merge or removal resolves once
+ * the commit holding its write is done, so an acknowledged write survives `kill -9`, and with `sync` (the
+ * default) a power cut as well. A merge that keeps nothing resolves once the write that beat it is committed.
+ * Reads answer from memory, so they may see a write whose commit is still on its way, as on a node without a
+ * data dir.
+ *
+ * If LevelDB fails a commit (a full or failing disk), memory holds writes the disk does not: the store stops,
+ * and every later call fails with the cause, rather than answer with records it may not have kept.
  */
 export class DiskStore implements Store, HintLog {
-  private readonly root: RootDatabase;
-  private readonly records;
-  private readonly hints;
-  private live = 0;
-  private tombstones = 0;
-  /**
-   * Set at `close`. lmdb-js does not refuse a write to a closed environment: it throws from a callback of its own,
-   * which ends the process, and the write's promise never settles. So every call checks this first.
-   */
+  private readonly db: ClassicLevel<string, string>;
+  private readonly fsyncIntervalMs: number;
+  /** When commits since the last fsync exist, the timer of the flush that will cover them. */
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** Whether the next commit is to be fsynced: the interval since the first unflushed commit has passed. */
+  private flushDue = false;
+  private readonly memory = new MemoryStore();
+  /** Hints for other replicas, keyed `member NUL key`. */
+  private readonly hints = new Map<string, KVRecord>();
+  /** The commit taking writes, not yet started. */
+  private next: Commit | undefined;
+  /** The commit under way. */
+  private writing: Commit | undefined;
+  /** For a record key with a write not yet committed: the commit of its newest write. */
+  private readonly unsettled = new Map<string, Promise<void>>();
   private closed = false;
+  private failure: Error | undefined;
   private closing: Promise<void> | undefined;
 
-  private constructor(root: RootDatabase) {
-    this.root = root;
-    this.records = root.openDB<KVRecord, string>({ name: 'records', encoding: 'json' });
-    this.hints = root.openDB<KVRecord, string>({ name: 'hints', encoding: 'json' });
-    for (const { value } of this.records.getRange()) {
-      if (isTombstone(value)) this.tombstones++;
-      else this.live++;
-    }
+  private constructor(db: ClassicLevel<string, string>, fsyncIntervalMs: number) {
+    this.db = db;
+    this.fsyncIntervalMs = fsyncIntervalMs;
   }
 
   /** Opens (creating if needed) the store in `dir`, checking that it was written by this cluster and address. */
-  static async open(dir: string, identity: DataDirIdentity): Promise<DiskStore> {
+  static async open(
+    dir: string,
+    identity: DataDirIdentity,
+    options: DiskStoreOptions = {},
+  ): Promise<DiskStore> {
+    if (existsSync(join(dir, 'data.mdb'))) {
+      throw new DataDirError(
+        `${dir} holds data format 1 (LMDB, kvdb before 0.2); this kvdb reads format ${FORMAT}: start it with an empty --data-dir, and the node's replicas will resync it`,
+      );
+    }
     mkdirSync(dir, { recursive: true });
-    const root = open({ path: dir, maxDbs: 8, encoding: 'json', compression: false });
+    const db = new ClassicLevel<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     try {
-      const meta = root.openDB<unknown, string>({ name: 'meta', encoding: 'json' });
-      const found = meta.get('identity') as (DataDirIdentity & { format: number }) | undefined;
-      if (found === undefined) {
-        await meta.put('identity', { ...identity, format: FORMAT });
-      } else {
-        if (found.format !== FORMAT) {
-          throw new DataDirError(
-            `${dir} holds data format ${found.format}; this kvdb reads format ${FORMAT}`,
-          );
-        }
-        if (found.cluster !== identity.cluster) {
-          throw new DataDirError(
-            `${dir} belongs to cluster "${found.cluster}", not "${identity.cluster}" (--cluster-name); refusing to mix their data`,
-          );
-        }
-        if (found.address !== identity.address) {
-          throw new DataDirError(
-            `${dir} was written by the node at ${found.address}, not ${identity.address}; start that node with it, or use an empty --data-dir`,
-          );
-        }
-      }
-      return new DiskStore(root);
+      await db.open();
     } catch (error) {
-      await root.close();
+      const cause = ((error as { cause?: Error }).cause ?? error) as NodeJS.ErrnoException;
+      if (cause.code === 'LEVEL_LOCKED') {
+        throw new DataDirError(`${dir} is in use by another kvdb-server (${cause.message})`);
+      }
+      throw new DataDirError(`${dir} cannot be opened: ${cause.message}`);
+    }
+    try {
+      const found = await db.get(IDENTITY);
+      if (found === undefined) {
+        await db.put(IDENTITY, JSON.stringify({ ...identity, format: FORMAT }), { sync: true });
+      } else {
+        checkIdentity(dir, JSON.parse(found) as DataDirIdentity & { format: number }, identity);
+      }
+      const store = new DiskStore(db, options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS);
+      await store.load_();
+      return store;
+    } catch (error) {
+      await db.close();
       throw error;
     }
   }
 
   async get(key: string): Promise<KVRecord | undefined> {
     this.checkOpen();
-    return this.records.get(key);
+    return this.memory.getSync(key);
   }
 
   async merge(key: string, record: KVRecord): Promise<MergeResult> {
     this.checkOpen();
-    return this.records.transaction(() => {
-      const stored = this.records.get(key);
-      const previous = stored === undefined ? undefined : headOf(stored);
-      if (!supersedes(record, previous)) return { applied: false, previous };
-      this.records.put(key, record);
-      this.count(stored, -1);
-      this.count(record, 1);
-      return { applied: true, previous };
-    });
+    const result = this.memory.mergeSync(key, record);
+    if (result.applied) {
+      await this.write({ type: 'put', key: RECORDS + key, value: JSON.stringify(record) }, key);
+    } else {
+      await this.unsettled.get(key);
+    }
+    return result;
   }
 
   async remove(key: string, version: Version): Promise<boolean> {
     this.checkOpen();
-    return this.records.transaction(() => {
-      const current = this.records.get(key);
-      if (current === undefined || compareVersions(current.version, version) !== 0) return false;
-      this.records.remove(key);
-      this.count(current, -1);
-      return true;
-    });
+    const removed = this.memory.removeSync(key, version);
+    if (removed) await this.write({ type: 'del', key: RECORDS + key }, key);
+    else await this.unsettled.get(key);
+    return removed;
   }
 
-  *entries(options: EntriesOptions = {}): Iterable<[string, KVRecord]> {
-    const { prefix } = options;
-    for (const entry of this.range(prefix)) {
-      if (prefix !== undefined && !entry[0].startsWith(prefix)) return;
-      yield entry;
-    }
+  entries(options?: EntriesOptions): Iterable<[string, KVRecord]> {
+    this.checkOpen();
+    return this.memory.entries(options);
   }
 
   scanKeys(options: ScanOptions): KeyVersion[] {
-    return scanPage(
-      (from) => this.range(from),
-      options,
-      (record) => ({ version: record.version, deleted: isTombstone(record) }),
-    );
-  }
-
-  /** Records in key order from `from` (inclusive; from the first key when undefined). */
-  private *range(from: string | undefined): Iterable<[string, KVRecord]> {
     this.checkOpen();
-    for (const { key, value } of this.records.getRange(from === undefined ? {} : { start: from })) {
-      yield [key, value];
-    }
+    return this.memory.scanKeys(options);
   }
 
-  /** Hints for other replicas, keyed `member NUL key`: the HintLog of hinted handoff. */
+  /** Hints for other replicas: the HintLog of hinted handoff. */
   *load(): Iterable<[string, string, KVRecord]> {
     this.checkOpen();
-    for (const { key, value } of this.hints.getRange()) {
-      const split = key.indexOf('\0');
-      yield [key.slice(0, split), key.slice(split + 1), value];
+    for (const [id, record] of this.hints) {
+      const split = id.indexOf('\0');
+      yield [id.slice(0, split), id.slice(split + 1), record];
     }
   }
 
   async put(member: string, key: string, record: KVRecord): Promise<void> {
     this.checkOpen();
-    await this.hints.put(`${member}\0${key}`, record);
+    const id = `${member}\0${key}`;
+    this.hints.set(id, record);
+    await this.write({ type: 'put', key: HINTS + id, value: JSON.stringify(record) });
   }
 
   async delete(member: string, key: string): Promise<void> {
     this.checkOpen();
-    await this.hints.remove(`${member}\0${key}`);
+    const id = `${member}\0${key}`;
+    this.hints.delete(id);
+    await this.write({ type: 'del', key: HINTS + id });
   }
 
-  async counts(): Promise<StoreCounts> {
-    return { live: this.live, tombstones: this.tombstones };
+  counts(): Promise<StoreCounts> {
+    return this.memory.counts();
   }
 
+  /** Refuses new calls at once; writes already accepted are committed before LevelDB closes. */
   close(): Promise<void> {
     this.closed = true;
-    this.closing ??= this.root.close();
+    this.closing ??= (async () => {
+      await this.memory.close();
+      await Promise.allSettled([this.writing?.done, this.next?.done]);
+      clearTimeout(this.flushTimer);
+      if (this.flushTimer !== undefined && this.failure === undefined) {
+        await this.db.put(FLUSHED, String(Date.now()), { sync: true }).catch(() => {});
+      }
+      await this.db.close();
+    })();
     return this.closing;
   }
 
-  private checkOpen(): void {
-    if (this.closed) throw storeClosed();
+  /** Reads the records and hints on disk into memory: once, when the store opens. */
+  private async load_(): Promise<void> {
+    for (const [from, to, take] of [
+      [RECORDS, RECORDS_END, (key: string, record: KVRecord) => this.memory.mergeSync(key, record)],
+      [HINTS, HINTS_END, (id: string, record: KVRecord) => this.hints.set(id, record)],
+    ] as const) {
+      const iterator = this.db.iterator({ gte: from, lt: to });
+      try {
+        for (;;) {
+          const step = await iterator.nextv(LOAD_STEP);
+          if (step.length === 0) break;
+          for (const [key, value] of step) take(key.slice(from.length), JSON.parse(value) as KVRecord);
+        }
+      } finally {
+        await iterator.close();
+      }
+    }
   }
 
-  private count(record: KVRecord | undefined, delta: number): void {
-    if (record === undefined) return;
-    if (isTombstone(record)) this.tombstones += delta;
-    else this.live += delta;
+  /** Adds a write to the next commit, which starts once the one under way (if any) is done. */
+  private write(operation: Operation, recordKey?: string): Promise<void> {
+    let commit = this.next;
+    if (commit === undefined) {
+      commit = this.next = new Commit();
+      if (this.writing === undefined) setImmediate(() => this.commit());
+    }
+    commit.operations.push(operation);
+    if (recordKey !== undefined) {
+      this.unsettled.set(recordKey, commit.done);
+      commit.keys.push(recordKey);
+    }
+    return commit.done;
+  }
+
+  private commit(): void {
+    const commit = this.next;
+    if (commit === undefined || this.writing !== undefined) return;
+    this.next = undefined;
+    this.writing = commit;
+    const sync = this.fsyncIntervalMs === 0 || this.flushDue;
+    if (sync) {
+      this.flushDue = false;
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    } else {
+      this.flushTimer ??= setTimeout(() => this.flush(), this.fsyncIntervalMs).unref();
+    }
+    this.db.batch(commit.operations, { sync }).then(
+      () => {
+        for (const key of commit.keys) {
+          if (this.unsettled.get(key) === commit.done) this.unsettled.delete(key);
+        }
+        this.writing = undefined;
+        commit.resolve();
+        this.commit();
+      },
+      (error: unknown) => {
+        this.failure = error instanceof Error ? error : new Error(String(error));
+        this.closed = true;
+        void this.memory.close();
+        const failed = this.unavailable();
+        this.writing = undefined;
+        commit.reject(failed);
+        this.next?.reject(failed);
+        this.next = undefined;
+      },
+    );
+  }
+
+  /**
+   * The interval since the first unflushed commit has passed: the next commit is fsynced (which covers those
+   * before it in LevelDB's log), and if none is waiting, one of our own is made for it.
+   */
+  private flush(): void {
+    this.flushTimer = undefined;
+    if (this.closed) return;
+    this.flushDue = true;
+    if (this.next === undefined) {
+      this.write({ type: 'put', key: FLUSHED, value: String(Date.now()) }).catch(() => {});
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw this.unavailable();
+  }
+
+  private unavailable(): UnavailableError {
+    if (this.failure === undefined) return storeClosed();
+    return new UnavailableError(
+      `the data dir failed (${this.failure.message}): this node no longer serves its records`,
+    );
+  }
+}
+
+function checkIdentity(
+  dir: string,
+  found: DataDirIdentity & { format: number },
+  identity: DataDirIdentity,
+): void {
+  if (found.format !== FORMAT) {
+    throw new DataDirError(`${dir} holds data format ${found.format}; this kvdb reads format ${FORMAT}`);
+  }
+  if (found.cluster !== identity.cluster) {
+    throw new DataDirError(
+      `${dir} belongs to cluster "${found.cluster}", not "${identity.cluster}" (--cluster-name); refusing to mix their data`,
+    );
+  }
+  if (found.address !== identity.address) {
+    throw new DataDirError(
+      `${dir} was written by the node at ${found.address}, not ${identity.address}; start that node with it, or use an empty --data-dir`,
+    );
   }
 }

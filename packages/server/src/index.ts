@@ -11,7 +11,13 @@
  * ```
  */
 export { type Limits, type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
-export { DataDirError, type DataDirIdentity, DiskStore, LMDB_MAX_KEY_BYTES } from './disk-store.js';
+export {
+  DataDirError,
+  type DataDirIdentity,
+  DEFAULT_FSYNC_INTERVAL_MS,
+  DiskStore,
+  type DiskStoreOptions,
+} from './disk-store.js';
 
 export { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 export { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';

@@ -6,7 +6,7 @@ import { cryptoHasher, ErrorCode, MemoryStore, type Store } from '@kvdb/core';
 import jayson from 'jayson';
 import { createTokenCheck, isLoopback } from './auth.js';
 import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
-import { DiskStore, LMDB_MAX_KEY_BYTES } from './disk-store.js';
+import { DiskStore } from './disk-store.js';
 import { createLogger } from './logger.js';
 import { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
 import { normalizeParams } from './params.js';
@@ -122,15 +122,11 @@ export class KVNode {
     const config = resolveConfig(init);
     let store = components.store;
     if (store === undefined && config.dataDir !== undefined) {
-      if (config.limits.maxKeyBytes > LMDB_MAX_KEY_BYTES) {
-        throw new TypeError(
-          `--max-key-bytes can be at most ${LMDB_MAX_KEY_BYTES} with --data-dir (LMDB's key limit)`,
-        );
-      }
-      store = await DiskStore.open(config.dataDir, {
-        cluster: config.clusterName,
-        address: config.advertise,
-      });
+      store = await DiskStore.open(
+        config.dataDir,
+        { cluster: config.clusterName, address: config.advertise },
+        { fsyncIntervalMs: config.fsyncIntervalMs },
+      );
     }
     const node = new KVNode(init, { ...components, store });
     try {

@@ -17,4 +17,16 @@ describe('resolveConfig', () => {
       );
     }
   });
+
+  it('takes an fsync interval of 0 ms and up, 1000 by default, and refuses others naming the flag', () => {
+    expect(resolveConfig().fsyncIntervalMs).to.equal(1_000);
+    for (const ms of [0, 1, 60_000])
+      expect(resolveConfig({ fsyncIntervalMs: ms }).fsyncIntervalMs).to.equal(ms);
+    for (const ms of [-1, 0.5, Number.NaN]) {
+      expect(() => resolveConfig({ fsyncIntervalMs: ms }), String(ms)).to.throw(
+        TypeError,
+        /`fsync-interval` to be an integer from 0 and up/,
+      );
+    }
+  });
 });

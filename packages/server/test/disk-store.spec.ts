@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnavailableError } from '@kvdb/core';
 import { storeCompliance } from '@kvdb/core/store-compliance';
 import { expect } from 'chai';
+import type { ClassicLevel } from 'classic-level';
+import sinon from 'sinon';
 import { DataDirError, DiskStore } from '../src/disk-store.js';
 
 const identity = { cluster: 'test', address: '127.0.0.1:5878' };
@@ -83,7 +85,7 @@ describe('DiskStore on disk', () => {
     );
     for (const outcome of await Promise.all(refused)) expect(outcome).to.be.instanceOf(UnavailableError);
     expect(() => [...first.load()]).to.throw(UnavailableError);
-    // lmdb-js would end the process from a callback of its own a turn after a write to a closed environment.
+    // A write reaching a closed LevelDB would fail a turn later; nothing may be left to do so.
     await new Promise((resolve) => setImmediate(resolve));
 
     const second = await DiskStore.open(dir, identity);
@@ -117,5 +119,151 @@ describe('DiskStore on disk', () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+/** The LevelDB under a store, to watch or fail its writes. */
+const levelOf = (store: DiskStore) => (store as unknown as { db: ClassicLevel<string, string> }).db;
+
+type BatchSpy = sinon.SinonSpy<[{ key: string }[], { sync: boolean }], Promise<void>>;
+
+/** Watches the store's LevelDB batches: what each wrote, and whether it was fsynced. */
+const spyBatches = (store: DiskStore) => sinon.spy(levelOf(store), 'batch') as unknown as BatchSpy;
+
+/** Polls, a turn of the event loop at a time, until `condition` holds; fails after `turns`. */
+async function turnsUntil(condition: () => boolean, turns = 2_000): Promise<void> {
+  for (let turn = 0; turn < turns; turn++) {
+    if (condition()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`not so after ${turns} turns`);
+}
+
+describe('DiskStore commits', () => {
+  const v = (wall: number) => ({ wall, counter: 0, node: 'n' });
+  let store: DiskStore;
+
+  afterEach(async () => {
+    sinon.restore();
+    await store?.close();
+  });
+
+  it('commits writes made together in one LevelDB batch', async () => {
+    store = await DiskStore.open(freshDir(), identity);
+    const batch = spyBatches(store);
+    const keys = Array.from({ length: 20 }, (_, i) => `key ${i}`);
+    const results = await Promise.all(keys.map((key) => store.merge(key, { version: v(1), value: key })));
+    expect(results.every((result) => result.applied)).to.equal(true);
+    expect(batch.callCount).to.equal(1);
+    expect(batch.firstCall.args[0]).to.have.length(20);
+  });
+
+  it('resolves a merge that keeps nothing only once the write that beat it is committed', async () => {
+    store = await DiskStore.open(freshDir(), identity);
+    const level = levelOf(store);
+    const real = level.batch.bind(level);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    sinon
+      .stub(level, 'batch')
+      .callsFake(((operations: never, options: never) =>
+        gate.then(() => real(operations, options))) as never);
+    const settled: string[] = [];
+    const newer = store.merge('k', { version: v(2), value: 'new' }).then((result) => {
+      settled.push('newer');
+      return result;
+    });
+    const older = store.merge('k', { version: v(1), value: 'old' }).then((result) => {
+      settled.push('older');
+      return result;
+    });
+    await turnsUntil(() => (level.batch as sinon.SinonStub).called);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(settled, 'settled before the commit').to.deep.equal([]);
+    open();
+    expect((await older).applied).to.equal(false);
+    expect((await newer).applied).to.equal(true);
+    expect(settled).to.have.members(['newer', 'older']);
+  });
+
+  it('fsyncs each commit before it resolves with fsyncIntervalMs 0', async () => {
+    store = await DiskStore.open(freshDir(), identity, { fsyncIntervalMs: 0 });
+    const batch = spyBatches(store);
+    await store.merge('a', { version: v(1), value: 1 });
+    await store.merge('b', { version: v(1), value: 2 });
+    expect(batch.args.map((args) => args[1])).to.deep.equal([{ sync: true }, { sync: true }]);
+  });
+
+  it('fsyncs within fsyncIntervalMs of a commit, with a commit of its own when no other comes', async () => {
+    store = await DiskStore.open(freshDir(), identity, { fsyncIntervalMs: 1_000 });
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const batch = spyBatches(store);
+    const sync = () => batch.args.map(([, options]) => options.sync);
+    const keysOf = (call: number) => batch.args[call]![0].map((operation) => operation.key);
+    await store.merge('a', { version: v(1), value: 1 });
+    await store.merge('b', { version: v(1), value: 2 });
+    expect(sync()).to.deep.equal([false, false]);
+    await clock.tickAsync(999);
+    expect(sync(), 'flushed before the interval').to.deep.equal([false, false]);
+    await clock.tickAsync(1);
+    await turnsUntil(() => batch.callCount === 3);
+    expect(sync()).to.deep.equal([false, false, true]);
+    expect(keysOf(2)).to.deep.equal(['meta/flushed']);
+
+    // A commit after the flush starts a new interval; when it ends with a commit waiting, that one is fsynced.
+    await store.merge('c', { version: v(1), value: 3 });
+    const waiting = store.merge('e', { version: v(1), value: 5 });
+    clock.tick(1_000);
+    await waiting;
+    expect(sync()).to.deep.equal([false, false, true, false, true]);
+    expect(keysOf(4)).to.deep.equal(['r/e']);
+    await clock.tickAsync(5_000);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(batch.callCount, 'a flush with nothing to flush').to.equal(5);
+  });
+
+  it('fsyncs at close what the interval had not', async () => {
+    store = await DiskStore.open(freshDir(), identity, { fsyncIntervalMs: 60_000 });
+    const put = sinon.spy(levelOf(store), 'put') as unknown as sinon.SinonSpy<[string, string, object]>;
+    await store.merge('a', { version: v(1), value: 1 });
+    await store.close();
+    expect(put.calledOnce).to.equal(true);
+    expect(put.firstCall.args[2]).to.deep.equal({ sync: true });
+  });
+
+  it('stops at a failed commit: the writers and every later call get the cause, counts still answer', async () => {
+    store = await DiskStore.open(freshDir(), identity);
+    await store.merge('kept', { version: v(1), value: 'before' });
+    sinon.stub(levelOf(store), 'batch').rejects(new Error('No space left on device'));
+    const failed = await store.merge('new', { version: v(1), value: 'lost' }).catch((e: unknown) => e);
+    expect(failed).to.be.instanceOf(UnavailableError);
+    expect((failed as Error).message).to.contain('No space left on device');
+    for (const call of [() => store.get('kept'), () => store.put('m', 'k', { version: v(1), value: 1 })]) {
+      const later = await call().catch((e: unknown) => e);
+      expect(later).to.be.instanceOf(UnavailableError);
+      expect((later as Error).message).to.contain('No space left on device');
+    }
+    expect(() => store.scanKeys({ limit: 10 })).to.throw(UnavailableError);
+    expect(await store.counts()).to.have.keys('live', 'tombstones');
+  });
+
+  it('refuses a data dir held by another open store, and one written in the LMDB format of kvdb before 0.2', async () => {
+    const dir = freshDir();
+    store = await DiskStore.open(dir, identity);
+    const held = await DiskStore.open(dir, identity).catch((e: unknown) => e);
+    expect(held).to.be.instanceOf(DataDirError);
+    expect((held as Error).message)
+      .to.contain(dir)
+      .and.contain('in use by another kvdb-server');
+
+    const old = freshDir();
+    writeFileSync(join(old, 'data.mdb'), '');
+    const lmdb = await DiskStore.open(old, identity).catch((e: unknown) => e);
+    expect(lmdb).to.be.instanceOf(DataDirError);
+    expect((lmdb as Error).message)
+      .to.contain('format 1')
+      .and.contain('empty --data-dir');
   });
 });

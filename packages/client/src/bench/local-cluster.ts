@@ -14,7 +14,7 @@ export interface LocalClusterInit {
   nodes?: number;
   /** The replication factor, `-R`. @default nodes */
   replicas?: number;
-  /** Give every node an LMDB data dir in a fresh temporary directory, removed at stop. @default false */
+  /** Give every node a data dir in a fresh temporary directory, removed at stop. @default false */
   dataDir?: boolean;
   /** Take ports from here up; else the OS picks free ones. */
   portBase?: number;

@@ -15,6 +15,7 @@ import {
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_CLUSTER_NAME } from '../config.js';
+import { DEFAULT_FSYNC_INTERVAL_MS } from '../disk-store.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { KVNode } from '../server.js';
 
@@ -83,7 +84,13 @@ const argv = await yargs(hideBin(process.argv))
     'data-dir': {
       alias: 'D',
       type: 'string',
-      describe: 'Keep data durably in this directory (LMDB); without it the node is in memory',
+      describe: 'Keep data durably in this directory (LevelDB); without it the node is in memory',
+    },
+    'fsync-interval': {
+      type: 'number',
+      default: DEFAULT_FSYNC_INTERVAL_MS,
+      describe:
+        'With --data-dir: ms at most between acknowledging a write and flushing it to the disk; 0 flushes each commit before acknowledging it',
     },
     'auth-token': {
       type: 'string',
@@ -151,6 +158,7 @@ try {
       logLevel: argv['log-level'] as LogLevel,
       timings: argv.timings,
       dataDir: argv['data-dir'],
+      fsyncIntervalMs: argv['fsync-interval'],
       tombstoneGraceMs: argv['tombstone-grace'] * 1_000,
       routes: (argv.route ?? []).map((route) => {
         const [member = '', via = ''] = route.split('=');
