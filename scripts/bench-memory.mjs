@@ -3,10 +3,10 @@
 // memory empty, loads --keys keys with --value-size-character values (JSON-RPC batches of `set`), reads it again,
 // waits for it to come to rest and reads it once more (see `restingRss`), then pages through every key with
 // `list_keys` while another connection pings the node, and reports the slowest ping: how long a listing held the
-// node up.
+// node up. --data-dir gives the node a data dir in a temporary directory, removed afterwards.
 //
 //   node scripts/bench-memory.mjs [--keys 1000000] [--value-size 100] [--batch 100] [--page 10000] [--rest 150]
-//     [--json]
+//     [--data-dir] [--json]
 //
 // Needs a build (`npm run build`) and Linux (/proc for the resident set size).
 import { readFileSync } from 'node:fs';
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     page: { type: 'string', default: '10000' },
     batch: { type: 'string', default: '100' },
     rest: { type: 'string', default: '150' },
+    'data-dir': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -37,7 +38,7 @@ if (!(Number.isInteger(restSeconds) && restSeconds >= 0)) {
   );
 }
 
-const cluster = await startLocalCluster({ nodes: 1, replicas: 1 });
+const cluster = await startLocalCluster({ nodes: 1, replicas: 1, dataDir: values['data-dir'] });
 const { host, port } = cluster.targets[0];
 const pid = cluster.children[0].process.pid;
 const pool = new Pool(`http://${host}:${port}`, { connections: 4 });

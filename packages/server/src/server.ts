@@ -156,7 +156,7 @@ export class KVNode {
       });
     });
     const members = this.coordinator.listMembers().length;
-    const storage = this.config.dataDir === undefined ? 'in memory' : `data in ${this.config.dataDir}`;
+    const storage = this.store instanceof DiskStore ? diskSummary(this.store) : 'in memory';
     this.log.info(
       `listening on ${this.config.host}:${this.port}: ${members} member(s), replicas ${this.coordinator.replicas}, ${storage}`,
     );
@@ -504,3 +504,9 @@ const UNAUTHORIZED_REPLY = rpcError(
   ErrorCode.UNAUTHORIZED,
   'Missing or wrong auth token (Authorization: Bearer …)',
 );
+
+/** The start line's account of a data dir: where, and what was loaded from it. */
+function diskSummary(store: DiskStore): string {
+  const { records, hints, ms } = store.loaded;
+  return `data in ${store.dir} (${records} records and ${hints} hints loaded in ${(ms / 1_000).toFixed(1)} s)`;
+}

@@ -38,6 +38,7 @@ describe('DiskStore on disk', () => {
       expect(await second.get('kept')).to.deep.equal({ version: v(1), value: { nested: ['a', 1, null] } });
       expect(await second.get('popped')).to.deep.equal({ version: v(2), deleted: true });
       expect(await second.counts()).to.deep.equal({ live: 1, tombstones: 1 });
+      expect(second.loaded).to.include({ records: 2, hints: 0 });
       expect((await second.merge('popped', { version: v(1), value: 'stale' })).applied).to.equal(false);
     } finally {
       await second.close();
@@ -116,6 +117,7 @@ describe('DiskStore on disk', () => {
         ['127.0.0.1:5880', 'a key', { version: v(4), value: 2 }],
       ]);
       expect(await second.counts()).to.deep.equal({ live: 0, tombstones: 0 });
+      expect(second.loaded).to.include({ records: 0, hints: 2 });
     } finally {
       await second.close();
     }
