@@ -2,10 +2,12 @@
 // One command per figure of BENCHMARKS.md: starts a local kvdb cluster (real kvdb-server processes on 127.0.0.1),
 // runs `kvdb bench` against all of its nodes with the arguments after `--`, and stops the cluster.
 //
-//   node scripts/bench-cluster.mjs [--nodes 3] [--replicas N] [--data-dir] [--port-base P] -- set -c 32 -d 10s
+//   node scripts/bench-cluster.mjs [--nodes 3] [--replicas N] [--data-dir [--fsync-interval MS]] [--port-base P]
+//     -- set -c 32 -d 10s
 //
 // Needs a build (`npm run build`). --data-dir gives each node a data dir in a temporary directory, removed
-// afterwards. Exits with kvdb bench's status.
+// afterwards; --fsync-interval passes kvdb-server's flag of that name (0: fsync each commit before acknowledging
+// it). Exits with kvdb bench's status.
 import { runBench, scriptArgs } from './bench-common.mjs';
 
 const { startLocalCluster } = await import('../packages/client/dist/src/bench/local-cluster.js');
@@ -15,6 +17,7 @@ const { values, benchArgs } = scriptArgs({
   nodes: { type: 'string', default: '3' },
   replicas: { type: 'string' },
   'data-dir': { type: 'boolean', default: false },
+  'fsync-interval': { type: 'string' },
   'port-base': { type: 'string' },
 });
 const nodes = Number(values.nodes);
@@ -22,6 +25,9 @@ const cluster = await startLocalCluster({
   nodes,
   replicas: Number(values.replicas ?? nodes),
   dataDir: values['data-dir'],
+  ...(values['fsync-interval'] === undefined
+    ? {}
+    : { args: ['--log-level', 'warn', '--fsync-interval', values['fsync-interval']] }),
   ...(values['port-base'] === undefined ? {} : { portBase: Number(values['port-base']) }),
 });
 const stop = async () => {
