@@ -35,9 +35,7 @@ export interface DiskStoreOptions {
 
 export const DEFAULT_FSYNC_INTERVAL_MS = 1_000;
 
-/**
- * The data format this version writes. Format 1 was an LMDB environment (`data.mdb`), written before 0.2.
- */
+/** The data format this version writes. Format 1 was an LMDB environment (`data.mdb`), of earlier builds. */
 const FORMAT = 2;
 
 /** Key prefixes: records, hints (`member NUL key`), and the dir's identity. '0' is the character after '/'. */
@@ -132,7 +130,7 @@ export class DiskStore implements Store, HintLog {
   ): Promise<DiskStore> {
     if (existsSync(join(dir, 'data.mdb'))) {
       throw new DataDirError(
-        `${dir} holds data format 1 (LMDB, kvdb before 0.2); this kvdb reads format ${FORMAT}: start it with an empty --data-dir, and the node's replicas will resync it`,
+        `${dir} holds data format 1 (LMDB), written by an earlier kvdb; this kvdb reads format ${FORMAT} (LevelDB): start it with an empty --data-dir, and the node's replicas will resync it`,
       );
     }
     mkdirSync(dir, { recursive: true });

@@ -251,7 +251,7 @@ describe('DiskStore commits', () => {
     expect(await store.counts()).to.have.keys('live', 'tombstones');
   });
 
-  it('refuses a data dir held by another open store, and one written in the LMDB format of kvdb before 0.2', async () => {
+  it('refuses a data dir held by another open store, and one in the LMDB format of earlier builds', async () => {
     const dir = freshDir();
     store = await DiskStore.open(dir, identity);
     const held = await DiskStore.open(dir, identity).catch((e: unknown) => e);
