@@ -82,9 +82,10 @@ class Commit {
  * and compaction keeps the files to the live records), from which a node reloads them at start.
  *
  * Writes are committed in groups: those made while a commit is on its way wait and go together in the next
- * LevelDB batch, one log append (and, by default, one fsync) for all of them. A merge or removal resolves once
- * the commit holding its write is done, so an acknowledged write survives `kill -9`, and with `sync` (the
- * default) a power cut as well. A merge that keeps nothing resolves once the write that beat it is committed.
+ * LevelDB batch, one append to its log for all of them. A merge or removal resolves once the commit holding its
+ * write is done, so an acknowledged write survives `kill -9`; commits are fsynced within `fsyncIntervalMs` (see
+ * `DiskStoreOptions`), which bounds what a power cut can take. A merge that keeps nothing resolves once the write
+ * that beat it is committed.
  * Reads answer from memory, so they may see a write whose commit is still on its way, as on a node without a
  * data dir.
  *
