@@ -171,8 +171,8 @@ export class LocalReplica {
    * As with a scan all at once, a write under way while its key's page is read is taken into the new index: right
    * if the page saw the record it replaced (a store that commits later), counted twice if the page already saw the
    * write (a store that commits at once but reports later, as `MemoryStore` and `DiskStore`, whose memory takes
-   * the write before its disk). The next quiet scan of that segment
-   * by anti-entropy resets its digest (see `keyVersions`).
+   * the write before its disk). The next quiet scan of that segment by anti-entropy resets its digest (see
+   * `keyVersions`).
    */
   useRing(ring: HashRing): void {
     if (ring.id === (this.rebuild ?? this.current).index.ring.id) return;
