@@ -29,8 +29,10 @@ import { type BenchOperation, type BenchOptions, parseDuration, type Target } fr
 import { combineResults, roundRatios } from './rounds.js';
 import { type BenchResult, runBenchmark } from './runner.js';
 
-/** The whole check must end within this, whatever hangs. */
-const CHECK_DEADLINE_MS = 150_000;
+/** Rows measured: single set and get, cluster set and get, durable set. */
+const ROWS = 5;
+/** What the check needs besides its slices and warmups (starting and prefilling the servers, stopping them). */
+const CHECK_OVERHEAD_MS = 70_000;
 
 const stops: Array<() => Promise<void>> = [];
 const log = (text: string) => process.stderr.write(`bench:check: ${text}\n`);
@@ -61,6 +63,8 @@ async function main(): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new Error('Expected `--concurrency` to be an integer from 1 and up');
   }
+  // The whole check must end within this, whatever hangs: 150 s with the defaults, longer with longer slices.
+  giveUpAfter(CHECK_OVERHEAD_MS + ROWS * (2 * rounds * sliceMs + 2 * warmupMs));
   const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS };
   for (const name of Object.keys(thresholds) as CheckName[]) {
     const flag = values[`min-${name.replace(' ', '-')}` as 'min-single-set'];
@@ -168,10 +172,13 @@ async function stopAll(): Promise<void> {
   await stopAllChildren();
 }
 
-const deadline = setTimeout(() => {
-  log(`gave up after ${CHECK_DEADLINE_MS / 1_000} s; stopping every process it started`);
-  void stopAll().finally(() => process.exit(1));
-}, CHECK_DEADLINE_MS);
+let deadline: NodeJS.Timeout | undefined;
+function giveUpAfter(ms: number): void {
+  deadline = setTimeout(() => {
+    log(`gave up after ${Math.round(ms / 1_000)} s; stopping every process it started`);
+    void stopAll().finally(() => process.exit(1));
+  }, ms);
+}
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void stopAll().finally(() => process.exit(130)));
 }
