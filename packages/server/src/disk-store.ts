@@ -15,6 +15,7 @@ import {
   type Version,
 } from '@kvdb/core';
 import { ClassicLevel } from 'classic-level';
+import { DEFAULT_FSYNC_INTERVAL_MS } from './config.js';
 
 /** Who wrote a data dir: a node refuses a dir written by another cluster or under another address. */
 export interface DataDirIdentity {
@@ -32,8 +33,6 @@ export interface DiskStoreOptions {
    */
   fsyncIntervalMs?: number;
 }
-
-export const DEFAULT_FSYNC_INTERVAL_MS = 1_000;
 
 /** The data format this version writes. Format 1 was an LMDB environment (`data.mdb`), of earlier builds. */
 const FORMAT = 2;

@@ -10,11 +10,16 @@
  * await node.stop()
  * ```
  */
-export { type Limits, type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
+export {
+  DEFAULT_FSYNC_INTERVAL_MS,
+  type Limits,
+  type NodeConfig,
+  type NodeConfigInit,
+  resolveConfig,
+} from './config.js';
 export {
   DataDirError,
   type DataDirIdentity,
-  DEFAULT_FSYNC_INTERVAL_MS,
   DiskStore,
   type DiskStoreOptions,
 } from './disk-store.js';

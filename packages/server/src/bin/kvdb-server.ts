@@ -14,8 +14,7 @@ import {
 } from '@kvdb/core';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DEFAULT_CLUSTER_NAME } from '../config.js';
-import { DEFAULT_FSYNC_INTERVAL_MS } from '../disk-store.js';
+import { DEFAULT_CLUSTER_NAME, DEFAULT_FSYNC_INTERVAL_MS } from '../config.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { KVNode } from '../server.js';
 
