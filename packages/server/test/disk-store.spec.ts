@@ -87,7 +87,7 @@ describe('DiskStore on disk', () => {
     for (const outcome of await Promise.all(refused)) expect(outcome).to.be.instanceOf(UnavailableError);
     expect(() => [...first.load()]).to.throw(UnavailableError);
     // A write reaching a closed LevelDB would fail a turn later; nothing may be left to do so.
-    await new Promise((resolve) => setImmediate(resolve));
+    await turns(1);
 
     const second = await DiskStore.open(dir, identity);
     try {
@@ -132,13 +132,21 @@ type BatchSpy = sinon.SinonSpy<[{ key: string }[], { sync: boolean }], Promise<v
 /** Watches the store's LevelDB batches: what each wrote, and whether it was fsynced. */
 const spyBatches = (store: DiskStore) => sinon.spy(levelOf(store), 'batch') as unknown as BatchSpy;
 
-/** Polls, a turn of the event loop at a time, until `condition` holds; fails after `turns`. */
-async function turnsUntil(condition: () => boolean, turns = 2_000): Promise<void> {
-  for (let turn = 0; turn < turns; turn++) {
+/** Lets `count` turns of the event loop pass. */
+async function turns(count: number): Promise<void> {
+  for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Polls, a turn of the event loop at a time, until `condition` holds; fails after `limit` turns. Unlike the
+ * harness's `until`, it needs no `setTimeout`, which one test below fakes.
+ */
+async function turnsUntil(condition: () => boolean, limit = 2_000): Promise<void> {
+  for (let turn = 0; turn < limit; turn++) {
     if (condition()) return;
-    await new Promise((resolve) => setImmediate(resolve));
+    await turns(1);
   }
-  throw new Error(`not so after ${turns} turns`);
+  throw new Error(`not so after ${limit} turns`);
 }
 
 describe('DiskStore commits', () => {
@@ -182,7 +190,7 @@ describe('DiskStore commits', () => {
       return result;
     });
     await turnsUntil(() => (level.batch as sinon.SinonStub).called);
-    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    await turns(20);
     expect(settled, 'settled before the commit').to.deep.equal([]);
     open();
     expect((await older).applied).to.equal(false);
@@ -222,7 +230,7 @@ describe('DiskStore commits', () => {
     expect(sync()).to.deep.equal([false, false, true, false, true]);
     expect(keysOf(4)).to.deep.equal(['r/e']);
     await clock.tickAsync(5_000);
-    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    await turns(20);
     expect(batch.callCount, 'a flush with nothing to flush').to.equal(5);
   });
 
