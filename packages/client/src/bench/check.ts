@@ -7,8 +7,9 @@
  * of unmeasured load before its first slice of each operation, so that a node's JIT warm-up is not in the first
  * round's ratio. Bounded in time; stops every process it started.
  *
- *   node packages/client/dist/src/bench/check.js [--rounds 7] [--slice 1s] [--warmup-time 2s] [--port-base 7100]
- *     [--json] [--min-single-set R] [--min-single-get R] [--min-cluster-set R] [--min-cluster-get R] [--min-durable-set R]
+ *   node packages/client/dist/src/bench/check.js [--rounds 7] [--slice 1s] [--warmup-time 2s]
+ *     [--port-base 7100] [--json] [--min-single-set R] [--min-single-get R] [--min-cluster-set R]
+ *     [--min-cluster-get R] [--min-durable-set R]
  */
 import { parseArgs } from 'node:util';
 import {
