@@ -107,19 +107,15 @@ export function clusterName(name: string): string {
   return name;
 }
 
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) {
-    throw new TypeError(`Expected \`${name}\` to be an integer from 0 and up, got \`${value}\``);
+/** `value` if it is an integer from `min` up; else an error that names the option. */
+function integerFrom(min: number, name: string, value: number): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new TypeError(`Expected \`${name}\` to be an integer from ${min} and up, got \`${value}\``);
   }
   return value;
 }
 
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`Expected \`${name}\` to be an integer from 1 and up, got \`${value}\``);
-  }
-  return value;
-}
+const positiveInteger = (name: string, value: number) => integerFrom(1, name, value);
 
 /** Fills in defaults once and checks every option, so a bad flag fails at start with a message that names it. */
 export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
@@ -155,7 +151,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
       ]),
     ),
     dataDir: init.dataDir,
-    fsyncIntervalMs: nonNegativeInteger('fsync-interval', init.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS),
+    fsyncIntervalMs: integerFrom(0, 'fsync-interval', init.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS),
     authToken: init.authToken === '' ? undefined : init.authToken,
     clusterName: clusterName(init.clusterName ?? DEFAULT_CLUSTER_NAME),
     timings: resolveTimings(init.timings),
