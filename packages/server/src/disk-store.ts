@@ -99,7 +99,7 @@ export class DiskStore implements Store, HintLog {
   /** Whether the next commit is to be fsynced: the interval since the first unflushed commit has passed. */
   private flushDue = false;
   private readonly memory = new MemoryStore();
-  /** Hints for other replicas, keyed `member NUL key`. */
+  /** Hints for other replicas, keyed by `hintId`. */
   private readonly hints = new Map<string, KVRecord>();
   /** The commit taking writes, not yet started. */
   private next: Commit | undefined;
@@ -205,14 +205,14 @@ export class DiskStore implements Store, HintLog {
 
   async put(member: string, key: string, record: KVRecord): Promise<void> {
     this.checkOpen();
-    const id = `${member}\0${key}`;
+    const id = hintId(member, key);
     this.hints.set(id, record);
     await this.write({ type: 'put', key: HINTS + id, value: JSON.stringify(record) });
   }
 
   async delete(member: string, key: string): Promise<void> {
     this.checkOpen();
-    const id = `${member}\0${key}`;
+    const id = hintId(member, key);
     this.hints.delete(id);
     await this.write({ type: 'del', key: HINTS + id });
   }
@@ -331,6 +331,11 @@ export class DiskStore implements Store, HintLog {
       `the data dir failed (${this.failure.message}): this node no longer serves its records`,
     );
   }
+}
+
+/** A hint's key in `hints` and (after `HINTS`) on disk: `member NUL key`, split again by `load`. */
+function hintId(member: string, key: string): string {
+  return `${member}\0${key}`;
 }
 
 function checkIdentity(
