@@ -17,9 +17,11 @@ export interface QuorumOutcome<T> {
   failed: Array<{ target: string; error: unknown }>;
   /** Every call's result, once all have settled: late answers feed read repair and hints. */
   settled: Promise<Array<Settled<T>>>;
+  /** Calls still running when the outcome was decided; with none, `settled` holds `succeeded` and `failed`. */
+  inFlight: number;
 }
 
-export interface QuorumOptions {
+export interface QuorumOptions<T = unknown> {
   required: number;
   timeoutMs: number;
   /** Decide only when every call has settled (or at the deadline), to collect every answer there is. */
@@ -39,6 +41,12 @@ export interface QuorumOptions {
   fanout?: number;
   /** With `fanout`: how long to wait for the first calls before calling every other target too. */
   hedgeMs?: number;
+  /**
+   * One target's answer, known before the quorum starts (a coordinator's read or write of its own store, made
+   * inline when the store answers at once): that target is not called, and its answer counts as one of the
+   * first `fanout`. It costs no promise, queue slot or microtask.
+   */
+  answered?: Settled<T>;
 }
 
 /** The call's result as a `Settled`, which never rejects. */
@@ -91,7 +99,7 @@ export class ParallelExecutor {
     const settled = result.then((one) => [one]);
     return new Promise((resolve) => {
       const timer = this.clock.setTimeout(
-        () => resolve({ reached: false, timedOut: true, succeeded: [], failed: [], settled }),
+        () => resolve({ reached: false, timedOut: true, succeeded: [], failed: [], settled, inFlight: 1 }),
         timeoutMs,
       );
       void result.then((one) => {
@@ -102,6 +110,7 @@ export class ParallelExecutor {
           succeeded: one.ok ? [{ target, value: one.value }] : [],
           failed: one.ok ? [] : [{ target, error: one.error }],
           settled,
+          inFlight: 0,
         });
       });
     });
@@ -110,23 +119,23 @@ export class ParallelExecutor {
   quorum<T>(
     targets: readonly string[],
     call: (target: string) => Promise<T>,
-    options: QuorumOptions,
+    options: QuorumOptions<T>,
   ): Promise<QuorumOutcome<T>> {
-    const { required, timeoutMs, waitForAll = false, graceMs = 0 } = options;
+    const { required, timeoutMs, waitForAll = false, graceMs = 0, answered } = options;
+    const known = answered === undefined ? -1 : targets.indexOf(answered.target);
     const succeeded: Array<{ target: string; value: T }> = [];
     const failed: Array<{ target: string; error: unknown }> = [];
 
     return new Promise((resolve) => {
       let decided = false;
+      /** The hedge, while one is due; then the deadline. One timer at a time: a read's costs no second one. */
       let timer: ReturnType<Clock['setTimeout']> | undefined;
       let grace: ReturnType<Clock['setTimeout']> | undefined;
-      let hedge: ReturnType<Clock['setTimeout']> | undefined;
       const decide = (reached: boolean, timedOut: boolean): void => {
         if (decided) return;
         decided = true;
         if (timer !== undefined) this.clock.clearTimeout(timer);
         if (grace !== undefined) this.clock.clearTimeout(grace);
-        if (hedge !== undefined) this.clock.clearTimeout(hedge);
         if (finished === started) settle(results.filter((entry) => entry !== undefined));
         resolve({
           reached: reached || (timedOut && waitForAll && succeeded.length >= required),
@@ -134,6 +143,7 @@ export class ParallelExecutor {
           succeeded: [...succeeded],
           failed: [...failed],
           settled,
+          inFlight: started - finished,
         });
       };
       const check = (): void => {
@@ -149,44 +159,56 @@ export class ParallelExecutor {
       };
 
       const results: Array<Settled<T>> = [];
+      // Targets called (the known answer counts as called), answers recorded, and the next target to call.
       let started = 0;
       let finished = 0;
+      let next = 0;
       let settle: (results: Array<Settled<T>>) => void = () => {};
       const settled = new Promise<Array<Settled<T>>>((resolve) => {
         settle = resolve;
       });
-      const start = (index: number): void => {
+      const record = (index: number, result: Settled<T>): void => {
+        results[index] = result;
+        finished++;
+        if (result.ok) succeeded.push({ target: result.target, value: result.value });
+        else {
+          failed.push({ target: result.target, error: result.error });
+          if (!decided && started < targets.length) startNext();
+        }
+        check();
+        if (finished === started && (decided || started === targets.length)) {
+          settle(results.filter((entry) => entry !== undefined));
+        }
+      };
+      const startNext = (): void => {
+        if (next === known) next++;
+        const index = next++;
         const target = targets[index]!;
         started++;
-        const record = (result: Settled<T>): void => {
-          results[index] = result;
-          finished++;
-          if (result.ok) succeeded.push({ target, value: result.value });
-          else {
-            failed.push({ target, error: result.error });
-            if (!decided && started < targets.length) start(started);
-          }
-          check();
-          if (finished === started && (decided || started === targets.length)) {
-            settle(results.filter((entry) => entry !== undefined));
-          }
-        };
         void settledOf(
           target,
           this.limit(() => call(target)),
-        ).then(record);
+        ).then((result) => record(index, result));
       };
       const fanout = Math.min(targets.length, Math.max(options.fanout ?? targets.length, required));
-      for (let index = 0; index < fanout; index++) start(index);
-      if (fanout < targets.length && options.hedgeMs !== undefined) {
-        hedge = this.clock.setTimeout(() => {
-          while (!decided && started < targets.length) start(started);
-        }, options.hedgeMs);
-      }
+      // The calls leave before the known answer is recorded, so that a quorum it completes on its own still
+      // collects theirs in `settled`.
+      if (known !== -1) started++;
+      while (started < fanout) startNext();
+      if (known !== -1) record(known, answered!);
 
       if (required <= 0) decide(true, false);
       else if (required > targets.length) decide(false, false);
-      else if (!decided) timer = this.clock.setTimeout(() => decide(false, true), timeoutMs);
+      else if (!decided) {
+        const { hedgeMs } = options;
+        const deadline = (ms: number) => this.clock.setTimeout(() => decide(false, true), ms);
+        if (started < targets.length && hedgeMs !== undefined && hedgeMs < timeoutMs) {
+          timer = this.clock.setTimeout(() => {
+            while (!decided && started < targets.length) startNext();
+            if (!decided) timer = deadline(timeoutMs - hedgeMs);
+          }, hedgeMs);
+        } else timer = deadline(timeoutMs);
+      }
     });
   }
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type sinon from 'sinon';
 import { systemClock } from '../src/clock.js';
-import { ParallelExecutor } from '../src/executor.js';
+import { ParallelExecutor, type QuorumOptions } from '../src/executor.js';
 import { type Deferred, deferred, track, useFakeTimers } from './utils/timing.js';
 
 /** One controllable call per target. */
@@ -11,6 +11,17 @@ function controlledCalls(targets: readonly string[]): Map<string, Deferred<strin
 
 function callOf(calls: Map<string, Deferred<string>>): (target: string) => Promise<string> {
   return (target) => calls.get(target)!.promise;
+}
+
+/** Controllable calls that also record which targets were called, in order. */
+function recordedCalls() {
+  const calls = controlledCalls(TARGETS);
+  const called: string[] = [];
+  const call = (target: string) => {
+    called.push(target);
+    return calls.get(target)!.promise;
+  };
+  return { calls, called, call };
 }
 
 /** Lets every pending promise callback run (real timers only). */
@@ -338,17 +349,6 @@ describe('ParallelExecutor', () => {
     });
 
     describe('fanout', () => {
-      /** Controllable calls that also record which targets were called, in order. */
-      const recordedCalls = () => {
-        const calls = controlledCalls(TARGETS);
-        const called: string[] = [];
-        const call = (target: string) => {
-          called.push(target);
-          return calls.get(target)!.promise;
-        };
-        return { calls, called, call };
-      };
-
       it('calls only the first `fanout` targets, and the next one for each failure', async () => {
         const { calls, called, call } = recordedCalls();
         const executor = new ParallelExecutor({ clock: systemClock });
@@ -407,6 +407,22 @@ describe('ParallelExecutor', () => {
         expect(await result.settled).to.have.length(3);
       });
 
+      it('keeps one timer: the hedge, then the deadline at `timeoutMs` from the start', async () => {
+        const { called, call } = recordedCalls();
+        const executor = new ParallelExecutor({ clock: systemClock });
+        const outcome = track(
+          executor.quorum(TARGETS, call, { required: 2, timeoutMs: 1_000, fanout: 2, hedgeMs: 50 }),
+        );
+        expect(clock.countTimers(), 'the hedge').to.equal(1);
+        await clock.tickAsync(50);
+        expect(called).to.deep.equal(['a', 'b', 'c']);
+        expect(clock.countTimers(), 'the deadline, in its place').to.equal(1);
+        await clock.tickAsync(949);
+        expect(outcome.settled, 'decided before the deadline').to.equal(false);
+        await clock.tickAsync(1);
+        expect(await outcome.promise).to.include({ reached: false, timedOut: true, inFlight: 3 });
+      });
+
       it('fails when the targets run out, reporting every failure', async () => {
         const executor = new ParallelExecutor({ clock: systemClock });
         const result = await executor.quorum(
@@ -416,6 +432,91 @@ describe('ParallelExecutor', () => {
         );
         expect(result.reached).to.equal(false);
         expect(result.failed.map(({ target }) => target)).to.deep.equal(['b', 'c']);
+      });
+    });
+
+    describe('answered: one target’s answer known up front', () => {
+      /** A quorum over recorded calls, started, with its calls made. */
+      const started = async (options: Omit<QuorumOptions<string>, 'timeoutMs'>) => {
+        const recorded = recordedCalls();
+        const executor = new ParallelExecutor({ clock: systemClock });
+        const outcome = track(executor.quorum(TARGETS, recorded.call, { timeoutMs: 1_000, ...options }));
+        await clock.tickAsync(0);
+        return { ...recorded, executor, outcome };
+      };
+
+      it('does not call that target, and counts its answer toward the quorum, the fanout and `settled`', async () => {
+        const { calls, called, executor, outcome } = await started({
+          required: 2,
+          fanout: 2,
+          hedgeMs: 50,
+          answered: { target: 'a', ok: true, value: 'A' },
+        });
+        expect(called).to.deep.equal(['b']);
+        expect(executor.activeCount, 'only b takes a slot').to.equal(1);
+        calls.get('b')!.resolve('B');
+        const result = await outcome.promise;
+        expect(result).to.include({ reached: true, inFlight: 0 });
+        expect(result.succeeded.map(({ target }) => target)).to.deep.equal(['a', 'b']);
+        expect((await result.settled).map(({ target }) => target)).to.deep.equal(['a', 'b']);
+        await clock.tickAsync(100);
+        expect(called, 'no hedge once decided').to.deep.equal(['b']);
+      });
+
+      it('calls the next target in its place when the answer is a failure', async () => {
+        const failure = new Error('store closed');
+        const { calls, called, outcome } = await started({
+          required: 2,
+          fanout: 2,
+          answered: { target: 'a', ok: false, error: failure },
+        });
+        expect(called).to.deep.equal(['b', 'c']);
+        calls.get('b')!.resolve('B');
+        calls.get('c')!.resolve('C');
+        const result = await outcome.promise;
+        expect(result.reached).to.equal(true);
+        expect(result.failed).to.deep.equal([{ target: 'a', error: failure }]);
+      });
+
+      it('decides at once when it is the quorum, and still makes the fanout’s other calls for `settled`', async () => {
+        const answered = { target: 'a', ok: true, value: 'A' } as const;
+        const { calls, called, call, executor, outcome } = await started({
+          required: 1,
+          fanout: 3,
+          answered,
+        });
+        expect(outcome.settled, 'decided without waiting for a call').to.equal(true);
+        const result = await outcome.promise;
+        expect(result).to.include({ reached: true, inFlight: 2 });
+        expect(called).to.deep.equal(['b', 'c']);
+        calls.get('b')!.resolve('B');
+        calls.get('c')!.resolve('C');
+        expect((await result.settled).map(({ target }) => target)).to.deep.equal(['a', 'b', 'c']);
+        expect(clock.countTimers(), 'no timer once decided').to.equal(0);
+
+        const alone = await executor.quorum(TARGETS, call, {
+          required: 1,
+          timeoutMs: 1_000,
+          fanout: 1,
+          answered,
+        });
+        expect(alone).to.include({ reached: true, inFlight: 0 });
+        expect(called, 'a fanout of one is the answer alone').to.deep.equal(['b', 'c']);
+        expect(await alone.settled).to.deep.equal([answered]);
+      });
+
+      it('skips the answered target wherever it stands among the targets', async () => {
+        const { calls, called, outcome } = await started({
+          required: 2,
+          answered: { target: 'b', ok: true, value: 'B' },
+        });
+        expect(called).to.deep.equal(['a', 'c']);
+        calls.get('c')!.resolve('C');
+        const result = await outcome.promise;
+        expect(result).to.include({ reached: true, inFlight: 1 });
+        expect(result.succeeded.map(({ target }) => target)).to.deep.equal(['b', 'c']);
+        calls.get('a')!.resolve('A');
+        expect((await result.settled).map(({ target }) => target)).to.deep.equal(['a', 'b', 'c']);
       });
     });
   });
