@@ -25,7 +25,7 @@ import {
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
-import { ParallelExecutor, type QuorumOptions, type QuorumOutcome } from './executor.js';
+import { ParallelExecutor, type QuorumOptions, type QuorumOutcome, type Settled } from './executor.js';
 import type { HintedHandoff } from './hinted-handoff.js';
 import { type CollectKeysOptions, collectKeys, mergeKeyPages } from './key-listing.js';
 import type { LocalReplica } from './local-replica.js';
@@ -315,7 +315,7 @@ export class Coordinator implements PeerHandler {
   private quorum<T>(
     targets: readonly MemberAddress[],
     call: (target: MemberAddress) => Promise<T>,
-    options: QuorumOptions,
+    options: QuorumOptions<T>,
   ): Promise<QuorumOutcome<T>> {
     if (targets.length === 1 && targets[0] === this.self && options.required === 1) {
       return this.executor.alone(this.self, () => call(this.self), options.timeoutMs);
@@ -364,14 +364,31 @@ export class Coordinator implements PeerHandler {
       graceMs: FAILURE_GRACE_MS,
       fanout,
       hedgeMs: READ_HEDGE_MS,
+      answered: this.answerHere(replicas, () => detached(this.replica.getNow(key) ?? null)),
     });
     if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
 
     let newest: KVRecord | undefined;
     for (const { value } of outcome.succeeded) newest = newerRecord(newest, value ?? undefined);
     if (newest !== undefined) this.hlc.observe(newest.version);
-    void this.afterwards.track(outcome.settled.then((answers) => this.repair(key, answers)));
+    // With every call answered and none behind, there is nothing to repair (most reads): no need to wait.
+    if (outcome.inFlight > 0 || outcome.succeeded.some(({ value }) => isBehind(value, newest))) {
+      void this.afterwards.track(outcome.settled.then((answers) => this.repair(key, answers)));
+    }
     return newest;
+  }
+
+  /**
+   * This node's answer to a replica call, made inline when it is one of `replicas` and its store answers at once
+   * (see `QuorumOptions.answered`): the executor then calls only the others. Undefined otherwise.
+   */
+  private answerHere<T>(replicas: readonly MemberAddress[], answer: () => T): Settled<T> | undefined {
+    if (!this.replica.synchronous || !replicas.includes(this.self)) return undefined;
+    try {
+      return { target: this.self, ok: true, value: answer() };
+    } catch (error) {
+      return { target: this.self, ok: false, error };
+    }
   }
 
   /**
@@ -404,10 +421,7 @@ export class Coordinator implements PeerHandler {
     for (const answer of answers) if (answer.ok) newest = newerRecord(newest, answer.value ?? undefined);
     if (newest === undefined) return;
     const record = newest;
-    const stale = answers.filter(
-      (answer) =>
-        answer.ok && (answer.value == null || compareVersions(answer.value.version, record.version) < 0),
-    );
+    const stale = answers.filter((answer) => answer.ok && isBehind(answer.value, record));
     if (stale.length === 0) return;
     // Awaited, so that `idle` covers a repair of this node's own replica too.
     await Promise.all(
@@ -440,7 +454,12 @@ export class Coordinator implements PeerHandler {
       const outcome = await this.quorum(
         replicas,
         (replica) => this.callReplica(replica, 'peer.put', { key, record }),
-        { required, timeoutMs: this.timeoutMs, graceMs: FAILURE_GRACE_MS },
+        {
+          required,
+          timeoutMs: this.timeoutMs,
+          graceMs: FAILURE_GRACE_MS,
+          answered: this.answerHere(replicas, () => this.storeNow(key, detached(record))),
+        },
       );
       this.hintLater(key, record, replicas.length, outcome);
       if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
@@ -541,6 +560,12 @@ function putResult(record: KVRecord, { applied, previous }: MergeResult): PeerRe
     return { stored: false, newer: previous.version };
   }
   return { stored: true };
+}
+
+/** Whether a replica's answer lags `newest`: it holds no record of the key, or an older version. */
+function isBehind(answer: KVRecord | null | undefined, newest: KVRecord | undefined): boolean {
+  if (newest === undefined) return false;
+  return answer == null || compareVersions(answer.version, newest.version) < 0;
 }
 
 /**
