@@ -1,4 +1,4 @@
-import { LAN_TIMINGS, TIMING_PRESETS, type Timings } from '@kvdb/coordinator';
+import { DEFAULT_READ_REPAIR_CHANCE, LAN_TIMINGS, TIMING_PRESETS, type Timings } from '@kvdb/coordinator';
 import {
   DEFAULT_HASHER,
   DEFAULT_HOST,
@@ -45,6 +45,8 @@ export interface NodeConfig {
   hasher: string;
   /** How long a request waits for its quorum, in ms. @default DEFAULT_REQUEST_TIMEOUT_MS */
   timeoutMs: number;
+  /** The share of reads that ask every replica, to repair those outside the quorum. @default 0 */
+  readRepairChance: number;
   limits: Limits;
   /** Where the node keeps its data durably (LevelDB); without it the node is in memory. @default undefined */
   dataDir: string | undefined;
@@ -117,6 +119,14 @@ function integerFrom(min: number, name: string, value: number): number {
 
 const positiveInteger = (name: string, value: number) => integerFrom(1, name, value);
 
+/** `value` if it is a number from 0 to 1; else an error that names the option. */
+function fraction(name: string, value: number): number {
+  if (!(value >= 0 && value <= 1)) {
+    throw new TypeError(`Expected \`${name}\` to be a number from 0 to 1, got \`${value}\``);
+  }
+  return value;
+}
+
 /** Fills in defaults once and checks every option, so a bad flag fails at start with a message that names it. */
 export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
   const host = init.host ?? DEFAULT_HOST;
@@ -134,6 +144,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
     vnodes: positiveInteger('vnodes', init.vnodes ?? DEFAULT_VNODES),
     hasher: init.hasher ?? DEFAULT_HASHER,
     timeoutMs: positiveInteger('timeout', init.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+    readRepairChance: fraction('read-repair-chance', init.readRepairChance ?? DEFAULT_READ_REPAIR_CHANCE),
     limits: {
       maxKeyBytes: positiveInteger('max-key-bytes', init.limits?.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES),
       maxValueBytes: positiveInteger(

@@ -67,8 +67,17 @@ export class KVNode {
 
   constructor(init: NodeConfigInit = {}, components: NodeComponents = {}) {
     this.config = resolveConfig(init);
-    const { advertise, members, vnodes, hasher, replicas, timeoutMs, timings, tombstoneGraceMs } =
-      this.config;
+    const {
+      advertise,
+      members,
+      vnodes,
+      hasher,
+      replicas,
+      timeoutMs,
+      readRepairChance,
+      timings,
+      tombstoneGraceMs,
+    } = this.config;
     this.log = components.logger ?? createLogger(advertise, this.config.logLevel);
     this.store = components.store ?? new MemoryStore();
     this.transport =
@@ -94,6 +103,7 @@ export class KVNode {
         hasher: cryptoHasher(hasher),
         replicas,
         timeoutMs,
+        readRepairChance,
         timings,
         tombstoneGraceMs,
       },

@@ -18,6 +18,18 @@ describe('resolveConfig', () => {
     }
   });
 
+  it('takes a read repair chance from 0 to 1, none by default, and refuses others naming the flag', () => {
+    expect(resolveConfig().readRepairChance).to.equal(0);
+    for (const chance of [0, 0.25, 1])
+      expect(resolveConfig({ readRepairChance: chance }).readRepairChance).to.equal(chance);
+    for (const chance of [-0.1, 1.5, Number.NaN]) {
+      expect(() => resolveConfig({ readRepairChance: chance }), String(chance)).to.throw(
+        TypeError,
+        /`read-repair-chance` to be a number from 0 to 1/,
+      );
+    }
+  });
+
   it('takes an fsync interval of 0 ms and up, 1000 by default, and refuses others naming the flag', () => {
     expect(resolveConfig().fsyncIntervalMs).to.equal(1_000);
     for (const ms of [0, 1, 60_000])

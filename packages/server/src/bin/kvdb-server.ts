@@ -1,3 +1,4 @@
+import { DEFAULT_READ_REPAIR_CHANCE } from '@kvdb/coordinator';
 import {
   DEFAULT_HASHER,
   DEFAULT_HOST,
@@ -59,6 +60,12 @@ const argv = await yargs(hideBin(process.argv))
       type: 'number',
       default: DEFAULT_REQUEST_TIMEOUT_MS,
       describe: 'Milliseconds a request waits for its quorum before failing',
+    },
+    'read-repair-chance': {
+      type: 'number',
+      default: DEFAULT_READ_REPAIR_CHANCE,
+      describe:
+        'Share of reads (0 to 1) that ask every replica, so that read repair reaches those outside the quorum; anti-entropy repairs them anyway',
     },
     'max-key-bytes': {
       type: 'number',
@@ -154,6 +161,7 @@ try {
       vnodes: argv.vnodes,
       hasher: argv.hasher,
       timeoutMs: argv.timeout,
+      readRepairChance: argv['read-repair-chance'],
       logLevel: argv['log-level'] as LogLevel,
       timings: argv.timings,
       dataDir: argv['data-dir'],

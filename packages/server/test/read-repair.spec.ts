@@ -1,0 +1,44 @@
+import { MemoryStore } from '@kvdb/core';
+import { expect } from 'chai';
+import { KVNode } from '../src/server.js';
+import { freePort, until } from './utils/node-harness.js';
+
+describe('readRepairChance (--read-repair-chance)', () => {
+  let nodes: KVNode[] = [];
+
+  afterEach(async () => {
+    await Promise.all(nodes.map((node) => node.stop({ announce: false })));
+    nodes = [];
+  });
+
+  it('at 1, a quorum read repairs the replica outside its quorum', async () => {
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const members = ports.map((port) => `127.0.0.1:${port}`);
+    const stores = ports.map(() => new MemoryStore());
+    // Anti-entropy out of the way: only the read can repair.
+    const timings = { antiEntropyIntervalMs: 3_600_000 };
+    nodes = await Promise.all(
+      ports.map((port, index) =>
+        KVNode.start(
+          { host: '127.0.0.1', port, members, replicas: 3, readRepairChance: 1, timings, logLevel: 'silent' },
+          { store: stores[index] },
+        ),
+      ),
+    );
+    const [coordinator] = nodes.map((node) => node.coordinator);
+    await coordinator!.set('k', 'old');
+    await until('every replica holds the write', () =>
+      stores.every((store) => store.getSync('k') !== undefined),
+    );
+
+    // A newer version on the coordinator and the replica after it: a quorum without the third.
+    const others = coordinator!.locate('k').filter((member) => member !== coordinator!.self);
+    const third = stores[members.indexOf(others.at(-1)!)]!;
+    const newer = { value: 'new', version: { wall: Date.now() + 60_000, counter: 0, node: 'test' } };
+    for (const store of stores) if (store !== third) store.mergeSync('k', newer);
+
+    expect(await coordinator!.get('k')).to.equal('new');
+    await coordinator!.idle();
+    expect(third.getSync('k'), 'the third replica, asked and repaired').to.deep.equal(newer);
+  });
+});
