@@ -52,7 +52,7 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
     expect(report).to.deep.include({ ok: 1000, gets: 1000, misses: 0 });
   });
 
-  it('bench:check: runs all five rows against real processes, fails the one below its threshold, and cleans up', async () => {
+  it('bench:check: runs all five rows against real processes, measures the one below its threshold again and fails it, and cleans up', async () => {
     const dirsBefore = await benchDataDirs();
     // Thresholds that make the verdict certain whatever the machine's speed: 0 passes, 1,000 cannot.
     const thresholds = ['single-set', 'single-get', 'cluster-set', 'cluster-get'].flatMap((name) => [
@@ -95,7 +95,8 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
       ['durable set', false],
     ]);
     for (const row of report.rows) {
-      expect(row.ratios, row.name).to.have.length(1);
+      // The run below its threshold is measured again, and judged on both rounds.
+      expect(row.ratios, row.name).to.have.length(row.passed ? 1 : 2);
       expect(row.target.throughput, row.name).to.be.above(0);
       expect(row.target.errors, row.name).to.equal(0);
     }

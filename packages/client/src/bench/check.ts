@@ -3,7 +3,8 @@
  * single R=1 node, a 3-node R=3 in-memory cluster and a 3-node R=3 cluster with `--data-dir` as real processes on
  * 127.0.0.1, runs short set and get benchmarks on the first two and sets on the last with the same generator,
  * alternating slices with the same benchmark on the reference, and exits 1 when the median throughput ratio to the
- * reference falls below its threshold (check-verdict.ts) or any request failed. Each server gets `--warmup-time`
+ * reference falls below its threshold (check-verdict.ts) or any request failed. A run below its threshold is
+ * measured for as many rounds again and judged on all of them. Each server gets `--warmup-time`
  * of unmeasured load before its first slice of each operation, so that a node's JIT warm-up is not in the first
  * round's ratio. Bounded in time; stops every process it started.
  *
@@ -72,10 +73,10 @@ async function main(): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new Error('Expected `--concurrency` to be an integer from 1 and up');
   }
-  // The whole check must end within this, whatever hangs: 160 s with the defaults, longer with longer slices.
-  // One row is measured for each threshold.
+  // The whole check must end within this, whatever hangs: 230 s with the defaults, longer with longer slices.
+  // One row is measured for each threshold, and measured again if it falls short.
   const runs = Object.keys(DEFAULT_THRESHOLDS).length;
-  giveUpAfter(CHECK_OVERHEAD_MS + runs * (2 * rounds * sliceMs + 2 * warmupMs));
+  giveUpAfter(CHECK_OVERHEAD_MS + runs * (2 * 2 * rounds * sliceMs + 2 * warmupMs));
   const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS };
   for (const name of Object.keys(thresholds) as CheckName[]) {
     const flag = values[`min-${name.replace(' ', '-')}` as 'min-single-set'];
@@ -131,32 +132,41 @@ async function main(): Promise<number> {
     warmedUp.add(server).add(`${operation} ${server}`);
     return runBenchmark({ ...options(operation, targets), warmup: prefill, warmupMs: warm ? warmupMs : 0 });
   };
-  const pair = async (
-    name: CheckName,
-    operation: BenchOperation,
-    targets: Target[],
-  ): Promise<PairFigures> => {
+  const checks: Record<CheckName, { operation: BenchOperation; targets: Target[] }> = {
+    'single set': { operation: 'set', targets: single },
+    'single get': { operation: 'get', targets: single },
+    'cluster set': { operation: 'set', targets: cluster },
+    'cluster get': { operation: 'get', targets: cluster },
+    'durable set': { operation: 'set', targets: durable },
+  };
+  // Each row's slices so far: a row measured again is judged on all of its rounds.
+  const slices = new Map<CheckName, { reference: BenchResult[]; target: BenchResult[] }>();
+  const pair = async (name: CheckName): Promise<PairFigures> => {
+    const { operation, targets } = checks[name];
     const where = name.startsWith('single') ? 'the node' : 'the cluster';
-    log(`${name}: ${rounds} rounds of ${sliceMs} ms on the reference server, then ${sliceMs} ms on ${where}`);
-    const referenceParts: BenchResult[] = [];
-    const targetParts: BenchResult[] = [];
+    const again = slices.has(name) ? ' again' : '';
+    log(
+      `${name}${again}: ${rounds} rounds of ${sliceMs} ms on the reference server, then ${sliceMs} ms on ${where}`,
+    );
+    const parts = slices.get(name) ?? { reference: [], target: [] };
+    slices.set(name, parts);
     for (let round = 0; round < rounds; round++) {
-      referenceParts.push(await measure(operation, referenceTarget));
-      targetParts.push(await measure(operation, targets));
+      parts.reference.push(await measure(operation, referenceTarget));
+      parts.target.push(await measure(operation, targets));
     }
     return {
-      target: figures(combineResults(targetParts)),
-      reference: figures(combineResults(referenceParts)),
-      ratios: roundRatios(referenceParts, targetParts),
+      target: figures(combineResults(parts.target)),
+      reference: figures(combineResults(parts.reference)),
+      ratios: roundRatios(parts.reference, parts.target),
     };
   };
-  const pairs: Partial<Record<CheckName, PairFigures>> = {
-    'single set': await pair('single set', 'set', single),
-    'single get': await pair('single get', 'get', single),
-    'cluster set': await pair('cluster set', 'set', cluster),
-    'cluster get': await pair('cluster get', 'get', cluster),
-    'durable set': await pair('durable set', 'set', durable),
-  };
+  const pairs: Partial<Record<CheckName, PairFigures>> = {};
+  for (const name of Object.keys(checks) as CheckName[]) pairs[name] = await pair(name);
+  // A row under its threshold is measured again at once and judged on the median of all its rounds: a minute
+  // of a busy host can sink seven rounds, a real shortfall sinks fourteen. Failed requests fail a row outright.
+  for (const row of evaluateChecks(pairs, thresholds)) {
+    if (!row.passed && row.target.errors + row.reference.errors === 0) pairs[row.name] = await pair(row.name);
+  }
   const rows = evaluateChecks(pairs, thresholds);
   const failed = failures(rows);
   if (values.json) {
@@ -168,7 +178,7 @@ async function main(): Promise<number> {
       `\nbench:check — ${concurrency} in flight, 10,000 keys, 100-byte values; each run alternates ${rounds} ` +
         `rounds of ${sliceMs / 1_000} s with the reference server (bare node:http + Map, same generator), ` +
         `after ${warmupMs / 1_000} s of unmeasured load on each server and operation; ` +
-        'ratio = median of the round ratios\n\n' +
+        `ratio = median of the round ratios; a run under its threshold gets ${rounds} more rounds\n\n` +
         `${formatCheckTable(rows)}\n\n` +
         (failed.length === 0
           ? 'bench:check passed\n'
