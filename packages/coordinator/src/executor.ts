@@ -44,7 +44,8 @@ export interface QuorumOptions<T = unknown> {
   /**
    * One target's answer, known before the quorum starts (a coordinator's read or write of its own store, made
    * inline when the store answers at once): that target is not called, and its answer counts as one of the
-   * first `fanout`. It costs no promise, queue slot or microtask.
+   * first `fanout`. It costs no promise, queue slot or microtask. An answer from a target not among the targets is
+   * ignored.
    */
   answered?: Settled<T>;
 }
@@ -128,7 +129,7 @@ export class ParallelExecutor {
 
     return new Promise((resolve) => {
       let decided = false;
-      /** The hedge, while one is due; then the deadline. One timer at a time: a read's costs no second one. */
+      /** The hedge while one is due, then the deadline: one timer at a time. */
       let timer: ReturnType<Clock['setTimeout']> | undefined;
       let grace: ReturnType<Clock['setTimeout']> | undefined;
       const decide = (reached: boolean, timedOut: boolean): void => {
