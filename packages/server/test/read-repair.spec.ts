@@ -25,20 +25,20 @@ describe('readRepairChance (--read-repair-chance)', () => {
         ),
       ),
     );
-    const [coordinator] = nodes.map((node) => node.coordinator);
-    await coordinator!.set('k', 'old');
+    const coordinator = nodes[0]!.coordinator;
+    await coordinator.set('k', 'old');
     await until('every replica holds the write', () =>
       stores.every((store) => store.getSync('k') !== undefined),
     );
 
     // A newer version on the coordinator and the replica after it: a quorum without the third.
-    const others = coordinator!.locate('k').filter((member) => member !== coordinator!.self);
+    const others = coordinator.locate('k').filter((member) => member !== coordinator.self);
     const third = stores[members.indexOf(others.at(-1)!)]!;
     const newer = { value: 'new', version: { wall: Date.now() + 60_000, counter: 0, node: 'test' } };
     for (const store of stores) if (store !== third) store.mergeSync('k', newer);
 
-    expect(await coordinator!.get('k')).to.equal('new');
-    await coordinator!.idle();
+    expect(await coordinator.get('k')).to.equal('new');
+    await coordinator.idle();
     expect(third.getSync('k'), 'the third replica, asked and repaired').to.deep.equal(newer);
   });
 });
