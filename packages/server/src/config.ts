@@ -45,7 +45,10 @@ export interface NodeConfig {
   hasher: string;
   /** How long a request waits for its quorum, in ms. @default DEFAULT_REQUEST_TIMEOUT_MS */
   timeoutMs: number;
-  /** The share of reads that ask every replica, to repair those outside the quorum. @default 0 */
+  /**
+   * The share of reads that ask every replica, to repair those outside the quorum.
+   * @default DEFAULT_READ_REPAIR_CHANCE (0)
+   */
   readRepairChance: number;
   limits: Limits;
   /** Where the node keeps its data durably (LevelDB); without it the node is in memory. @default undefined */

@@ -27,7 +27,13 @@ import { spawnReferenceServer, stopAllChildren } from './child-process.js';
 import { countErrors } from './errors-tally.js';
 import { summarize } from './histogram.js';
 import { freePorts, startLocalCluster } from './local-cluster.js';
-import { type BenchOperation, type BenchOptions, parseDuration, type Target } from './options.js';
+import {
+  type BenchOperation,
+  type BenchOptions,
+  integerFlag,
+  parseDuration,
+  type Target,
+} from './options.js';
 import { combineResults, roundRatios } from './rounds.js';
 import { type BenchResult, runBenchmark } from './runner.js';
 
@@ -66,24 +72,19 @@ async function main(): Promise<number> {
   });
   const sliceMs = parseDuration(values.slice, '--slice');
   const warmupMs = parseDuration(values['warmup-time'], '--warmup-time', 0);
-  const rounds = Number(values.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1)
-    throw new Error('Expected `--rounds` to be an integer from 1 and up');
-  const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new Error('Expected `--concurrency` to be an integer from 1 and up');
-  }
+  const rounds = integerFlag('--rounds', values.rounds, 1);
+  const concurrency = integerFlag('--concurrency', values.concurrency, 1);
   // The whole check must end within this, whatever hangs: 230 s with the defaults, longer with longer slices.
   // One row is measured for each threshold, and measured again if it falls short.
   const runs = Object.keys(DEFAULT_THRESHOLDS).length;
   giveUpAfter(CHECK_OVERHEAD_MS + runs * (2 * 2 * rounds * sliceMs + 2 * warmupMs));
   const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS };
   for (const name of Object.keys(thresholds) as CheckName[]) {
-    const flag = values[`min-${name.replace(' ', '-')}` as 'min-single-set'];
+    const option = `min-${name.replace(' ', '-')}` as 'min-single-set';
+    const flag = values[option];
     if (flag === undefined) continue;
     thresholds[name] = Number(flag);
-    if (!(thresholds[name] >= 0))
-      throw new Error(`Expected \`--min-${name.replace(' ', '-')}\` to be a ratio such as 0.7`);
+    if (!(thresholds[name] >= 0)) throw new Error(`Expected \`--${option}\` to be a ratio such as 0.7`);
   }
   const portBase = values['port-base'] === undefined ? undefined : Number(values['port-base']);
   const serverScript = values['server-script'];

@@ -204,7 +204,13 @@ function defaultRatio(operation: string): Ratio {
   return operation === 'get' ? { get: 1, set: 0 } : { get: 0, set: 1 };
 }
 
-function integerFlag(flag: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+/** A flag's value as an integer from `min` to `max` (a string is read as a number); else an error that names it. */
+export function integerFlag(
+  flag: string,
+  value: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `from ${min} and up` : `from ${min} to ${max}`;
