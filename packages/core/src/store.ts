@@ -36,7 +36,9 @@ export interface ScanOptions {
 /**
  * A node's local replica of the records it holds. Implementations keep, per key, only the record with the
  * highest version; a write is committed (as far as the implementation is durable: `DiskStore`'s survive a
- * process crash, see there for power loss) when `merge` resolves.
+ * process crash, see there for power loss) when `merge` resolves. A store keeps no reference to a record it is
+ * given, and every record it gives out is its caller's to change: values cross it as they would cross the wire,
+ * so the node never has to copy them on its way to or from its own store.
  */
 export interface Store {
   get(key: string): Promise<KVRecord | undefined>;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { UnavailableError } from '../src/errors.js';
 import { compareKeys } from '../src/keys.js';
-import type { JsonValue, KVRecord } from '../src/record.js';
+import { isTombstone, type JsonValue, type KVRecord } from '../src/record.js';
 import type { Store } from '../src/store.js';
 import type { Version } from '../src/version.js';
 
@@ -367,6 +367,20 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
           expect(entries.get('k')).to.deep.equal({ version: v(1), value });
         });
       }
+
+      it('keeps no reference to a value it was given, and gives out values its caller may change', async () => {
+        const value = { list: [1, 2], nested: { n: 1 } };
+        await store.merge('k', live(v(1), value));
+        value.list.push(3);
+        value.nested.n = 2;
+        const listOf = (record: KVRecord | undefined): number[] => {
+          if (record === undefined || isTombstone(record)) throw new Error('expected a live record');
+          return (record.value as { list: number[] }).list;
+        };
+        listOf(await store.get('k')).push(4);
+        if (store.getSync !== undefined) listOf(store.getSync('k')).push(5);
+        expect(await store.get('k')).to.deep.equal(live(v(1), { list: [1, 2], nested: { n: 1 } }));
+      });
 
       it('round-trips versions at the edges of the byte lengths and of the safe integers', async () => {
         const edges = [0, 1, 255, 256, 65_535, 65_536, 2 ** 48 - 1, 2 ** 48, Number.MAX_SAFE_INTEGER];
