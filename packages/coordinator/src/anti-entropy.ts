@@ -12,14 +12,9 @@ import {
   type Version,
 } from '@kvdb/core';
 import { sleep } from './clock.js';
+import { DEFAULT_SETTLE_MS, SCAN_PAUSE_FACTOR } from './defaults.js';
 import type { DigestIndex } from './digest-index.js';
-import type { PeerHandler } from './peer-transport.js';
 import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
-
-export interface AntiEntropyComponents extends ReplicaTaskComponents {
-  /** Applies repaired records locally (the coordinator, so its clock observes their versions). */
-  local: PeerHandler;
-}
 
 /**
  * `intervalMs`: the least pause between rounds; `batchSize`: records per get_many/put_many call; `settleMs`: how
@@ -29,17 +24,10 @@ export interface AntiEntropyInit extends ReplicaTaskInit {
   /**
    * A segment that differs is looked at again after this long and repaired only if it still differs: a write still
    * on its way between two replicas makes their digests differ for a moment, a write one of them missed makes
-   * them differ until repaired. @default 1000
+   * them differ until repaired. @default DEFAULT_SETTLE_MS
    */
   settleMs?: number;
 }
-
-/**
- * The pause after a round is at least this many times what the round's key scan took. Finding the records of
- * differing segments means reading every key (segments are hash ranges), and a peer reads its own as well; on a
- * large store under constant writes that would otherwise take most of a core.
- */
-export const SCAN_PAUSE_FACTOR = 20;
 
 /**
  * Background repair between replicas, without client reads. Each round this node compares, with each alive
@@ -59,13 +47,11 @@ export class AntiEntropy extends ReplicaTask {
     keysPushed: 0,
     scanMs: 0,
   };
-  private readonly local: PeerHandler;
   private readonly settleMs: number;
 
-  constructor(components: AntiEntropyComponents, init: AntiEntropyInit) {
+  constructor(components: ReplicaTaskComponents, init: AntiEntropyInit) {
     super(components, init, 'anti-entropy round');
-    this.local = components.local;
-    this.settleMs = init.settleMs ?? 1_000;
+    this.settleMs = init.settleMs ?? DEFAULT_SETTLE_MS;
   }
 
   protected tick(): Promise<void> {
@@ -267,7 +253,7 @@ export class AntiEntropy extends ReplicaTask {
         const record = records[index];
         if (record) entries.push([key, record]);
       });
-      await this.local.handlePeer('peer.put_many', { entries });
+      await this.replica.answer('peer.put_many', { entries });
       for (const [key, record] of entries) pulled.set(key, record.version);
       this.stats.keysPulled += entries.length;
     }

@@ -11,14 +11,19 @@ import {
 import { AntiEntropy } from './anti-entropy.js';
 import { type Clock, systemClock } from './clock.js';
 import { Coordinator, type CoordinatorInit } from './coordinator.js';
+import {
+  DEFAULT_LEAVE_TIMEOUT_MS,
+  DEFAULT_TOMBSTONE_GRACE_MS,
+  LAN_TIMINGS,
+  type Timings,
+} from './defaults.js';
 import { FailureDetector } from './failure-detector.js';
 import { HintedHandoff, type HintLog } from './hinted-handoff.js';
 import { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Membership } from './membership.js';
-import type { PeerHandler, PeerTransport } from './peer-transport.js';
+import { dispatchPeer, type PeerHandler, type PeerHandlers, type PeerTransport } from './peer-transport.js';
 import { Rebalancer } from './rebalancer.js';
-import { LAN_TIMINGS, type Timings } from './timings.js';
 import { TombstoneCollector } from './tombstone-collector.js';
 
 export interface ClusterNodeComponents {
@@ -45,11 +50,12 @@ export interface ClusterNodeInit extends CoordinatorInit {
   timings?: Timings;
   /** Starting incarnation. @default the clock's now(), so a restart outranks what the cluster remembers */
   incarnation?: number;
-  /** How long a leaving node keeps handing its data over before giving up. @default 60000 */
+  /** How long a leaving node keeps handing its data over before giving up. @default DEFAULT_LEAVE_TIMEOUT_MS */
   leaveTimeoutMs?: number;
   /**
    * How old a tombstone must be before it may be collected (once every replica holds it); hints older than this
-   * are dropped. A member down longer than this should rejoin with an empty data dir. @default 3600000 (1 hour)
+   * are dropped. A member down longer than this should rejoin with an empty data dir.
+   * @default DEFAULT_TOMBSTONE_GRACE_MS (1 hour)
    */
   tombstoneGraceMs?: number;
 }
@@ -68,6 +74,8 @@ export class ClusterNode implements PeerHandler {
   readonly antiEntropy: AntiEntropy;
   readonly rebalancer: Rebalancer;
   readonly tombstones: TombstoneCollector;
+  /** The handler of every peer method, each from the part that owns it. */
+  readonly peerHandlers: PeerHandlers;
   private readonly log: Logger;
   private readonly leaveTimeoutMs: number;
   private started = false;
@@ -78,7 +86,8 @@ export class ClusterNode implements PeerHandler {
     const { transport } = components;
     const timings = init.timings ?? LAN_TIMINGS;
     this.log = logger;
-    this.leaveTimeoutMs = init.leaveTimeoutMs ?? 60_000;
+    this.leaveTimeoutMs = init.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
+    const tombstoneGraceMs = init.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
     this.membership = new Membership(
       init.self,
       (init.seeds ?? []).filter((seed) => seed !== init.self),
@@ -86,10 +95,15 @@ export class ClusterNode implements PeerHandler {
       init.incarnation ?? clock.now(),
     );
     const membership = this.membership;
-    this.replica = new LocalReplica(components.store, membership.ring);
+    this.replica = new LocalReplica({
+      store: components.store,
+      ring: membership.ring,
+      self: init.self,
+      clock,
+    });
     this.hints = new HintedHandoff(
       { membership, transport, clock, logger, hintLog: components.hintLog },
-      { replayIntervalMs: timings.hintReplayIntervalMs, maxAgeMs: init.tombstoneGraceMs ?? 3_600_000 },
+      { replayIntervalMs: timings.hintReplayIntervalMs, maxAgeMs: tombstoneGraceMs },
     );
     this.coordinator = new Coordinator(
       {
@@ -109,7 +123,7 @@ export class ClusterNode implements PeerHandler {
       { timings },
     );
     this.antiEntropy = new AntiEntropy(
-      { membership, replica: this.replica, transport, local: this.coordinator, clock, logger },
+      { membership, replica: this.replica, transport, clock, logger },
       { intervalMs: timings.antiEntropyIntervalMs, replicas },
     );
     this.rebalancer = new Rebalancer(
@@ -117,9 +131,17 @@ export class ClusterNode implements PeerHandler {
       { intervalMs: timings.rebalanceIntervalMs, replicas },
     );
     this.tombstones = new TombstoneCollector(
-      { membership, replica: this.replica, transport, local: this.coordinator, clock, logger },
-      { graceMs: init.tombstoneGraceMs, replicas },
+      { membership, replica: this.replica, transport, clock, logger },
+      { graceMs: tombstoneGraceMs, replicas },
     );
+    this.peerHandlers = {
+      'peer.ping': (params) => this.detector.handlePing(params),
+      'peer.ping_req': (params) => this.detector.handlePingReq(params),
+      'peer.sync': (params) => this.detector.handleSync(params),
+      'peer.digest': (params) => this.antiEntropy.handleDigest(params),
+      'peer.range': (params) => this.antiEntropy.handleRange(params),
+      ...this.replica.handlers,
+    };
     membership.onRingChange((ring) => {
       this.replica.useRing(ring);
       this.rebalancer.schedule();
@@ -196,22 +218,8 @@ export class ClusterNode implements PeerHandler {
     return { left: this.self, handedOff };
   }
 
+  /** Answers a peer call with the handler of its method (see `peerHandlers`). */
   handlePeer<M extends PeerMethod>(method: M, params: PeerParams<M>): Promise<PeerResult<M>> {
-    switch (method) {
-      case 'peer.ping':
-        return Promise.resolve(this.detector.handlePing(params as PeerParams<'peer.ping'>) as PeerResult<M>);
-      case 'peer.ping_req':
-        return this.detector.handlePingReq(params as PeerParams<'peer.ping_req'>) as Promise<PeerResult<M>>;
-      case 'peer.sync':
-        return Promise.resolve(this.detector.handleSync(params as PeerParams<'peer.sync'>) as PeerResult<M>);
-      case 'peer.digest':
-        return Promise.resolve(
-          this.antiEntropy.handleDigest(params as PeerParams<'peer.digest'>) as PeerResult<M>,
-        );
-      case 'peer.range':
-        return this.antiEntropy.handleRange(params as PeerParams<'peer.range'>) as Promise<PeerResult<M>>;
-      default:
-        return this.coordinator.handlePeer(method, params);
-    }
+    return dispatchPeer(this.peerHandlers, method, params);
   }
 }

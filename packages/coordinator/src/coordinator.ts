@@ -3,7 +3,6 @@ import {
   compareVersions,
   DEFAULT_REPLICAS,
   DEFAULT_REQUEST_TIMEOUT_MS,
-  HybridClock,
   isTombstone,
   type JsonValue,
   type KeyPage,
@@ -12,11 +11,8 @@ import {
   MAX_LIST_LIMIT,
   type MemberAddress,
   type MemberInfo,
-  type MergeResult,
-  MethodNotFoundError,
   type NodeStats,
   newerRecord,
-  type PeerMethod,
   type PeerParams,
   type PeerResult,
   QuorumNotReachedError,
@@ -25,14 +21,16 @@ import {
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
-import { ParallelExecutor, type QuorumOptions, type QuorumOutcome, type Settled } from './executor.js';
+import { DEFAULT_READ_REPAIR_CHANCE, FAILURE_GRACE_MS, MAX_RESTAMPS, READ_HEDGE_MS } from './defaults.js';
+import { type OwnAnswer, ParallelExecutor, type QuorumOptions, type QuorumOutcome } from './executor.js';
 import type { HintedHandoff } from './hinted-handoff.js';
 import { type CollectKeysOptions, collectKeys, mergeKeyPages } from './key-listing.js';
-import type { LocalReplica } from './local-replica.js';
+import type { DataMethod, LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
-import type { PeerHandler, PeerTransport } from './peer-transport.js';
-import { allSettledOrThrow, RunsUnderWay } from './replica-task.js';
+import type { PeerTransport } from './peer-transport.js';
+import { ReadRepair } from './read-repair.js';
+import { RunsUnderWay } from './runs-under-way.js';
 
 export interface CoordinatorComponents {
   membership: Membership;
@@ -58,9 +56,8 @@ export interface CoordinatorInit {
    */
   timeoutMs?: number;
   /**
-   * Most replica calls in flight at once; a call to this node's own replica, when it is a request's only one, is
-   * not counted (see `ParallelExecutor.alone`).
-   * @default 512
+   * Most calls to other replicas in flight at once (this node's own replica answers directly).
+   * @default DEFAULT_CONCURRENCY
    */
   concurrency?: number;
   /**
@@ -71,13 +68,6 @@ export interface CoordinatorInit {
    */
   readRepairChance?: number;
 }
-
-/**
- * No read asks more replicas than it needs, by default: a read repairs the replicas it asked, hints and
- * anti-entropy bring the others up to date, and asking every replica on one read in ten cost a 3-node cluster
- * 7% of its quorum gets. Cassandra dropped its read_repair_chance in 4.0 for the same trade.
- */
-export const DEFAULT_READ_REPAIR_CHANCE = 0;
 
 export interface ConsistencyOptions {
   /** How many replicas must answer: one, a majority of the key's replicas (the default), or all of them. */
@@ -106,49 +96,27 @@ export interface ListAllKeysOptions extends CollectKeysOptions {
   prefix?: string;
 }
 
-/** A write that finds a newer version on a replica stamps past it and tries again, at most this often. */
-const MAX_RESTAMPS = 3;
-
-/** How long a failed quorum waits for answers still in flight, so its error counts every replica that acked. */
-const FAILURE_GRACE_MS = 50;
-
-/**
- * A read asks only as many replicas as its consistency needs (this node first, when it is one); if they have not
- * settled it within this long, it asks the rest too, so one slow replica costs a read this much, not a timeout.
- */
-const READ_HEDGE_MS = 50;
-
-/** The replica methods the coordinator answers; membership and anti-entropy methods are answered elsewhere. */
-export type DataMethod =
-  | 'peer.get'
-  | 'peer.put'
-  | 'peer.get_many'
-  | 'peer.put_many'
-  | 'peer.keys'
-  | 'peer.purge';
-type DataHandlers = { [M in DataMethod]: (params: PeerParams<M>) => Promise<PeerResult<M>> };
-
 /**
  * Runs client requests across a key's replicas: writes succeed at W acks, reads answer at R replies with the
- * newest version and repair the replicas that lag. Any node coordinates any key. It is also the peer handler that
- * answers other coordinators' replica calls from the local store.
+ * newest version and repair the replicas that lag. Any node coordinates any key. It is a client of the replicas,
+ * this node's own included, which it asks directly rather than over the network (see `ask`); the replica side of
+ * the calls is `LocalReplica`'s.
  */
-export class Coordinator implements PeerHandler {
+export class Coordinator {
   readonly self: MemberAddress;
   readonly membership: Membership;
   readonly replica: LocalReplica;
   readonly executor: ParallelExecutor;
-  readonly hlc: HybridClock;
   readonly timeoutMs: number;
   private readonly replicationFactor: number;
   private readonly transport: PeerTransport;
   private readonly clock: Clock;
-  private readonly log: Logger;
   private readonly startedAt: number;
   private readonly hints: HintedHandoff | undefined;
-  private readonly dataHandlers: DataHandlers;
   private readonly random: () => number;
   private readonly readRepairChance: number;
+  private readonly readRepair: ReadRepair;
+  private readonly log: Logger;
   /** What a request does after its answer: read repair and hints, once every replica call has settled. */
   private readonly afterwards = new RunsUnderWay();
 
@@ -170,34 +138,11 @@ export class Coordinator implements PeerHandler {
       );
     }
     this.executor = new ParallelExecutor({ clock: this.clock }, { concurrency: init.concurrency });
-    this.hlc = new HybridClock(this.self, () => this.clock.now());
+    this.readRepair = new ReadRepair({
+      send: (target, key, record) => this.call(target, 'peer.put', { key, record }),
+      logger: this.log,
+    });
     this.startedAt = this.clock.now();
-    this.dataHandlers = {
-      // A store that answers at once answers a whole batch at once, without a promise a record.
-      'peer.get': async ({ key }) =>
-        (this.replica.synchronous ? this.replica.getNow(key) : await this.replica.get(key)) ?? null,
-      'peer.put': async ({ key, record }) => this.storeLocally(key, record),
-      'peer.get_many': async ({ keys }) =>
-        this.replica.synchronous
-          ? keys.map((key) => this.replica.getNow(key) ?? null)
-          : Promise.all(keys.map(async (key) => (await this.replica.get(key)) ?? null)),
-      'peer.put_many': async ({ entries }) =>
-        this.replica.synchronous
-          ? entries.map(([key, record]) => this.storeNow(key, record))
-          : Promise.all(entries.map(([key, record]) => this.storeLocally(key, record))),
-      'peer.keys': async ({ prefix, after, limit }) =>
-        this.replica.scanKeys({ prefix, after, limit: limit ?? MAX_LIST_LIMIT }),
-      // The removals go out together: a durable store commits them as one transaction rather than one each.
-      'peer.purge': async ({ entries }) => {
-        const removed = await allSettledOrThrow(
-          entries.map(async ([key, version]) => {
-            const record = await this.replica.get(key);
-            return record !== undefined && isTombstone(record) && this.replica.remove(key, version);
-          }),
-        );
-        return removed.filter(Boolean).length;
-      },
-    };
   }
 
   /** The replication factor in force: the configured one, capped at the member count. */
@@ -260,10 +205,11 @@ export class Coordinator implements PeerHandler {
     const scan = { prefix: options.prefix, after: options.cursor, limit };
     const members = this.membership.ring.members;
     const required = Math.max(1, members.length - (this.replicas - 1));
-    const outcome = await this.quorum(members, (member) => this.callReplica(member, 'peer.keys', scan), {
+    const outcome = await this.ask(members, 'peer.keys', scan, {
       required,
       timeoutMs: this.timeoutMs,
       waitForAll: true,
+      own: this.own(members, 'peer.keys', scan),
     });
     if (!outcome.reached) throw this.quorumError('list_keys', undefined, members, required, outcome);
     return mergeKeyPages(
@@ -295,17 +241,6 @@ export class Coordinator implements PeerHandler {
     };
   }
 
-  /** Answers another coordinator's replica call from the local replica. */
-  handlePeer<M extends PeerMethod>(method: M, params: PeerParams<M>): Promise<PeerResult<M>> {
-    const handler = Object.hasOwn(this.dataHandlers, method)
-      ? (this.dataHandlers[method as DataMethod] as unknown as (p: PeerParams<M>) => Promise<PeerResult<M>>)
-      : undefined;
-    if (handler === undefined) {
-      return Promise.reject(new MethodNotFoundError(`Unknown peer method \`${method}\``));
-    }
-    return handler(params);
-  }
-
   private requiredFor(consistency: Consistency = 'quorum', replicas: number): number {
     if (consistency === 'one') return Math.min(1, replicas);
     if (consistency === 'all') return replicas;
@@ -313,40 +248,52 @@ export class Coordinator implements PeerHandler {
   }
 
   /**
-   * Runs the calls through the executor; when this node is the only target (every request to a single node, or
-   * a key this node alone replicates), it calls itself without the executor's queue, within the same deadline.
+   * Asks each of `replicas` for its answer to one replica call, through the executor, and resolves once the
+   * quorum's outcome is known. This node's own replica, when it is one of them, is asked first and directly, with
+   * `LocalReplica.answer`, whatever its store (see `own`): when the store answers at once, so does the replica,
+   * and the executor counts that answer without a call; a request whose only replica is this node (every request
+   * to a single node) is then decided without waiting on anything.
    */
-  private quorum<T>(
-    targets: readonly MemberAddress[],
-    call: (target: MemberAddress) => Promise<T>,
-    options: QuorumOptions<T>,
-  ): Promise<QuorumOutcome<T>> {
-    if (targets.length === 1 && targets[0] === this.self && options.required === 1) {
-      return this.executor.alone(this.self, () => call(this.self), options.timeoutMs);
-    }
-    return this.executor.quorum(targets, call, options);
+  private ask<M extends DataMethod>(
+    replicas: readonly MemberAddress[],
+    method: M,
+    params: PeerParams<M>,
+    options: QuorumOptions<PeerResult<M>>,
+  ): Promise<QuorumOutcome<PeerResult<M>>> {
+    return this.executor.quorum(replicas, (target) => this.call(target, method, params), options);
   }
 
-  private callReplica<M extends PeerMethod>(
+  /** This node's answer to a replica call, begun now, when it is one of `replicas` (see `QuorumOptions.own`). */
+  private own<M extends DataMethod>(
+    replicas: readonly MemberAddress[],
+    method: M,
+    params: PeerParams<M>,
+  ): OwnAnswer<PeerResult<M>> | undefined {
+    return replicas.includes(this.self) ? this.ownAnswer(method, params) : undefined;
+  }
+
+  /** This node's replica's answer to a call, begun now: settled when it answered at once. */
+  private ownAnswer<M extends DataMethod>(method: M, params: PeerParams<M>): OwnAnswer<PeerResult<M>> {
+    try {
+      const answer = this.replica.answer(method, params);
+      if (answer instanceof Promise) return { target: this.self, pending: answer };
+      return { target: this.self, ok: true, value: answer };
+    } catch (error) {
+      return { target: this.self, ok: false, error };
+    }
+  }
+
+  /** One replica call: this node's own replica directly, a peer over the transport unless it is known to be down. */
+  private call<M extends DataMethod>(
     target: MemberAddress,
     method: M,
     params: PeerParams<M>,
   ): Promise<PeerResult<M>> {
-    if (target === this.self) return this.callSelf(method, params);
+    if (target === this.self) return this.replica.handlePeer(method, params);
     if (this.membership.get(target)?.status === 'dead') {
       return Promise.reject(new UnavailableError(`${target} is down (the failure detector marked it dead)`));
     }
     return this.transport.call(target, method, params, { timeoutMs: this.timeoutMs });
-  }
-
-  /** The local replica, with record values copied so that it never shares an object with the caller. */
-  private async callSelf<M extends PeerMethod>(method: M, params: PeerParams<M>): Promise<PeerResult<M>> {
-    if (method === 'peer.put') {
-      const { key, record } = params as PeerParams<'peer.put'>;
-      return this.handlePeer('peer.put', { key, record: detached(record) }) as Promise<PeerResult<M>>;
-    }
-    const result = await this.handlePeer(method, params);
-    return (method === 'peer.get' ? detached(result as PeerResult<'peer.get'>) : result) as PeerResult<M>;
   }
 
   private async read(
@@ -355,87 +302,30 @@ export class Coordinator implements PeerHandler {
     consistency?: Consistency,
   ): Promise<KVRecord | undefined> {
     const replicas = this.locate(key);
-    if (this.aloneOn(replicas)) return this.readHere(operation, key, replicas);
     const required = this.requiredFor(consistency, replicas.length);
     // A quorum of answers is as good as every answer for the result, and asking only that many halves a quorum
     // read's traffic; the local replica answers without a network hop, so it goes first.
     const self = replicas.indexOf(this.self);
     if (self > 0) replicas.unshift(...replicas.splice(self, 1));
-    const fanout = this.random() < this.readRepairChance ? replicas.length : required;
-    const outcome = await this.quorum(replicas, (replica) => this.callReplica(replica, 'peer.get', { key }), {
+    const everyReplica = replicas.length > 1 && this.random() < this.readRepairChance;
+    const params = { key };
+    const outcome = await this.ask(replicas, 'peer.get', params, {
       required,
       timeoutMs: this.timeoutMs,
       graceMs: FAILURE_GRACE_MS,
-      fanout,
+      fanout: everyReplica ? replicas.length : required,
       hedgeMs: READ_HEDGE_MS,
-      answered: this.answerHere(replicas, () => detached(this.replica.getNow(key) ?? null)),
+      own: this.own(replicas, 'peer.get', params),
     });
     if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
 
     let newest: KVRecord | undefined;
     for (const { value } of outcome.succeeded) newest = newerRecord(newest, value ?? undefined);
-    if (newest !== undefined) this.hlc.observe(newest.version);
-    // With every call answered and none behind, there is nothing to repair (most reads): no need to wait.
-    if (outcome.inFlight > 0 || outcome.succeeded.some(({ value }) => isBehind(value, newest))) {
-      void this.afterwards.track(outcome.settled.then((answers) => this.repair(key, answers)));
+    if (newest !== undefined) this.replica.observe(newest.version);
+    if (ReadRepair.needed(outcome.succeeded, newest, outcome.inFlight)) {
+      void this.afterwards.track(outcome.settled.then((answers) => this.readRepair.repair(key, answers)));
     }
     return newest;
-  }
-
-  /**
-   * This node's answer to a replica call, made inline when it is one of `replicas` and its store answers at once
-   * (see `QuorumOptions.answered`): the executor then calls only the others. Undefined otherwise.
-   */
-  private answerHere<T>(replicas: readonly MemberAddress[], answer: () => T): Settled<T> | undefined {
-    if (!this.replica.synchronous || !replicas.includes(this.self)) return undefined;
-    try {
-      return { target: this.self, ok: true, value: answer() };
-    } catch (error) {
-      return { target: this.self, ok: false, error };
-    }
-  }
-
-  /**
-   * Whether this node alone holds the keys of `replicas` (every key of a single node) and its store answers at once:
-   * then a request reads or writes the store directly, without the executor, its deadline or a promise a layer.
-   */
-  private aloneOn(replicas: readonly MemberAddress[]): boolean {
-    return replicas.length === 1 && replicas[0] === this.self && this.replica.synchronous;
-  }
-
-  /** A read of a key this node alone holds (see `aloneOn`): one answer, so nothing to repair. */
-  private readHere(operation: string, key: string, replicas: readonly MemberAddress[]): KVRecord | undefined {
-    let record: KVRecord | undefined;
-    try {
-      record = this.replica.getNow(key);
-    } catch (error) {
-      throw this.localFailure(operation, key, replicas, error);
-    }
-    if (record === undefined) return undefined;
-    this.hlc.observe(record.version);
-    return detached(record);
-  }
-
-  /** Read repair: once every replica has answered, send the newest record to those that answered with less. */
-  private async repair(
-    key: string,
-    answers: Array<{ target: string; ok: boolean; value?: KVRecord | null }>,
-  ): Promise<void> {
-    let newest: KVRecord | undefined;
-    for (const answer of answers) if (answer.ok) newest = newerRecord(newest, answer.value ?? undefined);
-    if (newest === undefined) return;
-    const record = newest;
-    const stale = answers.filter((answer) => answer.ok && isBehind(answer.value, record));
-    if (stale.length === 0) return;
-    // Awaited, so that `idle` covers a repair of this node's own replica too.
-    await Promise.all(
-      stale.map(({ target }) => {
-        this.log.debug(`read repair: ${JSON.stringify(key)} to ${target}`);
-        return this.callReplica(target, 'peer.put', { key, record }).catch((error: unknown) => {
-          this.log.debug(`read repair of ${JSON.stringify(key)} on ${target} failed: ${reasonOf(error)}`);
-        });
-      }),
-    );
   }
 
   private async write(
@@ -446,25 +336,15 @@ export class Coordinator implements PeerHandler {
   ): Promise<void> {
     const replicas = this.locate(key);
     const required = this.requiredFor(consistency, replicas.length);
-    const here = this.aloneOn(replicas);
     for (let attempt = 0; ; attempt++) {
-      const record = make(this.hlc.now());
-      if (here) {
-        const newer = this.writeHere(operation, key, record, replicas);
-        if (newer === undefined || attempt >= MAX_RESTAMPS) return;
-        this.hlc.observe(newer);
-        continue;
-      }
-      const outcome = await this.quorum(
-        replicas,
-        (replica) => this.callReplica(replica, 'peer.put', { key, record }),
-        {
-          required,
-          timeoutMs: this.timeoutMs,
-          graceMs: FAILURE_GRACE_MS,
-          answered: this.answerHere(replicas, () => this.storeNow(key, detached(record))),
-        },
-      );
+      const record = make(this.replica.stamp());
+      const params = { key, record };
+      const outcome = await this.ask(replicas, 'peer.put', params, {
+        required,
+        timeoutMs: this.timeoutMs,
+        graceMs: FAILURE_GRACE_MS,
+        own: this.own(replicas, 'peer.put', params),
+      });
       this.hintLater(key, record, replicas.length, outcome);
       if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
 
@@ -477,40 +357,8 @@ export class Coordinator implements PeerHandler {
       this.log.debug(
         `${operation} ${JSON.stringify(key)}: a replica holds a newer version, stamping past it`,
       );
-      this.hlc.observe(newer);
+      this.replica.observe(newer);
     }
-  }
-
-  /**
-   * A write of a key this node alone holds (see `aloneOn`); returns the newer version the store holds instead, if
-   * it does. A failure is reported as a write that reached none of its replicas would be.
-   */
-  private writeHere(
-    operation: string,
-    key: string,
-    record: KVRecord,
-    replicas: readonly MemberAddress[],
-  ): Version | undefined {
-    let result: PeerResult<'peer.put'>;
-    try {
-      result = this.storeNow(key, detached(record));
-    } catch (error) {
-      throw this.localFailure(operation, key, replicas, error);
-    }
-    return result.stored ? undefined : result.newer;
-  }
-
-  private localFailure(
-    operation: string,
-    key: string,
-    replicas: readonly MemberAddress[],
-    error: unknown,
-  ): QuorumNotReachedError {
-    return this.quorumError(operation, key, replicas, 1, {
-      succeeded: [],
-      failed: [{ target: this.self, error }],
-      timedOut: false,
-    });
   }
 
   /** Once every call has settled, keeps a hint for each replica that did not take the write. */
@@ -524,19 +372,6 @@ export class Coordinator implements PeerHandler {
           if (!answer.ok && answer.target !== this.self) hints.add(answer.target, key, record);
       }),
     );
-  }
-
-  /** Applies a replica write to the local store; the HLC moves past it so later local writes order after it. */
-  private async storeLocally(key: string, record: KVRecord): Promise<PeerResult<'peer.put'>> {
-    if (this.replica.synchronous) return this.storeNow(key, record);
-    this.hlc.observe(record.version);
-    return putResult(record, await this.replica.merge(key, record));
-  }
-
-  /** `storeLocally` at once, into a synchronous store. */
-  private storeNow(key: string, record: KVRecord): PeerResult<'peer.put'> {
-    this.hlc.observe(record.version);
-    return putResult(record, this.replica.mergeNow(key, record));
   }
 
   private quorumError(
@@ -556,29 +391,4 @@ export class Coordinator implements PeerHandler {
       timedOut: outcome.timedOut,
     });
   }
-}
-
-/** A replica's answer to a write: stored, or not because it holds a newer version (which it names). */
-function putResult(record: KVRecord, { applied, previous }: MergeResult): PeerResult<'peer.put'> {
-  if (!applied && previous !== undefined && compareVersions(previous.version, record.version) > 0) {
-    return { stored: false, newer: previous.version };
-  }
-  return { stored: true };
-}
-
-/** Whether a replica's answer lags `newest`: it holds no record of the key, or an older version. */
-function isBehind(answer: KVRecord | null | undefined, newest: KVRecord | undefined): boolean {
-  if (newest === undefined) return false;
-  return answer == null || compareVersions(answer.version, newest.version) < 0;
-}
-
-/**
- * The record with its value copied if the value is an object: over the network the wire copies values, and on the
- * local path this does, so a stored value never aliases one the caller holds. Primitive values pass as they are.
- */
-function detached<R extends KVRecord | null>(record: R): R {
-  if (record === null || isTombstone(record) || typeof record.value !== 'object' || record.value === null) {
-    return record;
-  }
-  return { version: record.version, value: structuredClone(record.value) } as R;
 }

@@ -1,4 +1,73 @@
 /**
+ * Every default of the coordinator package, in one place: the timing presets a node runs with, and the numbers its
+ * parts fall back on when their init leaves an option out. Options resolve to these with `??`, once, in the
+ * constructor of the part that takes them.
+ */
+
+/**
+ * No read asks more replicas than it needs, by default: a read repairs the replicas it asked, hints and
+ * anti-entropy bring the others up to date, and asking every replica on one read in ten cost a 3-node cluster
+ * 7% of its quorum gets. Cassandra dropped its read_repair_chance in 4.0 for the same trade.
+ */
+export const DEFAULT_READ_REPAIR_CHANCE = 0;
+
+/**
+ * How old a tombstone must be before it may be collected (once every replica holds it); hints older than this are
+ * dropped. A member down longer than this should rejoin with an empty data dir: one hour.
+ */
+export const DEFAULT_TOMBSTONE_GRACE_MS = 3_600_000;
+
+/** How long a leaving node keeps handing its data over before it leaves anyway. */
+export const DEFAULT_LEAVE_TIMEOUT_MS = 60_000;
+
+/** Most replica calls a node has in flight at once, across all its requests. */
+export const DEFAULT_CONCURRENCY = 512;
+
+/** A write that finds a newer version on a replica stamps past it and tries again, at most this often. */
+export const MAX_RESTAMPS = 3;
+
+/** How long a failed quorum waits for answers still in flight, so its error counts every replica that acked. */
+export const FAILURE_GRACE_MS = 50;
+
+/**
+ * A read asks only as many replicas as its consistency needs (this node first, when it is one); if they have not
+ * settled it within this long, it asks the rest too, so one slow replica costs a read this much, not a timeout.
+ */
+export const READ_HEDGE_MS = 50;
+
+/** Timeout of each call a background task (repair, handoff, collection, hint replay) makes. */
+export const DEFAULT_TASK_TIMEOUT_MS = 5_000;
+
+/** Records or keys in each batched call of a background task. */
+export const DEFAULT_BATCH_SIZE = 500;
+
+/** How often a background task runs, unless its timings or its own default say otherwise. */
+export const DEFAULT_TASK_INTERVAL_MS = 5_000;
+
+/** Most hints kept per member; past it the oldest go, and anti-entropy repairs those keys. */
+export const DEFAULT_MAX_HINTS_PER_MEMBER = 100_000;
+
+/**
+ * A segment that differs is looked at again after this long and repaired only if it still differs: a write still
+ * on its way between two replicas makes their digests differ for a moment, a write one of them missed makes them
+ * differ until repaired.
+ */
+export const DEFAULT_SETTLE_MS = 1_000;
+
+/**
+ * The pause after an anti-entropy round is at least this many times what the round's key scan took. Finding the
+ * records of differing segments means reading every key (segments are hash ranges), and a peer reads its own as
+ * well; on a large store under constant writes that would otherwise take most of a core.
+ */
+export const SCAN_PAUSE_FACTOR = 20;
+
+/** Keys read between two turns of the event loop when scanning every key: a few milliseconds of work. */
+export const SCAN_PAGE = 2_000;
+
+/** Most membership updates piggybacked on one probe. */
+export const MAX_PIGGYBACK = 8;
+
+/**
  * How often a node probes, gossips and repairs, as presets rather than constants (after memberlist's
  * DefaultLocalConfig/DefaultLANConfig). Faster detection costs traffic and risks flagging a busy node.
  */

@@ -1,10 +1,14 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
+import { DEFAULT_CONCURRENCY } from './defaults.js';
 
 export type Settled<T> =
   | { target: string; ok: true; value: T }
   | { target: string; ok: false; error: unknown };
+
+/** A target's answer that the caller has begun itself: see `QuorumOptions.own`. */
+export type OwnAnswer<T> = Settled<T> | { target: string; pending: Promise<T> };
 
 export interface QuorumOutcome<T> {
   /** Whether `required` calls succeeded before the deadline. */
@@ -42,12 +46,12 @@ export interface QuorumOptions<T = unknown> {
   /** With `fanout`: how long to wait for the first calls before calling every other target too. */
   hedgeMs?: number;
   /**
-   * One target's answer, known before the quorum starts (a coordinator's read or write of its own store, made
-   * inline when the store answers at once): that target is not called, and its answer counts as one of the
-   * first `fanout`. It costs no promise, queue slot or microtask. An answer from a target not among the targets is
-   * ignored.
+   * One target's answer, begun by the caller before the quorum (a coordinator asks its own replica directly, not
+   * through a call): settled already when the replica answered at once, which costs no promise, queue slot or
+   * microtask, or still `pending`. That target is not called, and its answer counts as one of the first `fanout`.
+   * An answer from a target not among the targets is ignored.
    */
-  answered?: Settled<T>;
+  own?: OwnAnswer<T>;
 }
 
 /** The call's result as a `Settled`, which never rejects. */
@@ -58,10 +62,25 @@ function settledOf<T>(target: string, promise: Promise<T>): Promise<Settled<T>> 
   );
 }
 
+/**
+ * The outcome of a quorum whose one target's answer is known before it starts (every request to a single node):
+ * decided at once, without a call, a timer or a promise per step.
+ */
+function decidedBy<T>(answer: Settled<T>, required: number): QuorumOutcome<T> {
+  return {
+    reached: answer.ok ? required <= 1 : required <= 0,
+    timedOut: false,
+    succeeded: answer.ok ? [{ target: answer.target, value: answer.value }] : [],
+    failed: answer.ok ? [] : [{ target: answer.target, error: answer.error }],
+    settled: Promise.resolve([answer]),
+    inFlight: 0,
+  };
+}
+
 export interface ParallelExecutorInit {
   /**
-   * Most replica calls in flight at once, across all requests of this node (calls made with `alone` aside).
-   * @default 512
+   * Most replica calls in flight at once, across all requests of this node (its own replica's answers aside).
+   * @default DEFAULT_CONCURRENCY
    */
   concurrency?: number;
 }
@@ -77,7 +96,7 @@ export class ParallelExecutor {
 
   constructor(components: { clock?: Clock } = {}, init: ParallelExecutorInit = {}) {
     this.clock = components.clock ?? systemClock;
-    this.limit = pLimit(init.concurrency ?? 512);
+    this.limit = pLimit(init.concurrency ?? DEFAULT_CONCURRENCY);
   }
 
   /** Calls running now. */
@@ -90,40 +109,16 @@ export class ParallelExecutor {
     return this.limit.pendingCount;
   }
 
-  /**
-   * A quorum of one call that skips the queue: how a coordinator asks its own replica when that is a request's
-   * only target (every request to a single node), where p-limit's bookkeeping would cost more than the call.
-   * The same deadline bounds it.
-   */
-  alone<T>(target: string, call: () => Promise<T>, timeoutMs: number): Promise<QuorumOutcome<T>> {
-    const result = settledOf(target, call());
-    const settled = result.then((one) => [one]);
-    return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(
-        () => resolve({ reached: false, timedOut: true, succeeded: [], failed: [], settled, inFlight: 1 }),
-        timeoutMs,
-      );
-      void result.then((one) => {
-        this.clock.clearTimeout(timer);
-        resolve({
-          reached: one.ok,
-          timedOut: false,
-          succeeded: one.ok ? [{ target, value: one.value }] : [],
-          failed: one.ok ? [] : [{ target, error: one.error }],
-          settled,
-          inFlight: 0,
-        });
-      });
-    });
-  }
-
   quorum<T>(
     targets: readonly string[],
     call: (target: string) => Promise<T>,
     options: QuorumOptions<T>,
   ): Promise<QuorumOutcome<T>> {
-    const { required, timeoutMs, waitForAll = false, graceMs = 0, answered } = options;
-    const known = answered === undefined ? -1 : targets.indexOf(answered.target);
+    const { required, timeoutMs, waitForAll = false, graceMs = 0, own } = options;
+    if (targets.length === 1 && own !== undefined && !('pending' in own) && own.target === targets[0]) {
+      return Promise.resolve(decidedBy(own, required));
+    }
+    const known = own === undefined ? -1 : targets.indexOf(own.target);
     const succeeded: Array<{ target: string; value: T }> = [];
     const failed: Array<{ target: string; error: unknown }> = [];
 
@@ -160,7 +155,7 @@ export class ParallelExecutor {
       };
 
       const results: Array<Settled<T>> = [];
-      // Targets called (the known answer counts as called), answers recorded, and the next target to call.
+      // Targets called (the own answer counts as called), answers recorded, and the next target to call.
       let started = 0;
       let finished = 0;
       let next = 0;
@@ -192,11 +187,14 @@ export class ParallelExecutor {
         ).then((result) => record(index, result));
       };
       const fanout = Math.min(targets.length, Math.max(options.fanout ?? targets.length, required));
-      // The calls leave before the known answer is recorded, so that a quorum it completes on its own still
+      // The calls leave before the own answer is recorded, so that a quorum it completes on its own still
       // collects theirs in `settled`.
-      if (known !== -1) started++;
+      const ownAnswer = known === -1 ? undefined : own;
+      if (ownAnswer !== undefined) started++;
       while (started < fanout) startNext();
-      if (known !== -1) record(known, answered!);
+      if (ownAnswer !== undefined && 'pending' in ownAnswer) {
+        void settledOf(ownAnswer.target, ownAnswer.pending).then((result) => record(known, result));
+      } else if (ownAnswer !== undefined) record(known, ownAnswer);
 
       if (required <= 0) decide(true, false);
       else if (required > targets.length) decide(false, false);

@@ -7,10 +7,10 @@ import {
   reasonOf,
 } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock, type TimerHandle } from './clock.js';
+import { LAN_TIMINGS, MAX_PIGGYBACK, type Timings } from './defaults.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
-import { LAN_TIMINGS, type Timings } from './timings.js';
 
 export interface FailureDetectorComponents {
   membership: Membership;
@@ -20,9 +20,6 @@ export interface FailureDetectorComponents {
   /** Source of randomness for target and helper choice; seed it to replay a test. @default Math.random */
   random?: () => number;
 }
-
-/** Most membership updates piggybacked on one message. */
-const MAX_PIGGYBACK = 8;
 
 /**
  * SWIM-style failure detection and membership gossip. Each round this node pings one member (round-robin over

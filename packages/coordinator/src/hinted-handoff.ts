@@ -1,9 +1,15 @@
 import { type KVRecord, type MemberAddress, newerRecord, reasonOf } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
+import {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_MAX_HINTS_PER_MEMBER,
+  DEFAULT_TASK_TIMEOUT_MS,
+  LAN_TIMINGS,
+} from './defaults.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
-import { RunsUnderWay } from './replica-task.js';
+import { RunsUnderWay } from './runs-under-way.js';
 
 /** Where hints are kept durably, so a coordinator that restarts still delivers them. */
 export interface HintLog {
@@ -14,13 +20,13 @@ export interface HintLog {
 }
 
 export interface HintedHandoffInit {
-  /** How often hints for reachable members are replayed. @default 2000 */
+  /** How often hints for reachable members are replayed. @default LAN_TIMINGS.hintReplayIntervalMs */
   replayIntervalMs?: number;
-  /** Most hints kept per member; past it the oldest go, and anti-entropy repairs those keys. @default 100000 */
+  /** Most hints kept per member; past it the oldest go, and anti-entropy repairs those keys. @default DEFAULT_MAX_HINTS_PER_MEMBER */
   maxHintsPerMember?: number;
-  /** Records per replay call. @default 500 */
+  /** Records per replay call. @default DEFAULT_BATCH_SIZE */
   batchSize?: number;
-  /** Timeout of one replay call. @default 5000 */
+  /** Timeout of one replay call. @default DEFAULT_TASK_TIMEOUT_MS */
   timeoutMs?: number;
   /**
    * Hints older than this are dropped rather than replayed, so that a late replay cannot revive a key whose
@@ -69,10 +75,10 @@ export class HintedHandoff {
     this.transport = components.transport;
     this.clock = components.clock ?? systemClock;
     this.log = components.logger ?? silentLogger;
-    this.replayIntervalMs = init.replayIntervalMs ?? 2_000;
-    this.maxHintsPerMember = init.maxHintsPerMember ?? 100_000;
-    this.batchSize = init.batchSize ?? 500;
-    this.timeoutMs = init.timeoutMs ?? 5_000;
+    this.replayIntervalMs = init.replayIntervalMs ?? LAN_TIMINGS.hintReplayIntervalMs;
+    this.maxHintsPerMember = init.maxHintsPerMember ?? DEFAULT_MAX_HINTS_PER_MEMBER;
+    this.batchSize = init.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.timeoutMs = init.timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
     this.maxAgeMs = init.maxAgeMs ?? Number.POSITIVE_INFINITY;
   }
 

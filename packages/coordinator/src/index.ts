@@ -24,14 +24,14 @@ export {
   Coordinator,
   type CoordinatorComponents,
   type CoordinatorInit,
-  type DataMethod,
-  DEFAULT_READ_REPAIR_CHANCE,
   type DefaultOptions,
   type ListAllKeysOptions,
   type ListKeysOptions,
 } from './coordinator.js';
+export * from './defaults.js';
 export { DigestIndex, recordHash } from './digest-index.js';
 export {
+  type OwnAnswer,
   ParallelExecutor,
   type ParallelExecutorInit,
   type QuorumOptions,
@@ -41,11 +41,25 @@ export {
 export { FailureDetector, type FailureDetectorComponents } from './failure-detector.js';
 export { HintedHandoff, type HintedHandoffInit, type HintLog } from './hinted-handoff.js';
 export { type CollectKeysOptions, collectKeys, mergeKeyPages } from './key-listing.js';
-export { LocalReplica } from './local-replica.js';
+export {
+  type DataHandlers,
+  type DataMethod,
+  LocalReplica,
+  type LocalReplicaComponents,
+} from './local-replica.js';
 export { type Logger, silentLogger } from './logger.js';
 export { type MemberState, Membership, type MembershipListener } from './membership.js';
-export type { PeerCallOptions, PeerHandler, PeerTransport } from './peer-transport.js';
+export {
+  type Answer,
+  dispatchPeer,
+  type PeerCallOptions,
+  type PeerHandler,
+  type PeerHandlers,
+  type PeerTransport,
+} from './peer-transport.js';
+export { isBehind, ReadRepair, type ReadRepairComponents } from './read-repair.js';
 export { type HandoffResult, Rebalancer, type RebalancerInit } from './rebalancer.js';
+export { ReplicaDigests, scanPages } from './replica-digests.js';
+export { allSettledOrThrow, RunsUnderWay } from './runs-under-way.js';
 export { seededRandom } from './seeded-random.js';
-export { LAN_TIMINGS, LOCAL_TIMINGS, TIMING_PRESETS, type Timings } from './timings.js';
 export { TombstoneCollector, type TombstoneCollectorInit } from './tombstone-collector.js';

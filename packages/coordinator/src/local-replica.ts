@@ -1,104 +1,140 @@
 import {
-  compareKeys,
+  compareVersions,
   type HashRing,
+  HybridClock,
+  isTombstone,
   type KeyVersion,
   type KVRecord,
+  MAX_LIST_LIMIT,
+  type MemberAddress,
   type MergeResult,
-  type RecordHead,
+  type PeerMethod,
+  type PeerParams,
+  type PeerResult,
+  type PutResult,
   type ScanOptions,
   type Store,
   type StoreCounts,
   type Version,
 } from '@kvdb/core';
-import { DigestIndex } from './digest-index.js';
+import { type Clock, systemClock } from './clock.js';
+import type { DigestIndex } from './digest-index.js';
+import { type Answer, dispatchPeer, type PeerHandler, type PeerHandlers } from './peer-transport.js';
+import { ReplicaDigests, scanPages } from './replica-digests.js';
+import { allSettledOrThrow } from './runs-under-way.js';
 
-/** Keys read between two turns of the event loop when scanning every key: a few milliseconds of work. */
-const SCAN_PAGE = 2_000;
+/** The replica calls a node's replica answers, for every coordinator (its own node's included). */
+export type DataMethod =
+  | 'peer.get'
+  | 'peer.put'
+  | 'peer.get_many'
+  | 'peer.put_many'
+  | 'peer.keys'
+  | 'peer.purge';
+
+export type DataHandlers = Pick<PeerHandlers, DataMethod>;
+
+export interface LocalReplicaComponents {
+  store: Store;
+  /** The ring the anti-entropy digests are keyed to, until `useRing` names another. */
+  ring: HashRing;
+  /** This node's address: the writer named in every version this replica stamps. */
+  self: MemberAddress;
+  /** The wall time of the hybrid logical clock. @default systemClock */
+  clock?: Clock;
+}
 
 /**
- * This node's replica: the store, plus the digest index that anti-entropy compares. Every local write goes
- * through here so the digests never drift from the data (on a ring of one member there are none to keep).
+ * This node's replica, and the one way to it. It owns the store, the hybrid logical clock that stamps the versions
+ * of writes coordinated here and moves past every version the store takes, the digest index anti-entropy compares,
+ * and `handlers`, which answer the replica calls of every coordinator: a peer's over the network, this node's own
+ * directly (see `answer`). Background tasks (anti-entropy, rebalancing, tombstone collection) read and write through
+ * it as well, so the clock and the digests never drift from the data.
+ *
+ * When the store answers at once (`Store.getSync` and `mergeSync`), so do the handlers: a request a node can
+ * answer from its own store alone costs no promise on the way (every request to a single node).
  */
-export class LocalReplica {
+export class LocalReplica implements PeerHandler {
+  readonly self: MemberAddress;
   readonly store: Store;
+  /** Each replica call, by method. */
+  readonly handlers: DataHandlers;
   /** The store, when it answers at once. */
-  private readonly now: SynchronousStore | undefined;
-  /** The index in use, with how it was built. */
-  private current: IndexBuild;
-  /** Writes sent to the store whose digest update has not been made yet. */
-  private inFlight = 0;
-  /** Writes begun, ever: a scan that sees it unchanged saw no write. */
-  private writes = 0;
-  /** The index being built for a new ring, while its scan runs. */
-  private rebuild: IndexBuild | undefined;
+  private readonly sync: SynchronousStore | undefined;
+  private readonly hlc: HybridClock;
+  private readonly index: ReplicaDigests;
 
-  constructor(store: Store, ring: HashRing) {
-    this.store = store;
-    this.now = isSynchronous(store) ? store : undefined;
-    this.current = new IndexBuild(ring);
-    // Before the node serves anything, the whole store is read at once.
-    while (!this.current.complete) this.readPage(this.current);
+  constructor(components: LocalReplicaComponents) {
+    const clock = components.clock ?? systemClock;
+    this.self = components.self;
+    this.store = components.store;
+    this.sync = isSynchronous(this.store) ? this.store : undefined;
+    this.hlc = new HybridClock(this.self, () => clock.now());
+    this.index = new ReplicaDigests(this.store, components.ring);
+    this.handlers = {
+      'peer.get': ({ key }) => this.read(key),
+      'peer.put': ({ key, record }) => this.put(key, record),
+      'peer.get_many': ({ keys }) => this.readMany(keys),
+      'peer.put_many': ({ entries }) => this.putMany(entries),
+      'peer.keys': ({ prefix, after, limit }) =>
+        this.scanKeys({ prefix, after, limit: limit ?? MAX_LIST_LIMIT }),
+      'peer.purge': ({ entries }) => this.purge(entries),
+    };
+  }
+
+  /** Whether the store answers at once: then so does every handler but `peer.purge`. */
+  get synchronous(): boolean {
+    return this.sync !== undefined;
   }
 
   get digests(): DigestIndex {
-    return this.current.index;
+    return this.index.index;
   }
 
-  /** Whether the store answers at once (see `Store.getSync`): `getNow` and `mergeNow` need it. */
-  get synchronous(): boolean {
-    return this.now !== undefined;
+  /** A version for a write coordinated here: newer than every version this replica has stamped or seen. */
+  stamp(): Version {
+    return this.hlc.now();
+  }
+
+  /** Moves the clock past a version seen elsewhere (a read's newest answer, a replica's newer record). */
+  observe(version: Version): void {
+    this.hlc.observe(version);
+  }
+
+  /** Answers one replica call: at once when the store answers at once, else as a promise. */
+  answer<M extends DataMethod>(method: M, params: PeerParams<M>): Answer<PeerResult<M>> {
+    return this.handlers[method](params);
+  }
+
+  /** `answer` as a promise, for a caller that takes any peer method (an in-memory network, a test). */
+  handlePeer<M extends PeerMethod>(method: M, params: PeerParams<M>): Promise<PeerResult<M>> {
+    return dispatchPeer(this.handlers, method, params);
   }
 
   get(key: string): Promise<KVRecord | undefined> {
     return this.store.get(key);
   }
 
-  /** `get` at once, from a `synchronous` store. */
-  getNow(key: string): KVRecord | undefined {
-    return this.syncStore().getSync(key);
-  }
-
+  /** Keeps `record` unless the store holds a version at least as new; the clock moves past its version either way. */
   merge(key: string, record: KVRecord): Promise<MergeResult> {
-    if (this.now === undefined) return this.mergeLater(key, record);
+    if (this.sync === undefined) return this.mergeLater(key, record);
     try {
-      return Promise.resolve(this.mergeNow(key, record));
+      return Promise.resolve(this.mergeSync(key, record, this.sync));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** `merge` at once, into a `synchronous` store. */
-  mergeNow(key: string, record: KVRecord): MergeResult {
-    const store = this.syncStore();
-    this.writes++;
-    const result = store.mergeSync(key, record);
-    if (result.applied) this.replace(key, result.previous, record);
-    return result;
-  }
-
-  private async mergeLater(key: string, record: KVRecord): Promise<MergeResult> {
-    this.writes++;
-    this.inFlight++;
-    try {
-      const result = await this.store.merge(key, record);
-      if (result.applied) this.replace(key, result.previous, record);
-      return result;
-    } finally {
-      this.inFlight--;
-    }
-  }
-
   async remove(key: string, version: Version): Promise<boolean> {
-    this.writes++;
-    this.inFlight++;
+    this.index.writing();
     try {
       const current = await this.store.get(key);
       if (current === undefined) return false;
       const removed = await this.store.remove(key, version);
-      if (removed) this.replace(key, current, undefined);
+      if (removed) this.index.replace(key, current, undefined);
       return removed;
     } finally {
-      this.inFlight--;
+      this.index.settled();
     }
   }
 
@@ -106,125 +142,84 @@ export class LocalReplica {
     return this.store.counts();
   }
 
-  /**
-   * `[key, version, deleted]` of every record in the given segments of the index's ring, by segment (in key order
-   * within each; a segment without records is left out). Segments are hash ranges, so this reads every key; it does
-   * so in pages of the store's key scan and lets the event loop run between them, so that anti-entropy on a large
-   * node never holds other requests up for long.
-   *
-   * When no write ran meanwhile, the scan also resets those segments' digests to what the store holds: a write
-   * whose store commit and digest update straddled a ring change (the rebuild may or may not have seen it) leaves
-   * a digest off, and anti-entropy, which asks for exactly the segments whose digests differ, heals it.
-   *
-   * When `signal` aborts, the scan ends at its next page by throwing the signal's reason.
-   */
-  async keyVersions(segments: ReadonlySet<number>, signal?: AbortSignal): Promise<Map<number, KeyVersion[]>> {
-    const result = new Map<number, KeyVersion[]>();
-    const index = this.current.index;
-    const ring = index.ring;
-    const heal = ring.size > 1 ? new DigestIndex(ring) : undefined;
-    const quiet = this.inFlight === 0 ? this.writes : undefined;
-    for await (const page of this.pages(signal)) {
-      for (const entry of page) {
-        const segment = ring.segmentOf(entry[0]);
-        if (!segments.has(segment)) continue;
-        const found = result.get(segment);
-        if (found === undefined) result.set(segment, [entry]);
-        else found.push(entry);
-        heal?.include(segment, entry[0], scannedHead(entry));
-      }
-    }
-    if (heal !== undefined && quiet === this.writes && this.inFlight === 0 && index === this.current.index) {
-      for (const segment of segments) index.assign(segment, heal.segment(segment));
-    }
-    return result;
-  }
-
-  /**
-   * Every record's `[key, version, deleted]`, in key order, a page of the store's key scan at a time with a turn of
-   * the event loop between pages: how background tasks read a large store without holding requests up. Writes
-   * made meanwhile may or may not be seen. When `signal` aborts, the next page throws the signal's reason instead.
-   */
-  async *pages(signal?: AbortSignal): AsyncIterable<KeyVersion[]> {
-    let after: string | undefined;
-    for (;;) {
-      signal?.throwIfAborted();
-      const page = this.store.scanKeys({ after, limit: SCAN_PAGE });
-      if (page.length > 0) yield page;
-      if (page.length < SCAN_PAGE) return;
-      after = page.at(-1)![0];
-      await nextTurn();
-    }
-  }
-
   /** One bounded page of keys in `compareKeys` order, tombstones included: what a paged listing asks each member. */
   scanKeys(options: ScanOptions): KeyVersion[] {
     return this.store.scanKeys(options);
   }
 
-  /**
-   * Re-keys the digests to a new ring. A store of one scan page is read at once; a larger one a page at a time
-   * with a turn of the event loop between pages, so a ring change does not hold a large node up. Until the scan
-   * ends, the old index (and its id, which anti-entropy names to its peers) stays in use, and the new one takes
-   * every write to a key the scan has passed (the scan itself sees the rest).
-   *
-   * As with a scan all at once, a write under way while its key's page is read is taken into the new index: right
-   * if the page saw the record it replaced (a store that commits later), counted twice if the page already saw the
-   * write (a store that commits at once but reports later, as `MemoryStore` and `DiskStore`, whose memory takes
-   * the write before its disk). The next quiet scan of that segment by anti-entropy resets its digest (see
-   * `keyVersions`).
-   */
+  /** Every record's head, a page at a time with a turn of the event loop between pages (see `scanPages`). */
+  pages(signal?: AbortSignal): AsyncIterable<KeyVersion[]> {
+    return scanPages(this.store, signal);
+  }
+
+  /** The heads of the records in these segments of the digests' ring (see `ReplicaDigests.keyVersions`). */
+  keyVersions(segments: ReadonlySet<number>, signal?: AbortSignal): Promise<Map<number, KeyVersion[]>> {
+    return this.index.keyVersions(segments, signal);
+  }
+
+  /** Re-keys the digests to a new ring (see `ReplicaDigests.useRing`). */
   useRing(ring: HashRing): void {
-    if (ring.id === (this.rebuild ?? this.current).index.ring.id) return;
-    this.rebuild = undefined;
-    if (ring.id === this.current.index.ring.id) return;
-    const build = new IndexBuild(ring);
-    if (build.complete) {
-      this.current = build;
-      return;
-    }
-    this.rebuild = build;
-    if (!this.readPage(build)) void this.finishBuild(build);
+    this.index.useRing(ring);
   }
 
-  /** Drops a rebuild in progress: the store is about to close. */
+  /** Drops a digest rebuild in progress: the store is about to close. */
   stop(): void {
-    this.rebuild = undefined;
+    this.index.stop();
   }
 
-  private async finishBuild(build: IndexBuild): Promise<void> {
-    try {
-      do {
-        await nextTurn();
-        if (this.rebuild !== build) return; // the ring changed again, or the node is stopping
-      } while (!this.readPage(build));
-    } catch {
-      // The store failed under the scan (closed, or a read error): keep the old index rather than a partial one.
-      if (this.rebuild === build) this.rebuild = undefined;
+  private read(key: string): Answer<KVRecord | null> {
+    if (this.sync !== undefined) return this.sync.getSync(key) ?? null;
+    return this.store.get(key).then((record) => record ?? null);
+  }
+
+  private readMany(keys: string[]): Answer<Array<KVRecord | null>> {
+    const sync = this.sync;
+    if (sync !== undefined) return keys.map((key) => sync.getSync(key) ?? null);
+    return Promise.all(keys.map((key) => this.read(key)));
+  }
+
+  private put(key: string, record: KVRecord): Answer<PutResult> {
+    if (this.sync !== undefined) return putResult(record, this.mergeSync(key, record, this.sync));
+    return this.mergeLater(key, record).then((result) => putResult(record, result));
+  }
+
+  private putMany(entries: Array<[string, KVRecord]>): Answer<PutResult[]> {
+    const sync = this.sync;
+    if (sync !== undefined) {
+      return entries.map(([key, record]) => putResult(record, this.mergeSync(key, record, sync)));
     }
+    return Promise.all(entries.map(([key, record]) => this.put(key, record)));
   }
 
-  /** Reads the build's next page; when it was the last, puts the new index in use and returns true. */
-  private readPage(build: IndexBuild): boolean {
-    const page = this.store.scanKeys({ after: build.after, limit: SCAN_PAGE });
-    const last = page.length < SCAN_PAGE;
-    build.add(page, last);
-    if (!last) return false;
-    this.current = build;
-    this.rebuild = undefined;
-    return true;
+  /** Removes each tombstone still at exactly that version; the removals go together, so a durable store commits them as one. */
+  private async purge(entries: Array<[string, Version]>): Promise<number> {
+    const removed = await allSettledOrThrow(
+      entries.map(async ([key, version]) => {
+        const record = await this.store.get(key);
+        return record !== undefined && isTombstone(record) && this.remove(key, version);
+      }),
+    );
+    return removed.filter(Boolean).length;
   }
 
-  private syncStore(): SynchronousStore {
-    if (this.now === undefined)
-      throw new TypeError('the store does not answer at once (no getSync and mergeSync)');
-    return this.now;
+  private mergeSync(key: string, record: KVRecord, store: SynchronousStore): MergeResult {
+    this.hlc.observe(record.version);
+    this.index.wrote();
+    const result = store.mergeSync(key, record);
+    if (result.applied) this.index.replace(key, result.previous, record);
+    return result;
   }
 
-  /** A write's digest update: into the index in use, and into the one being built once its scan passed the key. */
-  private replace(key: string, previous: RecordHead | undefined, next: RecordHead | undefined): void {
-    this.current.index.replace(key, previous, next);
-    if (this.rebuild?.passed(key)) this.rebuild.index.replace(key, previous, next);
+  private async mergeLater(key: string, record: KVRecord): Promise<MergeResult> {
+    this.hlc.observe(record.version);
+    this.index.writing();
+    try {
+      const result = await this.store.merge(key, record);
+      if (result.applied) this.index.replace(key, result.previous, record);
+      return result;
+    } finally {
+      this.index.settled();
+    }
   }
 }
 
@@ -234,45 +229,10 @@ function isSynchronous(store: Store): store is SynchronousStore {
   return typeof store.getSync === 'function' && typeof store.mergeSync === 'function';
 }
 
-/** Lets the event loop run other work (I/O included) before going on. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** The head of a record as a key scan gives it. */
-function scannedHead([, version, deleted]: KeyVersion): RecordHead {
-  return deleted ? { version, deleted } : { version };
-}
-
-/** A digest index for a ring, filled from the store's key scan a page at a time, in key order. */
-class IndexBuild {
-  readonly index: DigestIndex;
-  /** The last key read so far: the next page starts after it. */
-  private lastKey: string | undefined;
-  private done: boolean;
-
-  constructor(ring: HashRing) {
-    this.index = new DigestIndex(ring);
-    this.done = ring.size <= 1;
+/** A replica's answer to a write: stored, or not because it holds a newer version (which it names). */
+function putResult(record: KVRecord, { applied, previous }: MergeResult): PutResult {
+  if (!applied && previous !== undefined && compareVersions(previous.version, record.version) > 0) {
+    return { stored: false, newer: previous.version };
   }
-
-  /** Whether every page has been read; at once on a ring of one member, where the index keeps nothing. */
-  get complete(): boolean {
-    return this.done;
-  }
-
-  get after(): string | undefined {
-    return this.lastKey;
-  }
-
-  add(page: readonly KeyVersion[], final: boolean): void {
-    for (const entry of page) this.index.replace(entry[0], undefined, scannedHead(entry));
-    if (page.length > 0) this.lastKey = page.at(-1)![0];
-    if (final) this.done = true;
-  }
-
-  /** Whether the scan has read the page that holds `key`: a write to it from now on must go into the index. */
-  passed(key: string): boolean {
-    return this.done || (this.lastKey !== undefined && compareKeys(key, this.lastKey) <= 0);
-  }
+  return { stored: true };
 }

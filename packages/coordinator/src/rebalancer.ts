@@ -1,12 +1,12 @@
 import { type HashRing, type KVRecord, type MemberAddress, reasonOf } from '@kvdb/core';
 import { sleep } from './clock.js';
 import {
-  allSettledOrThrow,
   ReplicaGroups,
   ReplicaTask,
   type ReplicaTaskComponents,
   type ReplicaTaskInit,
 } from './replica-task.js';
+import { allSettledOrThrow } from './runs-under-way.js';
 
 /** `intervalMs`: how often keys not yet handed over are offered again; `batchSize`: records per put_many call. */
 export type RebalancerInit = ReplicaTaskInit;

@@ -1,9 +1,11 @@
 import { type MemberAddress, reasonOf, UnavailableError } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_TASK_INTERVAL_MS, DEFAULT_TASK_TIMEOUT_MS } from './defaults.js';
 import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
+import { RunsUnderWay } from './runs-under-way.js';
 
 export interface ReplicaTaskComponents {
   membership: Membership;
@@ -14,45 +16,14 @@ export interface ReplicaTaskComponents {
 }
 
 export interface ReplicaTaskInit {
-  /** How often the task runs. @default 5000, unless the task says otherwise */
+  /** How often the task runs. @default DEFAULT_TASK_INTERVAL_MS, unless the task says otherwise */
   intervalMs?: number;
   /** The replication factor in force (it changes with the member count). */
   replicas: () => number;
-  /** Timeout of each call. @default 5000 */
+  /** Timeout of each call. @default DEFAULT_TASK_TIMEOUT_MS */
   timeoutMs?: number;
-  /** Records or keys per batched call. @default 500 */
+  /** Records or keys per batched call. @default DEFAULT_BATCH_SIZE */
   batchSize?: number;
-}
-
-/**
- * Waits for every promise, then resolves with their values, or rejects with the first failure: `Promise.all`
- * without leaving work running behind a rejection, for writes that a stop must be able to wait for.
- */
-export async function allSettledOrThrow<T>(promises: Array<Promise<T>>): Promise<T[]> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((result) => result.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
-}
-
-/** Work under way, kept so that a node stopping can wait for it to end before it closes its store. */
-export class RunsUnderWay {
-  private readonly running = new Set<Promise<unknown>>();
-
-  /** Counts `run` as under way until it settles; gives it back. */
-  track<T>(run: Promise<T>): Promise<T> {
-    this.running.add(run);
-    const done = (): void => {
-      this.running.delete(run);
-    };
-    run.then(done, done);
-    return run;
-  }
-
-  /** Resolves once every run under way now has settled, whichever way. */
-  async idle(): Promise<void> {
-    await Promise.allSettled([...this.running]);
-  }
 }
 
 /**
@@ -80,7 +51,7 @@ export abstract class ReplicaTask {
     components: ReplicaTaskComponents,
     init: ReplicaTaskInit,
     private readonly what: string,
-    defaultIntervalMs = 5_000,
+    defaultIntervalMs = DEFAULT_TASK_INTERVAL_MS,
   ) {
     this.membership = components.membership;
     this.replica = components.replica;
@@ -89,8 +60,8 @@ export abstract class ReplicaTask {
     this.log = components.logger ?? silentLogger;
     this.intervalMs = init.intervalMs ?? defaultIntervalMs;
     this.replicas = init.replicas;
-    this.timeoutMs = init.timeoutMs ?? 5_000;
-    this.batchSize = init.batchSize ?? 500;
+    this.timeoutMs = init.timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
+    this.batchSize = init.batchSize ?? DEFAULT_BATCH_SIZE;
   }
 
   start(): void {
@@ -115,7 +86,7 @@ export abstract class ReplicaTask {
 
   /**
    * Aborts at the next start or stop. A run takes it when it begins, gives up once it has aborted, and passes it
-   * to its waits (`sleep`) and scans (`LocalReplica.pages`), which then end at once.
+   * to its waits (`sleep`) and scans (`scanPages`), which then end at once.
    */
   protected get signal(): AbortSignal {
     return this.stopping.signal;

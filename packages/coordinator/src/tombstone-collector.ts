@@ -3,13 +3,13 @@ import {
   isTombstone,
   type KVRecord,
   type MemberAddress,
-  type PeerMethod,
   type PeerParams,
   type PeerResult,
   reasonOf,
   type Version,
 } from '@kvdb/core';
-import type { PeerHandler } from './peer-transport.js';
+import { DEFAULT_TOMBSTONE_GRACE_MS } from './defaults.js';
+import type { DataMethod } from './local-replica.js';
 import {
   ReplicaGroups,
   ReplicaTask,
@@ -22,7 +22,7 @@ import {
  * per confirmation call.
  */
 export interface TombstoneCollectorInit extends ReplicaTaskInit {
-  /** How old a tombstone must be before it may be collected. @default 3600000 (1 hour) */
+  /** How old a tombstone must be before it may be collected. @default DEFAULT_TOMBSTONE_GRACE_MS (1 hour) */
   graceMs?: number;
 }
 
@@ -38,13 +38,11 @@ export class TombstoneCollector extends ReplicaTask {
   readonly graceMs: number;
   /** Tombstones purged cluster-wide by this node's rounds since start. */
   purged = 0;
-  private readonly local: PeerHandler;
 
-  constructor(components: ReplicaTaskComponents & { local: PeerHandler }, init: TombstoneCollectorInit) {
-    const graceMs = init.graceMs ?? 3_600_000;
+  constructor(components: ReplicaTaskComponents, init: TombstoneCollectorInit) {
+    const graceMs = init.graceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
     super(components, init, 'tombstone collection', Math.min(60_000, Math.max(1_000, graceMs / 10)));
     this.graceMs = graceMs;
-    this.local = components.local;
   }
 
   protected tick(): Promise<number> {
@@ -107,12 +105,12 @@ export class TombstoneCollector extends ReplicaTask {
     return Math.min(...removed);
   }
 
-  private call<M extends PeerMethod>(
+  private call<M extends DataMethod>(
     to: MemberAddress,
     method: M,
     params: PeerParams<M>,
   ): Promise<PeerResult<M>> {
-    if (to === this.membership.self) return this.local.handlePeer(method, params);
+    if (to === this.membership.self) return this.replica.handlePeer(method, params);
     return this.transport.call(to, method, params, { timeoutMs: this.timeoutMs });
   }
 }

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { HashRing, isTombstone, type KVRecord, UnavailableError } from '@kvdb/core';
 import { expect } from 'chai';
-import { LOCAL_TIMINGS, type Timings } from '../src/timings.js';
+import { LOCAL_TIMINGS, type Timings } from '../src/defaults.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
 
 /** No background rounds: the test runs each comparison itself. */
@@ -45,7 +45,7 @@ async function converged(cluster: SimCluster, index: number, keys: readonly stri
 async function writeAlone(cluster: SimCluster, index: number, key: string, value: string): Promise<KVRecord> {
   const current = (await cluster.store(index).get(key))!;
   const record: KVRecord = { value, version: { ...current.version, wall: current.version.wall + 1 } };
-  await cluster.node(index).coordinator.handlePeer('peer.put', { key, record });
+  await cluster.node(index).replica.handlePeer('peer.put', { key, record });
   return record;
 }
 
@@ -231,7 +231,7 @@ describe('Anti-entropy (simulated cluster)', () => {
         stepMs: 1,
         what: 'the first look',
       });
-      await cluster.node(0).coordinator.handlePeer('peer.put', { key: keys[77]!, record: newer });
+      await cluster.node(0).replica.handlePeer('peer.put', { key: keys[77]!, record: newer });
 
       expect(await cluster.settle(sync)).to.equal(0);
       expect(repairCalls(cluster), 'no key scan asked for').to.deep.equal({ 'peer.digest': 3 });

@@ -1,17 +1,10 @@
-import {
-  type JsonValue,
-  KVDB_VERSION,
-  MemoryStore,
-  MethodNotFoundError,
-  type PeerMethod,
-  type Store,
-} from '@kvdb/core';
+import { type JsonValue, KVDB_VERSION, MemoryStore, type Store } from '@kvdb/core';
 import { expect } from 'chai';
 import { type Clock, systemClock } from '../src/clock.js';
 import { Coordinator } from '../src/coordinator.js';
 import { LocalReplica } from '../src/local-replica.js';
 import { Membership } from '../src/membership.js';
-import { quorumFailure, rejection, replicated } from './utils/assertions.js';
+import { quorumFailure, replicated } from './utils/assertions.js';
 import { DelegatingStore } from './utils/delegating-store.js';
 import { MemoryNetwork } from './utils/memory-network.js';
 import { TestCluster } from './utils/test-cluster.js';
@@ -247,16 +240,9 @@ describe('Coordinator', () => {
       });
     });
 
-    describe('handlePeer', () => {
-      it('rejects an unknown method with MethodNotFoundError', async () => {
-        for (const method of ['peer.nope', 'get', 'constructor', '__proto__', 'toString']) {
-          const error = await rejection(cluster.coordinator(0).handlePeer(method as PeerMethod, {} as never));
-          expect(error, method).to.be.instanceOf(MethodNotFoundError);
-        }
-      });
-
+    describe('replica calls', () => {
       it('answers peer.get from the local store', async () => {
-        expect(await cluster.coordinator(0).handlePeer('peer.get', { key: 'none' })).to.equal(null);
+        expect(await cluster.node(0).replica.handlePeer('peer.get', { key: 'none' })).to.equal(null);
       });
     });
 
@@ -314,7 +300,7 @@ describe('Coordinator', () => {
       const membership = new Membership('10.0.0.1:5878');
       const components = {
         membership,
-        replica: new LocalReplica(new MemoryStore(), membership.ring),
+        replica: new LocalReplica({ store: new MemoryStore(), ring: membership.ring, self: '10.0.0.1:5878' }),
         transport: new MemoryNetwork().transport('x'),
       };
       for (const replicas of [0, -1, 1.5, Number.NaN]) {
@@ -341,7 +327,7 @@ describe('Coordinator', () => {
       return new Coordinator(
         {
           membership,
-          replica: new LocalReplica(store, membership.ring),
+          replica: new LocalReplica({ store, ring: membership.ring, self }),
           transport: new MemoryNetwork().transport(self),
         },
         { replicas: 3 },
@@ -384,9 +370,12 @@ describe('Coordinator', () => {
         const node = singleNode(makeStore());
         const at = (wall: number) => ({ wall, counter: 0, node: '10.0.0.9:5878' });
         expect(
-          await node.handlePeer('peer.put', { key: 'a', record: { version: at(2_000), value: 'a2' } }),
+          await node.replica.handlePeer('peer.put', {
+            key: 'a',
+            record: { version: at(2_000), value: 'a2' },
+          }),
         ).to.deep.equal({ stored: true });
-        const puts = await node.handlePeer('peer.put_many', {
+        const puts = await node.replica.handlePeer('peer.put_many', {
           entries: [
             ['a', { version: at(1_000), value: 'a1' }],
             ['b', { version: at(1_000), value: 'b1' }],
@@ -394,11 +383,11 @@ describe('Coordinator', () => {
           ],
         });
         expect(puts).to.deep.equal([{ stored: false, newer: at(2_000) }, { stored: true }, { stored: true }]);
-        expect(await node.handlePeer('peer.get', { key: 'a' })).to.deep.equal({
+        expect(await node.replica.handlePeer('peer.get', { key: 'a' })).to.deep.equal({
           version: at(2_000),
           value: 'a2',
         });
-        expect(await node.handlePeer('peer.get_many', { keys: ['b', 'c', 'none'] })).to.deep.equal([
+        expect(await node.replica.handlePeer('peer.get_many', { keys: ['b', 'c', 'none'] })).to.deep.equal([
           { version: at(1_000), value: 'b1' },
           { version: at(1_000), deleted: true },
           null,
@@ -447,7 +436,7 @@ describe('Coordinator', () => {
     it('keeps no digests alone, and builds them right when a second member joins', async () => {
       const store = new MemoryStore();
       const membership = new Membership(self);
-      const replica = new LocalReplica(store, membership.ring);
+      const replica = new LocalReplica({ store, ring: membership.ring, self });
       for (let i = 0; i < 50; i++) {
         await replica.merge(`key:${i}`, { version: { wall: 1_000 + i, counter: 0, node: self }, value: i });
       }
@@ -457,12 +446,14 @@ describe('Coordinator', () => {
 
       const grown = membership.ring.withMember('10.0.0.2:5878');
       replica.useRing(grown);
-      const fresh = new LocalReplica(store, grown);
+      const fresh = new LocalReplica({ store, ring: grown, self });
       const all = [...Array(grown.segmentCount).keys()];
       expect(replica.digests.combine(all)).to.deep.equal(fresh.digests.combine(all));
       expect(replica.digests.combine(all)).to.not.deep.equal([0, 0]);
       await replica.merge('key:0', { version: { wall: 5_000, counter: 0, node: self }, value: 'new' });
-      expect(replica.digests.combine(all)).to.deep.equal(new LocalReplica(store, grown).digests.combine(all));
+      expect(replica.digests.combine(all)).to.deep.equal(
+        new LocalReplica({ store, ring: grown, self }).digests.combine(all),
+      );
     });
   });
 });

@@ -274,38 +274,54 @@ describe('ParallelExecutor', () => {
       expect(result.failed).to.deep.equal([]);
     });
 
-    describe('alone: one call outside the queue', () => {
-      it('reports the call that succeeds or fails, clears its timer and takes no slot of the queue', async () => {
+    describe('own: an answer the caller has begun, still pending', () => {
+      it('counts it when it settles, success or failure, and gives it no slot of the queue', async () => {
         const executor = new ParallelExecutor({ clock: systemClock }, { concurrency: 1 });
         const busy = deferred<string>();
         void executor.quorum(['x'], () => busy.promise, { required: 1, timeoutMs: 60_000 });
+        const none = () => Promise.reject(new Error('no target is called'));
 
-        const ok = await executor.alone('self', async () => 'V', 1_000);
+        const ok = await executor.quorum(['self'], none, {
+          required: 1,
+          timeoutMs: 1_000,
+          own: { target: 'self', pending: Promise.resolve('V') },
+        });
         expect(ok).to.include({ reached: true, timedOut: false });
         expect(ok.succeeded).to.deep.equal([{ target: 'self', value: 'V' }]);
         expect(await ok.settled).to.deep.equal([{ target: 'self', ok: true, value: 'V' }]);
 
         const failure = new Error('disk full');
-        const failed = await executor.alone('self', () => Promise.reject(failure), 1_000);
+        const failed = await executor.quorum(['self'], none, {
+          required: 1,
+          timeoutMs: 1_000,
+          own: { target: 'self', pending: Promise.reject(failure) },
+        });
         expect(failed).to.include({ reached: false, timedOut: false });
         expect(failed.failed).to.deep.equal([{ target: 'self', error: failure }]);
 
-        expect(executor.activeCount).to.equal(1);
-        expect(clock.countTimers()).to.equal(1);
+        expect(executor.activeCount, 'only the busy call holds the one slot').to.equal(1);
+        expect(executor.pendingCount).to.equal(0);
+        expect(clock.countTimers(), 'the busy call’s deadline alone').to.equal(1);
         busy.resolve('done');
       });
 
       it('times out at `timeoutMs`; the late answer still arrives through `settled`', async () => {
         const executor = new ParallelExecutor({ clock: systemClock });
-        const call = deferred<string>();
-        const outcome = track(executor.alone('self', () => call.promise, 1_000));
+        const answer = deferred<string>();
+        const outcome = track(
+          executor.quorum(['self'], () => Promise.reject(new Error('not called')), {
+            required: 1,
+            timeoutMs: 1_000,
+            own: { target: 'self', pending: answer.promise },
+          }),
+        );
         await clock.tickAsync(999);
         expect(outcome.settled, 'decided before the deadline').to.equal(false);
         await clock.tickAsync(1);
         const result = await outcome.promise;
-        expect(result).to.include({ reached: false, timedOut: true });
+        expect(result).to.include({ reached: false, timedOut: true, inFlight: 1 });
         expect(result.succeeded).to.deep.equal([]);
-        call.resolve('late');
+        answer.resolve('late');
         expect(await result.settled).to.deep.equal([{ target: 'self', ok: true, value: 'late' }]);
       });
     });
@@ -435,7 +451,7 @@ describe('ParallelExecutor', () => {
       });
     });
 
-    describe('answered: one target’s answer known up front', () => {
+    describe('own: one target’s answer known up front', () => {
       /** A quorum over recorded calls, started, with its calls made. */
       const started = async (options: Omit<QuorumOptions<string>, 'timeoutMs'>) => {
         const recorded = recordedCalls();
@@ -450,7 +466,7 @@ describe('ParallelExecutor', () => {
           required: 2,
           fanout: 2,
           hedgeMs: 50,
-          answered: { target: 'a', ok: true, value: 'A' },
+          own: { target: 'a', ok: true, value: 'A' },
         });
         expect(called).to.deep.equal(['b']);
         expect(executor.activeCount, 'only b takes a slot').to.equal(1);
@@ -468,7 +484,7 @@ describe('ParallelExecutor', () => {
         const { calls, called, outcome } = await started({
           required: 2,
           fanout: 2,
-          answered: { target: 'a', ok: false, error: failure },
+          own: { target: 'a', ok: false, error: failure },
         });
         expect(called).to.deep.equal(['b', 'c']);
         calls.get('b')!.resolve('B');
@@ -483,7 +499,7 @@ describe('ParallelExecutor', () => {
         const { calls, called, call, executor, outcome } = await started({
           required: 1,
           fanout: 3,
-          answered,
+          own: answered,
         });
         expect(outcome.settled, 'decided without waiting for a call').to.equal(true);
         const result = await outcome.promise;
@@ -498,17 +514,42 @@ describe('ParallelExecutor', () => {
           required: 1,
           timeoutMs: 1_000,
           fanout: 1,
-          answered,
+          own: answered,
         });
         expect(alone).to.include({ reached: true, inFlight: 0 });
         expect(called, 'a fanout of one is the answer alone').to.deep.equal(['b', 'c']);
         expect(await alone.settled).to.deep.equal([answered]);
       });
 
-      it('skips the answered target wherever it stands among the targets', async () => {
+      it('decides a quorum of one target at once from its answer, with no call and no timer', async () => {
+        const executor = new ParallelExecutor({ clock: systemClock });
+        const call = () => Promise.reject(new Error('not called'));
+        const answer = { target: 'a', ok: true, value: 'A' } as const;
+        const ok = track(executor.quorum(['a'], call, { required: 1, timeoutMs: 1_000, own: answer }));
+        await clock.tickAsync(0);
+        expect(ok.settled).to.equal(true);
+        expect(clock.countTimers()).to.equal(0);
+        const result = await ok.promise;
+        expect(result).to.deep.include({ reached: true, timedOut: false, inFlight: 0, failed: [] });
+        expect(result.succeeded).to.deep.equal([{ target: 'a', value: 'A' }]);
+        expect(await result.settled).to.deep.equal([answer]);
+
+        const failure = new Error('store closed');
+        const failed = await executor.quorum(['a'], call, {
+          required: 1,
+          timeoutMs: 1_000,
+          own: { target: 'a', ok: false, error: failure },
+        });
+        expect(failed).to.deep.include({ reached: false, timedOut: false, succeeded: [] });
+        expect(failed.failed).to.deep.equal([{ target: 'a', error: failure }]);
+        const all = await executor.quorum(['a'], call, { required: 2, timeoutMs: 1_000, own: answer });
+        expect(all.reached, 'more answers required than targets').to.equal(false);
+      });
+
+      it('skips the target of the own answer wherever it stands among the targets', async () => {
         const { calls, called, outcome } = await started({
           required: 2,
-          answered: { target: 'b', ok: true, value: 'B' },
+          own: { target: 'b', ok: true, value: 'B' },
         });
         expect(called).to.deep.equal(['a', 'c']);
         calls.get('c')!.resolve('C');

@@ -1,6 +1,6 @@
 import type { MemberAddress, MemberStatus } from '@kvdb/core';
 import { expect } from 'chai';
-import { LOCAL_TIMINGS } from '../src/timings.js';
+import { LOCAL_TIMINGS } from '../src/defaults.js';
 import { createSimCluster, SIM_EPOCH, type SimCluster } from './utils/sim-cluster.js';
 
 interface Transition {

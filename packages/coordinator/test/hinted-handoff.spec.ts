@@ -1,9 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isTombstone, type PeerParams, type PutResult } from '@kvdb/core';
 import { expect } from 'chai';
+import { LOCAL_TIMINGS, type Timings } from '../src/defaults.js';
 import { HintedHandoff } from '../src/hinted-handoff.js';
 import { Membership } from '../src/membership.js';
-import { LOCAL_TIMINGS, type Timings } from '../src/timings.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
 import { deferred, track } from './utils/timing.js';
 

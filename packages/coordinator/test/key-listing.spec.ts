@@ -286,7 +286,7 @@ describe('paged key listing', () => {
       for (const key of keys)
         await cluster.coordinator(0).replica.merge(key, { value: 1, version: version(1) });
       expect(await cluster.coordinator(0).listAllKeys()).to.deep.equal(keys);
-      const peerPage = await cluster.coordinator(0).handlePeer('peer.keys', {});
+      const peerPage = await cluster.coordinator(0).replica.handlePeer('peer.keys', {});
       expect(peerPage, 'peer.keys without params: one default page').to.have.length(MAX_LIST_LIMIT);
       expect(peerPage[0]).to.deep.equal([keys[0], version(1), false]);
     });

@@ -1,12 +1,17 @@
 import {
   compareKeys,
+  compareVersions,
   HashRing,
   type KVRecord,
   MemoryStore,
   type MergeResult,
+  MethodNotFoundError,
+  type PeerMethod,
   type ScanOptions,
+  type Store,
 } from '@kvdb/core';
 import { expect } from 'chai';
+import type { Clock } from '../src/clock.js';
 import { LocalReplica } from '../src/local-replica.js';
 import { DelegatingStore } from './utils/delegating-store.js';
 
@@ -15,6 +20,16 @@ const B = '10.0.0.2:5878';
 const C = '10.0.0.3:5878';
 
 const record = (wall: number, value: string): KVRecord => ({ version: { wall, counter: 0, node: A }, value });
+
+/** A clock that stays at `now`, with no timers: enough for stamping versions. */
+const fixedClock = (now: number): Clock => ({
+  now: () => now,
+  setTimeout: () => 0,
+  clearTimeout: () => {},
+});
+
+/** The replica of node A over `store`, its digests keyed to `ring`. */
+const replicaOf = (store: Store, ring: HashRing) => new LocalReplica({ store, ring, self: A });
 
 /** A store whose merges are visible at once but resolve only when released, like a commit not yet reported. */
 class SlowStore extends DelegatingStore {
@@ -36,7 +51,7 @@ describe('LocalReplica', () => {
     const store = new SlowStore();
     const before = new HashRing([A, B]);
     const after = new HashRing([A, B, C]);
-    const replica = new LocalReplica(store, before);
+    const replica = replicaOf(store, before);
     const all = new Set(Array.from({ length: after.segmentCount }, (_, segment) => segment));
     const digestOf = (index: LocalReplica) => index.digests.combine([...all]);
 
@@ -49,7 +64,7 @@ describe('LocalReplica', () => {
     replica.useRing(after); // the rebuild reads the store, which already holds the newer record
     store.release();
     await straddling;
-    const truth = digestOf(new LocalReplica(store, after));
+    const truth = digestOf(replicaOf(store, after));
     expect(digestOf(replica), 'the straddling write was counted twice').to.not.deep.equal(truth);
 
     const segment = after.segmentOf('key:3');
@@ -61,30 +76,67 @@ describe('LocalReplica', () => {
 
     const versions = await replica.keyVersions(new Set([segment]));
     expect(versions.get(segment)?.map(([key]) => key)).to.include('key:3');
-    expect(digestOf(replica)).to.deep.equal(digestOf(new LocalReplica(store, after)));
+    expect(digestOf(replica)).to.deep.equal(digestOf(replicaOf(store, after)));
   });
 
-  it('reads and writes at once a store that answers at once, keeping the digests, and refuses to otherwise', () => {
+  it('answers at once from a store that answers at once, keeping the digests, and with promises otherwise', async () => {
     const ring = new HashRing([A, B]);
     const store = new MemoryStore();
-    const replica = new LocalReplica(store, ring);
+    const replica = replicaOf(store, ring);
     expect(replica.synchronous).to.equal(true);
-    expect(replica.mergeNow('a', record(1_000, 'one'))).to.deep.equal({ applied: true, previous: undefined });
-    expect(replica.mergeNow('a', record(500, 'older')).applied).to.equal(false);
-    expect(replica.getNow('a')).to.deep.equal(record(1_000, 'one'));
+    expect(replica.answer('peer.put', { key: 'a', record: record(1_000, 'one') })).to.deep.equal({
+      stored: true,
+    });
+    expect(replica.answer('peer.put', { key: 'a', record: record(500, 'older') })).to.deep.equal({
+      stored: false,
+      newer: record(1_000, 'one').version,
+    });
+    expect(replica.answer('peer.get', { key: 'a' })).to.deep.equal(record(1_000, 'one'));
+    expect(replica.answer('peer.get_many', { keys: ['a', 'none'] })).to.deep.equal([
+      record(1_000, 'one'),
+      null,
+    ]);
     const all = [...Array(ring.segmentCount).keys()];
-    expect(replica.digests.combine(all)).to.deep.equal(new LocalReplica(store, ring).digests.combine(all));
+    expect(replica.digests.combine(all)).to.deep.equal(replicaOf(store, ring).digests.combine(all));
 
-    const later = new LocalReplica(new DelegatingStore(), ring);
+    const later = replicaOf(new DelegatingStore(), ring);
     expect(later.synchronous).to.equal(false);
-    expect(() => later.getNow('a')).to.throw(TypeError, /does not answer at once/);
-    expect(() => later.mergeNow('a', record(1_000, 'one'))).to.throw(TypeError, /does not answer at once/);
+    const put = later.answer('peer.put', { key: 'a', record: record(1_000, 'one') });
+    expect(put).to.be.instanceOf(Promise);
+    expect(await put).to.deep.equal({ stored: true });
+    const get = later.answer('peer.get', { key: 'a' });
+    expect(get).to.be.instanceOf(Promise);
+    expect(await get).to.deep.equal(record(1_000, 'one'));
+  });
+
+  it('stamps versions past every version it has taken, from a store of either kind', async () => {
+    for (const store of [new MemoryStore(), new DelegatingStore()]) {
+      const replica = new LocalReplica({ store, ring: new HashRing([A]), self: B, clock: fixedClock(1_000) });
+      const first = replica.stamp();
+      expect(first).to.deep.equal({ wall: 1_000, counter: 0, node: B });
+      await replica.merge('k', record(5_000, 'from a faster clock'));
+      const next = replica.stamp();
+      expect(compareVersions(next, record(5_000, '').version), 'after the merged version').to.equal(1);
+      expect(next.node).to.equal(B);
+    }
+  });
+
+  it('refuses a method that is not a replica call with MethodNotFoundError, changing nothing', async () => {
+    const replica = replicaOf(new MemoryStore(), new HashRing([A]));
+    for (const method of ['peer.nope', 'peer.ping', 'get', 'constructor', '__proto__', 'toString']) {
+      const error = await replica.handlePeer(method as PeerMethod, {} as never).then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error, method).to.be.instanceOf(MethodNotFoundError);
+    }
+    expect(await replica.counts()).to.deep.equal({ live: 0, tombstones: 0 });
   });
 
   it('leaves digests that agree with the store as they are', async () => {
     const store = new MemoryStore();
     const ring = new HashRing([A, B, C]);
-    const replica = new LocalReplica(store, ring);
+    const replica = replicaOf(store, ring);
     for (let i = 0; i < 50; i++) await replica.merge(`key:${i}`, record(1_000 + i, `v${i}`));
     const segments = Array.from({ length: ring.segmentCount }, (_, segment) => segment);
     const digests = segments.map((segment) => replica.digests.segment(segment));
@@ -96,7 +148,7 @@ describe('LocalReplica', () => {
   it('scans a large store in pages, letting other work run between them, and lists the right keys', async () => {
     const store = new MemoryStore();
     const ring = new HashRing([A, B, C]);
-    const replica = new LocalReplica(store, ring);
+    const replica = replicaOf(store, ring);
     for (let i = 0; i < 9_000; i++) store.mergeSync(`key:${i}`, record(1_000, `v${i}`));
     const segments = new Set([0, 100, 200, 300]);
     const expected = [...segments].map((segment) =>
@@ -120,7 +172,7 @@ describe('LocalReplica', () => {
     const store = new MemoryStore();
     const before = new HashRing([A, B]);
     const after = new HashRing([A, B, C]);
-    const replica = new LocalReplica(store, before);
+    const replica = replicaOf(store, before);
     for (let i = 0; i < 9_000; i++) await replica.merge(`key:${i}`, record(1_000, `v${i}`));
     const segments = Array.from({ length: after.segmentCount }, (_, segment) => segment);
 
@@ -137,7 +189,7 @@ describe('LocalReplica', () => {
     }
     expect(replica.digests.ring.id, 'the scan ended').to.equal(after.id);
     expect(duringScan, 'turns that wrote while the old index was in use').to.be.at.least(3);
-    const fresh = new LocalReplica(store, after);
+    const fresh = replicaOf(store, after);
     expect(segments.map((segment) => replica.digests.segment(segment))).to.deep.equal(
       segments.map((segment) => fresh.digests.segment(segment)),
     );
@@ -148,7 +200,7 @@ describe('LocalReplica', () => {
     const first = new HashRing([A, B]);
     const second = new HashRing([A, B, C]);
     const third = new HashRing([A, C]);
-    const replica = new LocalReplica(store, first);
+    const replica = replicaOf(store, first);
     for (let i = 0; i < 9_000; i++) await replica.merge(`key:${i}`, record(1_000, `v${i}`));
     const digestsOn = (ring: HashRing, of: LocalReplica) =>
       Array.from({ length: ring.segmentCount }, (_, segment) => of.digests.segment(segment));
@@ -165,7 +217,7 @@ describe('LocalReplica', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     expect(replica.digests.ring.id).to.equal(third.id);
-    expect(digestsOn(third, replica)).to.deep.equal(digestsOn(third, new LocalReplica(store, third)));
+    expect(digestsOn(third, replica)).to.deep.equal(digestsOn(third, replicaOf(store, third)));
   });
 
   it('stops a rebuild when the node stops, and keeps the old index if the store fails under one', async () => {
@@ -186,7 +238,7 @@ describe('LocalReplica', () => {
       for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve));
     };
 
-    const stopped = new LocalReplica(store, before);
+    const stopped = replicaOf(store, before);
     stopped.useRing(after);
     stopped.stop();
     const scans = store.scans;
@@ -194,7 +246,7 @@ describe('LocalReplica', () => {
     expect(store.scans, 'no page read after stop').to.equal(scans);
     expect(stopped.digests.ring.id).to.equal(before.id);
 
-    const failing = new LocalReplica(store, before);
+    const failing = replicaOf(store, before);
     failing.useRing(after);
     store.failing = true;
     await turns(10);
@@ -208,7 +260,7 @@ describe('LocalReplica', () => {
   it('does not reset digests from a scan that a write overlapped', async () => {
     const store = new MemoryStore();
     const ring = new HashRing([A, B, C]);
-    const replica = new LocalReplica(store, ring);
+    const replica = replicaOf(store, ring);
     for (let i = 0; i < 9_000; i++) await replica.merge(`key:${i}`, record(1_000, `v${i}`));
     const segment = ring.segmentOf('key:1');
     const wrong: [number, number] = [1, 2];
@@ -220,8 +272,6 @@ describe('LocalReplica', () => {
     expect(replica.digests.segment(segment), 'left alone').to.deep.equal(wrong);
 
     await replica.keyVersions(new Set([segment]));
-    expect(replica.digests.segment(segment)).to.deep.equal(
-      new LocalReplica(store, ring).digests.segment(segment),
-    );
+    expect(replica.digests.segment(segment)).to.deep.equal(replicaOf(store, ring).digests.segment(segment));
   });
 });

@@ -38,7 +38,7 @@ function leaving(count: number, transport: PeerTransport) {
   const store = new MemoryStore();
   const keys = Array.from({ length: count }, (_, i) => `key:${i}`);
   for (const key of keys) store.mergeSync(key, { version: { wall: 1_000, counter: 0, node: A }, value: key });
-  const replica = new LocalReplica(store, membership.ring);
+  const replica = new LocalReplica({ store, ring: membership.ring, self: membership.self });
   const rebalancer = new Rebalancer({ membership, replica, transport }, { replicas: () => 3, intervalMs: 1 });
   return { membership, store, keys, replica, rebalancer };
 }

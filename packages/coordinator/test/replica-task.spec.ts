@@ -5,7 +5,8 @@ import { sleep, systemClock } from '../src/clock.js';
 import { LocalReplica } from '../src/local-replica.js';
 import type { Logger } from '../src/logger.js';
 import { Membership } from '../src/membership.js';
-import { allSettledOrThrow, ReplicaTask } from '../src/replica-task.js';
+import { ReplicaTask } from '../src/replica-task.js';
+import { allSettledOrThrow } from '../src/runs-under-way.js';
 import { deferred, eventually, track, useFakeTimers } from './utils/timing.js';
 
 /** A task whose runs the test shapes: by default each waits until `finish` is called. */
@@ -24,7 +25,7 @@ class ShapedTask extends ReplicaTask {
     const store = new MemoryStore();
     for (let i = 0; i < keys; i++)
       store.mergeSync(`key:${i}`, { version: { wall: 1, counter: 0, node: 'n' }, value: i });
-    const replica = new LocalReplica(store, membership.ring);
+    const replica = new LocalReplica({ store, ring: membership.ring, self: membership.self });
     const transport = { call: () => Promise.reject(new Error('no peers here')) };
     const warnings: string[] = [];
     const logger: Logger = { debug() {}, info() {}, warn: (line) => warnings.push(line), error() {} };

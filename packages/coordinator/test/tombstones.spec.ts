@@ -102,7 +102,7 @@ describe('tombstone collection', () => {
     await store.merge('written again', { version: v(1), deleted: true });
     await store.merge('written again', { version: v(2), value: 'back' });
     await store.merge('live', { version: v(1), value: 'kept' });
-    const removed = await node.coordinator(0).handlePeer('peer.purge', {
+    const removed = await node.coordinator(0).replica.handlePeer('peer.purge', {
       entries: [
         ['purged', v(1)],
         ['popped again', v(1)],

@@ -25,11 +25,9 @@ const version = { wall: 1, counter: 0, node: SELF };
 function singleNode(): { context: MethodContext; coordinator: Coordinator } {
   const membership = new Membership(SELF, [SELF]);
   const transport = { call: () => Promise.reject(new Error('a single node calls no peer')) };
-  const coordinator = new Coordinator(
-    { membership, replica: new LocalReplica(new MemoryStore(), membership.ring), transport },
-    { replicas: 1 },
-  );
-  const node = { handlePeer: coordinator.handlePeer.bind(coordinator) } as unknown as ClusterNode;
+  const replica = new LocalReplica({ store: new MemoryStore(), ring: membership.ring, self: SELF });
+  const coordinator = new Coordinator({ membership, replica, transport }, { replicas: 1 });
+  const node = { handlePeer: replica.handlePeer.bind(replica) } as unknown as ClusterNode;
   return { coordinator, context: { node, coordinator, limits: LIMITS, onLeft: () => {} } };
 }
 

@@ -11,8 +11,8 @@ import {
 import sinon from 'sinon';
 import { systemClock } from '../../src/clock.js';
 import { ClusterNode } from '../../src/cluster-node.js';
+import { LOCAL_TIMINGS, type Timings } from '../../src/defaults.js';
 import type { PeerTransport } from '../../src/peer-transport.js';
-import { LOCAL_TIMINGS, type Timings } from '../../src/timings.js';
 import { DelegatingStore } from './delegating-store.js';
 import { type FailureMode, MemoryNetwork, seededRandom } from './memory-network.js';
 import { testAddress } from './test-cluster.js';

@@ -41,6 +41,8 @@ export interface TestNode {
   address: MemberAddress;
   membership: Membership;
   store: MemoryStore;
+  /** The node's replica: what the network delivers the other coordinators' calls to. */
+  replica: LocalReplica;
   coordinator: Coordinator;
 }
 
@@ -50,8 +52,8 @@ export function testAddress(index: number): MemberAddress {
 }
 
 /**
- * N coordinators on one in-memory network, each with a `MemoryStore` of its own and the same member list, each
- * registered as the network's handler for its address.
+ * N coordinators on one in-memory network, each with a `MemoryStore` of its own and the same member list; each
+ * node's replica is the network's handler for its address.
  */
 export class TestCluster {
   readonly nodes: readonly TestNode[];
@@ -65,17 +67,14 @@ export class TestCluster {
     this.nodes = this.addresses.map((address, index) => {
       const membership = new Membership(address, this.addresses);
       const store = new MemoryStore();
+      const nodeClock = options.clockFor?.(index, address) ?? clock;
+      const replica = new LocalReplica({ store, ring: membership.ring, self: address, clock: nodeClock });
       const coordinator = new Coordinator(
-        {
-          membership,
-          replica: new LocalReplica(store, membership.ring),
-          transport: this.network.transport(address),
-          clock: options.clockFor?.(index, address) ?? clock,
-        },
+        { membership, replica, transport: this.network.transport(address), clock: nodeClock },
         { replicas, timeoutMs, readRepairChance: options.readRepairChance ?? 1 },
       );
-      this.network.register(address, coordinator);
-      return { address, membership, store, coordinator };
+      this.network.register(address, replica);
+      return { address, membership, store, replica, coordinator };
     });
   }
 
