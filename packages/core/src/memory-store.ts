@@ -1,12 +1,5 @@
-import {
-  EntryTable,
-  type EntryTableOptions,
-  keyEnd,
-  keyEntry,
-  keyLength,
-  keyStart,
-  lengthPrefix,
-} from './entry-table.js';
+import { keyEnd, keyEntry, keyLength, keyStart, lengthPrefix } from './entry-key.js';
+import { EntryTable, type EntryTableOptions } from './entry-table.js';
 import { scanPage } from './keys.js';
 import type { KeyVersion } from './protocol.js';
 import { isTombstone, type JsonValue, type KVRecord, type RecordHead, supersedes } from './record.js';
