@@ -89,7 +89,7 @@ export class DigestIndex {
   }
 
   segment(segment: number): Digest {
-    return [this.digests[segment * 2]!, this.digests[segment * 2 + 1]!];
+    return [this.digests[segment * 2] ?? 0, this.digests[segment * 2 + 1] ?? 0];
   }
 
   /** Puts a record known to fall in `segment` into that segment's digest. */
@@ -109,8 +109,8 @@ export class DigestIndex {
     let high = 0;
     let low = 0;
     for (const segment of segments) {
-      high ^= this.digests[segment * 2]!;
-      low ^= this.digests[segment * 2 + 1]!;
+      high ^= this.digests[segment * 2] ?? 0;
+      low ^= this.digests[segment * 2 + 1] ?? 0;
     }
     return [high >>> 0, low >>> 0];
   }
@@ -131,7 +131,7 @@ export class DigestIndex {
   }
 
   private xor(slot: number, [high, low]: Digest): void {
-    this.digests[slot] = (this.digests[slot]! ^ high) >>> 0;
-    this.digests[slot + 1] = (this.digests[slot + 1]! ^ low) >>> 0;
+    this.digests[slot] = ((this.digests[slot] ?? 0) ^ high) >>> 0;
+    this.digests[slot + 1] = ((this.digests[slot + 1] ?? 0) ^ low) >>> 0;
   }
 }

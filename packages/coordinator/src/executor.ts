@@ -179,7 +179,8 @@ export class ParallelExecutor {
       const startNext = (): void => {
         if (next === known) next++;
         const index = next++;
-        const target = targets[index]!;
+        const target = targets[index];
+        if (target === undefined) return;
         started++;
         void settledOf(
           target,

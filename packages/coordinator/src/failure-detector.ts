@@ -101,9 +101,9 @@ export class FailureDetector {
   async remove(address: MemberAddress): Promise<number> {
     const state = this.membership.get(address);
     if (state === undefined) return 0;
-    this.membership.update(address, 'left', state.incarnation);
-    this.enqueue(this.membership.get(address)!);
-    return this.broadcast(this.membership.get(address)!);
+    const left = this.membership.update(address, 'left', state.incarnation);
+    this.enqueue(left);
+    return this.broadcast(left);
   }
 
   handlePing(params: PingParams): GossipReply {
@@ -158,8 +158,7 @@ export class FailureDetector {
         this.suspicions.delete(address);
         const state = this.membership.get(address);
         if (state?.status === 'suspect' && state.incarnation === incarnation) {
-          this.membership.update(address, 'dead', state.incarnation);
-          this.enqueue(this.membership.get(address)!);
+          this.enqueue(this.membership.update(address, 'dead', state.incarnation));
         }
       }, this.timings.suspicionTimeoutMs);
       this.suspicions.set(address, timer);
@@ -201,8 +200,7 @@ export class FailureDetector {
 
     const state = this.membership.get(target);
     if (state?.status === 'alive') {
-      this.membership.update(target, 'suspect', state.incarnation);
-      const suspected = this.membership.get(target)!;
+      const suspected = this.membership.update(target, 'suspect', state.incarnation);
       this.enqueue(suspected);
       // Tell the suspect itself at once, so a live one can refute before any suspicion timer runs out.
       void this.transport
@@ -276,8 +274,11 @@ export class FailureDetector {
   /** The next member to probe: alive or suspect, round-robin over a list reshuffled each cycle. */
   private nextTarget(): MemberAddress | undefined {
     for (let attempts = 0; attempts < 2; attempts++) {
-      while (this.probeOrder.length > 0) {
-        const candidate = this.probeOrder.pop()!;
+      for (
+        let candidate = this.probeOrder.pop();
+        candidate !== undefined;
+        candidate = this.probeOrder.pop()
+      ) {
         const status = this.membership.get(candidate)?.status;
         if (status === 'alive' || status === 'suspect') return candidate;
       }
@@ -313,7 +314,10 @@ export class FailureDetector {
     const shuffled = [...members];
     for (let i = shuffled.length - 1; i > 0; i--) {
       const j = Math.floor(this.random() * (i + 1));
-      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+      const swapped = shuffled[j];
+      if (swapped === undefined) continue;
+      shuffled[j] = shuffled[i] ?? swapped;
+      shuffled[i] = swapped;
     }
     return shuffled.slice(0, count);
   }

@@ -92,7 +92,7 @@ export class HintedHandoff {
 
   add(member: MemberAddress, key: string, record: KVRecord): void {
     const forMember = this.hintsFor(member);
-    const kept = newerRecord(forMember.get(key), record)!;
+    const kept = newerRecord(forMember.get(key), record);
     forMember.delete(key);
     forMember.set(key, kept);
     if (kept === record) this.persist(this.hintLog?.put(member, key, record));
@@ -132,7 +132,7 @@ export class HintedHandoff {
 
   private remember(member: MemberAddress, key: string, record: KVRecord): void {
     const forMember = this.hintsFor(member);
-    forMember.set(key, newerRecord(forMember.get(key), record)!);
+    forMember.set(key, newerRecord(forMember.get(key), record));
   }
 
   /** The hints kept for `member`, in the order they were last written (oldest first). */

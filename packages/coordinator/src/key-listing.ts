@@ -22,9 +22,9 @@ import {
 export function mergeKeyPages(answers: ReadonlyArray<readonly KeyVersion[]>, limit: number): KeyPage {
   let boundary: string | undefined;
   for (const answer of answers) {
-    if (answer.length < limit) continue;
-    const last = answer[answer.length - 1]![0];
-    if (boundary === undefined || compareKeys(last, boundary) < 0) boundary = last;
+    const last = answer.at(-1);
+    if (answer.length < limit || last === undefined) continue;
+    if (boundary === undefined || compareKeys(last[0], boundary) < 0) boundary = last[0];
   }
 
   // Each answer is sorted, so a k-way merge visits every key once, in order, with no map and no sort: a page of
@@ -33,16 +33,17 @@ export function mergeKeyPages(answers: ReadonlyArray<readonly KeyVersion[]>, lim
   const live: string[] = [];
   while (live.length <= limit) {
     let key: string | undefined;
-    for (let member = 0; member < answers.length; member++) {
-      const head = answers[member]![heads[member]!];
+    for (const [member, answer] of answers.entries()) {
+      const head = answer[heads[member] ?? 0];
       if (head !== undefined && (key === undefined || compareKeys(head[0], key) < 0)) key = head[0];
     }
     if (key === undefined || (boundary !== undefined && compareKeys(key, boundary) > 0)) break;
     let newest: { version: Version; deleted: boolean } | undefined;
-    for (let member = 0; member < answers.length; member++) {
-      const head = answers[member]![heads[member]!];
+    for (const [member, answer] of answers.entries()) {
+      const at = heads[member] ?? 0;
+      const head = answer[at];
       if (head === undefined || head[0] !== key) continue;
-      heads[member]!++;
+      heads[member] = at + 1;
       if (newest === undefined || compareVersions(head[1], newest.version) > 0) {
         newest = { version: head[1], deleted: head[2] };
       }
@@ -52,7 +53,7 @@ export function mergeKeyPages(answers: ReadonlyArray<readonly KeyVersion[]>, lim
 
   if (live.length > limit) {
     const keys = live.slice(0, limit);
-    return { keys, cursor: keys[limit - 1]! };
+    return { keys, cursor: keys.at(-1) ?? null };
   }
   return { keys: live, cursor: boundary ?? null };
 }

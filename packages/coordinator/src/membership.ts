@@ -56,9 +56,11 @@ export class Membership {
     return this.cachedRing;
   }
 
-  /** This node's own state. */
+  /** This node's own state (always a member of its own list). */
   get own(): MemberState {
-    return { ...this.members.get(this.self)! };
+    const own = this.members.get(this.self);
+    if (own === undefined) throw new Error(`${this.self} is missing from its own member list`);
+    return { ...own };
   }
 
   list(): MemberInfo[] {
@@ -97,10 +99,15 @@ export class Membership {
     return true;
   }
 
-  /** Sets a member's state outright (for this node's own decisions: suspecting, refuting, leaving). */
-  update(address: MemberAddress, status: MemberStatus, incarnation?: number): void {
+  /**
+   * Sets a member's state outright (for this node's own decisions: suspecting, refuting, leaving); returns the
+   * state set.
+   */
+  update(address: MemberAddress, status: MemberStatus, incarnation?: number): MemberState {
     const current = this.members.get(address);
-    this.set({ address, status, incarnation: incarnation ?? current?.incarnation ?? 0 }, current);
+    const next = { address, status, incarnation: incarnation ?? current?.incarnation ?? 0 };
+    this.set(next, current);
+    return { ...next };
   }
 
   onChange(listener: MembershipListener): () => void {

@@ -113,8 +113,8 @@ export class HashRing {
     const count = this.tokens.length;
     let index = start;
     for (let step = 0; step < count && result.length < wanted; step++, index++) {
-      const member = this.members[this.owners[index % count]!]!;
-      if (!result.includes(member)) result.push(member);
+      const member = this.members[this.owners[index % count] ?? 0];
+      if (member !== undefined && !result.includes(member)) result.push(member);
     }
     return result;
   }
@@ -124,7 +124,7 @@ export class HashRing {
     let high = this.tokens.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (this.tokens[mid]! < position) low = mid + 1;
+      if ((this.tokens[mid] ?? 0) < position) low = mid + 1;
       else high = mid;
     }
     return low === this.tokens.length ? 0 : low;

@@ -168,7 +168,7 @@ export class MemoryStore implements Store {
     const entry = this.table.entry(slot);
     const keyEnds = keyEnd(entry);
     const wide = keyEnds === entry.length;
-    const text = wide ? this.wide.get(slot)! : entry;
+    const text = wide ? (this.wide.get(slot) ?? '') : entry;
     let at = wide ? 0 : keyEnds;
     const tag = text.charCodeAt(at++);
     let wall = 0;
@@ -178,7 +178,7 @@ export class MemoryStore implements Store {
     let writer = 0;
     for (const end = at + (tag >> 6); at < end; at++) writer = writer * 256 + text.charCodeAt(at);
     return {
-      version: { wall, counter, node: this.writers[writer]! },
+      version: { wall, counter, node: this.writers[writer] ?? '' },
       deleted: at === text.length,
       text,
       end: at,
@@ -203,8 +203,8 @@ function pushBytes(codes: number[], value: number): number {
   for (let rest = value; rest > 0; rest = Math.floor(rest / 256)) codes.push(rest % 256);
   const bytes = codes.length - start;
   for (let low = start, high = codes.length - 1; low < high; low++, high--) {
-    const swap = codes[low]!;
-    codes[low] = codes[high]!;
+    const swap = codes[low] ?? 0;
+    codes[low] = codes[high] ?? 0;
     codes[high] = swap;
   }
   return bytes;

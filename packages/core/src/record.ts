@@ -31,6 +31,8 @@ export function isTombstone(record: KVRecord): record is Tombstone {
 }
 
 /** The newer of two records (either may be missing); ties keep `a`. */
+export function newerRecord(a: KVRecord | undefined, b: KVRecord): KVRecord;
+export function newerRecord(a: KVRecord | undefined, b: KVRecord | undefined): KVRecord | undefined;
 export function newerRecord(a: KVRecord | undefined, b: KVRecord | undefined): KVRecord | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
