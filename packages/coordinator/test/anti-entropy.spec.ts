@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { HashRing, isTombstone, type KVRecord, UnavailableError } from '@kvdb/core';
 import { expect } from 'chai';
 import { LOCAL_TIMINGS, type Timings } from '../src/defaults.js';
+import { defined } from './utils/assertions.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
 
 /** No background rounds: the test runs each comparison itself. */
@@ -43,7 +44,7 @@ async function converged(cluster: SimCluster, index: number, keys: readonly stri
 
 /** Writes a newer version of `key` into node `index` alone, as if the other replicas had missed it. */
 async function writeAlone(cluster: SimCluster, index: number, key: string, value: string): Promise<KVRecord> {
-  const current = (await cluster.store(index).get(key))!;
+  const current = defined(await cluster.store(index).get(key));
   const record: KVRecord = { value, version: { ...current.version, wall: current.version.wall + 1 } };
   await cluster.node(index).replica.handlePeer('peer.put', { key, record });
   return record;
@@ -199,7 +200,7 @@ describe('Anti-entropy (simulated cluster)', () => {
       cluster = await createSimCluster({ n: 3, seed: 45, timings: QUIET });
       const keys = await populate(cluster, 5_000);
       await cluster.tick(3_000);
-      const key = keys[1_234]!;
+      const key = defined(keys[1_234]);
       const newer = await writeAlone(cluster, 1, key, 'changed');
 
       cluster.traffic.reset();
@@ -220,7 +221,7 @@ describe('Anti-entropy (simulated cluster)', () => {
     it('leaves alone a difference gone when it looks again: a write that was still on its way', async () => {
       cluster = await createSimCluster({ n: 3, seed: 46, timings: QUIET });
       const keys = await populate(cluster, 500);
-      const newer = await writeAlone(cluster, 1, keys[77]!, 'in flight');
+      const newer = await writeAlone(cluster, 1, defined(keys[77]), 'in flight');
 
       cluster.traffic.reset();
       const stats = cluster.node(0).antiEntropy.stats;
@@ -231,7 +232,7 @@ describe('Anti-entropy (simulated cluster)', () => {
         stepMs: 1,
         what: 'the first look',
       });
-      await cluster.node(0).replica.handlePeer('peer.put', { key: keys[77]!, record: newer });
+      await cluster.node(0).replica.handlePeer('peer.put', { key: defined(keys[77]), record: newer });
 
       expect(await cluster.settle(sync)).to.equal(0);
       expect(repairCalls(cluster), 'no key scan asked for').to.deep.equal({ 'peer.digest': 3 });
@@ -241,7 +242,7 @@ describe('Anti-entropy (simulated cluster)', () => {
     it('pushes nothing to a peer whose ring changed since the digests were compared: it refuses the key list', async () => {
       cluster = await createSimCluster({ n: 3, seed: 48, timings: QUIET });
       const keys = await populate(cluster, 500);
-      await writeAlone(cluster, 1, keys[30]!, 'newer on 1');
+      await writeAlone(cluster, 1, defined(keys[30]), 'newer on 1');
       const peer = cluster.node(1);
       const replica = cluster.node(0).replica;
       const scan = replica.keyVersions.bind(replica);
@@ -268,7 +269,7 @@ describe('Anti-entropy (simulated cluster)', () => {
     it('never compares with a peer that hashes records otherwise (an older kvdb): no key list, nothing pushed', async () => {
       cluster = await createSimCluster({ n: 3, seed: 50, timings: QUIET });
       const keys = await populate(cluster, 500);
-      await writeAlone(cluster, 1, keys[12]!, 'newer on 1');
+      await writeAlone(cluster, 1, defined(keys[12]), 'newer on 1');
       // An older node names its digests by the bare ring id: its md5 record hashes would differ in every segment.
       const ringId = cluster.node(1).replica.digests.ring.id;
       Object.defineProperty(cluster.node(1).replica.digests, 'id', { value: ringId });
@@ -287,7 +288,7 @@ describe('Anti-entropy (simulated cluster)', () => {
     it('a peer whose ring changes while it reads its keys refuses the list; an asker whose ring changes drops it', async () => {
       cluster = await createSimCluster({ n: 3, seed: 49, timings: QUIET });
       const keys = await populate(cluster, 500);
-      await writeAlone(cluster, 1, keys[30]!, 'newer on 1');
+      await writeAlone(cluster, 1, defined(keys[30]), 'newer on 1');
       const fourth = () => new HashRing([...cluster.addresses, '127.0.0.1:9']);
       const peer = cluster.node(1);
       const asked = peer.replica.digests.id;
@@ -321,7 +322,7 @@ describe('Anti-entropy (simulated cluster)', () => {
       cluster = await createSimCluster({ n: 3, seed: 47, timings: QUIET });
       const keys = await populate(cluster, 500);
       const ring = cluster.node(0).replica.digests.ring;
-      const [one, two] = [keys[10]!, keys[20]!];
+      const [one, two] = [defined(keys[10]), defined(keys[20])];
       expect(ring.segmentOf(one), 'two segments').to.not.equal(ring.segmentOf(two));
       await writeAlone(cluster, 1, one, 'newer on 1');
       await writeAlone(cluster, 2, two, 'newer on 2');
@@ -354,9 +355,11 @@ describe('Anti-entropy (simulated cluster)', () => {
           .coordinator.locate(key)
           .map((replica) => cluster.indexOf(replica));
       const held = (by: number, notBy: number) =>
-        keys.find(
-          (key) => holders(key).includes(0) && holders(key).includes(by) && !holders(key).includes(notBy),
-        )!;
+        defined(
+          keys.find(
+            (key) => holders(key).includes(0) && holders(key).includes(by) && !holders(key).includes(notBy),
+          ),
+        );
       const [one, two] = [held(1, 2), held(2, 1)];
       await writeAlone(cluster, 1, one, 'newer on 1');
       await writeAlone(cluster, 2, two, 'newer on 2');
@@ -385,7 +388,7 @@ describe('Anti-entropy (simulated cluster)', () => {
         }
         seen.set(ring.segmentOf(key), key);
       }
-      const [one, two] = pair!;
+      const [one, two] = defined(pair);
       const newer = [
         await writeAlone(cluster, 1, one, 'newer on 1'),
         await writeAlone(cluster, 2, two, 'newer on 2'),
@@ -402,7 +405,7 @@ describe('Anti-entropy (simulated cluster)', () => {
     it('gives up a round stopped while it waits to look again', async () => {
       cluster = await createSimCluster({ n: 3, seed: 49, timings: QUIET });
       const keys = await populate(cluster, 100);
-      await writeAlone(cluster, 1, keys[3]!, 'newer on 1');
+      await writeAlone(cluster, 1, defined(keys[3]), 'newer on 1');
       cluster.traffic.reset();
       const antiEntropy = cluster.node(0).antiEntropy;
       const sync = antiEntropy.syncWith(cluster.address(1));
@@ -430,7 +433,7 @@ describe('Anti-entropy (simulated cluster)', () => {
       };
       const stats = cluster.node(0).antiEntropy.stats;
       const pulled = stats.keysPulled;
-      await writeAlone(cluster, 1, keys[5]!, 'newer on 1');
+      await writeAlone(cluster, 1, defined(keys[5]), 'newer on 1');
 
       await cluster.until(() => stats.keysPulled > pulled, {
         withinMs: 10_000,

@@ -1,7 +1,7 @@
 import { isTombstone, type JsonValue } from '@kvdb/core';
 import { expect } from 'chai';
 import type sinon from 'sinon';
-import { quorumFailure, replicated } from './utils/assertions.js';
+import { defined, quorumFailure, replicated } from './utils/assertions.js';
 import { TestCluster } from './utils/test-cluster.js';
 import { eventually, track, useFakeTimers } from './utils/timing.js';
 
@@ -85,7 +85,7 @@ describe('Coordinator under failures', () => {
       await eventually(async () => (await cluster.totalCounts()).tombstones === 3, {
         what: 'three tombstones',
       });
-      expect(isTombstone((await cluster.store(2).get('k'))!)).to.equal(true);
+      expect(isTombstone(defined(await cluster.store(2).get('k')))).to.equal(true);
     });
   });
 

@@ -4,7 +4,7 @@ import { type Clock, systemClock } from '../src/clock.js';
 import { Coordinator } from '../src/coordinator.js';
 import { LocalReplica } from '../src/local-replica.js';
 import { Membership } from '../src/membership.js';
-import { quorumFailure, replicated } from './utils/assertions.js';
+import { defined, quorumFailure, replicated } from './utils/assertions.js';
 import { DelegatingStore } from './utils/delegating-store.js';
 import { MemoryNetwork } from './utils/memory-network.js';
 import { TestCluster } from './utils/test-cluster.js';
@@ -280,7 +280,7 @@ describe('Coordinator', () => {
         const skewed = new TestCluster({ clockFor: (index) => (index === 2 ? slow : undefined) });
         skewed.stop(2);
         await skewed.coordinator(0).set('k', 'X');
-        const x = (await skewed.store(0).get('k'))!;
+        const x = defined(await skewed.store(0).get('k'));
         skewed.start(2);
         expect(await skewed.store(2).get('k'), 'the slow node never saw X').to.equal(undefined);
 

@@ -1,6 +1,7 @@
 import { HashRing, type RecordHead } from '@kvdb/core';
 import { expect } from 'chai';
 import { DIGEST_FORMAT, DigestIndex, recordHash } from '../src/digest-index.js';
+import { defined } from './utils/assertions.js';
 
 const head = (wall: number, counter = 0, node = '127.0.0.1:7001', deleted = false): RecordHead =>
   deleted ? { version: { wall, counter, node }, deleted } : { version: { wall, counter, node } };
@@ -50,8 +51,8 @@ describe('recordHash', () => {
       const [high, low] = recordHash(`key:${i}`, head(1_763_731_234_567 + (i % 7), i % 3));
       hashes.add(`${high}.${low}`);
       for (let bit = 0; bit < 32; bit++) {
-        ones[bit]! += (high >>> bit) & 1;
-        ones[32 + bit]! += (low >>> bit) & 1;
+        ones[bit] = defined(ones[bit]) + ((high >>> bit) & 1);
+        ones[32 + bit] = defined(ones[32 + bit]) + ((low >>> bit) & 1);
       }
     }
     expect(hashes.size).to.equal(count);

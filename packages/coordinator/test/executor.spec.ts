@@ -2,15 +2,24 @@ import { expect } from 'chai';
 import type sinon from 'sinon';
 import { systemClock } from '../src/clock.js';
 import { ParallelExecutor, type QuorumOptions } from '../src/executor.js';
+import { defined } from './utils/assertions.js';
 import { type Deferred, deferred, track, useFakeTimers } from './utils/timing.js';
 
-/** One controllable call per target. */
-function controlledCalls(targets: readonly string[]): Map<string, Deferred<string>> {
-  return new Map(targets.map((target) => [target, deferred<string>()]));
+/** One controllable call per target; asking for a target it does not hold is a mistake in the test, and throws. */
+class Calls extends Map<string, Deferred<string>> {
+  override get(target: string): Deferred<string> {
+    const call = super.get(target);
+    if (call === undefined) throw new Error(`no call to ${target} in this test`);
+    return call;
+  }
 }
 
-function callOf(calls: Map<string, Deferred<string>>): (target: string) => Promise<string> {
-  return (target) => calls.get(target)!.promise;
+function controlledCalls(targets: readonly string[]): Calls {
+  return new Calls(targets.map((target) => [target, deferred<string>()]));
+}
+
+function callOf(calls: Calls): (target: string) => Promise<string> {
+  return (target) => calls.get(target).promise;
 }
 
 /** Controllable calls that also record which targets were called, in order. */
@@ -19,7 +28,7 @@ function recordedCalls() {
   const called: string[] = [];
   const call = (target: string) => {
     called.push(target);
-    return calls.get(target)!.promise;
+    return calls.get(target).promise;
   };
   return { calls, called, call };
 }
@@ -36,11 +45,11 @@ describe('ParallelExecutor', () => {
       const executor = new ParallelExecutor();
       const outcome = track(executor.quorum(TARGETS, callOf(calls), { required: 2, timeoutMs: 5_000 }));
 
-      calls.get('a')!.resolve('A');
+      calls.get('a').resolve('A');
       await flush();
       expect(outcome.settled, 'decided after one success of two').to.equal(false);
 
-      calls.get('c')!.resolve('C');
+      calls.get('c').resolve('C');
       const result = await outcome.promise;
       expect(result.reached).to.equal(true);
       expect(result.timedOut).to.equal(false);
@@ -50,7 +59,7 @@ describe('ParallelExecutor', () => {
       ]);
       expect(result.failed).to.deep.equal([]);
       expect(executor.activeCount, 'b is still running').to.equal(1);
-      calls.get('b')!.resolve('B');
+      calls.get('b').resolve('B');
       await result.settled;
     });
 
@@ -61,11 +70,11 @@ describe('ParallelExecutor', () => {
       const boomA = new Error('a failed');
       const boomB = new Error('b failed');
 
-      calls.get('a')!.reject(boomA);
+      calls.get('a').reject(boomA);
       await flush();
       expect(outcome.settled, 'decided while two of three could still succeed').to.equal(false);
 
-      calls.get('b')!.reject(boomB);
+      calls.get('b').reject(boomB);
       const result = await outcome.promise;
       expect(result.reached).to.equal(false);
       expect(result.timedOut).to.equal(false);
@@ -74,7 +83,7 @@ describe('ParallelExecutor', () => {
         { target: 'a', error: boomA },
         { target: 'b', error: boomB },
       ]);
-      calls.get('c')!.resolve('C');
+      calls.get('c').resolve('C');
       await result.settled;
     });
 
@@ -90,14 +99,14 @@ describe('ParallelExecutor', () => {
       );
       expect(result.reached).to.equal(false);
       expect(result.failed.map(({ target }) => target)).to.deep.equal(['b']);
-      expect((result.failed[0]!.error as Error).message).to.equal('sync throw');
+      expect((defined(result.failed[0]).error as Error).message).to.equal('sync throw');
     });
 
     it('settles with every call result, including those that arrive after the decision', async () => {
       const calls = controlledCalls(TARGETS);
       const executor = new ParallelExecutor();
       const outcome = executor.quorum(TARGETS, callOf(calls), { required: 1, timeoutMs: 5_000 });
-      calls.get('b')!.resolve('B');
+      calls.get('b').resolve('B');
       const result = await outcome;
       expect(result.reached).to.equal(true);
       expect(result.succeeded).to.deep.equal([{ target: 'b', value: 'B' }]);
@@ -107,8 +116,8 @@ describe('ParallelExecutor', () => {
       expect(settled.settled, 'settled before every call finished').to.equal(false);
 
       const late = new Error('late failure');
-      calls.get('c')!.reject(late);
-      calls.get('a')!.resolve('A');
+      calls.get('c').reject(late);
+      calls.get('a').resolve('A');
       expect(await result.settled).to.deep.equal([
         { target: 'a', ok: true, value: 'A' },
         { target: 'b', ok: true, value: 'B' },
@@ -132,7 +141,7 @@ describe('ParallelExecutor', () => {
           running++;
           maxRunning = Math.max(maxRunning, running);
           maxActive = Math.max(maxActive, executor.activeCount);
-          return calls.get(target)!.promise.finally(() => {
+          return defined(calls.get(target)).promise.finally(() => {
             running--;
           });
         },
@@ -146,7 +155,7 @@ describe('ParallelExecutor', () => {
       for (let round = 0; round < 100 && answered < targets.length; round++) {
         await flush();
         pendingSeen.push(executor.pendingCount);
-        for (const target of started.slice(answered)) calls.get(target)!.resolve(target);
+        for (const target of started.slice(answered)) defined(calls.get(target)).resolve(target);
         answered = started.length;
       }
 
@@ -213,13 +222,13 @@ describe('ParallelExecutor', () => {
           executor.quorum(TARGETS, callOf(calls), { required: 1, timeoutMs: 5_000, waitForAll: true }),
         );
 
-        calls.get('a')!.resolve('A');
+        calls.get('a').resolve('A');
         await flush();
         expect(outcome.settled, 'decided at the first success').to.equal(false);
-        calls.get('b')!.reject(new Error('b failed'));
+        calls.get('b').reject(new Error('b failed'));
         await flush();
         expect(outcome.settled, 'decided before the last call').to.equal(false);
-        calls.get('c')!.resolve('C');
+        calls.get('c').resolve('C');
 
         const result = await outcome.promise;
         expect(result).to.include({ reached: true, timedOut: false });
@@ -233,11 +242,11 @@ describe('ParallelExecutor', () => {
         const outcome = track(
           executor.quorum(TARGETS, callOf(calls), { required: 2, timeoutMs: 5_000, waitForAll: true }),
         );
-        calls.get('a')!.reject(new Error('a failed'));
-        calls.get('b')!.reject(new Error('b failed'));
+        calls.get('a').reject(new Error('a failed'));
+        calls.get('b').reject(new Error('b failed'));
         await flush();
         expect(outcome.settled, 'decided before the last call').to.equal(false);
-        calls.get('c')!.resolve('C');
+        calls.get('c').resolve('C');
         const result = await outcome.promise;
         expect(result).to.include({ reached: false, timedOut: false });
         expect(result.succeeded).to.have.length(1);
@@ -261,7 +270,7 @@ describe('ParallelExecutor', () => {
       const calls = controlledCalls(TARGETS);
       const executor = new ParallelExecutor({ clock: systemClock });
       const outcome = track(executor.quorum(TARGETS, callOf(calls), { required: 2, timeoutMs: 1_000 }));
-      calls.get('b')!.resolve('B');
+      calls.get('b').resolve('B');
 
       await clock.tickAsync(999);
       expect(outcome.settled, 'decided before the deadline').to.equal(false);
@@ -343,8 +352,8 @@ describe('ParallelExecutor', () => {
       const outcome = track(
         executor.quorum(TARGETS, callOf(calls), { required: 2, timeoutMs: 1_000, waitForAll: true }),
       );
-      calls.get('a')!.resolve('A');
-      calls.get('c')!.resolve('C');
+      calls.get('a').resolve('A');
+      calls.get('c').resolve('C');
       await clock.tickAsync(999);
       expect(outcome.settled, 'decided while b could still answer').to.equal(false);
       await clock.tickAsync(1);
@@ -359,7 +368,7 @@ describe('ParallelExecutor', () => {
       const outcome = track(
         executor.quorum(TARGETS, callOf(calls), { required: 2, timeoutMs: 1_000, waitForAll: true }),
       );
-      calls.get('a')!.resolve('A');
+      calls.get('a').resolve('A');
       await clock.tickAsync(1_000);
       expect(await outcome.promise).to.include({ reached: false, timedOut: true });
     });
@@ -371,12 +380,12 @@ describe('ParallelExecutor', () => {
         const outcome = track(executor.quorum(TARGETS, call, { required: 2, timeoutMs: 1_000, fanout: 2 }));
         await clock.tickAsync(0);
         expect(called).to.deep.equal(['a', 'b']);
-        calls.get('a')!.resolve('A');
-        calls.get('b')!.reject(new Error('b is down'));
+        calls.get('a').resolve('A');
+        calls.get('b').reject(new Error('b is down'));
         await clock.tickAsync(0);
         expect(called, 'c is called once b fails').to.deep.equal(['a', 'b', 'c']);
         expect(outcome.settled).to.equal(false);
-        calls.get('c')!.resolve('C');
+        calls.get('c').resolve('C');
         const result = await outcome.promise;
         expect(result.reached).to.equal(true);
         expect(result.succeeded.map(({ target }) => target)).to.deep.equal(['a', 'c']);
@@ -415,11 +424,11 @@ describe('ParallelExecutor', () => {
         expect(called).to.deep.equal(['a']);
         await clock.tickAsync(1);
         expect(called).to.deep.equal(['a', 'b', 'c']);
-        calls.get('c')!.resolve('C');
+        calls.get('c').resolve('C');
         const result = await outcome.promise;
         expect(result.succeeded).to.deep.equal([{ target: 'c', value: 'C' }]);
-        calls.get('a')!.resolve('A');
-        calls.get('b')!.resolve('B');
+        calls.get('a').resolve('A');
+        calls.get('b').resolve('B');
         expect(await result.settled).to.have.length(3);
       });
 
@@ -470,7 +479,7 @@ describe('ParallelExecutor', () => {
         });
         expect(called).to.deep.equal(['b']);
         expect(executor.activeCount, 'only b takes a slot').to.equal(1);
-        calls.get('b')!.resolve('B');
+        calls.get('b').resolve('B');
         const result = await outcome.promise;
         expect(result).to.include({ reached: true, inFlight: 0 });
         expect(result.succeeded.map(({ target }) => target)).to.deep.equal(['a', 'b']);
@@ -487,8 +496,8 @@ describe('ParallelExecutor', () => {
           own: { target: 'a', ok: false, error: failure },
         });
         expect(called).to.deep.equal(['b', 'c']);
-        calls.get('b')!.resolve('B');
-        calls.get('c')!.resolve('C');
+        calls.get('b').resolve('B');
+        calls.get('c').resolve('C');
         const result = await outcome.promise;
         expect(result.reached).to.equal(true);
         expect(result.failed).to.deep.equal([{ target: 'a', error: failure }]);
@@ -505,8 +514,8 @@ describe('ParallelExecutor', () => {
         const result = await outcome.promise;
         expect(result).to.include({ reached: true, inFlight: 2 });
         expect(called).to.deep.equal(['b', 'c']);
-        calls.get('b')!.resolve('B');
-        calls.get('c')!.resolve('C');
+        calls.get('b').resolve('B');
+        calls.get('c').resolve('C');
         expect((await result.settled).map(({ target }) => target)).to.deep.equal(['a', 'b', 'c']);
         expect(clock.countTimers(), 'no timer once decided').to.equal(0);
 
@@ -552,11 +561,11 @@ describe('ParallelExecutor', () => {
           own: { target: 'b', ok: true, value: 'B' },
         });
         expect(called).to.deep.equal(['a', 'c']);
-        calls.get('c')!.resolve('C');
+        calls.get('c').resolve('C');
         const result = await outcome.promise;
         expect(result).to.include({ reached: true, inFlight: 1 });
         expect(result.succeeded.map(({ target }) => target)).to.deep.equal(['b', 'c']);
-        calls.get('a')!.resolve('A');
+        calls.get('a').resolve('A');
         expect((await result.settled).map(({ target }) => target)).to.deep.equal(['a', 'b', 'c']);
       });
     });

@@ -1,6 +1,7 @@
 import type { MemberAddress, MemberStatus } from '@kvdb/core';
 import { expect } from 'chai';
 import { LOCAL_TIMINGS } from '../src/defaults.js';
+import { defined } from './utils/assertions.js';
 import { createSimCluster, SIM_EPOCH, type SimCluster } from './utils/sim-cluster.js';
 
 interface Transition {
@@ -74,7 +75,7 @@ describe('Failure detection (simulated cluster, LOCAL_TIMINGS)', () => {
         for (const index of [0, 1, 2, 3]) {
           const seen = transitions.filter((t) => t.observer === cluster.address(index));
           expect([['suspect', 'dead'], ['dead']], `node ${index}`).to.deep.include(seen.map((t) => t.to));
-          expect(seen.at(-1)!.at - killedAt, `node ${index}`).to.be.at.least(suspicionTimeoutMs);
+          expect(defined(seen.at(-1)).at - killedAt, `node ${index}`).to.be.at.least(suspicionTimeoutMs);
         }
         expect(transitions.filter((t) => t.to === 'suspect').length, 'suspected by most').to.be.at.least(3);
       });
@@ -86,14 +87,14 @@ describe('Failure detection (simulated cluster, LOCAL_TIMINGS)', () => {
           withinMs: 5_000,
           what: 'dead everywhere',
         });
-        const before = cluster.node(0).membership.get(victim)!.incarnation;
+        const before = defined(cluster.node(0).membership.get(victim)).incarnation;
 
         await cluster.restart(4);
         await cluster.until(() => cluster.seenAs(victim, 'alive'), {
           withinMs: 5_000,
           what: `${victim} alive on every node`,
         });
-        expect(cluster.node(0).membership.get(victim)!.incarnation).to.be.above(before);
+        expect(defined(cluster.node(0).membership.get(victim)).incarnation).to.be.above(before);
         for (const address of cluster.addresses)
           expect(cluster.statusOf(4, address), address).to.equal('alive');
       });
@@ -220,7 +221,7 @@ describe('Failure detection (simulated cluster, LOCAL_TIMINGS)', () => {
       await cluster.tick(suspicionTimeoutMs * 3);
       expect(transitions.filter((t) => t.to === 'dead')).to.deep.equal([]);
       expect(cluster.seenAs(target, 'alive')).to.equal(true);
-      expect(cluster.node(0).membership.get(target)!.incarnation).to.be.above(own.incarnation);
+      expect(defined(cluster.node(0).membership.get(target)).incarnation).to.be.above(own.incarnation);
     });
   });
 });

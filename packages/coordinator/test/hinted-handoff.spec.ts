@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { LOCAL_TIMINGS, type Timings } from '../src/defaults.js';
 import { HintedHandoff } from '../src/hinted-handoff.js';
 import { Membership } from '../src/membership.js';
+import { defined } from './utils/assertions.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
 import { deferred, track } from './utils/timing.js';
 
@@ -68,7 +69,7 @@ describe('Hinted handoff (simulated cluster)', () => {
       });
 
       for (const key of before.slice(5, 8))
-        expect(isTombstone((await cluster.store(2).get(key))!), key).to.equal(true);
+        expect(isTombstone(defined(await cluster.store(2).get(key))), key).to.equal(true);
       for (const key of before.slice(0, 5))
         expect(await cluster.store(2).get(key), key).to.include({ value: 'updated' });
       expect(cluster.node(0).hints.count(), 'node 0 dropped its hints').to.equal(0);

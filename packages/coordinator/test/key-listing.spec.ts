@@ -11,7 +11,7 @@ import {
 import { expect } from 'chai';
 import type { Coordinator, ListKeysOptions } from '../src/coordinator.js';
 import { mergeKeyPages } from '../src/key-listing.js';
-import { rejection } from './utils/assertions.js';
+import { defined, rejection } from './utils/assertions.js';
 import { TestCluster } from './utils/test-cluster.js';
 
 const version = (wall: number, node = 'n'): Version => ({ wall, counter: 0, node });
@@ -37,7 +37,10 @@ async function walk(
   const result: Walk = { keys: [], pages: 0, emptyPages: 0 };
   let cursor: string | undefined;
   for (;;) {
-    const page = await coordinators[result.pages % coordinators.length]!.listKeys({ ...options, cursor });
+    const page = await defined(coordinators[result.pages % coordinators.length]).listKeys({
+      ...options,
+      cursor,
+    });
     result.pages += 1;
     if (page.keys.length === 0) result.emptyPages += 1;
     expect(page.keys.length, `page ${result.pages}`).to.be.at.most(options.limit ?? MAX_LIST_LIMIT);
@@ -61,7 +64,7 @@ function liveAmong(cluster: TestCluster, indexes: readonly number[], prefix = ''
   const newest = new Map<string, KVRecord>();
   for (const index of indexes) {
     for (const [key, record] of cluster.store(index).entries())
-      newest.set(key, newerRecord(newest.get(key), record)!);
+      newest.set(key, newerRecord(newest.get(key), record));
   }
   return [...newest]
     .filter(([key, record]) => key.startsWith(prefix) && !isTombstone(record))
@@ -79,7 +82,7 @@ function writer(cluster: TestCluster) {
     const record: KVRecord =
       value === null ? { deleted: true, version: version(wall++) } : { value, version: version(wall++) };
     const replicas = cluster.coordinator(0).locate(key);
-    const chosen = positions === 'all' ? replicas : positions.map((p) => replicas[p]!);
+    const chosen = positions === 'all' ? replicas : positions.map((p) => defined(replicas[p]));
     for (const address of chosen) {
       await cluster.coordinator(cluster.addresses.indexOf(address)).replica.merge(key, record);
     }

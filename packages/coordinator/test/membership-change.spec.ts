@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { defined } from './utils/assertions.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
 
 const R = 3;
@@ -17,7 +18,7 @@ async function placedExactly(
 ): Promise<boolean> {
   for (const key of keys) {
     const replicas = cluster
-      .node(indices[0]!)
+      .node(defined(indices[0]))
       .coordinator.locate(key)
       .map((address) => cluster.indexOf(address));
     const holders = await cluster.holders(key, indices);
@@ -48,7 +49,7 @@ async function expectRemovedAndReplaced(
 
 function locateAgrees(cluster: SimCluster, keys: readonly string[], indices: number[]): boolean {
   return keys.every((key) => {
-    const first = cluster.node(indices[0]!).coordinator.locate(key).join(',');
+    const first = cluster.node(defined(indices[0])).coordinator.locate(key).join(',');
     return indices.every((index) => cluster.node(index).coordinator.locate(key).join(',') === first);
   });
 }
@@ -58,7 +59,7 @@ async function expectPlaced(cluster: SimCluster, keys: readonly string[], indice
   expect(await cluster.totalLiveKeys(indices), 'R live copies of every key in all').to.equal(R * keys.length);
   for (const key of keys) {
     expect(await cluster.liveCopies(key, indices), key).to.equal(R);
-    const replica = cluster.indexOf(cluster.node(indices[0]!).coordinator.locate(key)[0]!);
+    const replica = cluster.indexOf(defined(cluster.node(defined(indices[0])).coordinator.locate(key)[0]));
     expect(await cluster.store(replica).get(key), key).to.include({ value: `v:${key}` });
   }
 }

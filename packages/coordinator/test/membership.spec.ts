@@ -1,6 +1,7 @@
 import type { MemberStatus } from '@kvdb/core';
 import { expect } from 'chai';
 import { Membership } from '../src/membership.js';
+import { defined } from './utils/assertions.js';
 
 const A = '10.0.0.1:5878';
 const B = '10.0.0.2:5878';
@@ -45,10 +46,10 @@ describe('Membership', () => {
 
   it('hands out copies of member state', () => {
     const membership = new Membership(A, [B]);
-    const state = membership.get(B)!;
+    const state = defined(membership.get(B));
     state.status = 'dead';
-    membership.states()[0]!.status = 'left';
-    expect(membership.get(B)!.status).to.equal('alive');
+    defined(membership.states()[0]).status = 'left';
+    expect(defined(membership.get(B)).status).to.equal('alive');
     expect(membership.isAlive(A)).to.equal(true);
     expect(membership.get(D)).to.equal(undefined);
   });
@@ -95,7 +96,7 @@ describe('Membership', () => {
       membership.update(B, 'alive');
       membership.update(B, 'alive', 3);
       expect(changes).to.deep.equal([]);
-      expect(membership.get(B)!.incarnation, 'the incarnation is still updated').to.equal(3);
+      expect(defined(membership.get(B)).incarnation, 'the incarnation is still updated').to.equal(3);
     });
 
     it('keeps the incarnation when none is given', () => {

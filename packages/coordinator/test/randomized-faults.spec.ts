@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { isTombstone, type KVRecord, type MemberAddress } from '@kvdb/core';
 import { expect } from 'chai';
 import type { Coordinator } from '../src/coordinator.js';
+import { defined } from './utils/assertions.js';
 import { History, type Outcome } from './utils/history.js';
 import { seededRandom } from './utils/memory-network.js';
 import { createSimCluster, SimCluster } from './utils/sim-cluster.js';
@@ -28,7 +29,7 @@ interface Run {
 async function simulate(seed: number): Promise<Run> {
   const cluster = await createSimCluster({ n: NODES, seed, timeoutMs: 1_000 });
   const random = seededRandom(seed * 977 + 13);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const pick = <T>(items: readonly T[]): T => defined(items[Math.floor(random() * items.length)]);
   const history = new History();
   const events: string[] = [];
   const wiped = new Map<MemberAddress, number>();
@@ -175,7 +176,7 @@ async function check(run: Run): Promise<Array<Array<[string, KVRecord]>>> {
 
   const wrong: string[] = [];
   for (const key of keys) {
-    const primary = cluster.indexOf(cluster.node(0).coordinator.locate(key)[0]!);
+    const primary = cluster.indexOf(defined(cluster.node(0).coordinator.locate(key)[0]));
     const final = outcomeOf(await cluster.store(primary).get(key));
     if (!history.allows(key, final)) {
       wrong.push(`${key} ended as ${JSON.stringify(final)}, allowed ${JSON.stringify(history.allowed(key))}`);

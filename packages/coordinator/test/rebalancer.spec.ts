@@ -11,6 +11,7 @@ import { LocalReplica } from '../src/local-replica.js';
 import { Membership } from '../src/membership.js';
 import type { PeerTransport } from '../src/peer-transport.js';
 import { Rebalancer } from '../src/rebalancer.js';
+import { defined } from './utils/assertions.js';
 import { deferred, eventually, track, useFakeTimers } from './utils/timing.js';
 
 const [A, B, C, D] = ['10.0.0.1:5878', '10.0.0.2:5878', '10.0.0.3:5878', '10.0.0.4:5878'];
@@ -123,7 +124,7 @@ describe('Rebalancer', () => {
   it('keeps a record rewritten here while its batch was out, and hands the newer one over in the next pass', async () => {
     const transport = new HandoffTransport();
     const { store, keys, replica, rebalancer } = leaving(10, transport);
-    const rewritten = keys[0]!;
+    const rewritten = defined(keys[0]);
     const newer: KVRecord = { version: { wall: 2_000, counter: 0, node: A }, value: 'newer' };
     let once = true;
     transport.onPut = () => {

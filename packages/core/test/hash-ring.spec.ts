@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { DEFAULT_VNODES } from '../src/constants.js';
 import { HashRing } from '../src/hash-ring.js';
 import { md5Hasher } from '../src/hasher.js';
+import { defined } from './defined.js';
 
 const KEY_COUNT = 100_000;
 const members = (count: number): string[] => Array.from({ length: count }, (_, i) => `10.0.0.${i + 1}:5878`);
@@ -20,7 +21,7 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
   };
   for (let i = result.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [result[i], result[j]] = [result[j]!, result[i]!];
+    [result[i], result[j]] = [defined(result[j]), defined(result[i])];
   }
   return result;
 }
@@ -84,7 +85,7 @@ describe('HashRing', () => {
     });
 
     it('keeps the primary of every key a removed member did not own', () => {
-      const leaving = five[2]!;
+      const leaving = defined(five[2]);
       const shrunk = ring.withoutMember(leaving);
       expect(shrunk.members).to.not.include(leaving);
       expect(shrunk.size).to.equal(4);
@@ -105,7 +106,7 @@ describe('HashRing', () => {
     });
 
     it('leaves the original ring unchanged by withMember and withoutMember', () => {
-      ring.withoutMember(five[0]!);
+      ring.withoutMember(defined(five[0]));
       ring.withMember('10.0.0.9:5878');
       expect(ring.members).to.deep.equal([...five].sort());
       expect(grown.members).to.deep.equal([...five, sixth].sort());
@@ -127,7 +128,7 @@ describe('HashRing', () => {
 
     it('ignores duplicate members', () => {
       const reference = new HashRing(base);
-      const duplicated = new HashRing(shuffled([...base, ...base, base[0]!], 42));
+      const duplicated = new HashRing(shuffled([...base, ...base, defined(base[0])], 42));
       expect(duplicated.size).to.equal(base.length);
       expect(duplicated.members).to.deep.equal(reference.members);
       expect(lists(duplicated, sample)).to.deep.equal(lists(reference, sample));
@@ -135,7 +136,7 @@ describe('HashRing', () => {
 
     it('gives the same ring from withMember as from building with that member', () => {
       const built = new HashRing(base);
-      const grown = new HashRing(base.slice(1)).withMember(base[0]!);
+      const grown = new HashRing(base.slice(1)).withMember(defined(base[0]));
       expect(lists(grown, sample)).to.deep.equal(lists(built, sample));
     });
   });

@@ -3,6 +3,7 @@ import { compareKeys } from '../src/keys.js';
 import { MemoryStore } from '../src/memory-store.js';
 import type { KVRecord } from '../src/record.js';
 import { compareVersions } from '../src/version.js';
+import { defined } from './defined.js';
 import { storeCompliance } from './store-compliance.js';
 
 storeCompliance('MemoryStore', () => new MemoryStore());
@@ -107,13 +108,13 @@ describe('MemoryStore', () => {
             expect(deleted, key).to.equal(model.get(key)?.deleted === true);
             paged.push(key);
           }
-          after = keys.at(-1)![0];
+          after = defined(keys.at(-1))[0];
         }
         expect(paged).to.deep.equal(sorted);
         expect(new Map(store.entries())).to.deep.equal(model);
       };
       for (let step = 1; step <= 6000; step++) {
-        const key = pool[random(pool.length)]!;
+        const key = defined(pool[random(pool.length)]);
         const held = model.get(key);
         const roll = random(10);
         if (roll < 2 && held !== undefined) {

@@ -4,6 +4,7 @@ import { compareKeys } from '../src/keys.js';
 import { isTombstone, type JsonValue, type KVRecord } from '../src/record.js';
 import type { Store } from '../src/store.js';
 import type { Version } from '../src/version.js';
+import { defined } from './defined.js';
 
 const v = (wall: number, counter = 0, node = 'n1'): Version => ({ wall, counter, node });
 const live = (version: Version, value: JsonValue = 'x'): KVRecord => ({ version, value });
@@ -336,7 +337,7 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
         expect(store.scanKeys({ after: left[2], limit: 100 }).map(([key]) => key)).to.deep.equal(
           left.slice(3),
         );
-        expect(await store.get(keys[0]!)).to.equal(undefined);
+        expect(await store.get(defined(keys[0]))).to.equal(undefined);
       });
     });
 
@@ -430,13 +431,13 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
           if (page.length === 0) break;
           expect(page.length).to.be.at.most(10);
           seen.push(...keysOf(page));
-          after = page.at(-1)![0];
+          after = defined(page.at(-1))[0];
         }
         expect(seen).to.deep.equal([...keys].sort(compareKeys));
         const first = store.scanKeys({ limit: 100 });
         const tombstones = first.filter(([, , deleted]) => deleted).length;
         expect(tombstones).to.equal(15);
-        const [key, version, deleted] = first.find(([k]) => k === keys[1])!;
+        const [key, version, deleted] = defined(first.find(([k]) => k === keys[1]));
         expect([key, version, deleted]).to.deep.equal([keys[1], v(2), false]);
       });
 
@@ -472,7 +473,8 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
         const listed = keysOf(store.scanKeys({ limit: 100 }));
         expect(listed).to.deep.equal(['a', 'z', 'é', '\ue000', '\uffff', '😀', '\u{10ffff}']);
         const bytes = listed.map((key) => Buffer.from(key, 'utf8'));
-        for (let i = 1; i < bytes.length; i++) expect(Buffer.compare(bytes[i - 1]!, bytes[i]!)).to.equal(-1);
+        for (let i = 1; i < bytes.length; i++)
+          expect(Buffer.compare(defined(bytes[i - 1]), defined(bytes[i]))).to.equal(-1);
       });
     });
 

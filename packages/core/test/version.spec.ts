@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { compareVersions, formatVersion, HybridClock, isVersion, type Version } from '../src/version.js';
+import { defined } from './defined.js';
 
 const v = (wall: number, counter: number, node: string): Version => ({ wall, counter, node });
 
@@ -32,7 +33,9 @@ describe('versions', () => {
       expect(reversed).to.deep.equal(sorted);
       for (let i = 0; i < sorted.length; i++) {
         for (let j = 0; j < sorted.length; j++) {
-          expect(compareVersions(sorted[i]!, sorted[j]!), `${i} vs ${j}`).to.equal(Math.sign(i - j));
+          expect(compareVersions(defined(sorted[i]), defined(sorted[j])), `${i} vs ${j}`).to.equal(
+            Math.sign(i - j),
+          );
         }
       }
     });

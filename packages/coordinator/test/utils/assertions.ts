@@ -32,9 +32,15 @@ export async function replicated(cluster: TestCluster, key: string): Promise<KVR
     },
     { what: `${key} on every store` },
   );
-  return agreed!;
+  return defined(agreed, `${key} on every store`);
 }
 
 function sameVersion(a: KVRecord, b: KVRecord): boolean {
   return JSON.stringify(a.version) === JSON.stringify(b.version);
+}
+
+/** `value`, which the test knows is there: its absence is a mistake in the test, and fails it. */
+export function defined<T>(value: T | undefined, what = 'a value'): T {
+  if (value === undefined) throw new Error(`expected ${what}, got undefined`);
+  return value;
 }
