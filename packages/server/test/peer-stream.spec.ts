@@ -10,8 +10,8 @@ import {
   UnauthorizedError,
 } from '@kvdb/core';
 import { expect } from 'chai';
+import { KVNode } from '../src/node.js';
 import { FrameReader, PEER_PROTOCOL } from '../src/peer-stream.js';
-import { KVNode } from '../src/server.js';
 import { StreamPeerTransport } from '../src/stream-peer-transport.js';
 import { freePort, until, warnings } from './utils/node-harness.js';
 
@@ -405,6 +405,26 @@ describe('peer streams', () => {
         expect(batch.map((reply: { id: number }) => reply.id)).to.deep.equal([7, 8]);
         expect(batch[0].error.code).to.equal(ErrorCode.INVALID_PARAMS);
         expect(batch[1].result).to.equal('pong');
+      } finally {
+        socket.destroy();
+      }
+    });
+
+    it('answers no line to a frame of notifications, and answers id null and a nested batch', async () => {
+      const { socket, lines } = await open(`${upgrade}authorization: Bearer tok\r\n`);
+      try {
+        socket.write('[{"jsonrpc":"2.0","method":"ping"},{"jsonrpc":"2.0","method":"nope"}]\n');
+        socket.write('{"jsonrpc":"2.0","id":null,"method":"ping"}\n');
+        socket.write('[[{"jsonrpc":"2.0","id":5,"method":"ping"}]]\n');
+        socket.write('{"jsonrpc":"2.0","id":9,"method":"ping"}\n');
+        await until('the answer to the last frame', () => lines.some((line) => line.includes('"id":9')));
+        const replies = lines.map((line) => JSON.parse(line));
+        expect(replies, 'nothing for the notifications').to.have.length(3);
+        expect(replies).to.deep.include({ jsonrpc: '2.0', id: null, result: 'pong' });
+        const nested = replies.find(Array.isArray) as Array<{ id: unknown; error: { code: number } }>;
+        expect(nested.map(({ id, error }) => [id, error.code])).to.deep.equal([
+          [null, ErrorCode.INVALID_REQUEST],
+        ]);
       } finally {
         socket.destroy();
       }

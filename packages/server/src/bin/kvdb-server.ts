@@ -17,7 +17,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_CLUSTER_NAME, DEFAULT_FSYNC_INTERVAL_MS } from '../config.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
-import { KVNode } from '../server.js';
+import { KVNode } from '../node.js';
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('kvdb-server')
