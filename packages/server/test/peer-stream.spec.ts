@@ -30,6 +30,8 @@ class FakePeer {
   readonly upgrades: IncomingMessage[] = [];
   readonly sockets: Socket[] = [];
   refuseWith: string | undefined;
+  /** Takes stream requests without answering them. */
+  silent = false;
   /** The cluster it names as it switches; none by default, as a node of an older kvdb. */
   cluster: string | undefined;
   answer: (calls: RpcRequest[], socket: Socket) => void = (calls, socket) =>
@@ -47,6 +49,7 @@ class FakePeer {
         return;
       }
       this.sockets.push(socket);
+      if (this.silent) return;
       const named = this.cluster === undefined ? '' : `Kvdb-Cluster: ${this.cluster}\r\n`;
       socket.write(
         `HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\n${named}\r\n`,
@@ -299,6 +302,18 @@ describe('peer streams', () => {
       } finally {
         await small.close();
       }
+    });
+
+    it('on close, drops a stream request still unanswered and fails its calls', async () => {
+      peer.silent = true;
+      const call = transport.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
+      await until('the stream request', () => peer.sockets.length === 1);
+      const dropped = new Promise((resolve) => peer.sockets[0]!.once('end', resolve));
+      await transport.close();
+      const error = await call;
+      expect(error).to.be.instanceOf(ConnectionError);
+      expect((error as Error).message).to.equal(`peer.get to ${address} failed: this node is stopping`);
+      await dropped;
     });
 
     it('fails calls at once after close', async () => {
