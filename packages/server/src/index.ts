@@ -10,19 +10,8 @@
  * await node.stop()
  * ```
  */
-export {
-  DEFAULT_FSYNC_INTERVAL_MS,
-  type Limits,
-  type NodeConfig,
-  type NodeConfigInit,
-  resolveConfig,
-} from './config.js';
-export {
-  DataDirError,
-  type DataDirIdentity,
-  DiskStore,
-  type DiskStoreOptions,
-} from './disk-store.js';
+export { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
+export { type Limits, type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
 
 export { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 export { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';

@@ -9,9 +9,9 @@ import {
   type PeerTransport,
 } from '@kvdb/coordinator';
 import { cryptoHasher, MemoryStore, type Store } from '@kvdb/core';
+import { DiskStore } from '@kvdb/store-level';
 import { isLoopback } from './auth.js';
 import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
-import { DiskStore } from './disk-store.js';
 import { HttpFrontEnd } from './http-front-end.js';
 import { JsonRpcDispatcher } from './json-rpc.js';
 import { createLogger } from './logger.js';
