@@ -1,4 +1,4 @@
-import { type KVRecord, type MemberAddress, newerRecord, reasonOf } from '@kvdb/core';
+import { type HintLog, type KVRecord, type MemberAddress, newerRecord, reasonOf } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
 import {
   DEFAULT_BATCH_SIZE,
@@ -11,13 +11,8 @@ import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
 import { RunsUnderWay } from './runs-under-way.js';
 
-/** Where hints are kept durably, so a coordinator that restarts still delivers them. */
-export interface HintLog {
-  /** Every hint kept, as `[member, key, record]`. */
-  load(): Iterable<[MemberAddress, string, KVRecord]>;
-  put(member: MemberAddress, key: string, record: KVRecord): Promise<void>;
-  delete(member: MemberAddress, key: string): Promise<void>;
-}
+/** Where hints are kept durably: defined beside `Store` in @kvdb/core, so a store need not depend on this package. */
+export type { HintLog };
 
 export interface HintedHandoffInit {
   /** How often hints for reachable members are replayed. @default LAN_TIMINGS.hintReplayIntervalMs */

@@ -15,7 +15,7 @@
  * await node.coordinator.set('user:42', { name: 'Ada' })
  * ```
  */
-export type { AntiEntropyStats } from '@kvdb/core';
+export type { AntiEntropyStats, HintLog } from '@kvdb/core';
 export { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js';
 export { type Clock, type Repeating, repeat, systemClock, type TimerHandle } from './clock.js';
 export { ClusterNode, type ClusterNodeComponents, type ClusterNodeInit } from './cluster-node.js';
@@ -39,7 +39,7 @@ export {
   type Settled,
 } from './executor.js';
 export { FailureDetector, type FailureDetectorComponents } from './failure-detector.js';
-export { HintedHandoff, type HintedHandoffInit, type HintLog } from './hinted-handoff.js';
+export { HintedHandoff, type HintedHandoffInit } from './hinted-handoff.js';
 export { type CollectKeysOptions, collectKeys, mergeKeyPages } from './key-listing.js';
 export {
   type DataHandlers,

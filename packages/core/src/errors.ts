@@ -15,6 +15,7 @@ export const ErrorCode = {
   UNAUTHORIZED: 1004,
   TOO_LARGE: 1005,
   CONNECTION_FAILED: 1006,
+  DATA_DIR: 1007,
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -121,6 +122,12 @@ export class ConnectionError extends KVError {
   override name = 'ConnectionError';
 }
 
+/** A data dir that belongs to someone else, is in use, or that this version cannot read: raised at start, never sent on the wire. */
+export class DataDirError extends KVError {
+  static override readonly code = ErrorCode.DATA_DIR;
+  override name = 'DataDirError';
+}
+
 const classesByCode = new Map<number, typeof KVError>(
   [
     ParseError,
@@ -134,6 +141,7 @@ const classesByCode = new Map<number, typeof KVError>(
     UnauthorizedError,
     TooLargeError,
     ConnectionError,
+    DataDirError,
   ].map((cls) => [cls.code, cls as typeof KVError]),
 );
 

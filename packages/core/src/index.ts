@@ -20,6 +20,7 @@ export * from './protocol.js';
 export * from './record.js';
 export {
   type EntriesOptions,
+  type HintLog,
   type MergeResult,
   type ScanOptions,
   type Store,

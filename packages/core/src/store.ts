@@ -1,4 +1,5 @@
 import { UnavailableError } from './errors.js';
+import type { MemberAddress } from './member.js';
 import type { KeyVersion } from './protocol.js';
 import type { KVRecord, RecordHead } from './record.js';
 import type { Version } from './version.js';
@@ -87,6 +88,17 @@ export interface Store {
    * harmless.
    */
   close(): Promise<void>;
+}
+
+/**
+ * Where hints (writes kept for a replica that missed them) are kept durably, so a coordinator that restarts still
+ * delivers them. A store that keeps its data on disk can offer one beside its records.
+ */
+export interface HintLog {
+  /** Every hint kept, as `[member, key, record]`. */
+  load(): Iterable<[MemberAddress, string, KVRecord]>;
+  put(member: MemberAddress, key: string, record: KVRecord): Promise<void>;
+  delete(member: MemberAddress, key: string): Promise<void>;
 }
 
 /** What a closed store answers with: the node is stopping, so the caller should try another replica. */

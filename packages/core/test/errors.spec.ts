@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import {
   ConnectionError,
+  DataDirError,
   ErrorCode,
   errorFromRpc,
   InternalError,
@@ -30,6 +31,7 @@ const classes: Array<[typeof KVError, string, number]> = [
   [UnauthorizedError, 'UnauthorizedError', ErrorCode.UNAUTHORIZED],
   [TooLargeError, 'TooLargeError', ErrorCode.TOO_LARGE],
   [ConnectionError, 'ConnectionError', ErrorCode.CONNECTION_FAILED],
+  [DataDirError, 'DataDirError', ErrorCode.DATA_DIR],
 ];
 
 describe('errors', () => {

@@ -14,6 +14,7 @@ import {
   type MemberAddress,
   parseAddress,
 } from '@kvdb/core';
+import { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
 import type { LogLevel } from './logger.js';
 
 /** Sizes a node refuses to go past; each refusal is a clear JSON-RPC error and changes nothing. */
@@ -95,9 +96,6 @@ function resolveTimings(timings: NodeConfigInit['timings']): Timings {
 }
 
 export const DEFAULT_CLUSTER_NAME = 'kvdb';
-
-/** With a data dir, the longest an acknowledged write waits to be fsynced: Redis' `appendfsync everysec`. */
-export const DEFAULT_FSYNC_INTERVAL_MS = 1_000;
 
 /** What a cluster name may be: it travels in an HTTP header, which trims spaces at its ends. */
 const CLUSTER_NAME = /^[!-~](?:[ -~]{0,62}[!-~])?$/;

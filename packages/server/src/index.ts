@@ -10,22 +10,11 @@
  * await node.stop()
  * ```
  */
-export {
-  DEFAULT_FSYNC_INTERVAL_MS,
-  type Limits,
-  type NodeConfig,
-  type NodeConfigInit,
-  resolveConfig,
-} from './config.js';
-export {
-  DataDirError,
-  type DataDirIdentity,
-  DiskStore,
-  type DiskStoreOptions,
-} from './disk-store.js';
+export { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
+export { type Limits, type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
 
 export { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 export { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
+export { KVNode, type NodeComponents } from './node.js';
 export { FrameReader, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
-export { KVNode, type NodeComponents } from './server.js';
 export { StreamPeerTransport, type StreamPeerTransportInit } from './stream-peer-transport.js';

@@ -10,8 +10,8 @@ import {
   UnauthorizedError,
 } from '@kvdb/core';
 import { expect } from 'chai';
+import { KVNode } from '../src/node.js';
 import { FrameReader, PEER_PROTOCOL } from '../src/peer-stream.js';
-import { KVNode } from '../src/server.js';
 import { StreamPeerTransport } from '../src/stream-peer-transport.js';
 import { freePort, until, warnings } from './utils/node-harness.js';
 
@@ -30,6 +30,8 @@ class FakePeer {
   readonly upgrades: IncomingMessage[] = [];
   readonly sockets: Socket[] = [];
   refuseWith: string | undefined;
+  /** Takes stream requests without answering them. */
+  silent = false;
   /** The cluster it names as it switches; none by default, as a node of an older kvdb. */
   cluster: string | undefined;
   answer: (calls: RpcRequest[], socket: Socket) => void = (calls, socket) =>
@@ -47,6 +49,7 @@ class FakePeer {
         return;
       }
       this.sockets.push(socket);
+      if (this.silent) return;
       const named = this.cluster === undefined ? '' : `Kvdb-Cluster: ${this.cluster}\r\n`;
       socket.write(
         `HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${PEER_PROTOCOL}\r\n${named}\r\n`,
@@ -301,6 +304,18 @@ describe('peer streams', () => {
       }
     });
 
+    it('on close, drops a stream request still unanswered and fails its calls', async () => {
+      peer.silent = true;
+      const call = transport.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
+      await until('the stream request', () => peer.sockets.length === 1);
+      const dropped = new Promise((resolve) => peer.sockets[0]!.once('end', resolve));
+      await transport.close();
+      const error = await call;
+      expect(error).to.be.instanceOf(ConnectionError);
+      expect((error as Error).message).to.equal(`peer.get to ${address} failed: this node is stopping`);
+      await dropped;
+    });
+
     it('fails calls at once after close', async () => {
       await transport.close();
       const error = await transport.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
@@ -405,6 +420,26 @@ describe('peer streams', () => {
         expect(batch.map((reply: { id: number }) => reply.id)).to.deep.equal([7, 8]);
         expect(batch[0].error.code).to.equal(ErrorCode.INVALID_PARAMS);
         expect(batch[1].result).to.equal('pong');
+      } finally {
+        socket.destroy();
+      }
+    });
+
+    it('answers no line to a frame of notifications, and answers id null and a nested batch', async () => {
+      const { socket, lines } = await open(`${upgrade}authorization: Bearer tok\r\n`);
+      try {
+        socket.write('[{"jsonrpc":"2.0","method":"ping"},{"jsonrpc":"2.0","method":"nope"}]\n');
+        socket.write('{"jsonrpc":"2.0","id":null,"method":"ping"}\n');
+        socket.write('[[{"jsonrpc":"2.0","id":5,"method":"ping"}]]\n');
+        socket.write('{"jsonrpc":"2.0","id":9,"method":"ping"}\n');
+        await until('the answer to the last frame', () => lines.some((line) => line.includes('"id":9')));
+        const replies = lines.map((line) => JSON.parse(line));
+        expect(replies, 'nothing for the notifications').to.have.length(3);
+        expect(replies).to.deep.include({ jsonrpc: '2.0', id: null, result: 'pong' });
+        const nested = replies.find(Array.isArray) as Array<{ id: unknown; error: { code: number } }>;
+        expect(nested.map(({ id, error }) => [id, error.code])).to.deep.equal([
+          [null, ErrorCode.INVALID_REQUEST],
+        ]);
       } finally {
         socket.destroy();
       }

@@ -1,6 +1,6 @@
 import { MemoryStore } from '@kvdb/core';
 import { expect } from 'chai';
-import { KVNode } from '../src/server.js';
+import { KVNode } from '../src/node.js';
 import { freePort, until } from './utils/node-harness.js';
 
 describe('readRepairChance (--read-repair-chance)', () => {

@@ -1,24 +1,16 @@
-import { request } from 'node:http';
 import { type KVRecord, MemoryStore, type MergeResult, type Store } from '@kvdb/core';
 import { expect } from 'chai';
-import { KVNode } from '../src/server.js';
-import { freePort, until, warnings } from './utils/node-harness.js';
+import { KVNode } from '../src/node.js';
+import { freePort, post, until, warnings } from './utils/node-harness.js';
 
 /** One JSON-RPC call on a connection of its own; resolves with the reply, rejects with the connection's error. */
-function call(port: number, method: string, params: object): Promise<{ result?: unknown; error?: unknown }> {
-  return new Promise((resolve, reject) => {
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method, params });
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent: false }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => {
-        text += chunk.toString();
-      });
-      res.on('end', () => resolve(JSON.parse(text)));
-    });
-    req.on('error', reject);
-    req.setHeader('content-type', 'application/json');
-    req.end(body);
-  });
+async function call(
+  port: number,
+  method: string,
+  params: object,
+): Promise<{ result?: unknown; error?: unknown }> {
+  const { json } = await post(port, JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }));
+  return json as { result?: unknown; error?: unknown };
 }
 
 describe('KVNode.stop', () => {

@@ -13,11 +13,12 @@ import {
   KVDB_VERSION,
   parseMemberList,
 } from '@kvdb/core';
+import { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DEFAULT_CLUSTER_NAME, DEFAULT_FSYNC_INTERVAL_MS } from '../config.js';
+import { DEFAULT_CLUSTER_NAME } from '../config.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
-import { KVNode } from '../server.js';
+import { KVNode } from '../node.js';
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('kvdb-server')

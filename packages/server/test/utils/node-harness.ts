@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@kvdb/coordinator';
 
@@ -25,4 +25,38 @@ export async function until(what: string, check: () => boolean, ms = 3_000): Pro
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+export interface Posted {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The body parsed as JSON; undefined when empty. */
+  json: unknown;
+}
+
+/** A POST on a connection of its own; resolves with the reply, rejects with the connection's error. */
+export function post(
+  port: number,
+  body: string | Buffer,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+  method = 'POST',
+  path = '/',
+): Promise<Posted> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          json: text === '' ? undefined : JSON.parse(text),
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UnavailableError } from '@kvdb/core';
+import { DataDirError, UnavailableError } from '@kvdb/core';
 import { storeCompliance } from '@kvdb/core/store-compliance';
 import { expect } from 'chai';
 import type { ClassicLevel } from 'classic-level';
 import sinon from 'sinon';
-import { DataDirError, DiskStore } from '../src/disk-store.js';
+import { DiskStore } from '../src/disk-store.js';
 
 const identity = { cluster: 'test', address: '127.0.0.1:5878' };
 const dirs: string[] = [];

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HintLog } from '@kvdb/coordinator';
 import {
+  DataDirError,
   type EntriesOptions,
+  type HintLog,
   type KeyVersion,
   type KVRecord,
   MemoryStore,
@@ -15,7 +16,7 @@ import {
   type Version,
 } from '@kvdb/core';
 import { ClassicLevel } from 'classic-level';
-import { DEFAULT_FSYNC_INTERVAL_MS } from './config.js';
+import { DEFAULT_FSYNC_INTERVAL_MS } from './constants.js';
 
 /** Who wrote a data dir: a node refuses a dir written by another cluster or under another address. */
 export interface DataDirIdentity {
@@ -29,7 +30,7 @@ export interface DiskStoreOptions {
    * resolves once its writes are in the OS (so they survive `kill -9`); a later commit, or a flush of its own when
    * none comes, is fsynced at most this long after, so a power cut loses at most about this much of the writes
    * (which survive where other machines' replicas acknowledged them). 0: every commit waits for the disk before it
-   * resolves. @default 1000
+   * resolves. @default DEFAULT_FSYNC_INTERVAL_MS (1000)
    */
   fsyncIntervalMs?: number;
 }
@@ -48,11 +49,6 @@ const FLUSHED = 'meta/flushed';
 
 /** Records read a step at a time when a store opens. */
 const LOAD_STEP = 1_000;
-
-/** A data dir that belongs to someone else, is in use, or that this version cannot read. */
-export class DataDirError extends Error {
-  override name = 'DataDirError';
-}
 
 type Operation = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 

@@ -1,0 +1,171 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '@kvdb/coordinator';
+import { DEFAULT_MAX_BODY_BYTES, ErrorCode } from '@kvdb/core';
+import { createTokenCheck, UNAUTHORIZED_REPLY } from './auth.js';
+import {
+  errorReply,
+  type JsonRpcDispatcher,
+  type JsonRpcReply,
+  parseRequest,
+  replyText,
+} from './json-rpc.js';
+
+export interface HttpFrontEndComponents {
+  /** Answers every request whose body parsed. */
+  dispatcher: JsonRpcDispatcher;
+  logger: Logger;
+}
+
+export interface HttpFrontEndInit {
+  /** Every request must carry `Authorization: Bearer <token>`. @default undefined (none needed) */
+  authToken?: string;
+  /** Largest request body taken (`--max-body-bytes`). @default DEFAULT_MAX_BODY_BYTES */
+  maxBodyBytes?: number;
+}
+
+/**
+ * The node's HTTP side: JSON-RPC 2.0 on POST `/` (anything else is 404 or 405, a request without the token 401, a
+ * body that is not JSON 415). Bodies are read up to a limit and refused past it (413) without being buffered;
+ * every error goes back as a JSON-RPC error object. Its `server` is the node's listening socket: the node hands
+ * its `upgrade` event to the peer-stream server.
+ */
+export class HttpFrontEnd {
+  readonly server: Server;
+  private readonly dispatcher: JsonRpcDispatcher;
+  private readonly log: Logger;
+  private readonly authorized: (header: string | undefined) => boolean;
+  private readonly maxBodyBytes: number;
+  private requestsInFlight = 0;
+  private stopping = false;
+
+  constructor(components: HttpFrontEndComponents, init: HttpFrontEndInit = {}) {
+    this.dispatcher = components.dispatcher;
+    this.log = components.logger;
+    this.authorized = createTokenCheck(init.authToken);
+    this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    // A slow sender (slowloris) cannot hold a connection open: headers within 10 s, the whole request within 30 s.
+    this.server = createServer(
+      { keepAliveTimeout: 30_000, headersTimeout: 10_000, requestTimeout: 30_000 },
+      (req, res) => this.handle(req, res),
+    );
+    this.server.on('checkContinue', (req, res) => this.handle(req, res, true));
+  }
+
+  /** Requests read and being answered: a stop waits for them. */
+  get inFlight(): number {
+    return this.requestsInFlight;
+  }
+
+  /** The port bound, once listening. */
+  get port(): number | undefined {
+    return (this.server.address() as AddressInfo | null)?.port;
+  }
+
+  listen(port: number, host: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Takes no new connections and closes idle ones; busy keep-alive connections get `Connection: close` on their
+   * next reply. Resolves once every connection is gone (see `closeAllConnections`).
+   */
+  close(): Promise<void> {
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    return closed;
+  }
+
+  closeAllConnections(): void {
+    this.server.closeAllConnections();
+  }
+
+  /** One HTTP request; with `expectsContinue`, the client waits for `100 Continue` before sending the body. */
+  private handle(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
+    if (req.method !== 'POST' || (req.url !== '/' && req.url !== '')) {
+      res.setHeader('allow', 'POST');
+      this.reply(
+        res,
+        req.method === 'POST' ? 404 : 405,
+        errorReply(ErrorCode.INVALID_REQUEST, 'kvdb speaks JSON-RPC 2.0 on POST /'),
+      );
+      req.resume();
+      return;
+    }
+    if (!this.authorized(req.headers.authorization)) {
+      res.setHeader('www-authenticate', 'Bearer realm="kvdb"');
+      this.reply(res, 401, UNAUTHORIZED_REPLY);
+      req.resume();
+      return;
+    }
+    const contentType = req.headers['content-type'];
+    if (contentType !== undefined && !/^application\/json\b/i.test(contentType)) {
+      this.reply(res, 415, errorReply(ErrorCode.INVALID_REQUEST, 'Expected Content-Type application/json'));
+      req.resume();
+      return;
+    }
+    const limit = this.maxBodyBytes;
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      this.refuseTooLarge(req, res);
+      return;
+    }
+    if (expectsContinue) res.writeContinue();
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        this.refuseTooLarge(req, res);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      if (size > limit) return;
+      const parsed = parseRequest(Buffer.concat(chunks, size), 'body');
+      if ('error' in parsed) {
+        this.reply(res, 200, parsed.error);
+        return;
+      }
+      this.requestsInFlight += 1;
+      void this.dispatcher.dispatch(parsed.request).then((reply) => {
+        this.requestsInFlight -= 1;
+        this.reply(res, reply === undefined ? 204 : 200, reply);
+      });
+    });
+  }
+
+  private refuseTooLarge(req: IncomingMessage, res: ServerResponse): void {
+    if (res.headersSent) return;
+    const limit = this.maxBodyBytes;
+    const error = errorReply(ErrorCode.TOO_LARGE, `Request body over ${limit} bytes (--max-body-bytes)`, {
+      limit,
+    });
+    res.setHeader('connection', 'close');
+    this.reply(res, 413, error);
+    req.pause();
+    res.on('finish', () => req.destroy());
+  }
+
+  /** Sends a reply; 204 (only notifications) has no body. */
+  private reply(res: ServerResponse, status: number, reply: JsonRpcReply): void {
+    if (this.stopping) res.setHeader('connection', 'close');
+    if (reply === undefined) {
+      res.statusCode = status;
+      res.end();
+      return;
+    }
+    const body = replyText(reply, this.log);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+}

@@ -1,0 +1,179 @@
+import type { Logger } from '@kvdb/coordinator';
+import { DEFAULT_MAX_BATCH, ErrorCode } from '@kvdb/core';
+import type { MethodContext, MethodDefinition } from './methods/index.js';
+import { normalizeParams } from './params.js';
+import { type RpcErrorObject, toRpcError } from './rpc-errors.js';
+
+/** A request's id: a notification has none, and its reply none; an id the request could not give is null. */
+export type RequestId = string | number | null;
+
+export interface JsonRpcResponse {
+  jsonrpc: '2.0';
+  id: RequestId;
+  result?: unknown;
+  error?: RpcErrorObject;
+}
+
+/** What a request or batch gets back: one response, a batch of them, or nothing (only notifications). */
+export type JsonRpcReply = JsonRpcResponse | JsonRpcResponse[] | undefined;
+
+export interface JsonRpcDispatcherComponents {
+  /** The method table. */
+  methods: readonly MethodDefinition[];
+  /** What every method is called with. */
+  context: MethodContext;
+  /** Where internal errors of methods are reported (their stack never goes on the wire). */
+  logger: Logger;
+}
+
+export interface JsonRpcDispatcherInit {
+  /** Most requests in a batch (`--max-batch`); a longer batch is refused whole. @default DEFAULT_MAX_BATCH */
+  maxBatch?: number;
+}
+
+/** One member's answer: at once when it is refused before any call, else once its call is done. */
+type Answer = JsonRpcResponse | Promise<JsonRpcResponse | undefined>;
+
+const NOTHING: Promise<undefined> = Promise.resolve(undefined);
+
+/**
+ * JSON-RPC 2.0 for a node, from HTTP and peer streams alike: takes a parsed request or batch, calls the methods
+ * and returns the reply; never rejects (every failure is a JSON-RPC error). A request of the everyday shape goes
+ * straight to its method, with one promise between the method's and the reply; batch members run concurrently
+ * and are answered in order. A request object without an `id` member is a notification: it runs and gets no
+ * reply, even when it fails. One with `"id": null` is a request, answered with `"id": null`.
+ */
+export class JsonRpcDispatcher {
+  private readonly methods: ReadonlyMap<string, MethodDefinition>;
+  private readonly context: MethodContext;
+  private readonly log: Logger;
+  private readonly maxBatch: number;
+  private readonly failed = (id: RequestId, error: unknown): JsonRpcResponse => ({
+    jsonrpc: '2.0',
+    id,
+    error: toRpcError(error, this.log),
+  });
+  /** A notification's failure: no reply, but an internal error is still logged. */
+  private readonly quietly = (error: unknown): undefined => {
+    toRpcError(error, this.log);
+  };
+
+  constructor(components: JsonRpcDispatcherComponents, init: JsonRpcDispatcherInit = {}) {
+    this.methods = new Map(components.methods.map((method) => [method.name, method]));
+    this.context = components.context;
+    this.log = components.logger;
+    this.maxBatch = init.maxBatch ?? DEFAULT_MAX_BATCH;
+  }
+
+  dispatch(request: unknown): Promise<JsonRpcReply> {
+    if (!Array.isArray(request)) {
+      const answer = this.answer(request, false);
+      return answer instanceof Promise ? answer : Promise.resolve(answer);
+    }
+    if (request.length === 0) {
+      return Promise.resolve(
+        errorReply(ErrorCode.INVALID_REQUEST, 'Expected at least one request in the batch'),
+      );
+    }
+    if (request.length > this.maxBatch) {
+      const message = `Batch of ${request.length} requests; the limit is ${this.maxBatch} (--max-batch)`;
+      return Promise.resolve(errorReply(ErrorCode.INVALID_REQUEST, message, { limit: this.maxBatch }));
+    }
+    const answers: Answer[] = [];
+    for (const item of request) answers.push(this.answer(item, true));
+    return Promise.all(answers).then(withoutNotifications);
+  }
+
+  /** The answer to one request object, checked as JSON-RPC 2.0 §4 has it; `inBatch` only words the errors. */
+  private answer(request: unknown, inBatch: boolean): Answer {
+    if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+      return invalid(null, notARequest(request, inBatch));
+    }
+    const { jsonrpc, id, method, params } = request as Record<string, unknown>;
+    if (id !== undefined && id !== null && typeof id !== 'string' && typeof id !== 'number') {
+      return invalid(null, 'Expected `id` to be a string, a number or null');
+    }
+    if (jsonrpc !== '2.0') return invalid(id ?? null, 'Expected `jsonrpc` to be "2.0"');
+    if (typeof method !== 'string') return invalid(id ?? null, 'Expected `method` to be a string');
+    if (params !== undefined && (typeof params !== 'object' || params === null)) {
+      return invalid(id ?? null, 'Expected `params` to be an object or an array');
+    }
+    const definition = this.methods.get(method);
+    if (definition === undefined) {
+      if (id === undefined) return NOTHING;
+      const error = { code: ErrorCode.METHOD_NOT_FOUND, message: `Method not found: ${quoted(method)}` };
+      return { jsonrpc: '2.0', id, error };
+    }
+    let pending: Promise<unknown>;
+    try {
+      pending = definition.call(normalizeParams(method, params, definition.params), this.context);
+    } catch (error) {
+      if (id !== undefined) return this.failed(id, error);
+      this.quietly(error);
+      return NOTHING;
+    }
+    if (id === undefined) return pending.then(() => undefined, this.quietly);
+    return pending.then(
+      (result) => ({ jsonrpc: '2.0', id, result }),
+      (error: unknown) => this.failed(id, error),
+    );
+  }
+}
+
+/** A batch's responses without the notifications' places. */
+function withoutNotifications(answers: Array<JsonRpcResponse | undefined>): JsonRpcReply {
+  if (!answers.includes(undefined)) return answers as JsonRpcResponse[];
+  const responses = answers.filter((answer) => answer !== undefined);
+  return responses.length === 0 ? undefined : responses;
+}
+
+function notARequest(request: unknown, inBatch: boolean): string {
+  if (!inBatch) return 'Expected a JSON-RPC request object or a batch array';
+  const got = Array.isArray(request)
+    ? 'an array (batches do not nest)'
+    : request === null
+      ? 'null'
+      : typeof request;
+  return `Expected each member of a batch to be a request object, got ${got}`;
+}
+
+function invalid(id: RequestId, message: string): JsonRpcResponse {
+  return { jsonrpc: '2.0', id, error: { code: ErrorCode.INVALID_REQUEST, message } };
+}
+
+/** A name from a request as a message shows it: quoted, and cut short. */
+function quoted(name: string): string {
+  return JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
+}
+
+/** A response about a whole request or batch, whose id could not be known. */
+export function errorReply(code: number, message: string, data?: unknown): JsonRpcResponse {
+  const error = data === undefined ? { code, message } : { code, message, data };
+  return { jsonrpc: '2.0', id: null, error };
+}
+
+/** Refuses bytes that are not UTF-8 instead of quietly turning them into U+FFFD. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A request body or a peer-stream frame, parsed; or the -32700 reply that says why it could not be. */
+export function parseRequest(
+  bytes: Uint8Array,
+  what: 'body' | 'frame',
+): { request: unknown } | { error: JsonRpcResponse } {
+  try {
+    return { request: JSON.parse(utf8.decode(bytes)) };
+  } catch (error) {
+    const reason = error instanceof TypeError ? `the ${what} is not valid UTF-8` : (error as Error).message;
+    return { error: errorReply(ErrorCode.PARSE_ERROR, `Parse error: ${reason}`) };
+  }
+}
+
+/** JSON text of a reply; a reply that cannot be serialised becomes an internal error (and is logged). */
+export function replyText(reply: JsonRpcReply, log: Logger): string {
+  try {
+    return JSON.stringify(reply);
+  } catch (error) {
+    log.error(`could not serialise a reply: ${String(error)}`);
+    return JSON.stringify(errorReply(ErrorCode.INTERNAL_ERROR, 'Internal error'));
+  }
+}

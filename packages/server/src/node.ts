@@ -1,0 +1,202 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import {
+  ClusterNode,
+  type Coordinator,
+  type HintLog,
+  type Logger,
+  type PeerTransport,
+} from '@kvdb/coordinator';
+import { cryptoHasher, MemoryStore, type Store } from '@kvdb/core';
+import { DiskStore } from '@kvdb/store-level';
+import { isLoopback } from './auth.js';
+import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
+import { HttpFrontEnd } from './http-front-end.js';
+import { JsonRpcDispatcher } from './json-rpc.js';
+import { createLogger } from './logger.js';
+import { METHODS } from './methods/index.js';
+import { PeerStreamServer } from './peer-stream-server.js';
+import { StreamPeerTransport } from './stream-peer-transport.js';
+
+/** The longest a stop waits for requests and peer frames in flight before it closes their connections. */
+const STOP_DRAIN_MS = 5_000;
+
+/** The longest a stop waits for background work to end before it closes the store anyway. */
+const STOP_IDLE_WAIT_MS = 2_000;
+
+export interface NodeComponents {
+  /** This node's replica. @default a `MemoryStore`, or with `dataDir` the `DiskStore` that `KVNode.start` opens */
+  store?: Store;
+  /** Keeps hints durably. @default the `DiskStore` that `KVNode.start` opens, else hints live in memory */
+  hintLog?: HintLog;
+  /** @default a `StreamPeerTransport` */
+  transport?: PeerTransport;
+  /** @default one line per event on stderr, at `logLevel` */
+  logger?: Logger;
+  /** Called after this node has left the cluster through the `leave` method; the binary exits there. */
+  onLeft?: () => void;
+}
+
+/**
+ * A kvdb node: a coordinator behind an HTTP front end (JSON-RPC 2.0 on POST `/`) and a peer-stream server, both
+ * on one port and both answered by one JSON-RPC dispatcher. Start one with `KVNode.start`.
+ */
+export class KVNode {
+  readonly config: NodeConfig;
+  readonly cluster: ClusterNode;
+  readonly coordinator: Coordinator;
+  readonly log: Logger;
+  private readonly front: HttpFrontEnd;
+  private readonly peers: PeerStreamServer;
+  private readonly transport: PeerTransport;
+  private readonly store: Store;
+  /** The start line's account of where the data is. */
+  private storage: string;
+
+  /** A node of a resolved config, not yet listening: `KVNode.start` resolves, opens the data dir and listens. */
+  constructor(config: NodeConfig, components: NodeComponents = {}) {
+    this.config = config;
+    const { advertise, authToken, clusterName, limits } = config;
+    this.log = components.logger ?? createLogger(advertise, config.logLevel);
+    this.store = components.store ?? new MemoryStore();
+    this.storage = components.store === undefined ? 'in memory' : 'in the store given';
+    this.transport =
+      components.transport ??
+      new StreamPeerTransport({
+        authToken,
+        clusterName,
+        logger: this.log,
+        routes: config.routes,
+        maxFrameBytes: limits.maxBodyBytes,
+        maxBatch: limits.maxBatch,
+      });
+    this.cluster = new ClusterNode(
+      { store: this.store, transport: this.transport, logger: this.log, hintLog: components.hintLog },
+      {
+        self: advertise,
+        seeds: config.members,
+        vnodes: config.vnodes,
+        hasher: cryptoHasher(config.hasher),
+        replicas: config.replicas,
+        timeoutMs: config.timeoutMs,
+        readRepairChance: config.readRepairChance,
+        timings: config.timings,
+        tombstoneGraceMs: config.tombstoneGraceMs,
+      },
+    );
+    this.coordinator = this.cluster.coordinator;
+    const onLeft = components.onLeft ?? (() => {});
+    const dispatcher = new JsonRpcDispatcher(
+      {
+        methods: METHODS,
+        context: {
+          node: this.cluster,
+          coordinator: this.coordinator,
+          limits,
+          onLeft: () => setImmediate(onLeft),
+        },
+        logger: this.log,
+      },
+      { maxBatch: limits.maxBatch },
+    );
+    this.front = new HttpFrontEnd(
+      { dispatcher, logger: this.log },
+      { authToken, maxBodyBytes: limits.maxBodyBytes },
+    );
+    this.peers = new PeerStreamServer(
+      { dispatcher, logger: this.log },
+      { address: advertise, clusterName, authToken, maxFrameBytes: limits.maxBodyBytes },
+    );
+    this.front.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.peers.accept(req, socket as Socket, head),
+    );
+  }
+
+  /** Starts a node (opening its data dir, if it has one) and resolves once it listens. */
+  static async start(init: NodeConfigInit = {}, components: NodeComponents = {}): Promise<KVNode> {
+    const config = resolveConfig(init);
+    let node: KVNode;
+    if (components.store === undefined && config.dataDir !== undefined) {
+      const disk = await DiskStore.open(
+        config.dataDir,
+        { cluster: config.clusterName, address: config.advertise },
+        { fsyncIntervalMs: config.fsyncIntervalMs },
+      );
+      node = new KVNode(config, { ...components, store: disk, hintLog: components.hintLog ?? disk });
+      const { records, hints, ms } = disk.loaded;
+      node.storage = `data in ${disk.dir} (${records} records and ${hints} hints loaded in ${(ms / 1_000).toFixed(1)} s)`;
+    } else {
+      node = new KVNode(config, components);
+    }
+    try {
+      await node.listen();
+    } catch (error) {
+      await node.store.close();
+      throw error;
+    }
+    return node;
+  }
+
+  get address(): string {
+    return this.config.advertise;
+  }
+
+  /** The port actually bound (useful with port 0 in tests). */
+  get port(): number {
+    return this.front.port ?? this.config.port;
+  }
+
+  async listen(): Promise<void> {
+    await this.front.listen(this.config.port, this.config.host);
+    const members = this.coordinator.listMembers().length;
+    this.log.info(
+      `listening on ${this.config.host}:${this.port}: ${members} member(s), replicas ${this.coordinator.replicas}, ${this.storage}`,
+    );
+    if (!isLoopback(this.config.host) && this.config.authToken === undefined) {
+      this.log.warn(
+        `listening on ${this.config.host} without --auth-token: anyone who can reach this port can read and change every key`,
+      );
+    }
+    void this.cluster.start().then((answered) => {
+      if (this.config.members.length > 0) this.log.info(`joined through ${answered} member(s)`);
+    });
+  }
+
+  /**
+   * Stops accepting requests, lets in-flight ones finish (at most `STOP_DRAIN_MS`), tells the members this node
+   * is going down (unless it has left), closes connections, waits (at most `STOP_IDLE_WAIT_MS`) for background
+   * work under way to end, then closes the store.
+   */
+  async stop({ announce = true } = {}): Promise<void> {
+    const closed = this.front.close();
+    this.peers.stop();
+    for (
+      let waited = 0;
+      this.front.inFlight + this.peers.inFlight > 0 && waited < STOP_DRAIN_MS;
+      waited += 20
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    this.front.closeAllConnections();
+    this.peers.closeAll();
+    await closed;
+    await this.cluster.stop({ announce });
+    await this.transport.close?.();
+    // Background work still under way ends once its peer calls fail; a write it made after the store closed would
+    // be refused. The bound's timer keeps the process alive: with every socket closed, nothing else may until the
+    // store is closed (a run's pause is on an unref'd timer).
+    let bound: NodeJS.Timeout | undefined;
+    const idle = await Promise.race([
+      this.cluster.idle().then(() => true),
+      new Promise<false>((resolve) => {
+        bound = setTimeout(() => resolve(false), STOP_IDLE_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(bound);
+    if (!idle)
+      this.log.warn(`background work still under way after ${STOP_IDLE_WAIT_MS} ms: its writes will fail`);
+    await this.store.close();
+    this.log.info('stopped');
+  }
+}

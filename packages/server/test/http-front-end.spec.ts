@@ -1,0 +1,125 @@
+import { request } from 'node:http';
+import { ErrorCode } from '@kvdb/core';
+import { expect } from 'chai';
+import { KVNode } from '../src/node.js';
+import { freePort, post } from './utils/node-harness.js';
+
+const ping = (id: unknown) => ({ jsonrpc: '2.0', id, method: 'ping' });
+const invalidMember = {
+  jsonrpc: '2.0',
+  id: null,
+  error: {
+    code: ErrorCode.INVALID_REQUEST,
+    message: 'Expected each member of a batch to be a request object, got an array (batches do not nest)',
+  },
+};
+
+describe('a node over HTTP', () => {
+  let node: KVNode | undefined;
+  let port: number;
+
+  beforeEach(async () => {
+    port = await freePort();
+    node = await KVNode.start(
+      { host: '127.0.0.1', port, authToken: 'tok', logLevel: 'silent', limits: { maxBodyBytes: 1_000 } },
+      {},
+    );
+  });
+
+  afterEach(async () => {
+    await node?.stop({ announce: false });
+    node = undefined;
+  });
+
+  const json = { 'content-type': 'application/json', authorization: 'Bearer tok' };
+  const send = (body: unknown) => post(port, JSON.stringify(body), json);
+
+  it('answers a request whose id is null, alone and in a batch, with id null and HTTP 200', async () => {
+    const alone = await post(port, '{"jsonrpc":"2.0","id":null,"method":"ping"}', json);
+    expect(alone.status).to.equal(200);
+    expect(alone.json).to.deep.equal({ jsonrpc: '2.0', id: null, result: 'pong' });
+    const batch = await send([ping(null), ping(2)]);
+    expect(batch.status).to.equal(200);
+    expect(batch.json).to.deep.equal([
+      { jsonrpc: '2.0', id: null, result: 'pong' },
+      { jsonrpc: '2.0', id: 2, result: 'pong' },
+    ]);
+  });
+
+  it('answers notifications alone with 204 and no body', async () => {
+    const notified = await send([
+      { jsonrpc: '2.0', method: 'ping' },
+      { jsonrpc: '2.0', method: 'nope' },
+    ]);
+    expect(notified.status).to.equal(204);
+    expect(notified.json).to.equal(undefined);
+  });
+
+  it('answers nested batches with -32600 entries and HTTP 200, and a stop after them is prompt', async () => {
+    const nested = await post(port, '[[{"jsonrpc":"2.0","id":1,"method":"ping"}]]', json);
+    expect(nested.status).to.equal(200);
+    expect(nested.json).to.deep.equal([invalidMember]);
+    const beside = await post(port, '[{"jsonrpc":"2.0","id":1,"method":"ping"},[1]]', json);
+    expect(beside.status).to.equal(200);
+    expect(beside.json).to.deep.equal([{ jsonrpc: '2.0', id: 1, result: 'pong' }, invalidMember]);
+
+    // Nothing is left in flight: the stop does not wait out its 5 s bound for requests.
+    const started = performance.now();
+    await node!.stop({ announce: false });
+    node = undefined;
+    expect(performance.now() - started).to.be.below(2_000);
+  });
+
+  it('speaks on POST / only: 404 elsewhere, 405 for other methods, saying Allow: POST', async () => {
+    const elsewhere = await post(port, '{}', json, 'POST', '/peer');
+    expect(elsewhere.status).to.equal(404);
+    expect(elsewhere.headers.allow).to.equal('POST');
+    const got = await post(port, '', json, 'GET');
+    expect(got.status).to.equal(405);
+    expect(got.headers.allow).to.equal('POST');
+    expect((got.json as { error: { code: number } }).error.code).to.equal(ErrorCode.INVALID_REQUEST);
+  });
+
+  it('refuses a request without the token (401, WWW-Authenticate), or not JSON (415), or over the limit (413)', async () => {
+    const anonymous = await post(port, JSON.stringify(ping(1)));
+    expect(anonymous.status).to.equal(401);
+    expect(anonymous.headers['www-authenticate']).to.equal('Bearer realm="kvdb"');
+    expect((anonymous.json as { error: { code: number } }).error.code).to.equal(ErrorCode.UNAUTHORIZED);
+    const form = await post(port, 'a=b', { ...json, 'content-type': 'application/x-www-form-urlencoded' });
+    expect(form.status).to.equal(415);
+    const large = await post(port, JSON.stringify({ ...ping(1), params: { pad: 'x'.repeat(1_000) } }), json);
+    expect(large.status).to.equal(413);
+    expect((large.json as { error: { data: unknown } }).error.data).to.deep.equal({ limit: 1_000 });
+    expect((await send(ping(3))).json, 'still serving').to.deep.equal({
+      jsonrpc: '2.0',
+      id: 3,
+      result: 'pong',
+    });
+  });
+
+  it('sends 100 Continue to a request that waits for it before sending its body', async () => {
+    const answered = await new Promise<unknown>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/',
+          headers: { ...json, expect: '100-continue' },
+          agent: false,
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => {
+            text += chunk.toString();
+          });
+          res.on('end', () => resolve(JSON.parse(text)));
+        },
+      );
+      req.on('error', reject);
+      req.on('continue', () => req.end(JSON.stringify(ping(4))));
+      req.flushHeaders();
+    });
+    expect(answered).to.deep.equal({ jsonrpc: '2.0', id: 4, result: 'pong' });
+  });
+});
