@@ -24,6 +24,17 @@ export {
   type DiskStoreOptions,
 } from './disk-store.js';
 
+export {
+  freePorts,
+  LocalCluster,
+  type LocalClusterInit,
+  type LocalNode,
+  type NodeExit,
+  type ReadyWhen,
+  SERVER_BIN,
+  type StartNodeOptions,
+  startLocalCluster,
+} from './local-cluster.js';
 export { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 export { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
 export { FrameReader, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
