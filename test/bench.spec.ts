@@ -1,6 +1,6 @@
+import { freePorts } from '@kvdb/server';
 import { expect } from 'chai';
 import { TestCluster } from './helpers/cluster.js';
-import { freePorts } from './helpers/ports.js';
 import { runKvdb } from './helpers/run-kvdb.js';
 
 /** The fields of `kvdb bench --json` that these tests read. */
