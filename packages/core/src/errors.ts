@@ -15,6 +15,7 @@ export const ErrorCode = {
   UNAUTHORIZED: 1004,
   TOO_LARGE: 1005,
   CONNECTION_FAILED: 1006,
+  USAGE: 1007,
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -119,6 +120,12 @@ export class TooLargeError extends KVError {
 export class ConnectionError extends KVError {
   static override readonly code = ErrorCode.CONNECTION_FAILED;
   override name = 'ConnectionError';
+}
+
+/** A command line or shell command that cannot run as typed: raised by the tools, never sent on the wire. */
+export class UsageError extends KVError {
+  static override readonly code = ErrorCode.USAGE;
+  override name = 'UsageError';
 }
 
 const classesByCode = new Map<number, typeof KVError>(
