@@ -1,10 +1,10 @@
 /**
  * `npm start`: a local kvdb cluster on 127.0.0.1, in memory, until Ctrl-C. Each node's log lines are prefixed with
- * its port. Flags: --nodes N (3), --port P (first port, 5878), --replicas R (3).
+ * its port. Flags: --nodes N (3), --port P (first port, 5878), --replicas R (3). If a node exits, the rest are
+ * stopped too.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { type LocalCluster, type LocalNode, startLocalCluster } from '@kvdb/server';
 
 const { values } = parseArgs({
   options: {
@@ -15,47 +15,39 @@ const { values } = parseArgs({
 });
 const count = Number(values.nodes);
 const firstPort = Number(values.port);
-const serverBin = fileURLToPath(new URL('../../packages/server/bin/kvdb-server.js', import.meta.url));
 const ports = Array.from({ length: count }, (_, i) => firstPort + i);
-const members = ports.map((port) => `127.0.0.1:${port}`).join(',');
 
-const children: ChildProcess[] = ports.map((port) => {
-  const child = spawn(
-    process.execPath,
-    [serverBin, '-H', '127.0.0.1', '-P', String(port), '-C', members, '-R', String(values.replicas)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const prefix = (chunk: Buffer): void => {
-    for (const line of chunk.toString().split('\n')) if (line !== '') console.log(`[${port}] ${line}`);
-  };
-  child.stdout?.on('data', prefix);
-  child.stderr?.on('data', prefix);
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`[${port}] exited (${signal ?? code}); stopping the cluster`);
-      stop(1);
-    }
+const prefix = (node: LocalNode, chunk: Buffer): void => {
+  for (const line of chunk.toString().split('\n')) if (line !== '') console.log(`[${node.port}] ${line}`);
+};
+
+let cluster: LocalCluster | undefined;
+let stopping = false;
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await cluster?.stop(5_000);
+  process.exit(code);
+}
+
+try {
+  cluster = await startLocalCluster({
+    ports,
+    replicas: Number(values.replicas),
+    logLevel: 'info',
+    output: prefix,
+    onExit: (node, exit) => {
+      if (stopping || cluster === undefined) return;
+      console.error(`[${node.port}] exited (${exit.signal ?? exit.code}); stopping the cluster`);
+      void stop(1);
+    },
   });
-  return child;
-});
+} catch (error) {
+  console.error(`kvdb: the cluster did not start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
 
 console.log(`kvdb: ${count} nodes on 127.0.0.1:${ports[0]}-${ports.at(-1)}, replicas ${values.replicas}.`);
 console.log(`Try: npx kvdb -P ${ports[0]}   (Ctrl-C here stops the cluster)`);
-
-let stopping = false;
-function stop(code: number): void {
-  if (stopping) return;
-  stopping = true;
-  let left = children.length;
-  for (const child of children) {
-    if (child.exitCode !== null) left--;
-    else {
-      child.once('exit', () => --left === 0 && process.exit(code));
-      child.kill('SIGTERM');
-    }
-  }
-  if (left === 0) process.exit(code);
-  setTimeout(() => process.exit(code), 5_000).unref();
-}
-process.on('SIGINT', () => stop(0));
-process.on('SIGTERM', () => stop(0));
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));

@@ -2,15 +2,15 @@ import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { CHECK_SCRIPT } from '@kvdb/bench';
 import { expect } from 'chai';
 import { runNodeScript } from './helpers/run-kvdb.js';
 
-const script = (name: string) => fileURLToPath(new URL(`../../scripts/${name}`, import.meta.url));
-const CHECK = fileURLToPath(new URL('../../packages/client/dist/src/bench/check.js', import.meta.url));
+const script = (name: string) => fileURLToPath(import.meta.resolve(`@kvdb/bench/scripts/${name}`));
 
-/** The temporary data dirs of local benchmark clusters (`startLocalCluster` with `dataDir`). */
-async function benchDataDirs(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => name.startsWith('kvdb-bench-'));
+/** The temporary data roots of local clusters (`startLocalCluster` with `dataDir: true`). */
+async function clusterDataDirs(): Promise<string[]> {
+  return (await readdir(tmpdir())).filter((name) => name.startsWith('kvdb-cluster-'));
 }
 
 /** Whether nothing listens on `port` of 127.0.0.1 right now. */
@@ -53,14 +53,14 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
   });
 
   it('bench:check: runs all five rows against real processes, measures the one below its threshold again and fails it, and cleans up', async () => {
-    const dirsBefore = await benchDataDirs();
+    const dirsBefore = await clusterDataDirs();
     // Thresholds that make the verdict certain whatever the machine's speed: 0 passes, 1,000 cannot.
     const thresholds = ['single-set', 'single-get', 'cluster-set', 'cluster-get'].flatMap((name) => [
       `--min-${name}`,
       '0',
     ]);
     const run = await runNodeScript(
-      CHECK,
+      CHECK_SCRIPT,
       [
         '--rounds',
         '1',
@@ -100,7 +100,7 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
       expect(row.target.throughput, row.name).to.be.above(0);
       expect(row.target.errors, row.name).to.equal(0);
     }
-    expect(await benchDataDirs()).to.deep.equal(dirsBefore);
+    expect(await clusterDataDirs()).to.deep.equal(dirsBefore);
   });
 
   it('bench-store: both stores answer the reference comparison, one line each', async () => {

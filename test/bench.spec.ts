@@ -1,9 +1,10 @@
+import { BENCH_BIN } from '@kvdb/bench';
+import { freePorts } from '@kvdb/server';
 import { expect } from 'chai';
 import { TestCluster } from './helpers/cluster.js';
-import { freePorts } from './helpers/ports.js';
-import { runKvdb } from './helpers/run-kvdb.js';
+import { runKvdb, runNodeScript } from './helpers/run-kvdb.js';
 
-/** The fields of `kvdb bench --json` that these tests read. */
+/** The fields of `kvdb-bench --json` that these tests read. */
 interface Summary {
   operation: string;
   targets: string[];
@@ -27,14 +28,19 @@ interface Comparison {
   roundRatios: number[];
 }
 
-/** `kvdb bench … --json` as a user runs it; the run must exit 0 and print one JSON object. */
+/** Runs `kvdb-bench` with `args` as a user does, through a pipe. */
+function runBench(args: string[]) {
+  return runNodeScript(BENCH_BIN, args, '', 30_000);
+}
+
+/** `kvdb-bench … --json` as a user runs it; the run must exit 0 and print one JSON object. */
 async function benchJson<T = Summary>(args: string[]): Promise<T> {
-  const run = await runKvdb(['bench', ...args, '--json'], '', 30_000);
+  const run = await runBench([...args, '--json']);
   expect(run.code, run.stderr).to.equal(0);
   return JSON.parse(run.stdout) as T;
 }
 
-describe('kvdb bench against real nodes', function () {
+describe('kvdb-bench against real nodes', function () {
   this.timeout(60_000);
   let cluster: TestCluster;
 
@@ -89,11 +95,7 @@ describe('kvdb bench against real nodes', function () {
   });
 
   it('prints a readable report, and no progress bar, when its output is not a terminal', async () => {
-    const run = await runKvdb(
-      ['bench', 'set', '-P', String(cluster.nodes[0]!.port), '-n', '300'],
-      '',
-      30_000,
-    );
+    const run = await runBench(['set', '-P', String(cluster.nodes[0]!.port), '-n', '300']);
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.match(/^====== SET ======\n {2}targets {6}127\.0\.0\.1:\d+\n/);
     expect(run.stdout).to.match(/\n {2}requests {5}300 in [\d.]+ s, no errors\n/);
@@ -124,15 +126,22 @@ describe('kvdb bench against real nodes', function () {
   });
 
   it('says what is wrong, with exit status 2 for a bad option and 1 for a node it cannot reach', async () => {
-    const bad = await runKvdb(['bench', 'set', '--warmup-time', 'soon']);
+    const bad = await runBench(['set', '--warmup-time', 'soon']);
     expect(bad.code).to.equal(2);
-    expect(bad.stderr).to.contain('kvdb bench: Expected `--warmup-time` to be a time such as 10s');
+    expect(bad.stderr).to.contain('kvdb-bench: Expected `--warmup-time` to be a time such as 10s');
     const [nobody] = await freePorts(1);
-    const gone = await runKvdb(['bench', 'set', '-P', String(nobody), '-n', '10']);
+    const gone = await runBench(['set', '-P', String(nobody), '-n', '10']);
     expect(gone.code).to.equal(1);
     expect(gone.stderr).to.contain(
-      `kvdb bench: cannot reach kvdb at 127.0.0.1:${nobody}: connection refused (is kvdb-server running there?)`,
+      `kvdb-bench: cannot reach kvdb at 127.0.0.1:${nobody}: connection refused (is kvdb-server running there?)`,
     );
     expect(gone.stdout).to.equal('');
+  });
+
+  it('kvdb points `kvdb bench` at kvdb-bench in one line, with status 2, and sends nothing', async () => {
+    const run = await runKvdb(['-P', String(cluster.nodes[0]!.port), 'bench', 'set', '-d', '10s']);
+    expect(run.code).to.equal(2);
+    expect(run.stderr).to.equal('kvdb: the benchmark is kvdb-bench, not kvdb bench: kvdb-bench set -d 10s\n');
+    expect(run.stdout).to.equal('');
   });
 });

@@ -1,4 +1,5 @@
 import { ConnectionError, InvalidParamsError, KVClient } from '@kvdb/client';
+import { freePorts } from '@kvdb/server';
 import { expect } from 'chai';
 import { TestCluster } from './helpers/cluster.js';
 import { type RpcReply, rawPost, rpc, single } from './helpers/raw.js';
@@ -217,7 +218,7 @@ describe('a 3-node cluster of real processes (R=3)', function () {
     });
 
     it('raises ConnectionError for a server that is not there', async () => {
-      const [port] = await (await import('./helpers/ports.js')).freePorts(1);
+      const [port] = await freePorts(1);
       const client = new KVClient({ port: port!, timeoutMs: 2_000 });
       try {
         const error = await client.ping().catch((e: unknown) => e);

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonValue } from '@kvdb/client';
+import { freePorts } from '@kvdb/server';
 import { expect } from 'chai';
 import { SERVER_BIN, TestCluster } from './helpers/cluster.js';
-import { freePorts } from './helpers/ports.js';
 import { waitFor } from './helpers/wait.js';
 
 /** Writes `count` keys concurrently through node 0 and pops every `popEvery`-th; resolves with what is expected. */

@@ -1,3 +1,4 @@
+import { freePorts } from '@kvdb/server';
 import { expect } from 'chai';
 import { TestCluster } from './helpers/cluster.js';
 import { runKvdb } from './helpers/run-kvdb.js';
@@ -101,7 +102,7 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
   });
 
   it('prints an error line for an unreachable node and still exits 0 at end of input', async () => {
-    const [port] = await (await import('./helpers/ports.js')).freePorts(1);
+    const [port] = await freePorts(1);
     const run = await runKvdb(['-P', String(port)], 'get a\nping\n');
     expect(run.code).to.equal(0);
     const errors = run.stdout.split('\n').filter((line) => line.startsWith('(error)'));

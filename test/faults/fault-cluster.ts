@@ -1,12 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { KVClient } from '@kvdb/client';
 import type { Consistency, DigestReply, JsonValue, KVRecord } from '@kvdb/core';
-import { SERVER_BIN } from '../helpers/cluster.js';
-import { freePorts } from '../helpers/ports.js';
+import { freePorts, type LocalCluster, type LogLevel, startLocalCluster } from '@kvdb/server';
 import type { RpcReply } from '../helpers/raw.js';
-import { waitFor } from '../helpers/wait.js';
 import { ProxyMesh } from './fault-proxy.js';
 import { batch, call } from './rpc.js';
 
@@ -22,9 +18,7 @@ export interface FaultNode {
   /** Set for a durable node: it keeps its data across kill -9. */
   dataDir: string | undefined;
   state: NodeState;
-  process: ChildProcess | undefined;
   logFile: string;
-  starts: number;
 }
 
 export interface FaultClusterInit {
@@ -37,16 +31,8 @@ export interface FaultClusterInit {
   /** @default 'local' */
   timings?: 'local' | 'lan';
   /** @default 'info' */
-  logLevel?: string;
+  logLevel?: LogLevel;
 }
-
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) {
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-  }
-});
 
 /**
  * Real kvdb-server processes on 127.0.0.1 that reach each other only through a `ProxyMesh`, so links can be cut;
@@ -58,11 +44,11 @@ export class FaultCluster {
   readonly crashes: string[] = [];
   private readonly logs = new Map<number, WriteStream>();
   private ringId: string | undefined;
+  private local: LocalCluster | undefined;
 
   private constructor(
     readonly nodes: FaultNode[],
     readonly mesh: ProxyMesh,
-    private readonly init: FaultClusterInit,
   ) {}
 
   static async start(init: FaultClusterInit): Promise<FaultCluster> {
@@ -76,20 +62,31 @@ export class FaultCluster {
         address: `127.0.0.1:${port}`,
         port,
         dataDir: durable ? join(init.runDir, `${name}-data`) : undefined,
-        state: 'down',
-        process: undefined,
+        state: 'starting',
         logFile: join(init.runDir, `${name}.log`),
-        starts: 0,
       };
     });
     mkdirSync(init.runDir, { recursive: true });
-    const cluster = new FaultCluster(nodes, await ProxyMesh.start(nodes), init);
+    const cluster = new FaultCluster(nodes, await ProxyMesh.start(nodes));
+    for (const node of nodes) cluster.logStart(node.index, 1);
     try {
-      await Promise.all(nodes.map((node) => cluster.startNode(node.index)));
+      cluster.local = await startLocalCluster({
+        ports,
+        replicas: init.replicas,
+        logLevel: init.logLevel ?? 'info',
+        args: (index) => {
+          const node = nodes[index]!;
+          const data = node.dataDir === undefined ? [] : ['--data-dir', node.dataDir];
+          return ['--timings', init.timings ?? 'local', ...cluster.mesh.routeArgs(node.address), ...data];
+        },
+        output: (node, chunk) => cluster.log(node.index).write(chunk),
+        onExit: (node, exit) => cluster.onExit(node.index, exit),
+      });
     } catch (error) {
       await cluster.stop();
       throw error;
     }
+    for (const node of nodes) node.state = 'running';
     return cluster;
   }
 
@@ -106,81 +103,33 @@ export class FaultCluster {
     return this.nodes[index]!.dataDir !== undefined;
   }
 
+  /** Starts a node that is down again, with its data dir if it has one, and waits until it answers ping. */
   async startNode(index: number): Promise<void> {
+    const local = this.local!;
     const node = this.nodes[index]!;
-    const args = [
-      SERVER_BIN,
-      '-H',
-      '127.0.0.1',
-      '-P',
-      String(node.port),
-      '-C',
-      this.addresses.join(','),
-      '-R',
-      String(this.init.replicas),
-      '--timings',
-      this.init.timings ?? 'local',
-      '--log-level',
-      this.init.logLevel ?? 'info',
-      ...this.mesh.routeArgs(node.address),
-      ...(node.dataDir === undefined ? [] : ['--data-dir', node.dataDir]),
-    ];
-    const log = this.log(index);
-    node.starts += 1;
-    log.write(`--- ${new Date().toISOString()} start #${node.starts} of ${node.name} ${node.address} ---\n`);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
-    child.stdout.pipe(log, { end: false });
-    child.stderr.pipe(log, { end: false });
-    node.process = child;
+    this.logStart(index, local.nodes[index]!.starts + 1);
     node.state = 'starting';
-    child.once('exit', (code, signal) => {
-      live.delete(child);
-      log.write(`--- ${node.name} exited: code ${code}, signal ${signal} ---\n`);
-      if (node.process === child && node.state !== 'down') {
-        node.state = 'down';
-        this.crashes.push(`${node.name} (${node.address}) exited by itself: code ${code}, signal ${signal}`);
-      }
-    });
-    const probe = new KVClient({ host: '127.0.0.1', port: node.port, timeoutMs: 1_000 });
-    try {
-      await waitFor(
-        `${node.name} to answer ping`,
-        async () => {
-          if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}; see ${node.logFile}`);
-          return (await probe.ping()) === 'pong';
-        },
-        { timeoutMs: 20_000, intervalMs: 50 },
-      );
-      node.state = 'running';
-    } finally {
-      await probe.close();
-    }
+    await local.startNode(index);
+    node.state = 'running';
   }
 
   /** kill -9, and wait for the exit. */
   async kill(index: number): Promise<void> {
-    const node = this.nodes[index]!;
-    const child = node.process;
-    node.state = 'down';
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-    await exited;
+    this.nodes[index]!.state = 'down';
+    await this.local?.kill(index);
   }
 
   pause(index: number): void {
     const node = this.nodes[index]!;
     if (node.state !== 'running') return;
-    node.process?.kill('SIGSTOP');
+    void this.local?.signal(index, 'SIGSTOP');
     node.state = 'paused';
   }
 
   resume(index: number): void {
     const node = this.nodes[index]!;
     if (node.state !== 'paused') return;
-    node.process?.kill('SIGCONT');
+    void this.local?.signal(index, 'SIGCONT');
     node.state = 'running';
   }
 
@@ -317,12 +266,31 @@ export class FaultCluster {
 
   /** Resumes and kills every node (SIGCONT before SIGKILL), closes every proxy and the logs. */
   async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((node) => this.kill(node.index)));
+    for (const node of this.nodes) node.state = 'down';
+    await this.local?.stop();
     await this.mesh.close();
     await Promise.all(
       [...this.logs.values()].map((log) => new Promise<void>((resolve) => log.end(() => resolve()))),
     );
     this.logs.clear();
+  }
+
+  private logStart(index: number, start: number): void {
+    const node = this.nodes[index]!;
+    this.log(index).write(
+      `--- ${new Date().toISOString()} start #${start} of ${node.name} ${node.address} ---\n`,
+    );
+  }
+
+  /** A node that exits while not taken down by `kill` or `stop` has crashed. */
+  private onExit(index: number, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
+    const node = this.nodes[index]!;
+    this.log(index).write(`--- ${node.name} exited: code ${exit.code}, signal ${exit.signal} ---\n`);
+    if (node.state === 'down') return;
+    node.state = 'down';
+    this.crashes.push(
+      `${node.name} (${node.address}) exited by itself: code ${exit.code}, signal ${exit.signal}`,
+    );
   }
 
   private log(index: number): WriteStream {

@@ -1,22 +1,19 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { KVClient, type KVClientOptions } from '@kvdb/client';
-import { freePorts } from './ports.js';
-import { waitFor } from './wait.js';
+import { type LocalCluster, type LogLevel, type NodeExit, startLocalCluster } from '@kvdb/server';
 
-export const SERVER_BIN = fileURLToPath(
-  new URL('../../../packages/server/bin/kvdb-server.js', import.meta.url),
-);
+export { SERVER_BIN } from '@kvdb/server';
 export const SHELL_BIN = fileURLToPath(new URL('../../../packages/client/bin/kvdb.js', import.meta.url));
 
 export interface ClusterOptions {
   size: number;
+  /** @default 3 */
   replicas?: number;
   /** Extra flags for every node. */
   args?: string[];
   /** `--log-level` of every node. @default 'warn' */
-  logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  logLevel?: LogLevel;
   /** Give every node `--data-dir <dataDirRoot>/<port>`, so a restarted node finds its disk again. */
   dataDirRoot?: string;
   /** Token the harness's own clients present, for nodes started with `--auth-token` (pass that in `args`). */
@@ -28,10 +25,7 @@ export interface StartNodeOptions {
   seeds?: string[];
 }
 
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type Exit = NodeExit;
 
 export interface TestNode {
   port: number;
@@ -41,45 +35,46 @@ export interface TestNode {
   output: string[];
 }
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
-
 /**
- * Real kvdb-server processes on 127.0.0.1, each on a free port, all named in each other's -C. Every process is
- * killed by `stop()`, and by an exit hook should a test forget.
+ * A `LocalCluster` of real kvdb-server processes on 127.0.0.1 (free ports, all named in each other's -C) with
+ * keep-alive clients for the tests and everything each node printed. Every process is killed by `stop()`, and by
+ * an exit hook should a test forget.
  */
 export class TestCluster {
-  readonly nodes: TestNode[];
   private readonly clients = new Map<number, KVClient>();
   private readonly extraClients = new Set<KVClient>();
 
   private constructor(
-    ports: number[],
+    private readonly local: LocalCluster,
+    private readonly outputs: Map<number, string[]>,
     readonly options: ClusterOptions,
-  ) {
-    this.nodes = ports.map((port) => ({
-      port,
-      address: `127.0.0.1:${port}`,
-      process: undefined,
-      output: [],
+  ) {}
+
+  static async start(options: ClusterOptions): Promise<TestCluster> {
+    const outputs = new Map<number, string[]>();
+    const local = await startLocalCluster({
+      nodes: options.size,
+      replicas: options.replicas ?? 3,
+      logLevel: options.logLevel ?? 'warn',
+      args: options.args ?? [],
+      dataDir: options.dataDirRoot,
+      authToken: options.authToken,
+      output: (node, chunk) => linesOf(outputs, node.index).push(chunk.toString()),
+    });
+    return new TestCluster(local, outputs, options);
+  }
+
+  get nodes(): TestNode[] {
+    return this.local.nodes.map((node) => ({
+      port: node.port,
+      address: node.address,
+      process: node.process,
+      output: linesOf(this.outputs, node.index),
     }));
   }
 
-  static async start(options: ClusterOptions): Promise<TestCluster> {
-    const cluster = new TestCluster(await freePorts(options.size), options);
-    try {
-      await Promise.all(cluster.nodes.map((_, index) => cluster.startNode(index)));
-    } catch (error) {
-      await cluster.stop();
-      throw error;
-    }
-    return cluster;
-  }
-
   get addresses(): string[] {
-    return this.nodes.map((node) => node.address);
+    return this.local.addresses;
   }
 
   /** A keep-alive client for node `index`, closed by `stop()`. */
@@ -88,7 +83,7 @@ export class TestCluster {
     if (client === undefined) {
       client = new KVClient({
         host: '127.0.0.1',
-        port: this.nodes[index]!.port,
+        port: this.local.nodes[index]!.port,
         timeoutMs: 8_000,
         authToken: this.options.authToken,
       });
@@ -99,95 +94,37 @@ export class TestCluster {
 
   /** A new client for node `index` with its own options (the client's default timeout unless given), closed by `stop()`. */
   connect(index: number, options: Omit<KVClientOptions, 'host' | 'port'> = {}): KVClient {
-    const client = new KVClient({ ...options, host: '127.0.0.1', port: this.nodes[index]!.port });
+    const client = new KVClient({ ...options, host: '127.0.0.1', port: this.local.nodes[index]!.port });
     this.extraClients.add(client);
     return client;
   }
 
+  /** Starts node `index`, which must have exited, on its port, with `extraArgs` after the cluster's flags. */
   async startNode(index: number, extraArgs: string[] = [], options: StartNodeOptions = {}): Promise<void> {
-    const node = this.nodes[index]!;
     await this.dropClient(index);
-    if (node.output.length > 0) node.output.push(`--- ${node.address} started again ---\n`);
-    const args = [
-      SERVER_BIN,
-      '-H',
-      '127.0.0.1',
-      '-P',
-      String(node.port),
-      '-C',
-      (options.seeds ?? this.addresses).join(','),
-      '-R',
-      String(this.options.replicas ?? 3),
-      '--log-level',
-      this.options.logLevel ?? 'warn',
-      ...(this.options.args ?? []),
-      ...(this.options.dataDirRoot === undefined
-        ? []
-        : ['--data-dir', join(this.options.dataDirRoot, String(node.port))]),
-      ...extraArgs,
-    ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
-    child.once('exit', () => live.delete(child));
-    const record = (chunk: Buffer) => node.output.push(chunk.toString());
-    child.stdout?.on('data', record);
-    child.stderr?.on('data', record);
-    node.process = child;
-    const probe = new KVClient({
-      host: '127.0.0.1',
-      port: node.port,
-      timeoutMs: 1_000,
-      authToken: this.options.authToken,
-    });
-    try {
-      await waitFor(`${node.address} to answer ping`, async () => {
-        if (child.exitCode !== null)
-          throw new Error(`exited with ${child.exitCode}: ${node.output.join('')}`);
-        return (await probe.ping()) === 'pong';
-      });
-    } finally {
-      await probe.close();
-    }
+    const output = linesOf(this.outputs, index);
+    if (output.length > 0) output.push(`--- ${this.local.nodes[index]!.address} started again ---\n`);
+    await this.local.startNode(index, { seeds: options.seeds, args: extraArgs });
   }
 
   /** Starts one more node on a free port, naming only `seeds` in its -C (a join); resolves with its index. */
-  async addNode(seeds: string[], extraArgs: string[] = []): Promise<number> {
-    const [port] = await freePorts(1);
-    const index = this.nodes.length;
-    this.nodes.push({ port: port!, address: `127.0.0.1:${port}`, process: undefined, output: [] });
-    await this.startNode(index, extraArgs, { seeds });
-    return index;
+  addNode(seeds: string[], extraArgs: string[] = []): Promise<number> {
+    return this.local.addNode(seeds, extraArgs);
   }
 
   /** Starts node `index` again on its port, with an empty memory store; it must have exited. */
-  async restartNode(index: number, extraArgs: string[] = []): Promise<void> {
-    if (this.isRunning(index)) throw new Error(`${this.nodes[index]!.address} is still running`);
-    await this.startNode(index, extraArgs);
+  restartNode(index: number, extraArgs: string[] = []): Promise<void> {
+    return this.startNode(index, extraArgs);
   }
 
   /** Whether node `index` has a process that has not exited (a stopped one counts as running). */
   isRunning(index: number): boolean {
-    const child = this.nodes[index]!.process;
-    return child !== undefined && child.exitCode === null && child.signalCode === null;
+    return this.local.isRunning(index);
   }
 
   /** Resolves with how node `index` exited, once it has; rejects if it is still running after `timeoutMs`. */
   exited(index: number, timeoutMs = 10_000): Promise<Exit> {
-    const node = this.nodes[index]!;
-    const child = node.process;
-    if (child === undefined) return Promise.reject(new Error(`${node.address} was never started`));
-    if (!this.isRunning(index)) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.off('exit', onExit);
-        reject(new Error(`${node.address} still running after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
-        clearTimeout(timer);
-        resolve({ code, signal });
-      };
-      child.once('exit', onExit);
-    });
+    return this.local.exited(index, timeoutMs);
   }
 
   /** Every node's output, headed by its address: for failure messages. */
@@ -196,12 +133,8 @@ export class TestCluster {
   }
 
   /** Sends a signal to node `index` and, for signals that end it, waits for it to exit. */
-  async signal(index: number, signal: NodeJS.Signals): Promise<void> {
-    const child = this.nodes[index]!.process;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    if (signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT') await exited;
+  signal(index: number, signal: NodeJS.Signals): Promise<void> {
+    return this.local.signal(index, signal);
   }
 
   private async dropClient(index: number): Promise<void> {
@@ -209,21 +142,23 @@ export class TestCluster {
     this.clients.delete(index);
   }
 
+  /** Closes every client and kills every node (SIGCONT, then SIGKILL). */
   async stop(): Promise<void> {
     await Promise.all([...this.clients.values(), ...this.extraClients].map((client) => client.close()));
     this.clients.clear();
     this.extraClients.clear();
-    await Promise.all(
-      this.nodes.map(async (node) => {
-        const child = node.process;
-        if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGCONT');
-        child.kill('SIGKILL');
-        await exited;
-      }),
-    );
+    await this.local.stop();
   }
+}
+
+/** Node `index`'s output so far, a list that later output is appended to. */
+function linesOf(outputs: Map<number, string[]>, index: number): string[] {
+  let lines = outputs.get(index);
+  if (lines === undefined) {
+    lines = [];
+    outputs.set(index, lines);
+  }
+  return lines;
 }
 
 /**

@@ -1,7 +1,7 @@
+import { UsageError } from '@kvdb/core';
 import { expect } from 'chai';
 import {
   COMMANDS,
-  CommandError,
   HELP,
   helpFor,
   parseCommand,
@@ -16,7 +16,7 @@ function usageError(line: string): string {
   try {
     parseCommand(line);
   } catch (error) {
-    expect(error).to.be.instanceOf(CommandError);
+    expect(error).to.be.instanceOf(UsageError);
     return (error as Error).message;
   }
   expect.fail(`expected ${JSON.stringify(line)} to be refused`);
@@ -63,12 +63,12 @@ describe('tokenize', () => {
 
   it('refuses an unterminated quote, including one whose closing quote is escaped', () => {
     for (const line of ['get "abc', 'get "abc\\"', 'get "abc\\', 'set "a" "b']) {
-      expect(() => tokenize(line), line).to.throw(CommandError, /unterminated quoted string/);
+      expect(() => tokenize(line), line).to.throw(UsageError, /unterminated quoted string/);
     }
   });
 
   it('refuses text stuck to a closing quote', () => {
-    expect(() => tokenize('get "a"b')).to.throw(CommandError, /after the closing quote/);
+    expect(() => tokenize('get "a"b')).to.throw(UsageError, /after the closing quote/);
   });
 });
 
@@ -320,7 +320,7 @@ describe('help', () => {
   it('describes one command, by name or alias', () => {
     expect(helpFor('set')).to.equal('usage: set KEY VALUE\nStore VALUE under KEY');
     expect(helpFor('QUIT')).to.match(/^usage: exit\n/);
-    expect(() => helpFor('nope')).to.throw(CommandError);
+    expect(() => helpFor('nope')).to.throw(UsageError);
   });
 
   it('parses leave with and without an address', () => {

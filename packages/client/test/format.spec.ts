@@ -1,6 +1,11 @@
-import { ConnectionError, type QuorumFailure, QuorumNotReachedError, TimeoutError } from '@kvdb/core';
+import {
+  ConnectionError,
+  type QuorumFailure,
+  QuorumNotReachedError,
+  TimeoutError,
+  UsageError,
+} from '@kvdb/core';
 import { expect } from 'chai';
-import { CommandError } from '../src/shell/commands.js';
 import {
   formatDuration,
   formatError,
@@ -136,7 +141,7 @@ describe('formatError', () => {
   });
 
   it('shows a shell error without a class name', () => {
-    expect(formatError(new CommandError('usage: set KEY VALUE'))).to.equal('(error) usage: set KEY VALUE');
+    expect(formatError(new UsageError('usage: set KEY VALUE'))).to.equal('(error) usage: set KEY VALUE');
   });
 
   it('shows something thrown that is not an Error', () => {

@@ -16,6 +16,7 @@ export const ErrorCode = {
   TOO_LARGE: 1005,
   CONNECTION_FAILED: 1006,
   DATA_DIR: 1007,
+  USAGE: 1008,
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -128,6 +129,12 @@ export class DataDirError extends KVError {
   override name = 'DataDirError';
 }
 
+/** A command line or shell command that cannot run as typed: raised by the tools, never sent on the wire. */
+export class UsageError extends KVError {
+  static override readonly code = ErrorCode.USAGE;
+  override name = 'UsageError';
+}
+
 const classesByCode = new Map<number, typeof KVError>(
   [
     ParseError,
@@ -141,7 +148,6 @@ const classesByCode = new Map<number, typeof KVError>(
     UnauthorizedError,
     TooLargeError,
     ConnectionError,
-    DataDirError,
   ].map((cls) => [cls.code, cls as typeof KVError]),
 );
 

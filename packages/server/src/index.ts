@@ -13,6 +13,17 @@
 export { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
 export { type Limits, type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
 
+export {
+  freePorts,
+  LocalCluster,
+  type LocalClusterInit,
+  type LocalNode,
+  type NodeExit,
+  type ReadyWhen,
+  SERVER_BIN,
+  type StartNodeOptions,
+  startLocalCluster,
+} from './local-cluster.js';
 export { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 export { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
 export { KVNode, type NodeComponents } from './node.js';

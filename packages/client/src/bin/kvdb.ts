@@ -1,7 +1,6 @@
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT_MS, KVDB_VERSION } from '@kvdb/core';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BENCH_COMMAND, BENCH_DESCRIPTION, type BenchArgs, benchBuilder } from '../bench/command.js';
 import { KVClient } from '../kv-client.js';
 import { helpText } from '../shell/commands.js';
 import { formatError } from '../shell/format.js';
@@ -18,8 +17,8 @@ interface ShellArgs {
 }
 
 /**
- * The default command: the shell, or with words after the options, that one shell command. Other commands
- * (`kvdb bench`) register beside it with `.command(...)`; yargs runs this one when the first word names none.
+ * The default command: the shell, or with words after the options, that one shell command. yargs runs it when the
+ * first word names no other command.
  */
 async function shell(argv: ShellArgs): Promise<void> {
   const client = new KVClient({
@@ -86,16 +85,28 @@ await yargs(hideBin(process.argv))
       }),
     (argv) => shell(argv),
   )
-  .command(BENCH_COMMAND, BENCH_DESCRIPTION, benchBuilder, async (argv) => {
-    const { benchHandler } = await import('../bench/run-command.js');
-    await benchHandler(argv as BenchArgs);
-  })
+  // `bench` is no shell command, and the benchmark is a binary of its own: say so rather than send it to a node.
+  .command(
+    'bench [args..]',
+    false,
+    (command) => command.strict(false),
+    () => {
+      const rest = process.argv.slice(process.argv.indexOf('bench') + 1);
+      console.error(
+        `kvdb: the benchmark is kvdb-bench, not kvdb bench: ${['kvdb-bench', ...rest].join(' ')}`,
+      );
+      process.exit(2);
+    },
+  )
   .example('$0 -P 5878', 'open the shell on the node at 127.0.0.1:5878')
   .example('$0 -P 5878 get mykey', 'print one value and exit')
   .example('$0 set greeting \'"hello"\'', 'store the string "hello" (quote JSON-looking strings twice)')
   .example('$0 -- set offset -1', 'words that look like options go after --')
   .example('$0 < script.kvdb', 'run a script, one command a line')
-  .example('$0 bench get -P 5878', 'benchmark gets on one node (kvdb bench --help for more)')
+  .example(
+    'kvdb-bench get -P 5878',
+    'benchmark gets on one node: the benchmark is kvdb-bench (see its --help)',
+  )
   .check((argv) => {
     if (!Number.isInteger(argv.port) || argv.port < 1 || argv.port > 65_535) {
       throw new Error('Expected `--port` to be an integer from 1 to 65535');

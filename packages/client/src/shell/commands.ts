@@ -1,8 +1,8 @@
 /**
  * The shell's language, with no I/O: a line becomes tokens, tokens become a command. A bad line throws a
- * `CommandError` whose message is what the shell prints (`usage: set KEY VALUE`, `unknown command "x"`, …).
+ * `UsageError` whose message is what the shell prints (`usage: set KEY VALUE`, `unknown command "x"`, …).
  */
-import { CONSISTENCY_LEVELS, type Consistency, type JsonValue, MAX_LIST_LIMIT } from '@kvdb/core';
+import { CONSISTENCY_LEVELS, type Consistency, type JsonValue, MAX_LIST_LIMIT, UsageError } from '@kvdb/core';
 
 /** A word of a command line; `quoted` words are always taken as strings. */
 export interface Token {
@@ -24,11 +24,6 @@ export type ShellCommand =
   | { kind: 'help'; topic?: string }
   | { kind: 'exit' }
   | { kind: 'consistency'; level?: Consistency };
-
-/** A line the shell cannot run: unknown command, wrong arguments or broken quoting. */
-export class CommandError extends Error {
-  override name = 'CommandError';
-}
 
 export type CommandName =
   | 'get'
@@ -140,7 +135,7 @@ export function tokenize(line: string): Token[] {
     const start = i++;
     let text = '';
     for (;;) {
-      if (i >= line.length) throw new CommandError(`unterminated quoted string: ${line.slice(start)}`);
+      if (i >= line.length) throw new UsageError(`unterminated quoted string: ${line.slice(start)}`);
       const char = line[i]!;
       const next = line[i + 1];
       if (char === '\\' && (next === '"' || next === '\\')) {
@@ -155,7 +150,7 @@ export function tokenize(line: string): Token[] {
       }
     }
     if (i < line.length && !isSpace(line[i])) {
-      throw new CommandError(`expected a space after the closing quote of ${line.slice(start, i)}`);
+      throw new UsageError(`expected a space after the closing quote of ${line.slice(start, i)}`);
     }
     tokens.push({ text, quoted: true });
   }
@@ -176,7 +171,7 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
   const command = lookup(head.text);
   if (command === undefined) throw unknownCommand(head.text);
   if (args.length < command.minArgs || args.length > command.maxArgs) {
-    throw new CommandError(`usage: ${usage(command)}`);
+    throw new UsageError(`usage: ${usage(command)}`);
   }
   const key = args[0]?.text ?? '';
   const value = args[1] === undefined ? undefined : parseValue(args[1]);
@@ -245,7 +240,7 @@ function listKeysParams(
   if (limit !== undefined) {
     const value = /^\d+$/.test(limit.text) ? Number(limit.text) : Number.NaN;
     if (!(value >= 1 && value <= MAX_LIST_LIMIT)) {
-      throw new CommandError(
+      throw new UsageError(
         `LIMIT must be a whole number from 1 to ${MAX_LIST_LIMIT}; usage: ${usage(command)}`,
       );
     }
@@ -258,7 +253,7 @@ function listKeysParams(
 function parseLevel(token: Token): Consistency {
   const level = token.text.toLowerCase() as Consistency;
   if (!CONSISTENCY_LEVELS.includes(level))
-    throw new CommandError(`usage: ${usage(byName.get('consistency')!)}`);
+    throw new UsageError(`usage: ${usage(byName.get('consistency')!)}`);
   return level;
 }
 
@@ -266,8 +261,8 @@ function lookup(name: string): CommandSpec | undefined {
   return byName.get(name.toLowerCase());
 }
 
-function unknownCommand(name: string): CommandError {
-  return new CommandError(`unknown command ${JSON.stringify(name)}; type help for the list`);
+function unknownCommand(name: string): UsageError {
+  return new UsageError(`unknown command ${JSON.stringify(name)}; type help for the list`);
 }
 
 function isSpace(char: string | undefined): boolean {

@@ -1,6 +1,5 @@
 /** How the shell shows results and errors to people. Pure: every function returns the text to print. */
-import type { KeyPage, PublicMethod } from '@kvdb/core';
-import { CommandError } from './commands.js';
+import { type KeyPage, type PublicMethod, UsageError } from '@kvdb/core';
 
 /** A stored value as JSON, so `"1"` and `1` look different; a missing value is `null`. */
 export function formatValue(value: unknown): string {
@@ -110,10 +109,10 @@ export function formatDuration(ms: number): string {
 
 /**
  * One `(error) …` line (more for a quorum failure, which also says what was required and which replicas failed).
- * Shell errors (usage, unknown command) are shown without a class name: they are the shell talking.
+ * Usage errors (bad arguments, unknown command) are shown without a class name: they are the shell talking.
  */
 export function formatError(error: unknown): string {
-  if (error instanceof CommandError) return `(error) ${error.message}`;
+  if (error instanceof UsageError) return `(error) ${error.message}`;
   if (!(error instanceof Error)) return `(error) ${String(error)}`;
   const head = `(error) ${error.name}: ${error.message}`;
   const data = (error as { data?: unknown }).data;

@@ -1,13 +1,11 @@
-import { createServer, type IncomingHttpHeaders, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import type { Logger } from '@kvdb/coordinator';
+import { freePorts } from '../../src/local-cluster.js';
 
 /** A port free on 127.0.0.1 now (KVNode wants a real port, not 0). */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error('no free port on 127.0.0.1');
   return port;
 }
 

@@ -5,19 +5,20 @@ import {
   type Server as NetServer,
   type Socket,
 } from 'node:net';
+import { ConnectionError, TimeoutError } from '@kvdb/core';
 import { expect } from 'chai';
+import { transportErrorKind } from '../src/errors-tally.js';
 import {
-  HttpClientError,
   HttpConnection,
   type HttpResponse,
   MAX_BODY_BYTES,
   MAX_HEAD_BYTES,
   ResponseReader,
-} from '../src/bench/http-connection.js';
-import { LoadGenerator, type LoadPlan } from '../src/bench/load-generator.js';
-import { resolveBenchOptions } from '../src/bench/options.js';
-import { warmupPlan, workerPlans } from '../src/bench/plan.js';
-import { startReferenceServer } from '../src/bench/reference-server.js';
+} from '../src/http-connection.js';
+import { LoadGenerator, type LoadPlan } from '../src/load-generator.js';
+import { resolveBenchOptions } from '../src/options.js';
+import { warmupPlan, workerPlans } from '../src/plan.js';
+import { startReferenceServer } from '../src/reference-server.js';
 
 /** Feeds `text` to a fresh reader cut at `cuts`, and gives every response it read, the stream's end included. */
 function readAll(text: string, cuts: number[] = []): HttpResponse[] {
@@ -38,13 +39,13 @@ function shapes(responses: HttpResponse[]): Array<{ status: number; body: string
   return responses.map(({ status, body, close }) => ({ status, body: body.toString('latin1'), close }));
 }
 
-function badResponse(text: string): HttpClientError {
+function badResponse(text: string): ConnectionError {
   try {
     readAll(text);
   } catch (error) {
-    expect(error).to.be.instanceOf(HttpClientError);
-    expect((error as HttpClientError).code).to.equal('HTTP_BAD_RESPONSE');
-    return error as HttpClientError;
+    expect(error).to.be.instanceOf(ConnectionError);
+    expect(transportErrorKind(error as Error)).to.equal('HTTP_BAD_RESPONSE');
+    return error as ConnectionError;
   }
   expect.fail(`read ${JSON.stringify(text.slice(0, 40))} without an error`);
 }
@@ -145,7 +146,7 @@ describe('bench HTTP client: ResponseReader', () => {
     const reader = new ResponseReader();
     reader.push(Buffer.from('HTTP/1.1 200 OK\r\n\r\n'));
     reader.push(Buffer.alloc(MAX_BODY_BYTES));
-    expect(() => reader.push(Buffer.alloc(1))).to.throw(HttpClientError, `over ${MAX_BODY_BYTES}`);
+    expect(() => reader.push(Buffer.alloc(1))).to.throw(ConnectionError, `over ${MAX_BODY_BYTES}`);
   });
 
   it('reads a large body that arrives in many pieces', () => {
@@ -172,11 +173,11 @@ function post(connection: HttpConnection, body: string): Promise<Received> {
   });
 }
 
-async function failure(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+async function failure(promise: Promise<unknown>): Promise<Error> {
   try {
     await promise;
   } catch (error) {
-    return error as Error & { code?: string };
+    return error as Error;
   }
   expect.fail('the request did not fail');
 }
@@ -286,8 +287,8 @@ describe('bench HTTP client: HttpConnection', () => {
     const port = await listen(probe);
     await closeServer(probe);
     const client = connection(port);
-    expect((await failure(post(client, '{}'))).code).to.equal('ECONNREFUSED');
-    expect((await failure(post(client, '{}'))).code).to.equal('ECONNREFUSED');
+    expect(transportErrorKind(await failure(post(client, '{}')))).to.equal('ECONNREFUSED');
+    expect(transportErrorKind(await failure(post(client, '{}')))).to.equal('ECONNREFUSED');
   });
 
   it('fails a request whose connection stays silent past the timeout, then works on a new connection', async () => {
@@ -298,26 +299,26 @@ describe('bench HTTP client: HttpConnection', () => {
     });
     const client = connection(port, 100);
     const error = await failure(post(client, '{}'));
-    expect(error).to.be.instanceOf(HttpClientError);
-    expect(error.code).to.equal('HTTP_TIMEOUT');
+    expect(error).to.be.instanceOf(TimeoutError);
+    expect(transportErrorKind(error)).to.equal('HTTP_TIMEOUT');
     expect(await post(client, '{}')).to.deep.equal({ status: 200, body: 'ok' });
   });
 
   it('fails a request when the server closes the connection without replying', async () => {
     const port = await rawServer((socket) => socket.end());
     const error = await failure(post(connection(port), '{}'));
-    expect(error.code).to.be.oneOf(['HTTP_CLOSED', 'ECONNRESET']);
+    expect(transportErrorKind(error)).to.be.oneOf(['HTTP_CLOSED', 'ECONNRESET']);
   });
 
   it('fails a request answered with bytes that are not HTTP, or with more than one reply', async () => {
     const garbage = await rawServer((socket) => socket.write('garbage\r\n\r\n'));
-    expect((await failure(post(connection(garbage), '{}'))).code).to.equal('HTTP_BAD_RESPONSE');
+    expect(transportErrorKind(await failure(post(connection(garbage), '{}')))).to.equal('HTTP_BAD_RESPONSE');
     const twice = await rawServer((socket) =>
       socket.write(
         'HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\naHTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nb',
       ),
     );
-    expect((await failure(post(connection(twice), '{}'))).code).to.equal('HTTP_BAD_RESPONSE');
+    expect(transportErrorKind(await failure(post(connection(twice), '{}')))).to.equal('HTTP_BAD_RESPONSE');
   });
 
   it('fails a request whose reply trickles in for longer than the timeout', async () => {
@@ -328,7 +329,7 @@ describe('bench HTTP client: HttpConnection', () => {
       socket.on('close', () => clearInterval(drip));
     });
     const error = await failure(post(connection(port, 150), '{}'));
-    expect(error.code).to.equal('HTTP_TIMEOUT');
+    expect(transportErrorKind(error)).to.equal('HTTP_TIMEOUT');
   });
 
   it('fails a request whose body runs to the end of a stream that was reset', async () => {
@@ -337,7 +338,7 @@ describe('bench HTTP client: HttpConnection', () => {
       socket.write('HTTP/1.1 200 OK\r\n\r\n{"result":"cut sh');
       setTimeout(() => socket.resetAndDestroy(), 50);
     });
-    expect((await failure(post(connection(port), '{}'))).code).to.equal('ECONNRESET');
+    expect(transportErrorKind(await failure(post(connection(port), '{}')))).to.equal('ECONNRESET');
   });
 
   it('takes a body that ends with the connection', async () => {
@@ -353,7 +354,7 @@ describe('bench HTTP client: HttpConnection', () => {
     const first = failure(post(client, '{}'));
     expect(() => client.post('{}', { onReply() {}, onFailure() {} })).to.throw(/in flight/);
     client.close();
-    expect((await first).code).to.equal('HTTP_CLOSED');
+    expect(transportErrorKind(await first)).to.equal('HTTP_CLOSED');
   });
 });
 

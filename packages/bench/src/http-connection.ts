@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { ConnectionError, type KVError, TimeoutError } from '@kvdb/core';
 
 /**
  * The load generator's HTTP/1.1 client: one keep-alive connection that POSTs one request at a time and reads the
@@ -10,20 +11,16 @@ import { performance } from 'node:perf_hooks';
 /** A reply head larger than this is not from a JSON-RPC server. */
 export const MAX_HEAD_BYTES = 64 * 1024;
 
-/** The largest reply body taken; `kvdb bench` values are at most 1 MB. */
+/** The largest reply body taken; `kvdb-bench` values are at most 1 MB. */
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /** Why a request got no usable reply, other than a system error of the socket (`ECONNREFUSED`, `ECONNRESET`). */
-export type HttpErrorCode = 'HTTP_TIMEOUT' | 'HTTP_CLOSED' | 'HTTP_BAD_RESPONSE';
+export type HttpErrorKind = 'HTTP_TIMEOUT' | 'HTTP_CLOSED' | 'HTTP_BAD_RESPONSE';
 
-export class HttpClientError extends Error {
-  override name = 'HttpClientError';
-  constructor(
-    readonly code: HttpErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
+/** A `TimeoutError` for a reply that did not come in time, else a `ConnectionError`; `data.kind` says which. */
+export function httpError(kind: HttpErrorKind, message: string): KVError {
+  const Class = kind === 'HTTP_TIMEOUT' ? TimeoutError : ConnectionError;
+  return new Class(message, { data: { kind } });
 }
 
 export interface HttpResponse {
@@ -35,7 +32,7 @@ export interface HttpResponse {
 
 /**
  * Reads HTTP/1.1 responses off a byte stream, in order. Bodies are delimited by `content-length`, by chunked
- * transfer coding, or by the end of the stream; 1xx answers are skipped. Throws `HttpClientError` at bytes that
+ * transfer coding, or by the end of the stream; 1xx answers are skipped. Throws a `ConnectionError` (kind `HTTP_BAD_RESPONSE`) at bytes that
  * are not an HTTP response, or at a head or body over its limit.
  *
  * A head is parsed once, when its last byte arrives; a body's pieces are kept apart and joined once it is whole
@@ -221,8 +218,8 @@ function decodeChunked(bytes: Buffer, start: number): { body: Buffer; end: numbe
   }
 }
 
-function bad(what: string): HttpClientError {
-  return new HttpClientError('HTTP_BAD_RESPONSE', `the server sent ${what}`);
+function bad(what: string): KVError {
+  return httpError('HTTP_BAD_RESPONSE', `the server sent ${what}`);
 }
 
 /** Told how the request ended: exactly one of the two, once. */
@@ -247,7 +244,7 @@ export interface HttpConnectionInit {
  * One keep-alive HTTP/1.1 connection that POSTs to `/`, one request at a time. It connects on the first request,
  * and again on the request after a close: the server's, or its own after a failed request, so that no late reply
  * can be taken for the next one. It does not read the server's keep-alive hint: a request sent just as the server
- * drops an idle connection fails, which `kvdb bench` (whose slots are never idle for long) counts as an error.
+ * drops an idle connection fails, which `kvdb-bench` (whose slots are never idle for long) counts as an error.
  */
 export class HttpConnection {
   private readonly init: HttpConnectionInit;
@@ -276,7 +273,7 @@ export class HttpConnection {
 
   /** Closes the connection; a request in flight fails with `HTTP_CLOSED`. */
   close(): void {
-    this.drop(new HttpClientError('HTTP_CLOSED', 'the connection was closed by the client'));
+    this.drop(httpError('HTTP_CLOSED', 'the connection was closed by the client'));
   }
 
   private connect(): Socket {
@@ -304,8 +301,7 @@ export class HttpConnection {
         return;
       }
       this.drop(
-        this.socketError ??
-          new HttpClientError('HTTP_CLOSED', 'the server closed the connection before its reply'),
+        this.socketError ?? httpError('HTTP_CLOSED', 'the server closed the connection before its reply'),
       );
     });
     return socket;
@@ -325,7 +321,7 @@ export class HttpConnection {
       return;
     }
     if (responses.length > 1 || this.waiting === undefined || this.reader.partial) {
-      this.drop(new HttpClientError('HTTP_BAD_RESPONSE', 'the server sent a reply to no request'));
+      this.drop(httpError('HTTP_BAD_RESPONSE', 'the server sent a reply to no request'));
       return;
     }
     const response = responses[0]!;
@@ -338,7 +334,7 @@ export class HttpConnection {
   }
 
   private timedOut(): void {
-    this.drop(new HttpClientError('HTTP_TIMEOUT', `no whole reply within ${this.init.timeoutMs / 1000} s`));
+    this.drop(httpError('HTTP_TIMEOUT', `no whole reply within ${this.init.timeoutMs / 1000} s`));
   }
 
   /** Hands the reply to its request's handler, which may post the next request at once. */

@@ -1,12 +1,12 @@
+import { UsageError } from '@kvdb/core';
 import { expect } from 'chai';
 import {
-  BenchOptionsError,
   formatTarget,
   parseDuration,
   parseRatio,
   parseTargets,
   resolveBenchOptions,
-} from '../src/bench/options.js';
+} from '../src/options.js';
 
 describe('bench options: parseDuration', () => {
   it('reads ms, s and m, and a bare number as seconds', () => {
@@ -20,7 +20,7 @@ describe('bench options: parseDuration', () => {
 
   it('refuses anything else, naming the flag and what it expects', () => {
     for (const bad of ['', '10x', 's', '-1s', '0s', '0.1ms', '1h', '10 s s']) {
-      expect(() => parseDuration(bad), bad).to.throw(BenchOptionsError, /Expected `--duration` to be a time/);
+      expect(() => parseDuration(bad), bad).to.throw(UsageError, /Expected `--duration` to be a time/);
     }
   });
 
@@ -29,7 +29,7 @@ describe('bench options: parseDuration', () => {
     expect(parseDuration('0s', '--warmup-time', 0)).to.equal(0);
     expect(parseDuration('0', '--warmup-time', 0)).to.equal(0);
     expect(() => parseDuration('-1s', '--warmup-time', 0)).to.throw(
-      BenchOptionsError,
+      UsageError,
       /^Expected `--warmup-time` to be a time such as 10s, 500ms or 2m, got "-1s"$/,
     );
   });
@@ -44,7 +44,7 @@ describe('bench options: parseRatio', () => {
 
   it('refuses malformed ratios and 0:0', () => {
     for (const bad of ['9', '9:1:1', 'a:b', '-1:2', '1.5:1', '0:0', '']) {
-      expect(() => parseRatio(bad), bad).to.throw(BenchOptionsError, /Expected `--ratio` to be get:set/);
+      expect(() => parseRatio(bad), bad).to.throw(UsageError, /Expected `--ratio` to be get:set/);
     }
   });
 });
@@ -90,7 +90,7 @@ describe('bench options: resolveBenchOptions', () => {
     expect(resolveBenchOptions({ 'warmup-time': '3s' }).warmupMs).to.equal(3_000);
     expect(resolveBenchOptions({ 'warmup-time': '0' }).warmupMs).to.equal(0);
     expect(() => resolveBenchOptions({ 'warmup-time': 'soon' })).to.throw(
-      BenchOptionsError,
+      UsageError,
       /`--warmup-time` to be a time/,
     );
   });
@@ -141,7 +141,7 @@ describe('bench options: resolveBenchOptions', () => {
       [{ 'auth-token': 'token\r\nx-injected: 1' }, /`--auth-token` to be one line/],
     ];
     for (const [raw, message] of cases) {
-      expect(() => resolveBenchOptions(raw), JSON.stringify(raw)).to.throw(BenchOptionsError, message);
+      expect(() => resolveBenchOptions(raw), JSON.stringify(raw)).to.throw(UsageError, message);
     }
   });
 

@@ -1,5 +1,5 @@
 /**
- * The yardstick of `kvdb bench --compare-reference` and `npm run bench:check`: the least a JSON-RPC key-value node
+ * The yardstick of `kvdb-bench --compare-reference` and `npm run bench:check`: the least a JSON-RPC key-value node
  * on node:http can do. It reads the body, JSON.parses it, answers `get`/`set`/`ping` (named or positional params)
  * from a Map and JSON.stringifies the reply: no validation, no replication, no disk. A kvdb node doing the same
  * work with everything else besides is measured against it.

@@ -1,14 +1,14 @@
-// What the bench scripts share (not a script to run): their command line, and starting `kvdb bench`.
+// What the bench scripts share (not a script to run): their command line, and starting `kvdb-bench`.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-/** The `kvdb` binary of this checkout. */
-export const kvdbBin = fileURLToPath(new URL('../packages/client/bin/kvdb.js', import.meta.url));
+/** The `kvdb-bench` binary of this package. */
+export const benchBin = fileURLToPath(new URL('../bin/kvdb-bench.js', import.meta.url));
 
 /**
  * Splits the command line at `--`: the script's own options before it, parsed with `options`, and the arguments
- * for `kvdb bench` after it.
+ * for `kvdb-bench` after it.
  */
 export function scriptArgs(options) {
   const dash = process.argv.indexOf('--');
@@ -17,9 +17,9 @@ export function scriptArgs(options) {
   return { values: parseArgs({ args: own, options }).values, benchArgs };
 }
 
-/** Runs `kvdb bench` with `benchArgs` against `targets`, on this terminal; resolves with its exit status. */
+/** Runs `kvdb-bench` with `benchArgs` against `targets`, on this terminal; resolves with its exit status. */
 export function runBench(benchArgs, targets) {
-  const bench = spawn(process.execPath, [kvdbBin, 'bench', ...benchArgs, '--targets', targets], {
+  const bench = spawn(process.execPath, [benchBin, ...benchArgs, '--targets', targets], {
     stdio: 'inherit',
   });
   return new Promise((resolve) => bench.once('exit', (code) => resolve(code ?? 1)));

@@ -1,27 +1,28 @@
 /**
- * What `kvdb bench` does once its options are parsed. Loaded only when the command runs, so that the shell does
- * not load undici, the histogram and the progress bar.
+ * What `kvdb-bench` does once its options are parsed. Loaded only when the command runs, so that `--help` and a
+ * mistyped flag do not load undici, the histogram and the progress bar.
  */
+import { KVError, UsageError } from '@kvdb/core';
 import { type Child, spawnReferenceServer } from './child-process.js';
 import type { BenchArgs } from './command.js';
-import { type BenchOptions, BenchOptionsError, resolveBenchOptions } from './options.js';
+import { type BenchOptions, resolveBenchOptions } from './options.js';
 import { createProgress } from './progress.js';
 import { type BenchSummary, formatComparison, formatReport, summarizeResult } from './report.js';
 import { combineResults, median, roundOptions, roundRatios } from './rounds.js';
-import { type BenchResult, BenchTargetError, runBenchmark } from './runner.js';
+import { type BenchResult, runBenchmark } from './runner.js';
 
 export async function benchHandler(argv: BenchArgs): Promise<void> {
   let options: BenchOptions;
   const rounds = argv.rounds ?? 1;
   try {
     if (argv.reference && argv['compare-reference']) {
-      throw new BenchOptionsError('Give either `--reference` or `--compare-reference`, not both');
+      throw new UsageError('Give either `--reference` or `--compare-reference`, not both');
     }
     if (argv.reference && argv.targets !== undefined) {
-      throw new BenchOptionsError('`--reference` benchmarks its own server: leave out `--targets`');
+      throw new UsageError('`--reference` benchmarks its own server: leave out `--targets`');
     }
     if (argv.rounds !== undefined && !argv['compare-reference']) {
-      throw new BenchOptionsError('`--rounds` applies to `--compare-reference` only');
+      throw new UsageError('`--rounds` applies to `--compare-reference` only');
     }
     options = resolveBenchOptions({
       ...argv,
@@ -29,8 +30,8 @@ export async function benchHandler(argv: BenchArgs): Promise<void> {
     });
     roundOptions(options, rounds, 0);
   } catch (error) {
-    if (!(error instanceof BenchOptionsError)) throw error;
-    console.error(`kvdb bench: ${error.message}`);
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`kvdb-bench: ${error.message}`);
     process.exitCode = 2;
     return;
   }
@@ -67,8 +68,8 @@ export async function benchHandler(argv: BenchArgs): Promise<void> {
       output,
     );
   } catch (error) {
-    if (!(error instanceof BenchTargetError)) throw error;
-    console.error(`kvdb bench: ${error.message}`);
+    if (!(error instanceof KVError)) throw error;
+    console.error(`kvdb-bench: ${error.message}`);
     process.exitCode = 1;
   } finally {
     await reference?.child.stop();
@@ -121,7 +122,7 @@ function finish(
     process.stdout.write(`${formatReport(target)}\n`);
   }
   if (failed > 0) {
-    console.error(`kvdb bench: ${failed.toLocaleString('en-US')} requests FAILED; see the report`);
+    console.error(`kvdb-bench: ${failed.toLocaleString('en-US')} requests FAILED; see the report`);
     process.exitCode = 1;
   }
 }

@@ -5,16 +5,14 @@
 // `list_keys` while another connection pings the node, and reports the slowest ping: how long a listing held the
 // node up. --data-dir gives the node a data dir in a temporary directory, removed afterwards.
 //
-//   node scripts/bench-memory.mjs [--keys 1000000] [--value-size 100] [--batch 100] [--page 10000] [--rest 150]
+//   node packages/bench/scripts/bench-memory.mjs [--keys 1000000] [--value-size 100] [--batch 100] [--page 10000] [--rest 150]
 //     [--data-dir] [--json]
 //
 // Needs a build (`npm run build`) and Linux (/proc for the resident set size).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { startLocalCluster } from '@kvdb/server';
 import { Pool } from 'undici';
-
-const { startLocalCluster } = await import('../packages/client/dist/src/bench/local-cluster.js');
-const { stopAllChildren } = await import('../packages/client/dist/src/bench/child-process.js');
 
 const { values } = parseArgs({
   options: {
@@ -38,9 +36,9 @@ if (!(Number.isInteger(restSeconds) && restSeconds >= 0)) {
   );
 }
 
-const cluster = await startLocalCluster({ nodes: 1, replicas: 1, dataDir: values['data-dir'] });
-const { host, port } = cluster.targets[0];
-const pid = cluster.children[0].process.pid;
+const cluster = await startLocalCluster({ nodes: 1, replicas: 1, dataDir: values['data-dir'] || undefined });
+const { host, port, process: child } = cluster.nodes[0];
+const pid = child.pid;
 const pool = new Pool(`http://${host}:${port}`, { connections: 4 });
 const log = (line) => values.json || process.stderr.write(`${line}\n`);
 
@@ -146,7 +144,6 @@ try {
 } finally {
   await pool.close();
   await cluster.stop();
-  await stopAllChildren();
 }
 
 async function rpc(body) {

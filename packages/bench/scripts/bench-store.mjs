@@ -2,9 +2,9 @@
 // What kvdb's in-memory store costs a single node's throughput, and what it saves in memory, against a store that
 // keeps records as they arrive. The figures behind BENCHMARKS.md's "the single node: store against store".
 //
-//   node scripts/bench-store.mjs [--rounds 2] [--port-base 6960] [--heap] -- set -d 9s --rounds 3
+//   node packages/bench/scripts/bench-store.mjs [--rounds 2] [--port-base 6960] [--heap] -- set -d 9s --rounds 3
 //
-// Starts two single nodes (R=1), alike but for their store, and runs `kvdb bench --compare-reference` with the
+// Starts two single nodes (R=1), alike but for their store, and runs `kvdb-bench --compare-reference` with the
 // arguments after `--` against each in turn, `--rounds` times, printing each run's ratio to the reference server:
 //   compact  kvdb's MemoryStore, the default: each record packed into one flat string, in its EntryTable;
 //   objects  each record as it arrives, an object in a Map by key: no packing, no order.
@@ -13,7 +13,7 @@
 // answers reads and writes, but lists no keys. Needs a build (`npm run build`).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { kvdbBin, scriptArgs } from './bench-common.mjs';
+import { benchBin, scriptArgs } from './bench-common.mjs';
 
 const STORES = ['compact', 'objects'];
 const HEAP_KEYS = 1_000_000;
@@ -35,7 +35,7 @@ async function bench() {
       process.stdout.write(stdout);
     }
   }
-  const { spawnNode, stopAllChildren } = await import('../packages/client/dist/src/bench/child-process.js');
+  const { spawnNode, stopAllChildren } = await import('../dist/src/child-process.js');
   const base = Number(values['port-base']);
   const nodes = STORES.map((store, index) => ({ store, port: base + index }));
   process.once('SIGINT', () => void stopAllChildren().finally(() => process.exit(130)));
@@ -47,7 +47,7 @@ async function bench() {
     );
     for (let round = 1; round <= Number(values.rounds); round++) {
       for (const { store, port } of nodes) {
-        const args = [kvdbBin, 'bench', ...benchArgs, '--compare-reference', '--json', '-P', String(port)];
+        const args = [benchBin, ...benchArgs, '--compare-reference', '--json', '-P', String(port)];
         const report = JSON.parse((await run(args)).stdout);
         const each = report.roundRatios.map((ratio) => ratio.toFixed(2)).join(', ');
         console.log(
@@ -76,7 +76,7 @@ function run(args) {
 }
 
 async function makeStore(kind) {
-  const { MemoryStore, supersedes } = await import('../packages/core/dist/src/index.js');
+  const { MemoryStore, supersedes } = await import('@kvdb/core');
   if (kind === 'compact') return new MemoryStore();
   if (kind !== 'objects') throw new Error(`no store called ${kind}`);
   const records = new Map();
@@ -102,7 +102,7 @@ async function makeStore(kind) {
 }
 
 async function serve(kind, port) {
-  const { KVNode } = await import('../packages/server/dist/src/index.js');
+  const { KVNode } = await import('@kvdb/server');
   const store = await makeStore(kind);
   const node = await KVNode.start({ host: '127.0.0.1', port, replicas: 1, logLevel: 'warn' }, { store });
   process.once('SIGTERM', () => node.stop().then(() => process.exit(0)));

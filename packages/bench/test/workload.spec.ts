@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { resolveBenchOptions } from '../src/bench/options.js';
-import { share, warmupLoadPlan, warmupPlan, workerPlans } from '../src/bench/plan.js';
-import { Workload } from '../src/bench/workload.js';
+import { resolveBenchOptions } from '../src/options.js';
+import { share, warmupLoadPlan, warmupPlan, workerPlans } from '../src/plan.js';
+import { Workload } from '../src/workload.js';
 
 function sequence(values: number[]): () => number {
   let index = 0;

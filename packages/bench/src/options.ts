@@ -1,6 +1,7 @@
-import { CONSISTENCY_LEVELS, type Consistency } from '@kvdb/core';
+import { CONSISTENCY_LEVELS, type Consistency, DEFAULT_HOST, DEFAULT_PORT, UsageError } from '@kvdb/core';
 import {
   DEFAULT_BENCH_DURATION_MS,
+  DEFAULT_BENCH_TIMEOUT_MS,
   DEFAULT_CONCURRENCY,
   DEFAULT_KEYSPACE,
   DEFAULT_RATIO,
@@ -70,10 +71,6 @@ export interface RawBenchArgs {
   'auth-token'?: string;
 }
 
-export class BenchOptionsError extends Error {
-  override name = 'BenchOptionsError';
-}
-
 /** `10s`, `500ms`, `1.5s`, `2m`; a bare number is seconds. At least 1 ms, unless `minMs` is 0. */
 export function parseDuration(text: string | number, flag = '--duration', minMs: 0 | 1 = 1): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(String(text));
@@ -81,7 +78,7 @@ export function parseDuration(text: string | number, flag = '--duration', minMs:
   const ms = match ? Number(match[1]) * scale[(match[2] ?? 's') as keyof typeof scale] : Number.NaN;
   if (!(ms >= minMs)) {
     const least = minMs === 1 ? ' of at least 1 ms' : '';
-    throw new BenchOptionsError(
+    throw new UsageError(
       `Expected \`${flag}\` to be a time${least} such as 10s, 500ms or 2m, got ${JSON.stringify(text)}`,
     );
   }
@@ -93,7 +90,7 @@ export function parseRatio(text: string): Ratio {
   const match = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(text);
   const ratio = match ? { get: Number(match[1]), set: Number(match[2]) } : undefined;
   if (!ratio || ratio.get + ratio.set === 0) {
-    throw new BenchOptionsError(
+    throw new UsageError(
       `Expected \`--ratio\` to be get:set as two whole numbers, not both 0, such as 9:1, got ${JSON.stringify(text)}`,
     );
   }
@@ -110,18 +107,17 @@ export function parseTargets(values: string | readonly string[]): Target[] {
       const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(word);
       const port = Number(match?.[2]);
       if (!match || !isPort(port)) {
-        throw new BenchOptionsError(
+        throw new UsageError(
           `Expected each of \`--targets\` to be host:port with a port from 1 to 65535, got ${JSON.stringify(word)}`,
         );
       }
       return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
     });
-  if (targets.length === 0)
-    throw new BenchOptionsError('Expected `--targets` to name at least one host:port');
+  if (targets.length === 0) throw new UsageError('Expected `--targets` to name at least one host:port');
   const seen = new Set<string>();
   for (const target of targets) {
     const address = formatTarget(target);
-    if (seen.has(address)) throw new BenchOptionsError(`\`--targets\` names ${address} twice`);
+    if (seen.has(address)) throw new UsageError(`\`--targets\` names ${address} twice`);
     seen.add(address);
   }
   return targets;
@@ -135,44 +131,41 @@ export function formatTarget(target: Target): string {
 export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
   const operation = raw.operation ?? 'set';
   if (!(BENCH_OPERATIONS as readonly string[]).includes(operation)) {
-    throw new BenchOptionsError(
+    throw new UsageError(
       `Expected the operation to be one of ${BENCH_OPERATIONS.join(', ')}, got ${JSON.stringify(operation)}`,
     );
   }
   const concurrency = integerFlag('--concurrency', raw.concurrency ?? DEFAULT_CONCURRENCY, 1);
   const workers = integerFlag('--workers', raw.workers ?? 1, 1, MAX_WORKERS);
   if (workers > concurrency) {
-    throw new BenchOptionsError(
+    throw new UsageError(
       `Expected \`--workers\` (${workers}) to be at most \`--concurrency\` (${concurrency}): each worker drives at least one request at a time`,
     );
   }
   if (raw.duration !== undefined && raw.requests !== undefined) {
-    throw new BenchOptionsError('Give either `--duration` or `--requests`, not both');
+    throw new UsageError('Give either `--duration` or `--requests`, not both');
   }
   const stop: StopCondition =
     raw.requests !== undefined
       ? { requests: integerFlag('--requests', raw.requests, 1) }
       : { durationMs: raw.duration === undefined ? DEFAULT_BENCH_DURATION_MS : parseDuration(raw.duration) };
   if (stop.requests !== undefined && stop.requests < workers) {
-    throw new BenchOptionsError(`Expected \`--requests\` to be at least \`--workers\` (${workers})`);
+    throw new UsageError(`Expected \`--requests\` to be at least \`--workers\` (${workers})`);
   }
   if (raw.ratio !== undefined && operation !== 'mixed') {
-    throw new BenchOptionsError(
-      '`--ratio` applies to the mixed operation only (kvdb bench mixed --ratio 9:1)',
-    );
+    throw new UsageError('`--ratio` applies to the mixed operation only (kvdb-bench mixed --ratio 9:1)');
   }
   const consistency = raw.consistency;
   if (consistency !== undefined && !(CONSISTENCY_LEVELS as readonly string[]).includes(consistency)) {
-    throw new BenchOptionsError(
+    throw new UsageError(
       `Expected \`--consistency\` to be one of ${CONSISTENCY_LEVELS.join(', ')}, got ${JSON.stringify(consistency)}`,
     );
   }
   if (raw['auth-token'] !== undefined && /[\r\n]/.test(raw['auth-token'])) {
-    throw new BenchOptionsError('Expected `--auth-token` to be one line, without CR or LF');
+    throw new UsageError('Expected `--auth-token` to be one line, without CR or LF');
   }
-  const timeoutMs = raw.timeout ?? 5_000;
-  if (!(timeoutMs > 0))
-    throw new BenchOptionsError('Expected `--timeout` to be a number of milliseconds above 0');
+  const timeoutMs = raw.timeout ?? DEFAULT_BENCH_TIMEOUT_MS;
+  if (!(timeoutMs > 0)) throw new UsageError('Expected `--timeout` to be a number of milliseconds above 0');
   const targets =
     raw.targets !== undefined && (typeof raw.targets === 'string' || raw.targets.length > 0)
       ? parseTargets(raw.targets)
@@ -195,9 +188,9 @@ export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
 }
 
 function defaultTarget(raw: RawBenchArgs): Target {
-  const port = raw.port ?? 5878;
-  if (!isPort(port)) throw new BenchOptionsError('Expected `--port` to be an integer from 1 to 65535');
-  return { host: raw.host ?? '127.0.0.1', port };
+  const port = raw.port ?? DEFAULT_PORT;
+  if (!isPort(port)) throw new UsageError('Expected `--port` to be an integer from 1 to 65535');
+  return { host: raw.host ?? DEFAULT_HOST, port };
 }
 
 function defaultRatio(operation: string): Ratio {
@@ -214,9 +207,7 @@ export function integerFlag(
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `from ${min} and up` : `from ${min} to ${max}`;
-    throw new BenchOptionsError(
-      `Expected \`${flag}\` to be an integer ${range}, got ${JSON.stringify(value)}`,
-    );
+    throw new UsageError(`Expected \`${flag}\` to be an integer ${range}, got ${JSON.stringify(value)}`);
   }
   return number;
 }

@@ -1,4 +1,5 @@
-import { type BenchOptions, BenchOptionsError } from './options.js';
+import { UsageError } from '@kvdb/core';
+import type { BenchOptions } from './options.js';
 import { type BenchResult, summarize } from './runner.js';
 
 /**
@@ -14,19 +15,19 @@ import { type BenchResult, summarize } from './runner.js';
  */
 export function roundOptions(options: BenchOptions, rounds: number, round: number): BenchOptions {
   if (!Number.isInteger(rounds) || rounds < 1) {
-    throw new BenchOptionsError(`Expected \`--rounds\` to be an integer from 1 and up, got ${rounds}`);
+    throw new UsageError(`Expected \`--rounds\` to be an integer from 1 and up, got ${rounds}`);
   }
   const { stop } = options;
   let sliced: BenchOptions['stop'];
   if (stop.requests !== undefined) {
     const requests = Math.floor(stop.requests / rounds) + (round < stop.requests % rounds ? 1 : 0);
     if (requests < options.workers) {
-      throw new BenchOptionsError(`Expected \`--requests\` to be at least \`--rounds\` × \`--workers\``);
+      throw new UsageError(`Expected \`--requests\` to be at least \`--rounds\` × \`--workers\``);
     }
     sliced = { requests };
   } else {
     const durationMs = Math.floor(stop.durationMs / rounds);
-    if (durationMs < 1) throw new BenchOptionsError('Expected `--duration` to give each round at least 1 ms');
+    if (durationMs < 1) throw new UsageError('Expected `--duration` to give each round at least 1 ms');
     sliced = { durationMs };
   }
   return {

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The floor under BENCHMARKS.md's cluster figures: the least a 3-node replicated key-value store on node:http
-// can do, run under the same `kvdb bench` load as a kvdb cluster.
+// can do, run under the same `kvdb-bench` load as a kvdb cluster.
 //
-//   node scripts/bench-floor.mjs [--port-base P] -- set -c 32 -d 10s
+//   node packages/bench/scripts/bench-floor.mjs [--port-base P] -- set -c 32 -d 10s
 //
 // Each of its three processes answers JSON-RPC `set`, `get` and `ping` on POST / as the reference server does,
 // and replicates as kvdb does with R=3 and quorum reads and writes: a set is stamped with a version, kept
@@ -14,7 +14,7 @@
 import { createServer } from 'node:http';
 import { connect, createServer as createTcpServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { newerRecord } from '../packages/core/dist/src/record.js';
+import { newerRecord } from '@kvdb/core';
 import { runBench, scriptArgs } from './bench-common.mjs';
 
 if (process.argv[2] === '--serve') serve(Number(process.argv[3]), process.argv[4].split(',').map(Number));
@@ -25,7 +25,7 @@ async function bench() {
   const base = Number(values['port-base']);
   const ports = [base, base + 1, base + 2];
   const self = fileURLToPath(import.meta.url);
-  const { spawnNode, stopAllChildren } = await import('../packages/client/dist/src/bench/child-process.js');
+  const { spawnNode, stopAllChildren } = await import('../dist/src/child-process.js');
   process.once('SIGINT', () => void stopAllChildren().finally(() => process.exit(130)));
   try {
     await Promise.all(

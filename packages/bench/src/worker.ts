@@ -13,7 +13,7 @@ import { LoadGenerator, type LoadPlan } from './load-generator.js';
 import type { WorkerMessage } from './worker-messages.js';
 
 const port = parentPort;
-if (port === null) throw new Error('worker.js runs as a worker thread of kvdb bench');
+if (port === null) throw new Error('worker.js runs as a worker thread of kvdb-bench');
 const post = (message: WorkerMessage) => port.postMessage(message);
 
 const generator = new LoadGenerator((workerData as { plan: LoadPlan }).plan);

@@ -1,3 +1,5 @@
+import { KVError } from '@kvdb/core';
+
 /**
  * Failed requests of a run, in two kinds: JSON-RPC error replies (the node answered, with an error), by code; and
  * transport errors (no usable reply: refused or reset connections, timeouts, non-JSON-RPC HTTP answers), by kind.
@@ -27,10 +29,13 @@ export function noteTransportError(tally: ErrorTally, kind: string, message: str
   tally.samples[kind] ??= message;
 }
 
-/** The error's code (`ECONNRESET`, `HTTP_CLOSED`), else its name. */
+/** The kind of the bench HTTP client's own errors (`HTTP_CLOSED`), a system error's code (`ECONNRESET`), else the name. */
 export function transportErrorKind(error: Error): string {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && code !== '' ? code : error.name;
+  const kind =
+    error instanceof KVError
+      ? (error.data as { kind?: unknown } | undefined)?.kind
+      : (error as { code?: unknown }).code;
+  return typeof kind === 'string' && kind !== '' ? kind : error.name;
 }
 
 export function mergeTallies(tallies: readonly ErrorTally[]): ErrorTally {

@@ -8,11 +8,12 @@
  * of unmeasured load before its first slice of each operation, so that a node's JIT warm-up is not in the first
  * round's ratio. Bounded in time; stops every process it started.
  *
- *   node packages/client/dist/src/bench/check.js [--rounds 7] [--slice 1s] [--warmup-time 2s]
+ *   node packages/bench/dist/src/check.js [--rounds 7] [--slice 1s] [--warmup-time 2s]
  *     [--port-base 7100] [--json] [--min-single-set R] [--min-single-get R] [--min-cluster-set R]
  *     [--min-cluster-get R] [--min-durable-set R]
  */
 import { parseArgs } from 'node:util';
+import { freePorts, type LocalCluster, startLocalCluster } from '@kvdb/server';
 import {
   type CheckName,
   DEFAULT_THRESHOLDS,
@@ -26,7 +27,6 @@ import {
 import { spawnReferenceServer, stopAllChildren } from './child-process.js';
 import { countErrors } from './errors-tally.js';
 import { summarize } from './histogram.js';
-import { freePorts, startLocalCluster } from './local-cluster.js';
 import {
   type BenchOperation,
   type BenchOptions,
@@ -88,7 +88,11 @@ async function main(): Promise<number> {
   }
   const portBase = values['port-base'] === undefined ? undefined : Number(values['port-base']);
   const serverScript = values['server-script'];
-  const clusterInit = { portBase, ...(serverScript === undefined ? {} : { serverScript }) };
+  const clusterInit = {
+    portBase,
+    ready: 'members' as const,
+    ...(serverScript === undefined ? {} : { bin: serverScript }),
+  };
 
   log(
     'starting the reference server, a single node (R=1), a 3-node cluster (R=3, in memory) and another with --data-dir',
@@ -96,14 +100,15 @@ async function main(): Promise<number> {
   const reference = await spawnReferenceServer((await freePorts(1, portBase))[0]);
   stops.push(() => reference.child.stop());
   const singleNode = await startLocalCluster({ ...clusterInit, nodes: 1, replicas: 1 });
-  stops.push(singleNode.stop);
+  stops.push(() => singleNode.stop());
   const threeNodes = await startLocalCluster({ ...clusterInit, nodes: 3, replicas: 3 });
-  stops.push(threeNodes.stop);
+  stops.push(() => threeNodes.stop());
   const durableNodes = await startLocalCluster({ ...clusterInit, nodes: 3, replicas: 3, dataDir: true });
-  stops.push(durableNodes.stop);
-  const single = singleNode.targets;
-  const cluster = threeNodes.targets;
-  const durable = durableNodes.targets;
+  stops.push(() => durableNodes.stop());
+  const targets = (local: LocalCluster): Target[] => local.nodes.map(({ host, port }) => ({ host, port }));
+  const single = targets(singleNode);
+  const cluster = targets(threeNodes);
+  const durable = targets(durableNodes);
 
   const referenceTarget = [{ host: reference.host, port: reference.port }];
   const options = (operation: BenchOperation, targets: Target[]): BenchOptions => ({

@@ -1,17 +1,12 @@
 import { expect } from 'chai';
-import {
-  DEFAULT_THRESHOLDS,
-  evaluateChecks,
-  failures,
-  formatCheckTable,
-} from '../src/bench/check-verdict.js';
+import { DEFAULT_THRESHOLDS, evaluateChecks, failures, formatCheckTable } from '../src/check-verdict.js';
 import {
   countErrors,
   emptyTally,
   mergeTallies,
   noteRpcError,
   noteTransportError,
-} from '../src/bench/errors-tally.js';
+} from '../src/errors-tally.js';
 import {
   createHistogram,
   decodeHistogram,
@@ -19,9 +14,9 @@ import {
   mergeHistograms,
   recordMillis,
   summarize,
-} from '../src/bench/histogram.js';
-import { formatLatencyChart, latencyBuckets } from '../src/bench/latency-chart.js';
-import { resolveBenchOptions } from '../src/bench/options.js';
+} from '../src/histogram.js';
+import { formatLatencyChart, latencyBuckets } from '../src/latency-chart.js';
+import { resolveBenchOptions } from '../src/options.js';
 import {
   type BenchSummary,
   formatComparison,
@@ -29,9 +24,9 @@ import {
   formatReport,
   summarizeResult,
   throughputRatio,
-} from '../src/bench/report.js';
-import { combineResults, median, roundOptions, roundRatios } from '../src/bench/rounds.js';
-import type { BenchResult } from '../src/bench/runner.js';
+} from '../src/report.js';
+import { combineResults, median, roundOptions, roundRatios } from '../src/rounds.js';
+import type { BenchResult } from '../src/runner.js';
 
 function histogramOf(millis: number[]) {
   const histogram = createHistogram();

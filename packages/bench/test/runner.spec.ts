@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ConnectionError, UnauthorizedError, UnavailableError } from '@kvdb/core';
 import { expect } from 'chai';
-import { type RawBenchArgs, resolveBenchOptions } from '../src/bench/options.js';
-import { BenchTargetError, runBenchmark } from '../src/bench/runner.js';
+import { type RawBenchArgs, resolveBenchOptions } from '../src/options.js';
+import { runBenchmark } from '../src/runner.js';
 
 /**
  * A JSON-RPC server on 127.0.0.1 that answers `ping`, counts every `set`, and answers the sets with an error
@@ -47,6 +48,69 @@ async function countingServer(): Promise<{
       }),
   };
 }
+
+/** Serves every request with `status` and `body`. */
+async function fixedServer(status: number, body: string): Promise<{ port: number; close(): Promise<void> }> {
+  const server: Server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(status, { 'content-type': 'application/json' }).end(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** What `runBenchmark` rejects with, for one target on `port`. */
+async function refusal(port: number): Promise<Error> {
+  const options = resolveBenchOptions({ operation: 'set', targets: `127.0.0.1:${port}`, requests: 1 });
+  const outcome = await runBenchmark(options).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect(outcome).to.be.instanceOf(Error);
+  return outcome as Error;
+}
+
+describe('bench runner: a target it cannot benchmark', () => {
+  it('is a ConnectionError when nothing listens there', async () => {
+    const server = await fixedServer(200, '{}');
+    await server.close();
+    const error = await refusal(server.port);
+    expect(error).to.be.instanceOf(ConnectionError);
+    expect(error.message).to.equal(
+      `cannot reach kvdb at 127.0.0.1:${server.port}: connection refused (is kvdb-server running there?)`,
+    );
+  });
+
+  it('is a ConnectionError when it does not answer ping with pong', async () => {
+    const server = await fixedServer(404, 'not here');
+    try {
+      const error = await refusal(server.port);
+      expect(error).to.be.instanceOf(ConnectionError);
+      expect(error.message).to.equal(`127.0.0.1:${server.port} is not a kvdb node: ping answered HTTP 404`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('is the class of the error code it refuses ping with', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, error: { code: 1004, message: 'unauthorized' } });
+    const server = await fixedServer(401, body);
+    try {
+      const error = await refusal(server.port);
+      expect(error).to.be.instanceOf(UnauthorizedError);
+      expect(error.message).to.equal(`127.0.0.1:${server.port} refused ping: unauthorized (code 1004)`);
+    } finally {
+      await server.close();
+    }
+  });
+});
 
 describe('bench runner: the unmeasured warmup load', () => {
   const closers: Array<() => Promise<void>> = [];
@@ -94,7 +158,7 @@ describe('bench runner: the unmeasured warmup load', () => {
     } catch (caught) {
       error = caught;
     }
-    expect(error).to.be.instanceOf(BenchTargetError);
+    expect(error).to.be.instanceOf(UnavailableError);
     expect((error as Error).message).to.match(
       /^the warmup load failed: none of its \d+ requests succeeded \(-32003\)$/,
     );

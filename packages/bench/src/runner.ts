@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { ConnectionError, errorFromRpc, KVError, UnavailableError } from '@kvdb/core';
 import { Client } from 'undici';
 import { PROGRESS_INTERVAL_MS } from './constants.js';
 import { countErrors, errorKinds, mergeTallies } from './errors-tally.js';
@@ -27,14 +28,11 @@ export interface RunHooks {
   onWarmupLoad?(durationMs: number): void;
 }
 
-/** A target that cannot be benchmarked: unreachable, or refusing our calls. */
-export class BenchTargetError extends Error {
-  override name = 'BenchTargetError';
-}
-
 /**
  * Checks every target, prefills the keyspace when asked, runs the unmeasured warmup load when asked, then runs the
- * measured load.
+ * measured load. A target that cannot be benchmarked rejects it: with a `ConnectionError` if it cannot be reached or
+ * is no kvdb node, with the class of its error code if it refuses ping (`UnauthorizedError`, …), and with an
+ * `UnavailableError` if the warmup's requests fail.
  */
 export async function runBenchmark(options: BenchOptions, hooks: RunHooks = {}): Promise<BenchResult> {
   await Promise.all(options.targets.map((target) => ping(target, options)));
@@ -106,19 +104,21 @@ async function ping(target: Target, options: BenchOptions): Promise<void> {
       reply = JSON.parse(text);
     } catch {}
     if (reply?.error) {
-      throw new BenchTargetError(
-        `${address} refused ping: ${reply.error.message} (code ${reply.error.code})`,
-      );
+      const { code, message } = reply.error;
+      throw errorFromRpc({
+        code: Number(code),
+        message: `${address} refused ping: ${message} (code ${code})`,
+      });
     }
     if (reply?.result !== 'pong') {
-      throw new BenchTargetError(`${address} is not a kvdb node: ping answered HTTP ${response.statusCode}`);
+      throw new ConnectionError(`${address} is not a kvdb node: ping answered HTTP ${response.statusCode}`);
     }
   } catch (error) {
-    if (error instanceof BenchTargetError) throw error;
+    if (error instanceof KVError) throw error;
     const code = (error as { code?: string }).code;
     const reason =
       code === 'ECONNREFUSED' ? 'connection refused (is kvdb-server running there?)' : String(error);
-    throw new BenchTargetError(`cannot reach kvdb at ${address}: ${reason}`, { cause: error });
+    throw new ConnectionError(`cannot reach kvdb at ${address}: ${reason}`, { cause: error });
   } finally {
     await client.close();
   }
@@ -128,7 +128,7 @@ async function warmup(options: BenchOptions): Promise<void> {
   const result = await runPlan(warmupPlan(options));
   const errors = countErrors(result.errors);
   if (errors.total > 0) {
-    throw new BenchTargetError(
+    throw new UnavailableError(
       `the warmup failed: ${errors.total} of ${result.completed} sets failed (${errorKinds(result.errors)})`,
     );
   }
@@ -139,7 +139,7 @@ async function warmupLoad(options: BenchOptions): Promise<void> {
   const result = await runPlan(warmupLoadPlan(options));
   if (result.ok === 0) {
     const kinds = errorKinds(result.errors) || 'none completed';
-    throw new BenchTargetError(
+    throw new UnavailableError(
       `the warmup load failed: none of its ${result.completed} requests succeeded (${kinds})`,
     );
   }

@@ -1,7 +1,9 @@
-/** The `kvdb bench` command line: its options and help. What it does is in run-command.ts, loaded on use. */
+/** The `kvdb-bench` command line: its options and help. What it does is in run-command.ts, loaded on use. */
+import { DEFAULT_HOST, DEFAULT_PORT } from '@kvdb/core';
 import type { Argv } from 'yargs';
 import {
   DEFAULT_BENCH_DURATION_MS,
+  DEFAULT_BENCH_TIMEOUT_MS,
   DEFAULT_CONCURRENCY,
   DEFAULT_KEYSPACE,
   DEFAULT_VALUE_SIZE,
@@ -16,12 +18,24 @@ export interface BenchArgs extends RawBenchArgs {
   rounds?: number;
 }
 
-export const BENCH_COMMAND = 'bench [operation]';
 export const BENCH_DESCRIPTION = 'Benchmark nodes: throughput and latency percentiles of set, get or a mix';
 
-/** The `bench` options; `-H`, `-P`, `--timeout` and `--auth-token` come from the `kvdb` command itself. */
+/** The operation and every option, with `-H`, `-P`, `--timeout` and `--auth-token` as the `kvdb` shell has them. */
 export function benchBuilder<T>(command: Argv<T>) {
   return command
+    .options({
+      host: { alias: 'H', type: 'string', default: DEFAULT_HOST, describe: 'Host of the node to talk to' },
+      port: { alias: 'P', type: 'number', default: DEFAULT_PORT, describe: 'Port of the node to talk to' },
+      timeout: {
+        type: 'number',
+        defaultDescription: String(DEFAULT_BENCH_TIMEOUT_MS),
+        describe: 'Milliseconds to wait for each reply',
+      },
+      'auth-token': {
+        type: 'string',
+        describe: 'Token for nodes started with --auth-token (or set KVDB_AUTH_TOKEN)',
+      },
+    })
     .positional('operation', {
       choices: BENCH_OPERATIONS,
       default: 'set' as const,
@@ -102,9 +116,9 @@ export function benchBuilder<T>(command: Argv<T>) {
           'With --compare-reference: alternate reference and target this many times, splitting the run',
       },
     })
-    .example('$0 bench set -P 5878', 'sets for 10 s, 32 in flight, on one node')
-    .example('$0 bench get -t 127.0.0.1:5878,127.0.0.1:5879,127.0.0.1:5880 -d 30s', 'gets over three nodes')
-    .example('$0 bench mixed --ratio 3:1 -n 100000 --json', '100,000 requests, 3 gets a set, as JSON')
-    .example('$0 bench set --compare-reference -P 5878', 'the node as a share of a bare node:http server')
-    .example('$0 bench get --compare-reference --rounds 5 -d 20s', '…alternating 4 s slices, median ratio');
+    .example('$0 set -P 5878', 'sets for 10 s, 32 in flight, on one node')
+    .example('$0 get -t 127.0.0.1:5878,127.0.0.1:5879,127.0.0.1:5880 -d 30s', 'gets over three nodes')
+    .example('$0 mixed --ratio 3:1 -n 100000 --json', '100,000 requests, 3 gets a set, as JSON')
+    .example('$0 set --compare-reference -P 5878', 'the node as a share of a bare node:http server')
+    .example('$0 get --compare-reference --rounds 5 -d 20s', '…alternating 4 s slices, median ratio');
 }
