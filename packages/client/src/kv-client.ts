@@ -5,7 +5,6 @@ import {
   compareKeys,
   DEFAULT_HOST,
   DEFAULT_PORT,
-  DEFAULT_REQUEST_TIMEOUT_MS,
   errorFromRpc,
   type JsonValue,
   type KeyPage,
@@ -19,6 +18,7 @@ import {
   TimeoutError,
 } from '@kvdb/core';
 import jayson from 'jayson';
+import { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './constants.js';
 
 export interface KVClientOptions {
   /** @default DEFAULT_HOST */
@@ -28,12 +28,12 @@ export interface KVClientOptions {
   /**
    * Give up on a call after this many ms. Leave room for the server's own quorum timeout (2 s by default),
    * so that a quorum failure arrives as a `QuorumNotReachedError` rather than a `TimeoutError`.
-   * @default DEFAULT_REQUEST_TIMEOUT_MS + 3000
+   * @default DEFAULT_CLIENT_TIMEOUT_MS
    */
   timeoutMs?: number;
   /**
    * Keep-alive sockets kept open to the node.
-   * @default 64
+   * @default DEFAULT_MAX_SOCKETS
    */
   maxSockets?: number;
   /** Sent as `Authorization: Bearer …`, for nodes started with `--auth-token`. */
@@ -92,8 +92,8 @@ export class KVClient {
   constructor(options: KVClientOptions = {}) {
     this.host = options.host ?? DEFAULT_HOST;
     this.port = options.port ?? DEFAULT_PORT;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS + 3_000;
-    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
+    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS });
     const headers = options.authToken === undefined ? {} : { authorization: `Bearer ${options.authToken}` };
     this.rpc = jayson.Client.http({
       headers,

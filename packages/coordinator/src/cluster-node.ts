@@ -13,8 +13,9 @@ import { type Clock, systemClock } from './clock.js';
 import { Coordinator, type CoordinatorInit } from './coordinator.js';
 import {
   DEFAULT_LEAVE_TIMEOUT_MS,
+  DEFAULT_TIMINGS,
   DEFAULT_TOMBSTONE_GRACE_MS,
-  LAN_TIMINGS,
+  TIMING_PRESETS,
   type Timings,
 } from './defaults.js';
 import { FailureDetector } from './failure-detector.js';
@@ -46,7 +47,7 @@ export interface ClusterNodeInit extends CoordinatorInit {
   vnodes?: number;
   /** Ring hasher. @default md5Hasher */
   hasher?: Hasher;
-  /** Probe, gossip and repair intervals. @default LAN_TIMINGS */
+  /** Probe, gossip and repair intervals. @default the `DEFAULT_TIMINGS` preset */
   timings?: Timings;
   /** Starting incarnation. @default the clock's now(), so a restart outranks what the cluster remembers */
   incarnation?: number;
@@ -84,7 +85,7 @@ export class ClusterNode implements PeerHandler {
     const clock = components.clock ?? systemClock;
     const logger = components.logger ?? silentLogger;
     const { transport } = components;
-    const timings = init.timings ?? LAN_TIMINGS;
+    const timings = init.timings ?? TIMING_PRESETS[DEFAULT_TIMINGS];
     this.log = logger;
     this.leaveTimeoutMs = init.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
     const tombstoneGraceMs = init.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;

@@ -118,7 +118,14 @@ export const LAN_TIMINGS: Readonly<Timings> = Object.freeze({
   rebalanceIntervalMs: 5_000,
 });
 
-export const TIMING_PRESETS: Readonly<Record<string, Readonly<Timings>>> = Object.freeze({
-  local: LOCAL_TIMINGS,
-  lan: LAN_TIMINGS,
-});
+/** The presets by name, as `--timings` takes them. */
+export const TIMING_PRESETS = Object.freeze({ lan: LAN_TIMINGS, local: LOCAL_TIMINGS });
+
+export type TimingPreset = keyof typeof TIMING_PRESETS;
+
+/** The preset a node runs with unless told otherwise: a LAN's. */
+export const DEFAULT_TIMINGS: TimingPreset = 'lan';
+
+export function isTimingPreset(name: string): name is TimingPreset {
+  return Object.hasOwn(TIMING_PRESETS, name);
+}

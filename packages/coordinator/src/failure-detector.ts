@@ -7,7 +7,7 @@ import {
   reasonOf,
 } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock, type TimerHandle } from './clock.js';
-import { LAN_TIMINGS, MAX_PIGGYBACK, type Timings } from './defaults.js';
+import { DEFAULT_TIMINGS, MAX_PIGGYBACK, TIMING_PRESETS, type Timings } from './defaults.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
@@ -49,7 +49,7 @@ export class FailureDetector {
     this.clock = components.clock ?? systemClock;
     this.log = components.logger ?? silentLogger;
     this.random = components.random ?? Math.random;
-    this.timings = init.timings ?? LAN_TIMINGS;
+    this.timings = init.timings ?? TIMING_PRESETS[DEFAULT_TIMINGS];
   }
 
   private get self(): MemberAddress {

@@ -4,7 +4,8 @@ import {
   DEFAULT_BATCH_SIZE,
   DEFAULT_MAX_HINTS_PER_MEMBER,
   DEFAULT_TASK_TIMEOUT_MS,
-  LAN_TIMINGS,
+  DEFAULT_TIMINGS,
+  TIMING_PRESETS,
 } from './defaults.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
@@ -15,7 +16,7 @@ import { RunsUnderWay } from './runs-under-way.js';
 export type { HintLog };
 
 export interface HintedHandoffInit {
-  /** How often hints for reachable members are replayed. @default LAN_TIMINGS.hintReplayIntervalMs */
+  /** How often hints for reachable members are replayed. @default the `DEFAULT_TIMINGS` preset's */
   replayIntervalMs?: number;
   /** Most hints kept per member; past it the oldest go, and anti-entropy repairs those keys. @default DEFAULT_MAX_HINTS_PER_MEMBER */
   maxHintsPerMember?: number;
@@ -70,7 +71,7 @@ export class HintedHandoff {
     this.transport = components.transport;
     this.clock = components.clock ?? systemClock;
     this.log = components.logger ?? silentLogger;
-    this.replayIntervalMs = init.replayIntervalMs ?? LAN_TIMINGS.hintReplayIntervalMs;
+    this.replayIntervalMs = init.replayIntervalMs ?? TIMING_PRESETS[DEFAULT_TIMINGS].hintReplayIntervalMs;
     this.maxHintsPerMember = init.maxHintsPerMember ?? DEFAULT_MAX_HINTS_PER_MEMBER;
     this.batchSize = init.batchSize ?? DEFAULT_BATCH_SIZE;
     this.timeoutMs = init.timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;

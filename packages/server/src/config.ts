@@ -1,4 +1,11 @@
-import { DEFAULT_READ_REPAIR_CHANCE, LAN_TIMINGS, TIMING_PRESETS, type Timings } from '@kvdb/coordinator';
+import {
+  DEFAULT_READ_REPAIR_CHANCE,
+  DEFAULT_TIMINGS,
+  DEFAULT_TOMBSTONE_GRACE_MS,
+  isTimingPreset,
+  TIMING_PRESETS,
+  type Timings,
+} from '@kvdb/coordinator';
 import {
   DEFAULT_HASHER,
   DEFAULT_HOST,
@@ -59,7 +66,7 @@ export interface NodeConfig {
    * fsyncs every commit before acknowledging it. @default DEFAULT_FSYNC_INTERVAL_MS (1000)
    */
   fsyncIntervalMs: number;
-  /** Tombstones older than this, held by every replica, are collected. @default 3600000 (1 hour) */
+  /** Tombstones older than this, held by every replica, are collected. @default DEFAULT_TOMBSTONE_GRACE_MS (1 hour) */
   tombstoneGraceMs: number;
   /** Dial these members at another address (a proxy): `member → host:port`. For fault-injection tests. @default none */
   routes: Map<MemberAddress, string>;
@@ -67,12 +74,15 @@ export interface NodeConfig {
   authToken: string | undefined;
   /**
    * Names the cluster: a peer stream from a node of another cluster is refused, and so is a data dir written by
-   * one. 1 to 64 printable ASCII characters, not starting or ending with a space. @default 'kvdb'
+   * one. 1 to 64 printable ASCII characters, not starting or ending with a space. @default DEFAULT_CLUSTER_NAME
    */
   clusterName: string;
-  /** Failure detection and repair intervals: a preset name (`local`, `lan`) or the numbers. @default LAN_TIMINGS */
+  /**
+   * Failure detection and repair intervals: a preset name (`local`, `lan`) or the numbers (the rest from the
+   * default preset). @default DEFAULT_TIMINGS
+   */
   timings: Timings;
-  /** @default 'info' */
+  /** @default DEFAULT_LOG_LEVEL */
   logLevel: LogLevel;
 }
 
@@ -84,18 +94,20 @@ export type NodeConfigInit = Partial<Omit<NodeConfig, 'limits' | 'timings' | 'ro
 
 function resolveTimings(timings: NodeConfigInit['timings']): Timings {
   if (typeof timings === 'string') {
-    const preset = Object.hasOwn(TIMING_PRESETS, timings) ? TIMING_PRESETS[timings] : undefined;
-    if (preset === undefined) {
+    if (!isTimingPreset(timings)) {
       throw new TypeError(
         `Expected \`timings\` to be one of ${Object.keys(TIMING_PRESETS).join(', ')}, got \`${timings}\``,
       );
     }
-    return { ...preset };
+    return { ...TIMING_PRESETS[timings] };
   }
-  return { ...LAN_TIMINGS, ...timings };
+  return { ...TIMING_PRESETS[DEFAULT_TIMINGS], ...timings };
 }
 
+/** The defaults of a node's options that `@kvdb/core` and `@kvdb/coordinator` do not already name. */
 export const DEFAULT_CLUSTER_NAME = 'kvdb';
+
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 
 /** What a cluster name may be: it travels in an HTTP header, which trims spaces at its ends. */
 const CLUSTER_NAME = /^[!-~](?:[ -~]{0,62}[!-~])?$/;
@@ -155,7 +167,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
       maxBodyBytes: positiveInteger('max-body-bytes', init.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
       maxBatch: positiveInteger('max-batch', init.limits?.maxBatch ?? DEFAULT_MAX_BATCH),
     },
-    tombstoneGraceMs: positiveInteger('tombstone-grace', init.tombstoneGraceMs ?? 3_600_000),
+    tombstoneGraceMs: positiveInteger('tombstone-grace', init.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS),
     routes: new Map(
       [...(init.routes ?? new Map())].map(([member, via]) => [
         parseAddress(member).address,
@@ -167,6 +179,6 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
     authToken: init.authToken === '' ? undefined : init.authToken,
     clusterName: clusterName(init.clusterName ?? DEFAULT_CLUSTER_NAME),
     timings: resolveTimings(init.timings),
-    logLevel: init.logLevel ?? 'info',
+    logLevel: init.logLevel ?? DEFAULT_LOG_LEVEL,
   };
 }

@@ -1,6 +1,7 @@
-import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REQUEST_TIMEOUT_MS, KVDB_VERSION } from '@kvdb/core';
+import { DEFAULT_HOST, DEFAULT_PORT, KVDB_VERSION } from '@kvdb/core';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { DEFAULT_CLIENT_TIMEOUT_MS } from '../constants.js';
 import { KVClient } from '../kv-client.js';
 import { helpText } from '../shell/commands.js';
 import { formatError } from '../shell/format.js';
@@ -66,7 +67,7 @@ await yargs(hideBin(process.argv))
     port: { alias: 'P', type: 'number', default: DEFAULT_PORT, describe: 'Port of the node to talk to' },
     timeout: {
       type: 'number',
-      defaultDescription: String(DEFAULT_REQUEST_TIMEOUT_MS + 3_000),
+      defaultDescription: String(DEFAULT_CLIENT_TIMEOUT_MS),
       describe: 'Milliseconds to wait for each reply',
     },
     'auth-token': {

@@ -1,4 +1,9 @@
-import { DEFAULT_READ_REPAIR_CHANCE } from '@kvdb/coordinator';
+import {
+  DEFAULT_READ_REPAIR_CHANCE,
+  DEFAULT_TIMINGS,
+  DEFAULT_TOMBSTONE_GRACE_MS,
+  TIMING_PRESETS,
+} from '@kvdb/coordinator';
 import {
   DEFAULT_HASHER,
   DEFAULT_HOST,
@@ -16,7 +21,7 @@ import {
 import { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DEFAULT_CLUSTER_NAME } from '../config.js';
+import { DEFAULT_CLUSTER_NAME, DEFAULT_LOG_LEVEL } from '../config.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { KVNode } from '../node.js';
 
@@ -106,7 +111,7 @@ const argv = await yargs(hideBin(process.argv))
     },
     'tombstone-grace': {
       type: 'number',
-      default: 3_600,
+      default: DEFAULT_TOMBSTONE_GRACE_MS / 1_000,
       describe:
         'Seconds before a tombstone every replica holds is collected; hints older than this are dropped. A node down longer must rejoin with an empty --data-dir',
     },
@@ -125,15 +130,15 @@ const argv = await yargs(hideBin(process.argv))
     },
     timings: {
       type: 'string',
-      choices: ['lan', 'local'],
-      default: 'lan',
+      choices: Object.keys(TIMING_PRESETS),
+      default: DEFAULT_TIMINGS,
       describe:
         'Failure detection and repair intervals: lan (probe 1 s, dead ~6 s after silence) or local (probe 0.4 s, dead ~2 s)',
     },
     'log-level': {
       type: 'string',
       choices: LOG_LEVELS,
-      default: 'info',
+      default: DEFAULT_LOG_LEVEL,
       describe: 'Least severe log line printed',
     },
   })
