@@ -39,8 +39,9 @@ const NOTHING: Promise<undefined> = Promise.resolve(undefined);
 /**
  * JSON-RPC 2.0 for a node, from HTTP and peer streams alike: takes a parsed request or batch, calls the methods
  * and returns the reply; never rejects (every failure is a JSON-RPC error). A request of the everyday shape goes
- * straight to its method, with one promise between the method's and the reply; batch members run concurrently
- * and are answered in order. A request object without an `id` member is a notification: it runs and gets no
+ * straight to its method, with one promise between the method's and the reply, or none when the method answers
+ * at once (a replica call to a store that answers at once); batch members run concurrently and are answered in
+ * order. A request object without an `id` member is a notification: it runs and gets no
  * reply, even when it fails. One with `"id": null` is a request, answered with `"id": null`.
  */
 export class JsonRpcDispatcher {
@@ -104,17 +105,19 @@ export class JsonRpcDispatcher {
       const error = { code: ErrorCode.METHOD_NOT_FOUND, message: `Method not found: ${quoted(method)}` };
       return { jsonrpc: '2.0', id, error };
     }
-    let pending: Promise<unknown>;
+    let answer: unknown;
     try {
-      pending = definition.call(normalizeParams(method, params, definition.params), this.context);
+      answer = definition.call(normalizeParams(method, params, definition.params), this.context);
     } catch (error) {
       if (id !== undefined) return this.failed(id, error);
       this.quietly(error);
       return NOTHING;
     }
-    if (id === undefined) return pending.then(() => undefined, this.quietly);
-    return pending.then(
-      (result) => ({ jsonrpc: '2.0', id, result }),
+    if (!(answer instanceof Promise))
+      return id === undefined ? NOTHING : { jsonrpc: '2.0', id, result: answer };
+    if (id === undefined) return answer.then(() => undefined, this.quietly);
+    return answer.then(
+      (result: unknown) => ({ jsonrpc: '2.0', id, result }),
       (error: unknown) => this.failed(id, error),
     );
   }

@@ -93,6 +93,7 @@ export class KVNode {
         context: {
           node: this.cluster,
           coordinator: this.coordinator,
+          peer: this.cluster.peerHandlers,
           limits,
           onLeft: () => setImmediate(onLeft),
         },

@@ -37,6 +37,14 @@ function exampleMethods(calls: string[]): MethodDefinition[] {
       throw new Error('a bug');
     }),
     {
+      name: 'answers_at_once',
+      params: [],
+      call: () => {
+        calls.push('answers_at_once');
+        return { at: 'once' };
+      },
+    },
+    {
       name: 'throws_at_once',
       params: [],
       call: () => {
@@ -314,6 +322,28 @@ describe('JsonRpcDispatcher', () => {
         error: { code: -32601, message: 'Method not found: "__proto__"' },
       });
       expect(await answer('{"jsonrpc":"2.0","id":1,"method":"toString"}')).to.deep.include({ id: 1 });
+    });
+  });
+
+  describe('a method that answers at once, without a promise', () => {
+    it('is answered alone and in a batch, and runs as a notification without a reply', async () => {
+      expect(await answer('{"jsonrpc":"2.0","id":1,"method":"answers_at_once"}')).to.deep.equal({
+        jsonrpc: '2.0',
+        id: 1,
+        result: { at: 'once' },
+      });
+      expect(
+        await answer(
+          '[{"jsonrpc":"2.0","id":2,"method":"answers_at_once"},{"jsonrpc":"2.0","method":"answers_at_once"}]',
+        ),
+      ).to.deep.equal([{ jsonrpc: '2.0', id: 2, result: { at: 'once' } }]);
+      expect(await answer('{"jsonrpc":"2.0","method":"answers_at_once"}')).to.equal(undefined);
+      expect(calls).to.deep.equal([
+        'answers_at_once',
+        'answers_at_once',
+        'answers_at_once',
+        'answers_at_once',
+      ]);
     });
   });
 

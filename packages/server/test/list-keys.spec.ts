@@ -1,5 +1,4 @@
-import type { ClusterNode } from '@kvdb/coordinator';
-import { Coordinator, LocalReplica, Membership } from '@kvdb/coordinator';
+import { ClusterNode, type Coordinator } from '@kvdb/coordinator';
 import {
   compareKeys,
   InvalidParamsError,
@@ -21,14 +20,15 @@ const SELF = '127.0.0.1:5878';
 const LIMITS: Limits = { maxKeyBytes: 16, maxValueBytes: 1_000, maxBodyBytes: 10_000, maxBatch: 10 };
 const version = { wall: 1, counter: 0, node: SELF };
 
-/** A one-member node in memory: every replica call it makes is to itself, so no transport is needed. */
+/** A one-member node in memory, not started: every replica call it makes is to itself, so no transport is needed. */
 function singleNode(): { context: MethodContext; coordinator: Coordinator } {
-  const membership = new Membership(SELF, [SELF]);
   const transport = { call: () => Promise.reject(new Error('a single node calls no peer')) };
-  const replica = new LocalReplica({ store: new MemoryStore(), ring: membership.ring, self: SELF });
-  const coordinator = new Coordinator({ membership, replica, transport }, { replicas: 1 });
-  const node = { handlePeer: replica.handlePeer.bind(replica) } as unknown as ClusterNode;
-  return { coordinator, context: { node, coordinator, limits: LIMITS, onLeft: () => {} } };
+  const node = new ClusterNode(
+    { store: new MemoryStore(), transport },
+    { self: SELF, seeds: [SELF], replicas: 1 },
+  );
+  const { coordinator, peerHandlers: peer } = node;
+  return { coordinator, context: { node, coordinator, peer, limits: LIMITS, onLeft: () => {} } };
 }
 
 /** Calls a method as the server does: raw params normalised by name, then validated by the method. */

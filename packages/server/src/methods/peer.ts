@@ -33,67 +33,67 @@ function requireMember(value: unknown, name: string): MemberState {
 
 /**
  * Calls between nodes. They check their input as strictly as public methods: a peer is not trusted blindly, and a
- * malformed peer call changes nothing.
+ * malformed peer call changes nothing. Each then goes straight to the handler of the part that owns it
+ * (`ClusterNode.peerHandlers`), which answers at once when it can.
  */
 export const peerMethods: MethodDefinition[] = [
   {
     name: 'peer.ping',
     params: ['from', 'updates'],
-    call: (params, { node }) => {
+    call: (params, { peer }) => {
       const from = requireMember(params.get('from'), 'from');
       const updates = requireArray(params, 'updates', isMemberState, 'member states');
-      return node.handlePeer('peer.ping', { from, updates });
+      return peer['peer.ping']({ from, updates });
     },
   },
   {
     name: 'peer.ping_req',
     params: ['from', 'target', 'updates'],
-    call: (params, { node }) => {
+    call: (params, { peer }) => {
       const from = requireMember(params.get('from'), 'from');
       const updates = requireArray(params, 'updates', isMemberState, 'member states');
-      return node.handlePeer('peer.ping_req', { from, target: requireString(params, 'target'), updates });
+      return peer['peer.ping_req']({ from, target: requireString(params, 'target'), updates });
     },
   },
   {
     name: 'peer.sync',
     params: ['members'],
-    call: (params, { node }) =>
-      node.handlePeer('peer.sync', {
+    call: (params, { peer }) =>
+      peer['peer.sync']({
         members: requireArray(params, 'members', isMemberState, 'member states'),
       }),
   },
   {
     name: 'peer.get',
     params: ['key'],
-    call: (params, { node, limits }) => node.handlePeer('peer.get', { key: requireKey(params, limits) }),
+    call: (params, { peer, limits }) => peer['peer.get']({ key: requireKey(params, limits) }),
   },
   {
     name: 'peer.put',
     params: ['key', 'record'],
-    call: (params, { node, limits }) => {
+    call: (params, { peer, limits }) => {
       const key = requireKey(params, limits);
-      return node.handlePeer('peer.put', { key, record: requireRecord(params) });
+      return peer['peer.put']({ key, record: requireRecord(params) });
     },
   },
   {
     name: 'peer.get_many',
     params: ['keys'],
-    call: (params, { node }) =>
-      node.handlePeer('peer.get_many', { keys: requireArray(params, 'keys', isKey, 'keys') }),
+    call: (params, { peer }) => peer['peer.get_many']({ keys: requireArray(params, 'keys', isKey, 'keys') }),
   },
   {
     name: 'peer.put_many',
     params: ['entries'],
-    call: (params, { node }) =>
-      node.handlePeer('peer.put_many', {
+    call: (params, { peer }) =>
+      peer['peer.put_many']({
         entries: requireArray(params, 'entries', isEntry, '[key, record] pairs'),
       }),
   },
   {
     name: 'peer.keys',
     params: ['prefix', 'after', 'limit'],
-    call: (params, { node, limits }) =>
-      node.handlePeer('peer.keys', {
+    call: (params, { peer, limits }) =>
+      peer['peer.keys']({
         prefix: optionalKeyText(params, 'prefix', limits, { allowEmpty: true }),
         after: optionalKeyText(params, 'after', limits),
         limit: optionalLimit(params, 'limit', MAX_LIST_LIMIT),
@@ -102,8 +102,8 @@ export const peerMethods: MethodDefinition[] = [
   {
     name: 'peer.digest',
     params: ['from', 'ring', 'detail'],
-    call: (params, { node }) =>
-      node.handlePeer('peer.digest', {
+    call: (params, { peer }) =>
+      peer['peer.digest']({
         from: requireString(params, 'from'),
         ring: requireString(params, 'ring'),
         detail: requireBoolean(params, 'detail'),
@@ -112,8 +112,8 @@ export const peerMethods: MethodDefinition[] = [
   {
     name: 'peer.range',
     params: ['ring', 'segments'],
-    call: (params, { node }) =>
-      node.handlePeer('peer.range', {
+    call: (params, { peer }) =>
+      peer['peer.range']({
         ring: requireString(params, 'ring'),
         segments: requireArray(params, 'segments', isSegment, 'segment numbers'),
       }),
@@ -121,8 +121,8 @@ export const peerMethods: MethodDefinition[] = [
   {
     name: 'peer.purge',
     params: ['entries'],
-    call: (params, { node }) =>
-      node.handlePeer('peer.purge', {
+    call: (params, { peer }) =>
+      peer['peer.purge']({
         entries: requireArray(params, 'entries', isPurge, '[key, version] pairs'),
       }),
   },

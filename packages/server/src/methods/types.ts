@@ -1,18 +1,23 @@
-import type { ClusterNode, Coordinator } from '@kvdb/coordinator';
+import type { ClusterNode, Coordinator, PeerHandlers } from '@kvdb/coordinator';
 import type { Limits } from '../config.js';
 import type { Params } from '../params.js';
 
 export interface MethodContext {
   node: ClusterNode;
   coordinator: Coordinator;
+  /** The handler of each `peer.` method (the node's `peerHandlers`). */
+  peer: PeerHandlers;
   limits: Limits;
   /** Called once this node has left the cluster, to shut the process down after the reply is sent. */
   onLeft: () => void;
 }
 
-/** One JSON-RPC method: its param names (in positional order) and what it does with them once validated. */
+/**
+ * One JSON-RPC method: its param names (in positional order) and what it does with them once validated. `call`
+ * gives its result, or the promise of it; it may throw (or reject) a `KVError`, which becomes the error reply.
+ */
 export interface MethodDefinition {
   readonly name: string;
   readonly params: readonly string[];
-  call(params: Params, context: MethodContext): Promise<unknown>;
+  call(params: Params, context: MethodContext): unknown;
 }
