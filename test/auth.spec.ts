@@ -10,7 +10,7 @@ describe('--auth-token on real processes', function () {
   let cluster: TestCluster;
   const clients: KVClient[] = [];
   const client = (index: number, authToken?: string): KVClient => {
-    const made = new KVClient({ port: cluster.nodes[index]!.port, authToken, timeoutMs: 8_000 });
+    const made = new KVClient({ port: cluster.node(index).port, authToken, timeoutMs: 8_000 });
     clients.push(made);
     return made;
   };
@@ -31,7 +31,7 @@ describe('--auth-token on real processes', function () {
 
   it('answers a request without the token with HTTP 401 and a JSON-RPC error, and stores nothing', async () => {
     const reply = await rawPost(
-      cluster.nodes[0]!.port,
+      cluster.node(0).port,
       JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'set', params: ['intruder', 1] }),
     );
     expect(reply.status).to.equal(401);

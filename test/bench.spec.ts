@@ -95,7 +95,7 @@ describe('kvdb-bench against real nodes', function () {
   });
 
   it('prints a readable report, and no progress bar, when its output is not a terminal', async () => {
-    const run = await runBench(['set', '-P', String(cluster.nodes[0]!.port), '-n', '300']);
+    const run = await runBench(['set', '-P', String(cluster.node(0).port), '-n', '300']);
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.match(/^====== SET ======\n {2}targets {6}127\.0\.0\.1:\d+\n/);
     expect(run.stdout).to.match(/\n {2}requests {5}300 in [\d.]+ s, no errors\n/);
@@ -106,7 +106,7 @@ describe('kvdb-bench against real nodes', function () {
   });
 
   it('compares a node with the reference server it starts, round by round', async () => {
-    const port = String(cluster.nodes[1]!.port);
+    const port = String(cluster.node(1).port);
     const report = await benchJson<Comparison>([
       'set',
       '-P',
@@ -139,7 +139,7 @@ describe('kvdb-bench against real nodes', function () {
   });
 
   it('kvdb points `kvdb bench` at kvdb-bench in one line, with status 2, and sends nothing', async () => {
-    const run = await runKvdb(['-P', String(cluster.nodes[0]!.port), 'bench', 'set', '-d', '10s']);
+    const run = await runKvdb(['-P', String(cluster.node(0).port), 'bench', 'set', '-d', '10s']);
     expect(run.code).to.equal(2);
     expect(run.stderr).to.equal('kvdb: the benchmark is kvdb-bench, not kvdb bench: kvdb-bench set -d 10s\n');
     expect(run.stdout).to.equal('');

@@ -2,6 +2,7 @@ import { ConnectionError, InvalidParamsError, KVClient } from '@kvdb/client';
 import { freePorts } from '@kvdb/server';
 import { expect } from 'chai';
 import { TestCluster } from './helpers/cluster.js';
+import { defined } from './helpers/defined.js';
 import { type RpcReply, rawPost, rpc, single } from './helpers/raw.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -117,7 +118,7 @@ describe('a 3-node cluster of real processes (R=3)', function () {
   });
 
   it('accepts positional and named params, per-request consistency, and batches', async () => {
-    const port = cluster.nodes[0]!.port;
+    const port = cluster.node(0).port;
     expect((await rpc(port, 'set', ['pos', 'itional'])).result).to.equal(true);
     expect((await rpc(port, 'get', { key: 'pos', consistency: 'all' })).result).to.equal('itional');
     expect((await rpc(port, 'get', ['missing', 7, 'one'])).result).to.equal(7);
@@ -137,7 +138,7 @@ describe('a 3-node cluster of real processes (R=3)', function () {
   });
 
   describe('bad input: a clear JSON-RPC error, nothing stored, the node stays up', () => {
-    const port = () => cluster.nodes[0]!.port;
+    const port = () => cluster.node(0).port;
 
     it('-32700 for unparsable JSON', async () => {
       const reply = await rawPost(port(), '{"jsonrpc": "2.0", "method": ');
@@ -219,7 +220,7 @@ describe('a 3-node cluster of real processes (R=3)', function () {
 
     it('raises ConnectionError for a server that is not there', async () => {
       const [port] = await freePorts(1);
-      const client = new KVClient({ port: port!, timeoutMs: 2_000 });
+      const client = new KVClient({ port: defined(port, 'a free port'), timeoutMs: 2_000 });
       try {
         const error = await client.ping().catch((e: unknown) => e);
         expect(error).to.be.instanceOf(ConnectionError);

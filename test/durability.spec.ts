@@ -6,6 +6,7 @@ import type { JsonValue } from '@kvdb/client';
 import { freePorts } from '@kvdb/server';
 import { expect } from 'chai';
 import { SERVER_BIN, TestCluster } from './helpers/cluster.js';
+import { defined } from './helpers/defined.js';
 import { waitFor } from './helpers/wait.js';
 
 /** Writes `count` keys concurrently through node 0 and pops every `popEvery`-th; resolves with what is expected. */
@@ -81,7 +82,7 @@ describe('durable nodes (--data-dir) as real processes', function () {
   });
 
   it('keeps every acknowledged write, and every pop, through kill -9 of every node', async () => {
-    const c = cluster!;
+    const c = defined(cluster, 'the cluster');
     const expected = await writeAndPop(c, 'k', 300, 7);
     for (const index of [0, 1, 2]) await c.signal(index, 'SIGKILL');
     await Promise.all([0, 1, 2].map((index) => c.restartNode(index)));
@@ -93,7 +94,7 @@ describe('durable nodes (--data-dir) as real processes', function () {
   });
 
   it('lets pops win over a replica that returns with a stale disk, on every node, also read from it alone', async () => {
-    const c = cluster!;
+    const c = defined(cluster, 'the cluster');
     const expected = await writeAndPop(c, 'p', 200, 1_000);
     const live = [...expected.values()].filter((value) => value !== null).length;
     await waitFor('every replica to hold every key', async () => {
@@ -119,16 +120,16 @@ describe('durable nodes (--data-dir) as real processes', function () {
   });
 
   it('refuses, with a clear message, a data dir written by another address or another cluster', async () => {
-    const c = cluster!;
-    const dir = join(root, String(c.nodes[0]!.port));
+    const c = defined(cluster, 'the cluster');
+    const dir = join(root, String(c.node(0).port));
     await c.signal(0, 'SIGKILL');
     const [port] = await freePorts(1);
     const otherAddress = await runServer(['-P', String(port), '--data-dir', dir]);
     expect(otherAddress.code).to.equal(1);
-    expect(otherAddress.output).to.contain(`was written by the node at ${c.nodes[0]!.address}`);
+    expect(otherAddress.output).to.contain(`was written by the node at ${c.node(0).address}`);
     const otherCluster = await runServer([
       '-P',
-      String(c.nodes[0]!.port),
+      String(c.node(0).port),
       '--data-dir',
       dir,
       '--cluster-name',

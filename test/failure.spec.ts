@@ -2,12 +2,14 @@ import { type KVClient, QuorumNotReachedError, TimeoutError } from '@kvdb/client
 import type { JsonValue, QuorumFailure } from '@kvdb/core';
 import { expect } from 'chai';
 import { clusterPerTest } from './helpers/cluster.js';
+import { defined } from './helpers/defined.js';
 import {
   type Expected,
   expectNoMismatch,
   inParallel,
   liveKeys,
   mismatches,
+  roundRobin,
   statusOn,
   waitForStatus,
   waitForTotalKeys,
@@ -24,7 +26,7 @@ const alive = (status: string | undefined) => status === 'alive';
 /** Sets every key of `values` through the clients, round-robin, 16 at a time. */
 async function setAll(clients: readonly KVClient[], values: Expected): Promise<void> {
   await inParallel([...values], 16, async ([key, value], index) => {
-    const client = clients[index % clients.length]!;
+    const client = roundRobin(clients, index);
     if (value === null) await client.pop(key);
     else await client.set(key, value);
   });
@@ -53,7 +55,7 @@ describe('failures in a 3-node cluster of real processes (R=3, lan timings)', fu
     const c = await start({ size: 3, replicas: 3 });
     const writers = [c.connect(0), c.connect(1)];
     const watchers = [c.connect(0), c.connect(1)];
-    const victim = c.nodes[2]!.address;
+    const victim = c.node(2).address;
     const attempts: Array<{ key: string; value: JsonValue; startedAt: number; ms: number; error?: unknown }> =
       [];
     let killedAt = Number.POSITIVE_INFINITY;
@@ -67,7 +69,7 @@ describe('failures in a 3-node cluster of real processes (R=3, lan timings)', fu
         const value = { n, at: Date.now() };
         const startedAt = Date.now();
         try {
-          await writers[n % writers.length]!.set(key, value);
+          await roundRobin(writers, n).set(key, value);
           attempts.push({ key, value, startedAt, ms: Date.now() - startedAt });
         } catch (error) {
           attempts.push({ key, value, startedAt, ms: Date.now() - startedAt, error });
@@ -101,7 +103,7 @@ describe('failures in a 3-node cluster of real processes (R=3, lan timings)', fu
       `failed after the kill: ${failedAfter.length} of ${after.length}`,
     ).to.be.at.most(Math.floor(after.length * 0.01));
     const slowest = Math.max(...attempts.map((attempt) => attempt.ms));
-    expect(slowest, 'slowest write (ms)').to.be.below(writers[0]!.timeoutMs);
+    expect(slowest, 'slowest write (ms)').to.be.below(defined(writers[0]).timeoutMs);
     expect(attempts.filter((attempt) => attempt.error instanceof TimeoutError)).to.deep.equal([]);
 
     const acked: Expected = new Map(
@@ -161,7 +163,7 @@ describe('failures in a 3-node cluster of real processes (R=3, lan timings)', fu
     }
     for (const index of [0, 1]) expect(await c.client(index).listKeys()).to.deep.equal(liveKeys(expected));
 
-    c.nodes[1]!.process!.kill('SIGSTOP');
+    await c.signal(1, 'SIGSTOP');
     const kv = c.connect(0);
     const attempts: ReadonlyArray<[string, () => Promise<unknown>]> = [
       ['set', () => kv.set('q:two-down', 1)],
@@ -197,14 +199,14 @@ describe('failures in a 3-node cluster of real processes (R=3, lan timings)', fu
   it('sees a SIGSTOPped node down, routes around it, sees it back after SIGCONT and hands it what it missed', async () => {
     const c = await start({ size: 3, replicas: 3 });
     const all = [c.client(0), c.client(1), c.client(2)];
-    const frozen = c.nodes[2]!.address;
+    const frozen = c.node(2).address;
     const expected: Expected = new Map();
     for (let i = 0; i < 100; i++) expected.set(`f:${i}`, { i, round: 1 });
     await setAll(all, expected);
     await waitForTotalKeys(all, 3 * liveKeys(expected).length, { timeoutMs: 10_000 });
 
     const frozenAt = Date.now();
-    c.nodes[2]!.process!.kill('SIGSTOP');
+    await c.signal(2, 'SIGSTOP');
     const survivors = [c.connect(0), c.connect(1)];
     const detectedMs = await waitForStatus(survivors, frozen, notAlive, {
       since: frozenAt,
@@ -233,7 +235,7 @@ describe('failures in a 3-node cluster of real processes (R=3, lan timings)', fu
     });
 
     const resumedAt = Date.now();
-    c.nodes[2]!.process!.kill('SIGCONT');
+    await c.signal(2, 'SIGCONT');
     const backMs = await waitForStatus(all, frozen, alive, {
       since: resumedAt,
       timeoutMs: 5_000,
@@ -249,11 +251,11 @@ describe('failures in a 3-node cluster of real processes (R=3, lan timings)', fu
     const c = await start({ size: 3, replicas: 3 });
     const survivors = [c.connect(0), c.connect(1)];
     const frozenAt = Date.now();
-    c.nodes[2]!.process!.kill('SIGSTOP');
+    await c.signal(2, 'SIGSTOP');
     const writes: Expected = new Map();
     for (let i = 0; i < 200; i++) writes.set(`busy:${i}`, i);
     await setAll(survivors, writes);
-    const detectedMs = await waitForStatus(survivors, c.nodes[2]!.address, notAlive, {
+    const detectedMs = await waitForStatus(survivors, c.node(2).address, notAlive, {
       since: frozenAt,
       timeoutMs: 5_000,
       what: 'a non-alive status',
@@ -264,7 +266,7 @@ describe('failures in a 3-node cluster of real processes (R=3, lan timings)', fu
   it('a node stopped with SIGTERM exits 0 promptly and the others see it down within 2 s', async () => {
     const c = await start({ size: 3, replicas: 3 });
     await c.client(0).set('t', 1);
-    const leaving = c.nodes[2]!.address;
+    const leaving = c.node(2).address;
     const others = [c.client(0), c.client(1)];
     for (const kv of others) expect(await statusOn(kv, leaving)).to.equal('alive');
 

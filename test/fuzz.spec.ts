@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { seededRandom } from '@kvdb/coordinator';
 import { expect } from 'chai';
 import { TestCluster } from './helpers/cluster.js';
+import { defined } from './helpers/defined.js';
 import { type RpcReply, rawPost, single } from './helpers/raw.js';
 
 const SEED = 20261121;
@@ -54,6 +55,11 @@ function hostileValue(random: () => number, depth = 0): unknown {
   }
 }
 
+/** One of `items`, chosen by `random`. */
+function pick<T>(random: () => number, items: readonly T[]): T {
+  return defined(items[Math.floor(random() * items.length)]);
+}
+
 function nested(depth: number): unknown {
   let value: unknown = 'bottom';
   for (let i = 0; i < depth; i++) value = [value];
@@ -66,7 +72,7 @@ function hostileParams(random: () => number): unknown {
   if (shape === 1) return hostileValue(random);
   const params: Record<string, unknown> = {};
   for (let i = Math.floor(random() * 4); i > 0; i--) {
-    params[NAMES[Math.floor(random() * NAMES.length)]!] = hostileValue(random);
+    params[pick(random, NAMES)] = hostileValue(random);
   }
   return JSON.parse(JSON.stringify(params));
 }
@@ -95,7 +101,7 @@ describe('a node under hostile input', function () {
   this.timeout(60_000);
   let cluster: TestCluster;
   let before: { keys: string[]; stats: number[] };
-  const port = () => cluster.nodes[0]!.port;
+  const port = () => cluster.node(0).port;
   const snapshot = async () => ({
     keys: await cluster.client(1).listKeys(),
     stats: await Promise.all([0, 1].map(async (i) => (await cluster.client(i).stats()).keys)),
@@ -121,7 +127,7 @@ describe('a node under hostile input', function () {
     const random = seededRandom(SEED);
     let errors = 0;
     for (let i = 0; i < 600; i++) {
-      const method = METHODS[Math.floor(random() * METHODS.length)]!;
+      const method = pick(random, METHODS);
       const params = hostileParams(random);
       if (['set', 'pop', 'leave'].includes(method) && isValidWrite(method, params)) continue;
       const reply = single(await rawPost(port(), JSON.stringify({ jsonrpc: '2.0', id: i, method, params })));

@@ -76,7 +76,7 @@ describe('paged list_keys on real processes (3 nodes, R=2)', function () {
   });
 
   it('pages through raw JSON-RPC, named and positional params, in pages of 100', async () => {
-    const port = (i: number) => cluster.nodes[i]!.port;
+    const port = (i: number) => cluster.node(i).port;
     let calls = 0;
     const named = await walk(async (cursor) => {
       const reply = await rpc(
@@ -99,14 +99,14 @@ describe('paged list_keys on real processes (3 nodes, R=2)', function () {
   });
 
   it('still answers a plain array without limit and cursor', async () => {
-    const port = cluster.nodes[1]!.port;
+    const port = cluster.node(1).port;
     expect((await rpc(port, 'list_keys')).result).to.deep.equal(expected);
     expect((await rpc(port, 'list_keys', {})).result).to.deep.equal(expected);
     expect((await rpc(port, 'list_keys', ['p:'])).result).to.deep.equal(['p:a', 'p:b', 'p:c']);
   });
 
   it('refuses bad list_keys params with -32602 over the wire', async () => {
-    const port = cluster.nodes[0]!.port;
+    const port = cluster.node(0).port;
     for (const params of [
       { limit: 0 },
       { limit: 10_001 },

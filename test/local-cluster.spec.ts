@@ -5,6 +5,7 @@ import { KVClient } from '@kvdb/client';
 import { UnavailableError } from '@kvdb/core';
 import { freePorts, type LocalCluster, type NodeExit, startLocalCluster } from '@kvdb/server';
 import { expect } from 'chai';
+import { defined } from './helpers/defined.js';
 
 describe('startLocalCluster: kvdb-server processes on 127.0.0.1', function () {
   this.timeout(60_000);
@@ -39,12 +40,11 @@ describe('startLocalCluster: kvdb-server processes on 127.0.0.1', function () {
         c.addresses.map((address) => [address, 'alive']).sort(),
       );
     }
-    const dataDir = c.nodes[0]!.process!.spawnargs.at(
-      c.nodes[0]!.process!.spawnargs.indexOf('--data-dir') + 1,
-    )!;
+    const spawnargs = defined(defined(c.nodes[0]).process, 'a process').spawnargs;
+    const dataDir = defined(spawnargs.at(spawnargs.indexOf('--data-dir') + 1), 'a --data-dir');
     expect(existsSync(dataDir), dataDir).to.equal(true);
     await c.stop();
-    expect(c.nodes.map((node) => node.process!.signalCode)).to.deep.equal(['SIGKILL', 'SIGKILL']);
+    expect(c.nodes.map((node) => node.process?.signalCode)).to.deep.equal(['SIGKILL', 'SIGKILL']);
     expect(exits.sort()).to.deep.equal(c.addresses.map((address) => `${address} SIGKILL`).sort());
     expect(existsSync(dataDir), dataDir).to.equal(false);
   });
@@ -56,8 +56,9 @@ describe('startLocalCluster: kvdb-server processes on 127.0.0.1', function () {
     expect(c.isRunning(1)).to.equal(false);
     expect(await c.exited(1)).to.deep.equal({ code: null, signal: 'SIGKILL' });
     await c.startNode(1);
-    expect(c.nodes[1]!.starts).to.equal(2);
-    expect(await client(c.nodes[1]!.port).ping()).to.equal('pong');
+    const restarted = defined(c.nodes[1]);
+    expect(restarted.starts).to.equal(2);
+    expect(await client(restarted.port).ping()).to.equal('pong');
     await c.signal(1, 'SIGTERM');
     expect(await c.exited(1)).to.deep.equal({ code: 0, signal: null });
     await expectRejection(c.exited(0, 100), /still running after 100 ms/);
@@ -84,7 +85,7 @@ describe('startLocalCluster: kvdb-server processes on 127.0.0.1', function () {
       writeFileSync(silent, "process.stdout.write('up, not listening\\n'); setInterval(() => {}, 1_000);\n");
       const [port] = await freePorts(1);
       await expectRejection(
-        startLocalCluster({ ports: [port!], bin: silent, readyTimeoutMs: 1_000 }),
+        startLocalCluster({ ports: [defined(port, 'a free port')], bin: silent, readyTimeoutMs: 1_000 }),
         new RegExp(
           `127\\.0\\.0\\.1:${port} was not ready within 1000 ms \\(.*ECONNREFUSED.*\\):\nup, not listening$`,
         ),

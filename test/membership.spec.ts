@@ -1,12 +1,14 @@
 import { InvalidParamsError, type KVClient } from '@kvdb/client';
 import { expect } from 'chai';
 import { clusterPerTest } from './helpers/cluster.js';
+import { defined } from './helpers/defined.js';
 import {
   type Expected,
   expectNoMismatch,
   inParallel,
   liveKeys,
   mismatches,
+  roundRobin,
   waitForKeyCounts,
   waitForStatus,
   waitForTotalKeys,
@@ -17,11 +19,9 @@ import { waitFor } from './helpers/wait.js';
 async function fill(clients: readonly KVClient[], prefix: string, count: number): Promise<Expected> {
   const expected: Expected = new Map();
   for (let i = 0; i < count; i++) expected.set(`${prefix}:${i}`, { i, prefix });
-  await inParallel([...expected], 16, ([key, value], index) =>
-    clients[index % clients.length]!.set(key, value),
-  );
+  await inParallel([...expected], 16, ([key, value], index) => roundRobin(clients, index).set(key, value));
   const popped = [...expected.keys()].filter((_, index) => index % 5 === 0);
-  await inParallel(popped, 16, (key, index) => clients[index % clients.length]!.pop(key));
+  await inParallel(popped, 16, (key, index) => roundRobin(clients, index).pop(key));
   for (const key of popped) expected.set(key, null);
   return expected;
 }
@@ -46,7 +46,7 @@ describe('membership changes in a cluster of real processes (R=3)', function () 
     await waitForTotalKeys([c.client(0), c.client(1), c.client(2)], 3 * live, { timeoutMs: 10_000 });
 
     const joinedAt = Date.now();
-    const joiner = await c.addNode([c.addresses[1]!]);
+    const joiner = await c.addNode([c.node(1).address]);
     const all = c.nodes.map((_, index) => c.client(index));
     const everyoneAlive = (seen: Array<Map<string, string>>) =>
       seen.every((view) => c.addresses.every((address) => view.get(address) === 'alive'));
@@ -60,9 +60,9 @@ describe('membership changes in a cluster of real processes (R=3)', function () 
       expect(answers[0], key).to.have.length(3);
       expect(new Set(answers[0]).size, key).to.equal(3);
       for (const answer of answers) expect(answer, `locate ${key} on every node`).to.deep.equal(answers[0]);
-      for (const address of answers[0]!) owned.set(address, owned.get(address)! + 1);
+      for (const address of defined(answers[0])) owned.set(address, (owned.get(address) ?? 0) + 1);
     });
-    const counts = c.addresses.map((address) => owned.get(address)!);
+    const counts = c.addresses.map((address) => owned.get(address) ?? 0);
     expect(counts.reduce((sum, n) => sum + n, 0)).to.equal(3 * live);
     expect(counts[joiner], 'live keys the new node replicates').to.be.above(0);
 
@@ -79,10 +79,10 @@ describe('membership changes in a cluster of real processes (R=3)', function () 
     const expected = await fill(all, 'leave', 300);
     const live = liveKeys(expected).length;
     await waitForTotalKeys(all, 3 * live, { timeoutMs: 10_000 });
-    const held = await all[3]!.stats();
+    const held = await c.client(3).stats();
 
-    const leaving = c.nodes[3]!.address;
-    const result = await all[3]!.leave();
+    const leaving = c.node(3).address;
+    const result = await c.client(3).leave();
     expect(result.left).to.equal(leaving);
     expect(result.handedOff, 'records handed off').to.equal(held.keys + held.tombstones);
     const exit = await c.exited(3, 5_000);
@@ -96,7 +96,7 @@ describe('membership changes in a cluster of real processes (R=3)', function () 
     await waitForTotalKeys(rest, 3 * live, { timeoutMs: 30_000 });
     expectNoMismatch(await mismatches(rest, expected));
     for (const key of [...expected.keys()].slice(0, 50)) {
-      expect(await rest[0]!.locate(key)).not.to.include(leaving);
+      expect(await c.client(0).locate(key)).not.to.include(leaving);
     }
   });
 
@@ -107,28 +107,34 @@ describe('membership changes in a cluster of real processes (R=3)', function () 
     const live = liveKeys(expected).length;
     await waitForTotalKeys(all, 3 * live, { timeoutMs: 10_000 });
 
-    const dead = c.nodes[3]!.address;
+    const dead = c.node(3).address;
     const rest = all.slice(0, 3);
-    const refused = await rest[0]!.leave(c.addresses[2]).catch((error: unknown) => error);
+    const refused = await c
+      .client(0)
+      .leave(c.addresses[2])
+      .catch((error: unknown) => error);
     expect(refused, 'leave naming a member that is alive').to.be.instanceOf(InvalidParamsError);
-    const unknown = await rest[0]!.leave('127.0.0.1:1').catch((error: unknown) => error);
+    const unknown = await c
+      .client(0)
+      .leave('127.0.0.1:1')
+      .catch((error: unknown) => error);
     expect(unknown, 'leave naming a non-member').to.be.instanceOf(InvalidParamsError);
     await c.signal(3, 'SIGKILL');
-    await waitForStatus([rest[0]!], dead, (status) => status !== 'alive', { what: 'a non-alive status' });
-    expect(await rest[0]!.leave(dead)).to.deep.equal({ left: dead, handedOff: 0 });
+    await waitForStatus([c.client(0)], dead, (status) => status !== 'alive', { what: 'a non-alive status' });
+    expect(await c.client(0).leave(dead)).to.deep.equal({ left: dead, handedOff: 0 });
     await waitForStatus(rest, dead, (status) => status === 'left', { timeoutMs: 5_000, what: 'status left' });
     await waitForTotalKeys(rest, 3 * live, { timeoutMs: 30_000 });
     expectNoMismatch(await mismatches(rest, expected));
     for (const key of [...expected.keys()].slice(0, 50)) {
-      expect(await rest[1]!.locate(key)).not.to.include(dead);
+      expect(await c.client(1).locate(key)).not.to.include(dead);
     }
   });
 
   it('nodes of two clusters whose -C lists cross stay apart, and each side logs why', async () => {
     const c = await start({ size: 2, replicas: 2 });
-    const stranger = await c.addNode([c.addresses[0]!], ['--cluster-name', 'other']);
-    const strangerAddress = c.addresses[stranger]!;
-    const output = (index: number) => c.nodes[index]!.output.join('');
+    const stranger = await c.addNode([c.node(0).address], ['--cluster-name', 'other']);
+    const strangerAddress = c.node(stranger).address;
+    const output = (index: number) => c.node(index).output.join('');
     await waitFor(
       'both sides to log the refusal',
       async () =>

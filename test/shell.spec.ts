@@ -16,7 +16,7 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
   });
 
   it('runs a piped script in order, prints readable results, and exits 0 at end of input', async () => {
-    const port = String(cluster.nodes[0]!.port);
+    const port = String(cluster.node(0).port);
     const script = [
       'set greeting "hello world"',
       'get greeting',
@@ -54,12 +54,12 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
     expect(lines[11]).to.equal('false');
     expect(lines.slice(12, 14)).to.deep.equal(['1) "greeting"', '2) "two words"']);
     expect(lines[14]).to.match(/^1\) 127\.0\.0\.1:\d+ \(primary\)$/);
-    expect(lines.slice(14, 17).join('\n')).to.contain(cluster.addresses[2]!.split(':')[1]);
+    expect(lines.slice(14, 17).join('\n')).to.contain(String(cluster.node(2).port));
   });
 
   it('lists the keys under a prefix, or one page of them with the command for the next', async () => {
     for (const key of ['page:c', 'page:a', 'page:e', 'page:b', 'page:d']) await cluster.client(0).set(key, 1);
-    const port = String(cluster.nodes[1]!.port);
+    const port = String(cluster.node(1).port);
     const run = await runKvdb(['-P', port], 'list_keys page:\nlist_keys page: 2\nlist_keys page: 2 page:d\n');
     expect(run.code).to.equal(0);
     expect(run.stdout.split('\n')).to.deep.equal([
@@ -86,13 +86,13 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
 
   it('sees writes made through another node', async () => {
     await cluster.client(2).set('from-node-2', { via: 2 });
-    const run = await runKvdb(['-P', String(cluster.nodes[1]!.port)], 'get from-node-2\n');
+    const run = await runKvdb(['-P', String(cluster.node(1).port)], 'get from-node-2\n');
     expect(run.code).to.equal(0);
     expect(run.stdout.trim()).to.equal('{"via":2}');
   });
 
   it('runs one command given as words and exits 1 when it fails', async () => {
-    const port = String(cluster.nodes[0]!.port);
+    const port = String(cluster.node(0).port);
     const ok = await runKvdb(['-P', port, 'get', 'greeting'], '');
     expect(ok).to.include({ code: 0 });
     expect(ok.stdout.trim()).to.equal('"hello world"');

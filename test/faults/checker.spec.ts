@@ -1,9 +1,10 @@
 import type { KVRecord } from '@kvdb/core';
 import { expect } from 'chai';
+import { defined } from '../helpers/defined.js';
 import { type CheckReport, check, type FinalKey } from './checker.js';
 import type { FaultEvent, Operation, OpKind, Outcome } from './history.js';
 
-const NODES = ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'];
+const NODES = ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'] as const;
 
 /** A hand-made history, one line per operation: `[client, op, key, value/result, invokeAt, completeAt, outcome]`. */
 function history(
@@ -15,7 +16,7 @@ function history(
     op,
     key,
     consistency: 'quorum',
-    node: NODES[id % NODES.length]!,
+    node: defined(NODES[id % NODES.length]),
     invokeAt,
     completeAt,
     outcome,
@@ -25,7 +26,7 @@ function history(
 
 /** Every replica holds `value` (null: a tombstone) and every read returns it. */
 function settled(value: string | null, wall = 1_000): FinalKey {
-  const version = { wall, counter: 0, node: NODES[0]! };
+  const version = { wall, counter: 0, node: NODES[0] };
   const record: KVRecord = value === null ? { deleted: true, version } : { value, version };
   return {
     replicas: NODES.map((address) => ({ address, record })),
@@ -89,7 +90,7 @@ describe('fault-injection history checker', () => {
     ]);
     const report = check({ operations, faults: [], final: new Map([['k', settled('a')]]) });
     expect(anomalies(report)).to.deep.equal({ lost: 1 });
-    expect(report.lost[0]!.message).to.contain('"b"');
+    expect(defined(report.lost[0]).message).to.contain('"b"');
   });
 
   it('flags a lost write: an acknowledged set left no trace', () => {
@@ -132,15 +133,15 @@ describe('fault-injection history checker', () => {
     ]);
     const report = check({ operations, faults: [], final: new Map([['k', settled('a')]]) });
     expect(anomalies(report)).to.deep.equal({ resurrected: 1 });
-    expect(report.resurrected[0]!.key).to.equal('k');
+    expect(defined(report.resurrected[0]).key).to.equal('k');
   });
 
   it('flags replicas that disagree, and final reads that disagree with them', () => {
     const operations = history([[0, 'set', 'k', 'a', 0, 10]]);
     const final = settled('a');
-    const stale: KVRecord = { value: 'a', version: { wall: 999, counter: 0, node: NODES[1]! } };
-    final.replicas[2] = { address: NODES[2]!, record: stale };
-    final.reads[0] = { node: NODES[0]!, consistency: 'one', value: null };
+    const stale: KVRecord = { value: 'a', version: { wall: 999, counter: 0, node: NODES[1] } };
+    final.replicas[2] = { address: NODES[2], record: stale };
+    final.reads[0] = { node: NODES[0], consistency: 'one', value: null };
     const report = check({ operations, faults: [], final: new Map([['k', final]]) });
     expect(anomalies(report)).to.deep.equal({ divergent: 1, 'final-read': 1 });
   });

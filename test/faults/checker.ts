@@ -252,9 +252,8 @@ function checkReads(
       continue;
     }
     if (!isQuorum(read)) continue;
-    const index = lastBefore(anchors, read.invokeAt);
-    if (index < 0) continue;
-    const anchor = latest[index]!;
+    const anchor = latest[lastBefore(anchors, read.invokeAt)];
+    if (anchor === undefined) continue;
     const overlapping = faults.filter((fault) => overlaps(fault, anchor.invokeAt, read.completeAt));
     const losesState = overlapping.some((fault) => fault.losesState);
     if (losesState) continue;
@@ -267,7 +266,7 @@ function checkReads(
         ? anchor.op === 'pop' || pops.some(notOverBefore)
         : writer !== undefined && notOverBefore(writer);
     if (fresh) continue;
-    const saw = result === null ? 'nothing' : `${JSON.stringify(result)} of ${describeOp(writer!)}`;
+    const saw = writer === undefined ? 'nothing' : `${JSON.stringify(result)} of ${describeOp(writer)}`;
     const faultNote =
       overlapping.length === 0
         ? 'no fault in between'
@@ -289,7 +288,7 @@ function lastBefore(anchors: readonly Operation[], at: number): number {
   let found = -1;
   while (low <= high) {
     const middle = (low + high) >> 1;
-    if (anchors[middle]!.completeAt < at) {
+    if ((anchors[middle]?.completeAt ?? at) < at) {
       found = middle;
       low = middle + 1;
     } else {

@@ -2,6 +2,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Consistency, DigestReply, JsonValue, KVRecord } from '@kvdb/core';
 import { freePorts, type LocalCluster, type LogLevel, startLocalCluster } from '@kvdb/server';
+import { defined } from '../helpers/defined.js';
 import type { RpcReply } from '../helpers/raw.js';
 import { ProxyMesh } from './fault-proxy.js';
 import { batch, call } from './rpc.js';
@@ -75,7 +76,7 @@ export class FaultCluster {
         replicas: init.replicas,
         logLevel: init.logLevel ?? 'info',
         args: (index) => {
-          const node = nodes[index]!;
+          const node = cluster.node(index);
           const data = node.dataDir === undefined ? [] : ['--data-dir', node.dataDir];
           return ['--timings', init.timings ?? 'local', ...cluster.mesh.routeArgs(node.address), ...data];
         },
@@ -90,6 +91,13 @@ export class FaultCluster {
     return cluster;
   }
 
+  /** Node `index`; throws for an index the cluster does not have. */
+  node(index: number): FaultNode {
+    const node = this.nodes[index];
+    if (node === undefined) throw new RangeError(`no node ${index}: the cluster has ${this.nodes.length}`);
+    return node;
+  }
+
   get addresses(): string[] {
     return this.nodes.map((node) => node.address);
   }
@@ -100,14 +108,14 @@ export class FaultCluster {
   }
 
   isDurable(index: number): boolean {
-    return this.nodes[index]!.dataDir !== undefined;
+    return this.node(index).dataDir !== undefined;
   }
 
   /** Starts a node that is down again, with its data dir if it has one, and waits until it answers ping. */
   async startNode(index: number): Promise<void> {
-    const local = this.local!;
-    const node = this.nodes[index]!;
-    this.logStart(index, local.nodes[index]!.starts + 1);
+    const local = defined(this.local, 'a started cluster');
+    const node = this.node(index);
+    this.logStart(index, defined(local.nodes[index]).starts + 1);
     node.state = 'starting';
     await local.startNode(index);
     node.state = 'running';
@@ -115,19 +123,19 @@ export class FaultCluster {
 
   /** kill -9, and wait for the exit. */
   async kill(index: number): Promise<void> {
-    this.nodes[index]!.state = 'down';
+    this.node(index).state = 'down';
     await this.local?.kill(index);
   }
 
   pause(index: number): void {
-    const node = this.nodes[index]!;
+    const node = this.node(index);
     if (node.state !== 'running') return;
     void this.local?.signal(index, 'SIGSTOP');
     node.state = 'paused';
   }
 
   resume(index: number): void {
-    const node = this.nodes[index]!;
+    const node = this.node(index);
     if (node.state !== 'paused') return;
     void this.local?.signal(index, 'SIGCONT');
     node.state = 'running';
@@ -138,7 +146,7 @@ export class FaultCluster {
    * they hold the same records there. Undefined if either does not answer in time.
    */
   async digestsAgree(a: number, b: number): Promise<boolean | undefined> {
-    const [x, y] = [this.nodes[a]!, this.nodes[b]!];
+    const [x, y] = [this.node(a), this.node(b)];
     const ring = this.ringId ?? (await this.learnRing(x));
     if (ring === undefined) return undefined;
     try {
@@ -201,7 +209,7 @@ export class FaultCluster {
               found === undefined
                 ? { address: node.address, record: null, error: JSON.stringify(reply.error) }
                 : { address: node.address, record: found[index] ?? null };
-            records.get(key)!.push(entry);
+            defined(records.get(key), key).push(entry);
           });
         }
       }),
@@ -219,7 +227,7 @@ export class FaultCluster {
     consistency: Consistency,
     attempts = 3,
   ): Promise<Map<string, { value?: JsonValue; error?: string }>> {
-    const node = this.nodes[index]!;
+    const node = this.node(index);
     const values = new Map<string, { value?: JsonValue; error?: string }>();
     let pending = [...keys];
     for (let attempt = 1; attempt <= attempts && pending.length > 0; attempt++) {
@@ -276,7 +284,7 @@ export class FaultCluster {
   }
 
   private logStart(index: number, start: number): void {
-    const node = this.nodes[index]!;
+    const node = this.node(index);
     this.log(index).write(
       `--- ${new Date().toISOString()} start #${start} of ${node.name} ${node.address} ---\n`,
     );
@@ -284,7 +292,7 @@ export class FaultCluster {
 
   /** A node that exits while not taken down by `kill` or `stop` has crashed. */
   private onExit(index: number, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
-    const node = this.nodes[index]!;
+    const node = this.node(index);
     this.log(index).write(`--- ${node.name} exited: code ${exit.code}, signal ${exit.signal} ---\n`);
     if (node.state === 'down') return;
     node.state = 'down';
@@ -296,7 +304,7 @@ export class FaultCluster {
   private log(index: number): WriteStream {
     let log = this.logs.get(index);
     if (log === undefined) {
-      log = createWriteStream(this.nodes[index]!.logFile, { flags: 'a' });
+      log = createWriteStream(this.node(index).logFile, { flags: 'a' });
       this.logs.set(index, log);
     }
     return log;

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { defined } from '../helpers/defined.js';
 import { waitFor } from '../helpers/wait.js';
 import { check, describeRecord, type FinalKey } from './checker.js';
 import { FaultCluster } from './fault-cluster.js';
@@ -83,11 +84,12 @@ async function finalState(
       for (const consistency of ['one', 'quorum'] as const) {
         const values = await cluster.readAll(node.index, keys, consistency);
         for (const [key, read] of values)
-          final.get(key)!.reads.push({ node: node.name, consistency, ...read });
+          defined(final.get(key), key).reads.push({ node: node.name, consistency, ...read });
       }
     }),
   );
-  for (const [key, replicas] of await cluster.replicaRecords(replicasOf)) final.get(key)!.replicas = replicas;
+  for (const [key, replicas] of await cluster.replicaRecords(replicasOf))
+    defined(final.get(key), key).replicas = replicas;
   return final;
 }
 

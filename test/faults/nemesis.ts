@@ -125,7 +125,7 @@ export class Nemesis {
   }
 
   private async kill(index: number, hold: number): Promise<void> {
-    const node = this.cluster.nodes[index]!;
+    const node = this.cluster.node(index);
     if (node.state === 'down' || node.state === 'starting') return;
     const durable = this.cluster.isDurable(index);
     if (!durable) this.caughtUp.set(index, false);
@@ -138,7 +138,7 @@ export class Nemesis {
   }
 
   private async pause(index: number, hold: number): Promise<void> {
-    const node = this.cluster.nodes[index]!;
+    const node = this.cluster.node(index);
     if (node.state !== 'running') return;
     const event = this.record('pause', node.name);
     this.cluster.pause(index);
@@ -158,7 +158,7 @@ export class Nemesis {
 
   /** Cuts one node's links to every other node one way: it cannot reach them (`outgoing`), or they cannot reach it. */
   private async oneWay(index: number, outgoing: boolean, hold: number): Promise<void> {
-    const node = this.cluster.nodes[index]!;
+    const node = this.cluster.node(index);
     const others = this.others([index]);
     const event = this.record(
       'partition-one-way',
@@ -166,9 +166,7 @@ export class Nemesis {
     );
     const heals = outgoing
       ? [this.cluster.mesh.cutOneWay(node.address, this.addresses(others))]
-      : others.map((other) =>
-          this.cluster.mesh.cutOneWay(this.cluster.nodes[other]!.address, [node.address]),
-        );
+      : others.map((other) => this.cluster.mesh.cutOneWay(this.cluster.node(other).address, [node.address]));
     await this.holdThenHeal(
       event,
       () => {
@@ -190,7 +188,7 @@ export class Nemesis {
     const pending = new Set(this.others([index]));
     while (pending.size > 0 && !this.stopped()) {
       for (const peer of [...pending]) {
-        if (this.cluster.nodes[index]!.state !== 'running' || this.cluster.nodes[peer]!.state !== 'running')
+        if (this.cluster.node(index).state !== 'running' || this.cluster.node(peer).state !== 'running')
           continue;
         if ((await this.cluster.digestsAgree(index, peer)) === true) pending.delete(peer);
       }
@@ -211,10 +209,10 @@ export class Nemesis {
   }
 
   private names(indexes: readonly number[]): string {
-    return indexes.map((index) => this.cluster.nodes[index]!.name).join(' ');
+    return indexes.map((index) => this.cluster.node(index).name).join(' ');
   }
 
   private addresses(indexes: readonly number[]): string[] {
-    return indexes.map((index) => this.cluster.nodes[index]!.address);
+    return indexes.map((index) => this.cluster.node(index).address);
   }
 }

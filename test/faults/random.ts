@@ -1,4 +1,5 @@
 import { seededRandom } from '@kvdb/coordinator';
+import { defined } from '../helpers/defined.js';
 
 /**
  * A small seeded PRNG (mulberry32): the same seed gives the same sequence, so a run's choices (which operation,
@@ -19,7 +20,7 @@ export class Random {
 
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new RangeError('Expected at least one item to pick from');
-    return items[Math.floor(this.next() * items.length)]!;
+    return defined(items[Math.floor(this.next() * items.length)]);
   }
 
   /** Picks a key of `weights` with probability proportional to its weight. */
@@ -31,7 +32,7 @@ export class Random {
       roll -= weight;
       if (roll < 0) return key;
     }
-    return entries[entries.length - 1]![0];
+    return defined(entries.at(-1), 'a weight')[0];
   }
 
   /** `items` in a random order (a copy). */
@@ -39,7 +40,7 @@ export class Random {
     const copy = [...items];
     for (let i = copy.length - 1; i > 0; i--) {
       const j = Math.floor(this.next() * (i + 1));
-      [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+      [copy[i], copy[j]] = [defined(copy[j]), defined(copy[i])];
     }
     return copy;
   }

@@ -1,4 +1,5 @@
 import { type JsonValue, KVClient } from '@kvdb/client';
+import { defined } from '../helpers/defined.js';
 import type { FaultCluster } from './fault-cluster.js';
 import type { History, OpKind } from './history.js';
 import type { Random } from './random.js';
@@ -55,18 +56,18 @@ export class Workload {
       const keyRoll = random.next();
       let action: keyof typeof MIX = random.weighted(MIX);
       const running = this.cluster.running();
-      if (running.length === 0) {
+      const node = running[Math.floor(nodeRoll * running.length)];
+      if (node === undefined) {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      const node = running[Math.floor(nodeRoll * running.length)]!;
       if (unique.length === 0 && (action === 'getUnique' || action === 'popUnique')) action = 'setUnique';
       let key: string;
       if (action === 'setUnique') {
         key = `u:${id}:${unique.length}`;
         unique.push(key);
       } else if (action === 'getUnique' || action === 'popUnique') {
-        key = unique[Math.floor(keyRoll * unique.length)]!;
+        key = defined(unique[Math.floor(keyRoll * unique.length)], 'a unique key written before');
       } else {
         key = `s:${Math.floor(keyRoll * this.init.sharedKeys)}`;
       }

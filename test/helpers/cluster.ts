@@ -1,7 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { KVClient, type KVClientOptions } from '@kvdb/client';
-import { type LocalCluster, type LogLevel, type NodeExit, startLocalCluster } from '@kvdb/server';
+import {
+  type LocalCluster,
+  type LocalNode,
+  type LogLevel,
+  type NodeExit,
+  startLocalCluster,
+} from '@kvdb/server';
 
 export { SERVER_BIN } from '@kvdb/server';
 export const SHELL_BIN = fileURLToPath(new URL('../../../packages/client/bin/kvdb.js', import.meta.url));
@@ -65,12 +71,15 @@ export class TestCluster {
   }
 
   get nodes(): TestNode[] {
-    return this.local.nodes.map((node) => ({
-      port: node.port,
-      address: node.address,
-      process: node.process,
-      output: linesOf(this.outputs, node.index),
-    }));
+    return this.local.nodes.map((node) => this.testNode(node));
+  }
+
+  /** Node `index`; throws for an index the cluster never had. */
+  node(index: number): TestNode {
+    const node = this.local.nodes[index];
+    if (node === undefined)
+      throw new RangeError(`no node ${index}: the cluster has ${this.local.nodes.length}`);
+    return this.testNode(node);
   }
 
   get addresses(): string[] {
@@ -83,7 +92,7 @@ export class TestCluster {
     if (client === undefined) {
       client = new KVClient({
         host: '127.0.0.1',
-        port: this.local.nodes[index]!.port,
+        port: this.node(index).port,
         timeoutMs: 8_000,
         authToken: this.options.authToken,
       });
@@ -94,7 +103,7 @@ export class TestCluster {
 
   /** A new client for node `index` with its own options (the client's default timeout unless given), closed by `stop()`. */
   connect(index: number, options: Omit<KVClientOptions, 'host' | 'port'> = {}): KVClient {
-    const client = new KVClient({ ...options, host: '127.0.0.1', port: this.local.nodes[index]!.port });
+    const client = new KVClient({ ...options, host: '127.0.0.1', port: this.node(index).port });
     this.extraClients.add(client);
     return client;
   }
@@ -103,7 +112,7 @@ export class TestCluster {
   async startNode(index: number, extraArgs: string[] = [], options: StartNodeOptions = {}): Promise<void> {
     await this.dropClient(index);
     const output = linesOf(this.outputs, index);
-    if (output.length > 0) output.push(`--- ${this.local.nodes[index]!.address} started again ---\n`);
+    if (output.length > 0) output.push(`--- ${this.node(index).address} started again ---\n`);
     await this.local.startNode(index, { seeds: options.seeds, args: extraArgs });
   }
 
@@ -135,6 +144,15 @@ export class TestCluster {
   /** Sends a signal to node `index` and, for signals that end it, waits for it to exit. */
   signal(index: number, signal: NodeJS.Signals): Promise<void> {
     return this.local.signal(index, signal);
+  }
+
+  private testNode(node: LocalNode): TestNode {
+    return {
+      port: node.port,
+      address: node.address,
+      process: node.process,
+      output: linesOf(this.outputs, node.index),
+    };
   }
 
   private async dropClient(index: number): Promise<void> {

@@ -1,5 +1,6 @@
 import type { KVClient } from '@kvdb/client';
 import type { JsonValue, MemberStatus } from '@kvdb/core';
+import { defined } from './defined.js';
 import { waitFor } from './wait.js';
 
 /** Runs `task` over `items`, at most `limit` at a time; resolves with the results in order. */
@@ -9,15 +10,18 @@ export async function inParallel<T, R>(
   task: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
-  let next = 0;
+  // One iterator shared by the workers: each takes the next item the moment it is free.
+  const entries = items.entries();
   const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index]!, index);
-    }
+    for (const [index, item] of entries) results[index] = await task(item, index);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/** The item `index` falls on, going round and round `items` (which must not be empty). */
+export function roundRobin<T>(items: readonly T[], index: number): T {
+  return defined(items[index % items.length], 'an item: the list is empty');
 }
 
 /** How `client`'s node sees the member at `address` (undefined if it does not list it). */
@@ -132,7 +136,7 @@ export async function mismatches(
   const entries = [...expected];
   const wrong: string[] = [];
   await inParallel(entries, 16, async ([key, value], index) => {
-    const client = clients[index % clients.length]!;
+    const client = roundRobin(clients, index);
     try {
       const actual = await client.get(key, undefined, options);
       if (JSON.stringify(actual) !== JSON.stringify(value)) {

@@ -1,4 +1,5 @@
 import { median } from './rounds.js';
+import { alignRow, columnWidths } from './text-table.js';
 
 /**
  * The verdict of `npm run bench:check`: each run's throughput as a share of the reference server's (bare node:http
@@ -92,13 +93,8 @@ export function formatCheckTable(rows: readonly CheckRow[]): string {
     `≥ ${row.threshold.toFixed(2)}`,
     row.passed ? 'ok' : 'FAIL',
   ]);
-  const widths = header.map((_, column) =>
-    Math.max(...[header, ...cells].map((line) => line[column]!.length)),
-  );
-  const line = (values: string[]) =>
-    values
-      .map((value, column) => (column === 0 ? value.padEnd(widths[0]!) : value.padStart(widths[column]!)))
-      .join('  ');
+  const widths = columnWidths([header, ...cells]);
+  const line = (values: string[]) => alignRow(values, widths);
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...cells.map(line)].join('\n');
 }
 

@@ -93,7 +93,7 @@ export async function spawnReferenceServer(
   ]);
   try {
     const match = await child.waitFor(/listening on (.+):(\d+)\s*$/, 10_000);
-    return { child, host: match[1]!, port: Number(match[2]) };
+    return { child, host: match[1] ?? host, port: Number(match[2]) };
   } catch (error) {
     await child.stop();
     throw error;

@@ -112,7 +112,8 @@ export class ResponseReader {
 
   /** The pieces as one buffer (joined only when there are several). */
   private joined(): Buffer {
-    if (this.pieces.length === 1) return this.pieces[0]!;
+    const first = this.pieces[0];
+    if (this.pieces.length === 1 && first !== undefined) return first;
     const bytes = Buffer.concat(this.pieces, this.size);
     this.pieces = [bytes];
     return bytes;
@@ -194,7 +195,7 @@ function decodeChunked(bytes: Buffer, start: number): { body: Buffer; end: numbe
       if (bytes.length - at > 1024) throw bad('a chunk size line over 1024 bytes');
       return undefined;
     }
-    const sizeText = bytes.toString('latin1', at, lineEnd).split(';')[0]!.trim();
+    const sizeText = bytes.toString('latin1', at, lineEnd).split(';')[0]?.trim() ?? '';
     if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText))
       throw bad(`a chunk size ${JSON.stringify(sizeText.slice(0, 20))}`);
     const chunkSize = Number.parseInt(sizeText, 16);
@@ -297,7 +298,7 @@ export class HttpConnection {
       const last = this.socketError === undefined ? this.reader.end() : undefined;
       if (last !== undefined && this.waiting !== undefined) {
         this.socket = undefined;
-        this.deliver(last);
+        this.deliver(this.waiting, last);
         return;
       }
       this.drop(
@@ -315,7 +316,8 @@ export class HttpConnection {
       this.drop(error as Error);
       return;
     }
-    if (responses.length === 0) {
+    const response = responses[0];
+    if (response === undefined) {
       if (this.waiting !== undefined && performance.now() - this.sentAt > this.init.timeoutMs)
         this.timedOut();
       return;
@@ -324,22 +326,20 @@ export class HttpConnection {
       this.drop(httpError('HTTP_BAD_RESPONSE', 'the server sent a reply to no request'));
       return;
     }
-    const response = responses[0]!;
     if (response.close) {
       const socket = this.socket;
       this.socket = undefined;
       socket?.destroy();
     }
-    this.deliver(response);
+    this.deliver(this.waiting, response);
   }
 
   private timedOut(): void {
     this.drop(httpError('HTTP_TIMEOUT', `no whole reply within ${this.init.timeoutMs / 1000} s`));
   }
 
-  /** Hands the reply to its request's handler, which may post the next request at once. */
-  private deliver(response: HttpResponse): void {
-    const handler = this.waiting!;
+  /** Hands the reply to its request's handler (the one waiting), which may post the next request at once. */
+  private deliver(handler: ReplyHandler, response: HttpResponse): void {
     this.waiting = undefined;
     handler.onReply(response.status, response.body);
   }

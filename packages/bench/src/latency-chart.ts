@@ -29,10 +29,7 @@ export function latencyBuckets(histogram: Histogram): LatencyBucket[] {
   while (index < sorted.length) {
     const to = from * 2;
     let count = 0;
-    while (index < sorted.length && sorted[index]! < to) {
-      count++;
-      index++;
-    }
+    for (let value = sorted[index]; value !== undefined && value < to; value = sorted[++index]) count++;
     buckets.push({ fromMs: from, toMs: to, share: count / QUANTILES });
     from = to;
   }
@@ -50,7 +47,7 @@ export function formatLatencyChart(buckets: readonly LatencyBucket[], width = 40
       const length = top === 0 ? 0 : Math.round((bucket.share / top) * width);
       const bar = bucket.share > 0 && length === 0 ? '▏' : '█'.repeat(length);
       const percent = `${(bucket.share * 100).toFixed(1)}%`.padStart(6);
-      return `  ${labels[index]!.padStart(labelWidth)} ${percent} ${bar}`.trimEnd();
+      return `  ${(labels[index] ?? '').padStart(labelWidth)} ${percent} ${bar}`.trimEnd();
     })
     .join('\n');
 }

@@ -72,7 +72,9 @@ export class LoadGenerator {
     if (plan.authToken !== undefined) headers += `authorization: Bearer ${plan.authToken}\r\n`;
     const first = plan.firstSlot ?? 0;
     for (let slot = first; slot < first + plan.concurrency; slot++) {
-      const { host, port } = plan.targets[slot % plan.targets.length]!;
+      const target = plan.targets[slot % plan.targets.length];
+      if (target === undefined) throw new Error('LoadGenerator: the plan names no targets');
+      const { host, port } = target;
       this.slots.push(new Slot(this, new HttpConnection({ host, port, headers, timeoutMs: plan.timeoutMs })));
     }
   }

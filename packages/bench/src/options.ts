@@ -105,13 +105,14 @@ export function parseTargets(values: string | readonly string[]): Target[] {
     .filter((word) => word !== '')
     .map((word) => {
       const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(word);
+      const host = match?.[1];
       const port = Number(match?.[2]);
-      if (!match || !isPort(port)) {
+      if (host === undefined || !isPort(port)) {
         throw new UsageError(
           `Expected each of \`--targets\` to be host:port with a port from 1 to 65535, got ${JSON.stringify(word)}`,
         );
       }
-      return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+      return { host: host.replace(/^\[(.*)\]$/, '$1'), port };
     });
   if (targets.length === 0) throw new UsageError('Expected `--targets` to name at least one host:port');
   const seen = new Set<string>();

@@ -4,6 +4,7 @@ import { formatLatencyChart, type LatencyBucket, latencyBuckets } from './latenc
 import { type BenchOperation, formatTarget } from './options.js';
 import { median } from './rounds.js';
 import type { BenchResult } from './runner.js';
+import { alignRow, columnWidths } from './text-table.js';
 
 /** A run as `--json` prints it: one plain object, every figure named with its unit. */
 export interface BenchSummary {
@@ -166,11 +167,8 @@ export function formatComparison(
     ['reference', ...figures(reference)],
     ['target', ...figures(target)],
   ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const table = rows.map(
-    (row) =>
-      `  ${row.map((cell, column) => (column === 0 ? cell.padEnd(widths[0]!) : cell.padStart(widths[column]!))).join('  ')}`,
-  );
+  const widths = columnWidths(rows);
+  const table = rows.map((row) => `  ${alignRow(row, widths)}`);
   return [
     '====== target vs reference (bare node:http + Map, same generator) ======',
     ...table,

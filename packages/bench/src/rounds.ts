@@ -40,10 +40,12 @@ export function roundOptions(options: BenchOptions, rounds: number, round: numbe
 
 /** Several slices of one side as one run: counts and times added, histograms and errors merged. */
 export function combineResults(parts: readonly BenchResult[]): BenchResult {
-  if (parts.length === 1) return parts[0]!;
+  const [first] = parts;
+  if (first === undefined) throw new Error('combineResults: no results to combine');
+  if (parts.length === 1) return first;
   const total = (pick: (part: BenchResult) => number) => parts.reduce((sum, part) => sum + pick(part), 0);
   return summarize(
-    parts[0]!.options,
+    first.options,
     parts,
     total((part) => part.durationMs),
     total((part) => part.clientCpuMs),
@@ -62,5 +64,6 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  const upper = sorted[middle] ?? 0;
+  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? 0) + upper) / 2;
 }

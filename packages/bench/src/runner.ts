@@ -75,7 +75,9 @@ export function summarize(
     durationMs,
     throughput: durationMs > 0 ? (ok * 1_000) / durationMs : 0,
     histogram:
-      parts.length === 1 ? parts[0]!.histogram : mergeHistograms(parts.map((part) => part.histogram)),
+      parts.length === 1 && parts[0] !== undefined
+        ? parts[0].histogram
+        : mergeHistograms(parts.map((part) => part.histogram)),
     clientCpuMs,
   };
 }
@@ -162,8 +164,9 @@ type CpuWindow = { since?: NodeJS.CpuUsage; used?: NodeJS.CpuUsage };
 async function runHere(options: BenchOptions, hooks: RunHooks, cpu: CpuWindow): Promise<LoadResult> {
   const started = performance.now();
   const [plan] = workerPlans(options);
+  if (plan === undefined) throw new Error('runHere: a run plans at least one worker');
   cpu.since = process.cpuUsage();
-  const result = await runPlan(plan!, (progress) =>
+  const result = await runPlan(plan, (progress) =>
     hooks.onProgress?.({ ...progress, elapsedMs: performance.now() - started }),
   );
   cpu.used = process.cpuUsage(cpu.since);

@@ -16,9 +16,10 @@ import {
   ResponseReader,
 } from '../src/http-connection.js';
 import { LoadGenerator, type LoadPlan } from '../src/load-generator.js';
-import { resolveBenchOptions } from '../src/options.js';
+import { type BenchOptions, resolveBenchOptions } from '../src/options.js';
 import { warmupPlan, workerPlans } from '../src/plan.js';
 import { startReferenceServer } from '../src/reference-server.js';
+import { defined } from './defined.js';
 
 /** Feeds `text` to a fresh reader cut at `cuts`, and gives every response it read, the stream's end included. */
 function readAll(text: string, cuts: number[] = []): HttpResponse[] {
@@ -102,12 +103,14 @@ describe('bench HTTP client: ResponseReader', () => {
     const reader = new ResponseReader();
     expect(reader.push(Buffer.from('HTTP/1.1 200 OK\r\n\r\n{"res'))).to.deep.equal([]);
     expect(reader.push(Buffer.from('ult":2}'))).to.deep.equal([]);
-    expect(shapes([reader.end()!])).to.deep.equal([{ status: 200, body: '{"result":2}', close: true }]);
+    expect(shapes([defined(reader.end(), 'the last response')])).to.deep.equal([
+      { status: 200, body: '{"result":2}', close: true },
+    ]);
     expect(reader.end()).to.equal(undefined);
   });
 
   it('knows which responses close the connection', () => {
-    const close = (head: string) => readAll(`${head}\r\ncontent-length: 0\r\n\r\n`)[0]!.close;
+    const close = (head: string) => defined(readAll(`${head}\r\ncontent-length: 0\r\n\r\n`)[0]).close;
     expect(close('HTTP/1.1 200 OK')).to.equal(false);
     expect(close('HTTP/1.1 200 OK\r\nConnection: close')).to.equal(true);
     expect(close('HTTP/1.1 200 OK\r\nconnection: keep-alive')).to.equal(false);
@@ -155,7 +158,7 @@ describe('bench HTTP client: ResponseReader', () => {
     const cuts = Array.from({ length: 16 }, (_, index) => 50 + index * 65_536);
     const [response, ...rest] = readAll(text, cuts);
     expect(rest).to.deep.equal([]);
-    expect(response!.body.equals(body)).to.equal(true);
+    expect(defined(response).body.equals(body)).to.equal(true);
   });
 });
 
@@ -186,6 +189,11 @@ function listen<T extends Server | NetServer>(server: T): Promise<number> {
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
   );
+}
+
+/** The plan of a run's first worker (of its only one, unless it asks for more). */
+function firstPlan(options: BenchOptions): LoadPlan {
+  return defined(workerPlans(options)[0], 'a worker plan');
 }
 
 function closeServer(server: Server | NetServer): Promise<void> {
@@ -264,7 +272,7 @@ describe('bench HTTP client: HttpConnection', () => {
     expect(server.connections()).to.equal(1);
     expect(seen).to.have.length(3);
     expect(seen[2]).to.deep.include({ method: 'POST', url: '/', body: '{"index":2,"text":"é"}' });
-    expect(seen[2]!.headers).to.deep.include({
+    expect(defined(seen[2]).headers).to.deep.include({
       host: `127.0.0.1:${server.port}`,
       'content-type': 'application/json',
       authorization: 'Bearer s3cret',
@@ -325,7 +333,7 @@ describe('bench HTTP client: HttpConnection', () => {
     const port = await rawServer((socket) => {
       const head = 'HTTP/1.1 200 OK\r\nx-slow: ';
       let sent = 0;
-      const drip = setInterval(() => socket.write(head[sent++ % head.length]!), 20);
+      const drip = setInterval(() => socket.write(head.charAt(sent++ % head.length)), 20);
       socket.on('close', () => clearInterval(drip));
     });
     const error = await failure(post(connection(port, 150), '{}'));
@@ -387,23 +395,22 @@ describe('bench load generator', () => {
     const warmup = await run(warmupPlan(options));
     expect(warmup).to.deep.include({ completed: 50, ok: 50, sets: 50, gets: 0, misses: 0 });
     expect(warmup.histogram.totalCount).to.equal(50);
-    const result = await run(workerPlans(options)[0]!);
+    const result = await run(firstPlan(options));
     expect(result).to.deep.include({ completed: 400, ok: 400, gets: 400, sets: 0, misses: 0 });
     expect(result.histogram.totalCount).to.equal(400);
     expect(result.errors).to.deep.equal({ rpc: {}, transport: {}, samples: {} });
   });
 
   it('spreads its slots over the targets, one connection each', async () => {
-    const counts = [0, 0];
-    const sockets = [new Set<Socket>(), new Set<Socket>()];
+    const targets = [0, 1].map(() => ({ requests: 0, sockets: new Set<Socket>() }));
     const ports = await Promise.all(
-      counts.map(async (_, index) => {
+      targets.map(async (target) => {
         const server = createHttpServer((request, response) => {
-          counts[index]!++;
+          target.requests++;
           request.resume();
           request.on('end', () => response.end('{"jsonrpc":"2.0","id":1,"result":true}'));
         });
-        server.on('connection', (socket: Socket) => sockets[index]!.add(socket));
+        server.on('connection', (socket: Socket) => target.sockets.add(socket));
         closers.push(() => closeServer(server));
         return listen(server);
       }),
@@ -414,12 +421,12 @@ describe('bench load generator', () => {
       requests: 300,
       concurrency: 4,
     });
-    const result = await run(workerPlans(options)[0]!);
+    const result = await run(firstPlan(options));
     expect(result).to.deep.include({ completed: 300, ok: 300, sets: 300 });
-    expect(counts[0]! + counts[1]!).to.equal(300);
-    expect(counts[0]).to.be.greaterThan(0);
-    expect(counts[1]).to.be.greaterThan(0);
-    expect(sockets.map((set) => set.size)).to.deep.equal([2, 2]);
+    const requests = targets.map((target) => target.requests);
+    expect(requests.reduce((sum, count) => sum + count, 0)).to.equal(300);
+    for (const count of requests) expect(count).to.be.greaterThan(0);
+    expect(targets.map((target) => target.sockets.size)).to.deep.equal([2, 2]);
   });
 
   it('ends a run under way when it is closed', async () => {
@@ -431,7 +438,7 @@ describe('bench load generator', () => {
       duration: '60s',
       concurrency: 4,
     });
-    const generator = new LoadGenerator(workerPlans(options)[0]!);
+    const generator = new LoadGenerator(firstPlan(options));
     const running = generator.run();
     for (let waited = 0; generator.progress.completed < 20 && waited < 5_000; waited += 10) {
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -463,13 +470,13 @@ describe('bench load generator', () => {
       requests: 40,
       concurrency: 2,
     });
-    const result = await run(workerPlans(options)[0]!);
+    const result = await run(firstPlan(options));
     expect(result.completed).to.equal(40);
     expect(result.ok).to.equal(0);
     expect(result.histogram.totalCount).to.equal(0);
     expect(result.errors.rpc['-32003']).to.be.greaterThan(0);
     expect(result.errors.transport.ECONNREFUSED).to.be.greaterThan(0);
-    expect(result.errors.rpc['-32003']! + result.errors.transport.ECONNREFUSED!).to.equal(40);
+    expect((result.errors.rpc['-32003'] ?? 0) + (result.errors.transport.ECONNREFUSED ?? 0)).to.equal(40);
     expect(result.errors.samples['-32003']).to.equal('quorum not reached');
   });
 });

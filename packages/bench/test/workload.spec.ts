@@ -2,10 +2,11 @@ import { expect } from 'chai';
 import { resolveBenchOptions } from '../src/options.js';
 import { share, warmupLoadPlan, warmupPlan, workerPlans } from '../src/plan.js';
 import { Workload } from '../src/workload.js';
+import { defined } from './defined.js';
 
 function sequence(values: number[]): () => number {
   let index = 0;
-  return () => values[index++ % values.length]!;
+  return () => defined(values[index++ % values.length]);
 }
 
 describe('bench workload', () => {

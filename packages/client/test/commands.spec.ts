@@ -9,6 +9,7 @@ import {
   parseValue,
   tokenize,
 } from '../src/shell/commands.js';
+import { defined } from './defined.js';
 
 const words = (line: string): string[] => tokenize(line).map((token) => token.text);
 
@@ -312,7 +313,7 @@ describe('help', () => {
 
   it('lines up the summaries in one column', () => {
     const rows = HELP.split('\n').filter((line) => COMMANDS.some((c) => line.includes(c.summary)));
-    const columns = new Set(rows.map((row, i) => row.indexOf(COMMANDS[i]!.summary)));
+    const columns = new Set(rows.map((row, i) => row.indexOf(defined(COMMANDS[i]).summary)));
     expect(rows).to.have.length(COMMANDS.length);
     expect(columns.size).to.equal(1);
   });

@@ -16,6 +16,7 @@ import { expect } from 'chai';
 import type { CallOptions, ListKeysOptions, ListKeysPageOptions } from '../src/kv-client.js';
 import { PROMPT, runShell } from '../src/shell/repl.js';
 import { type ShellClient, ShellSession } from '../src/shell/session.js';
+import { defined } from './defined.js';
 
 interface Call {
   method: string;
@@ -71,7 +72,7 @@ class FakeClient implements ShellClient {
     return this.op('listKeysPage', [options], () => {
       const after = this.keysAfter(options.prefix, options.cursor);
       const keys = after.slice(0, options.limit ?? 10_000);
-      return { keys, cursor: keys.length < after.length ? keys.at(-1)! : null };
+      return { keys, cursor: keys.length < after.length ? (keys.at(-1) ?? null) : null };
     });
   }
 
@@ -142,6 +143,10 @@ async function run(script: string, client = new FakeClient(), terminal = false):
   return { output: await printed, client };
 }
 
+/** The command a listing line offers for its next page. */
+const nextPage = (line: string | undefined): string =>
+  defined(line?.match(/\(next page: (.*)\)$/)?.[1], 'a next-page command');
+
 const consistencyOf = (call: Call | undefined): Consistency | undefined =>
   (call?.args.at(-1) as CallOptions | undefined)?.consistency;
 
@@ -180,11 +185,7 @@ describe('runShell', () => {
       '2) "user:1"',
       'cursor: "user:1" (next page: list_keys "user:" 2 "user:1")',
     ]);
-    const next = first.output
-      .trimEnd()
-      .split('\n')
-      .at(-1)!
-      .match(/\(next page: (.*)\)$/)![1]!;
+    const next = nextPage(first.output.trimEnd().split('\n').at(-1));
     const second = await run(`${next}\n`, client);
     expect(second.output.trimEnd().split('\n')).to.deep.equal([
       '1) "user:2"',
@@ -204,7 +205,7 @@ describe('runShell', () => {
     const first = await run('list_keys "" 1\n', client);
     const lines = first.output.trimEnd().split('\n');
     expect(lines[0]).to.equal('1) "a \\"quoted\\" \\\\ key"');
-    const next = lines[1]!.match(/\(next page: (.*)\)$/)![1]!;
+    const next = nextPage(lines[1]);
     expect((await run(`${next}\n`, client)).output.trimEnd()).to.equal('1) "b"\n(end of the listing)');
     expect(client.calls.at(-1)?.args[0]).to.deep.equal({
       prefix: undefined,

@@ -43,7 +43,10 @@ export function normalizeParams(method: string, raw: unknown, names: readonly st
       );
     }
     const params = new Map<string, unknown>();
-    for (const [index, value] of raw.entries()) params.set(names[index]!, value);
+    for (const [index, value] of raw.entries()) {
+      const name = names[index];
+      if (name !== undefined) params.set(name, value);
+    }
     return params;
   }
   if (typeof raw !== 'object' || raw === null) {
@@ -107,8 +110,8 @@ export const MAX_VALUE_DEPTH = 100;
 /** Whether a value nests deeper than `limit`, checked without recursion so hostile input cannot blow the stack. */
 function nestsDeeperThan(value: unknown, limit: number): boolean {
   const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop()!;
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
+    const [item, depth] = entry;
     if (typeof item !== 'object' || item === null) continue;
     if (depth >= limit) return true;
     for (const child of Array.isArray(item) ? item : Object.values(item)) {

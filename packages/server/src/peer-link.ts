@@ -106,7 +106,8 @@ export class PeerLink {
     let deadline = 0;
     let taken = 0;
     for (; taken < this.queue.length && calls.length < this.options.maxCalls; taken++) {
-      const call = this.queue[taken]!;
+      const call = this.queue[taken];
+      if (call === undefined) continue;
       if (call.deadline <= now) {
         call.reject(new TimeoutError(`${call.method} to ${this.peer} timed out waiting to be sent`));
         continue;

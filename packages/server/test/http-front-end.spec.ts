@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { ErrorCode } from '@kvdb/core';
 import { expect } from 'chai';
 import { KVNode } from '../src/node.js';
+import { defined } from './utils/defined.js';
 import { freePort, post } from './utils/node-harness.js';
 
 const ping = (id: unknown) => ({ jsonrpc: '2.0', id, method: 'ping' });
@@ -65,7 +66,7 @@ describe('a node over HTTP', () => {
 
     // Nothing is left in flight: the stop does not wait out its 5 s bound for requests.
     const started = performance.now();
-    await node!.stop({ announce: false });
+    await defined(node, 'the node').stop({ announce: false });
     node = undefined;
     expect(performance.now() - started).to.be.below(2_000);
   });

@@ -15,6 +15,7 @@ import { listKeys } from '../src/methods/list-keys.js';
 import { peerMethods } from '../src/methods/peer.js';
 import type { MethodContext, MethodDefinition } from '../src/methods/types.js';
 import { normalizeParams } from '../src/params.js';
+import { defined } from './utils/defined.js';
 
 const SELF = '127.0.0.1:5878';
 const LIMITS: Limits = { maxKeyBytes: 16, maxValueBytes: 1_000, maxBodyBytes: 10_000, maxBatch: 10 };
@@ -47,7 +48,10 @@ async function refusal(promise: Promise<unknown>): Promise<InvalidParamsError> {
   }
 }
 
-const peerKeys = peerMethods.find((method) => method.name === 'peer.keys')!;
+const peerKeys = defined(
+  peerMethods.find((method) => method.name === 'peer.keys'),
+  'the peer.keys method',
+);
 
 describe('list_keys params and results', () => {
   let context: MethodContext;

@@ -13,6 +13,7 @@ import { expect } from 'chai';
 import { KVNode } from '../src/node.js';
 import { FrameReader, PEER_PROTOCOL } from '../src/peer-stream.js';
 import { StreamPeerTransport } from '../src/stream-peer-transport.js';
+import { defined } from './utils/defined.js';
 import { freePort, until, warnings } from './utils/node-harness.js';
 
 interface RpcRequest {
@@ -125,16 +126,17 @@ describe('peer streams', () => {
       ]);
       expect(results).to.deep.equal(['peer.get', 'peer.get', 'peer.digest']);
       expect(peer.frames).to.have.length(1);
-      expect(peer.frames[0]!.map((call) => call.params)).to.deep.equal([
+      expect(defined(peer.frames[0]).map((call) => call.params)).to.deep.equal([
         { key: 'a' },
         { key: 'b' },
         { segments: [] },
       ]);
       expect(peer.upgrades).to.have.length(1);
-      expect(peer.upgrades[0]!.url).to.equal('/peer');
-      expect(peer.upgrades[0]!.headers.upgrade).to.equal(PEER_PROTOCOL);
-      expect(peer.upgrades[0]!.headers.authorization).to.equal('Bearer s3cret');
-      expect(peer.upgrades[0]!.headers['kvdb-cluster']).to.equal('blue');
+      const upgrade = defined(peer.upgrades[0]);
+      expect(upgrade.url).to.equal('/peer');
+      expect(upgrade.headers.upgrade).to.equal(PEER_PROTOCOL);
+      expect(upgrade.headers.authorization).to.equal('Bearer s3cret');
+      expect(upgrade.headers['kvdb-cluster']).to.equal('blue');
 
       await transport.call(address, 'peer.get', { key: 'c' });
       expect(peer.upgrades, 'the stream is kept').to.have.length(1);
@@ -157,7 +159,7 @@ describe('peer streams', () => {
       );
       expect(error).to.be.instanceOf(InvalidParamsError);
       expect((error as Error).message).to.equal('bad put');
-      expect(await get).to.equal(peer.frames[0]![0]!.id);
+      expect(await get).to.equal(defined(peer.frames[0]?.[0], 'the first call sent').id);
     });
 
     it('keeps membership calls on a stream of their own, never behind replica frames', async () => {
@@ -165,7 +167,7 @@ describe('peer streams', () => {
       peer.answer = (calls, socket) => {
         const reply = () =>
           socket.write(`${JSON.stringify(calls.map(({ id }) => ({ jsonrpc: '2.0', id, result: 'ok' })))}\n`);
-        if (calls[0]!.method === 'peer.get') held.push(reply);
+        if (calls[0]?.method === 'peer.get') held.push(reply);
         else reply();
       };
       const gets = [];
@@ -178,7 +180,7 @@ describe('peer streams', () => {
       expect(await transport.call(address, 'peer.ping', {} as never)).to.equal('ok');
       expect(peer.upgrades).to.have.length(2);
       expect(held, 'the fifth replica frame waits').to.have.length(4);
-      held.shift()!();
+      defined(held.shift(), 'a held reply')();
       await until('the fifth frame', () => held.length === 4);
       for (const reply of held.splice(0)) reply();
       expect(await Promise.all(gets)).to.deep.equal(['ok', 'ok', 'ok', 'ok', 'ok']);
@@ -308,7 +310,7 @@ describe('peer streams', () => {
       peer.silent = true;
       const call = transport.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
       await until('the stream request', () => peer.sockets.length === 1);
-      const dropped = new Promise((resolve) => peer.sockets[0]!.once('end', resolve));
+      const dropped = new Promise((resolve) => defined(peer.sockets[0]).once('end', resolve));
       await transport.close();
       const error = await call;
       expect(error).to.be.instanceOf(ConnectionError);
@@ -450,7 +452,7 @@ describe('peer streams', () => {
       const closed = new Promise((resolve) => socket.once('close', resolve));
       socket.write('x'.repeat(2_500));
       await closed;
-      expect(JSON.parse(lines[0]!).error).to.deep.equal({
+      expect(JSON.parse(defined(lines[0], 'a reply line')).error).to.deep.equal({
         code: ErrorCode.TOO_LARGE,
         message: 'Frame over 2000 bytes (--max-body-bytes)',
         data: { limit: 2_000 },

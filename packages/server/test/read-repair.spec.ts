@@ -1,6 +1,7 @@
 import { MemoryStore } from '@kvdb/core';
 import { expect } from 'chai';
 import { KVNode } from '../src/node.js';
+import { defined } from './utils/defined.js';
 import { freePort, until } from './utils/node-harness.js';
 
 describe('readRepairChance (--read-repair-chance)', () => {
@@ -25,7 +26,7 @@ describe('readRepairChance (--read-repair-chance)', () => {
         ),
       ),
     );
-    const coordinator = nodes[0]!.coordinator;
+    const coordinator = defined(nodes[0]).coordinator;
     await coordinator.set('k', 'old');
     await until('every replica holds the write', () =>
       stores.every((store) => store.getSync('k') !== undefined),
@@ -33,7 +34,7 @@ describe('readRepairChance (--read-repair-chance)', () => {
 
     // A newer version on the coordinator and the replica after it: a quorum without the third.
     const others = coordinator.locate('k').filter((member) => member !== coordinator.self);
-    const third = stores[members.indexOf(others.at(-1)!)]!;
+    const third = defined(stores[members.indexOf(defined(others.at(-1), 'a third replica'))]);
     const newer = { value: 'new', version: { wall: Date.now() + 60_000, counter: 0, node: 'test' } };
     for (const store of stores) if (store !== third) store.mergeSync('k', newer);
 

@@ -211,7 +211,7 @@ describe('DiskStore commits', () => {
     const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const batch = spyBatches(store);
     const sync = () => batch.args.map(([, options]) => options.sync);
-    const keysOf = (call: number) => batch.args[call]![0].map((operation) => operation.key);
+    const keysOf = (call: number) => batch.getCall(call).args[0].map((operation) => operation.key);
     await store.merge('a', { version: v(1), value: 1 });
     await store.merge('b', { version: v(1), value: 2 });
     expect(sync()).to.deep.equal([false, false]);

@@ -135,8 +135,8 @@ export function tokenize(line: string): Token[] {
     const start = i++;
     let text = '';
     for (;;) {
-      if (i >= line.length) throw new UsageError(`unterminated quoted string: ${line.slice(start)}`);
-      const char = line[i]!;
+      const char = line[i];
+      if (char === undefined) throw new UsageError(`unterminated quoted string: ${line.slice(start)}`);
       const next = line[i + 1];
       if (char === '\\' && (next === '"' || next === '\\')) {
         text += next;
@@ -203,7 +203,7 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
     case 'consistency':
       return args[0] === undefined
         ? { kind: 'consistency' }
-        : { kind: 'consistency', level: parseLevel(args[0]) };
+        : { kind: 'consistency', level: parseLevel(command, args[0]) };
     case 'help': {
       if (args[0] === undefined) return { kind: 'help' };
       const topic = lookup(args[0].text);
@@ -250,10 +250,9 @@ function listKeysParams(
   return params;
 }
 
-function parseLevel(token: Token): Consistency {
+function parseLevel(command: CommandSpec, token: Token): Consistency {
   const level = token.text.toLowerCase() as Consistency;
-  if (!CONSISTENCY_LEVELS.includes(level))
-    throw new UsageError(`usage: ${usage(byName.get('consistency')!)}`);
+  if (!CONSISTENCY_LEVELS.includes(level)) throw new UsageError(`usage: ${usage(command)}`);
   return level;
 }
 

@@ -62,11 +62,11 @@ export function quoteWord(text: string): string {
 /** `address  status` rows, addresses padded so the statuses line up. */
 export function formatMembers(members: readonly unknown[]): string {
   if (members.length === 0) return '(empty)';
-  const rows = members.map((member) =>
+  const rows = members.map((member): [address: string, status: string] =>
     isRecord(member) ? [String(member.address), String(member.status)] : [formatValue(member), ''],
   );
-  const width = Math.max(...rows.map(([address]) => address!.length));
-  return rows.map(([address, status]) => `${address!.padEnd(width)}  ${status}`.trimEnd()).join('\n');
+  const width = Math.max(...rows.map(([address]) => address.length));
+  return rows.map(([address, status]) => `${address.padEnd(width)}  ${status}`.trimEnd()).join('\n');
 }
 
 /** A key's replicas, numbered, the first marked as the primary. */
