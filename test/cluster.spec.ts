@@ -1,8 +1,8 @@
 import { ConnectionError, InvalidParamsError, KVClient } from '@kvdb/client';
+import { defined } from '@kvdb/core/testing';
 import { freePorts } from '@kvdb/server';
 import { expect } from 'chai';
 import { TestCluster } from './helpers/cluster.js';
-import { defined } from './helpers/defined.js';
 import { type RpcReply, rawPost, rpc, single } from './helpers/raw.js';
 import { waitFor } from './helpers/wait.js';
 

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonValue } from '@kvdb/client';
+import { defined } from '@kvdb/core/testing';
 import { freePorts } from '@kvdb/server';
 import { expect } from 'chai';
 import { SERVER_BIN, TestCluster } from './helpers/cluster.js';
-import { defined } from './helpers/defined.js';
 import { waitFor } from './helpers/wait.js';
 
 /** Writes `count` keys concurrently through node 0 and pops every `popEvery`-th; resolves with what is expected. */

@@ -1,8 +1,8 @@
 import { type KVClient, QuorumNotReachedError, TimeoutError } from '@kvdb/client';
 import type { JsonValue, QuorumFailure } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { clusterPerTest } from './helpers/cluster.js';
-import { defined } from './helpers/defined.js';
 import {
   type Expected,
   expectNoMismatch,

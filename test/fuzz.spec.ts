@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import { seededRandom } from '@kvdb/coordinator';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { TestCluster } from './helpers/cluster.js';
-import { defined } from './helpers/defined.js';
 import { type RpcReply, rawPost, single } from './helpers/raw.js';
 
 const SEED = 20261121;

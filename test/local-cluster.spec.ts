@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KVClient } from '@kvdb/client';
 import { UnavailableError } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { freePorts, type LocalCluster, type NodeExit, startLocalCluster } from '@kvdb/server';
 import { expect } from 'chai';
-import { defined } from './helpers/defined.js';
 
 describe('startLocalCluster: kvdb-server processes on 127.0.0.1', function () {
   this.timeout(60_000);

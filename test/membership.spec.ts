@@ -1,7 +1,7 @@
 import { InvalidParamsError, type KVClient } from '@kvdb/client';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { clusterPerTest } from './helpers/cluster.js';
-import { defined } from './helpers/defined.js';
 import {
   type Expected,
   expectNoMismatch,

@@ -1,6 +1,6 @@
 import type { KVRecord } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
-import { defined } from '../helpers/defined.js';
 import { type CheckReport, check, type FinalKey } from './checker.js';
 import type { FaultEvent, Operation, OpKind, Outcome } from './history.js';
 

@@ -1,8 +1,8 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Consistency, DigestReply, JsonValue, KVRecord } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { freePorts, type LocalCluster, type LogLevel, startLocalCluster } from '@kvdb/server';
-import { defined } from '../helpers/defined.js';
 import type { RpcReply } from '../helpers/raw.js';
 import { ProxyMesh } from './fault-proxy.js';
 import { batch, call } from './rpc.js';

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
-import { defined } from '../helpers/defined.js';
 import { waitFor } from '../helpers/wait.js';
 import { check, describeRecord, type FinalKey } from './checker.js';
 import { FaultCluster } from './fault-cluster.js';

@@ -1,5 +1,5 @@
 import { seededRandom } from '@kvdb/coordinator';
-import { defined } from '../helpers/defined.js';
+import { defined } from '@kvdb/core/testing';
 
 /**
  * A small seeded PRNG (mulberry32): the same seed gives the same sequence, so a run's choices (which operation,

@@ -1,5 +1,5 @@
 import { type JsonValue, KVClient } from '@kvdb/client';
-import { defined } from '../helpers/defined.js';
+import { defined } from '@kvdb/core/testing';
 import type { FaultCluster } from './fault-cluster.js';
 import type { History, OpKind } from './history.js';
 import type { Random } from './random.js';

@@ -1,6 +1,6 @@
 import type { KVClient } from '@kvdb/client';
 import type { JsonValue, MemberStatus } from '@kvdb/core';
-import { defined } from './defined.js';
+import { defined } from '@kvdb/core/testing';
 import { waitFor } from './wait.js';
 
 /** Runs `task` over `items`, at most `limit` at a time; resolves with the results in order. */

@@ -6,6 +6,7 @@ import {
   type Socket,
 } from 'node:net';
 import { ConnectionError, TimeoutError } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { transportErrorKind } from '../src/errors-tally.js';
 import {
@@ -19,7 +20,6 @@ import { LoadGenerator, type LoadPlan } from '../src/load-generator.js';
 import { type BenchOptions, resolveBenchOptions } from '../src/options.js';
 import { warmupPlan, workerPlans } from '../src/plan.js';
 import { startReferenceServer } from '../src/reference-server.js';
-import { defined } from './defined.js';
 
 /** Feeds `text` to a fresh reader cut at `cuts`, and gives every response it read, the stream's end included. */
 function readAll(text: string, cuts: number[] = []): HttpResponse[] {

@@ -1,8 +1,8 @@
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { resolveBenchOptions } from '../src/options.js';
 import { share, warmupLoadPlan, warmupPlan, workerPlans } from '../src/plan.js';
 import { Workload } from '../src/workload.js';
-import { defined } from './defined.js';
 
 function sequence(values: number[]): () => number {
   let index = 0;

@@ -1,4 +1,5 @@
 import { UsageError } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import {
   COMMANDS,
@@ -9,7 +10,6 @@ import {
   parseValue,
   tokenize,
 } from '../src/shell/commands.js';
-import { defined } from './defined.js';
 
 const words = (line: string): string[] => tokenize(line).map((token) => token.text);
 

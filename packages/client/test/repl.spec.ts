@@ -12,11 +12,11 @@ import {
   QuorumNotReachedError,
   TimeoutError,
 } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import type { CallOptions, ListKeysOptions, ListKeysPageOptions } from '../src/kv-client.js';
 import { PROMPT, runShell } from '../src/shell/repl.js';
 import { type ShellClient, ShellSession } from '../src/shell/session.js';
-import { defined } from './defined.js';
 
 interface Call {
   method: string;

@@ -1,8 +1,8 @@
 import { request } from 'node:http';
 import { ErrorCode } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { KVNode } from '../src/node.js';
-import { defined } from './utils/defined.js';
 import { freePort, post } from './utils/node-harness.js';
 
 const ping = (id: unknown) => ({ jsonrpc: '2.0', id, method: 'ping' });

@@ -9,13 +9,13 @@ import {
   MemoryStore,
   TooLargeError,
 } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import type { Limits } from '../src/config.js';
 import { listKeys } from '../src/methods/list-keys.js';
 import { peerMethods } from '../src/methods/peer.js';
 import type { MethodContext, MethodDefinition } from '../src/methods/types.js';
 import { normalizeParams } from '../src/params.js';
-import { defined } from './utils/defined.js';
 
 const SELF = '127.0.0.1:5878';
 const LIMITS: Limits = { maxKeyBytes: 16, maxValueBytes: 1_000, maxBodyBytes: 10_000, maxBatch: 10 };

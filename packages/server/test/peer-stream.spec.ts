@@ -9,11 +9,11 @@ import {
   TimeoutError,
   UnauthorizedError,
 } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { KVNode } from '../src/node.js';
 import { FrameReader, PEER_PROTOCOL } from '../src/peer-stream.js';
 import { StreamPeerTransport } from '../src/stream-peer-transport.js';
-import { defined } from './utils/defined.js';
 import { freePort, until, warnings } from './utils/node-harness.js';
 
 interface RpcRequest {

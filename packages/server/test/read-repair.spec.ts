@@ -1,7 +1,7 @@
 import { MemoryStore } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { KVNode } from '../src/node.js';
-import { defined } from './utils/defined.js';
 import { freePort, until } from './utils/node-harness.js';
 
 describe('readRepairChance (--read-repair-chance)', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataDirError, UnavailableError } from '@kvdb/core';
-import { storeCompliance } from '@kvdb/core/store-compliance';
+import { storeCompliance } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import type { ClassicLevel } from 'classic-level';
 import sinon from 'sinon';

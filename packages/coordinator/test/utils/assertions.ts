@@ -1,4 +1,5 @@
 import { type KVRecord, type QuorumFailure, QuorumNotReachedError } from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import type { TestCluster } from './test-cluster.js';
 import { eventually } from './timing.js';
@@ -39,8 +40,4 @@ function sameVersion(a: KVRecord, b: KVRecord): boolean {
   return JSON.stringify(a.version) === JSON.stringify(b.version);
 }
 
-/** `value`, which the test knows is there: its absence is a mistake in the test, and fails it. */
-export function defined<T>(value: T | undefined, what = 'a value'): T {
-  if (value === undefined) throw new Error(`expected ${what}, got undefined`);
-  return value;
-}
+export { defined };
