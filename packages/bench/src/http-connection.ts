@@ -4,8 +4,8 @@ import { ConnectionError, type KVError, TimeoutError } from '@kvdb/core';
 
 /**
  * The load generator's HTTP/1.1 client: one keep-alive connection that POSTs one request at a time and reads the
- * reply. It does only that, so a request costs the generator about half the CPU it did through undici (see
- * BENCHMARKS.md), which on a machine of two cores is CPU the nodes under test get back.
+ * reply. It does only that, so a request costs the generator about half the CPU that undici's client takes,
+ * which on a machine of two cores is CPU the nodes under test get back.
  */
 
 /** A reply head larger than this is not from a JSON-RPC server. */

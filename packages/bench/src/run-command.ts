@@ -1,6 +1,6 @@
 /**
  * What `kvdb-bench` does once its options are parsed. Loaded only when the command runs, so that `--help` and a
- * mistyped flag do not load undici, the histogram and the progress bar.
+ * mistyped flag do not load the client, the histogram and the progress bar.
  */
 import { KVError, UsageError } from '@kvdb/core';
 import { type Child, spawnReferenceServer } from './child-process.js';

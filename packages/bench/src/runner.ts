@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { KVClient } from '@kvdb/client';
 import { ConnectionError, errorFromRpc, KVError, UnavailableError } from '@kvdb/core';
-import { Client } from 'undici';
 import { PROGRESS_INTERVAL_MS } from './constants.js';
 import { countErrors, errorKinds, mergeTallies } from './errors-tally.js';
 import { decodeHistogram, mergeHistograms } from './histogram.js';
@@ -82,45 +82,29 @@ export function summarize(
   };
 }
 
+/**
+ * Asks the target for `pong` through `KVClient`, the way an app reaches a node: a target that cannot be reached,
+ * or is no kvdb node, is a `ConnectionError`; one that refuses (a wrong token, say) rejects with its error's class.
+ */
 async function ping(target: Target, options: BenchOptions): Promise<void> {
   const address = formatTarget(target);
-  const client = new Client(
-    `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
-    {
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-    },
-  );
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (options.authToken !== undefined) headers.authorization = `Bearer ${options.authToken}`;
+  const client = new KVClient({
+    host: target.host,
+    port: target.port,
+    timeoutMs: options.timeoutMs,
+    authToken: options.authToken,
+  });
   try {
-    const response = await client.request({
-      path: '/',
-      method: 'POST',
-      headers,
-      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
-    });
-    const text = await response.body.text();
-    let reply: { result?: unknown; error?: { code?: number; message?: string } } | undefined;
-    try {
-      reply = JSON.parse(text);
-    } catch {}
-    if (reply?.error) {
-      const { code, message } = reply.error;
-      throw errorFromRpc({
-        code: Number(code),
-        message: `${address} refused ping: ${message} (code ${code})`,
-      });
-    }
-    if (reply?.result !== 'pong') {
-      throw new ConnectionError(`${address} is not a kvdb node: ping answered HTTP ${response.statusCode}`);
+    const answer: unknown = await client.call('ping', {});
+    if (answer !== 'pong') {
+      throw new ConnectionError(`${address} is not a kvdb node: ping answered ${JSON.stringify(answer)}`);
     }
   } catch (error) {
-    if (error instanceof KVError) throw error;
-    const code = (error as { code?: string }).code;
-    const reason =
-      code === 'ECONNREFUSED' ? 'connection refused (is kvdb-server running there?)' : String(error);
-    throw new ConnectionError(`cannot reach kvdb at ${address}: ${reason}`, { cause: error });
+    if (!(error instanceof KVError) || error instanceof ConnectionError) throw error;
+    throw errorFromRpc({
+      code: error.code,
+      message: `${address} refused ping: ${error.message} (code ${error.code})`,
+    });
   } finally {
     await client.close();
   }
