@@ -23,12 +23,15 @@ const prefix = (node: LocalNode, chunk: Buffer): void => {
 
 let cluster: LocalCluster | undefined;
 let stopping = false;
+/** Stops the nodes gracefully; one still starting is killed as this process exits. */
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   await cluster?.stop(5_000);
   process.exit(code);
 }
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
 
 try {
   cluster = await startLocalCluster({
@@ -49,5 +52,3 @@ try {
 
 console.log(`kvdb: ${count} nodes on 127.0.0.1:${ports[0]}-${ports.at(-1)}, replicas ${values.replicas}.`);
 console.log(`Try: npx kvdb -P ${ports[0]}   (Ctrl-C here stops the cluster)`);
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));

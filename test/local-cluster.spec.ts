@@ -49,6 +49,19 @@ describe('startLocalCluster: kvdb-server processes on 127.0.0.1', function () {
     expect(existsSync(dataDir), dataDir).to.equal(false);
   });
 
+  it('gives a node it adds the replication factor the cluster started with', async () => {
+    cluster = await startLocalCluster({ nodes: 2 });
+    const added = await cluster.addNode([cluster.addresses[0] ?? '']);
+    const spawnargs = defined(defined(cluster.nodes[added]).process, 'a process').spawnargs;
+    expect(spawnargs[spawnargs.indexOf('-R') + 1], '-R of the third node').to.equal('2');
+  });
+
+  it('refuses at once to find ports on an address this machine does not have', async () => {
+    const error = await freePorts(1, undefined, '192.0.2.1').catch((failure: unknown) => failure);
+    expect(error).to.be.instanceOf(UnavailableError);
+    expect((error as Error).message).to.match(/^cannot bind 192\.0\.2\.1:0: /);
+  });
+
   it('kills a node, says how it exited, and starts it again on its port', async () => {
     cluster = await startLocalCluster({ nodes: 2, replicas: 2 });
     const c = cluster;

@@ -109,6 +109,13 @@ export const DEFAULT_CLUSTER_NAME = 'kvdb';
 
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 
+/** `startLocalCluster`'s defaults: three nodes that log only warnings, each given this long to be ready. */
+export const LOCAL_CLUSTER_DEFAULTS = Object.freeze({
+  nodes: 3,
+  logLevel: 'warn' as LogLevel,
+  readyTimeoutMs: 20_000,
+});
+
 /** What a cluster name may be: it travels in an HTTP header, which trims spaces at its ends. */
 const CLUSTER_NAME = /^[!-~](?:[ -~]{0,62}[!-~])?$/;
 
@@ -120,6 +127,22 @@ export function clusterName(name: string): string {
     );
   }
   return name;
+}
+
+/**
+ * What a token may be: it travels in an HTTP header, as `Authorization: Bearer <token>`, which cannot carry a
+ * control or non-ASCII character and trims spaces at its ends.
+ */
+const AUTH_TOKEN = /^[!-~](?:[ -~]*[!-~])?$/;
+
+/** Checks a token (`--auth-token`, `KVDB_AUTH_TOKEN`) without ever putting it in the message. */
+function authToken(token: string): string {
+  if (!AUTH_TOKEN.test(token)) {
+    throw new TypeError(
+      'Expected `auth-token` to be printable ASCII characters, not starting or ending with a space (it travels in an HTTP header); the one given has others (a line break from a file, say)',
+    );
+  }
+  return token;
 }
 
 /** `value` if it is an integer from `min` up; else an error that names the option. */
@@ -176,7 +199,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
     ),
     dataDir: init.dataDir,
     fsyncIntervalMs: integerFrom(0, 'fsync-interval', init.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS),
-    authToken: init.authToken === '' ? undefined : init.authToken,
+    authToken: init.authToken === '' || init.authToken === undefined ? undefined : authToken(init.authToken),
     clusterName: clusterName(init.clusterName ?? DEFAULT_CLUSTER_NAME),
     timings: resolveTimings(init.timings),
     logLevel: init.logLevel ?? DEFAULT_LOG_LEVEL,

@@ -26,7 +26,7 @@ export interface HttpFrontEndInit {
 
 /**
  * The node's HTTP side: JSON-RPC 2.0 on POST `/` (anything else is 404 or 405, a request without the token 401, a
- * body that is not JSON 415). Bodies are read up to a limit and refused past it (413) without being buffered;
+ * Content-Type other than JSON 415, a body that does not parse a JSON-RPC -32700). Bodies are read up to a limit and refused past it (413) without being buffered;
  * every error goes back as a JSON-RPC error object. Its `server` is the node's listening socket: the node hands
  * its `upgrade` event to the peer-stream server.
  */

@@ -32,7 +32,7 @@ export interface JsonRpcDispatcherInit {
 }
 
 /** One member's answer: at once when it is refused before any call, else once its call is done. */
-type Answer = JsonRpcResponse | Promise<JsonRpcResponse | undefined>;
+type MemberReply = JsonRpcResponse | Promise<JsonRpcResponse | undefined>;
 
 const NOTHING: Promise<undefined> = Promise.resolve(undefined);
 
@@ -80,13 +80,13 @@ export class JsonRpcDispatcher {
       const message = `Batch of ${request.length} requests; the limit is ${this.maxBatch} (--max-batch)`;
       return Promise.resolve(errorReply(ErrorCode.INVALID_REQUEST, message, { limit: this.maxBatch }));
     }
-    const answers: Answer[] = [];
+    const answers: MemberReply[] = [];
     for (const item of request) answers.push(this.answer(item, true));
     return Promise.all(answers).then(withoutNotifications);
   }
 
   /** The answer to one request object, checked as JSON-RPC 2.0 §4 has it; `inBatch` only words the errors. */
-  private answer(request: unknown, inBatch: boolean): Answer {
+  private answer(request: unknown, inBatch: boolean): MemberReply {
     if (typeof request !== 'object' || request === null || Array.isArray(request)) {
       return invalid(null, notARequest(request, inBatch));
     }

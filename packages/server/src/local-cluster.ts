@@ -3,7 +3,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { reasonOf, UnavailableError } from '@kvdb/core';
+import { DEFAULT_HOST, reasonOf, UnavailableError, UsageError } from '@kvdb/core';
+import { LOCAL_CLUSTER_DEFAULTS } from './config.js';
 import { type LocalNode, type NodeExit, NodeProcess, probe, type ReadyWhen } from './local-node.js';
 import type { LogLevel } from './logger.js';
 
@@ -13,11 +14,11 @@ export type { LocalNode, NodeExit, ReadyWhen };
 export const SERVER_BIN = fileURLToPath(new URL('../../bin/kvdb-server.js', import.meta.url));
 
 export interface LocalClusterInit {
-  /** How many nodes. @default 3 */
+  /** How many nodes. @default LOCAL_CLUSTER_DEFAULTS.nodes */
   nodes?: number;
   /** The replication factor, `-R`. @default nodes */
   replicas?: number;
-  /** The interface every node listens on, and is reached at. @default '127.0.0.1' */
+  /** The interface every node listens on, and is reached at. @default DEFAULT_HOST */
   host?: string;
   /** Each node's port, one per node. @default ports free now: from `portBase` up, else picked by the OS */
   ports?: readonly number[];
@@ -30,7 +31,7 @@ export interface LocalClusterInit {
    * or `true` for a fresh temporary root that `stop()` removes. @default undefined: every node in memory
    */
   dataDir?: string | true;
-  /** `--log-level` of every node. @default 'warn' */
+  /** `--log-level` of every node. @default LOCAL_CLUSTER_DEFAULTS.logLevel */
   logLevel?: LogLevel;
   /** The token the readiness probe presents, for nodes started with `--auth-token` (pass it in `args`). @default undefined */
   authToken?: string;
@@ -62,15 +63,21 @@ export function startLocalCluster(init: LocalClusterInit = {}): Promise<LocalClu
   return LocalCluster.start(init);
 }
 
-/** Real kvdb-server processes on one host. Every process is killed by `stop()`, or by an exit hook if not. */
+/**
+ * Real kvdb-server processes on one host. Every process is killed by `stop()`, or, should its caller forget, when
+ * this process exits (not when a signal it does not handle kills it: a program that runs a cluster handles SIGINT
+ * and SIGTERM, as `npm start` does).
+ */
 export class LocalCluster {
   private readonly slots: NodeProcess[];
 
   static async start(init: LocalClusterInit = {}): Promise<LocalCluster> {
-    const host = init.host ?? '127.0.0.1';
-    const ports = init.ports ?? (await freePorts(init.nodes ?? 3, init.portBase, host));
+    const host = init.host ?? DEFAULT_HOST;
+    const ports =
+      init.ports ?? (await freePorts(init.nodes ?? LOCAL_CLUSTER_DEFAULTS.nodes, init.portBase, host));
     const dataRoot = init.dataDir === true ? await mkdtemp(join(tmpdir(), 'kvdb-cluster-')) : init.dataDir;
-    const cluster = new LocalCluster(init, host, ports, dataRoot, init.dataDir === true);
+    const replicas = init.replicas ?? ports.length;
+    const cluster = new LocalCluster(init, host, ports, replicas, dataRoot, init.dataDir === true);
     try {
       await Promise.all(cluster.slots.map((node) => cluster.run(node.index, {}, init.ready ?? 'ping')));
     } catch (error) {
@@ -84,6 +91,8 @@ export class LocalCluster {
     private readonly init: LocalClusterInit,
     readonly host: string,
     ports: readonly number[],
+    /** `-R` of every node, the ones added or restarted later included. */
+    private readonly replicas: number,
     private readonly dataRoot: string | undefined,
     private readonly removeDataRoot: boolean,
   ) {
@@ -149,17 +158,17 @@ export class LocalCluster {
   /** Spawns node `index` and waits until it is ready by `ready`. */
   private async run(index: number, options: StartNodeOptions, ready: ReadyWhen): Promise<void> {
     const node = this.at(index);
-    if (node.running) throw new Error(`${node.address} is still running`);
+    if (node.running) throw new UsageError(`${node.address} is still running`);
     const init = this.init;
     const extra = typeof init.args === 'function' ? init.args(index) : (init.args ?? []);
     node.spawn(init.bin ?? SERVER_BIN, [
       ...['-H', this.host, '-P', String(node.port), '-C', (options.seeds ?? this.addresses).join(',')],
-      ...['-R', String(init.replicas ?? this.slots.length), '--log-level', init.logLevel ?? 'warn'],
+      ...['-R', String(this.replicas), '--log-level', init.logLevel ?? LOCAL_CLUSTER_DEFAULTS.logLevel],
       ...(this.dataRoot === undefined ? [] : ['--data-dir', join(this.dataRoot, String(node.port))]),
       ...extra,
       ...(options.args ?? []),
     ]);
-    const timeoutMs = init.readyTimeoutMs ?? 20_000;
+    const timeoutMs = init.readyTimeoutMs ?? LOCAL_CLUSTER_DEFAULTS.readyTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer yet';
     for (;;) {
@@ -199,16 +208,21 @@ export class LocalCluster {
 }
 
 /**
- * `count` distinct ports that are free on `host` right now: from `base` up, else picked by the OS (bound to port 0,
- * then released). Free now is all it promises: another process may take one before it is used.
+ * `count` distinct ports that are free on `host` right now: from `base` up (skipping ports in use), else picked by
+ * the OS (bound to port 0, then released). Free now is all it promises: another process may take one before it is
+ * used. A host this machine cannot bind (not one of its addresses) is refused at once.
  */
-export async function freePorts(count: number, base?: number, host = '127.0.0.1'): Promise<number[]> {
+export async function freePorts(count: number, base?: number, host = DEFAULT_HOST): Promise<number[]> {
   const ports: number[] = [];
   for (let port = base ?? 0; ports.length < count; port = base === undefined ? 0 : port + 1) {
     if (port > 65_535) throw new UnavailableError(`no ${count} free ports on ${host} from ${base} up`);
-    const found = await new Promise<number | undefined>((resolve) => {
+    const found = await new Promise<number | undefined>((resolve, reject) => {
       const server = createServer();
-      server.once('error', () => resolve(undefined));
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        const taken = base !== undefined && (error.code === 'EADDRINUSE' || error.code === 'EACCES');
+        if (taken) resolve(undefined);
+        else reject(new UnavailableError(`cannot bind ${host}:${port}: ${error.message}`, { cause: error }));
+      });
       server.listen(port, host, () => {
         const address = server.address();
         server.close(() => resolve(typeof address === 'object' && address ? address.port : undefined));

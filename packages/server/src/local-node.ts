@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { errorFromRpc, type MemberInfo } from '@kvdb/core';
+import { ConnectionError, errorFromRpc, type MemberInfo, TimeoutError, UsageError } from '@kvdb/core';
 
 /** When a started node counts as ready: it answers ping, or it also lists every node of the cluster alive. */
 export type ReadyWhen = 'ping' | 'members';
@@ -118,11 +118,12 @@ export class NodeProcess implements LocalNode {
   }
 
   exited(timeoutMs: number): Promise<NodeExit> {
-    if (this.process === undefined) return Promise.reject(new Error(`${this.address} was never started`));
+    if (this.process === undefined)
+      return Promise.reject(new UsageError(`${this.address} was never started`));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`${this.address} still running after ${timeoutMs} ms`)),
+        () => reject(new TimeoutError(`${this.address} still running after ${timeoutMs} ms`)),
         timeoutMs,
       );
     });
@@ -162,12 +163,12 @@ function call(node: LocalNode, method: string, authToken: string | undefined): P
           if (reply.error) reject(errorFromRpc(reply.error));
           else resolve(reply.result);
         } catch {
-          reject(new Error(`${method} answered HTTP ${response.statusCode}, not JSON-RPC`));
+          reject(new ConnectionError(`${method} answered HTTP ${response.statusCode}, not JSON-RPC`));
         }
       });
     });
     outgoing.on('timeout', () =>
-      outgoing.destroy(new Error(`no answer to ${method} within ${PROBE_TIMEOUT_MS} ms`)),
+      outgoing.destroy(new TimeoutError(`no answer to ${method} within ${PROBE_TIMEOUT_MS} ms`)),
     );
     outgoing.on('error', reject);
     outgoing.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method }));

@@ -141,15 +141,22 @@ export class PeerLink {
   private connect(): void {
     const { dial } = this.options;
     const colon = dial.lastIndexOf(':');
-    const handshake = request({
-      host: dial.slice(0, colon).replace(/^\[(.*)\]$/, '$1'),
-      port: Number(dial.slice(colon + 1)),
-      method: 'GET',
-      path: PEER_PATH,
-      headers: this.options.headers,
-      // A connection of its own, never pooled: once switched, it is this link's.
-      agent: false,
-    });
+    let handshake: ClientRequest;
+    try {
+      handshake = request({
+        host: dial.slice(0, colon).replace(/^\[(.*)\]$/, '$1'),
+        port: Number(dial.slice(colon + 1)),
+        method: 'GET',
+        path: PEER_PATH,
+        headers: this.options.headers,
+        // A connection of its own, never pooled: once switched, it is this link's.
+        agent: false,
+      });
+    } catch (error) {
+      // node:http refuses a header it cannot send (a token with a line break): the calls fail, the node stays up.
+      this.broken(error as Error);
+      return;
+    }
     this.handshake = handshake;
     handshake.setNoDelay(true);
     handshake.setSocketKeepAlive(true, 30_000);

@@ -18,6 +18,22 @@ describe('resolveConfig', () => {
     }
   });
 
+  it('takes a token of printable ASCII, none for an empty one, and refuses others without echoing them', () => {
+    expect(resolveConfig().authToken).to.equal(undefined);
+    expect(resolveConfig({ authToken: '' }).authToken).to.equal(undefined);
+    for (const token of ['Ab0-._~+/=!', 'correct horse battery staple'])
+      expect(resolveConfig({ authToken: token }).authToken).to.equal(token);
+    for (const token of ['s3cr€t', 'K3y-from-a-file\r', ' leading', 'trailing ', 'tab\there']) {
+      expect(() => resolveConfig({ authToken: token }), JSON.stringify(token))
+        .to.throw(
+          TypeError,
+          /`auth-token` to be printable ASCII characters, not starting or ending with a space/,
+        )
+        .with.property('message')
+        .that.does.not.include(token.trim());
+    }
+  });
+
   it('takes a read repair chance from 0 to 1, none by default, and refuses others naming the flag', () => {
     expect(resolveConfig().readRepairChance).to.equal(0);
     for (const chance of [0, 0.25, 1])

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import {
   ConnectionError,
   ErrorCode,
@@ -213,6 +213,19 @@ describe('peer streams', () => {
       expect((error as Error).message).to.match(new RegExp(`^peer.get to ${address} failed: .*ECONNREFUSED`));
     });
 
+    it('fails the calls when a peer takes the connection and closes it before answering the switch', async () => {
+      const rude = createNetServer((socket) => socket.destroy());
+      await new Promise<void>((resolve) => rude.listen(0, '127.0.0.1', resolve));
+      const rudeAddress = `127.0.0.1:${(rude.address() as AddressInfo).port}`;
+      try {
+        const error = await transport.call(rudeAddress, 'peer.get', { key: 'a' }).catch((e) => e);
+        expect(error).to.be.instanceOf(ConnectionError);
+        expect((error as Error).message).to.match(new RegExp(`^peer.get to ${rudeAddress} failed: `));
+      } finally {
+        await new Promise((resolve) => rude.close(resolve));
+      }
+    });
+
     it('maps a refused stream to the JSON-RPC error the peer sent, or to its HTTP status', async () => {
       const body = JSON.stringify({
         jsonrpc: '2.0',
@@ -316,6 +329,17 @@ describe('peer streams', () => {
       expect(error).to.be.instanceOf(ConnectionError);
       expect((error as Error).message).to.equal(`peer.get to ${address} failed: this node is stopping`);
       await dropped;
+    });
+
+    it('fails the calls, and nothing else, when node:http refuses to send the token', async () => {
+      const untidy = new StreamPeerTransport({ authToken: 's3cr€t' });
+      try {
+        const error = await untidy.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
+        expect(error).to.be.instanceOf(ConnectionError);
+        expect((error as Error).message).to.match(/^peer\.get to .* failed: /);
+      } finally {
+        await untidy.close();
+      }
     });
 
     it('fails calls at once after close', async () => {
