@@ -205,12 +205,7 @@ export class Coordinator {
     const scan = { prefix: options.prefix, after: options.cursor, limit };
     const members = this.membership.ring.members;
     const required = Math.max(1, members.length - (this.replicas - 1));
-    const outcome = await this.ask(members, 'peer.keys', scan, {
-      required,
-      timeoutMs: this.timeoutMs,
-      waitForAll: true,
-      own: this.own(members, 'peer.keys', scan),
-    });
+    const outcome = await this.ask(members, 'peer.keys', scan, { required, waitForAll: true });
     if (!outcome.reached) throw this.quorumError('list_keys', undefined, members, required, outcome);
     return mergeKeyPages(
       outcome.succeeded.map(({ value }) => value),
@@ -250,26 +245,25 @@ export class Coordinator {
   /**
    * Asks each of `replicas` for its answer to one replica call, through the executor, and resolves once the
    * quorum's outcome is known. This node's own replica, when it is one of them, is asked first and directly, with
-   * `LocalReplica.answer`, whatever its store (see `own`): when the store answers at once, so does the replica,
-   * and the executor counts that answer without a call; a request whose only replica is this node (every request
-   * to a single node) is then decided without waiting on anything.
+   * `LocalReplica.answer`, whatever its store: when the store answers at once, so does the replica, and the
+   * executor counts that answer without a call (`QuorumOptions.own`); a request whose only replica is this node
+   * (every request to a single node) is then decided without waiting on anything.
    */
   private ask<M extends DataMethod>(
     replicas: readonly MemberAddress[],
     method: M,
     params: PeerParams<M>,
-    options: QuorumOptions<PeerResult<M>>,
+    options: Omit<QuorumOptions<unknown>, 'timeoutMs' | 'own'>,
   ): Promise<QuorumOutcome<PeerResult<M>>> {
-    return this.executor.quorum(replicas, (target) => this.call(target, method, params), options);
-  }
-
-  /** This node's answer to a replica call, begun now, when it is one of `replicas` (see `QuorumOptions.own`). */
-  private own<M extends DataMethod>(
-    replicas: readonly MemberAddress[],
-    method: M,
-    params: PeerParams<M>,
-  ): OwnAnswer<PeerResult<M>> | undefined {
-    return replicas.includes(this.self) ? this.ownAnswer(method, params) : undefined;
+    return this.executor.quorum(replicas, (target) => this.call(target, method, params), {
+      required: options.required,
+      timeoutMs: this.timeoutMs,
+      waitForAll: options.waitForAll,
+      graceMs: options.graceMs,
+      fanout: options.fanout,
+      hedgeMs: options.hedgeMs,
+      own: replicas.includes(this.self) ? this.ownAnswer(method, params) : undefined,
+    });
   }
 
   /** This node's replica's answer to a call, begun now: settled when it answered at once. */
@@ -283,7 +277,11 @@ export class Coordinator {
     }
   }
 
-  /** One replica call: this node's own replica directly, a peer over the transport unless it is known to be down. */
+  /**
+   * One replica call, made by the executor to a replica other than this node's (whose answer `ask` begins itself)
+   * and by read repair to any: this node's own replica directly, a peer over the transport unless it is known to be
+   * down.
+   */
   private call<M extends DataMethod>(
     target: MemberAddress,
     method: M,
@@ -308,15 +306,17 @@ export class Coordinator {
     const self = replicas.indexOf(this.self);
     if (self > 0) replicas.unshift(...replicas.splice(self, 1));
     const everyReplica = replicas.length > 1 && this.random() < this.readRepairChance;
-    const params = { key };
-    const outcome = await this.ask(replicas, 'peer.get', params, {
-      required,
-      timeoutMs: this.timeoutMs,
-      graceMs: FAILURE_GRACE_MS,
-      fanout: everyReplica ? replicas.length : required,
-      hedgeMs: READ_HEDGE_MS,
-      own: this.own(replicas, 'peer.get', params),
-    });
+    const outcome = await this.ask(
+      replicas,
+      'peer.get',
+      { key },
+      {
+        required,
+        graceMs: FAILURE_GRACE_MS,
+        fanout: everyReplica ? replicas.length : required,
+        hedgeMs: READ_HEDGE_MS,
+      },
+    );
     if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
 
     let newest: KVRecord | undefined;
@@ -338,13 +338,12 @@ export class Coordinator {
     const required = this.requiredFor(consistency, replicas.length);
     for (let attempt = 0; ; attempt++) {
       const record = make(this.replica.stamp());
-      const params = { key, record };
-      const outcome = await this.ask(replicas, 'peer.put', params, {
-        required,
-        timeoutMs: this.timeoutMs,
-        graceMs: FAILURE_GRACE_MS,
-        own: this.own(replicas, 'peer.put', params),
-      });
+      const outcome = await this.ask(
+        replicas,
+        'peer.put',
+        { key, record },
+        { required, graceMs: FAILURE_GRACE_MS },
+      );
       this.hintLater(key, record, replicas.length, outcome);
       if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
 

@@ -119,6 +119,8 @@ export class ParallelExecutor {
       return Promise.resolve(decidedBy(own, required));
     }
     const known = own === undefined ? -1 : targets.indexOf(own.target);
+    // An answer from a target not among the targets is ignored; one still on its way must not reject unheard.
+    if (own !== undefined && known === -1 && 'pending' in own) own.pending.catch(() => {});
     const succeeded: Array<{ target: string; value: T }> = [];
     const failed: Array<{ target: string; error: unknown }> = [];
 
@@ -180,7 +182,7 @@ export class ParallelExecutor {
         if (next === known) next++;
         const index = next++;
         const target = targets[index];
-        if (target === undefined) return;
+        if (target === undefined) throw new RangeError(`no target ${index} of ${targets.length} to call`);
         started++;
         void settledOf(
           target,

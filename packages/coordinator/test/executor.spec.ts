@@ -3,7 +3,7 @@ import type sinon from 'sinon';
 import { systemClock } from '../src/clock.js';
 import { ParallelExecutor, type QuorumOptions } from '../src/executor.js';
 import { defined } from './utils/assertions.js';
-import { type Deferred, deferred, track, useFakeTimers } from './utils/timing.js';
+import { type Deferred, deferred, realTurn, track, useFakeTimers } from './utils/timing.js';
 
 /** One controllable call per target; asking for a target it does not hold is a mistake in the test, and throws. */
 class Calls extends Map<string, Deferred<string>> {
@@ -553,6 +553,26 @@ describe('ParallelExecutor', () => {
         expect(failed.failed).to.deep.equal([{ target: 'a', error: failure }]);
         const all = await executor.quorum(['a'], call, { required: 2, timeoutMs: 1_000, own: answer });
         expect(all.reached, 'more answers required than targets').to.equal(false);
+      });
+
+      it('ignores an answer from a target not among the targets, even one that rejects later', async () => {
+        const unheard: unknown[] = [];
+        const listener = (reason: unknown) => unheard.push(reason);
+        process.on('unhandledRejection', listener);
+        try {
+          const { calls, called, outcome } = await started({
+            required: 1,
+            own: { target: 'x', pending: Promise.reject(new Error('not one of the targets')) },
+          });
+          expect(called).to.deep.equal(['a', 'b', 'c']);
+          calls.get('a').resolve('A');
+          const result = await outcome.promise;
+          expect(result.succeeded).to.deep.equal([{ target: 'a', value: 'A' }]);
+          await realTurn();
+          expect(unheard, 'rejections nobody handled').to.deep.equal([]);
+        } finally {
+          process.off('unhandledRejection', listener);
+        }
       });
 
       it('skips the target of the own answer wherever it stands among the targets', async () => {

@@ -113,8 +113,9 @@ export class HashRing {
     const count = this.tokens.length;
     let index = start;
     for (let step = 0; step < count && result.length < wanted; step++, index++) {
-      const member = this.members[this.owners[index % count] ?? 0];
-      if (member !== undefined && !result.includes(member)) result.push(member);
+      const member = this.members[this.owners[index % count] ?? -1];
+      if (member === undefined) throw new Error(`token ${index % count} of the ring has no member`);
+      if (!result.includes(member)) result.push(member);
     }
     return result;
   }

@@ -168,7 +168,8 @@ export class MemoryStore implements Store {
     const entry = this.table.entry(slot);
     const keyEnds = keyEnd(entry);
     const wide = keyEnds === entry.length;
-    const text = wide ? (this.wide.get(slot) ?? '') : entry;
+    const text = wide ? this.wide.get(slot) : entry;
+    if (text === undefined) throw new Error(`the wide key in slot ${slot} has no record`);
     let at = wide ? 0 : keyEnds;
     const tag = text.charCodeAt(at++);
     let wall = 0;
@@ -177,8 +178,11 @@ export class MemoryStore implements Store {
     for (const end = at + ((tag >> 3) & 7); at < end; at++) counter = counter * 256 + text.charCodeAt(at);
     let writer = 0;
     for (const end = at + (tag >> 6); at < end; at++) writer = writer * 256 + text.charCodeAt(at);
+    const node = this.writers[writer];
+    if (node === undefined)
+      throw new Error(`the record in slot ${slot} names writer ${writer}, which is unknown`);
     return {
-      version: { wall, counter, node: this.writers[writer] ?? '' },
+      version: { wall, counter, node },
       deleted: at === text.length,
       text,
       end: at,

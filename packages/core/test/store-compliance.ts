@@ -374,6 +374,12 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
         await store.merge('k', live(v(1), value));
         value.list.push(3);
         value.nested.n = 2;
+        if (store.mergeSync !== undefined) {
+          const later = { list: [1, 2], nested: { n: 1 } };
+          store.mergeSync('k2', live(v(1), later));
+          later.list.push(3);
+          expect(await store.get('k2')).to.deep.equal(live(v(1), { list: [1, 2], nested: { n: 1 } }));
+        }
         const listOf = (record: KVRecord | undefined): number[] => {
           if (record === undefined || isTombstone(record)) throw new Error('expected a live record');
           return (record.value as { list: number[] }).list;

@@ -28,6 +28,11 @@ export async function eventually(
   }
 }
 
+/** Lets the real event loop turn once, fake timers or not: a rejection nobody handled is reported by then. */
+export function realTurn(): Promise<void> {
+  return new Promise((resolve) => realSetImmediate(resolve));
+}
+
 /**
  * Fake timers and `Date` at a realistic epoch. `nextTick` and `queueMicrotask` stay native: faking them would
  * stall promise-based code that never ticks the clock. Restore the result in `afterEach`.
