@@ -10,7 +10,8 @@ import {
 } from '@kvdb/server';
 
 export { SERVER_BIN } from '@kvdb/server';
-export const SHELL_BIN = fileURLToPath(new URL('../../../packages/client/bin/kvdb.js', import.meta.url));
+/** The `kvdb` shell of the installed @kvdb/client, found as Node finds the package. */
+export const SHELL_BIN = fileURLToPath(import.meta.resolve('@kvdb/client/bin/kvdb.js'));
 
 export interface ClusterOptions {
   size: number;

@@ -13,6 +13,7 @@
  *     [--min-cluster-get R] [--min-durable-set R]
  */
 import { parseArgs } from 'node:util';
+import { UsageError } from '@kvdb/core';
 import { freePorts, type LocalCluster, startLocalCluster } from '@kvdb/server';
 import {
   type CheckName,
@@ -84,7 +85,7 @@ async function main(): Promise<number> {
     const flag = values[option];
     if (flag === undefined) continue;
     thresholds[name] = Number(flag);
-    if (!(thresholds[name] >= 0)) throw new Error(`Expected \`--${option}\` to be a ratio such as 0.7`);
+    if (!(thresholds[name] >= 0)) throw new UsageError(`Expected \`--${option}\` to be a ratio such as 0.7`);
   }
   const portBase = values['port-base'] === undefined ? undefined : Number(values['port-base']);
   const serverScript = values['server-script'];

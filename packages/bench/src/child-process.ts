@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_HOST, UnavailableError } from '@kvdb/core';
 
 /** A node process the benchmark started and must stop: a reference server or a kvdb-server. */
 export interface Child {
@@ -54,11 +55,11 @@ export function spawnNode(name: string, script: string | URL, args: readonly str
         };
         const onExit = (code: number | null) => {
           done();
-          reject(new Error(`${name} exited (code ${code}) before it was ready:\n${tail.trim()}`));
+          reject(new UnavailableError(`${name} exited (code ${code}) before it was ready:\n${tail.trim()}`));
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`${name} was not ready within ${timeoutMs} ms:\n${tail.trim()}`));
+          reject(new UnavailableError(`${name} was not ready within ${timeoutMs} ms:\n${tail.trim()}`));
         }, timeoutMs);
         listeners.add(onLine);
         child.once('exit', onExit);
@@ -83,7 +84,7 @@ export const REFERENCE_SERVER_SCRIPT = new URL('./reference-server.js', import.m
 /** Starts the reference server in its own process on a free port (or `port`), so it has its own event loop. */
 export async function spawnReferenceServer(
   port = 0,
-  host = '127.0.0.1',
+  host = DEFAULT_HOST,
 ): Promise<{ child: Child; host: string; port: number }> {
   const child = spawnNode('reference server', REFERENCE_SERVER_SCRIPT, [
     '--host',

@@ -4,13 +4,14 @@
  * from a Map and JSON.stringifies the reply: no validation, no replication, no disk. A kvdb node doing the same
  * work with everything else besides is measured against it.
  *
- * Run it alone: `node packages/client/dist/src/bench/reference-server.js --port 7199`. It prints
+ * Run it alone: `node packages/bench/dist/src/reference-server.js --port 7199`. It prints
  * `reference server listening on HOST:PORT` once it listens (`--port 0` picks a free port) and stops on SIGTERM.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEFAULT_HOST, UsageError } from '@kvdb/core';
 
 type RpcRequest = { id?: unknown; method?: unknown; params?: unknown };
 
@@ -27,7 +28,7 @@ export function startReferenceServer(
   const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => handle(store, req, res));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+    server.listen(options.port ?? 0, options.host ?? DEFAULT_HOST, () => {
       const { address, port } = server.address() as AddressInfo;
       resolve({ host: address, port, close: () => closeServer(server) });
     });
@@ -84,9 +85,9 @@ async function main(): Promise<void> {
   });
   const port = Number(values.port ?? 0);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new Error('Expected `--port` to be an integer from 0 to 65535');
+    throw new UsageError('Expected `--port` to be an integer from 0 to 65535');
   }
-  const server = await startReferenceServer({ host: values.host ?? '127.0.0.1', port });
+  const server = await startReferenceServer({ host: values.host ?? DEFAULT_HOST, port });
   process.stdout.write(`reference server listening on ${server.host}:${server.port}\n`);
   const stop = () => void server.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { KVClient } from '@kvdb/client';
-import { ConnectionError, errorFromRpc, KVError, UnavailableError } from '@kvdb/core';
+import { ConnectionError, errorFromRpc, KVError, TimeoutError, UnavailableError } from '@kvdb/core';
 import { PROGRESS_INTERVAL_MS } from './constants.js';
 import { countErrors, errorKinds, mergeTallies } from './errors-tally.js';
 import { decodeHistogram, mergeHistograms } from './histogram.js';
@@ -84,7 +84,8 @@ export function summarize(
 
 /**
  * Asks the target for `pong` through `KVClient`, the way an app reaches a node: a target that cannot be reached,
- * or is no kvdb node, is a `ConnectionError`; one that refuses (a wrong token, say) rejects with its error's class.
+ * or is no kvdb node, is a `ConnectionError`, one that does not answer in time a `TimeoutError`, and one that
+ * refuses (a wrong token, say) rejects with its error's class.
  */
 async function ping(target: Target, options: BenchOptions): Promise<void> {
   const address = formatTarget(target);
@@ -100,7 +101,15 @@ async function ping(target: Target, options: BenchOptions): Promise<void> {
       throw new ConnectionError(`${address} is not a kvdb node: ping answered ${JSON.stringify(answer)}`);
     }
   } catch (error) {
-    if (!(error instanceof KVError) || error instanceof ConnectionError) throw error;
+    const status =
+      error instanceof ConnectionError ? (error.data as { status?: number } | undefined)?.status : undefined;
+    if (status !== undefined) {
+      throw new ConnectionError(`${address} is not a kvdb node: ping answered HTTP ${status}`, {
+        cause: error,
+      });
+    }
+    if (!(error instanceof KVError) || error instanceof ConnectionError || error instanceof TimeoutError)
+      throw error;
     throw errorFromRpc({
       code: error.code,
       message: `${address} refused ping: ${error.message} (code ${error.code})`,

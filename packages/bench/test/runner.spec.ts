@@ -93,7 +93,7 @@ describe('bench runner: a target it cannot benchmark', () => {
     try {
       const error = await refusal(server.port);
       expect(error).to.be.instanceOf(ConnectionError);
-      expect(error.message).to.equal(`ping to 127.0.0.1:${server.port} failed with HTTP 404`);
+      expect(error.message).to.equal(`127.0.0.1:${server.port} is not a kvdb node: ping answered HTTP 404`);
     } finally {
       await server.close();
     }

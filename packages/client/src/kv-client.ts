@@ -222,7 +222,10 @@ export class KVClient {
         const body = JSON.parse(message ?? '') as RpcReply;
         if (body.error) return errorFromRpc(body.error);
       } catch {}
-      return new ConnectionError(`${method} to ${this.address} failed with HTTP ${code}`, { cause: error });
+      return new ConnectionError(`${method} to ${this.address} failed with HTTP ${code}`, {
+        cause: error,
+        data: { status: code },
+      });
     }
     const reasons: Record<string, string> = {
       ECONNREFUSED: 'connection refused (is kvdb-server running there?)',
