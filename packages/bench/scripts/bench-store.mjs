@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // What kvdb's in-memory store costs a single node's throughput, and what it saves in memory, against a store that
-// keeps records as they arrive. The figures behind BENCHMARKS.md's "the single node: store against store".
+// keeps records as they arrive.
 //
 //   node packages/bench/scripts/bench-store.mjs [--rounds 2] [--port-base 6960] [--heap] -- set -d 9s --rounds 3
 //
