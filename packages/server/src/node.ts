@@ -160,7 +160,9 @@ export class KVNode {
       );
     }
     void this.cluster.start().then((answered) => {
-      if (this.config.members.length > 0) this.log.info(`joined through ${answered} member(s)`);
+      if (this.config.members.length === 0) return;
+      if (answered > 0) this.log.info(`joined through ${answered} member(s)`);
+      else this.log.info('no member answered yet: joining as they come up');
     });
   }
 

@@ -92,9 +92,10 @@ await yargs(hideBin(process.argv))
     false,
     (command) => command.strict(false),
     () => {
-      const rest = process.argv.slice(process.argv.indexOf('bench') + 1);
+      const words = process.argv.slice(2);
+      words.splice(words.indexOf('bench'), 1);
       console.error(
-        `kvdb: the benchmark is kvdb-bench, not kvdb bench: ${['kvdb-bench', ...rest].join(' ')}`,
+        `kvdb: the benchmark is kvdb-bench, not kvdb bench: ${['kvdb-bench', ...words].join(' ')}`,
       );
       process.exit(2);
     },
