@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { ConnectionError, type KVError, TimeoutError } from '@kvdb/core';
+import { ConnectionError, formatAddress, type KVError, TimeoutError } from '@kvdb/core';
 
 /**
  * The load generator's HTTP/1.1 client: one keep-alive connection that POSTs one request at a time and reads the
@@ -259,8 +259,8 @@ export class HttpConnection {
 
   constructor(init: HttpConnectionInit) {
     this.init = init;
-    const host = init.host.includes(':') ? `[${init.host}]` : init.host;
-    this.prefix = `POST / HTTP/1.1\r\nhost: ${host}:${init.port}\r\n${init.headers}content-length: `;
+    const host = formatAddress(init.host, init.port);
+    this.prefix = `POST / HTTP/1.1\r\nhost: ${host}\r\n${init.headers}content-length: `;
   }
 
   /** Sends `body` (JSON) and tells `handler` how it went. Throws if a request is already in flight. */

@@ -1,4 +1,11 @@
-import { CONSISTENCY_LEVELS, type Consistency, DEFAULT_HOST, DEFAULT_PORT, UsageError } from '@kvdb/core';
+import {
+  CONSISTENCY_LEVELS,
+  type Consistency,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  formatAddress,
+  UsageError,
+} from '@kvdb/core';
 import {
   DEFAULT_BENCH_DURATION_MS,
   DEFAULT_BENCH_TIMEOUT_MS,
@@ -125,7 +132,7 @@ export function parseTargets(values: string | readonly string[]): Target[] {
 }
 
 export function formatTarget(target: Target): string {
-  return target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+  return formatAddress(target.host, target.port);
 }
 
 /** Validates the command line and resolves every default, naming the expectation of the first bad flag. */

@@ -1,6 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { ConnectionError, errorFromRpc, type MemberInfo, TimeoutError, UsageError } from '@kvdb/core';
+import {
+  ConnectionError,
+  errorFromRpc,
+  formatAddress,
+  type MemberInfo,
+  TimeoutError,
+  UsageError,
+} from '@kvdb/core';
 
 /** When a started node counts as ready: it answers ping, or it also lists every node of the cluster alive. */
 export type ReadyWhen = 'ping' | 'members';
@@ -62,7 +69,7 @@ export class NodeProcess implements LocalNode {
     readonly port: number,
     private readonly hooks: { output(chunk: Buffer): void; exit(exit: NodeExit): void },
   ) {
-    this.address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.address = formatAddress(host, port);
   }
 
   get tail(): string {
