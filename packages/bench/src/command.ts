@@ -1,9 +1,8 @@
 /** The `kvdb-bench` command line: its options and help. What it does is in run-command.ts, loaded on use. */
-import { DEFAULT_HOST, DEFAULT_PORT } from '@kvdb/core';
+import { CONNECTION_OPTIONS } from '@kvdb/client/cli';
 import type { Argv } from 'yargs';
 import {
   DEFAULT_BENCH_DURATION_MS,
-  DEFAULT_BENCH_TIMEOUT_MS,
   DEFAULT_CONCURRENCY,
   DEFAULT_KEYSPACE,
   DEFAULT_VALUE_SIZE,
@@ -23,19 +22,7 @@ export const BENCH_DESCRIPTION = 'Benchmark nodes: throughput and latency percen
 /** The operation and every option, with `-H`, `-P`, `--timeout` and `--auth-token` as the `kvdb` shell has them. */
 export function benchBuilder<T>(command: Argv<T>) {
   return command
-    .options({
-      host: { alias: 'H', type: 'string', default: DEFAULT_HOST, describe: 'Host of the node to talk to' },
-      port: { alias: 'P', type: 'number', default: DEFAULT_PORT, describe: 'Port of the node to talk to' },
-      timeout: {
-        type: 'number',
-        defaultDescription: String(DEFAULT_BENCH_TIMEOUT_MS),
-        describe: 'Milliseconds to wait for each reply',
-      },
-      'auth-token': {
-        type: 'string',
-        describe: 'Token for nodes started with --auth-token (or set KVDB_AUTH_TOKEN)',
-      },
-    })
+    .options(CONNECTION_OPTIONS)
     .positional('operation', {
       choices: BENCH_OPERATIONS,
       default: 'set' as const,

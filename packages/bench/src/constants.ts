@@ -1,11 +1,11 @@
 /** Defaults of `kvdb-bench`, in the spirit of redis-benchmark. */
-import { DEFAULT_REQUEST_TIMEOUT_MS } from '@kvdb/core';
+import { DEFAULT_CLIENT_TIMEOUT_MS } from '@kvdb/client/cli';
 
 /** Requests in flight at once, across all targets and workers. */
 export const DEFAULT_CONCURRENCY = 32;
 
 /** How long a request may take, as the `kvdb` shell waits: room for the node's own quorum timeout. */
-export const DEFAULT_BENCH_TIMEOUT_MS = DEFAULT_REQUEST_TIMEOUT_MS + 3_000;
+export const DEFAULT_BENCH_TIMEOUT_MS = DEFAULT_CLIENT_TIMEOUT_MS;
 
 /** How long a run lasts when neither `--duration` nor `--requests` is given. */
 export const DEFAULT_BENCH_DURATION_MS = 10_000;

@@ -27,6 +27,7 @@ export {
   UnauthorizedError,
   UnavailableError,
 } from '@kvdb/core';
+export { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './constants.js';
 export {
   type CallOptions,
   type KeysOptions,

@@ -1,7 +1,6 @@
-import { DEFAULT_HOST, DEFAULT_PORT, KVDB_VERSION } from '@kvdb/core';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DEFAULT_CLIENT_TIMEOUT_MS } from '../constants.js';
+import { CONNECTION_OPTIONS, withHelpAndErrors } from '../cli.js';
 import { KVClient } from '../kv-client.js';
 import { helpText } from '../shell/commands.js';
 import { formatError } from '../shell/format.js';
@@ -56,25 +55,13 @@ async function greeting(client: KVClient): Promise<string> {
   }
 }
 
-await yargs(hideBin(process.argv))
+const cli = yargs(hideBin(process.argv))
   .scriptName('kvdb')
   .usage(
     '$0 [options] [COMMAND [ARGS...]]\n\nThe kvdb shell: type commands at a `>> ` prompt, pipe a script into it, or run one ' +
       'command and exit.\nAny node of a cluster answers any command.',
   )
-  .options({
-    host: { alias: 'H', type: 'string', default: DEFAULT_HOST, describe: 'Host of the node to talk to' },
-    port: { alias: 'P', type: 'number', default: DEFAULT_PORT, describe: 'Port of the node to talk to' },
-    timeout: {
-      type: 'number',
-      defaultDescription: String(DEFAULT_CLIENT_TIMEOUT_MS),
-      describe: 'Milliseconds to wait for each reply',
-    },
-    'auth-token': {
-      type: 'string',
-      describe: 'Token for nodes started with --auth-token (or set KVDB_AUTH_TOKEN)',
-    },
-  })
+  .options(CONNECTION_OPTIONS)
   .command(
     '$0 [words..]',
     'Open the shell, or run one shell command and exit (status 1 if it failed)',
@@ -119,15 +106,5 @@ await yargs(hideBin(process.argv))
     return true;
   })
   .parserConfiguration({ 'parse-positional-numbers': false })
-  .epilog(helpText('Shell commands (at the prompt, or after the options to run just one):'))
-  .strict()
-  .version(KVDB_VERSION)
-  .help()
-  .alias('help', 'h')
-  .wrap(Math.min(110, process.stdout.columns ?? 110))
-  .fail((message, error, instance) => {
-    if (error && !message) throw error;
-    console.error(`${instance.help()}\n\nkvdb: ${message}`);
-    process.exit(2);
-  })
-  .parseAsync();
+  .epilog(helpText('Shell commands (at the prompt, or after the options to run just one):'));
+await withHelpAndErrors(cli, 'kvdb').parseAsync();
