@@ -26,6 +26,7 @@ import {
   type Thresholds,
 } from './check-verdict.js';
 import { spawnReferenceServer, stopAllChildren } from './child-process.js';
+import { DEFAULT_BENCH_TIMEOUT_MS, DEFAULT_KEYSPACE, DEFAULT_VALUE_SIZE } from './constants.js';
 import { countErrors } from './errors-tally.js';
 import { summarize } from './histogram.js';
 import {
@@ -118,12 +119,12 @@ async function main(): Promise<number> {
     concurrency,
     stop: { durationMs: sliceMs },
     ratio: operation === 'get' ? { get: 1, set: 0 } : { get: 0, set: 1 },
-    keyspace: 10_000,
-    valueSize: 100,
+    keyspace: DEFAULT_KEYSPACE,
+    valueSize: DEFAULT_VALUE_SIZE,
     warmup: false,
     warmupMs: 0,
     workers: 1,
-    timeoutMs: 5_000,
+    timeoutMs: DEFAULT_BENCH_TIMEOUT_MS,
   });
   const figures = (result: BenchResult): RunFigures => ({
     throughput: result.throughput,
@@ -182,7 +183,7 @@ async function main(): Promise<number> {
     );
   } else {
     process.stdout.write(
-      `\nbench:check — ${concurrency} in flight, 10,000 keys, 100-byte values; each run alternates ${rounds} ` +
+      `\nbench:check — ${concurrency} in flight, ${DEFAULT_KEYSPACE.toLocaleString('en-US')} keys, ${DEFAULT_VALUE_SIZE}-byte values; each run alternates ${rounds} ` +
         `rounds of ${sliceMs / 1_000} s with the reference server (bare node:http + Map, same generator), ` +
         `after ${warmupMs / 1_000} s of unmeasured load on each server and operation; ` +
         `ratio = median of the round ratios; a run under its threshold gets ${rounds} more rounds\n\n` +
