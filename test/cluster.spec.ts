@@ -90,7 +90,7 @@ describe('a 3-node cluster of real processes (R=3)', function () {
     for (let i = 0; i < 3; i++) {
       const members = await cluster.client(i).listMembers();
       expect(members).to.deep.equal(
-        [...cluster.addresses].sort().map((address) => ({ address, status: 'alive' })),
+        [...cluster.addresses].sort().map((address) => ({ address, status: 'alive', phase: 'normal' })),
       );
     }
   });

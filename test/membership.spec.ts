@@ -1,4 +1,4 @@
-import { InvalidParamsError, type KVClient } from '@kvdb/client';
+import { InvalidParamsError, type KVClient, QuorumNotReachedError } from '@kvdb/client';
 import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { clusterPerTest } from './helpers/cluster.js';
@@ -10,6 +10,7 @@ import {
   mismatches,
   roundRobin,
   waitForKeyCounts,
+  waitForPhase,
   waitForStatus,
   waitForTotalKeys,
 } from './helpers/observe.js';
@@ -53,6 +54,8 @@ describe('membership changes in a cluster of real processes (R=3)', function () 
     await waitFor('every node to list all four members alive', async () => everyoneAlive(await views(all)), {
       timeoutMs: Math.max(0, joinedAt + 15_000 - Date.now()),
     });
+    // It serves reads, and `locate` names it, once it holds the data of its ranges.
+    await waitForPhase(all, [c.node(joiner).address], 'normal', Math.max(0, joinedAt + 30_000 - Date.now()));
 
     const owned = new Map(c.addresses.map((address) => [address, 0]));
     await inParallel(liveKeys(expected), 8, async (key) => {
@@ -143,8 +146,17 @@ describe('membership changes in a cluster of real processes (R=3)', function () 
         ) && output(0).includes('refused a peer stream from a node of cluster "other"'),
       { timeoutMs: 10_000 },
     );
-    await c.client(stranger).set('stranger', 1, { consistency: 'one' });
-    expect(await c.client(stranger).get('stranger', null, { consistency: 'one' })).to.equal(1);
+    // The stranger reaches no member to fetch its ranges from, so it stays joining and takes no write alone.
+    const own = (await c.client(stranger).listMembers()).find(({ address }) => address === strangerAddress);
+    expect(own?.phase).to.equal('joining');
+    const refused = await c
+      .client(stranger)
+      .set('stranger', 1, { consistency: 'one' })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(refused).to.be.instanceOf(QuorumNotReachedError);
     for (const seen of await views([c.client(0), c.client(1)])) {
       expect([...seen.keys()].sort(), 'members of cluster kvdb').to.deep.equal(
         [...c.addresses.slice(0, 2)].sort(),

@@ -1,5 +1,5 @@
 import type { KVClient } from '@kvdb/client';
-import type { JsonValue, MemberStatus } from '@kvdb/core';
+import type { JsonValue, MemberPhase, MemberStatus } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
 import { waitFor } from './wait.js';
 
@@ -156,4 +156,23 @@ export function expectNoMismatch(wrong: readonly string[], what = 'keys not read
   if (wrong.length > 0) {
     throw new Error(`${wrong.length} ${what}:\n  ${wrong.slice(0, 20).join('\n  ')}`);
   }
+}
+
+/** Waits until every client's node lists each of `addresses` in `phase`. */
+export async function waitForPhase(
+  clients: readonly KVClient[],
+  addresses: readonly string[],
+  phase: MemberPhase,
+  timeoutMs: number,
+): Promise<void> {
+  await waitFor(
+    `${addresses.join(', ')} ${phase} on every node`,
+    async () => {
+      const lists = await Promise.all(clients.map((client) => client.listMembers()));
+      return lists.every((members) =>
+        addresses.every((address) => members.some((m) => m.address === address && m.phase === phase)),
+      );
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
 }

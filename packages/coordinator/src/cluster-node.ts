@@ -9,7 +9,7 @@ import {
   type Store,
 } from '@kvdb/core';
 import { AntiEntropy } from './anti-entropy.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, sleep, systemClock } from './clock.js';
 import { Coordinator, type CoordinatorInit } from './coordinator.js';
 import {
   DEFAULT_LEAVE_TIMEOUT_MS,
@@ -24,8 +24,12 @@ import { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import { Membership } from './membership.js';
 import { dispatchPeer, type PeerHandler, type PeerHandlers, type PeerTransport } from './peer-transport.js';
+import { RangeFill } from './range-fill.js';
 import { Rebalancer } from './rebalancer.js';
 import { TombstoneCollector } from './tombstone-collector.js';
+
+/** How often a leave looks whether the new owners of its ranges hold them. */
+const MOVE_POLL_MS = 200;
 
 export interface ClusterNodeComponents {
   store: Store;
@@ -41,7 +45,11 @@ export interface ClusterNodeComponents {
 export interface ClusterNodeInit extends CoordinatorInit {
   /** This node's address: its identity on the ring. */
   self: MemberAddress;
-  /** Members to join through; this node's own address may be among them. @default [] */
+  /**
+   * Members to join through. A node that names itself among them (or names none) is a founding member and owns its
+   * ranges at once; one that names only others joins: it fetches its ranges' data before it serves them.
+   * @default []
+   */
   seeds?: readonly MemberAddress[];
   /** Virtual nodes per member. @default DEFAULT_VNODES */
   vnodes?: number;
@@ -74,10 +82,12 @@ export class ClusterNode implements PeerHandler {
   readonly hints: HintedHandoff;
   readonly antiEntropy: AntiEntropy;
   readonly rebalancer: Rebalancer;
+  readonly rangeFill: RangeFill;
   readonly tombstones: TombstoneCollector;
   /** The handler of every peer method, each from the part that owns it. */
   readonly peerHandlers: PeerHandlers;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly leaveTimeoutMs: number;
   private started = false;
 
@@ -87,13 +97,17 @@ export class ClusterNode implements PeerHandler {
     const { transport } = components;
     const timings = init.timings ?? TIMING_PRESETS[DEFAULT_TIMINGS];
     this.log = logger;
+    this.clock = clock;
     this.leaveTimeoutMs = init.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
     const tombstoneGraceMs = init.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
+    const seeds = (init.seeds ?? []).filter((seed) => seed !== init.self);
+    const founding = seeds.length === 0 || (init.seeds ?? []).includes(init.self);
     this.membership = new Membership(
       init.self,
-      (init.seeds ?? []).filter((seed) => seed !== init.self),
+      seeds,
       { vnodes: init.vnodes, hasher: init.hasher },
       init.incarnation ?? clock.now(),
+      founding ? 'normal' : 'joining',
     );
     const membership = this.membership;
     this.replica = new LocalReplica({
@@ -118,7 +132,8 @@ export class ClusterNode implements PeerHandler {
       },
       init,
     );
-    const replicas = () => this.coordinator.replicas;
+    // Every placement caps the factor at its ring's size itself; a ring still growing must not cap it lower.
+    const replicas = () => this.coordinator.replicationFactor;
     this.detector = new FailureDetector(
       { membership, transport, clock, logger, random: components.random },
       { timings },
@@ -131,6 +146,14 @@ export class ClusterNode implements PeerHandler {
       { membership, replica: this.replica, transport, clock, logger },
       { intervalMs: timings.rebalanceIntervalMs, replicas },
     );
+    this.rangeFill = new RangeFill(
+      { membership, replica: this.replica, transport, clock, logger },
+      {
+        intervalMs: timings.rebalanceIntervalMs,
+        replicas,
+        restate: (change) => this.detector.restate(change),
+      },
+    );
     this.tombstones = new TombstoneCollector(
       { membership, replica: this.replica, transport, clock, logger },
       { graceMs: tombstoneGraceMs, replicas },
@@ -141,12 +164,16 @@ export class ClusterNode implements PeerHandler {
       'peer.sync': (params) => this.detector.handleSync(params),
       'peer.digest': (params) => this.antiEntropy.handleDigest(params),
       'peer.range': (params) => this.antiEntropy.handleRange(params),
+      'peer.stream': (params) => this.rangeFill.handleStream(params),
       ...this.replica.handlers,
     };
-    membership.onRingChange((ring) => {
-      this.replica.useRing(ring);
+    membership.onRingChange((placement) => {
+      this.replica.useRing(placement.read);
       this.rebalancer.schedule();
-      this.log.info(`ring now has ${ring.size} member(s)`);
+      const moving = placement.moving
+        ? `, ${placement.all.size - placement.read.size} more joining or leaving`
+        : '';
+      this.log.info(`ring now has ${placement.read.size} member(s) serving reads${moving}`);
     });
   }
 
@@ -161,6 +188,7 @@ export class ClusterNode implements PeerHandler {
     this.hints.start();
     this.antiEntropy.start();
     this.rebalancer.start();
+    this.rangeFill.start();
     this.tombstones.start();
     return this.detector.start();
   }
@@ -173,6 +201,7 @@ export class ClusterNode implements PeerHandler {
     this.hints.stop();
     this.antiEntropy.stop();
     this.rebalancer.stop();
+    this.rangeFill.stop();
     this.tombstones.stop();
     this.replica.stop();
     this.started = false;
@@ -189,16 +218,19 @@ export class ClusterNode implements PeerHandler {
       this.hints.idle(),
       this.antiEntropy.idle(),
       this.rebalancer.idle(),
+      this.rangeFill.idle(),
       this.tombstones.idle(),
     ]);
   }
 
   /**
-   * Takes a member out of the cluster for good. Without an address (or with this node's own), this node leaves:
-   * it tells every member, then hands each record to its new owners before resolving. With another member's
-   * address, that member (which should be down) is marked as left and its keys are re-replicated by the rest.
+   * Takes a member out of the cluster for good. Without an address (or with this node's own), this node leaves: it
+   * turns `leaving`, serves its ranges until their new owners say they hold them, then tells every member it has
+   * left and hands over what remains before resolving. With another member's address, that member (which should be
+   * down) is moved out the same way on its behalf, its ranges fetched by their new owners from the other replicas.
    */
   async leave(address?: MemberAddress): Promise<LeaveResult> {
+    const deadline = this.clock.now() + this.leaveTimeoutMs;
     if (address !== undefined && address !== this.self) {
       const state = this.membership.get(address);
       if (state === undefined) throw new InvalidParamsError(`\`${address}\` is not a member`);
@@ -207,16 +239,40 @@ export class ClusterNode implements PeerHandler {
           `\`${address}\` is alive: ask it to leave itself, so it hands its data over`,
         );
       }
+      await this.detector.advance(address, 'leaving');
+      await this.untilMovesDone(deadline, `${address} leaving`);
       await this.detector.remove(address);
       this.log.info(`removed ${address} from the cluster`);
       return { left: address, handedOff: 0 };
     }
-    this.log.info('leaving the cluster: handing data to the new owners');
+    this.log.info('leaving the cluster: serving until the new owners hold the data');
+    await this.detector.restate({ phase: 'leaving' });
+    await this.untilMovesDone(deadline, 'leaving');
     await this.detector.announce('left');
-    const { handedOff, remaining } = await this.rebalancer.drain(this.leaveTimeoutMs);
+    const { handedOff, remaining } = await this.rebalancer.drain(Math.max(0, deadline - this.clock.now()));
     if (remaining > 0) this.log.warn(`left with ${remaining} record(s) not handed over`);
     else this.log.info(`left: handed over ${handedOff} record(s)`);
     return { left: this.self, handedOff };
+  }
+
+  /**
+   * Waits until every pending owner says it holds its new ranges (see `RangeFill`), or the deadline; a new owner
+   * that is down holds the move up until then, and the move completes anyway, with a warning.
+   */
+  private async untilMovesDone(deadline: number, what: string): Promise<void> {
+    const n = this.coordinator.replicationFactor;
+    for (;;) {
+      const placement = this.membership.placement;
+      const waiting = [...placement.pendingMembers(n)].filter(
+        (member) => this.membership.get(member)?.filled !== placement.all.id,
+      );
+      if (waiting.length === 0) return;
+      if (this.clock.now() >= deadline || !this.started) {
+        this.log.warn(`${what}: ${waiting.join(', ')} did not confirm holding their new ranges in time`);
+        return;
+      }
+      await sleep(this.clock, MOVE_POLL_MS);
+    }
   }
 
   /** Answers a peer call with the handler of its method (see `peerHandlers`). */

@@ -108,7 +108,8 @@ export class Coordinator {
   readonly replica: LocalReplica;
   readonly executor: ParallelExecutor;
   readonly timeoutMs: number;
-  private readonly replicationFactor: number;
+  /** The replication factor configured, which `replicas` caps at the member count. */
+  readonly replicationFactor: number;
   private readonly transport: PeerTransport;
   private readonly clock: Clock;
   private readonly startedAt: number;
@@ -150,9 +151,12 @@ export class Coordinator {
     return Math.min(this.replicationFactor, this.membership.ring.size);
   }
 
-  /** The key's replicas, primary first: the same answer on every node that has the same members. */
+  /**
+   * The key's replicas, primary first: the members that serve its reads, the same answer on every node that knows
+   * the same members in the same phases. A member still joining is not one of them until it holds the key's data.
+   */
   locate(key: string): MemberAddress[] {
-    return this.membership.ring.preferenceList(key, this.replicationFactor);
+    return this.membership.placement.replicas(key, this.replicationFactor);
   }
 
   /**
@@ -334,18 +338,22 @@ export class Coordinator {
     make: (version: Version) => KVRecord,
     consistency?: Consistency,
   ): Promise<void> {
-    const replicas = this.locate(key);
-    const required = this.requiredFor(consistency, replicas.length);
+    // A member about to own the key takes the write too, and one more ack is needed for each (Cassandra's
+    // CL + pending): if a pending owner does not take the write, the replicas it fetched the key from did, beyond
+    // the quorum, so the write is in every quorum of the key's replicas once the move is done.
+    const { replicas, pending } = this.membership.placement.place(key, this.replicationFactor);
+    const targets = pending.length === 0 ? replicas : [...replicas, ...pending];
+    const required = this.requiredFor(consistency, replicas.length) + pending.length;
     for (let attempt = 0; ; attempt++) {
       const record = make(this.replica.stamp());
       const outcome = await this.ask(
-        replicas,
+        targets,
         'peer.put',
         { key, record },
         { required, graceMs: FAILURE_GRACE_MS },
       );
-      this.hintLater(key, record, replicas.length, outcome);
-      if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
+      this.hintLater(key, record, targets.length, outcome);
+      if (!outcome.reached) throw this.quorumError(operation, key, targets, required, outcome);
 
       let newer: Version | undefined;
       for (const { value } of outcome.succeeded) {

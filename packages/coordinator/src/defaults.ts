@@ -64,6 +64,15 @@ export const SCAN_PAUSE_FACTOR = 20;
 /** Keys read between two turns of the event loop when scanning every key: a few milliseconds of work. */
 export const SCAN_PAGE = 2_000;
 
+/**
+ * Most bytes of records in one page a replica streams to a member about to own its ranges: well under the peer
+ * frame limit, and a few milliseconds to serialise.
+ */
+export const DEFAULT_STREAM_PAGE_BYTES = 2 * 1024 * 1024;
+
+/** Most keys a replica reads to answer one page of a stream, however few of them fall in the asked segments. */
+export const STREAM_SCAN_LIMIT = 10_000;
+
 /** Most membership updates piggybacked on one probe. */
 export const MAX_PIGGYBACK = 8;
 

@@ -1,6 +1,8 @@
 import {
   type GossipReply,
+  isLaterPhase,
   type MemberAddress,
+  type MemberPhase,
   type MemberState,
   type MemberStatus,
   type PingParams,
@@ -78,11 +80,27 @@ export class FailureDetector {
     this.unsubscribe?.();
   }
 
-  /** Exchanges member lists with every other known member; resolves with how many answered. */
+  /**
+   * Exchanges member lists with every other known member, then tells every member it learned of this node's own
+   * state directly: a joining node is a pending owner, and a write that does not reach it is one it may lack when
+   * it starts serving reads. Resolves with how many of the first members answered.
+   */
   async join(): Promise<number> {
     const targets = this.membership.others('alive', 'suspect', 'dead');
     const answers = await Promise.all(targets.map((target) => this.sync(target)));
-    return answers.filter(Boolean).length;
+    const answered = answers.filter(Boolean).length;
+    if (answered > 0) await this.broadcast(this.membership.own);
+    return answered;
+  }
+
+  /**
+   * Changes this node's own phase or `filled` mark, and tells every member directly rather than waiting for gossip:
+   * reads move to or from this node when its phase changes. Resolves with how many acknowledged.
+   */
+  restate(change: Pick<MemberState, 'phase' | 'filled'>): Promise<number> {
+    const state = this.membership.restate(change);
+    this.enqueue(state);
+    return this.broadcast(state);
   }
 
   /**
@@ -95,6 +113,19 @@ export class FailureDetector {
     this.membership.update(this.self, status, own.incarnation + 1);
     this.enqueue(this.membership.own);
     return this.broadcast(this.membership.own);
+  }
+
+  /**
+   * Moves another member to a later phase on its behalf (an operator taking a dead member out: `leaving`, so that
+   * its ranges get new owners before it goes) and tells everyone. Resolves with how many acknowledged.
+   */
+  async advance(address: MemberAddress, phase: MemberPhase): Promise<number> {
+    const state = this.membership.get(address);
+    if (state === undefined) return 0;
+    const next = { ...state, phase };
+    if (!this.membership.apply(next)) return 0;
+    this.enqueue(next);
+    return this.broadcast(next);
   }
 
   /** Marks another member as left for good (an operator removing a dead node) and tells everyone. */
@@ -128,6 +159,11 @@ export class FailureDetector {
   receive(states: readonly MemberState[]): void {
     for (const state of states) {
       if (state.address === this.self) {
+        // A restarted member learns how far it had got: a joined one serves its ranges again at once.
+        if (state.status !== 'left' && isLaterPhase(state.phase, this.membership.own.phase)) {
+          this.log.info(`the cluster knows this node as ${state.phase}: taking that phase up again`);
+          void this.restate({ phase: state.phase });
+        }
         const own = this.membership.own;
         if (!this.leaving && state.status !== 'alive' && state.incarnation >= own.incarnation) {
           this.membership.update(this.self, 'alive', state.incarnation + 1);

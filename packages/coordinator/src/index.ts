@@ -57,6 +57,8 @@ export {
   type PeerHandlers,
   type PeerTransport,
 } from './peer-transport.js';
+export { type KeyPlacement, type PendingSegment, Placement } from './placement.js';
+export { RangeFill, type RangeFillInit } from './range-fill.js';
 export { isBehind, ReadRepair, type ReadRepairComponents } from './read-repair.js';
 export { type HandoffResult, Rebalancer, type RebalancerInit } from './rebalancer.js';
 export { ReplicaDigests, scanPages } from './replica-digests.js';

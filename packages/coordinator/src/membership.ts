@@ -1,12 +1,15 @@
 import {
-  HashRing,
+  type HashRing,
   type HashRingInit,
   type MemberAddress,
   type MemberInfo,
+  type MemberPhase,
   type MemberState,
   type MemberStatus,
+  mergeState,
   overrides,
 } from '@kvdb/core';
+import { Placement } from './placement.js';
 
 export type { MemberState } from '@kvdb/core';
 
@@ -17,43 +20,53 @@ export type MembershipListener = (change: {
 }) => void;
 
 /**
- * This node's view of the cluster: every member with its status and incarnation. Updates merge by SWIM's rule
- * (`overrides`). The hash ring is built from every member that has not left, so a failure changes who is asked
- * (routing), never who owns a key; only join and leave move data.
+ * This node's view of the cluster: every member with its status, phase and incarnation. Updates merge by SWIM's
+ * rule (`overrides`, then `mergeState`). Who holds which key follows from the members that have not left and their
+ * phases (see `Placement`), so a failure changes who is asked (routing), never who owns a key; only joins and
+ * leaves move data.
  */
 export class Membership {
   readonly self: MemberAddress;
   private readonly members = new Map<MemberAddress, MemberState>();
   private readonly ringInit: HashRingInit;
   private readonly listeners = new Set<MembershipListener>();
-  private readonly ringListeners = new Set<(ring: HashRing) => void>();
-  private cachedRing: HashRing | undefined;
+  private readonly ringListeners = new Set<(placement: Placement) => void>();
+  private cachedPlacement: Placement | undefined;
+  private previousPlacement: Placement | undefined;
 
   /**
    * @param incarnation this node's starting incarnation; a start time in ms makes a restarted node's word
    *   override what the cluster remembers of its previous run.
+   * @param phase this node's starting phase: `joining` for a node that must fetch its ranges' data before it
+   *   serves them, `normal` for a founding member.
    */
   constructor(
     self: MemberAddress,
     seeds: Iterable<MemberAddress> = [],
     ringInit: HashRingInit = {},
     incarnation = 0,
+    phase: MemberPhase = 'normal',
   ) {
     this.self = self;
     this.ringInit = ringInit;
-    this.members.set(self, { address: self, status: 'alive', incarnation });
+    this.members.set(self, { address: self, status: 'alive', incarnation, phase });
     for (const seed of seeds) {
       if (!this.members.has(seed)) this.members.set(seed, { address: seed, status: 'alive', incarnation: 0 });
     }
   }
 
-  /** The ring over every member that has not left. */
+  /** Which members hold which keys, from the members' phases. */
+  get placement(): Placement {
+    if (this.cachedPlacement === undefined) {
+      this.cachedPlacement = new Placement(this.members.values(), this.ringInit, this.previousPlacement);
+      this.previousPlacement = this.cachedPlacement;
+    }
+    return this.cachedPlacement;
+  }
+
+  /** The ring of the members that serve reads: the placement's `read` ring. */
   get ring(): HashRing {
-    this.cachedRing ??= new HashRing(
-      [...this.members.values()].filter((m) => m.status !== 'left').map((m) => m.address),
-      this.ringInit,
-    );
-    return this.cachedRing;
+    return this.placement.read;
   }
 
   /** This node's own state (always a member of its own list). */
@@ -65,7 +78,9 @@ export class Membership {
 
   list(): MemberInfo[] {
     return [...this.members.values()]
-      .map(({ address, status }) => ({ address, status }))
+      .map(({ address, status, phase }) =>
+        phase === undefined ? { address, status } : { address, status, phase },
+      )
       .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }
 
@@ -95,17 +110,28 @@ export class Membership {
   apply(update: MemberState): boolean {
     const current = this.members.get(update.address);
     if (!overrides(update, current)) return false;
-    this.set(update, current);
+    this.set(mergeState(current, update), current);
     return true;
   }
 
   /**
-   * Sets a member's state outright (for this node's own decisions: suspecting, refuting, leaving); returns the
-   * state set.
+   * Sets a member's status outright (for this node's own decisions: suspecting, refuting, leaving), keeping its
+   * phase; returns the state set.
    */
   update(address: MemberAddress, status: MemberStatus, incarnation?: number): MemberState {
     const current = this.members.get(address);
-    const next = { address, status, incarnation: incarnation ?? current?.incarnation ?? 0 };
+    const next = { ...current, address, status, incarnation: incarnation ?? current?.incarnation ?? 0 };
+    this.set(next, current);
+    return { ...next };
+  }
+
+  /**
+   * Changes this node's own phase or `filled` mark at a raised incarnation, so that it overrides what every other
+   * member holds of it; returns the state set, for the caller to spread.
+   */
+  restate(change: Pick<MemberState, 'phase' | 'filled'>): MemberState {
+    const current = this.own;
+    const next = { ...current, ...change, incarnation: current.incarnation + 1 };
     this.set(next, current);
     return { ...next };
   }
@@ -115,23 +141,26 @@ export class Membership {
     return () => this.listeners.delete(listener);
   }
 
-  /** Called with the new ring whenever a member joins or leaves. */
-  onRingChange(listener: (ring: HashRing) => void): () => void {
+  /** Called with the new placement whenever a member joins or leaves, or moves to another phase. */
+  onRingChange(listener: (placement: Placement) => void): () => void {
     this.ringListeners.add(listener);
     return () => this.ringListeners.delete(listener);
   }
 
   private set(next: MemberState, current: MemberState | undefined): void {
     this.members.set(next.address, { ...next });
-    const ringChanged = current === undefined || (current.status === 'left') !== (next.status === 'left');
+    const ringChanged =
+      current === undefined ||
+      (current.status === 'left') !== (next.status === 'left') ||
+      (current.phase ?? 'normal') !== (next.phase ?? 'normal');
     if (current?.status !== next.status) {
       for (const listener of this.listeners)
         listener({ address: next.address, from: current?.status, to: next.status });
     }
     if (ringChanged) {
-      this.cachedRing = undefined;
-      const ring = this.ring;
-      for (const listener of this.ringListeners) listener(ring);
+      this.cachedPlacement = undefined;
+      const placement = this.placement;
+      for (const listener of this.ringListeners) listener(placement);
     }
   }
 }

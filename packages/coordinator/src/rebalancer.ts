@@ -1,4 +1,4 @@
-import { type HashRing, type KVRecord, type MemberAddress, reasonOf } from '@kvdb/core';
+import { type KVRecord, type MemberAddress, reasonOf } from '@kvdb/core';
 import { sleep } from './clock.js';
 import {
   ReplicaGroups,
@@ -17,9 +17,11 @@ export interface HandoffResult {
 }
 
 /**
- * Moves data when the ring changes (a join or a leave): every record this node holds but no longer replicates
- * is sent to all of its current replicas, and dropped here only once every one of them has confirmed it
- * (stored, or holds something newer). A replica that is down keeps the record here until a later pass.
+ * Moves data off this node when the ring changes (a join or a leave is done): every record this node holds but
+ * neither replicates nor is about to (see `Placement.holders`) is sent to all of the key's replicas and pending
+ * owners, and dropped here only once every one of them has confirmed it (stored, or holds something newer). A
+ * replica that is down keeps the record here until a later pass. Owners to be fetch their ranges' data themselves
+ * (see `Handoff`); this is what ends a move, on the members that gave ranges up.
  */
 export class Rebalancer extends ReplicaTask {
   private pending = true;
@@ -69,7 +71,7 @@ export class Rebalancer extends ReplicaTask {
 
   private async runPass(): Promise<HandoffResult> {
     this.pending = false;
-    const ring = this.membership.ring;
+    const placement = this.membership.placement;
     const signal = this.signal;
     // Stopped (the node is shutting down): the rest waits for a start.
     const stopped = () => {
@@ -86,14 +88,14 @@ export class Rebalancer extends ReplicaTask {
       if (stopped()) break;
       const groups = new ReplicaGroups<string>();
       for (const [key] of page) {
-        const targets = ring.preferenceList(key, n);
+        const targets = placement.holders(key, n);
         if (targets.includes(self) || targets.length === 0) continue;
         groups.add(targets, key);
       }
       for (const [targets, keys] of groups.batches(this.batchSize)) {
         // The ring changed under this pass (which scheduled the next): that one works from the new ring.
-        if (this.membership.ring.id !== ring.id || stopped()) break pages;
-        const moved = await this.handOff(ring, targets, keys);
+        if (this.membership.placement.id !== placement.id || stopped()) break pages;
+        const moved = await this.handOff(placement.id, targets, keys);
         handedOff += moved.handedOff;
         remaining += moved.remaining;
       }
@@ -108,7 +110,7 @@ export class Rebalancer extends ReplicaTask {
    * Sends the keys' current records to every target; drops each here once all of them have confirmed it, unless
    * the ring changed meanwhile (this node may replicate the key again).
    */
-  private async handOff(ring: HashRing, targets: MemberAddress[], keys: string[]): Promise<HandoffResult> {
+  private async handOff(placement: string, targets: MemberAddress[], keys: string[]): Promise<HandoffResult> {
     const batch: Array<[string, KVRecord]> = [];
     for (const key of keys) {
       const record = await this.replica.get(key);
@@ -126,7 +128,7 @@ export class Rebalancer extends ReplicaTask {
         ),
       ),
     );
-    if (!confirmed.every(Boolean) || this.membership.ring.id !== ring.id) {
+    if (!confirmed.every(Boolean) || this.membership.placement.id !== placement) {
       return { handedOff: 0, remaining: batch.length };
     }
     // A record rewritten here since it was read stays, and the next pass hands over the newer one. The removals

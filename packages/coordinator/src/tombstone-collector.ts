@@ -49,8 +49,14 @@ export class TombstoneCollector extends ReplicaTask {
     return this.round();
   }
 
-  /** One pass over the tombstones this node is primary for; resolves with how many were purged everywhere. */
+  /**
+   * One pass over the tombstones this node is primary for; resolves with how many were purged everywhere. None
+   * while a member joins or leaves.
+   */
   async round(): Promise<number> {
+    // While members join or leave, a pending owner may hold an older live value of a key and not yet its
+    // tombstone: tombstones wait until every move is done.
+    if (this.membership.placement.moving) return 0;
     const ring = this.membership.ring;
     const n = this.replicas();
     const self = this.membership.self;

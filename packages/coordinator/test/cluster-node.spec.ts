@@ -25,6 +25,7 @@ describe('ClusterNode peer calls', () => {
       'peer.keys',
       'peer.digest',
       'peer.range',
+      'peer.stream',
       'peer.purge',
     ];
     expect(Object.keys(node().peerHandlers).sort()).to.deep.equal([...methods].sort());

@@ -190,7 +190,12 @@ describe('Failure detection (simulated cluster, LOCAL_TIMINGS)', () => {
       });
 
       const raised = cluster.node(1).membership.own;
-      expect(raised).to.deep.equal({ address: target, status: 'alive', incarnation: own.incarnation + 1 });
+      expect(raised).to.deep.equal({
+        address: target,
+        status: 'alive',
+        incarnation: own.incarnation + 1,
+        phase: 'normal',
+      });
       expect(reply.members).to.deep.include(raised);
       await cluster.until(
         () =>

@@ -10,23 +10,6 @@ async function populate(cluster: SimCluster, count: number): Promise<string[]> {
   return keys;
 }
 
-/** Whether every key is held (value or tombstone) by exactly its R replicas among `indices`, as node 0 locates them. */
-async function placedExactly(
-  cluster: SimCluster,
-  keys: readonly string[],
-  indices: number[],
-): Promise<boolean> {
-  for (const key of keys) {
-    const replicas = cluster
-      .node(defined(indices[0]))
-      .coordinator.locate(key)
-      .map((address) => cluster.indexOf(address));
-    const holders = await cluster.holders(key, indices);
-    if (holders.length !== R || !replicas.every((replica) => holders.includes(replica))) return false;
-  }
-  return true;
-}
-
 /** Whether every node in `indices` locates every key to the same replicas. */
 /** Waits until every node in `rest` lists `removed` as left and holds each key exactly where the ring says. */
 async function expectRemovedAndReplaced(
@@ -39,7 +22,7 @@ async function expectRemovedAndReplaced(
     withinMs: 5_000,
     what: 'left everywhere',
   });
-  await cluster.until(() => placedExactly(cluster, keys, rest), {
+  await cluster.until(() => cluster.placedExactly(keys, rest), {
     withinMs: 30_000,
     stepMs: 500,
     what: 'every key on exactly R of the remaining nodes',
@@ -85,9 +68,9 @@ describe('Membership changes (simulated cluster)', () => {
     await cluster.until(
       () =>
         all.every((index) => cluster.statusOf(index, address) === 'alive') &&
-        all.every((index) => cluster.node(index).coordinator.listMembers().length === 4) &&
+        all.every((index) => cluster.node(index).membership.get(address)?.phase === 'normal') &&
         locateAgrees(cluster, keys, all),
-      { withinMs: 15_000, what: 'the new node alive and the ring the same on every node' },
+      { withinMs: 15_000, what: 'the new node alive, serving reads, and the ring the same on every node' },
     );
     expect(
       cluster
@@ -98,7 +81,7 @@ describe('Membership changes (simulated cluster)', () => {
     const moved = keys.filter((key) => cluster.node(0).coordinator.locate(key).includes(address));
     expect(moved.length, 'the new node replicates a fair share').to.be.within(100, 200);
 
-    await cluster.until(() => placedExactly(cluster, keys, all), {
+    await cluster.until(() => cluster.placedExactly(keys, all), {
       withinMs: 30_000,
       stepMs: 500,
       what: 'every key on exactly its R replicas',
@@ -111,7 +94,7 @@ describe('Membership changes (simulated cluster)', () => {
     cluster = await createSimCluster({ n: 4, seed: 52 });
     const keys = await populate(cluster, 200);
     await cluster.tick(3_000);
-    expect(await placedExactly(cluster, keys, [0, 1, 2, 3])).to.equal(true);
+    expect(await cluster.placedExactly(keys, [0, 1, 2, 3])).to.equal(true);
     const leaver = cluster.address(3);
     expect((await cluster.store(3).counts()).live).to.be.above(0);
 
@@ -127,6 +110,7 @@ describe('Membership changes (simulated cluster)', () => {
       expect(cluster.node(index).coordinator.listMembers()).to.deep.include({
         address: leaver,
         status: 'left',
+        phase: 'leaving',
       });
       expect(cluster.node(index).membership.ring.has(leaver)).to.equal(false);
     }
@@ -141,7 +125,9 @@ describe('Membership changes (simulated cluster)', () => {
     for (const key of keys) await cluster.store(3).merge(key, { version, value: `v:${key}` });
 
     const result = await cluster.settle(cluster.node(3).leave(), 60_000);
-    expect(result.handedOff).to.equal(keys.length);
+    // The records of keys the leaver does not replicate may go before it leaves, when its phase changes the ring.
+    expect(result.handedOff).to.be.above(0);
+    expect(cluster.node(3).rebalancer.handedOff).to.equal(keys.length);
     expect(await cluster.store(3).counts(), 'the leaver kept nothing').to.deep.equal({
       live: 0,
       tombstones: 0,

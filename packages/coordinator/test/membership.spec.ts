@@ -19,18 +19,18 @@ function recordChanges(membership: Membership): Change[] {
 describe('Membership', () => {
   it('always holds itself, alive, even with no seeds', () => {
     const membership = new Membership(B);
-    expect(membership.list()).to.deep.equal([{ address: B, status: 'alive' }]);
+    expect(membership.list()).to.deep.equal([{ address: B, status: 'alive', phase: 'normal' }]);
     expect(membership.isAlive(B)).to.equal(true);
     expect(membership.ring.members).to.deep.equal([B]);
-    expect(membership.get(B)).to.deep.equal({ address: B, status: 'alive', incarnation: 0 });
+    expect(membership.get(B)).to.deep.equal({ address: B, status: 'alive', incarnation: 0, phase: 'normal' });
   });
 
-  it('adds every seed once, alive, and lists members sorted by address', () => {
+  it('adds every seed once, alive, and lists members sorted by address (a seed with no phase until heard from)', () => {
     const membership = new Membership(C, [D, A, C, A, B]);
     expect(membership.list()).to.deep.equal([
       { address: A, status: 'alive' },
       { address: B, status: 'alive' },
-      { address: C, status: 'alive' },
+      { address: C, status: 'alive', phase: 'normal' },
       { address: D, status: 'alive' },
     ]);
     expect(membership.states()).to.have.length(4);
@@ -41,7 +41,9 @@ describe('Membership', () => {
     const ten = '10.0.0.10:5878';
     const two = '10.0.0.2:5878';
     expect(new Membership(two, [ten, A]).list().map((m) => m.address)).to.deep.equal([ten, A, two]);
-    expect(new Membership(ten, [two, A]).list()).to.deep.equal(new Membership(A, [two, ten]).list());
+    const statuses = (membership: Membership) =>
+      membership.list().map(({ address, status }) => [address, status]);
+    expect(statuses(new Membership(ten, [two, A]))).to.deep.equal(statuses(new Membership(A, [two, ten])));
   });
 
   it('hands out copies of member state', () => {

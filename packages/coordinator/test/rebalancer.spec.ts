@@ -48,8 +48,8 @@ describe('Rebalancer', () => {
   it('a drain goes on after a ring change cuts a pass short, until every record is handed over', async () => {
     const transport = new HandoffTransport();
     const { membership, store, keys, replica, rebalancer } = leaving(6_000, transport);
-    membership.onRingChange((ring) => {
-      replica.useRing(ring);
+    membership.onRingChange((placement) => {
+      replica.useRing(placement.read);
       rebalancer.schedule();
     });
     // D leaves at the first turn of the event loop after the first handoff: between two pages of the pass.

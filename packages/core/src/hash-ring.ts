@@ -70,6 +70,16 @@ export class HashRing {
     return this.firstTokenAtOrAfter(this.hasher.hash(key));
   }
 
+  /** The position on the ring where a segment ends (inclusive): its token. */
+  segmentEnd(segment: number): number {
+    return this.tokens[segment] ?? 0;
+  }
+
+  /** The first `n` distinct members clockwise from a position on the ring (see `segmentEnd`). */
+  replicasAt(position: number, n: number): MemberAddress[] {
+    return this.walk(position, n);
+  }
+
   /** The preference list shared by every key of a segment. */
   segmentReplicas(segment: number, n: number): MemberAddress[] {
     return this.walkFrom(segment, n);

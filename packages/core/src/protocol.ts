@@ -75,6 +75,40 @@ export interface NodeStats {
   memory?: { rss: number; heapUsed: number };
   /** What anti-entropy has done since the node started (filled in by the server). */
   antiEntropy?: AntiEntropyStats;
+  /** The moves under way (members joining or leaving) and this node's part in them (filled in by the server). */
+  handoff?: HandoffStats;
+}
+
+/** Members joining or leaving, and the data this node fetches for the ranges it is about to own. */
+export interface HandoffStats {
+  /** Members still joining (their ranges are served by the members that held them before). */
+  joining: string[];
+  /** Members still leaving (they serve their ranges until the new owners hold them). */
+  leaving: string[];
+  /** Ring segments this node is about to own, and how many of them it holds the data of already. */
+  segments: { pending: number; done: number };
+  /** Records and bytes this node has fetched for its pending segments since it started. */
+  keysFetched: number;
+  bytesFetched: number;
+  /** Bytes per second of the fetch under way (0 when none is). */
+  bytesPerSecond: number;
+}
+
+/** What `peer.stream` asks a replica for: its records in some segments of a ring, after a key, a page at a time. */
+export interface StreamParams {
+  /** The id of the ring of every member that has not left: segment numbers are its. */
+  ring: string;
+  segments: number[];
+  /** Exclusive: the `next` of the previous page. */
+  after?: string;
+  /** Most bytes of records in the page (about): at least one record is sent. */
+  maxBytes?: number;
+}
+
+export interface StreamReply {
+  entries: Array<[string, KVRecord]>;
+  /** Where the next page starts, or null when the replica has sent every record of the segments. */
+  next: string | null;
 }
 
 /** Anti-entropy's counters on one node. */
@@ -195,6 +229,11 @@ export interface PeerMethods {
   'peer.range': [{ ring: string; segments: number[] }, KeyVersion[]];
   /** Removes these tombstones, each only if it is still exactly that version; resolves with how many went. */
   'peer.purge': [{ entries: Array<[string, Version]> }, number];
+  /**
+   * A page of the replica's records in some segments of the ring of every member that has not left, for a member
+   * about to own them; refused (unavailable) when the replica is on another ring.
+   */
+  'peer.stream': [StreamParams, StreamReply];
 }
 
 export type PeerMethod = keyof PeerMethods;

@@ -269,6 +269,23 @@ export class SimCluster {
     return held;
   }
 
+  /**
+   * Whether every key is held (value or tombstone) by exactly its replicas among `indices`, as every one of them
+   * locates it: where a finished join or leave leaves the data.
+   */
+  async placedExactly(keys: readonly string[], indices: readonly number[]): Promise<boolean> {
+    const first = this.node(indices[0] ?? 0).coordinator;
+    for (const key of keys) {
+      const replicas = first.locate(key);
+      const named = replicas.join();
+      if (indices.some((index) => this.node(index).coordinator.locate(key).join() !== named)) return false;
+      const holders = await this.holders(key, [...indices]);
+      const wanted = replicas.map((address) => this.indexOf(address));
+      if (holders.length !== wanted.length || !wanted.every((index) => holders.includes(index))) return false;
+    }
+    return true;
+  }
+
   indexOf(address: MemberAddress): number {
     const index = this.slots.findIndex((slot) => slot.address === address);
     if (index < 0) throw new RangeError(`No node at ${address}`);

@@ -6,6 +6,7 @@ import {
   type KVRecord,
   MAX_LIST_LIMIT,
   type MemberState,
+  type StreamParams,
   type Version,
 } from '@kvdb/core';
 import {
@@ -117,6 +118,21 @@ export const peerMethods: MethodDefinition[] = [
         ring: requireString(params, 'ring'),
         segments: requireArray(params, 'segments', isSegment, 'segment numbers'),
       }),
+  },
+  {
+    name: 'peer.stream',
+    params: ['ring', 'segments', 'after', 'maxBytes'],
+    call: (params, { peer, limits }) => {
+      const request: StreamParams = {
+        ring: requireString(params, 'ring'),
+        segments: requireArray(params, 'segments', isSegment, 'segment numbers'),
+      };
+      const after = optionalKeyText(params, 'after', limits);
+      const maxBytes = optionalLimit(params, 'maxBytes', Number.MAX_SAFE_INTEGER);
+      if (after !== undefined) request.after = after;
+      if (maxBytes !== undefined) request.maxBytes = maxBytes;
+      return peer['peer.stream'](request);
+    },
   },
   {
     name: 'peer.purge',

@@ -9,6 +9,7 @@ export const stats: MethodDefinition = {
       ...(await coordinator.stats()),
       memory: { rss, heapUsed },
       antiEntropy: { ...node.antiEntropy.stats },
+      handoff: node.rangeFill.stats,
     };
   },
 };

@@ -1,0 +1,115 @@
+import { HashRing, type HashRingInit, type MemberAddress, type MemberState } from '@kvdb/core';
+
+const NONE: readonly MemberAddress[] = Object.freeze([]);
+
+/** A key's replicas while members join or leave: who serves it now, and who is about to. */
+export interface KeyPlacement {
+  /** The replicas that serve reads and count in every quorum, primary first. */
+  replicas: MemberAddress[];
+  /** Owners-to-be still receiving the key's data: they take its writes but count in no quorum. */
+  pending: readonly MemberAddress[];
+}
+
+/** One segment of `Placement.all` that a member is about to own, with the replicas that serve it now. */
+export interface PendingSegment {
+  segment: number;
+  replicas: MemberAddress[];
+}
+
+/**
+ * Who holds which key, from the members' states, as Cassandra's pending ranges and Riak's handoff have it: a
+ * member that joins owns nothing until it holds the data of its ranges, and a member that leaves owns its ranges
+ * until their new owners hold them. Three rings say so:
+ *
+ * - `read`: the members past joining (normal or leaving; a seed not heard from yet counts as normal). A key's
+ *   replicas on it serve its reads and make its quorums.
+ * - `future`: the members not leaving, as the ring will be once every move is done. A key's replicas there that
+ *   are not replicas on `read` are its pending owners: writes go to them too, so that the data they fetch is not
+ *   outdated by the time they serve it.
+ * - `all`: every member that has not left. Its tokens include both rings', so every one of its segments has a
+ *   single replica list on each: the unit in which pending owners fetch and count what they hold.
+ *
+ * Immutable: a membership change builds a new placement, reusing the rings whose members did not change.
+ */
+export class Placement {
+  readonly read: HashRing;
+  readonly future: HashRing;
+  readonly all: HashRing;
+  /** Equal on nodes whose members stand in the same phases. */
+  readonly id: string;
+
+  constructor(states: Iterable<MemberState>, init: HashRingInit, previous?: Placement) {
+    const read: MemberAddress[] = [];
+    const future: MemberAddress[] = [];
+    const all: MemberAddress[] = [];
+    for (const { address, status, phase } of states) {
+      if (status === 'left') continue;
+      all.push(address);
+      if (phase !== 'joining') read.push(address);
+      if (phase !== 'leaving') future.push(address);
+    }
+    const known = previous === undefined ? [] : [previous.read, previous.future, previous.all];
+    const ring = (members: MemberAddress[]): HashRing => {
+      const wanted = [...new Set(members)].sort().join(',');
+      const reused = known.find((candidate) => candidate.members.join(',') === wanted);
+      if (reused !== undefined) return reused;
+      const built = new HashRing(members, init);
+      known.push(built);
+      return built;
+    };
+    this.all = ring(all);
+    this.read = ring(read);
+    this.future = ring(future);
+    this.id = `${this.read.id}>${this.future.id}`;
+  }
+
+  /** Whether any member is joining or leaving: then some keys have pending owners. */
+  get moving(): boolean {
+    return this.read !== this.future;
+  }
+
+  /** The key's first `n` replicas on the read ring (the ones `locate` names), primary first. */
+  replicas(key: string, n: number): MemberAddress[] {
+    return this.read.preferenceList(key, n);
+  }
+
+  /** The key's replicas and its pending owners. */
+  place(key: string, n: number): KeyPlacement {
+    const replicas = this.read.preferenceList(key, n);
+    if (!this.moving) return { replicas, pending: NONE };
+    const pending = this.future.preferenceList(key, n).filter((member) => !replicas.includes(member));
+    return { replicas, pending };
+  }
+
+  /** Every member that should hold the key now: its replicas and pending owners. */
+  holders(key: string, n: number): MemberAddress[] {
+    const { replicas, pending } = this.place(key, n);
+    return pending.length === 0 ? replicas : [...replicas, ...pending];
+  }
+
+  /** Every member that is a pending owner of some key. */
+  pendingMembers(n: number): Set<MemberAddress> {
+    const result = new Set<MemberAddress>();
+    if (!this.moving) return result;
+    for (let segment = 0; segment < this.all.segmentCount; segment++) {
+      const position = this.all.segmentEnd(segment);
+      const replicas = this.read.replicasAt(position, n);
+      for (const member of this.future.replicasAt(position, n))
+        if (!replicas.includes(member)) result.add(member);
+    }
+    return result;
+  }
+
+  /** The segments of `all` in which `member` is a pending owner, each with its replicas on the read ring. */
+  pendingSegments(member: MemberAddress, n: number): PendingSegment[] {
+    const result: PendingSegment[] = [];
+    if (!this.moving || !this.future.has(member)) return result;
+    for (let segment = 0; segment < this.all.segmentCount; segment++) {
+      const position = this.all.segmentEnd(segment);
+      if (!this.future.replicasAt(position, n).includes(member)) continue;
+      const replicas = this.read.replicasAt(position, n);
+      if (!replicas.includes(member)) result.push({ segment, replicas });
+    }
+    return result;
+  }
+}

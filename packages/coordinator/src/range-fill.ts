@@ -1,0 +1,242 @@
+import {
+  type HandoffStats,
+  type KVRecord,
+  type MemberAddress,
+  reasonOf,
+  type StreamParams,
+  type StreamReply,
+  UnavailableError,
+} from '@kvdb/core';
+import { DEFAULT_STREAM_PAGE_BYTES, SCAN_PAGE, STREAM_SCAN_LIMIT } from './defaults.js';
+import type { PendingSegment, Placement } from './placement.js';
+import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
+
+export interface RangeFillInit extends ReplicaTaskInit {
+  /** Tells the cluster this node holds its pending ranges (see `FailureDetector.restate`). */
+  restate: (change: { phase?: 'normal'; filled: string }) => Promise<unknown>;
+  /** Most bytes of records in one streamed page. @default DEFAULT_STREAM_PAGE_BYTES */
+  pageBytes?: number;
+}
+
+/** How far this node has got with the segments of one ring of every member that has not left. */
+interface Progress {
+  ring: string;
+  /** The members each segment has been streamed from in full. */
+  from: Map<number, Set<MemberAddress>>;
+}
+
+/**
+ * Fetches the data of the ranges this node is about to own (as a joining member, or as a new owner of a leaving
+ * member's ranges), and says so once it holds them: a joining node then turns `normal` and serves reads; a new
+ * owner marks itself `filled`, which a leaving member waits for on every new owner before it leaves.
+ *
+ * A segment counts as held once it has been streamed in full from a quorum of the members that serve it now: every
+ * write acknowledged before is on at least one of them, and every write since reached this node as a pending owner
+ * or, failing that, every one of the segment's replicas (see `Coordinator.write`). Progress is kept per segment of
+ * the ring of every member that has not left, so a member finishing its own move does not restart this one; a
+ * member arriving or going does. Each streamed page is bounded in bytes and in keys scanned (see `handleStream`).
+ */
+export class RangeFill extends ReplicaTask {
+  private readonly restate: RangeFillInit['restate'];
+  private readonly pageBytes: number;
+  private progress: Progress = { ring: '', from: new Map() };
+  private segments = { pending: 0, done: 0 };
+  private keysFetched = 0;
+  private bytesFetched = 0;
+  private fetch: { startedAt: number; bytes: number } | undefined;
+  private active: Promise<boolean> | undefined;
+
+  constructor(components: ReplicaTaskComponents, init: RangeFillInit) {
+    super(components, init, 'range fetch');
+    this.restate = init.restate;
+    this.pageBytes = init.pageBytes ?? DEFAULT_STREAM_PAGE_BYTES;
+  }
+
+  protected tick(): Promise<boolean> {
+    return this.fill();
+  }
+
+  /** The moves under way, and how far this node has got with its part. */
+  get stats(): HandoffStats {
+    const joining: MemberAddress[] = [];
+    const leaving: MemberAddress[] = [];
+    for (const { address, status, phase } of this.membership.states()) {
+      if (status === 'left') continue;
+      if (phase === 'joining') joining.push(address);
+      else if (phase === 'leaving') leaving.push(address);
+    }
+    const elapsed = this.fetch === undefined ? 0 : this.clock.now() - this.fetch.startedAt;
+    return {
+      joining: joining.sort(),
+      leaving: leaving.sort(),
+      segments: { ...this.segments },
+      keysFetched: this.keysFetched,
+      bytesFetched: this.bytesFetched,
+      bytesPerSecond:
+        this.fetch === undefined || elapsed <= 0 ? 0 : Math.round((this.fetch.bytes * 1000) / elapsed),
+    };
+  }
+
+  /** Fetches what is left of this node's pending segments; resolves whether it now holds them all. */
+  fill(): Promise<boolean> {
+    this.active ??= this.runs.track(
+      this.fillNow().finally(() => {
+        this.active = undefined;
+      }),
+    );
+    return this.active;
+  }
+
+  private async fillNow(): Promise<boolean> {
+    const placement = this.membership.placement;
+    const own = this.membership.own;
+    if (!placement.moving) {
+      this.segments = { pending: 0, done: 0 };
+      return true;
+    }
+    if (this.progress.ring !== placement.all.id) this.progress = { ring: placement.all.id, from: new Map() };
+    const pending = placement.pendingSegments(own.address, this.replicas());
+    const unheld = () => pending.filter((segment) => !this.holds(segment));
+    this.segments = { pending: pending.length, done: pending.length - unheld().length };
+    const signal = this.signal;
+    const tried = new Set<MemberAddress>();
+    for (let left = unheld(); left.length > 0; left = unheld()) {
+      const source = this.nextSource(left, tried);
+      if (source === undefined || signal.aborted || this.membership.placement.all.id !== placement.all.id) {
+        return false;
+      }
+      tried.add(source);
+      const segments = left.filter(({ segment, replicas }) => this.wants(segment, replicas, source));
+      try {
+        await this.streamFrom(
+          source,
+          placement,
+          segments.map(({ segment }) => segment),
+        );
+      } catch (error) {
+        this.log.debug(`fetching ranges from ${source} failed: ${reasonOf(error)}`);
+        continue;
+      }
+      for (const { segment } of segments) this.sourcesOf(segment).add(source);
+      this.segments.done = pending.length - unheld().length;
+    }
+    this.fetch = undefined;
+    const current = this.membership.own;
+    if (this.membership.placement.all.id !== placement.all.id || current.filled === placement.all.id)
+      return true;
+    const becomeNormal = current.phase === 'joining';
+    this.log.info(
+      becomeNormal
+        ? `holds the data of its ${pending.length} segment(s): serving them now`
+        : `holds the data of its ${pending.length} new segment(s)`,
+    );
+    await this.restate(
+      becomeNormal ? { phase: 'normal', filled: placement.all.id } : { filled: placement.all.id },
+    );
+    return true;
+  }
+
+  /** Whether a quorum of the members serving the segment have streamed it in full (none are needed if none do). */
+  private holds({ segment, replicas }: PendingSegment): boolean {
+    const from = this.progress.from.get(segment);
+    const needed = replicas.length === 0 ? 0 : Math.floor(replicas.length / 2) + 1;
+    let count = 0;
+    for (const replica of replicas) if (from?.has(replica)) count++;
+    return count >= needed;
+  }
+
+  private wants(segment: number, replicas: readonly MemberAddress[], source: MemberAddress): boolean {
+    return replicas.includes(source) && !this.progress.from.get(segment)?.has(source);
+  }
+
+  private sourcesOf(segment: number): Set<MemberAddress> {
+    let from = this.progress.from.get(segment);
+    if (from === undefined) {
+      from = new Set();
+      this.progress.from.set(segment, from);
+    }
+    return from;
+  }
+
+  /** The alive member not yet tried this run that serves the most segments still to fetch. */
+  private nextSource(
+    left: readonly PendingSegment[],
+    tried: ReadonlySet<MemberAddress>,
+  ): MemberAddress | undefined {
+    const counts = new Map<MemberAddress, number>();
+    for (const { segment, replicas } of left) {
+      for (const replica of replicas) {
+        if (
+          tried.has(replica) ||
+          !this.membership.isAlive(replica) ||
+          !this.wants(segment, replicas, replica)
+        )
+          continue;
+        counts.set(replica, (counts.get(replica) ?? 0) + 1);
+      }
+    }
+    let best: MemberAddress | undefined;
+    for (const [replica, count] of counts)
+      if (best === undefined || count > (counts.get(best) ?? 0)) best = replica;
+    return best;
+  }
+
+  /** Streams every record `source` holds in `segments`, page by page, into this node's replica. */
+  private async streamFrom(source: MemberAddress, placement: Placement, segments: number[]): Promise<void> {
+    const signal = this.signal;
+    this.fetch ??= { startedAt: this.clock.now(), bytes: 0 };
+    let after: string | undefined;
+    do {
+      signal.throwIfAborted();
+      if (this.membership.placement.all.id !== placement.all.id) throw new Error('the ring changed');
+      const params: StreamParams = { ring: placement.all.id, segments, maxBytes: this.pageBytes };
+      if (after !== undefined) params.after = after;
+      const page = await this.transport.call(source, 'peer.stream', params, { timeoutMs: this.timeoutMs });
+      if (page.entries.length > 0) await this.replica.answer('peer.put_many', { entries: page.entries });
+      const bytes = page.entries.reduce((sum, [key, record]) => sum + entryBytes(key, record), 0);
+      this.keysFetched += page.entries.length;
+      this.bytesFetched += bytes;
+      this.fetch.bytes += bytes;
+      after = page.next ?? undefined;
+    } while (after !== undefined);
+  }
+
+  /**
+   * A page of this node's records in the asked segments, from after `after`: at most about `maxBytes` of records,
+   * and at most `STREAM_SCAN_LIMIT` keys read, so that one page holds the event loop for a few milliseconds however
+   * large the store or sparse the segments.
+   */
+  async handleStream(params: StreamParams): Promise<StreamReply> {
+    const all = this.membership.placement.all;
+    if (params.ring !== all.id) {
+      throw new UnavailableError(
+        `${this.membership.self} is on another ring now; ask again when the two agree`,
+      );
+    }
+    const wanted = new Set(params.segments);
+    const maxBytes = Math.max(1, Math.min(params.maxBytes ?? this.pageBytes, this.pageBytes));
+    const entries: Array<[string, KVRecord]> = [];
+    let bytes = 0;
+    let after = params.after;
+    for (let scanned = 0; scanned < STREAM_SCAN_LIMIT; ) {
+      const page = this.replica.scanKeys({ after, limit: SCAN_PAGE });
+      for (const [key] of page) {
+        after = key;
+        scanned++;
+        if (!wanted.has(all.segmentOf(key))) continue;
+        const record = await this.replica.get(key);
+        if (record === undefined) continue;
+        entries.push([key, record]);
+        bytes += entryBytes(key, record);
+        if (bytes >= maxBytes) return { entries, next: key };
+      }
+      if (page.length < SCAN_PAGE) return { entries, next: null };
+    }
+    return { entries, next: after ?? null };
+  }
+}
+
+/** About how many bytes a record takes on the wire. */
+function entryBytes(key: string, record: KVRecord): number {
+  return key.length + 64 + ('value' in record ? JSON.stringify(record.value).length : 0);
+}

@@ -1,0 +1,180 @@
+import { expect } from 'chai';
+import { defined } from './utils/assertions.js';
+import { History } from './utils/history.js';
+import { seededRandom } from './utils/memory-network.js';
+import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
+
+
+/**
+ * Clients reading and writing at quorum through `through`, each key's operations one after another (one client
+ * per slice of the keys), until `done()`: every answer goes into the history, which flags any read that misses
+ * the last acknowledged write.
+ */
+function clients(
+  cluster: SimCluster,
+  options: {
+    keys: readonly string[];
+    through: () => number[];
+    history: History;
+    seed: number;
+    done: () => boolean;
+  },
+): Promise<void> {
+  const { keys, history, done } = options;
+  const random = seededRandom(options.seed);
+  const slices = 4;
+  let version = 0;
+  return Promise.all(
+    Array.from({ length: slices }, async (_, slice) => {
+      const mine = keys.filter((_, index) => index % slices === slice);
+      while (!done()) {
+        const key = defined(mine[Math.floor(random() * mine.length)]);
+        const through = options.through();
+        const coordinator = cluster.node(defined(through[Math.floor(random() * through.length)])).coordinator;
+        if (random() < 0.3) {
+          const value = `w${version++}`;
+          const ok = await coordinator.set(key, value).then(
+            () => true,
+            () => false,
+          );
+          history.wrote(key, value, ok);
+        } else {
+          const at = cluster.now();
+          await coordinator.get(key).then(
+            (got) => history.read(key, got, at),
+            () => undefined,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }),
+  ).then(() => undefined);
+}
+
+async function populate(cluster: SimCluster, count: number, history: History): Promise<string[]> {
+  const keys = Array.from({ length: count }, (_, i) => `key:${i}`);
+  await cluster.settle(
+    Promise.all(
+      keys.map((key) =>
+        cluster
+          .node(0)
+          .coordinator.set(key, `v:${key}`)
+          .then(() => history.wrote(key, `v:${key}`, true)),
+      ),
+    ),
+  );
+  return keys;
+}
+
+function phaseEverywhere(cluster: SimCluster, address: string, phase: string, observers: number[]): boolean {
+  return observers.every((index) => cluster.node(index).membership.get(address)?.phase === phase);
+}
+
+// Pending ownership: members that join or leave move data while clients read and write at quorum, and no read
+// misses an acknowledged write at any point.
+describe('Moves under load (simulated cluster, R = 3)', () => {
+  let cluster: SimCluster;
+
+  afterEach(async () => {
+    await cluster?.teardown();
+  });
+
+  for (const seed of [61, 62, 63]) {
+    it(`seed ${seed}: two nodes joining at once serve no read before they hold the data, and end with exactly their share`, async () => {
+      cluster = await createSimCluster({ n: 3, seed });
+      const history = new History();
+      const keys = await populate(cluster, 300, history);
+      let stop = false;
+      const load = clients(cluster, { keys, through: () => [0, 1, 2], history, seed, done: () => stop });
+      await cluster.tick(500);
+
+      const joined = [
+        await cluster.add({ seeds: [cluster.address(1)] }),
+        await cluster.add({ seeds: [cluster.address(2)] }),
+      ];
+      const all = [0, 1, 2, ...joined];
+      let readsWhileJoining = 0;
+      await cluster.until(
+        () => {
+          if (
+            joined.some(
+              (index) => cluster.node(0).membership.get(cluster.address(index))?.phase === 'joining',
+            )
+          ) {
+            readsWhileJoining += 1;
+          }
+          return joined.every((index) => phaseEverywhere(cluster, cluster.address(index), 'normal', all));
+        },
+        { withinMs: 30_000, what: 'both new nodes serving reads on every node' },
+      );
+      await cluster.until(() => cluster.placedExactly(keys, all), {
+        withinMs: 60_000,
+        stepMs: 500,
+        what: 'every key on exactly its 3 replicas of 5',
+      });
+      stop = true;
+      await cluster.settle(load);
+
+      expect(readsWhileJoining, 'the clients ran while the new nodes were joining').to.be.above(0);
+      expect(history.staleReads, 'reads that missed an acknowledged write').to.deep.equal([]);
+      for (const index of joined) expect((await cluster.store(index).counts()).live).to.be.above(0);
+    });
+  }
+
+  it('a join and a leave at once: no read misses an acknowledged write, and the leaver ends with nothing', async () => {
+    cluster = await createSimCluster({ n: 4, seed: 64 });
+    const history = new History();
+    const keys = await populate(cluster, 300, history);
+    let stop = false;
+    const load = clients(cluster, { keys, through: () => [0, 1, 2], history, seed: 64, done: () => stop });
+    await cluster.tick(500);
+
+    const joined = await cluster.add({ seeds: [cluster.address(0)] });
+    const leaving = cluster.node(3).leave();
+    const result = await cluster.settle(leaving, 60_000);
+    expect(result.left).to.equal(cluster.address(3));
+    const rest = [0, 1, 2, joined];
+    await cluster.until(() => phaseEverywhere(cluster, cluster.address(joined), 'normal', rest), {
+      withinMs: 30_000,
+      what: 'the new node serving reads everywhere',
+    });
+    await cluster.kill(3);
+    await cluster.until(() => cluster.placedExactly(keys, rest), {
+      withinMs: 60_000,
+      stepMs: 500,
+      what: 'every key on exactly its 3 replicas of the 4 left',
+    });
+    stop = true;
+    await cluster.settle(load);
+
+    expect(history.staleReads, 'reads that missed an acknowledged write').to.deep.equal([]);
+    expect((await cluster.store(3).counts()).live, 'the leaver kept nothing').to.equal(0);
+  });
+
+  it('a node joining while another is down fetches from the replicas that are up, and serves once it holds the data', async () => {
+    cluster = await createSimCluster({ n: 4, seed: 65 });
+    const history = new History();
+    const keys = await populate(cluster, 300, history);
+    await cluster.tick(3_000);
+    await cluster.kill(3);
+    await cluster.until(() => cluster.seenAs(cluster.address(3), 'dead'), {
+      withinMs: 10_000,
+      what: 'dead everywhere',
+    });
+    let stop = false;
+    const load = clients(cluster, { keys, through: () => [0, 1, 2], history, seed: 65, done: () => stop });
+
+    const joined = await cluster.add({ seeds: [cluster.address(0)] });
+    const up = [0, 1, 2, joined];
+    await cluster.until(() => phaseEverywhere(cluster, cluster.address(joined), 'normal', up), {
+      withinMs: 30_000,
+      what: 'the new node serving reads on every node that is up',
+    });
+    await cluster.tick(5_000);
+    stop = true;
+    await cluster.settle(load);
+
+    expect(history.staleReads, 'reads that missed an acknowledged write').to.deep.equal([]);
+    expect((await cluster.store(joined).counts()).live).to.be.above(0);
+  });
+});
