@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startLocalCluster } from '@kvdb/server';
-import { Pool } from 'undici';
+import { loadKeys, rpcClient } from './bench-common.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +39,7 @@ if (!(Number.isInteger(restSeconds) && restSeconds >= 0)) {
 const cluster = await startLocalCluster({ nodes: 1, replicas: 1, dataDir: values['data-dir'] || undefined });
 const { host, port, process: child } = cluster.nodes[0];
 const pid = child.pid;
-const pool = new Pool(`http://${host}:${port}`, { connections: 4 });
+const rpc = rpcClient(host, port);
 const log = (line) => values.json || process.stderr.write(`${line}\n`);
 
 try {
@@ -47,23 +47,7 @@ try {
   log(`empty node: ${mb(empty)} resident`);
 
   const loadStart = performance.now();
-  let next = 0;
-  const loaders = Array.from({ length: 4 }, async () => {
-    while (next < keys) {
-      const from = next;
-      next = Math.min(keys, next + BATCH);
-      const batch = [];
-      for (let i = from; i < next; i++) {
-        const value = `${i}:`.padEnd(valueSize, 'v');
-        batch.push({ jsonrpc: '2.0', id: i, method: 'set', params: { key: `key:${i}`, value } });
-      }
-      const replies = await rpc(batch);
-      const failed = replies.find((reply) => reply.error !== undefined);
-      if (failed) throw new Error(`set failed: ${JSON.stringify(failed.error)}`);
-      if (next % 100_000 < BATCH) log(`  loaded ${next.toLocaleString('en-US')}`);
-    }
-  });
-  await Promise.all(loaders);
+  await loadKeys(rpc, { keys, valueSize, batch: BATCH, log });
   const loadSeconds = (performance.now() - loadStart) / 1000;
   const justLoaded = rss(pid);
   const loaded = await settledRss(pid);
@@ -142,18 +126,8 @@ try {
     process.stdout.write(`${JSON.stringify(figures)}\n`);
   }
 } finally {
-  await pool.close();
+  await rpc.close();
   await cluster.stop();
-}
-
-async function rpc(body) {
-  const response = await pool.request({
-    method: 'POST',
-    path: '/',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return response.body.json();
 }
 
 /**
