@@ -59,6 +59,11 @@ export interface ClusterNodeInit extends CoordinatorInit {
    * @default DEFAULT_TOMBSTONE_GRACE_MS (1 hour)
    */
   tombstoneGraceMs?: number;
+  /**
+   * Most bytes of records in one call of a background transfer; keep it at most half the peers' frame limit.
+   * @default DEFAULT_BATCH_BYTES (4 MiB)
+   */
+  batchBytes?: number;
 }
 
 /**
@@ -104,7 +109,11 @@ export class ClusterNode implements PeerHandler {
     });
     this.hints = new HintedHandoff(
       { membership, transport, clock, logger, hintLog: components.hintLog },
-      { replayIntervalMs: timings.hintReplayIntervalMs, maxAgeMs: tombstoneGraceMs },
+      {
+        replayIntervalMs: timings.hintReplayIntervalMs,
+        maxAgeMs: tombstoneGraceMs,
+        batchBytes: init.batchBytes,
+      },
     );
     this.coordinator = new Coordinator(
       {
@@ -125,11 +134,11 @@ export class ClusterNode implements PeerHandler {
     );
     this.antiEntropy = new AntiEntropy(
       { membership, replica: this.replica, transport, clock, logger },
-      { intervalMs: timings.antiEntropyIntervalMs, replicas },
+      { intervalMs: timings.antiEntropyIntervalMs, replicas, batchBytes: init.batchBytes },
     );
     this.rebalancer = new Rebalancer(
       { membership, replica: this.replica, transport, clock, logger },
-      { intervalMs: timings.rebalanceIntervalMs, replicas },
+      { intervalMs: timings.rebalanceIntervalMs, replicas, batchBytes: init.batchBytes },
     );
     this.tombstones = new TombstoneCollector(
       { membership, replica: this.replica, transport, clock, logger },

@@ -41,6 +41,13 @@ export const DEFAULT_TASK_TIMEOUT_MS = 5_000;
 /** Records or keys in each batched call of a background task. */
 export const DEFAULT_BATCH_SIZE = 500;
 
+/**
+ * Most bytes of records (their JSON, as UTF-8) in one batched call of a background transfer: rebalancing, hint
+ * replay, anti-entropy's pushes and the replies to its pulls. Half the peers' 8 MiB frame limit
+ * (`DEFAULT_MAX_BODY_BYTES`), leaving room for the call around them; a single larger record goes alone.
+ */
+export const DEFAULT_BATCH_BYTES = 4 * 1_048_576;
+
 /** How often a background task runs, unless its timings or its own default say otherwise. */
 export const DEFAULT_TASK_INTERVAL_MS = 5_000;
 

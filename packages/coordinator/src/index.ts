@@ -63,3 +63,11 @@ export { ReplicaDigests, scanPages } from './replica-digests.js';
 export { allSettledOrThrow, RunsUnderWay } from './runs-under-way.js';
 export { seededRandom } from './seeded-random.js';
 export { TombstoneCollector, type TombstoneCollectorInit } from './tombstone-collector.js';
+export {
+  type BatchLimits,
+  type Entry,
+  type EntryBatch,
+  entryBatches,
+  entryBytes,
+  readEntries,
+} from './transfer.js';

@@ -1,11 +1,17 @@
-import { type MemberAddress, reasonOf, UnavailableError } from '@kvdb/core';
+import { type MemberAddress, type PutResult, reasonOf, UnavailableError } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_TASK_INTERVAL_MS, DEFAULT_TASK_TIMEOUT_MS } from './defaults.js';
+import {
+  DEFAULT_BATCH_BYTES,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_TASK_INTERVAL_MS,
+  DEFAULT_TASK_TIMEOUT_MS,
+} from './defaults.js';
 import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
 import { RunsUnderWay } from './runs-under-way.js';
+import { type BatchLimits, type EntryBatch, entryBatches, readEntries } from './transfer.js';
 
 export interface ReplicaTaskComponents {
   membership: Membership;
@@ -24,6 +30,8 @@ export interface ReplicaTaskInit {
   timeoutMs?: number;
   /** Records or keys per batched call. @default DEFAULT_BATCH_SIZE */
   batchSize?: number;
+  /** Bytes of records per batched call (see `entryBatches`). @default DEFAULT_BATCH_BYTES */
+  batchBytes?: number;
 }
 
 /**
@@ -40,6 +48,7 @@ export abstract class ReplicaTask {
   protected readonly replicas: () => number;
   protected readonly timeoutMs: number;
   protected readonly batchSize: number;
+  protected readonly batchBytes: number;
   private loop: Repeating | undefined;
   /** Runs of the timer, and runs asked for directly (a leave's drain), until they end. */
   protected readonly runs = new RunsUnderWay();
@@ -62,6 +71,29 @@ export abstract class ReplicaTask {
     this.replicas = init.replicas;
     this.timeoutMs = init.timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
     this.batchSize = init.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.batchBytes = init.batchBytes ?? DEFAULT_BATCH_BYTES;
+  }
+
+  protected get batchLimits(): BatchLimits {
+    return { maxCount: this.batchSize, maxBytes: this.batchBytes };
+  }
+
+  /** The current records of `keys`, in batches within the limits, each read when its batch is made. */
+  protected recordBatches(keys: Iterable<string>): AsyncIterable<EntryBatch> {
+    return entryBatches(
+      readEntries((key) => this.replica.get(key), keys),
+      this.batchLimits,
+    );
+  }
+
+  /** Sends a batch to `peer`. */
+  protected putMany(peer: MemberAddress, batch: EntryBatch): Promise<PutResult[]> {
+    return this.transport.call(
+      peer,
+      'peer.put_many',
+      { entries: batch.entries },
+      { timeoutMs: this.timeoutMs },
+    );
   }
 
   start(): void {

@@ -176,6 +176,16 @@ export interface DigestReply {
   segments?: Array<[number, number, number]>;
 }
 
+export interface GetManyParams {
+  keys: string[];
+  /**
+   * Caps the reply: it stops before the record that would take it past this many bytes of JSON (it always holds
+   * at least one), so it may answer fewer keys than asked, the first ones; the asker asks again for the rest.
+   * @default no cap
+   */
+  maxBytes?: number;
+}
+
 /** Methods nodes call on each other, under the `peer.` prefix. */
 export interface PeerMethods {
   'peer.ping': [PingParams, GossipReply];
@@ -183,7 +193,7 @@ export interface PeerMethods {
   'peer.sync': [{ members: MemberState[] }, { members: MemberState[] }];
   'peer.get': [{ key: string }, KVRecord | null];
   'peer.put': [{ key: string; record: KVRecord }, PutResult];
-  'peer.get_many': [{ keys: string[] }, Array<KVRecord | null>];
+  'peer.get_many': [GetManyParams, Array<KVRecord | null>];
   'peer.put_many': [{ entries: Array<[string, KVRecord]> }, PutResult[]];
   /** A bounded page of the replica's keys, tombstones included, in `compareKeys` order. */
   'peer.keys': [KeyScanParams, KeyVersion[]];

@@ -206,3 +206,35 @@ describe('peer.keys params', () => {
     }
   });
 });
+
+describe('peer.get_many params', () => {
+  const peerGetMany = defined(
+    peerMethods.find((definition) => definition.name === 'peer.get_many'),
+    'the peer.get_many method',
+  );
+  let context: MethodContext;
+  const keys = ['a', 'b', 'c', 'd', 'e'];
+
+  before(async () => {
+    const node = singleNode();
+    context = node.context;
+    for (const key of keys) await node.coordinator.set(key, key.repeat(100));
+  });
+
+  it('caps a get_many reply at maxBytes, always answering the first key', async () => {
+    expect(await call(peerGetMany, { keys }, context)).to.have.length(5);
+    expect(await call(peerGetMany, { keys, maxBytes: 400 }, context)).to.have.length(2);
+    const [first] = (await call(peerGetMany, { keys, maxBytes: 1 }, context)) as Array<{ value: string }>;
+    expect(first?.value).to.equal('a'.repeat(100));
+  });
+
+  it('refuses a malformed cap with -32602', async () => {
+    for (const raw of [
+      { keys, maxBytes: 0 },
+      { keys, maxBytes: 1.5 },
+      { keys, maxBytes: '10' },
+    ]) {
+      await refusal(call(peerGetMany, raw, context));
+    }
+  });
+});

@@ -78,8 +78,12 @@ export const peerMethods: MethodDefinition[] = [
   },
   {
     name: 'peer.get_many',
-    params: ['keys'],
-    call: (params, { peer }) => peer['peer.get_many']({ keys: requireArray(params, 'keys', isKey, 'keys') }),
+    params: ['keys', 'maxBytes'],
+    call: (params, { peer }) =>
+      peer['peer.get_many']({
+        keys: requireArray(params, 'keys', isKey, 'keys'),
+        maxBytes: optionalLimit(params, 'maxBytes', Number.MAX_SAFE_INTEGER),
+      }),
   },
   {
     name: 'peer.put_many',
