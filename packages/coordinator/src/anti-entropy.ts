@@ -12,7 +12,7 @@ import {
   type Version,
 } from '@kvdb/core';
 import { sleep } from './clock.js';
-import { DEFAULT_SETTLE_MS, SCAN_PAUSE_FACTOR } from './defaults.js';
+import { DEFAULT_SETTLE_MS, RANGE_PAGE, SCAN_PAUSE_FACTOR } from './defaults.js';
 import type { DigestIndex } from './digest-index.js';
 import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
 import type { Entry } from './transfer.js';
@@ -202,9 +202,10 @@ export class AntiEntropy extends ReplicaTask {
   }
 
   /**
-   * This node's keys in `segments`. Refused when this node is on another ring than the asker (its ring changed
-   * since the asker compared digests): an empty answer would read as "none held here" and have the asker push
-   * every record of those segments.
+   * This node's keys in `segments`: with `limit` (or `after`), one page of at most `limit` of them in key order,
+   * after `after`; without, all of them at once, as an asker that does not page expects. Refused when this node is
+   * on another ring than the asker (its ring changed since the asker compared digests): an empty answer would
+   * read as "none held here" and have the asker push every record of those segments.
    */
   async handleRange(params: PeerParams<'peer.range'>): Promise<KeyVersion[]> {
     const onAskersRing = () => {
@@ -213,13 +214,18 @@ export class AntiEntropy extends ReplicaTask {
       }
     };
     onAskersRing();
-    const found = await this.replica.keyVersions(new Set(params.segments));
+    const segments = new Set(params.segments);
+    const { after, limit } = params;
+    const found =
+      after === undefined && limit === undefined
+        ? [...(await this.replica.keyVersions(segments)).values()].flat()
+        : await this.replica.keyVersionsPage(segments, { after, limit: limit ?? RANGE_PAGE });
     onAskersRing(); // the ring may have changed while the keys were read, a page at a time
-    return [...found.values()].flat();
+    return found;
   }
 
   /**
-   * Reconciles `segments` with `peer`: pulls what it holds newer than `held` (noting
+   * Reconciles `segments` with `peer`, a page of its keys at a time: pulls what it holds newer than `held` (noting
    * it in `pulled`) and pushes what this node holds newer, then what it holds that the peer lacks. Resolves false
    * when this node's ring changed meanwhile (its segments no longer compare), leaving the rest for another round.
    */
@@ -231,23 +237,32 @@ export class AntiEntropy extends ReplicaTask {
     pulled: Map<string, Version>,
     current: () => boolean,
   ): Promise<boolean> {
-    const theirs = await this.transport.call(
-      peer,
-      'peer.range',
-      { ring, segments },
-      { timeoutMs: this.timeoutMs },
-    );
-    if (!current()) return false;
-    const pull: string[] = [];
-    const push: string[] = [];
-    for (const [key, version] of theirs) {
-      const own = held.get(key);
-      if (own === undefined || compareVersions(version, own) > 0) pull.push(key);
-      else if (compareVersions(own, version) > 0) push.push(key);
-      held.delete(key);
+    const counts = { pulled: 0, pushed: 0 };
+    let after: string | undefined;
+    for (;;) {
+      const theirs = await this.transport.call(
+        peer,
+        'peer.range',
+        { ring, segments, after, limit: RANGE_PAGE },
+        { timeoutMs: this.timeoutMs },
+      );
+      if (!current()) return false;
+      const pull: string[] = [];
+      const push: string[] = [];
+      for (const [key, version] of theirs) {
+        const own = held.get(key);
+        if (own === undefined || compareVersions(version, own) > 0) pull.push(key);
+        else if (compareVersions(own, version) > 0) push.push(key);
+        held.delete(key);
+      }
+      counts.pulled += await this.pull(peer, pull, pulled);
+      counts.pushed += await this.push(peer, push);
+      const last = theirs.at(-1);
+      if (last === undefined || theirs.length < RANGE_PAGE) break;
+      after = last[0];
     }
-    const counts = { pulled: await this.pull(peer, pull, pulled), pushed: await this.push(peer, push) };
-    // What is left the peer did not list: it lacks it. Iterated, not spread: it may be every key of a store.
+    // What is left the peer did not list: it lacks it (if the segments still compare).
+    if (!current()) return false;
     counts.pushed += await this.push(peer, held.keys());
     if (counts.pulled + counts.pushed > 0) {
       this.log.debug(`anti-entropy with ${peer}: pulled ${counts.pulled}, pushed ${counts.pushed}`);

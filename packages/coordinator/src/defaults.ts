@@ -48,6 +48,9 @@ export const DEFAULT_BATCH_SIZE = 500;
  */
 export const DEFAULT_BATCH_BYTES = 4 * 1_048_576;
 
+/** Key versions in one page of a `peer.range` reply: anti-entropy asks for a peer's keys a page at a time. */
+export const RANGE_PAGE = 5_000;
+
 /** How often a background task runs, unless its timings or its own default say otherwise. */
 export const DEFAULT_TASK_INTERVAL_MS = 5_000;
 

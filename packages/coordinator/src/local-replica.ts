@@ -159,6 +159,15 @@ export class LocalReplica implements PeerHandler {
     return this.index.keyVersions(segments, signal);
   }
 
+  /** One page of the heads of the records in these segments (see `ReplicaDigests.keyVersionsPage`). */
+  keyVersionsPage(
+    segments: ReadonlySet<number>,
+    page: { after?: string; limit: number },
+    signal?: AbortSignal,
+  ): Promise<KeyVersion[]> {
+    return this.index.keyVersionsPage(segments, page, signal);
+  }
+
   /** Re-keys the digests to a new ring (see `ReplicaDigests.useRing`). */
   useRing(ring: HashRing): void {
     this.index.useRing(ring);

@@ -1,6 +1,12 @@
 import { DEFAULT_MAX_BODY_BYTES, type KVRecord, type PeerParams, type PutResult } from '@kvdb/core';
 import { expect } from 'chai';
-import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, LOCAL_TIMINGS, type Timings } from '../src/defaults.js';
+import {
+  DEFAULT_BATCH_BYTES,
+  DEFAULT_BATCH_SIZE,
+  LOCAL_TIMINGS,
+  RANGE_PAGE,
+  type Timings,
+} from '../src/defaults.js';
 import { HintedHandoff } from '../src/hinted-handoff.js';
 import { Membership } from '../src/membership.js';
 import type { PeerTransport } from '../src/peer-transport.js';
@@ -164,6 +170,19 @@ describe('Background transfers within the frame limit (simulated cluster)', () =
     expect((await cluster.store(1).counts()).live).to.equal(keys.length);
     expect(cluster.node(0).antiEntropy.stats.keysPushed).to.equal(keys.length);
     expect(cluster.traffic.calls('peer.put_many')).to.equal(keys.length / DEFAULT_BATCH_SIZE);
+  });
+
+  it("asks for a peer's keys a page at a time, each page a bounded reply", async () => {
+    cluster = await createSimCluster({ n: 2, replicas: 2, seed: 65, timings: QUIET });
+    const keys = keysOf(2 * RANGE_PAGE + 100);
+    await seed(cluster, 0, keys);
+
+    cluster.traffic.reset();
+    await cluster.settle(cluster.node(1).antiEntropy.syncWith(cluster.address(0)), 60_000);
+    expect((await cluster.store(1).counts()).live).to.equal(keys.length);
+    expect(cluster.traffic.calls('peer.range'), 'three pages').to.equal(3);
+    const range = defined(cluster.network.largest.get('peer.range'));
+    expect(range.reply, 'a page, not every key').to.be.below(cluster.traffic.bytes('peer.range') / 2);
   });
 });
 

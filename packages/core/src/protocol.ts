@@ -186,6 +186,20 @@ export interface GetManyParams {
   maxBytes?: number;
 }
 
+/** What `peer.range` asks for: a replica's keys in some ring segments, all at once or a page at a time. */
+export interface RangeParams {
+  /** The asker's digest index id. */
+  ring: string;
+  segments: number[];
+  /** Only keys after this one (exclusive): the last key of the page before. */
+  after?: string;
+  /**
+   * Answer one page of at most this many keys; a shorter page is the last. Without `limit` and `after`, every
+   * key at once. @default RANGE_PAGE when `after` is given
+   */
+  limit?: number;
+}
+
 /** Methods nodes call on each other, under the `peer.` prefix. */
 export interface PeerMethods {
   'peer.ping': [PingParams, GossipReply];
@@ -199,10 +213,10 @@ export interface PeerMethods {
   'peer.keys': [KeyScanParams, KeyVersion[]];
   'peer.digest': [DigestParams, DigestReply];
   /**
-   * The replica's keys in these segments of the ring named in `ring` (a digest index id); refused (unavailable)
-   * when it is on another ring.
+   * The replica's keys in these segments of the ring named in `ring` (a digest index id), in `compareKeys` order;
+   * refused (unavailable) when it is on another ring.
    */
-  'peer.range': [{ ring: string; segments: number[] }, KeyVersion[]];
+  'peer.range': [RangeParams, KeyVersion[]];
   /** Removes these tombstones, each only if it is still exactly that version; resolves with how many went. */
   'peer.purge': [{ entries: Array<[string, Version]> }, number];
 }

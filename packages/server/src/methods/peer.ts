@@ -115,11 +115,13 @@ export const peerMethods: MethodDefinition[] = [
   },
   {
     name: 'peer.range',
-    params: ['ring', 'segments'],
-    call: (params, { peer }) =>
+    params: ['ring', 'segments', 'after', 'limit'],
+    call: (params, { peer, limits }) =>
       peer['peer.range']({
         ring: requireString(params, 'ring'),
         segments: requireArray(params, 'segments', isSegment, 'segment numbers'),
+        after: optionalKeyText(params, 'after', limits),
+        limit: optionalLimit(params, 'limit', MAX_LIST_LIMIT),
       }),
   },
   {
