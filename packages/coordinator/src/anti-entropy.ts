@@ -15,7 +15,7 @@ import { sleep } from './clock.js';
 import { DEFAULT_SETTLE_MS, RANGE_PAGE, SCAN_PAUSE_FACTOR } from './defaults.js';
 import type { DigestIndex } from './digest-index.js';
 import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
-import type { Entry } from './transfer.js';
+import { type Entry, entryBytes } from './transfer.js';
 
 /**
  * `intervalMs`: the least pause between rounds; `batchSize` and `batchBytes`: records and their bytes per
@@ -292,16 +292,19 @@ export class AntiEntropy extends ReplicaTask {
       );
       if (records.length === 0) throw new Error(`${peer} answered none of ${asked.length} key(s) asked`);
       const entries: Entry[] = [];
+      let bytes = 0;
       for (const [index, record] of records.slice(0, asked.length).entries()) {
         const key = asked[index] as string;
         if (!record) continue;
         entries.push([key, record]);
+        bytes += entryBytes(key, record);
       }
       i += Math.min(records.length, asked.length);
       await this.replica.answer('peer.put_many', { entries });
       for (const [key, record] of entries) pulled.set(key, record.version);
       this.stats.keysPulled += entries.length;
       stored += entries.length;
+      await this.throttle.take(bytes, this.signal);
     }
     return stored;
   }

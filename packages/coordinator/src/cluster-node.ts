@@ -13,6 +13,7 @@ import { type Clock, systemClock } from './clock.js';
 import { Coordinator, type CoordinatorInit } from './coordinator.js';
 import {
   DEFAULT_LEAVE_TIMEOUT_MS,
+  DEFAULT_STREAM_THROUGHPUT,
   DEFAULT_TIMINGS,
   DEFAULT_TOMBSTONE_GRACE_MS,
   TIMING_PRESETS,
@@ -25,6 +26,7 @@ import { type Logger, silentLogger } from './logger.js';
 import { Membership } from './membership.js';
 import { dispatchPeer, type PeerHandler, type PeerHandlers, type PeerTransport } from './peer-transport.js';
 import { Rebalancer } from './rebalancer.js';
+import { Throttle } from './throttle.js';
 import { TombstoneCollector } from './tombstone-collector.js';
 
 export interface ClusterNodeComponents {
@@ -60,6 +62,11 @@ export interface ClusterNodeInit extends CoordinatorInit {
    */
   tombstoneGraceMs?: number;
   /**
+   * Bytes per second that the node's background transfers (rebalancing, a leave's drain, hint replay,
+   * anti-entropy) send together, on average; 0 leaves them unthrottled. @default DEFAULT_STREAM_THROUGHPUT (32 MiB/s)
+   */
+  streamThroughput?: number;
+  /**
    * Most bytes of records in one call of a background transfer; keep it at most half the peers' frame limit.
    * @default DEFAULT_BATCH_BYTES (4 MiB)
    */
@@ -80,6 +87,8 @@ export class ClusterNode implements PeerHandler {
   readonly antiEntropy: AntiEntropy;
   readonly rebalancer: Rebalancer;
   readonly tombstones: TombstoneCollector;
+  /** The throttle every background transfer of the node shares (`streamThroughput`). */
+  readonly throttle: Throttle;
   /** The handler of every peer method, each from the part that owns it. */
   readonly peerHandlers: PeerHandlers;
   private readonly log: Logger;
@@ -94,6 +103,8 @@ export class ClusterNode implements PeerHandler {
     this.log = logger;
     this.leaveTimeoutMs = init.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
     const tombstoneGraceMs = init.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
+    const throttle = new Throttle(clock, init.streamThroughput ?? DEFAULT_STREAM_THROUGHPUT);
+    this.throttle = throttle;
     this.membership = new Membership(
       init.self,
       (init.seeds ?? []).filter((seed) => seed !== init.self),
@@ -108,7 +119,7 @@ export class ClusterNode implements PeerHandler {
       clock,
     });
     this.hints = new HintedHandoff(
-      { membership, transport, clock, logger, hintLog: components.hintLog },
+      { membership, transport, clock, logger, hintLog: components.hintLog, throttle },
       {
         replayIntervalMs: timings.hintReplayIntervalMs,
         maxAgeMs: tombstoneGraceMs,
@@ -133,11 +144,11 @@ export class ClusterNode implements PeerHandler {
       { timings },
     );
     this.antiEntropy = new AntiEntropy(
-      { membership, replica: this.replica, transport, clock, logger },
+      { membership, replica: this.replica, transport, clock, logger, throttle },
       { intervalMs: timings.antiEntropyIntervalMs, replicas, batchBytes: init.batchBytes },
     );
     this.rebalancer = new Rebalancer(
-      { membership, replica: this.replica, transport, clock, logger },
+      { membership, replica: this.replica, transport, clock, logger, throttle },
       { intervalMs: timings.rebalanceIntervalMs, replicas, batchBytes: init.batchBytes },
     );
     this.tombstones = new TombstoneCollector(

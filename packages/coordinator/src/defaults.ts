@@ -48,6 +48,12 @@ export const DEFAULT_BATCH_SIZE = 500;
  */
 export const DEFAULT_BATCH_BYTES = 4 * 1_048_576;
 
+/**
+ * Bytes per second that a node's background transfers (rebalancing, a leave's drain, hint replay, anti-entropy's
+ * pushes and pulls) send together, on average: 32 MiB/s, after Cassandra's `stream_throughput_outbound`.
+ */
+export const DEFAULT_STREAM_THROUGHPUT = 32 * 1_048_576;
+
 /** Key versions in one page of a `peer.range` reply: anti-entropy asks for a peer's keys a page at a time. */
 export const RANGE_PAGE = 5_000;
 

@@ -12,6 +12,7 @@ import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
 import { RunsUnderWay } from './runs-under-way.js';
+import { type Throttle, unthrottled } from './throttle.js';
 import { type BatchLimits, entryBatches } from './transfer.js';
 
 /** Where hints are kept durably: defined beside `Store` in @kvdb/core, so a store need not depend on this package. */
@@ -50,6 +51,7 @@ export class HintedHandoff {
   private readonly replayIntervalMs: number;
   private readonly maxHintsPerMember: number;
   private readonly limits: BatchLimits;
+  private readonly throttle: Throttle;
   private readonly timeoutMs: number;
   private readonly maxAgeMs: number;
   private readonly replaying = new Set<MemberAddress>();
@@ -67,6 +69,8 @@ export class HintedHandoff {
       clock?: Clock;
       logger?: Logger;
       hintLog?: HintLog;
+      /** The node's throttle, shared by all its background transfers. @default none: unthrottled */
+      throttle?: Throttle;
     },
     init: HintedHandoffInit = {},
   ) {
@@ -81,6 +85,7 @@ export class HintedHandoff {
       maxCount: init.batchSize ?? DEFAULT_BATCH_SIZE,
       maxBytes: init.batchBytes ?? DEFAULT_BATCH_BYTES,
     };
+    this.throttle = components.throttle ?? unthrottled(this.clock);
     this.timeoutMs = init.timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
     this.maxAgeMs = init.maxAgeMs ?? Number.POSITIVE_INFINITY;
   }
@@ -177,7 +182,8 @@ export class HintedHandoff {
       // reached in the same pass. Another pass retries what a replica did not confirm, while any is confirmed.
       for (let confirmed = 1; forMember.size > 0 && confirmed > 0; ) {
         confirmed = 0;
-        for await (const { entries } of entryBatches(forMember, this.limits)) {
+        for await (const { entries, bytes } of entryBatches(forMember, this.limits)) {
+          await this.throttle.take(bytes);
           const results = await this.transport.call(
             member,
             'peer.put_many',

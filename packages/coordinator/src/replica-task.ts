@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
 import { RunsUnderWay } from './runs-under-way.js';
+import { type Throttle, unthrottled } from './throttle.js';
 import { type BatchLimits, type EntryBatch, entryBatches, readEntries } from './transfer.js';
 
 export interface ReplicaTaskComponents {
@@ -19,6 +20,8 @@ export interface ReplicaTaskComponents {
   transport: PeerTransport;
   clock?: Clock;
   logger?: Logger;
+  /** The node's throttle, shared by all its background transfers. @default none: unthrottled */
+  throttle?: Throttle;
 }
 
 export interface ReplicaTaskInit {
@@ -49,6 +52,7 @@ export abstract class ReplicaTask {
   protected readonly timeoutMs: number;
   protected readonly batchSize: number;
   protected readonly batchBytes: number;
+  protected readonly throttle: Throttle;
   private loop: Repeating | undefined;
   /** Runs of the timer, and runs asked for directly (a leave's drain), until they end. */
   protected readonly runs = new RunsUnderWay();
@@ -72,6 +76,7 @@ export abstract class ReplicaTask {
     this.timeoutMs = init.timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
     this.batchSize = init.batchSize ?? DEFAULT_BATCH_SIZE;
     this.batchBytes = init.batchBytes ?? DEFAULT_BATCH_BYTES;
+    this.throttle = components.throttle ?? unthrottled(this.clock);
   }
 
   protected get batchLimits(): BatchLimits {
@@ -86,8 +91,11 @@ export abstract class ReplicaTask {
     );
   }
 
-  /** Sends a batch to `peer`. */
-  protected putMany(peer: MemberAddress, batch: EntryBatch): Promise<PutResult[]> {
+  /** Sends a batch to `peer` once the node's throttle lets it. */
+  protected async putMany(peer: MemberAddress, batch: EntryBatch): Promise<PutResult[]> {
+    const signal = this.signal;
+    await this.throttle.take(batch.bytes, signal);
+    signal.throwIfAborted();
     return this.transport.call(
       peer,
       'peer.put_many',
