@@ -84,6 +84,7 @@ export class KVNode {
         readRepairChance: config.readRepairChance,
         timings: config.timings,
         tombstoneGraceMs: config.tombstoneGraceMs,
+        streamThroughput: config.streamThroughput,
         // Each call of a background transfer within the frames the peers take.
         batchBytes: Math.min(DEFAULT_BATCH_BYTES, Math.floor(limits.maxBodyBytes / 2)),
       },
