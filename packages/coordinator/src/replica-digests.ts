@@ -171,7 +171,8 @@ export class ReplicaDigests {
 /**
  * Every record's `[key, version, deleted]`, in key order, a page of the store's key scan at a time with a turn of
  * the event loop between pages: how background tasks read a large store without holding requests up. Writes made
- * meanwhile may or may not be seen. With `from`, the scan starts after that key. When `signal` aborts, the next page throws the signal's reason instead.
+ * meanwhile may or may not be seen. With `from`, the scan starts after that key. When `signal` aborts, the next
+ * page throws the signal's reason instead.
  */
 export async function* scanPages(
   store: Pick<Store, 'scanKeys'>,

@@ -213,8 +213,8 @@ export interface PeerMethods {
   'peer.keys': [KeyScanParams, KeyVersion[]];
   'peer.digest': [DigestParams, DigestReply];
   /**
-   * The replica's keys in these segments of the ring named in `ring` (a digest index id), in `compareKeys` order;
-   * refused (unavailable) when it is on another ring.
+   * The replica's keys in these segments of the ring named in `ring` (a digest index id), a page of them in
+   * `compareKeys` order when `after` or `limit` is given; refused (unavailable) when it is on another ring.
    */
   'peer.range': [RangeParams, KeyVersion[]];
   /** Removes these tombstones, each only if it is still exactly that version; resolves with how many went. */
