@@ -5,20 +5,21 @@ import {
   type DigestReply,
   type HashRing,
   type KeyVersion,
-  type KVRecord,
   type MemberAddress,
+  type PeerParams,
   reasonOf,
   UnavailableError,
   type Version,
 } from '@kvdb/core';
 import { sleep } from './clock.js';
-import { DEFAULT_SETTLE_MS, SCAN_PAUSE_FACTOR } from './defaults.js';
+import { DEFAULT_SETTLE_MS, RANGE_PAGE, SCAN_PAUSE_FACTOR } from './defaults.js';
 import type { DigestIndex } from './digest-index.js';
 import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
+import { type Entry, entryBytes } from './transfer.js';
 
 /**
- * `intervalMs`: the least pause between rounds; `batchSize`: records per get_many/put_many call; `settleMs`: how
- * long a difference must last to be repaired.
+ * `intervalMs`: the least pause between rounds; `batchSize` and `batchBytes`: records and their bytes per
+ * get_many/put_many call; `settleMs`: how long a difference must last to be repaired.
  */
 export interface AntiEntropyInit extends ReplicaTaskInit {
   /**
@@ -110,14 +111,8 @@ export class AntiEntropy extends ReplicaTask {
     for (const [peer, segments] of differing) {
       if (!current()) break;
       await this.attempt(peer, async () => {
-        const remote = await this.transport.call(
-          peer,
-          'peer.range',
-          { ring: digests.id, segments },
-          { timeoutMs: this.timeoutMs },
-        );
-        if (!current()) return; // this node's ring changed during the call: its segments no longer compare
-        await this.reconcile(peer, this.held(ring, segments, mine, pulled), remote, pulled);
+        const held = this.held(ring, segments, mine, pulled);
+        if (!(await this.repair(peer, digests.id, segments, held, pulled, current))) return;
         this.stats.segmentsRepaired += segments.length;
         repaired += segments.length;
       });
@@ -207,67 +202,121 @@ export class AntiEntropy extends ReplicaTask {
   }
 
   /**
-   * This node's keys in `segments`. Refused when this node is on another ring than the asker (its ring changed
-   * since the asker compared digests): an empty answer would read as "none held here" and have the asker push
-   * every record of those segments.
+   * This node's keys in `segments`: with `limit` (or `after`), one page of at most `limit` of them in key order,
+   * after `after`; without, all of them at once, as an asker that does not page expects. Refused when this node is
+   * on another ring than the asker (its ring changed since the asker compared digests): an empty answer would
+   * read as "none held here" and have the asker push every record of those segments.
    */
-  async handleRange(params: { ring: string; segments: number[] }): Promise<KeyVersion[]> {
+  async handleRange(params: PeerParams<'peer.range'>): Promise<KeyVersion[]> {
     const onAskersRing = () => {
       if (params.ring !== this.replica.digests.id) {
         throw new UnavailableError(`${this.membership.self} is on another ring now; compare digests again`);
       }
     };
     onAskersRing();
-    const found = await this.replica.keyVersions(new Set(params.segments));
+    const segments = new Set(params.segments);
+    const { after, limit } = params;
+    const found =
+      after === undefined && limit === undefined
+        ? [...(await this.replica.keyVersions(segments)).values()].flat()
+        : await this.replica.keyVersionsPage(segments, { after, limit: limit ?? RANGE_PAGE });
     onAskersRing(); // the ring may have changed while the keys were read, a page at a time
-    return [...found.values()].flat();
+    return found;
   }
 
-  /** Pulls what `peer` holds newer than `ours` (noting it in `pulled`) and pushes what this node holds newer. */
-  private async reconcile(
+  /**
+   * Reconciles `segments` with `peer`, a page of its keys at a time: pulls what it holds newer than `held` (noting
+   * it in `pulled`) and pushes what this node holds newer, then what it holds that the peer lacks. Resolves false
+   * when this node's ring changed meanwhile (its segments no longer compare), leaving the rest for another round.
+   */
+  private async repair(
     peer: MemberAddress,
-    ours: Map<string, Version>,
-    theirs: KeyVersion[],
+    ring: string,
+    segments: number[],
+    held: Map<string, Version>,
     pulled: Map<string, Version>,
-  ): Promise<void> {
-    const pull: string[] = [];
-    const push: string[] = [];
-    for (const [key, version] of theirs) {
-      const own = ours.get(key);
-      if (own === undefined || compareVersions(version, own) > 0) pull.push(key);
-      else if (compareVersions(own, version) > 0) push.push(key);
-      ours.delete(key);
+    current: () => boolean,
+  ): Promise<boolean> {
+    const counts = { pulled: 0, pushed: 0 };
+    let after: string | undefined;
+    for (;;) {
+      const theirs = await this.transport.call(
+        peer,
+        'peer.range',
+        { ring, segments, after, limit: RANGE_PAGE },
+        { timeoutMs: this.timeoutMs },
+      );
+      if (!current()) return false;
+      const pull: string[] = [];
+      const push: string[] = [];
+      for (const [key, version] of theirs) {
+        const own = held.get(key);
+        if (own === undefined || compareVersions(version, own) > 0) pull.push(key);
+        else if (compareVersions(own, version) > 0) push.push(key);
+        held.delete(key);
+      }
+      counts.pulled += await this.pull(peer, pull, pulled);
+      counts.pushed += await this.push(peer, push);
+      const last = theirs.at(-1);
+      if (last === undefined || theirs.length < RANGE_PAGE) break;
+      after = last[0];
     }
-    push.push(...ours.keys());
+    // What is left the peer did not list: it lacks it (if the segments still compare).
+    if (!current()) return false;
+    counts.pushed += await this.push(peer, held.keys());
+    if (counts.pulled + counts.pushed > 0) {
+      this.log.debug(`anti-entropy with ${peer}: pulled ${counts.pulled}, pushed ${counts.pushed}`);
+    }
+    return true;
+  }
 
-    for (let i = 0; i < pull.length; i += this.batchSize) {
-      const keys = pull.slice(i, i + this.batchSize);
+  /**
+   * Pulls `keys` from `peer` into this replica, noting each version in `pulled`; resolves with how many it stored.
+   * The peer caps each reply at `batchBytes` (the asker cannot know the sizes of records it has not seen): a reply
+   * shorter than the keys asked stops before the record that would have taken it past the cap, and the rest are
+   * asked for again.
+   */
+  private async pull(
+    peer: MemberAddress,
+    keys: readonly string[],
+    pulled: Map<string, Version>,
+  ): Promise<number> {
+    let stored = 0;
+    for (let i = 0; i < keys.length; ) {
+      const asked = keys.slice(i, i + this.batchSize);
       const records = await this.transport.call(
         peer,
         'peer.get_many',
-        { keys },
+        { keys: asked, maxBytes: this.batchBytes },
         { timeoutMs: this.timeoutMs },
       );
-      const entries: Array<[string, KVRecord]> = [];
-      keys.forEach((key, index) => {
-        const record = records[index];
-        if (record) entries.push([key, record]);
-      });
+      if (records.length === 0) throw new Error(`${peer} answered none of ${asked.length} key(s) asked`);
+      const entries: Entry[] = [];
+      let bytes = 0;
+      for (const [index, record] of records.slice(0, asked.length).entries()) {
+        const key = asked[index] as string;
+        if (!record) continue;
+        entries.push([key, record]);
+        bytes += entryBytes(key, record);
+      }
+      i += Math.min(records.length, asked.length);
       await this.replica.answer('peer.put_many', { entries });
       for (const [key, record] of entries) pulled.set(key, record.version);
       this.stats.keysPulled += entries.length;
+      stored += entries.length;
+      await this.throttle.take(bytes, this.signal);
     }
-    for (let i = 0; i < push.length; i += this.batchSize) {
-      const entries: Array<[string, KVRecord]> = [];
-      for (const key of push.slice(i, i + this.batchSize)) {
-        const record = await this.replica.get(key);
-        if (record !== undefined) entries.push([key, record]);
-      }
-      await this.transport.call(peer, 'peer.put_many', { entries }, { timeoutMs: this.timeoutMs });
-      this.stats.keysPushed += entries.length;
+    return stored;
+  }
+
+  /** Pushes the current records of `keys` to `peer`, in batches within the limits; resolves with how many. */
+  private async push(peer: MemberAddress, keys: Iterable<string>): Promise<number> {
+    let pushed = 0;
+    for await (const batch of this.recordBatches(keys)) {
+      await this.putMany(peer, batch);
+      this.stats.keysPushed += batch.entries.length;
+      pushed += batch.entries.length;
     }
-    if (pull.length + push.length > 0) {
-      this.log.debug(`anti-entropy with ${peer}: pulled ${pull.length}, pushed ${push.length}`);
-    }
+    return pushed;
   }
 }

@@ -13,6 +13,7 @@ import { type Clock, sleep, systemClock } from './clock.js';
 import { Coordinator, type CoordinatorInit } from './coordinator.js';
 import {
   DEFAULT_LEAVE_TIMEOUT_MS,
+  DEFAULT_STREAM_THROUGHPUT,
   DEFAULT_TIMINGS,
   DEFAULT_TOMBSTONE_GRACE_MS,
   TIMING_PRESETS,
@@ -26,6 +27,7 @@ import { Membership } from './membership.js';
 import { dispatchPeer, type PeerHandler, type PeerHandlers, type PeerTransport } from './peer-transport.js';
 import { RangeFill } from './range-fill.js';
 import { Rebalancer } from './rebalancer.js';
+import { Throttle } from './throttle.js';
 import { TombstoneCollector } from './tombstone-collector.js';
 
 /** How often a leave looks whether the new owners of its ranges hold them. */
@@ -67,6 +69,16 @@ export interface ClusterNodeInit extends CoordinatorInit {
    * @default DEFAULT_TOMBSTONE_GRACE_MS (1 hour)
    */
   tombstoneGraceMs?: number;
+  /**
+   * Bytes per second that the node's background transfers (rebalancing, a leave's drain, hint replay,
+   * anti-entropy) send together, on average; 0 leaves them unthrottled. @default DEFAULT_STREAM_THROUGHPUT (32 MiB/s)
+   */
+  streamThroughput?: number;
+  /**
+   * Most bytes of records in one call of a background transfer; keep it at most half the peers' frame limit.
+   * @default DEFAULT_BATCH_BYTES (4 MiB)
+   */
+  batchBytes?: number;
 }
 
 /**
@@ -84,6 +96,8 @@ export class ClusterNode implements PeerHandler {
   readonly rebalancer: Rebalancer;
   readonly rangeFill: RangeFill;
   readonly tombstones: TombstoneCollector;
+  /** The throttle every background transfer of the node shares (`streamThroughput`). */
+  readonly throttle: Throttle;
   /** The handler of every peer method, each from the part that owns it. */
   readonly peerHandlers: PeerHandlers;
   private readonly log: Logger;
@@ -102,6 +116,8 @@ export class ClusterNode implements PeerHandler {
     const tombstoneGraceMs = init.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
     const seeds = (init.seeds ?? []).filter((seed) => seed !== init.self);
     const founding = seeds.length === 0 || (init.seeds ?? []).includes(init.self);
+    const throttle = new Throttle(clock, init.streamThroughput ?? DEFAULT_STREAM_THROUGHPUT);
+    this.throttle = throttle;
     this.membership = new Membership(
       init.self,
       seeds,
@@ -117,8 +133,12 @@ export class ClusterNode implements PeerHandler {
       clock,
     });
     this.hints = new HintedHandoff(
-      { membership, transport, clock, logger, hintLog: components.hintLog },
-      { replayIntervalMs: timings.hintReplayIntervalMs, maxAgeMs: tombstoneGraceMs },
+      { membership, transport, clock, logger, hintLog: components.hintLog, throttle },
+      {
+        replayIntervalMs: timings.hintReplayIntervalMs,
+        maxAgeMs: tombstoneGraceMs,
+        batchBytes: init.batchBytes,
+      },
     );
     this.coordinator = new Coordinator(
       {
@@ -139,15 +159,15 @@ export class ClusterNode implements PeerHandler {
       { timings },
     );
     this.antiEntropy = new AntiEntropy(
-      { membership, replica: this.replica, transport, clock, logger },
-      { intervalMs: timings.antiEntropyIntervalMs, replicas },
+      { membership, replica: this.replica, transport, clock, logger, throttle },
+      { intervalMs: timings.antiEntropyIntervalMs, replicas, batchBytes: init.batchBytes },
     );
     this.rebalancer = new Rebalancer(
-      { membership, replica: this.replica, transport, clock, logger },
-      { intervalMs: timings.rebalanceIntervalMs, replicas },
+      { membership, replica: this.replica, transport, clock, logger, throttle },
+      { intervalMs: timings.rebalanceIntervalMs, replicas, batchBytes: init.batchBytes },
     );
     this.rangeFill = new RangeFill(
-      { membership, replica: this.replica, transport, clock, logger },
+      { membership, replica: this.replica, transport, clock, logger, throttle },
       {
         intervalMs: timings.rebalanceIntervalMs,
         replicas,

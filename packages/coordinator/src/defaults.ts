@@ -41,6 +41,22 @@ export const DEFAULT_TASK_TIMEOUT_MS = 5_000;
 /** Records or keys in each batched call of a background task. */
 export const DEFAULT_BATCH_SIZE = 500;
 
+/**
+ * Most bytes of records (their JSON, as UTF-8) in one batched call of a background transfer: rebalancing, hint
+ * replay, anti-entropy's pushes and the replies to its pulls. Half the peers' 8 MiB frame limit
+ * (`DEFAULT_MAX_BODY_BYTES`), leaving room for the call around them; a single larger record goes alone.
+ */
+export const DEFAULT_BATCH_BYTES = 4 * 1_048_576;
+
+/**
+ * Bytes per second that a node's background transfers (rebalancing, a leave's drain, hint replay, anti-entropy's
+ * pushes and pulls) send together, on average: 32 MiB/s, after Cassandra's `stream_throughput_outbound`.
+ */
+export const DEFAULT_STREAM_THROUGHPUT = 32 * 1_048_576;
+
+/** Key versions in one page of a `peer.range` reply: anti-entropy asks for a peer's keys a page at a time. */
+export const RANGE_PAGE = 5_000;
+
 /** How often a background task runs, unless its timings or its own default say otherwise. */
 export const DEFAULT_TASK_INTERVAL_MS = 5_000;
 
@@ -63,12 +79,6 @@ export const SCAN_PAUSE_FACTOR = 20;
 
 /** Keys read between two turns of the event loop when scanning every key: a few milliseconds of work. */
 export const SCAN_PAGE = 2_000;
-
-/**
- * Most bytes of records in one page a replica streams to a member about to own its ranges: well under the peer
- * frame limit, and a few milliseconds to serialise.
- */
-export const DEFAULT_STREAM_PAGE_BYTES = 2 * 1024 * 1024;
 
 /** Most keys a replica reads to answer one page of a stream, however few of them fall in the asked segments. */
 export const STREAM_SCAN_LIMIT = 10_000;

@@ -1,6 +1,7 @@
 import { type HintLog, type KVRecord, type MemberAddress, newerRecord, reasonOf } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
 import {
+  DEFAULT_BATCH_BYTES,
   DEFAULT_BATCH_SIZE,
   DEFAULT_MAX_HINTS_PER_MEMBER,
   DEFAULT_TASK_TIMEOUT_MS,
@@ -11,6 +12,8 @@ import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
 import { RunsUnderWay } from './runs-under-way.js';
+import { type Throttle, unthrottled } from './throttle.js';
+import { type BatchLimits, entryBatches } from './transfer.js';
 
 /** Where hints are kept durably: defined beside `Store` in @kvdb/core, so a store need not depend on this package. */
 export type { HintLog };
@@ -22,6 +25,8 @@ export interface HintedHandoffInit {
   maxHintsPerMember?: number;
   /** Records per replay call. @default DEFAULT_BATCH_SIZE */
   batchSize?: number;
+  /** Bytes of records per replay call (see `entryBatches`). @default DEFAULT_BATCH_BYTES */
+  batchBytes?: number;
   /** Timeout of one replay call. @default DEFAULT_TASK_TIMEOUT_MS */
   timeoutMs?: number;
   /**
@@ -45,7 +50,8 @@ export class HintedHandoff {
   private readonly log: Logger;
   private readonly replayIntervalMs: number;
   private readonly maxHintsPerMember: number;
-  private readonly batchSize: number;
+  private readonly limits: BatchLimits;
+  private readonly throttle: Throttle;
   private readonly timeoutMs: number;
   private readonly maxAgeMs: number;
   private readonly replaying = new Set<MemberAddress>();
@@ -63,6 +69,8 @@ export class HintedHandoff {
       clock?: Clock;
       logger?: Logger;
       hintLog?: HintLog;
+      /** The node's throttle, shared by all its background transfers. @default none: unthrottled */
+      throttle?: Throttle;
     },
     init: HintedHandoffInit = {},
   ) {
@@ -73,7 +81,11 @@ export class HintedHandoff {
     this.log = components.logger ?? silentLogger;
     this.replayIntervalMs = init.replayIntervalMs ?? TIMING_PRESETS[DEFAULT_TIMINGS].hintReplayIntervalMs;
     this.maxHintsPerMember = init.maxHintsPerMember ?? DEFAULT_MAX_HINTS_PER_MEMBER;
-    this.batchSize = init.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.limits = {
+      maxCount: init.batchSize ?? DEFAULT_BATCH_SIZE,
+      maxBytes: init.batchBytes ?? DEFAULT_BATCH_BYTES,
+    };
+    this.throttle = components.throttle ?? unthrottled(this.clock);
     this.timeoutMs = init.timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
     this.maxAgeMs = init.maxAgeMs ?? Number.POSITIVE_INFINITY;
   }
@@ -166,21 +178,27 @@ export class HintedHandoff {
           this.persist(this.hintLog?.delete(member, key));
         }
       }
-      while (forMember.size > 0) {
-        const batch = [...forMember].slice(0, this.batchSize);
-        const results = await this.transport.call(
-          member,
-          'peer.put_many',
-          { entries: batch },
-          { timeoutMs: this.timeoutMs },
-        );
-        batch.forEach(([key, record], index) => {
-          if (results[index] !== undefined && forMember.get(key) === record) {
-            forMember.delete(key);
-            this.persist(this.hintLog?.delete(member, key));
-          }
-        });
-        sent += batch.length;
+      // Each pass walks the live queue, without copying it: a hint rewritten meanwhile moves to its end and is
+      // reached in the same pass. Another pass retries what a replica did not confirm, while any is confirmed.
+      for (let confirmed = 1; forMember.size > 0 && confirmed > 0; ) {
+        confirmed = 0;
+        for await (const { entries, bytes } of entryBatches(forMember, this.limits)) {
+          await this.throttle.take(bytes);
+          const results = await this.transport.call(
+            member,
+            'peer.put_many',
+            { entries },
+            { timeoutMs: this.timeoutMs },
+          );
+          entries.forEach(([key, record], index) => {
+            if (results[index] !== undefined && forMember.get(key) === record) {
+              forMember.delete(key);
+              this.persist(this.hintLog?.delete(member, key));
+              confirmed += 1;
+            }
+          });
+          sent += entries.length;
+        }
       }
       if (forMember.size === 0) this.hints.delete(member);
       if (sent > 0) this.log.info(`hinted handoff: replayed ${sent} write(s) to ${member}`);

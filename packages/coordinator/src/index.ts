@@ -64,4 +64,13 @@ export { type HandoffResult, Rebalancer, type RebalancerInit } from './rebalance
 export { ReplicaDigests, scanPages } from './replica-digests.js';
 export { allSettledOrThrow, RunsUnderWay } from './runs-under-way.js';
 export { seededRandom } from './seeded-random.js';
+export { Throttle } from './throttle.js';
 export { TombstoneCollector, type TombstoneCollectorInit } from './tombstone-collector.js';
+export {
+  type BatchLimits,
+  type Entry,
+  type EntryBatch,
+  entryBatches,
+  entryBytes,
+  readEntries,
+} from './transfer.js';

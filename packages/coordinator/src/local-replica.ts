@@ -22,6 +22,7 @@ import type { DigestIndex } from './digest-index.js';
 import { type Answer, dispatchPeer, type PeerHandler, type PeerHandlers } from './peer-transport.js';
 import { ReplicaDigests, scanPages } from './replica-digests.js';
 import { allSettledOrThrow } from './runs-under-way.js';
+import { entryBytes } from './transfer.js';
 
 /** The replica calls a node's replica answers, for every coordinator (its own node's included). */
 export type DataMethod =
@@ -74,7 +75,8 @@ export class LocalReplica implements PeerHandler {
     this.handlers = {
       'peer.get': ({ key }) => this.read(key),
       'peer.put': ({ key, record }) => this.put(key, record),
-      'peer.get_many': ({ keys }) => this.readMany(keys),
+      'peer.get_many': ({ keys, maxBytes }) =>
+        maxBytes === undefined ? this.readMany(keys) : this.readWithin(keys, maxBytes),
       'peer.put_many': ({ entries }) => this.putMany(entries),
       'peer.keys': ({ prefix, after, limit }) =>
         this.scanKeys({ prefix, after, limit: limit ?? MAX_LIST_LIMIT }),
@@ -157,6 +159,15 @@ export class LocalReplica implements PeerHandler {
     return this.index.keyVersions(segments, signal);
   }
 
+  /** One page of the heads of the records in these segments (see `ReplicaDigests.keyVersionsPage`). */
+  keyVersionsPage(
+    segments: ReadonlySet<number>,
+    page: { after?: string; limit: number },
+    signal?: AbortSignal,
+  ): Promise<KeyVersion[]> {
+    return this.index.keyVersionsPage(segments, page, signal);
+  }
+
   /** Re-keys the digests to a new ring (see `ReplicaDigests.useRing`). */
   useRing(ring: HashRing): void {
     this.index.useRing(ring);
@@ -176,6 +187,23 @@ export class LocalReplica implements PeerHandler {
     const sync = this.sync;
     if (sync !== undefined) return keys.map((key) => sync.getSync(key) ?? null);
     return Promise.all(keys.map((key) => this.read(key)));
+  }
+
+  /**
+   * The first of `keys`' records that fit in `maxBytes` (at least one), read one at a time: a reply to a
+   * background pull that stays within a frame however large the values (see `GetManyParams.maxBytes`).
+   */
+  private async readWithin(keys: string[], maxBytes: number): Promise<Array<KVRecord | null>> {
+    const records: Array<KVRecord | null> = [];
+    let bytes = 0;
+    for (const key of keys) {
+      const record = await this.read(key);
+      const size = record === null ? 5 : entryBytes(key, record);
+      if (records.length > 0 && bytes + size > maxBytes) break;
+      records.push(record);
+      bytes += size;
+    }
+    return records;
   }
 
   private put(key: string, record: KVRecord): Answer<PutResult> {

@@ -7,15 +7,14 @@ import {
   type StreamReply,
   UnavailableError,
 } from '@kvdb/core';
-import { DEFAULT_STREAM_PAGE_BYTES, SCAN_PAGE, STREAM_SCAN_LIMIT } from './defaults.js';
+import { SCAN_PAGE, STREAM_SCAN_LIMIT } from './defaults.js';
 import type { PendingSegment, Placement } from './placement.js';
 import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
+import { entryBytes } from './transfer.js';
 
 export interface RangeFillInit extends ReplicaTaskInit {
   /** Tells the cluster this node holds its pending ranges (see `FailureDetector.restate`). */
   restate: (change: { phase?: 'normal'; filled: string }) => Promise<unknown>;
-  /** Most bytes of records in one streamed page. @default DEFAULT_STREAM_PAGE_BYTES */
-  pageBytes?: number;
 }
 
 /** How far this node has got with the segments of one ring of every member that has not left. */
@@ -38,7 +37,6 @@ interface Progress {
  */
 export class RangeFill extends ReplicaTask {
   private readonly restate: RangeFillInit['restate'];
-  private readonly pageBytes: number;
   private progress: Progress = { ring: '', from: new Map() };
   private segments = { pending: 0, done: 0 };
   private keysFetched = 0;
@@ -49,7 +47,6 @@ export class RangeFill extends ReplicaTask {
   constructor(components: ReplicaTaskComponents, init: RangeFillInit) {
     super(components, init, 'range fetch');
     this.restate = init.restate;
-    this.pageBytes = init.pageBytes ?? DEFAULT_STREAM_PAGE_BYTES;
   }
 
   protected tick(): Promise<boolean> {
@@ -189,11 +186,12 @@ export class RangeFill extends ReplicaTask {
     do {
       signal.throwIfAborted();
       if (this.membership.placement.all.id !== placement.all.id) throw new Error('the ring changed');
-      const params: StreamParams = { ring: placement.all.id, segments, maxBytes: this.pageBytes };
+      const params: StreamParams = { ring: placement.all.id, segments, maxBytes: this.batchBytes };
       if (after !== undefined) params.after = after;
       const page = await this.transport.call(source, 'peer.stream', params, { timeoutMs: this.timeoutMs });
       if (page.entries.length > 0) await this.replica.answer('peer.put_many', { entries: page.entries });
-      const bytes = page.entries.reduce((sum, [key, record]) => sum + entryBytes(key, record), 0);
+      let bytes = 0;
+      for (const [key, record] of page.entries) bytes += entryBytes(key, record);
       this.keysFetched += page.entries.length;
       this.bytesFetched += bytes;
       this.fetch.bytes += bytes;
@@ -204,7 +202,8 @@ export class RangeFill extends ReplicaTask {
   /**
    * A page of this node's records in the asked segments, from after `after`: at most about `maxBytes` of records,
    * and at most `STREAM_SCAN_LIMIT` keys read, so that one page holds the event loop for a few milliseconds however
-   * large the store or sparse the segments.
+   * large the store or sparse the segments. The page goes once the node's throttle lets it: a stream is the bulk
+   * of what a move sends, and it is the sender's to pace (Cassandra's `stream_throughput_outbound`).
    */
   async handleStream(params: StreamParams): Promise<StreamReply> {
     const all = this.membership.placement.all;
@@ -214,29 +213,37 @@ export class RangeFill extends ReplicaTask {
       );
     }
     const wanted = new Set(params.segments);
-    const maxBytes = Math.max(1, Math.min(params.maxBytes ?? this.pageBytes, this.pageBytes));
+    const maxBytes = Math.max(1, Math.min(params.maxBytes ?? this.batchBytes, this.batchBytes));
+    const page = await this.streamPage(wanted, params.after, maxBytes);
+    await this.throttle.take(page.bytes);
+    return { entries: page.entries, next: page.next };
+  }
+
+  private async streamPage(
+    wanted: ReadonlySet<number>,
+    from: string | undefined,
+    maxBytes: number,
+  ): Promise<StreamReply & { bytes: number }> {
+    const all = this.membership.placement.all;
     const entries: Array<[string, KVRecord]> = [];
     let bytes = 0;
-    let after = params.after;
+    let after = from;
     for (let scanned = 0; scanned < STREAM_SCAN_LIMIT; ) {
       const page = this.replica.scanKeys({ after, limit: SCAN_PAGE });
       for (const [key] of page) {
-        after = key;
         scanned++;
-        if (!wanted.has(all.segmentOf(key))) continue;
-        const record = await this.replica.get(key);
-        if (record === undefined) continue;
-        entries.push([key, record]);
-        bytes += entryBytes(key, record);
-        if (bytes >= maxBytes) return { entries, next: key };
+        if (wanted.has(all.segmentOf(key))) {
+          const record = await this.replica.get(key);
+          const size = record === undefined ? 0 : entryBytes(key, record);
+          // The page is full: this key starts the next one (a record larger than a page goes alone).
+          if (entries.length > 0 && bytes + size > maxBytes) return { entries, next: after ?? null, bytes };
+          if (record !== undefined) entries.push([key, record]);
+          bytes += size;
+        }
+        after = key;
       }
-      if (page.length < SCAN_PAGE) return { entries, next: null };
+      if (page.length < SCAN_PAGE) return { entries, next: null, bytes };
     }
-    return { entries, next: after ?? null };
+    return { entries, next: after ?? null, bytes };
   }
-}
-
-/** About how many bytes a record takes on the wire. */
-function entryBytes(key: string, record: KVRecord): number {
-  return key.length + 64 + ('value' in record ? JSON.stringify(record.value).length : 0);
 }

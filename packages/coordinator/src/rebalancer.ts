@@ -1,4 +1,4 @@
-import { type KVRecord, type MemberAddress, reasonOf } from '@kvdb/core';
+import { type MemberAddress, reasonOf } from '@kvdb/core';
 import { sleep } from './clock.js';
 import {
   ReplicaGroups,
@@ -7,8 +7,12 @@ import {
   type ReplicaTaskInit,
 } from './replica-task.js';
 import { allSettledOrThrow } from './runs-under-way.js';
+import type { EntryBatch } from './transfer.js';
 
-/** `intervalMs`: how often keys not yet handed over are offered again; `batchSize`: records per put_many call. */
+/**
+ * `intervalMs`: how often keys not yet handed over are offered again; `batchSize` and `batchBytes`: records and
+ * their bytes per put_many call.
+ */
 export type RebalancerInit = ReplicaTaskInit;
 
 export interface HandoffResult {
@@ -107,20 +111,31 @@ export class Rebalancer extends ReplicaTask {
   }
 
   /**
-   * Sends the keys' current records to every target; drops each here once all of them have confirmed it, unless
-   * the ring changed meanwhile (this node may replicate the key again).
+   * Sends the keys' current records to every target, in batches within the byte and count limits; drops each
+   * here once all of them have confirmed it, unless the ring changed meanwhile (this node may replicate the key
+   * again).
    */
   private async handOff(placement: string, targets: MemberAddress[], keys: string[]): Promise<HandoffResult> {
-    const batch: Array<[string, KVRecord]> = [];
-    for (const key of keys) {
-      const record = await this.replica.get(key);
-      if (record !== undefined) batch.push([key, record]);
+    const result = { handedOff: 0, remaining: 0 };
+    for await (const batch of this.recordBatches(keys)) {
+      if (this.membership.placement.id !== placement || this.signal.aborted) break; // the next pass takes the rest
+      const moved = await this.handOffBatch(placement, targets, batch);
+      result.handedOff += moved.handedOff;
+      result.remaining += moved.remaining;
     }
-    if (batch.length === 0) return { handedOff: 0, remaining: 0 };
+    return result;
+  }
+
+  private async handOffBatch(
+    placement: string,
+    targets: MemberAddress[],
+    batch: EntryBatch,
+  ): Promise<HandoffResult> {
+    const { entries } = batch;
     const confirmed = await Promise.all(
       targets.map((target) =>
-        this.transport.call(target, 'peer.put_many', { entries: batch }, { timeoutMs: this.timeoutMs }).then(
-          (results) => results.length === batch.length,
+        this.putMany(target, batch).then(
+          (results) => results.length === entries.length,
           (error: unknown) => {
             this.log.debug(`handoff to ${target} failed: ${reasonOf(error)}`);
             return false;
@@ -129,14 +144,14 @@ export class Rebalancer extends ReplicaTask {
       ),
     );
     if (!confirmed.every(Boolean) || this.membership.placement.id !== placement) {
-      return { handedOff: 0, remaining: batch.length };
+      return { handedOff: 0, remaining: entries.length };
     }
     // A record rewritten here since it was read stays, and the next pass hands over the newer one. The removals
     // go out together, so that a durable store commits them as one transaction rather than one each.
     const removed = await allSettledOrThrow(
-      batch.map(([key, record]) => this.replica.remove(key, record.version)),
+      entries.map(([key, record]) => this.replica.remove(key, record.version)),
     );
     const handedOff = removed.filter(Boolean).length;
-    return { handedOff, remaining: batch.length - handedOff };
+    return { handedOff, remaining: entries.length - handedOff };
   }
 }

@@ -93,6 +93,28 @@ export class ReplicaDigests {
   }
 
   /**
+   * One page of `keyVersions`, flat and in key order: the first `limit` records after `after` in the given segments.
+   * It reads from `after` on, in pages of the store's key scan with a turn of the event loop between them, until
+   * it has `limit`; so the pages of one listing read the store once between them. It heals no digest.
+   */
+  async keyVersionsPage(
+    segments: ReadonlySet<number>,
+    { after, limit }: { after?: string; limit: number },
+    signal?: AbortSignal,
+  ): Promise<KeyVersion[]> {
+    const ring = this.current.index.ring;
+    const found: KeyVersion[] = [];
+    for await (const page of scanPages(this.store, signal, after)) {
+      for (const entry of page) {
+        if (!segments.has(ring.segmentOf(entry[0]))) continue;
+        found.push(entry);
+        if (found.length >= limit) return found;
+      }
+    }
+    return found;
+  }
+
+  /**
    * Re-keys the digests to a new ring. A store of one scan page is read at once; a larger one a page at a time
    * with a turn of the event loop between pages, so a ring change does not hold a large node up. Until the scan
    * ends, the old index (and its id, which anti-entropy names to its peers) stays in use, and the new one takes
@@ -149,13 +171,15 @@ export class ReplicaDigests {
 /**
  * Every record's `[key, version, deleted]`, in key order, a page of the store's key scan at a time with a turn of
  * the event loop between pages: how background tasks read a large store without holding requests up. Writes made
- * meanwhile may or may not be seen. When `signal` aborts, the next page throws the signal's reason instead.
+ * meanwhile may or may not be seen. With `from`, the scan starts after that key. When `signal` aborts, the next
+ * page throws the signal's reason instead.
  */
 export async function* scanPages(
   store: Pick<Store, 'scanKeys'>,
   signal?: AbortSignal,
+  from?: string,
 ): AsyncIterable<KeyVersion[]> {
-  let after: string | undefined;
+  let after = from;
   for (;;) {
     signal?.throwIfAborted();
     const options: ScanOptions = { after, limit: SCAN_PAGE };

@@ -1,11 +1,18 @@
-import { type MemberAddress, reasonOf, UnavailableError } from '@kvdb/core';
+import { type MemberAddress, type PutResult, reasonOf, UnavailableError } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock } from './clock.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_TASK_INTERVAL_MS, DEFAULT_TASK_TIMEOUT_MS } from './defaults.js';
+import {
+  DEFAULT_BATCH_BYTES,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_TASK_INTERVAL_MS,
+  DEFAULT_TASK_TIMEOUT_MS,
+} from './defaults.js';
 import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
 import { RunsUnderWay } from './runs-under-way.js';
+import { type Throttle, unthrottled } from './throttle.js';
+import { type BatchLimits, type EntryBatch, entryBatches, readEntries } from './transfer.js';
 
 export interface ReplicaTaskComponents {
   membership: Membership;
@@ -13,6 +20,8 @@ export interface ReplicaTaskComponents {
   transport: PeerTransport;
   clock?: Clock;
   logger?: Logger;
+  /** The node's throttle, shared by all its background transfers. @default none: unthrottled */
+  throttle?: Throttle;
 }
 
 export interface ReplicaTaskInit {
@@ -24,6 +33,8 @@ export interface ReplicaTaskInit {
   timeoutMs?: number;
   /** Records or keys per batched call. @default DEFAULT_BATCH_SIZE */
   batchSize?: number;
+  /** Bytes of records per batched call (see `entryBatches`). @default DEFAULT_BATCH_BYTES */
+  batchBytes?: number;
 }
 
 /**
@@ -40,6 +51,8 @@ export abstract class ReplicaTask {
   protected readonly replicas: () => number;
   protected readonly timeoutMs: number;
   protected readonly batchSize: number;
+  protected readonly batchBytes: number;
+  protected readonly throttle: Throttle;
   private loop: Repeating | undefined;
   /** Runs of the timer, and runs asked for directly (a leave's drain), until they end. */
   protected readonly runs = new RunsUnderWay();
@@ -62,6 +75,33 @@ export abstract class ReplicaTask {
     this.replicas = init.replicas;
     this.timeoutMs = init.timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
     this.batchSize = init.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.batchBytes = init.batchBytes ?? DEFAULT_BATCH_BYTES;
+    this.throttle = components.throttle ?? unthrottled(this.clock);
+  }
+
+  protected get batchLimits(): BatchLimits {
+    return { maxCount: this.batchSize, maxBytes: this.batchBytes };
+  }
+
+  /** The current records of `keys`, in batches within the limits, each read when its batch is made. */
+  protected recordBatches(keys: Iterable<string>): AsyncIterable<EntryBatch> {
+    return entryBatches(
+      readEntries((key) => this.replica.get(key), keys),
+      this.batchLimits,
+    );
+  }
+
+  /** Sends a batch to `peer` once the node's throttle lets it. */
+  protected async putMany(peer: MemberAddress, batch: EntryBatch): Promise<PutResult[]> {
+    const signal = this.signal;
+    await this.throttle.take(batch.bytes, signal);
+    signal.throwIfAborted();
+    return this.transport.call(
+      peer,
+      'peer.put_many',
+      { entries: batch.entries },
+      { timeoutMs: this.timeoutMs },
+    );
   }
 
   start(): void {

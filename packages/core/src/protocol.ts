@@ -210,6 +210,30 @@ export interface DigestReply {
   segments?: Array<[number, number, number]>;
 }
 
+export interface GetManyParams {
+  keys: string[];
+  /**
+   * Caps the reply: it stops before the record that would take it past this many bytes of JSON (it always holds
+   * at least one), so it may answer fewer keys than asked, the first ones; the asker asks again for the rest.
+   * @default no cap
+   */
+  maxBytes?: number;
+}
+
+/** What `peer.range` asks for: a replica's keys in some ring segments, all at once or a page at a time. */
+export interface RangeParams {
+  /** The asker's digest index id. */
+  ring: string;
+  segments: number[];
+  /** Only keys after this one (exclusive): the last key of the page before. */
+  after?: string;
+  /**
+   * Answer one page of at most this many keys; a shorter page is the last. Without `limit` and `after`, every
+   * key at once. @default RANGE_PAGE when `after` is given
+   */
+  limit?: number;
+}
+
 /** Methods nodes call on each other, under the `peer.` prefix. */
 export interface PeerMethods {
   'peer.ping': [PingParams, GossipReply];
@@ -217,16 +241,16 @@ export interface PeerMethods {
   'peer.sync': [{ members: MemberState[] }, { members: MemberState[] }];
   'peer.get': [{ key: string }, KVRecord | null];
   'peer.put': [{ key: string; record: KVRecord }, PutResult];
-  'peer.get_many': [{ keys: string[] }, Array<KVRecord | null>];
+  'peer.get_many': [GetManyParams, Array<KVRecord | null>];
   'peer.put_many': [{ entries: Array<[string, KVRecord]> }, PutResult[]];
   /** A bounded page of the replica's keys, tombstones included, in `compareKeys` order. */
   'peer.keys': [KeyScanParams, KeyVersion[]];
   'peer.digest': [DigestParams, DigestReply];
   /**
-   * The replica's keys in these segments of the ring named in `ring` (a digest index id); refused (unavailable)
-   * when it is on another ring.
+   * The replica's keys in these segments of the ring named in `ring` (a digest index id), a page of them in
+   * `compareKeys` order when `after` or `limit` is given; refused (unavailable) when it is on another ring.
    */
-  'peer.range': [{ ring: string; segments: number[] }, KeyVersion[]];
+  'peer.range': [RangeParams, KeyVersion[]];
   /** Removes these tombstones, each only if it is still exactly that version; resolves with how many went. */
   'peer.purge': [{ entries: Array<[string, Version]> }, number];
   /**

@@ -1,5 +1,6 @@
 import {
   DEFAULT_READ_REPAIR_CHANCE,
+  DEFAULT_STREAM_THROUGHPUT,
   DEFAULT_TIMINGS,
   DEFAULT_TOMBSTONE_GRACE_MS,
   isTimingPreset,
@@ -66,6 +67,12 @@ export interface NodeConfig {
    * fsyncs every commit before acknowledging it. @default DEFAULT_FSYNC_INTERVAL_MS (1000)
    */
   fsyncIntervalMs: number;
+  /**
+   * Bytes per second the node's background transfers (rebalancing, a leave's drain, hint replay, anti-entropy) send
+   * together, on average (`--stream-throughput`, in MiB/s); 0 leaves them unthrottled.
+   * @default DEFAULT_STREAM_THROUGHPUT (32 MiB/s)
+   */
+  streamThroughput: number;
   /** Tombstones older than this, held by every replica, are collected. @default DEFAULT_TOMBSTONE_GRACE_MS (1 hour) */
   tombstoneGraceMs: number;
   /** Dial these members at another address (a proxy): `member → host:port`. For fault-injection tests. @default none */
@@ -155,6 +162,14 @@ function integerFrom(min: number, name: string, value: number): number {
 
 const positiveInteger = (name: string, value: number) => integerFrom(1, name, value);
 
+/** `value` if it is a finite number from 0 up; else an error that names the option. */
+function nonNegative(name: string, value: number): number {
+  if (!(value >= 0 && Number.isFinite(value))) {
+    throw new TypeError(`Expected \`${name}\` to be a number from 0 and up, got \`${value}\``);
+  }
+  return value;
+}
+
 /** `value` if it is a number from 0 to 1; else an error that names the option. */
 function fraction(name: string, value: number): number {
   if (!(value >= 0 && value <= 1)) {
@@ -190,6 +205,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
       maxBodyBytes: positiveInteger('max-body-bytes', init.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
       maxBatch: positiveInteger('max-batch', init.limits?.maxBatch ?? DEFAULT_MAX_BATCH),
     },
+    streamThroughput: nonNegative('stream-throughput', init.streamThroughput ?? DEFAULT_STREAM_THROUGHPUT),
     tombstoneGraceMs: positiveInteger('tombstone-grace', init.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS),
     routes: new Map(
       [...(init.routes ?? new Map())].map(([member, via]) => [

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import {
   ClusterNode,
   type Coordinator,
+  DEFAULT_BATCH_BYTES,
   type HintLog,
   type Logger,
   type PeerTransport,
@@ -83,6 +84,9 @@ export class KVNode {
         readRepairChance: config.readRepairChance,
         timings: config.timings,
         tombstoneGraceMs: config.tombstoneGraceMs,
+        streamThroughput: config.streamThroughput,
+        // Each call of a background transfer within the frames the peers take.
+        batchBytes: Math.min(DEFAULT_BATCH_BYTES, Math.floor(limits.maxBodyBytes / 2)),
       },
     );
     this.coordinator = this.cluster.coordinator;

@@ -46,6 +46,18 @@ describe('resolveConfig', () => {
     }
   });
 
+  it('takes a stream throughput of 0 (unthrottled) and up, 32 MiB/s by default, and refuses others naming the flag', () => {
+    expect(resolveConfig().streamThroughput).to.equal(32 * 1_048_576);
+    for (const bytes of [0, 1.5, 1_048_576])
+      expect(resolveConfig({ streamThroughput: bytes }).streamThroughput).to.equal(bytes);
+    for (const bytes of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => resolveConfig({ streamThroughput: bytes }), String(bytes)).to.throw(
+        TypeError,
+        /`stream-throughput` to be a number from 0 and up/,
+      );
+    }
+  });
+
   it('takes an fsync interval of 0 ms and up, 1000 by default, and refuses others naming the flag', () => {
     expect(resolveConfig().fsyncIntervalMs).to.equal(1_000);
     for (const ms of [0, 1, 60_000])

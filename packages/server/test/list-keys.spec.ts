@@ -206,3 +206,60 @@ describe('peer.keys params', () => {
     }
   });
 });
+
+describe('peer.range and peer.get_many params', () => {
+  const method = (name: string) =>
+    defined(
+      peerMethods.find((definition) => definition.name === name),
+      name,
+    );
+  const [peerRange, peerGetMany] = [method('peer.range'), method('peer.get_many')];
+  let context: MethodContext;
+  let ring: string;
+  let segments: number[];
+  const keys = ['a', 'b', 'c', 'd', 'e'];
+
+  before(async () => {
+    const node = singleNode();
+    context = node.context;
+    for (const key of keys) await node.coordinator.set(key, key.repeat(100));
+    const digests = context.node.replica.digests;
+    ring = digests.id;
+    segments = [...new Set(keys.map((key) => digests.ring.segmentOf(key)))];
+  });
+
+  const keysOf = (page: unknown) => (page as KeyVersion[]).map(([key]) => key);
+
+  it('answers every key without a page, and a page after `after` with `limit`', async () => {
+    expect(keysOf(await call(peerRange, { ring, segments }, context))).to.have.members(keys);
+    expect(keysOf(await call(peerRange, { ring, segments, limit: 2 }, context))).to.deep.equal(['a', 'b']);
+    expect(keysOf(await call(peerRange, [ring, segments, 'b', 2], context))).to.deep.equal(['c', 'd']);
+    expect(keysOf(await call(peerRange, { ring, segments, after: 'd' }, context))).to.deep.equal(['e']);
+  });
+
+  it('caps a get_many reply at maxBytes, always answering the first key', async () => {
+    expect(await call(peerGetMany, { keys }, context)).to.have.length(5);
+    expect(await call(peerGetMany, { keys, maxBytes: 400 }, context)).to.have.length(2);
+    const [first] = (await call(peerGetMany, { keys, maxBytes: 1 }, context)) as Array<{ value: string }>;
+    expect(first?.value).to.equal('a'.repeat(100));
+  });
+
+  it('refuses malformed pages with -32602', async () => {
+    for (const raw of [
+      { ring, segments, limit: 0 },
+      { ring, segments, limit: MAX_LIST_LIMIT + 1 },
+      { ring, segments, after: '' },
+      { ring, segments, after: 'x'.repeat(17) },
+      { ring, segments, cursor: 'a' },
+    ]) {
+      await refusal(call(peerRange, raw, context));
+    }
+    for (const raw of [
+      { keys, maxBytes: 0 },
+      { keys, maxBytes: 1.5 },
+      { keys, maxBytes: '10' },
+    ]) {
+      await refusal(call(peerGetMany, raw, context));
+    }
+  });
+});

@@ -1,4 +1,10 @@
-import { ConnectionError, type MemberAddress, type PeerMethod, TimeoutError } from '@kvdb/core';
+import {
+  ConnectionError,
+  type MemberAddress,
+  type PeerMethod,
+  TimeoutError,
+  TooLargeError,
+} from '@kvdb/core';
 import { type Clock, systemClock } from '../../src/clock.js';
 import type { PeerCallOptions, PeerHandler, PeerTransport } from '../../src/peer-transport.js';
 import { seededRandom } from '../../src/seeded-random.js';
@@ -31,6 +37,10 @@ export class MemoryNetwork {
   delayMs: number;
   /** Calls made, by method, for asserting on traffic. */
   readonly calls = new Map<string, number>();
+  /** The largest params and the largest result, in bytes of JSON, by method: what a frame would carry. */
+  readonly largest = new Map<string, { call: number; reply: number }>();
+  /** A call whose params take more bytes of JSON is refused, as a peer refuses a frame over its limit. */
+  maxCallBytes = Number.POSITIVE_INFINITY;
 
   constructor(components: { clock?: Clock } = {}, init: MemoryNetworkInit = {}) {
     this.clock = components.clock ?? systemClock;
@@ -103,12 +113,28 @@ export class MemoryNetwork {
       (this.dropRate > 0 && this.random() < this.dropRate);
     if (lost) return this.hang(to, timeoutMs);
 
-    const request = JSON.parse(JSON.stringify(params ?? {}));
+    const text = JSON.stringify(params ?? {});
+    const bytes = Buffer.byteLength(text);
+    const largest = this.largestOf(method);
+    largest.call = Math.max(largest.call, bytes);
+    if (bytes > this.maxCallBytes) throw new TooLargeError(`Frame over ${this.maxCallBytes} bytes`);
     await this.sleep(this.delayMs);
-    const result = await handler.handlePeer(method, request);
+    const result = await handler.handlePeer(method, JSON.parse(text));
     if (this.cuts.has(`${to}>${from}`) || this.down.has(to)) return this.hang(to, timeoutMs);
     await this.sleep(this.delayMs);
-    return (result === undefined ? undefined : JSON.parse(JSON.stringify(result))) as never;
+    if (result === undefined) return undefined as never;
+    const reply = JSON.stringify(result);
+    largest.reply = Math.max(largest.reply, Buffer.byteLength(reply));
+    return JSON.parse(reply) as never;
+  }
+
+  private largestOf(method: string): { call: number; reply: number } {
+    let largest = this.largest.get(method);
+    if (largest === undefined) {
+      largest = { call: 0, reply: 0 };
+      this.largest.set(method, largest);
+    }
+    return largest;
   }
 
   private hang(to: MemberAddress, timeoutMs: number): Promise<never> {

@@ -1,5 +1,6 @@
 import {
   DEFAULT_READ_REPAIR_CHANCE,
+  DEFAULT_STREAM_THROUGHPUT,
   DEFAULT_TIMINGS,
   DEFAULT_TOMBSTONE_GRACE_MS,
   TIMING_PRESETS,
@@ -24,6 +25,8 @@ import { hideBin } from 'yargs/helpers';
 import { DEFAULT_CLUSTER_NAME, DEFAULT_LOG_LEVEL } from '../config.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { KVNode } from '../node.js';
+
+const MIB = 1_048_576;
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('kvdb-server')
@@ -109,6 +112,12 @@ const argv = await yargs(hideBin(process.argv))
       describe:
         'Require Authorization: Bearer <token> on every request, from clients and peers (or KVDB_AUTH_TOKEN)',
     },
+    'stream-throughput': {
+      type: 'number',
+      default: DEFAULT_STREAM_THROUGHPUT / MIB,
+      describe:
+        'MiB/s that background transfers (rebalancing, leave, hint replay, anti-entropy) send together, on average; 0 = unthrottled',
+    },
     'tombstone-grace': {
       type: 'number',
       default: DEFAULT_TOMBSTONE_GRACE_MS / 1_000,
@@ -173,6 +182,7 @@ try {
       dataDir: argv['data-dir'],
       fsyncIntervalMs: argv['fsync-interval'],
       tombstoneGraceMs: argv['tombstone-grace'] * 1_000,
+      streamThroughput: argv['stream-throughput'] * MIB,
       routes: (argv.route ?? []).map((route) => {
         const [member = '', via = ''] = route.split('=');
         return [member, via] as [string, string];

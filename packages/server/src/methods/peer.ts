@@ -79,8 +79,12 @@ export const peerMethods: MethodDefinition[] = [
   },
   {
     name: 'peer.get_many',
-    params: ['keys'],
-    call: (params, { peer }) => peer['peer.get_many']({ keys: requireArray(params, 'keys', isKey, 'keys') }),
+    params: ['keys', 'maxBytes'],
+    call: (params, { peer }) =>
+      peer['peer.get_many']({
+        keys: requireArray(params, 'keys', isKey, 'keys'),
+        maxBytes: optionalLimit(params, 'maxBytes', Number.MAX_SAFE_INTEGER),
+      }),
   },
   {
     name: 'peer.put_many',
@@ -112,11 +116,13 @@ export const peerMethods: MethodDefinition[] = [
   },
   {
     name: 'peer.range',
-    params: ['ring', 'segments'],
-    call: (params, { peer }) =>
+    params: ['ring', 'segments', 'after', 'limit'],
+    call: (params, { peer, limits }) =>
       peer['peer.range']({
         ring: requireString(params, 'ring'),
         segments: requireArray(params, 'segments', isSegment, 'segment numbers'),
+        after: optionalKeyText(params, 'after', limits),
+        limit: optionalLimit(params, 'limit', MAX_LIST_LIMIT),
       }),
   },
   {
