@@ -127,19 +127,18 @@ export class FailureDetector {
   /** Merges membership news; news that this node is suspect or dead is refuted by raising its incarnation. */
   receive(states: readonly MemberState[]): void {
     for (const state of states) {
-      if (state.address === this.self) {
-        const own = this.membership.own;
-        if (!this.leaving && state.status !== 'alive' && state.incarnation >= own.incarnation) {
-          this.membership.update(this.self, 'alive', state.incarnation + 1);
-          this.enqueue(this.membership.own);
-          this.log.info(`refuted being ${state.status} (incarnation ${state.incarnation + 1})`);
-          // A refutation races every suspicion timer in the cluster: tell everyone now rather than by gossip.
-          void this.broadcast(this.membership.own);
-        }
-      } else if (this.membership.apply(state)) {
-        this.enqueue(state);
+      if (state.address !== this.self) continue;
+      const own = this.membership.own;
+      if (!this.leaving && state.status !== 'alive' && state.incarnation >= own.incarnation) {
+        this.membership.update(this.self, 'alive', state.incarnation + 1);
+        this.enqueue(this.membership.own);
+        this.log.info(`refuted being ${state.status} (incarnation ${state.incarnation + 1})`);
+        // A refutation races every suspicion timer in the cluster: tell everyone now rather than by gossip.
+        void this.broadcast(this.membership.own);
       }
     }
+    const others = states.filter((state) => state.address !== this.self);
+    for (const state of this.membership.applyAll(others)) this.enqueue(state);
   }
 
   private onStatusChange(address: MemberAddress, from: MemberStatus | undefined, to: MemberStatus): void {
