@@ -7,7 +7,14 @@ import {
   reasonOf,
 } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock, type TimerHandle } from './clock.js';
-import { DEFAULT_TIMINGS, MAX_PIGGYBACK, TIMING_PRESETS, type Timings } from './defaults.js';
+import {
+  DEFAULT_TIMINGS,
+  MAX_PIGGYBACK,
+  suspicionTimeoutFor,
+  syncIntervalFor,
+  TIMING_PRESETS,
+  type Timings,
+} from './defaults.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
@@ -56,6 +63,11 @@ export class FailureDetector {
     return this.membership.self;
   }
 
+  /** Members that have not left, this node included: what the suspicion timeout and push-pull scale with. */
+  private get size(): number {
+    return this.membership.others('alive', 'suspect', 'dead').length + 1;
+  }
+
   /** Joins through every known member (the seeds), then probes and syncs on the preset's timers. */
   start(): Promise<number> {
     this.running = true;
@@ -65,7 +77,12 @@ export class FailureDetector {
     const onError = (error: unknown) => this.log.warn(`membership round failed: ${reasonOf(error)}`);
     this.loops = [
       repeat(this.clock, this.timings.probeIntervalMs, () => this.probeRound(), onError),
-      repeat(this.clock, this.timings.syncIntervalMs, () => this.syncRound(), onError),
+      repeat(
+        this.clock,
+        () => syncIntervalFor(this.timings, this.size),
+        () => this.syncRound(),
+        onError,
+      ),
     ];
     return this.join();
   }
@@ -153,13 +170,16 @@ export class FailureDetector {
     else this.log.info(`${address} is ${to}`);
     if (to === 'suspect' && this.running) {
       const incarnation = this.membership.get(address)?.incarnation;
-      const timer = this.clock.setTimeout(() => {
-        this.suspicions.delete(address);
-        const state = this.membership.get(address);
-        if (state?.status === 'suspect' && state.incarnation === incarnation) {
-          this.enqueue(this.membership.update(address, 'dead', state.incarnation));
-        }
-      }, this.timings.suspicionTimeoutMs);
+      const timer = this.clock.setTimeout(
+        () => {
+          this.suspicions.delete(address);
+          const state = this.membership.get(address);
+          if (state?.status === 'suspect' && state.incarnation === incarnation) {
+            this.enqueue(this.membership.update(address, 'dead', state.incarnation));
+          }
+        },
+        suspicionTimeoutFor(this.timings, this.size),
+      );
       this.suspicions.set(address, timer);
     }
   }
