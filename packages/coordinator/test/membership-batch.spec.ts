@@ -1,6 +1,8 @@
 import type { HashRing, MemberState } from '@kvdb/core';
 import { expect } from 'chai';
+import { FailureDetector } from '../src/failure-detector.js';
 import { Membership } from '../src/membership.js';
+import type { PeerTransport } from '../src/peer-transport.js';
 
 const address = (index: number) => `10.0.${Math.floor(index / 250)}.${(index % 250) + 1}:5878`;
 
@@ -69,5 +71,23 @@ describe('Membership batches', () => {
     expect(seen).to.deep.equal([1, 1, 1]);
     expect(membership.ring).to.not.equal(before);
     expect(membership.ring.size).to.equal(4);
+  });
+
+  it("builds the ring once for a push-pull that names a whole cluster, as a joiner's first one does", () => {
+    const membership = new Membership(address(0), [address(1)]);
+    const { rings } = observed(membership);
+    const transport: PeerTransport = { call: () => Promise.reject(new Error('no network in this test')) };
+    const detector = new FailureDetector({ membership, transport });
+    const members: MemberState[] = Array.from({ length: 200 }, (_, i) => ({
+      address: address(i + 1),
+      status: 'alive',
+      incarnation: 1,
+    }));
+
+    const reply = detector.handleSync({
+      members: [...members, { address: address(0), status: 'alive', incarnation: 0 }],
+    });
+    expect(rings.map((ring) => ring.size)).to.deep.equal([201]);
+    expect(reply.members).to.have.length(201);
   });
 });
