@@ -31,11 +31,11 @@ export interface AntiEntropyInit extends ReplicaTaskInit {
 
 /**
  * Background repair between replicas, without client reads. Each round this node compares, with one alive
- * replica peer in turn, the digests of the ring segments both replicate: first one combined digest (constant traffic when they
- * agree), then per-segment digests. Segments that still differ a moment later are repaired: one scan of this
- * node's keys serves every peer, each peer sends the key versions of only its differing segments, and this node
- * pulls what the peer has newer and pushes what it has newer. Tombstones travel like values, so pops win
- * everywhere.
+ * replica peer in turn, the digests of the ring segments both replicate: first one combined digest (constant
+ * traffic when they agree), then per-segment digests. Segments that still differ a moment later are repaired:
+ * one scan of this node's keys serves every peer compared with, each peer sends the key versions of only its
+ * differing segments, and this node pulls what the peer has newer and pushes what it has newer. Tombstones
+ * travel like values, so pops win everywhere.
  */
 export class AntiEntropy extends ReplicaTask {
   readonly stats: AntiEntropyStats = {

@@ -170,16 +170,14 @@ export class FailureDetector {
     else this.log.info(`${address} is ${to}`);
     if (to === 'suspect' && this.running) {
       const incarnation = this.membership.get(address)?.incarnation;
-      const timer = this.clock.setTimeout(
-        () => {
-          this.suspicions.delete(address);
-          const state = this.membership.get(address);
-          if (state?.status === 'suspect' && state.incarnation === incarnation) {
-            this.enqueue(this.membership.update(address, 'dead', state.incarnation));
-          }
-        },
-        suspicionTimeoutFor(this.timings, this.size),
-      );
+      const timeoutMs = suspicionTimeoutFor(this.timings, this.size);
+      const timer = this.clock.setTimeout(() => {
+        this.suspicions.delete(address);
+        const state = this.membership.get(address);
+        if (state?.status === 'suspect' && state.incarnation === incarnation) {
+          this.enqueue(this.membership.update(address, 'dead', state.incarnation));
+        }
+      }, timeoutMs);
       this.suspicions.set(address, timer);
     }
   }
