@@ -31,12 +31,12 @@ export interface AntiEntropyInit extends ReplicaTaskInit {
 }
 
 /**
- * Background repair between replicas, without client reads. Each round this node compares, with each alive
- * peer, the digests of the ring segments both replicate: first one combined digest (constant traffic when they
- * agree), then per-segment digests. Segments that still differ a moment later are repaired: one scan of this
- * node's keys serves every peer, each peer sends the key versions of only its differing segments, and this node
- * pulls what the peer has newer and pushes what it has newer. Tombstones travel like values, so pops win
- * everywhere.
+ * Background repair between replicas, without client reads. Each round this node compares, with one alive
+ * replica peer in turn, the digests of the ring segments both replicate: first one combined digest (constant
+ * traffic when they agree), then per-segment digests. Segments that still differ a moment later are repaired:
+ * one scan of this node's keys serves every peer compared with, each peer sends the key versions of only its
+ * differing segments, and this node pulls what the peer has newer and pushes what it has newer. Tombstones
+ * travel like values, so pops win everywhere.
  */
 export class AntiEntropy extends ReplicaTask {
   readonly stats: AntiEntropyStats = {
@@ -49,6 +49,8 @@ export class AntiEntropy extends ReplicaTask {
     scanMs: 0,
   };
   private readonly settleMs: number;
+  /** The peer the last round compared with: the next round takes the one after it. */
+  private lastPeer: MemberAddress | undefined;
 
   constructor(components: ReplicaTaskComponents, init: AntiEntropyInit) {
     super(components, init, 'anti-entropy round');
@@ -63,11 +65,27 @@ export class AntiEntropy extends ReplicaTask {
     return Math.max(this.intervalMs, SCAN_PAUSE_FACTOR * this.stats.scanMs);
   }
 
-  /** Compares with every alive peer; one peer's failure does not stop the others. */
+  /**
+   * Compares with one replica peer: the alive peers that share segments with this node take turns, in address
+   * order, so a round costs the same calls whatever the size of the cluster (every pair still meets, each of the
+   * two taking its turn).
+   */
   async round(): Promise<void> {
     this.stats.rounds += 1;
     this.stats.scanMs = 0;
-    await this.syncWith(...this.membership.others('alive'));
+    const peer = this.nextPeer();
+    if (peer !== undefined) await this.syncWith(peer);
+  }
+
+  /** The alive replica peer after the last one compared with, in address order, wrapping round. */
+  private nextPeer(): MemberAddress | undefined {
+    const peers = this.replica.digests
+      .replicaPeers(this.membership.self, this.replicas())
+      .filter((peer) => this.membership.isAlive(peer));
+    const last = this.lastPeer;
+    const next = (last === undefined ? undefined : peers.find((peer) => peer > last)) ?? peers[0];
+    this.lastPeer = next;
+    return next;
   }
 
   /**

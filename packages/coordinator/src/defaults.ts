@@ -97,9 +97,17 @@ export interface Timings {
   probeTimeoutMs: number;
   /** How many members are asked to probe a silent one before it is suspected. */
   indirectChecks: number;
-  /** How long a member stays suspect, unless it refutes, before it is declared dead. */
+  /**
+   * How long a member stays suspect, unless it refutes, before it is declared dead, in a cluster of up to 10
+   * members; it grows with log10 of the member count (see `suspicionTimeoutFor`), as a suspicion takes longer to
+   * reach everyone in a larger cluster.
+   */
   suspicionTimeoutMs: number;
-  /** How often this node exchanges its whole member list with one other (push-pull), dead ones included. */
+  /**
+   * How often this node exchanges its whole member list with one other (push-pull), dead ones included, in a
+   * cluster of up to 32 members; it grows with log2 of the member count above that (see `syncIntervalFor`), as
+   * each exchange carries the whole list.
+   */
   syncIntervalMs: number;
   /** How many times each membership update is piggybacked, times log10(members + 1). */
   retransmitMultiplier: number;
@@ -147,4 +155,27 @@ export const DEFAULT_TIMINGS: TimingPreset = 'lan';
 
 export function isTimingPreset(name: string): name is TimingPreset {
   return Object.hasOwn(TIMING_PRESETS, name);
+}
+
+/**
+ * The suspicion timeout in a cluster of `members`: the preset's × max(1, log10(members)), as memberlist scales its
+ * own (SuspicionMult × log10(max(1, N)) × ProbeInterval). A suspicion reaches every member in O(log N) gossip
+ * rounds, so a larger cluster gives a suspect as much more time to hear of it and refute; 4 s on a LAN becomes
+ * 8 s at 100 members.
+ */
+export function suspicionTimeoutFor(timings: Pick<Timings, 'suspicionTimeoutMs'>, members: number): number {
+  return Math.round(timings.suspicionTimeoutMs * Math.max(1, Math.log10(Math.max(1, members))));
+}
+
+/** Members up to which push-pull runs at the preset's interval (memberlist's pushPullScaleThreshold). */
+export const SYNC_SCALE_THRESHOLD = 32;
+
+/**
+ * The push-pull interval in a cluster of `members`: the preset's up to 32 members, then × (⌈log2(members / 32)⌉ + 1),
+ * as memberlist's pushPullScale does: each exchange carries the whole member list, so a cluster's push-pull traffic
+ * would otherwise grow as N². 10 s on a LAN becomes 30 s at 100 members.
+ */
+export function syncIntervalFor(timings: Pick<Timings, 'syncIntervalMs'>, members: number): number {
+  if (members <= SYNC_SCALE_THRESHOLD) return timings.syncIntervalMs;
+  return timings.syncIntervalMs * (Math.ceil(Math.log2(members / SYNC_SCALE_THRESHOLD)) + 1);
 }

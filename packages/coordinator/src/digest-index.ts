@@ -69,7 +69,8 @@ export class DigestIndex {
   /** What replicas compare before their digests: equal when they use the same ring and the same record hash. */
   readonly id: string;
   private readonly digests: Uint32Array;
-  private readonly shared = new Map<string, number[]>();
+  /** Per `self|n`: every peer that shares segments with `self`, with those segments in ring order. */
+  private readonly shared = new Map<string, Map<MemberAddress, number[]>>();
 
   constructor(ring: HashRing) {
     this.ring = ring;
@@ -117,17 +118,36 @@ export class DigestIndex {
 
   /** The segments whose first `n` replicas include both `self` and `peer`: the ones the two must agree on. */
   sharedSegments(self: MemberAddress, peer: MemberAddress, n: number): number[] {
-    const cacheKey = `${self}|${peer}|${n}`;
-    let segments = this.shared.get(cacheKey);
-    if (segments === undefined) {
-      segments = [];
+    return this.sharing(self, n).get(peer) ?? [];
+  }
+
+  /** The members that share segments with `self` (its replica peers), in address order. */
+  replicaPeers(self: MemberAddress, n: number): MemberAddress[] {
+    return [...this.sharing(self, n).keys()].sort();
+  }
+
+  /**
+   * Every peer's shared segments, found in one walk of the ring: a cluster of N members has N × vnodes segments,
+   * and a walk per peer would cost O(N²) on each ring change.
+   */
+  private sharing(self: MemberAddress, n: number): Map<MemberAddress, number[]> {
+    const cacheKey = `${self}|${n}`;
+    let peers = this.shared.get(cacheKey);
+    if (peers === undefined) {
+      peers = new Map();
       for (let segment = 0; segment < this.ring.segmentCount; segment++) {
         const replicas = this.ring.segmentReplicas(segment, n);
-        if (replicas.includes(self) && replicas.includes(peer)) segments.push(segment);
+        if (!replicas.includes(self)) continue;
+        for (const peer of replicas) {
+          if (peer === self) continue;
+          const segments = peers.get(peer);
+          if (segments === undefined) peers.set(peer, [segment]);
+          else segments.push(segment);
+        }
       }
-      this.shared.set(cacheKey, segments);
+      this.shared.set(cacheKey, peers);
     }
-    return segments;
+    return peers;
   }
 
   private xor(slot: number, [high, low]: Digest): void {

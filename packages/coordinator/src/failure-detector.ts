@@ -9,7 +9,14 @@ import {
   reasonOf,
 } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock, type TimerHandle } from './clock.js';
-import { DEFAULT_TIMINGS, MAX_PIGGYBACK, TIMING_PRESETS, type Timings } from './defaults.js';
+import {
+  DEFAULT_TIMINGS,
+  MAX_PIGGYBACK,
+  suspicionTimeoutFor,
+  syncIntervalFor,
+  TIMING_PRESETS,
+  type Timings,
+} from './defaults.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
@@ -58,6 +65,11 @@ export class FailureDetector {
     return this.membership.self;
   }
 
+  /** Members that have not left, this node included: what the suspicion timeout and push-pull scale with. */
+  private get size(): number {
+    return this.membership.others('alive', 'suspect', 'dead').length + 1;
+  }
+
   /** Joins through every known member (the seeds), then probes and syncs on the preset's timers. */
   start(): Promise<number> {
     this.running = true;
@@ -67,7 +79,12 @@ export class FailureDetector {
     const onError = (error: unknown) => this.log.warn(`membership round failed: ${reasonOf(error)}`);
     this.loops = [
       repeat(this.clock, this.timings.probeIntervalMs, () => this.probeRound(), onError),
-      repeat(this.clock, this.timings.syncIntervalMs, () => this.syncRound(), onError),
+      repeat(
+        this.clock,
+        () => syncIntervalFor(this.timings, this.size),
+        () => this.syncRound(),
+        onError,
+      ),
     ];
     return this.join();
   }
@@ -158,24 +175,23 @@ export class FailureDetector {
   /** Merges membership news; news that this node is suspect or dead is refuted by raising its incarnation. */
   receive(states: readonly MemberState[]): void {
     for (const state of states) {
-      if (state.address === this.self) {
-        // A restarted member learns how far it had got: a joined one serves its ranges again at once.
-        if (state.status !== 'left' && isLaterPhase(state.phase, this.membership.own.phase)) {
-          this.log.info(`the cluster knows this node as ${state.phase}: taking that phase up again`);
-          void this.restate({ phase: state.phase });
-        }
-        const own = this.membership.own;
-        if (!this.leaving && state.status !== 'alive' && state.incarnation >= own.incarnation) {
-          this.membership.update(this.self, 'alive', state.incarnation + 1);
-          this.enqueue(this.membership.own);
-          this.log.info(`refuted being ${state.status} (incarnation ${state.incarnation + 1})`);
-          // A refutation races every suspicion timer in the cluster: tell everyone now rather than by gossip.
-          void this.broadcast(this.membership.own);
-        }
-      } else if (this.membership.apply(state)) {
-        this.enqueue(state);
+      if (state.address !== this.self) continue;
+      // A restarted member learns how far it had got: a joined one serves its ranges again at once.
+      if (state.status !== 'left' && isLaterPhase(state.phase, this.membership.own.phase)) {
+        this.log.info(`the cluster knows this node as ${state.phase}: taking that phase up again`);
+        void this.restate({ phase: state.phase });
+      }
+      const own = this.membership.own;
+      if (!this.leaving && state.status !== 'alive' && state.incarnation >= own.incarnation) {
+        this.membership.update(this.self, 'alive', state.incarnation + 1);
+        this.enqueue(this.membership.own);
+        this.log.info(`refuted being ${state.status} (incarnation ${state.incarnation + 1})`);
+        // A refutation races every suspicion timer in the cluster: tell everyone now rather than by gossip.
+        void this.broadcast(this.membership.own);
       }
     }
+    const others = states.filter((state) => state.address !== this.self);
+    for (const state of this.membership.applyAll(others)) this.enqueue(state);
   }
 
   private onStatusChange(address: MemberAddress, from: MemberStatus | undefined, to: MemberStatus): void {
@@ -190,13 +206,14 @@ export class FailureDetector {
     else this.log.info(`${address} is ${to}`);
     if (to === 'suspect' && this.running) {
       const incarnation = this.membership.get(address)?.incarnation;
+      const timeoutMs = suspicionTimeoutFor(this.timings, this.size);
       const timer = this.clock.setTimeout(() => {
         this.suspicions.delete(address);
         const state = this.membership.get(address);
         if (state?.status === 'suspect' && state.incarnation === incarnation) {
           this.enqueue(this.membership.update(address, 'dead', state.incarnation));
         }
-      }, this.timings.suspicionTimeoutMs);
+      }, timeoutMs);
       this.suspicions.set(address, timer);
     }
   }

@@ -108,10 +108,26 @@ export class Membership {
 
   /** Merges news of a member by SWIM's rule; resolves whether anything changed. */
   apply(update: MemberState): boolean {
-    const current = this.members.get(update.address);
-    if (!overrides(update, current)) return false;
-    this.set(mergeState(current, update), current);
-    return true;
+    return this.applyAll([update]).length > 0;
+  }
+
+  /**
+   * Merges a batch of news (a push-pull's whole member list, a probe's piggybacked updates) by SWIM's rule and
+   * returns the updates that changed anything. Status listeners hear of each member; the ring is rebuilt, and
+   * ring listeners told, once for the batch: a node joining a cluster of N learns N members at once, and a ring
+   * build per member would hold it up for O(N²) token hashes.
+   */
+  applyAll(updates: Iterable<MemberState>): MemberState[] {
+    const changed: MemberState[] = [];
+    let ringChanged = false;
+    for (const update of updates) {
+      const current = this.members.get(update.address);
+      if (!overrides(update, current)) continue;
+      ringChanged = this.store(mergeState(current, update), current) || ringChanged;
+      changed.push(update);
+    }
+    if (ringChanged) this.rebuildRing();
+    return changed;
   }
 
   /**
@@ -148,19 +164,29 @@ export class Membership {
   }
 
   private set(next: MemberState, current: MemberState | undefined): void {
+    if (this.store(next, current)) this.rebuildRing();
+  }
+
+  /**
+   * Records a member's state and tells the status listeners; returns whether the placement changed (a member
+   * joined or left, or moved to another phase). The placement is left as it was, for the caller to rebuild once.
+   */
+  private store(next: MemberState, current: MemberState | undefined): boolean {
     this.members.set(next.address, { ...next });
-    const ringChanged =
-      current === undefined ||
-      (current.status === 'left') !== (next.status === 'left') ||
-      (current.phase ?? 'normal') !== (next.phase ?? 'normal');
     if (current?.status !== next.status) {
       for (const listener of this.listeners)
         listener({ address: next.address, from: current?.status, to: next.status });
     }
-    if (ringChanged) {
-      this.cachedPlacement = undefined;
-      const placement = this.placement;
-      for (const listener of this.ringListeners) listener(placement);
-    }
+    return (
+      current === undefined ||
+      (current.status === 'left') !== (next.status === 'left') ||
+      (current.phase ?? 'normal') !== (next.phase ?? 'normal')
+    );
+  }
+
+  private rebuildRing(): void {
+    this.cachedPlacement = undefined;
+    const placement = this.placement;
+    for (const listener of this.ringListeners) listener(placement);
   }
 }

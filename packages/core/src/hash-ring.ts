@@ -1,6 +1,7 @@
 import { DEFAULT_VNODES } from './constants.js';
 import { type Hasher, md5Hasher } from './hasher.js';
 import type { MemberAddress } from './member.js';
+import { memberTokens, mergeTokens } from './ring-tokens.js';
 
 export interface HashRingInit {
   /**
@@ -35,13 +36,9 @@ export class HashRing {
     }
     this.members = [...new Set(members)].sort();
 
-    const points: Array<{ token: number; owner: number }> = [];
-    this.members.forEach((member, owner) => {
-      for (let i = 0; i < this.vnodes; i++) points.push({ token: this.hasher.hash(`${member}#${i}`), owner });
-    });
-    points.sort((a, b) => a.token - b.token || a.owner - b.owner);
-    this.tokens = Float64Array.from(points, (point) => point.token);
-    this.owners = Uint32Array.from(points, (point) => point.owner);
+    const merged = mergeTokens(this.members.map((member) => memberTokens(this.hasher, this.vnodes, member)));
+    this.tokens = merged.tokens;
+    this.owners = merged.owners;
   }
 
   get size(): number {

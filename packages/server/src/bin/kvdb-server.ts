@@ -142,7 +142,7 @@ const argv = await yargs(hideBin(process.argv))
       choices: Object.keys(TIMING_PRESETS),
       default: DEFAULT_TIMINGS,
       describe:
-        'Failure detection and repair intervals: lan (probe 1 s, dead ~6 s after silence) or local (probe 0.4 s, dead ~2 s)',
+        'Failure detection and repair intervals: lan (probe 1 s, dead ~6 s after silence) or local (probe 0.4 s, dead ~2 s); the time to dead grows with log10 of the member count above 10',
     },
     'log-level': {
       type: 'string',
