@@ -7,8 +7,10 @@
 //   join:    starts one more node naming node 0 in -C, and waits until it serves reads and every node holds
 //            exactly its share (R copies of every key in all, stable for 3 s).
 //
-// Meanwhile it pings every other node, one ping at a time per node, and reports the slowest answer of each: how
-// long the move held that node up. Bytes moved are the loopback interface's, so run it on a quiet host.
+// Meanwhile it pings every other node, one ping at a time per node, and reports the slowest answer: how long the
+// move held a serving node up, as a client sees it (CPU contention on the host included), and the longest delay
+// of a serving node's event loop (`stats.eventLoop`), if the move made it longer than the load had. Bytes moved are
+// the loopback interface's, so run it on a quiet host.
 //
 //   node packages/bench/scripts/bench-moves.mjs --scenario rebuild|join [--nodes 3] [--replicas 3]
 //     [--keys 100000] [--value-size 100] [--batch 100] [--timeout 300] [--json] [-- kvdb-server flags]
@@ -66,6 +68,9 @@ try {
     async () => (await totalKeys(range(nodes))) === Math.min(replicas, nodes) * keys,
   );
 
+  const loopDelay = async (indices) =>
+    Promise.all(indices.map(async (index) => (await call(index, 'stats')).eventLoop.maxDelayMs));
+  const delayBefore = await loopDelay(scenario === 'rebuild' ? range(nodes - 1) : range(nodes));
   const lo = loopbackBytes();
   const started = performance.now();
   let moving;
@@ -108,6 +113,7 @@ try {
   const moved = loopbackBytes() - lo;
   pinging = false;
   const slowest = await Promise.all(pings);
+  const delayAfter = await loopDelay(watched);
   const stats = await call(moving, 'stats');
   const figures = {
     scenario,
@@ -122,13 +128,17 @@ try {
     slowestPingByNodeMs: Object.fromEntries(
       watched.map((index, i) => [cluster.addresses[index], slowest[i]]),
     ),
+    // The longest the event loop of a serving node ran late, if the move made it longer than the load had.
+    eventLoopMaxBeforeMs: Math.max(...delayBefore),
+    eventLoopMaxMs: Math.max(...delayAfter.map((after, i) => (after > (delayBefore[i] ?? 0) ? after : 0))),
     handoff: stats.handoff,
     antiEntropy: stats.antiEntropy,
   };
   log(
     `${scenario}: ${servingMs === undefined ? '' : `serving reads after ${(servingMs / 1000).toFixed(1)} s, `}` +
       `every node holding its share after ${(doneMs / 1000).toFixed(1)} s; ${(moved / 1e6).toFixed(0)} MB over loopback; ` +
-      `slowest ping of a serving node ${figures.slowestPingMs.toFixed(0)} ms`,
+      `slowest ping of a serving node ${figures.slowestPingMs.toFixed(0)} ms, ` +
+      `longest event-loop delay ${figures.eventLoopMaxMs > 0 ? `${figures.eventLoopMaxMs} ms` : `no longer than the load's (${figures.eventLoopMaxBeforeMs} ms)`}`,
   );
   if (values.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
 } finally {

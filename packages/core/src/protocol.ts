@@ -77,6 +77,11 @@ export interface NodeStats {
   antiEntropy?: AntiEntropyStats;
   /** The moves under way (members joining or leaving) and this node's part in them (filled in by the server). */
   handoff?: HandoffStats;
+  /**
+   * How late the node's event loop ran work since the process started (filled in by the server): the longest any
+   * one piece of work held every request up, and the 99th percentile.
+   */
+  eventLoop?: { maxDelayMs: number; p99DelayMs: number };
 }
 
 /** Members joining or leaving, and the data this node fetches for the ranges it is about to own. */

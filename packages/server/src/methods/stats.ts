@@ -1,4 +1,12 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { MethodDefinition } from './types.js';
+
+/**
+ * How long the event loop waited past its due time, since the process started: the longest any one piece of work
+ * held up every other request of the node (10 ms resolution).
+ */
+const delays = monitorEventLoopDelay({ resolution: 10 });
+delays.enable();
 
 export const stats: MethodDefinition = {
   name: 'stats',
@@ -10,6 +18,10 @@ export const stats: MethodDefinition = {
       memory: { rss, heapUsed },
       antiEntropy: { ...node.antiEntropy.stats },
       handoff: node.rangeFill.stats,
+      eventLoop: {
+        maxDelayMs: Math.round(delays.max / 1e5) / 10,
+        p99DelayMs: Math.round(delays.percentile(99) / 1e5) / 10,
+      },
     };
   },
 };
