@@ -1,15 +1,14 @@
 import {
   type AntiEntropyStats,
+  compareKeys,
   compareVersions,
   type DigestParams,
   type DigestReply,
-  type HashRing,
   type KeyVersion,
   type MemberAddress,
   type PeerParams,
   reasonOf,
   UnavailableError,
-  type Version,
 } from '@kvdb/core';
 import { sleep } from './clock.js';
 import { DEFAULT_SETTLE_MS, RANGE_PAGE, SCAN_PAUSE_FACTOR } from './defaults.js';
@@ -34,9 +33,9 @@ export interface AntiEntropyInit extends ReplicaTaskInit {
  * Background repair between replicas, without client reads. Each round this node compares, with one alive
  * replica peer in turn, the digests of the ring segments both replicate: first one combined digest (constant
  * traffic when they agree), then per-segment digests. Segments that still differ a moment later are repaired:
- * one scan of this node's keys serves every peer compared with, each peer sends the key versions of only its
- * differing segments, and this node pulls what the peer has newer and pushes what it has newer. Tombstones
- * travel like values, so pops win everywhere.
+ * the peer sends the key versions of its differing segments a page at a time, this node walks its own keys in
+ * those segments beside them, and pulls what the peer has newer and pushes what it has newer. Tombstones travel
+ * like values, so pops win everywhere.
  */
 export class AntiEntropy extends ReplicaTask {
   readonly stats: AntiEntropyStats = {
@@ -121,40 +120,16 @@ export class AntiEntropy extends ReplicaTask {
     await look(false);
     if (differing.size === 0 || !current()) return 0;
 
-    const started = this.clock.now();
-    const mine = await this.replica.keyVersions(new Set([...differing.values()].flat()), signal);
-    this.stats.scanMs += this.clock.now() - started;
-    const pulled = new Map<string, Version>();
     let repaired = 0;
     for (const [peer, segments] of differing) {
       if (!current()) break;
       await this.attempt(peer, async () => {
-        const held = this.held(ring, segments, mine, pulled);
-        if (!(await this.repair(peer, digests.id, segments, held, pulled, current))) return;
+        if (!(await this.repair(peer, digests.id, segments, current))) return;
         this.stats.segmentsRepaired += segments.length;
         repaired += segments.length;
       });
     }
     return repaired;
-  }
-
-  /**
-   * The version this node holds of each key in `segments`: as scanned, or as pulled from an earlier peer in the
-   * same round, so that a record just pulled from one peer is passed on to the next.
-   */
-  private held(
-    ring: HashRing,
-    segments: readonly number[],
-    mine: ReadonlyMap<number, KeyVersion[]>,
-    pulled: ReadonlyMap<string, Version>,
-  ): Map<string, Version> {
-    const held = new Map<string, Version>();
-    for (const segment of segments) {
-      for (const [key, version] of mine.get(segment) ?? []) held.set(key, version);
-    }
-    const wanted = new Set(segments);
-    for (const [key, version] of pulled) if (wanted.has(ring.segmentOf(key))) held.set(key, version);
-    return held;
   }
 
   /**
@@ -243,45 +218,65 @@ export class AntiEntropy extends ReplicaTask {
   }
 
   /**
-   * Reconciles `segments` with `peer`, a page of its keys at a time: pulls what it holds newer than `held` (noting
-   * it in `pulled`) and pushes what this node holds newer, then what it holds that the peer lacks. Resolves false
-   * when this node's ring changed meanwhile (its segments no longer compare), leaving the rest for another round.
+   * Reconciles `segments` with `peer`: walks the peer's keys, a page at a time, beside this node's own keys in the
+   * same segments, both in key order, and pulls what the peer holds newer or alone, pushes what this node holds
+   * newer or alone. It holds a page of each side at a time, however many keys differ; a record just pulled is
+   * behind both walks, so it is never compared again. Resolves false when this node's ring changed meanwhile (its
+   * segments no longer compare), leaving the rest for another round.
    */
   private async repair(
     peer: MemberAddress,
     ring: string,
     segments: number[],
-    held: Map<string, Version>,
-    pulled: Map<string, Version>,
     current: () => boolean,
   ): Promise<boolean> {
+    const mine = this.replica.heads(new Set(segments), { signal: this.signal });
     const counts = { pulled: 0, pushed: 0 };
-    let after: string | undefined;
-    for (;;) {
-      const theirs = await this.transport.call(
-        peer,
-        'peer.range',
-        { ring, segments, after, limit: RANGE_PAGE },
-        { timeoutMs: this.timeoutMs },
-      );
-      if (!current()) return false;
-      const pull: string[] = [];
-      const push: string[] = [];
-      for (const [key, version] of theirs) {
-        const own = held.get(key);
-        if (own === undefined || compareVersions(version, own) > 0) pull.push(key);
-        else if (compareVersions(own, version) > 0) push.push(key);
-        held.delete(key);
+    const next = async (): Promise<KeyVersion | undefined> => {
+      const started = this.clock.now();
+      const step = await mine.next();
+      this.stats.scanMs += this.clock.now() - started;
+      return step.done ? undefined : step.value;
+    };
+    try {
+      let head = await next();
+      let after: string | undefined;
+      for (;;) {
+        const theirs = await this.transport.call(
+          peer,
+          'peer.range',
+          { ring, segments, after, limit: RANGE_PAGE },
+          { timeoutMs: this.timeoutMs },
+        );
+        if (!current()) return false;
+        const pull: string[] = [];
+        const push: string[] = [];
+        for (const [key, version] of theirs) {
+          for (; head !== undefined && compareKeys(head[0], key) < 0; head = await next()) push.push(head[0]);
+          if (head?.[0] !== key) {
+            pull.push(key);
+            continue;
+          }
+          if (compareVersions(version, head[1]) > 0) pull.push(key);
+          else if (compareVersions(head[1], version) > 0) push.push(key);
+          head = await next();
+        }
+        counts.pulled += await this.pull(peer, pull);
+        counts.pushed += await this.push(peer, push);
+        const last = theirs.at(-1);
+        if (last === undefined || theirs.length < RANGE_PAGE) break;
+        after = last[0];
       }
-      counts.pulled += await this.pull(peer, pull, pulled);
-      counts.pushed += await this.push(peer, push);
-      const last = theirs.at(-1);
-      if (last === undefined || theirs.length < RANGE_PAGE) break;
-      after = last[0];
+      // What is left the peer did not list: it lacks it (if the segments still compare).
+      while (head !== undefined) {
+        if (!current()) return false;
+        const push: string[] = [];
+        for (; head !== undefined && push.length < RANGE_PAGE; head = await next()) push.push(head[0]);
+        counts.pushed += await this.push(peer, push);
+      }
+    } finally {
+      await mine.return(undefined);
     }
-    // What is left the peer did not list: it lacks it (if the segments still compare).
-    if (!current()) return false;
-    counts.pushed += await this.push(peer, held.keys());
     if (counts.pulled + counts.pushed > 0) {
       this.log.debug(`anti-entropy with ${peer}: pulled ${counts.pulled}, pushed ${counts.pushed}`);
     }
@@ -289,16 +284,12 @@ export class AntiEntropy extends ReplicaTask {
   }
 
   /**
-   * Pulls `keys` from `peer` into this replica, noting each version in `pulled`; resolves with how many it stored.
+   * Pulls `keys` from `peer` into this replica; resolves with how many it stored.
    * The peer caps each reply at `batchBytes` (the asker cannot know the sizes of records it has not seen): a reply
    * shorter than the keys asked stops before the record that would have taken it past the cap, and the rest are
    * asked for again.
    */
-  private async pull(
-    peer: MemberAddress,
-    keys: readonly string[],
-    pulled: Map<string, Version>,
-  ): Promise<number> {
+  private async pull(peer: MemberAddress, keys: readonly string[]): Promise<number> {
     let stored = 0;
     for (let i = 0; i < keys.length; ) {
       const asked = keys.slice(i, i + this.batchSize);
@@ -319,7 +310,6 @@ export class AntiEntropy extends ReplicaTask {
       }
       i += Math.min(records.length, asked.length);
       await this.replica.answer('peer.put_many', { entries });
-      for (const [key, record] of entries) pulled.set(key, record.version);
       this.stats.keysPulled += entries.length;
       stored += entries.length;
       await this.throttle.take(bytes, this.signal);

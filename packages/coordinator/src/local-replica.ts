@@ -154,7 +154,15 @@ export class LocalReplica implements PeerHandler {
     return scanPages(this.store, signal);
   }
 
-  /** The heads of the records in these segments of the digests' ring (see `ReplicaDigests.keyVersions`). */
+  /** The heads of the records in these segments of the digests' ring, one at a time in key order (see `ReplicaDigests.heads`). */
+  heads(
+    segments: ReadonlySet<number>,
+    options: { after?: string; signal?: AbortSignal } = {},
+  ): AsyncGenerator<KeyVersion> {
+    return this.index.heads(segments, options);
+  }
+
+  /** The heads of the records in these segments of the digests' ring, by segment (see `ReplicaDigests.keyVersions`). */
   keyVersions(segments: ReadonlySet<number>, signal?: AbortSignal): Promise<Map<number, KeyVersion[]>> {
     return this.index.keyVersions(segments, signal);
   }

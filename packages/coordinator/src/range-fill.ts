@@ -22,6 +22,11 @@ interface Progress {
   ring: string;
   /** The members each segment has been streamed from in full. */
   from: Map<number, Set<MemberAddress>>;
+  /**
+   * Where a stream cut short (the source restarted, a call timed out) got to, by source: the next stream from it
+   * picks up after that key for the same segments or fewer, rather than starting over.
+   */
+  cut: Map<MemberAddress, { segments: ReadonlySet<number>; after: string }>;
 }
 
 /**
@@ -37,7 +42,7 @@ interface Progress {
  */
 export class RangeFill extends ReplicaTask {
   private readonly restate: RangeFillInit['restate'];
-  private progress: Progress = { ring: '', from: new Map() };
+  private progress: Progress = { ring: '', from: new Map(), cut: new Map() };
   private segments = { pending: 0, done: 0 };
   private keysFetched = 0;
   private bytesFetched = 0;
@@ -91,7 +96,9 @@ export class RangeFill extends ReplicaTask {
       this.segments = { pending: 0, done: 0 };
       return true;
     }
-    if (this.progress.ring !== placement.all.id) this.progress = { ring: placement.all.id, from: new Map() };
+    if (this.progress.ring !== placement.all.id) {
+      this.progress = { ring: placement.all.id, from: new Map(), cut: new Map() };
+    }
     const pending = placement.pendingSegments(own.address, this.replicas());
     const unheld = () => pending.filter((segment) => !this.holds(segment));
     this.segments = { pending: pending.length, done: pending.length - unheld().length };
@@ -178,11 +185,17 @@ export class RangeFill extends ReplicaTask {
     return best;
   }
 
-  /** Streams every record `source` holds in `segments`, page by page, into this node's replica. */
+  /**
+   * Streams every record `source` holds in `segments`, page by page, into this node's replica; from where an
+   * earlier stream from it was cut short, when that one covered these segments.
+   */
   private async streamFrom(source: MemberAddress, placement: Placement, segments: number[]): Promise<void> {
     const signal = this.signal;
     this.fetch ??= { startedAt: this.clock.now(), bytes: 0 };
-    let after: string | undefined;
+    const cut = this.progress.cut.get(source);
+    let after =
+      cut !== undefined && segments.every((segment) => cut.segments.has(segment)) ? cut.after : undefined;
+    const wanted = new Set(segments);
     do {
       signal.throwIfAborted();
       if (this.membership.placement.all.id !== placement.all.id) throw new Error('the ring changed');
@@ -196,6 +209,8 @@ export class RangeFill extends ReplicaTask {
       this.bytesFetched += bytes;
       this.fetch.bytes += bytes;
       after = page.next ?? undefined;
+      if (after === undefined) this.progress.cut.delete(source);
+      else this.progress.cut.set(source, { segments: wanted, after });
     } while (after !== undefined);
   }
 

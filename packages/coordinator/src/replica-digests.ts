@@ -59,57 +59,63 @@ export class ReplicaDigests {
   }
 
   /**
-   * `[key, version, deleted]` of every record in the given segments of the index's ring, by segment (in key order
-   * within each; a segment without records is left out). Segments are hash ranges, so this reads every key; it does
-   * so in pages of the store's key scan and lets the event loop run between them, so that anti-entropy on a large
-   * node never holds other requests up for long.
+   * `[key, version, deleted]` of every record in the given segments of the index's ring, one at a time in key order
+   * from after `after`. Segments are hash ranges, so this reads every key; it does so in pages of the store's key
+   * scan and lets the event loop run between them, and it holds one page at a time, so that anti-entropy on a
+   * large node never holds other requests up for long nor gathers every key in memory.
    *
-   * When no write ran meanwhile, the scan also resets those segments' digests to what the store holds: a write
-   * whose store commit and digest update straddled a ring change (the rebuild may or may not have seen it) leaves
-   * a digest off, and anti-entropy, which asks for exactly the segments whose digests differ, heals it.
+   * A scan from the first key to the last with no write running meanwhile also resets those segments' digests to
+   * what the store holds: a write whose store commit and digest update straddled a ring change (the rebuild may or
+   * may not have seen it) leaves a digest off, and anti-entropy, which asks for exactly the segments whose digests
+   * differ, heals it.
    *
    * When `signal` aborts, the scan ends at its next page by throwing the signal's reason.
    */
-  async keyVersions(segments: ReadonlySet<number>, signal?: AbortSignal): Promise<Map<number, KeyVersion[]>> {
-    const result = new Map<number, KeyVersion[]>();
+  async *heads(
+    segments: ReadonlySet<number>,
+    { after, signal }: { after?: string; signal?: AbortSignal } = {},
+  ): AsyncGenerator<KeyVersion> {
     const index = this.current.index;
     const ring = index.ring;
-    const heal = ring.size > 1 ? new DigestIndex(ring) : undefined;
+    const heal = ring.size > 1 && after === undefined ? new DigestIndex(ring) : undefined;
     const quiet = this.inFlight === 0 ? this.writes : undefined;
-    for await (const page of scanPages(this.store, signal)) {
+    for await (const page of scanPages(this.store, signal, after)) {
       for (const entry of page) {
         const segment = ring.segmentOf(entry[0]);
         if (!segments.has(segment)) continue;
-        const found = result.get(segment);
-        if (found === undefined) result.set(segment, [entry]);
-        else found.push(entry);
         heal?.include(segment, entry[0], scannedHead(entry));
+        yield entry;
       }
     }
     if (heal !== undefined && quiet === this.writes && this.inFlight === 0 && index === this.current.index) {
       for (const segment of segments) index.assign(segment, heal.segment(segment));
     }
+  }
+
+  /** Every record's head in the given segments (see `heads`), by segment, in key order within each. */
+  async keyVersions(segments: ReadonlySet<number>, signal?: AbortSignal): Promise<Map<number, KeyVersion[]>> {
+    const result = new Map<number, KeyVersion[]>();
+    const ring = this.current.index.ring;
+    for await (const entry of this.heads(segments, { signal })) {
+      const segment = ring.segmentOf(entry[0]);
+      const found = result.get(segment);
+      if (found === undefined) result.set(segment, [entry]);
+      else found.push(entry);
+    }
     return result;
   }
 
-  /**
-   * One page of `keyVersions`, flat and in key order: the first `limit` records after `after` in the given segments.
-   * It reads from `after` on, in pages of the store's key scan with a turn of the event loop between them, until
-   * it has `limit`; so the pages of one listing read the store once between them. It heals no digest.
-   */
+  /** The first `limit` heads after `after` in the given segments, in key order (see `heads`). */
   async keyVersionsPage(
     segments: ReadonlySet<number>,
     { after, limit }: { after?: string; limit: number },
     signal?: AbortSignal,
   ): Promise<KeyVersion[]> {
-    const ring = this.current.index.ring;
     const found: KeyVersion[] = [];
-    for await (const page of scanPages(this.store, signal, after)) {
-      for (const entry of page) {
-        if (!segments.has(ring.segmentOf(entry[0]))) continue;
-        found.push(entry);
-        if (found.length >= limit) return found;
-      }
+    if (limit <= 0) return found;
+    for await (const entry of this.heads(segments, { after, signal })) {
+      found.push(entry);
+      if (found.length >= limit) break;
     }
     return found;
   }

@@ -246,11 +246,11 @@ describe('Anti-entropy (simulated cluster)', () => {
       await writeAlone(cluster, 1, defined(keys[30]), 'newer on 1');
       const peer = cluster.node(1);
       const replica = cluster.node(0).replica;
-      const scan = replica.keyVersions.bind(replica);
-      replica.keyVersions = (segments) => {
+      const scan = replica.heads.bind(replica);
+      replica.heads = (segments, options) => {
         // Between node 0's second look and its range call, node 1 hears of a fourth member.
         peer.replica.useRing(new HashRing([...cluster.addresses, '127.0.0.1:9']));
-        return scan(segments);
+        return scan(segments, options);
       };
       const asked = peer.replica.digests.id;
 
@@ -319,7 +319,7 @@ describe('Anti-entropy (simulated cluster)', () => {
       });
     });
 
-    it('reads its own keys once in a comparison that repairs two peers, and each peer gets only its segments', async () => {
+    it('walks its own keys once for each peer it repairs, and each peer gets only its segments', async () => {
       cluster = await createSimCluster({ n: 3, seed: 47, timings: QUIET });
       const keys = await populate(cluster, 500);
       const ring = cluster.node(0).replica.digests.ring;
@@ -328,16 +328,16 @@ describe('Anti-entropy (simulated cluster)', () => {
       await writeAlone(cluster, 1, one, 'newer on 1');
       await writeAlone(cluster, 2, two, 'newer on 2');
       const replica = cluster.node(0).replica;
-      const scan = replica.keyVersions.bind(replica);
+      const scan = replica.heads.bind(replica);
       let scans = 0;
-      replica.keyVersions = (segments) => {
+      replica.heads = (segments, options) => {
         scans += 1;
-        return scan(segments);
+        return scan(segments, options);
       };
 
       cluster.traffic.reset();
       await cluster.settle(cluster.node(0).antiEntropy.syncWith(cluster.address(1), cluster.address(2)));
-      expect(scans).to.equal(1);
+      expect(scans).to.equal(2);
       expect(repairCalls(cluster), 'a range and a pull from each, nothing pushed').to.deep.equal({
         'peer.digest': 6,
         'peer.range': 2,
@@ -427,10 +427,10 @@ describe('Anti-entropy (simulated cluster)', () => {
       cluster.node(1).antiEntropy.stop();
       cluster.node(2).antiEntropy.stop();
       const replica = cluster.node(0).replica;
-      const scan = replica.keyVersions.bind(replica);
-      replica.keyVersions = async (segments) => {
+      const scan = replica.heads.bind(replica);
+      replica.heads = async function* (segments, options) {
         await new Promise((resolve) => setTimeout(resolve, 400));
-        return scan(segments);
+        yield* scan(segments, options);
       };
       const stats = cluster.node(0).antiEntropy.stats;
       const pulled = stats.keysPulled;
