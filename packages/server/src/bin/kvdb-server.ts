@@ -45,8 +45,7 @@ const argv = await yargs(hideBin(process.argv))
     replicas: {
       alias: 'R',
       type: 'number',
-      default: DEFAULT_REPLICAS,
-      describe: 'Replication factor: copies of each key, capped at the member count',
+      describe: `Replication factor: copies of each key, capped at the member count. Founding members bring it to a new cluster (default ${DEFAULT_REPLICAS}); any other node takes the cluster's. Given, it must be the cluster's (its founding members' -R, or the last set_replicas), or the node refuses to start and names both; leave it out on nodes that join or restart`,
     },
     advertise: {
       type: 'string',
@@ -186,7 +185,15 @@ try {
         maxBatch: argv['max-batch'],
       },
     },
-    { onLeft: () => shutdown('left the cluster', { announce: false }) },
+    {
+      onLeft: () => shutdown('left the cluster', { announce: false }),
+      // After the start has resolved (a refusal may come first), so that `node` is set.
+      onRefused: (error) =>
+        setImmediate(() => {
+          console.error(`kvdb-server: cannot start: ${error.message}`);
+          shutdown('refused to join', { announce: false, code: 1 });
+        }),
+    },
   );
 } catch (error) {
   const reason =
@@ -201,7 +208,7 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 /** Graceful stop: in-flight requests finish and the members hear this node is going (unless it has left). */
-function shutdown(reason: string, { announce = true } = {}): void {
+function shutdown(reason: string, { announce = true, code = 0 } = {}): void {
   if (stopping) return;
   stopping = true;
   node.log.info(`${reason}: shutting down`);
@@ -210,7 +217,7 @@ function shutdown(reason: string, { announce = true } = {}): void {
   const force = setTimeout(() => process.exit(1), 15_000);
   force.unref();
   node.stop({ announce }).then(
-    () => process.exit(0),
+    () => process.exit(code),
     () => process.exit(1),
   );
 }

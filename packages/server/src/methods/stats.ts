@@ -1,4 +1,9 @@
+import type { ReplicationSetting } from '@kvdb/core';
 import type { MethodDefinition } from './types.js';
+
+function replicationStats({ replicas, target }: ReplicationSetting): { replicas: number; target?: number } {
+  return target === undefined ? { replicas } : { replicas, target };
+}
 
 export const stats: MethodDefinition = {
   name: 'stats',
@@ -10,6 +15,7 @@ export const stats: MethodDefinition = {
       memory: { rss, heapUsed },
       antiEntropy: { ...node.antiEntropy.stats },
       handoff: node.rangeFill.stats,
+      replication: replicationStats(node.replication.current),
     };
   },
 };
