@@ -231,13 +231,14 @@ export class ClusterNode implements PeerHandler {
   }
 
   /**
-   * Starts from the setting stored by the last run, or as a founding member from its own factor (at stamp 0); a
-   * joining node has none until it hears the cluster's. Stores every change.
+   * Starts from the setting stored by the last run, or as a founding member given a factor from that one (at stamp
+   * 0); any other node has none until it hears the cluster's, and reads and writes at `init.replicas` (else the
+   * default) meanwhile. Stores every change.
    */
   private adoptReplication(log: ReplicationLog | undefined, init: ClusterNodeInit, founding: boolean): void {
     const stored = log?.loadReplication();
     if (stored !== undefined) this.membership.applyReplication(stored);
-    else if (founding) {
+    else if (founding && init.replicas !== undefined) {
       this.membership.applyReplication({
         replicas: init.replicas ?? DEFAULT_REPLICAS,
         stamp: 0,

@@ -45,9 +45,9 @@ export interface NodeConfig {
   /** Seed members (`host:port`); this node's own address may be among them. @default [] */
   members: MemberAddress[];
   /**
-   * Replication factor, capped at the member count. A founding member brings it to a new cluster; any node given
-   * one refuses to start if the cluster's differs (see `set_replicas`). @default undefined: DEFAULT_REPLICAS for a
-   * founding member, the cluster's for any other
+   * Replication factor, capped at the member count. Founding members bring it to a new cluster; a node given one
+   * refuses to start if the cluster's differs (see `set_replicas`). @default undefined: the cluster's, else
+   * DEFAULT_REPLICAS
    */
   replicas: number | undefined;
   /** Virtual nodes per member. @default DEFAULT_VNODES */

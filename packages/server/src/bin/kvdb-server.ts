@@ -45,7 +45,7 @@ const argv = await yargs(hideBin(process.argv))
     replicas: {
       alias: 'R',
       type: 'number',
-      describe: `Replication factor: copies of each key, capped at the member count. Founding members bring it to a new cluster (default ${DEFAULT_REPLICAS}); any other node takes the cluster's. Given, it must be the cluster's (its founding members' -R, or the last set_replicas), or the node refuses to start and names both; leave it out on nodes that join or restart`,
+      describe: `Replication factor: copies of each key, capped at the member count. Give the founding members of a new cluster the same -R (${DEFAULT_REPLICAS} if none is given); a node that joins or restarts takes the cluster's (the founding members' -R, or the last set by set_replicas), so leave it out there: given and different, the node refuses to start and names both`,
     },
     advertise: {
       type: 'string',
