@@ -43,7 +43,7 @@ export interface NodeComponents {
   onLeft?: () => void;
   /**
    * Called when the node refuses to take part in the cluster it joined (its `replicas` is not the cluster's), having
-   * stopped its cluster work; the binary exits there. @default logs only
+   * stopped its cluster work; the binary exits there. @default stops the node
    */
   onRefused?: (error: Error) => void;
 }
@@ -104,7 +104,7 @@ export class KVNode {
     );
     this.coordinator = this.cluster.coordinator;
     const onLeft = components.onLeft ?? (() => {});
-    this.onRefused = components.onRefused ?? (() => {});
+    this.onRefused = components.onRefused ?? (() => void this.stop({ announce: false }));
     const dispatcher = new JsonRpcDispatcher(
       {
         methods: METHODS,
