@@ -233,18 +233,11 @@ export class ClusterNode implements PeerHandler {
   /**
    * Starts from the setting stored by the last run, or as a founding member given a factor from that one (at stamp
    * 0); any other node has none until it hears the cluster's, and reads and writes at `init.replicas` (else the
-   * default) meanwhile. Stores every change.
+   * default) meanwhile. Stores every setting it takes up, its founding one too: a whole cluster restarted
+   * without `-R` keeps its factor.
    */
   private adoptReplication(log: ReplicationLog | undefined, init: ClusterNodeInit, founding: boolean): void {
     const stored = log?.loadReplication();
-    if (stored !== undefined) this.membership.applyReplication(stored);
-    else if (founding && init.replicas !== undefined) {
-      this.membership.applyReplication({
-        replicas: init.replicas ?? DEFAULT_REPLICAS,
-        stamp: 0,
-        by: init.self,
-      });
-    }
     this.membership.onReplicationChange((setting) => {
       const change = setting.target === undefined ? '' : `, changing to ${setting.target}`;
       this.log.info(`replication is ${setting.replicas}${change}`);
@@ -252,6 +245,10 @@ export class ClusterNode implements PeerHandler {
         this.log.warn(`could not store the replication setting: ${(error as Error).message}`);
       });
     });
+    if (stored !== undefined) this.membership.applyReplication(stored);
+    else if (founding && init.replicas !== undefined) {
+      this.membership.applyReplication({ replicas: init.replicas, stamp: 0, by: init.self });
+    }
   }
 
   /** Why this node may not take part in the cluster, if it may not: its `-R` is not the cluster's factor. */

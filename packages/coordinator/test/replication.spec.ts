@@ -108,6 +108,10 @@ describe('Changing the replication factor (simulated cluster, 4 nodes)', () => {
   it('a restarted node keeps the agreed factor, one started with another -R refuses, and a new one learns it', async () => {
     cluster = await createSimCluster({ n: 4, replicas: 2, seed: 73 });
     await cluster.tick(1_000);
+    // A founding member keeps its founding factor too: alone and given none, it has it from its last run.
+    const founder = await cluster.restart(3, { seeds: [cluster.address(3)], replicas: null });
+    expect(founder.membership.replication).to.include({ replicas: 2, stamp: 0 });
+    await cluster.restart(3);
     await cluster.settle(cluster.node(0).setReplicas(3), 30_000);
     const stamp = cluster.node(0).membership.replication?.stamp;
     expect(stamp).to.be.above(0);
