@@ -176,3 +176,25 @@ export async function waitForPhase(
     { timeoutMs, intervalMs: 200 },
   );
 }
+
+/**
+ * Waits until each client's node holds exactly the keys it replicates, as `locate` on the first client names
+ * them, each key on `replicas` nodes; resolves with the ms it took.
+ */
+export async function waitForPlacement(
+  clients: readonly KVClient[],
+  keys: readonly string[],
+  { replicas, timeoutMs }: { replicas: number; timeoutMs: number },
+): Promise<number> {
+  const addresses = await Promise.all(clients.map(async (client) => (await client.stats()).address));
+  const owned = new Map(addresses.map((address) => [address, 0]));
+  const first = defined(clients[0], 'a client');
+  await inParallel(keys, 16, async (key) => {
+    const located = await first.locate(key);
+    if (located.length !== replicas)
+      throw new Error(`${key} has ${located.length} replicas, not ${replicas}`);
+    for (const address of located) owned.set(address, (owned.get(address) ?? 0) + 1);
+  });
+  const counts = addresses.map((address) => owned.get(address) ?? 0);
+  return waitForKeyCounts(clients, counts, { timeoutMs });
+}

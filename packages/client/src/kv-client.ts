@@ -15,6 +15,7 @@ import {
   type NodeStats,
   type PublicMethod,
   type PublicMethods,
+  type SetReplicasResult,
   TimeoutError,
 } from '@kvdb/core';
 import jayson from 'jayson';
@@ -187,6 +188,14 @@ export class KVClient {
    */
   leave(address?: string): Promise<LeaveResult> {
     return this.call('leave', address === undefined ? {} : { address });
+  }
+
+  /**
+   * Changes the cluster's replication factor; resolves once every new replica holds its data (a large store may
+   * take longer than `timeoutMs`: `stats` shows the change under way, and the node sees it through anyway).
+   */
+  setReplicas(replicas: number): Promise<SetReplicasResult> {
+    return this.call('set_replicas', { replicas });
   }
 
   /** Calls any method by name: the typed methods above are shorthands for this. */

@@ -333,4 +333,22 @@ describe('help', () => {
     });
     expect(() => parseCommand('leave a b')).to.throw('usage: leave [ADDRESS]');
   });
+
+  it('parses set_replicas N, N a whole number from 1', () => {
+    expect(parseCommand('set_replicas 3')).to.deep.equal({
+      kind: 'call',
+      method: 'set_replicas',
+      params: { replicas: 3 },
+    });
+    for (const bad of [
+      'set_replicas 0',
+      'set_replicas -1',
+      'set_replicas 2.5',
+      'set_replicas x',
+      'set_replicas 1e3',
+    ]) {
+      expect(() => parseCommand(bad), bad).to.throw(UsageError, 'N must be a whole number from 1 up');
+    }
+    expect(() => parseCommand('set_replicas')).to.throw('usage: set_replicas N');
+  });
 });

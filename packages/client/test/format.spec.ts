@@ -119,6 +119,13 @@ describe('formatStats', () => {
       ['address:  127.0.0.1:5878', 'keys:     2', 'uptimeMs: 61000 (1m 1s)', 'version:  0.1.0'].join('\n'),
     );
   });
+
+  it('shows the replication in force, and the factor a change under way moves to', () => {
+    expect(formatStats({ replication: { replicas: 2 } })).to.equal('replication: 2');
+    expect(formatStats({ replication: { replicas: 2, target: 3 } })).to.equal(
+      'replication: 2 (changing to 3)',
+    );
+  });
 });
 
 describe('formatDuration', () => {

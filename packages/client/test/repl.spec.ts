@@ -10,6 +10,7 @@ import {
   type MemberInfo,
   type NodeStats,
   QuorumNotReachedError,
+  type SetReplicasResult,
   TimeoutError,
 } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
@@ -108,6 +109,10 @@ class FakeClient implements ShellClient {
       left: address ?? '127.0.0.1:5878',
       handedOff: address === undefined ? this.data.size : 0,
     }));
+  }
+
+  setReplicas(replicas: number): Promise<SetReplicasResult> {
+    return this.op('setReplicas', [replicas], () => ({ replicas, previous: 2 }));
   }
 
   private async op<T>(method: string, args: unknown[], answer: () => T): Promise<T> {
@@ -425,5 +430,17 @@ describe('ShellSession', () => {
       [],
       ['127.0.0.1:5999'],
     ]);
+  });
+
+  it('runs set_replicas with a whole number, says what changed, and refuses anything else unsent', async () => {
+    const client = new FakeClient();
+    const { output } = await run(
+      'set_replicas 3\nset_replicas 2\nset_replicas 0\nset_replicas two\n',
+      client,
+    );
+    expect(output).to.contain('replication is now 3 (was 2)');
+    expect(output).to.contain('replication stays at 2');
+    expect(output).to.contain('(error) N must be a whole number from 1 up; usage: set_replicas N');
+    expect(client.calls.map((call) => call.args)).to.deep.equal([[3], [2]]);
   });
 });

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_REPLICAS,
   type Hasher,
   InvalidParamsError,
   type LeaveResult,
@@ -6,7 +7,10 @@ import {
   type PeerMethod,
   type PeerParams,
   type PeerResult,
+  type ReplicationLog,
+  type SetReplicasResult,
   type Store,
+  UsageError,
 } from '@kvdb/core';
 import { AntiEntropy } from './anti-entropy.js';
 import { type Clock, sleep, systemClock } from './clock.js';
@@ -27,6 +31,7 @@ import { Membership } from './membership.js';
 import { dispatchPeer, type PeerHandler, type PeerHandlers, type PeerTransport } from './peer-transport.js';
 import { RangeFill } from './range-fill.js';
 import { Rebalancer } from './rebalancer.js';
+import { ReplicationChange } from './replication-change.js';
 import { Throttle } from './throttle.js';
 import { TombstoneCollector } from './tombstone-collector.js';
 
@@ -42,6 +47,8 @@ export interface ClusterNodeComponents {
   random?: () => number;
   /** Keeps hints durably (the disk store provides one); without it hints live in memory. */
   hintLog?: HintLog;
+  /** Keeps the cluster's replication setting across restarts (the disk store provides one). */
+  replicationLog?: ReplicationLog;
 }
 
 export interface ClusterNodeInit extends CoordinatorInit {
@@ -98,11 +105,14 @@ export class ClusterNode implements PeerHandler {
   readonly tombstones: TombstoneCollector;
   /** The throttle every background transfer of the node shares (`streamThroughput`). */
   readonly throttle: Throttle;
+  readonly replication: ReplicationChange;
   /** The handler of every peer method, each from the part that owns it. */
   readonly peerHandlers: PeerHandlers;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly leaveTimeoutMs: number;
+  /** The replication factor this node was given, if any: it must be the cluster's. */
+  private readonly givenReplicas: number | undefined;
   private started = false;
 
   constructor(components: ClusterNodeComponents, init: ClusterNodeInit) {
@@ -113,6 +123,7 @@ export class ClusterNode implements PeerHandler {
     this.log = logger;
     this.clock = clock;
     this.leaveTimeoutMs = init.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
+    this.givenReplicas = init.replicas;
     const tombstoneGraceMs = init.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
     const seeds = (init.seeds ?? []).filter((seed) => seed !== init.self);
     const founding = seeds.length === 0 || (init.seeds ?? []).includes(init.self);
@@ -126,6 +137,7 @@ export class ClusterNode implements PeerHandler {
       founding ? 'normal' : 'joining',
     );
     const membership = this.membership;
+    this.adoptReplication(components.replicationLog, init, founding);
     this.replica = new LocalReplica({
       store: components.store,
       ring: membership.ring,
@@ -178,6 +190,14 @@ export class ClusterNode implements PeerHandler {
       { membership, replica: this.replica, transport, clock, logger },
       { graceMs: tombstoneGraceMs, replicas },
     );
+    this.replication = new ReplicationChange(
+      { membership, detector: this.detector, clock, logger },
+      {
+        configured: init.replicas ?? DEFAULT_REPLICAS,
+        untilMovesDone: (deadline, what) => this.untilMovesDone(deadline, what),
+        timeoutMs: this.leaveTimeoutMs,
+      },
+    );
     this.peerHandlers = {
       'peer.ping': (params) => this.detector.handlePing(params),
       'peer.ping_req': (params) => this.detector.handlePingReq(params),
@@ -201,8 +221,11 @@ export class ClusterNode implements PeerHandler {
     return this.membership.self;
   }
 
-  /** Starts the background loops and joins through the seeds; resolves with how many seeds answered. */
-  start(): Promise<number> {
+  /**
+   * Starts the background loops and joins through the seeds; resolves with how many seeds answered. Rejects (a
+   * `UsageError`, having stopped) when the cluster's replication factor is not the one this node was given.
+   */
+  async start(): Promise<number> {
     this.started = true;
     this.replica.useRing(this.membership.ring); // resumes a rebuild that a stop dropped
     this.hints.start();
@@ -210,7 +233,55 @@ export class ClusterNode implements PeerHandler {
     this.rebalancer.start();
     this.rangeFill.start();
     this.tombstones.start();
-    return this.detector.start();
+    const answered = await this.detector.start();
+    const mismatch = this.replicationMismatch();
+    if (mismatch !== undefined) {
+      this.log.error(mismatch);
+      // A node that was joining is no pending owner any more; one that was a member is only down.
+      if (this.membership.own.phase === 'joining') await this.detector.announce('left');
+      await this.stop();
+      throw new UsageError(mismatch);
+    }
+    return answered;
+  }
+
+  /** Changes the cluster's replication factor (see `ReplicationChange`). */
+  setReplicas(replicas: number): Promise<SetReplicasResult> {
+    return this.replication.set(replicas);
+  }
+
+  /**
+   * Starts from the setting stored by the last run, or as a founding member given a factor from that one (at stamp
+   * 0); any other node has none until it hears the cluster's, and reads and writes at `init.replicas` (else the
+   * default) meanwhile. Stores every setting it takes up, its founding one too: a whole cluster restarted
+   * without `-R` keeps its factor.
+   */
+  private adoptReplication(log: ReplicationLog | undefined, init: ClusterNodeInit, founding: boolean): void {
+    const stored = log?.loadReplication();
+    this.membership.onReplicationChange((setting) => {
+      const change = setting.target === undefined ? '' : `, changing to ${setting.target}`;
+      this.log.info(`replication is ${setting.replicas}${change}`);
+      log?.saveReplication(setting).catch((error: unknown) => {
+        this.log.warn(`could not store the replication setting: ${(error as Error).message}`);
+      });
+    });
+    if (stored !== undefined) this.membership.applyReplication(stored);
+    else if (founding && init.replicas !== undefined) {
+      this.membership.applyReplication({ replicas: init.replicas, stamp: 0, by: init.self });
+    }
+  }
+
+  /** Why this node may not take part in the cluster, if it may not: its `-R` is not the cluster's factor. */
+  private replicationMismatch(): string | undefined {
+    const conflict = this.membership.replicationConflict;
+    const own = this.membership.replication;
+    if (conflict !== undefined && own !== undefined) {
+      return `${conflict.by} founded the cluster with replication factor ${conflict.replicas}, this node with ${own.replicas} (-R): start every founding member with the same -R`;
+    }
+    const given = this.givenReplicas;
+    if (given === undefined || own === undefined || own.replicas === given) return undefined;
+    const how = own.stamp > 0 ? 'as set by set_replicas' : "its founding members' -R";
+    return `the cluster's replication factor is ${own.replicas} (${how}), but this node was started with -R ${given}: start it with -R ${own.replicas}, or without -R to take the cluster's`;
   }
 
   /** Stops the loops; with `announce`, first tells the members this node is going down, so they route around it. */
@@ -279,17 +350,17 @@ export class ClusterNode implements PeerHandler {
    * Waits until every pending owner says it holds its new ranges (see `RangeFill`), or the deadline; a new owner
    * that is down holds the move up until then, and the move completes anyway, with a warning.
    */
-  private async untilMovesDone(deadline: number, what: string): Promise<void> {
-    const n = this.coordinator.replicationFactor;
+  private async untilMovesDone(deadline: number, what: string): Promise<boolean> {
     for (;;) {
+      const n = this.coordinator.replicationFactor;
       const placement = this.membership.placement;
       const waiting = [...placement.pendingMembers(n)].filter(
-        (member) => this.membership.get(member)?.filled !== placement.all.id,
+        (member) => this.membership.get(member)?.filled !== placement.fillId,
       );
-      if (waiting.length === 0) return;
+      if (waiting.length === 0) return true;
       if (this.clock.now() >= deadline || !this.started) {
         this.log.warn(`${what}: ${waiting.join(', ')} did not confirm holding their new ranges in time`);
-        return;
+        return false;
       }
       await sleep(this.clock, MOVE_POLL_MS);
     }

@@ -17,6 +17,7 @@ import {
   type PeerResult,
   QuorumNotReachedError,
   reasonOf,
+  requireFactor,
   UnavailableError,
   type Version,
 } from '@kvdb/core';
@@ -46,8 +47,8 @@ export interface CoordinatorComponents {
 
 export interface CoordinatorInit {
   /**
-   * Replication factor: how many distinct members hold each key, capped at the member count.
-   * @default DEFAULT_REPLICAS
+   * Replication factor: how many distinct members hold each key, capped at the member count. In force until the
+   * cluster's agreed factor is known (see `Membership.replication`). @default DEFAULT_REPLICAS
    */
   replicas?: number;
   /**
@@ -108,8 +109,7 @@ export class Coordinator {
   readonly replica: LocalReplica;
   readonly executor: ParallelExecutor;
   readonly timeoutMs: number;
-  /** The replication factor configured, which `replicas` caps at the member count. */
-  readonly replicationFactor: number;
+  private readonly configuredFactor: number;
   private readonly transport: PeerTransport;
   private readonly clock: Clock;
   private readonly startedAt: number;
@@ -129,15 +129,10 @@ export class Coordinator {
     this.transport = components.transport;
     this.clock = components.clock ?? systemClock;
     this.log = components.logger ?? silentLogger;
-    this.replicationFactor = init.replicas ?? DEFAULT_REPLICAS;
+    this.configuredFactor = requireFactor(init.replicas ?? DEFAULT_REPLICAS);
     this.timeoutMs = init.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.random = components.random ?? Math.random;
     this.readRepairChance = init.readRepairChance ?? DEFAULT_READ_REPAIR_CHANCE;
-    if (!Number.isInteger(this.replicationFactor) || this.replicationFactor < 1) {
-      throw new TypeError(
-        `Expected \`replicas\` to be an integer from 1 and up, got \`${this.replicationFactor}\``,
-      );
-    }
     this.executor = new ParallelExecutor({ clock: this.clock }, { concurrency: init.concurrency });
     this.readRepair = new ReadRepair({
       send: (target, key, record) => this.call(target, 'peer.put', { key, record }),
@@ -146,7 +141,12 @@ export class Coordinator {
     this.startedAt = this.clock.now();
   }
 
-  /** The replication factor in force: the configured one, capped at the member count. */
+  /** The cluster's replication factor (`Membership.replication`), or `init.replicas` until this node has heard it. */
+  get replicationFactor(): number {
+    return this.membership.replication?.replicas ?? this.configuredFactor;
+  }
+
+  /** The replication factor in force: the cluster's, capped at the member count. */
   get replicas(): number {
     return Math.min(this.replicationFactor, this.membership.ring.size);
   }
@@ -242,8 +242,7 @@ export class Coordinator {
 
   private requiredFor(consistency: Consistency = 'quorum', replicas: number): number {
     if (consistency === 'one') return Math.min(1, replicas);
-    if (consistency === 'all') return replicas;
-    return Math.floor(replicas / 2) + 1;
+    return consistency === 'all' ? replicas : Math.floor(replicas / 2) + 1;
   }
 
   /**

@@ -6,7 +6,9 @@ import {
   type MemberState,
   type MemberStatus,
   type PingParams,
+  type ReplicationSetting,
   reasonOf,
+  type SyncParams,
 } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock, type TimerHandle } from './clock.js';
 import {
@@ -35,7 +37,8 @@ export interface FailureDetectorComponents {
  * a shuffled list); if no ack comes in time it asks `indirectChecks` others to ping it, and only if none gets
  * through does it suspect the member. A suspect that does not refute (by raising its incarnation) within the
  * suspicion timeout is declared dead. Updates ride on pings and acks; a periodic push-pull sync with one member,
- * dead ones included, repairs whatever gossip missed and lets partitions heal.
+ * dead ones included, repairs whatever gossip missed and lets partitions heal. The sync also carries the cluster's
+ * replication setting, which a change broadcasts at once (see `publishReplication`).
  */
 export class FailureDetector {
   private readonly membership: Membership;
@@ -145,6 +148,12 @@ export class FailureDetector {
     return this.broadcast(next);
   }
 
+  /** Adopts a new replication setting and tells every member directly; resolves with how many acknowledged. */
+  publishReplication(setting: ReplicationSetting): Promise<number> {
+    this.membership.applyReplication(setting);
+    return this.broadcastSync({ members: [this.membership.own], replication: setting });
+  }
+
   /** Marks another member as left for good (an operator removing a dead node) and tells everyone. */
   async remove(address: MemberAddress): Promise<number> {
     const state = this.membership.get(address);
@@ -167,9 +176,17 @@ export class FailureDetector {
     return { ack, updates: this.outgoing(params.from.address) };
   }
 
-  handleSync(params: { members: MemberState[] }): { members: MemberState[] } {
+  handleSync(params: SyncParams): SyncParams {
     this.receive(params.members);
-    return { members: this.membership.states() };
+    if (params.replication !== undefined) this.membership.applyReplication(params.replication);
+    return this.syncParams();
+  }
+
+  /** This node's member list and replication setting, as a sync carries them. */
+  private syncParams(): SyncParams {
+    const replication = this.membership.replication;
+    const members = this.membership.states();
+    return replication === undefined ? { members } : { members, replication };
   }
 
   /** Merges membership news; news that this node is suspect or dead is refuted by raising its incarnation. */
@@ -296,25 +313,27 @@ export class FailureDetector {
 
   private async sync(target: MemberAddress): Promise<boolean> {
     try {
-      const reply = await this.transport.call(
-        target,
-        'peer.sync',
-        { members: this.membership.states() },
-        { timeoutMs: this.timings.probeIntervalMs * 2 },
-      );
+      const reply = await this.transport.call(target, 'peer.sync', this.syncParams(), {
+        timeoutMs: this.timings.probeIntervalMs * 2,
+      });
       this.receive(reply.members);
+      if (reply.replication !== undefined) this.membership.applyReplication(reply.replication);
       return true;
     } catch {
       return false;
     }
   }
 
-  private async broadcast(state: MemberState): Promise<number> {
+  private broadcast(state: MemberState): Promise<number> {
+    return this.broadcastSync({ members: [state] });
+  }
+
+  private async broadcastSync(params: SyncParams): Promise<number> {
     const targets = this.membership.others('alive', 'suspect');
     const acks = await Promise.all(
       targets.map((target) =>
         this.transport
-          .call(target, 'peer.sync', { members: [state] }, { timeoutMs: this.timings.probeIntervalMs * 2 })
+          .call(target, 'peer.sync', params, { timeoutMs: this.timings.probeIntervalMs * 2 })
           .then(
             () => true,
             () => false,

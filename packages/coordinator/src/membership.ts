@@ -8,6 +8,8 @@ import {
   type MemberStatus,
   mergeState,
   overrides,
+  type ReplicationSetting,
+  replacesSetting,
 } from '@kvdb/core';
 import { Placement } from './placement.js';
 
@@ -31,8 +33,11 @@ export class Membership {
   private readonly ringInit: HashRingInit;
   private readonly listeners = new Set<MembershipListener>();
   private readonly ringListeners = new Set<(placement: Placement) => void>();
+  private readonly replicationListeners = new Set<(setting: ReplicationSetting) => void>();
   private cachedPlacement: Placement | undefined;
   private previousPlacement: Placement | undefined;
+  private replicationSetting: ReplicationSetting | undefined;
+  private conflict: ReplicationSetting | undefined;
 
   /**
    * @param incarnation this node's starting incarnation; a start time in ms makes a restarted node's word
@@ -58,7 +63,12 @@ export class Membership {
   /** Which members hold which keys, from the members' phases. */
   get placement(): Placement {
     if (this.cachedPlacement === undefined) {
-      this.cachedPlacement = new Placement(this.members.values(), this.ringInit, this.previousPlacement);
+      this.cachedPlacement = new Placement(
+        this.members.values(),
+        this.ringInit,
+        this.previousPlacement,
+        this.replicationSetting,
+      );
       this.previousPlacement = this.cachedPlacement;
     }
     return this.cachedPlacement;
@@ -150,6 +160,39 @@ export class Membership {
     const next = { ...current, ...change, incarnation: current.incarnation + 1 };
     this.set(next, current);
     return { ...next };
+  }
+
+  /** The cluster's replication setting as this node knows it; none before it has heard of one. */
+  get replication(): ReplicationSetting | undefined {
+    return this.replicationSetting === undefined ? undefined : { ...this.replicationSetting };
+  }
+
+  /** Merges news of the replication setting (last writer wins, see `replacesSetting`); returns whether it changed. */
+  applyReplication(update: ReplicationSetting): boolean {
+    const current = this.replicationSetting;
+    if (!replacesSetting(update, current)) {
+      if (update.stamp === 0 && current?.stamp === 0 && update.replicas !== current.replicas) {
+        this.conflict = { ...update };
+      }
+      return false;
+    }
+    this.replicationSetting = { ...update };
+    for (const listener of this.replicationListeners) listener({ ...update });
+    this.cachedPlacement = undefined;
+    const placement = this.placement;
+    for (const listener of this.ringListeners) listener(placement);
+    return true;
+  }
+
+  /** A founding member's setting that disagrees with this node's, both never changed since (see `stamp`). */
+  get replicationConflict(): ReplicationSetting | undefined {
+    return this.conflict;
+  }
+
+  /** Called with the new setting whenever the replication setting changes. */
+  onReplicationChange(listener: (setting: ReplicationSetting) => void): () => void {
+    this.replicationListeners.add(listener);
+    return () => this.replicationListeners.delete(listener);
   }
 
   onChange(listener: MembershipListener): () => void {

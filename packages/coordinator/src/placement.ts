@@ -1,4 +1,10 @@
-import { HashRing, type HashRingInit, type MemberAddress, type MemberState } from '@kvdb/core';
+import {
+  HashRing,
+  type HashRingInit,
+  type MemberAddress,
+  type MemberState,
+  type ReplicationSetting,
+} from '@kvdb/core';
 
 const NONE: readonly MemberAddress[] = Object.freeze([]);
 
@@ -29,16 +35,32 @@ export interface PendingSegment {
  * - `all`: every member that has not left. Its tokens include both rings', so every one of its segments has a
  *   single replica list on each: the unit in which pending owners fetch and count what they hold.
  *
+ * The factor `n` each method takes is the one in force, for the read lists; while the replication factor changes
+ * (`ReplicationSetting.target`), future lists have the target's length, so a raised factor makes each key's new
+ * replicas pending owners, and a lowered one has the replicas that stay fetch each segment again (see `fillers`).
+ *
  * Immutable: a membership change builds a new placement, reusing the rings whose members did not change.
  */
 export class Placement {
   readonly read: HashRing;
   readonly future: HashRing;
   readonly all: HashRing;
-  /** Equal on nodes whose members stand in the same phases. */
+  /** The replication factor a change under way moves to, if one is. */
+  readonly target: number | undefined;
+  /** Equal on nodes whose members stand in the same phases and that agree on the replication. */
   readonly id: string;
+  /**
+   * What a pending owner says it holds its ranges for (`MemberState.filled`): the ring of every member that has
+   * not left, and the replication change under way, if any.
+   */
+  readonly fillId: string;
 
-  constructor(states: Iterable<MemberState>, init: HashRingInit, previous?: Placement) {
+  constructor(
+    states: Iterable<MemberState>,
+    init: HashRingInit,
+    previous?: Placement,
+    replication?: ReplicationSetting,
+  ) {
     const read: MemberAddress[] = [];
     const future: MemberAddress[] = [];
     const all: MemberAddress[] = [];
@@ -60,12 +82,15 @@ export class Placement {
     this.all = ring(all);
     this.read = ring(read);
     this.future = ring(future);
-    this.id = `${this.read.id}>${this.future.id}`;
+    this.target = replication?.target;
+    const change = replication?.target === undefined ? '' : `#${replication.stamp}>${replication.target}`;
+    this.id = `${this.read.id}>${this.future.id}${change}`;
+    this.fillId = `${this.all.id}${change}`;
   }
 
-  /** Whether any member is joining or leaving: then some keys have pending owners. */
+  /** Whether any member is joining or leaving, or the replication factor changing: then some keys move. */
   get moving(): boolean {
-    return this.read !== this.future;
+    return this.read !== this.future || this.target !== undefined;
   }
 
   /** The key's first `n` replicas on the read ring (the ones `locate` names), primary first. */
@@ -77,7 +102,9 @@ export class Placement {
   place(key: string, n: number): KeyPlacement {
     const replicas = this.read.preferenceList(key, n);
     if (!this.moving) return { replicas, pending: NONE };
-    const pending = this.future.preferenceList(key, n).filter((member) => !replicas.includes(member));
+    const pending = this.future
+      .preferenceList(key, this.target ?? n)
+      .filter((member) => !replicas.includes(member));
     return { replicas, pending };
   }
 
@@ -92,10 +119,7 @@ export class Placement {
     const result = new Set<MemberAddress>();
     if (!this.moving) return result;
     for (let segment = 0; segment < this.all.segmentCount; segment++) {
-      const position = this.all.segmentEnd(segment);
-      const replicas = this.read.replicasAt(position, n);
-      for (const member of this.future.replicasAt(position, n))
-        if (!replicas.includes(member)) result.add(member);
+      for (const member of this.fillers(segment, n).fillers) result.add(member);
     }
     return result;
   }
@@ -105,11 +129,25 @@ export class Placement {
     const result: PendingSegment[] = [];
     if (!this.moving || !this.future.has(member)) return result;
     for (let segment = 0; segment < this.all.segmentCount; segment++) {
-      const position = this.all.segmentEnd(segment);
-      if (!this.future.replicasAt(position, n).includes(member)) continue;
-      const replicas = this.read.replicasAt(position, n);
-      if (!replicas.includes(member)) result.push({ segment, replicas });
+      const { replicas, fillers } = this.fillers(segment, n);
+      if (fillers.includes(member)) result.push({ segment, replicas });
     }
     return result;
+  }
+
+  /**
+   * A segment's replicas on the read ring, and the members that must fetch it from a quorum of them before the
+   * move is done: its pending owners; and while the factor is lowered, every replica that stays. Those already
+   * meet each write acknowledged at the old quorum in any new quorum when the factor drops by one (a write reached
+   * ⌊R/2⌋+1 of the R replicas, so at least ⌊R/2⌋ of the R−1 that stay, and ⌊R/2⌋ + ⌊(R−1)/2⌋ + 1 > R−1), which is
+   * why a change lowers the factor one step at a time; but a write that a previous drop left on fewer replicas than
+   * a quorum may be missed after this one. The fetch puts every earlier write on every replica that stays.
+   */
+  private fillers(segment: number, n: number): { replicas: MemberAddress[]; fillers: MemberAddress[] } {
+    const position = this.all.segmentEnd(segment);
+    const replicas = this.read.replicasAt(position, n);
+    const future = this.future.replicasAt(position, this.target ?? n);
+    if (this.target !== undefined && this.target < n) return { replicas, fillers: future };
+    return { replicas, fillers: future.filter((member) => !replicas.includes(member)) };
   }
 }

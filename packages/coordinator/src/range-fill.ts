@@ -96,17 +96,20 @@ export class RangeFill extends ReplicaTask {
       this.segments = { pending: 0, done: 0 };
       return true;
     }
-    if (this.progress.ring !== placement.all.id) {
-      this.progress = { ring: placement.all.id, from: new Map(), cut: new Map() };
+    if (this.progress.ring !== placement.fillId) {
+      this.progress = { ring: placement.fillId, from: new Map(), cut: new Map() };
     }
     const pending = placement.pendingSegments(own.address, this.replicas());
+    // A replica that stays while the factor is lowered fetches its segments too, and counts as one of the quorum.
+    for (const { segment, replicas } of pending)
+      if (replicas.includes(own.address)) this.sourcesOf(segment).add(own.address);
     const unheld = () => pending.filter((segment) => !this.holds(segment));
     this.segments = { pending: pending.length, done: pending.length - unheld().length };
     const signal = this.signal;
     const tried = new Set<MemberAddress>();
     for (let left = unheld(); left.length > 0; left = unheld()) {
       const source = this.nextSource(left, tried);
-      if (source === undefined || signal.aborted || this.membership.placement.all.id !== placement.all.id) {
+      if (source === undefined || signal.aborted || this.membership.placement.fillId !== placement.fillId) {
         return false;
       }
       tried.add(source);
@@ -126,7 +129,7 @@ export class RangeFill extends ReplicaTask {
     }
     this.fetch = undefined;
     const current = this.membership.own;
-    if (this.membership.placement.all.id !== placement.all.id || current.filled === placement.all.id)
+    if (this.membership.placement.fillId !== placement.fillId || current.filled === placement.fillId)
       return true;
     const becomeNormal = current.phase === 'joining';
     this.log.info(
@@ -135,7 +138,7 @@ export class RangeFill extends ReplicaTask {
         : `holds the data of its ${pending.length} new segment(s)`,
     );
     await this.restate(
-      becomeNormal ? { phase: 'normal', filled: placement.all.id } : { filled: placement.all.id },
+      becomeNormal ? { phase: 'normal', filled: placement.fillId } : { filled: placement.fillId },
     );
     return true;
   }

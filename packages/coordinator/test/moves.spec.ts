@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { clients, History, populate } from './utils/history.js';
+import { clients, populate } from './utils/clients.js';
+import { History } from './utils/history.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
 
 function phaseEverywhere(cluster: SimCluster, address: string, phase: string, observers: number[]): boolean {

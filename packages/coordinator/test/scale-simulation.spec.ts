@@ -2,7 +2,8 @@ import type { MemberAddress } from '@kvdb/core';
 import { expect } from 'chai';
 import { LAN_TIMINGS } from '../src/defaults.js';
 import { defined } from './utils/assertions.js';
-import { clients, History, populate } from './utils/history.js';
+import { clients, populate } from './utils/clients.js';
+import { History } from './utils/history.js';
 import { seededRandom } from './utils/memory-network.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
 

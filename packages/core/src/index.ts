@@ -18,6 +18,7 @@ export * from './member.js';
 export { MemoryStore } from './memory-store.js';
 export * from './protocol.js';
 export * from './record.js';
+export * from './replication.js';
 export {
   type EntriesOptions,
   type HintLog,

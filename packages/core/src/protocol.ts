@@ -4,6 +4,7 @@
  */
 import type { MemberInfo, MemberState } from './member.js';
 import type { JsonValue, KVRecord } from './record.js';
+import type { ReplicationSetting } from './replication.js';
 import type { Version } from './version.js';
 
 export type Consistency = 'one' | 'quorum' | 'all';
@@ -54,6 +55,18 @@ export interface LeaveParams {
   /** A member to remove for good while it is down; leave out to make the node that receives this leave. */
   address?: string;
 }
+export interface SetReplicasParams {
+  /** The replication factor to move the cluster to: from 1 to the number of members. */
+  replicas: number;
+}
+
+export interface SetReplicasResult {
+  /** The factor in force now, on every member that has heard. */
+  replicas: number;
+  /** The factor in force before the change. */
+  previous: number;
+}
+
 export interface LeaveResult {
   left: string;
   /** Records this node handed to their new owners before answering (0 when removing another member). */
@@ -82,6 +95,11 @@ export interface NodeStats {
    * one piece of work held every request up, and the 99th percentile.
    */
   eventLoop?: { maxDelayMs: number; p99DelayMs: number };
+  /**
+   * The cluster's replication factor (`replicas` is it capped at the member count), and the factor a change under
+   * way moves to (filled in by the server).
+   */
+  replication?: { replicas: number; target?: number };
 }
 
 /** Members joining or leaving, and the data this node fetches for the ranges it is about to own. */
@@ -143,6 +161,8 @@ export interface PublicMethods {
   locate: [LocateParams, string[]];
   stats: [Record<string, never>, NodeStats];
   leave: [LeaveParams, LeaveResult];
+  /** Changes the cluster's replication factor; answers once every new replica holds its data. */
+  set_replicas: [SetReplicasParams, SetReplicasResult];
 }
 
 export type PublicMethod = keyof PublicMethods;
@@ -160,6 +180,7 @@ export const PARAM_ORDER: { readonly [M in PublicMethod]: readonly (keyof Public
     locate: ['key'],
     stats: [],
     leave: ['address'],
+    set_replicas: ['replicas'],
   };
 
 export const PUBLIC_METHODS = Object.keys(PARAM_ORDER) as PublicMethod[];
@@ -190,6 +211,11 @@ export interface PingParams {
 
 export interface GossipReply {
   updates: MemberState[];
+}
+
+export interface SyncParams {
+  members: MemberState[];
+  replication?: ReplicationSetting;
 }
 
 /** A digest is two 32-bit halves of the XOR of the hashes of every record it covers. */
@@ -243,7 +269,8 @@ export interface RangeParams {
 export interface PeerMethods {
   'peer.ping': [PingParams, GossipReply];
   'peer.ping_req': [PingParams & { target: string }, GossipReply & { ack: boolean }];
-  'peer.sync': [{ members: MemberState[] }, { members: MemberState[] }];
+  /** Push-pull of member lists, and of the replication setting (see `ReplicationSetting`) when the sender has one. */
+  'peer.sync': [SyncParams, SyncParams];
   'peer.get': [{ key: string }, KVRecord | null];
   'peer.put': [{ key: string; record: KVRecord }, PutResult];
   'peer.get_many': [GetManyParams, Array<KVRecord | null>];

@@ -15,7 +15,6 @@ import {
   DEFAULT_MAX_KEY_BYTES,
   DEFAULT_MAX_VALUE_BYTES,
   DEFAULT_PORT,
-  DEFAULT_REPLICAS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_VNODES,
   formatAddress,
@@ -46,8 +45,12 @@ export interface NodeConfig {
   advertise: MemberAddress;
   /** Seed members (`host:port`); this node's own address may be among them. @default [] */
   members: MemberAddress[];
-  /** Replication factor, capped at the member count. @default DEFAULT_REPLICAS */
-  replicas: number;
+  /**
+   * Replication factor, capped at the member count. Founding members bring it to a new cluster; a node given one
+   * refuses to start if the cluster's differs (see `set_replicas`). @default undefined: the cluster's, else
+   * DEFAULT_REPLICAS
+   */
+  replicas: number | undefined;
   /** Virtual nodes per member. @default DEFAULT_VNODES */
   vnodes: number;
   /** Ring hasher: any node:crypto digest. @default DEFAULT_HASHER */
@@ -191,7 +194,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
     port,
     advertise,
     members: (init.members ?? []).map((member) => parseAddress(member).address),
-    replicas: positiveInteger('replicas', init.replicas ?? DEFAULT_REPLICAS),
+    replicas: init.replicas === undefined ? undefined : positiveInteger('replicas', init.replicas),
     vnodes: positiveInteger('vnodes', init.vnodes ?? DEFAULT_VNODES),
     hasher: init.hasher ?? DEFAULT_HASHER,
     timeoutMs: positiveInteger('timeout', init.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),

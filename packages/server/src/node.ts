@@ -9,7 +9,7 @@ import {
   type Logger,
   type PeerTransport,
 } from '@kvdb/coordinator';
-import { cryptoHasher, MemoryStore, type Store } from '@kvdb/core';
+import { cryptoHasher, MemoryStore, type ReplicationLog, type Store } from '@kvdb/core';
 import { DiskStore } from '@kvdb/store-level';
 import { isLoopback } from './auth.js';
 import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
@@ -31,12 +31,22 @@ export interface NodeComponents {
   store?: Store;
   /** Keeps hints durably. @default the `DiskStore` that `KVNode.start` opens, else hints live in memory */
   hintLog?: HintLog;
+  /**
+   * Keeps the cluster's replication setting across restarts. @default the `DiskStore` that `KVNode.start` opens,
+   * else the node learns it from the cluster again
+   */
+  replicationLog?: ReplicationLog;
   /** @default a `StreamPeerTransport` */
   transport?: PeerTransport;
   /** @default one line per event on stderr, at `logLevel` */
   logger?: Logger;
   /** Called after this node has left the cluster through the `leave` method; the binary exits there. */
   onLeft?: () => void;
+  /**
+   * Called when the node refuses to take part in the cluster it joined (its `replicas` is not the cluster's), having
+   * stopped its cluster work; the binary exits there. @default stops the node
+   */
+  onRefused?: (error: Error) => void;
 }
 
 /**
@@ -52,6 +62,7 @@ export class KVNode {
   private readonly peers: PeerStreamServer;
   private readonly transport: PeerTransport;
   private readonly store: Store;
+  private readonly onRefused: (error: Error) => void;
   /** The start line's account of where the data is. */
   private storage: string;
 
@@ -73,7 +84,13 @@ export class KVNode {
         maxBatch: limits.maxBatch,
       });
     this.cluster = new ClusterNode(
-      { store: this.store, transport: this.transport, logger: this.log, hintLog: components.hintLog },
+      {
+        store: this.store,
+        transport: this.transport,
+        logger: this.log,
+        hintLog: components.hintLog,
+        replicationLog: components.replicationLog,
+      },
       {
         self: advertise,
         seeds: config.members,
@@ -91,6 +108,7 @@ export class KVNode {
     );
     this.coordinator = this.cluster.coordinator;
     const onLeft = components.onLeft ?? (() => {});
+    this.onRefused = components.onRefused ?? (() => void this.stop({ announce: false }));
     const dispatcher = new JsonRpcDispatcher(
       {
         methods: METHODS,
@@ -128,7 +146,12 @@ export class KVNode {
         { cluster: config.clusterName, address: config.advertise },
         { fsyncIntervalMs: config.fsyncIntervalMs },
       );
-      node = new KVNode(config, { ...components, store: disk, hintLog: components.hintLog ?? disk });
+      node = new KVNode(config, {
+        ...components,
+        store: disk,
+        hintLog: components.hintLog ?? disk,
+        replicationLog: components.replicationLog ?? disk,
+      });
       const { records, hints, ms } = disk.loaded;
       node.storage = `data in ${disk.dir} (${records} records and ${hints} hints loaded in ${(ms / 1_000).toFixed(1)} s)`;
     } else {
@@ -163,11 +186,14 @@ export class KVNode {
         `listening on ${this.config.host} without --auth-token: anyone who can reach this port can read and change every key`,
       );
     }
-    void this.cluster.start().then((answered) => {
-      if (this.config.members.length === 0) return;
-      if (answered > 0) this.log.info(`joined through ${answered} member(s)`);
-      else this.log.info('no member answered yet: joining as they come up');
-    });
+    this.cluster.start().then(
+      (answered) => {
+        if (this.config.members.length === 0) return;
+        if (answered > 0) this.log.info(`joined through ${answered} member(s)`);
+        else this.log.info('no member answered yet: joining as they come up');
+      },
+      (error: Error) => this.onRefused(error),
+    );
   }
 
   /**

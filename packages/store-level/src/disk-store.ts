@@ -4,10 +4,13 @@ import {
   DataDirError,
   type EntriesOptions,
   type HintLog,
+  isReplicationSetting,
   type KeyVersion,
   type KVRecord,
   MemoryStore,
   type MergeResult,
+  type ReplicationLog,
+  type ReplicationSetting,
   type ScanOptions,
   type Store,
   type StoreCounts,
@@ -44,6 +47,8 @@ const RECORDS_END = 'r0';
 const HINTS = 'h/';
 const HINTS_END = 'h0';
 const IDENTITY = 'meta/identity';
+/** The cluster's replication setting as this node last agreed to it (see `ReplicationLog`). */
+const REPLICATION = 'meta/replication';
 /** Written by a flush that has no commit to ride with: LevelDB fsyncs its log only with a write. */
 const FLUSHED = 'meta/flushed';
 
@@ -87,7 +92,7 @@ class Commit {
  * If LevelDB fails a commit (a full or failing disk), memory holds writes the disk does not: the store stops,
  * and every later call fails with the cause, rather than answer with records it may not have kept.
  */
-export class DiskStore implements Store, HintLog {
+export class DiskStore implements Store, HintLog, ReplicationLog {
   private readonly db: ClassicLevel<string, string>;
   private readonly fsyncIntervalMs: number;
   /** When commits since the last fsync exist, the timer of the flush that will cover them. */
@@ -97,6 +102,7 @@ export class DiskStore implements Store, HintLog {
   private readonly memory = new MemoryStore();
   /** Hints for other replicas, keyed by `hintId`. */
   private readonly hints = new Map<string, KVRecord>();
+  private replication: ReplicationSetting | undefined;
   /** The commit taking writes, not yet started. */
   private next: Commit | undefined;
   /** The commit under way. */
@@ -213,6 +219,18 @@ export class DiskStore implements Store, HintLog {
     await this.write({ type: 'del', key: HINTS + id });
   }
 
+  /** The replication setting stored last, read when the store opened. */
+  loadReplication(): ReplicationSetting | undefined {
+    return this.replication;
+  }
+
+  /** Stores the replication setting, committed with the writes around it. */
+  async saveReplication(setting: ReplicationSetting): Promise<void> {
+    this.checkOpen();
+    this.replication = setting;
+    await this.write({ type: 'put', key: REPLICATION, value: JSON.stringify(setting) });
+  }
+
   counts(): Promise<StoreCounts> {
     return this.memory.counts();
   }
@@ -250,6 +268,8 @@ export class DiskStore implements Store, HintLog {
         await iterator.close();
       }
     }
+    const replication: unknown = JSON.parse((await this.db.get(REPLICATION)) ?? 'null');
+    if (isReplicationSetting(replication)) this.replication = replication;
     const { live, tombstones } = await this.memory.counts();
     this.loaded = { records: live + tombstones, hints: this.hints.size, ms: performance.now() - start };
   }

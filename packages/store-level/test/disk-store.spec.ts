@@ -122,6 +122,23 @@ describe('DiskStore on disk', () => {
       await second.close();
     }
   });
+
+  it('keeps the last replication setting stored across close and reopen, and has none at first', async () => {
+    const dir = freshDir();
+    const first = await DiskStore.open(dir, identity);
+    expect(first.loadReplication()).to.equal(undefined);
+    await first.saveReplication({ replicas: 2, target: 3, stamp: 5, by: identity.address });
+    await first.saveReplication({ replicas: 3, stamp: 6, by: identity.address });
+    await first.close();
+
+    const second = await DiskStore.open(dir, identity);
+    try {
+      expect(second.loadReplication()).to.deep.equal({ replicas: 3, stamp: 6, by: identity.address });
+      expect(await second.counts()).to.deep.equal({ live: 0, tombstones: 0 });
+    } finally {
+      await second.close();
+    }
+  });
 });
 
 /** The LevelDB under a store, to watch or fail its writes. */

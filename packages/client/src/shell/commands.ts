@@ -16,7 +16,8 @@ export type CallCommand =
   | { kind: 'call'; method: 'has' | 'locate'; params: { key: string } }
   | { kind: 'call'; method: 'list_keys'; params: { prefix?: string; limit?: number; cursor?: string } }
   | { kind: 'call'; method: 'ping' | 'list_members' | 'stats'; params: Record<string, never> }
-  | { kind: 'call'; method: 'leave'; params: { address?: string } };
+  | { kind: 'call'; method: 'leave'; params: { address?: string } }
+  | { kind: 'call'; method: 'set_replicas'; params: { replicas: number } };
 
 export type ShellCommand =
   | { kind: 'empty' }
@@ -35,6 +36,7 @@ export type CommandName =
   | 'locate'
   | 'stats'
   | 'leave'
+  | 'set_replicas'
   | 'ping'
   | 'consistency'
   | 'help'
@@ -74,6 +76,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     'leave',
     '[ADDRESS]',
     'Take the connected node out of the cluster for good (it hands its data over, then exits), or remove ADDRESS, a member that is down',
+  ),
+  spec(
+    'set_replicas',
+    'N',
+    "Change the cluster's replication factor to N; answers once the new replicas hold their data (stats shows a change under way)",
   ),
   spec('ping', '', 'Check that the node answers'),
   spec('consistency', '[one|quorum|all]', 'Set the level get, set, has and pop use, or print it'),
@@ -200,6 +207,8 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
         method: 'leave',
         params: args[0] === undefined ? {} : { address: args[0].text },
       };
+    case 'set_replicas':
+      return { kind: 'call', method: 'set_replicas', params: { replicas: wholeNumber(command, key) } };
     case 'consistency':
       return args[0] === undefined
         ? { kind: 'consistency' }
@@ -248,6 +257,13 @@ function listKeysParams(
   }
   if (cursor !== undefined && cursor.text !== '') params.cursor = cursor.text;
   return params;
+}
+
+/** A whole number from 1 up, or a `UsageError` with the command's usage. */
+function wholeNumber(command: CommandSpec, text: string): number {
+  if (!/^[1-9]\d{0,5}$/.test(text))
+    throw new UsageError(`N must be a whole number from 1 up; usage: ${usage(command)}`);
+  return Number(text);
 }
 
 function parseLevel(command: CommandSpec, token: Token): Consistency {

@@ -29,6 +29,11 @@ export function formatResult(method: PublicMethod, result: unknown): string {
       return isRecord(result)
         ? `${String(result.left)} left the cluster (${String(result.handedOff)} record(s) handed over)`
         : formatValue(result);
+    case 'set_replicas':
+      if (!isRecord(result)) return formatValue(result);
+      return result.replicas === result.previous
+        ? `replication stays at ${String(result.replicas)}`
+        : `replication is now ${String(result.replicas)} (was ${String(result.previous)})`;
     default:
       return formatValue(result);
   }
@@ -81,11 +86,21 @@ export function formatStats(stats: Record<string, unknown>): string {
   const width = Math.max(...entries.map(([name]) => name.length)) + 1;
   return entries
     .map(([name, value]) => {
-      const text = typeof value === 'string' ? value : formatValue(value);
+      const text =
+        name === 'replication' && isRecord(value)
+          ? formatReplication(value)
+          : typeof value === 'string'
+            ? value
+            : formatValue(value);
       const extra = name === 'uptimeMs' && typeof value === 'number' ? ` (${formatDuration(value)})` : '';
       return `${`${name}:`.padEnd(width)} ${text}${extra}`;
     })
     .join('\n');
+}
+
+/** The factor in force, and the one a change under way moves to. */
+function formatReplication({ replicas, target }: Record<string, unknown>): string {
+  return target === undefined ? String(replicas) : `${String(replicas)} (changing to ${String(target)})`;
 }
 
 /** `1h 2m 3s`, or `450 ms` under a second. */

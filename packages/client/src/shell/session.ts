@@ -25,6 +25,7 @@ export type ShellClient = Pick<
   | 'locate'
   | 'stats'
   | 'leave'
+  | 'setReplicas'
 >;
 
 export interface ShellSessionComponents {
@@ -131,6 +132,8 @@ export class ShellSession {
         return this.client.stats();
       case 'leave':
         return this.client.leave(command.params.address);
+      case 'set_replicas':
+        return this.client.setReplicas(command.params.replicas);
     }
   }
 }

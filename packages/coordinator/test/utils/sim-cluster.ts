@@ -6,6 +6,8 @@ import {
   MemoryStore,
   type MergeResult,
   type PeerMethod,
+  type ReplicationLog,
+  type ReplicationSetting,
   type Version,
 } from '@kvdb/core';
 import sinon from 'sinon';
@@ -100,10 +102,26 @@ class FencedStore extends DelegatingStore {
   }
 }
 
+/** A replication log in memory, kept with a node's store across the restarts that keep the store. */
+class KeptReplication implements ReplicationLog {
+  setting: ReplicationSetting | undefined;
+
+  loadReplication(): ReplicationSetting | undefined {
+    return this.setting;
+  }
+
+  async saveReplication(setting: ReplicationSetting): Promise<void> {
+    this.setting = setting;
+  }
+}
+
 interface Slot {
   address: MemberAddress;
   node: ClusterNode;
+  /** The node's `start()`: it rejects when the node refuses to take part. */
+  started: Promise<number>;
   store: MemoryStore;
+  replication: KeptReplication;
   fence: { killed: boolean; store: FencedStore };
   up: boolean;
 }
@@ -111,8 +129,10 @@ interface Slot {
 export interface StartNodeOptions {
   /** Members to join through. @default every address of the cluster */
   seeds?: readonly MemberAddress[];
-  /** Start with an empty store instead of the one the address had. @default false */
+  /** Start with an empty store (and no stored replication setting) instead of the address's. @default false */
   empty?: boolean;
+  /** The node's replication factor (its `-R`); null: none, it takes the cluster's. @default the `replicas` option */
+  replicas?: number | null;
 }
 
 /**
@@ -155,8 +175,8 @@ export class SimCluster {
   static async create(options: SimClusterOptions = {}): Promise<SimCluster> {
     const cluster = new SimCluster(options);
     const addresses = Array.from({ length: cluster.options.n }, (_, index) => testAddress(index));
-    for (const address of addresses) cluster.slots.push(cluster.build(address, new MemoryStore(), addresses));
-    for (const slot of cluster.slots) void slot.node.start();
+    for (const address of addresses) cluster.slots.push(cluster.build(address, addresses));
+    for (const slot of cluster.slots) SimCluster.start(slot);
     await cluster.tick(10);
     return cluster;
   }
@@ -180,6 +200,11 @@ export class SimCluster {
   /** The store of whichever process now runs at the address (shared across restarts that keep it). */
   store(index: number): MemoryStore {
     return this.slot(index).store;
+  }
+
+  /** The `start()` of the node now at `index`: it rejects when the node refused to take part. */
+  started(index: number): Promise<number> {
+    return this.slot(index).started;
   }
 
   isUp(index: number): boolean {
@@ -309,24 +334,27 @@ export class SimCluster {
    * Starts a new process at a killed node's address: a new `ClusterNode` with a later incarnation, over the
    * store the address had (or an empty one), joining through `seeds`.
    */
-  async restart(index: number, { seeds, empty = false }: StartNodeOptions = {}): Promise<ClusterNode> {
+  async restart(
+    index: number,
+    { seeds, empty = false, replicas }: StartNodeOptions = {},
+  ): Promise<ClusterNode> {
     const slot = this.slot(index);
     if (slot.up) await this.kill(index);
     await this.tick(1);
-    const store = empty ? new MemoryStore() : slot.store;
-    const next = this.build(slot.address, store, seeds ?? this.addresses);
+    const kept = empty ? {} : { store: slot.store, replication: slot.replication };
+    const next = this.build(slot.address, seeds ?? this.addresses, { ...kept, replicas });
     this.slots[index] = next;
-    void next.node.start();
+    SimCluster.start(next);
     await this.tick(0);
     return next.node;
   }
 
   /** Adds a new member that joins through `seeds` (the first node by default); resolves with its index. */
-  async add({ seeds }: StartNodeOptions = {}): Promise<number> {
+  async add({ seeds, replicas }: StartNodeOptions = {}): Promise<number> {
     const index = this.slots.length;
-    const slot = this.build(testAddress(index), new MemoryStore(), seeds ?? [this.address(0)]);
+    const slot = this.build(testAddress(index), seeds ?? [this.address(0)], { replicas });
     this.slots.push(slot);
-    void slot.node.start();
+    SimCluster.start(slot);
     await this.tick(0);
     return index;
   }
@@ -356,7 +384,21 @@ export class SimCluster {
     return slot;
   }
 
-  private build(address: MemberAddress, store: MemoryStore, seeds: readonly MemberAddress[]): Slot {
+  private static start(slot: Slot): void {
+    slot.started = slot.node.start();
+    slot.started.catch(() => {});
+  }
+
+  /** Builds a node, over the store and replication log given (new ones by default). */
+  private build(
+    address: MemberAddress,
+    seeds: readonly MemberAddress[],
+    {
+      store = new MemoryStore(),
+      replication = new KeptReplication(),
+      replicas = this.options.replicas,
+    }: { store?: MemoryStore; replication?: KeptReplication; replicas?: number | null } = {},
+  ): Slot {
     this.starts += 1;
     const fence = { killed: false, store: new FencedStore(store) };
     const node = new ClusterNode(
@@ -365,11 +407,12 @@ export class SimCluster {
         transport: this.transport(address, fence),
         clock: systemClock,
         random: seededRandom(this.options.seed * 7_919 + this.starts * 104_729),
+        replicationLog: replication,
       },
       {
         self: address,
         seeds,
-        replicas: this.options.replicas,
+        replicas: replicas ?? undefined,
         timeoutMs: this.options.timeoutMs,
         timings: this.options.timings,
         vnodes: this.options.vnodes,
@@ -377,7 +420,7 @@ export class SimCluster {
       },
     );
     this.network.register(address, node);
-    return { address, node, store, fence, up: true };
+    return { address, node, started: Promise.resolve(0), store, replication, fence, up: true };
   }
 
   /** The network's transport for one process, counting traffic and dead once the process is killed. */

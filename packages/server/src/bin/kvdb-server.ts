@@ -48,8 +48,7 @@ const argv = await yargs(hideBin(process.argv))
     replicas: {
       alias: 'R',
       type: 'number',
-      default: DEFAULT_REPLICAS,
-      describe: 'Replication factor: copies of each key, capped at the member count',
+      describe: `Replication factor: copies of each key, capped at the member count. Give the founding members of a new cluster the same -R (${DEFAULT_REPLICAS} if none is given); a node that joins or restarts takes the cluster's (the founding members' -R, or the last set by set_replicas), so leave it out there: given and different, the node refuses to start and names both`,
     },
     advertise: {
       type: 'string',
@@ -196,7 +195,15 @@ try {
         maxBatch: argv['max-batch'],
       },
     },
-    { onLeft: () => shutdown('left the cluster', { announce: false }) },
+    {
+      onLeft: () => shutdown('left the cluster', { announce: false }),
+      // After the start has resolved (a refusal may come first), so that `node` is set.
+      onRefused: (error) =>
+        setImmediate(() => {
+          console.error(`kvdb-server: cannot start: ${error.message}`);
+          shutdown('refused to join', { announce: false, code: 1 });
+        }),
+    },
   );
 } catch (error) {
   const reason =
@@ -211,7 +218,7 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 /** Graceful stop: in-flight requests finish and the members hear this node is going (unless it has left). */
-function shutdown(reason: string, { announce = true } = {}): void {
+function shutdown(reason: string, { announce = true, code = 0 } = {}): void {
   if (stopping) return;
   stopping = true;
   node.log.info(`${reason}: shutting down`);
@@ -220,7 +227,7 @@ function shutdown(reason: string, { announce = true } = {}): void {
   const force = setTimeout(() => process.exit(1), 15_000);
   force.unref();
   node.stop({ announce }).then(
-    () => process.exit(0),
+    () => process.exit(code),
     () => process.exit(1),
   );
 }

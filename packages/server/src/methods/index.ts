@@ -8,6 +8,7 @@ import { peerMethods } from './peer.js';
 import { ping } from './ping.js';
 import { pop } from './pop.js';
 import { set } from './set.js';
+import { setReplicas } from './set-replicas.js';
 import { stats } from './stats.js';
 import type { MethodDefinition } from './types.js';
 
@@ -25,5 +26,6 @@ export const METHODS: readonly MethodDefinition[] = [
   locate,
   stats,
   leave,
+  setReplicas,
   ...peerMethods,
 ];

@@ -2,11 +2,14 @@ import {
   InvalidParamsError,
   isMemberState,
   isRecord,
+  isReplicationSetting,
   isVersion,
   type KVRecord,
   MAX_LIST_LIMIT,
+  MAX_REPLICAS,
   type MemberState,
   type StreamParams,
+  type SyncParams,
   type Version,
 } from '@kvdb/core';
 import {
@@ -58,11 +61,22 @@ export const peerMethods: MethodDefinition[] = [
   },
   {
     name: 'peer.sync',
-    params: ['members'],
-    call: (params, { peer }) =>
-      peer['peer.sync']({
+    params: ['members', 'replication'],
+    call: (params, { peer }) => {
+      const request: SyncParams = {
         members: requireArray(params, 'members', isMemberState, 'member states'),
-      }),
+      };
+      const replication = params.get('replication');
+      if (replication !== undefined) {
+        if (!isReplicationSetting(replication)) {
+          throw new InvalidParamsError(
+            `Expected \`replication\` to be a replication setting: \`replicas\` and \`target\` (if given, another) integers from 1 to ${MAX_REPLICAS}, \`stamp\` an integer from 0, \`by\` a member address`,
+          );
+        }
+        request.replication = replication;
+      }
+      return peer['peer.sync'](request);
+    },
   },
   {
     name: 'peer.get',

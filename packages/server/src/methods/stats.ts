@@ -1,4 +1,5 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { ReplicationSetting } from '@kvdb/core';
 import type { MethodDefinition } from './types.js';
 
 /**
@@ -7,6 +8,10 @@ import type { MethodDefinition } from './types.js';
  */
 const delays = monitorEventLoopDelay({ resolution: 10 });
 delays.enable();
+
+function replicationStats({ replicas, target }: ReplicationSetting): { replicas: number; target?: number } {
+  return target === undefined ? { replicas } : { replicas, target };
+}
 
 export const stats: MethodDefinition = {
   name: 'stats',
@@ -22,6 +27,7 @@ export const stats: MethodDefinition = {
         maxDelayMs: Math.round(delays.max / 1e5) / 10,
         p99DelayMs: Math.round(delays.percentile(99) / 1e5) / 10,
       },
+      replication: replicationStats(node.replication.current),
     };
   },
 };
