@@ -83,7 +83,7 @@ export interface ClusterNodeInit extends CoordinatorInit {
   streamThroughput?: number;
   /**
    * Most bytes of records in one call of a background transfer; keep it at most half the peers' frame limit.
-   * @default DEFAULT_BATCH_BYTES (4 MiB)
+   * @default DEFAULT_BATCH_BYTES (1 MiB)
    */
   batchBytes?: number;
 }

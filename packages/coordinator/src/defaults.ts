@@ -43,10 +43,12 @@ export const DEFAULT_BATCH_SIZE = 500;
 
 /**
  * Most bytes of records (their JSON, as UTF-8) in one batched call of a background transfer: rebalancing, hint
- * replay, anti-entropy's pushes and the replies to its pulls. Half the peers' 8 MiB frame limit
- * (`DEFAULT_MAX_BODY_BYTES`), leaving room for the call around them; a single larger record goes alone.
+ * replay, range fetches, anti-entropy's pushes and the replies to its pulls; a single larger record goes alone.
+ * Well under the peers' 8 MiB frame limit (`DEFAULT_MAX_BODY_BYTES`): each frame is parsed and stored in one turn
+ * of the receiving node's event loop, and with 1 MB values a node moving 4 MiB frames held its requests up about
+ * twice as long as with 1 MiB ones. Small records fill a batch by count (`DEFAULT_BATCH_SIZE`) long before this.
  */
-export const DEFAULT_BATCH_BYTES = 4 * 1_048_576;
+export const DEFAULT_BATCH_BYTES = 1_048_576;
 
 /**
  * Bytes per second that a node's background transfers (rebalancing, a leave's drain, hint replay, anti-entropy's
