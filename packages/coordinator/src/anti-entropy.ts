@@ -4,6 +4,7 @@ import {
   compareVersions,
   type DigestParams,
   type DigestReply,
+  isRecord,
   type KeyVersion,
   type MemberAddress,
   type PeerParams,
@@ -300,6 +301,9 @@ export class AntiEntropy extends ReplicaTask {
         { timeoutMs: this.timeoutMs },
       );
       if (records.length === 0) throw new Error(`${peer} answered none of ${asked.length} key(s) asked`);
+      if (!records.every((record) => record === null || isRecord(record))) {
+        throw new Error(`${peer} answered peer.get_many with a malformed record`);
+      }
       const entries: Entry[] = [];
       let bytes = 0;
       for (const [index, record] of records.slice(0, asked.length).entries()) {

@@ -10,6 +10,7 @@ import {
   type ReplicationLog,
   type SetReplicasResult,
   type Store,
+  TimeoutError,
   UsageError,
 } from '@kvdb/core';
 import { AntiEntropy } from './anti-entropy.js';
@@ -161,6 +162,7 @@ export class ClusterNode implements PeerHandler {
         clock,
         logger,
         random: components.random,
+        ready: () => founding || this.detector.heard,
       },
       init,
     );
@@ -184,6 +186,8 @@ export class ClusterNode implements PeerHandler {
         intervalMs: timings.rebalanceIntervalMs,
         replicas,
         restate: (change) => this.detector.restate(change),
+        announce: () => this.detector.syncAll(),
+        settleMs: this.coordinator.timeoutMs,
       },
     );
     this.tombstones = new TombstoneCollector(
@@ -194,7 +198,7 @@ export class ClusterNode implements PeerHandler {
       { membership, detector: this.detector, clock, logger },
       {
         configured: init.replicas ?? DEFAULT_REPLICAS,
-        untilMovesDone: (deadline, what) => this.untilMovesDone(deadline, what),
+        untilMovesDone: (deadline) => this.untilMovesDone(deadline),
         timeoutMs: this.leaveTimeoutMs,
       },
     );
@@ -319,6 +323,11 @@ export class ClusterNode implements PeerHandler {
    * turns `leaving`, serves its ranges until their new owners say they hold them, then tells every member it has
    * left and hands over what remains before resolving. With another member's address, that member (which should be
    * down) is moved out the same way on its behalf, its ranges fetched by their new owners from the other replicas.
+   * A member still joining owns nothing yet, and goes at once.
+   *
+   * When the new owners have not all confirmed within the leave timeout (one is down, or there is much to move),
+   * this rejects with a `TimeoutError` and the member stays `leaving`, serving its ranges as before: ownership never
+   * moves to owners that may lack the data. Asking again waits again; the fetches go on meanwhile.
    */
   async leave(address?: MemberAddress): Promise<LeaveResult> {
     const deadline = this.clock.now() + this.leaveTimeoutMs;
@@ -330,15 +339,19 @@ export class ClusterNode implements PeerHandler {
           `\`${address}\` is alive: ask it to leave itself, so it hands its data over`,
         );
       }
-      await this.detector.advance(address, 'leaving');
-      await this.untilMovesDone(deadline, `${address} leaving`);
+      if (state.phase !== 'joining') {
+        await this.detector.advance(address, 'leaving');
+        await this.movesDoneOrThrow(deadline, address);
+      }
       await this.detector.remove(address);
       this.log.info(`removed ${address} from the cluster`);
       return { left: address, handedOff: 0 };
     }
-    this.log.info('leaving the cluster: serving until the new owners hold the data');
-    await this.detector.restate({ phase: 'leaving' });
-    await this.untilMovesDone(deadline, 'leaving');
+    if (this.membership.own.phase !== 'joining') {
+      this.log.info('leaving the cluster: serving until the new owners hold the data');
+      await this.detector.restate({ phase: 'leaving' });
+      await this.movesDoneOrThrow(deadline, this.self);
+    }
     await this.detector.announce('left');
     const { handedOff, remaining } = await this.rebalancer.drain(Math.max(0, deadline - this.clock.now()));
     if (remaining > 0) this.log.warn(`left with ${remaining} record(s) not handed over`);
@@ -346,22 +359,34 @@ export class ClusterNode implements PeerHandler {
     return { left: this.self, handedOff };
   }
 
+  private async movesDoneOrThrow(deadline: number, leaving: MemberAddress): Promise<void> {
+    const waiting = await this.movesUnderWay(deadline);
+    if (waiting.length === 0) return;
+    const seconds = Math.round(this.leaveTimeoutMs / 1_000);
+    const message =
+      `${leaving} is still leaving: ${waiting.join(', ')} did not confirm holding its ranges within ${seconds} s. ` +
+      'It serves them as before, and the new owners go on fetching; ask it to leave again to wait for them';
+    this.log.warn(message);
+    throw new TimeoutError(message);
+  }
+
+  /** Whether every pending owner said it holds its new ranges by the deadline (see `movesUnderWay`). */
+  private async untilMovesDone(deadline: number): Promise<boolean> {
+    return (await this.movesUnderWay(deadline)).length === 0;
+  }
+
   /**
-   * Waits until every pending owner says it holds its new ranges (see `RangeFill`), or the deadline; a new owner
-   * that is down holds the move up until then, and the move completes anyway, with a warning.
+   * Waits until every pending owner says it holds its new ranges (see `RangeFill`), or the deadline; resolves with
+   * the owners still fetching then (none when the moves are done).
    */
-  private async untilMovesDone(deadline: number, what: string): Promise<boolean> {
+  private async movesUnderWay(deadline: number): Promise<MemberAddress[]> {
     for (;;) {
       const n = this.coordinator.replicationFactor;
       const placement = this.membership.placement;
       const waiting = [...placement.pendingMembers(n)].filter(
         (member) => this.membership.get(member)?.filled !== placement.fillId,
       );
-      if (waiting.length === 0) return true;
-      if (this.clock.now() >= deadline || !this.started) {
-        this.log.warn(`${what}: ${waiting.join(', ')} did not confirm holding their new ranges in time`);
-        return false;
-      }
+      if (waiting.length === 0 || this.clock.now() >= deadline || !this.started) return waiting;
       await sleep(this.clock, MOVE_POLL_MS);
     }
   }

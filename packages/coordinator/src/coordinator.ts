@@ -25,12 +25,18 @@ import { type Clock, systemClock } from './clock.js';
 import { DEFAULT_READ_REPAIR_CHANCE, FAILURE_GRACE_MS, MAX_RESTAMPS, READ_HEDGE_MS } from './defaults.js';
 import { type OwnAnswer, ParallelExecutor, type QuorumOptions, type QuorumOutcome } from './executor.js';
 import type { HintedHandoff } from './hinted-handoff.js';
-import { type CollectKeysOptions, collectKeys, mergeKeyPages } from './key-listing.js';
+import { collectKeys, mergeKeyPages } from './key-listing.js';
 import type { DataMethod, LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
 import { ReadRepair } from './read-repair.js';
+import type {
+  ConsistencyOptions,
+  DefaultOptions,
+  ListAllKeysOptions,
+  ListKeysOptions,
+} from './request-options.js';
 import { RunsUnderWay } from './runs-under-way.js';
 
 export interface CoordinatorComponents {
@@ -43,6 +49,11 @@ export interface CoordinatorComponents {
   logger?: Logger;
   /** Decides which reads ask every replica (see `readRepairChance`). @default Math.random */
   random?: () => number;
+  /**
+   * Whether this node may coordinate requests: a node joining through seeds has no view of the cluster until one
+   * of them answers, and a write planned on that view could be acknowledged by the wrong replicas. @default always
+   */
+  ready?: () => boolean;
 }
 
 export interface CoordinatorInit {
@@ -70,32 +81,12 @@ export interface CoordinatorInit {
   readRepairChance?: number;
 }
 
-export interface ConsistencyOptions {
-  /** How many replicas must answer: one, a majority of the key's replicas (the default), or all of them. */
-  consistency?: Consistency;
-}
-
-export interface DefaultOptions extends ConsistencyOptions {
-  /** Returned when the key holds no value. */
-  default?: JsonValue;
-}
-
-export interface ListKeysOptions {
-  /** Only keys that start with this. */
-  prefix?: string;
-  /**
-   * Most keys in the page, and how many entries each member is asked for: 1 to `MAX_LIST_LIMIT`.
-   * @default MAX_LIST_LIMIT
-   */
-  limit?: number;
-  /** The `cursor` of the previous page; leave out for the first. */
-  cursor?: string;
-}
-
-export interface ListAllKeysOptions extends CollectKeysOptions {
-  /** Only keys that start with this. */
-  prefix?: string;
-}
+export type {
+  ConsistencyOptions,
+  DefaultOptions,
+  ListAllKeysOptions,
+  ListKeysOptions,
+} from './request-options.js';
 
 /**
  * Runs client requests across a key's replicas: writes succeed at W acks, reads answer at R replies with the
@@ -115,6 +106,7 @@ export class Coordinator {
   private readonly startedAt: number;
   private readonly hints: HintedHandoff | undefined;
   private readonly random: () => number;
+  private readonly ready: () => boolean;
   private readonly readRepairChance: number;
   private readonly readRepair: ReadRepair;
   private readonly log: Logger;
@@ -132,6 +124,7 @@ export class Coordinator {
     this.configuredFactor = requireFactor(init.replicas ?? DEFAULT_REPLICAS);
     this.timeoutMs = init.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.random = components.random ?? Math.random;
+    this.ready = components.ready ?? (() => true);
     this.readRepairChance = init.readRepairChance ?? DEFAULT_READ_REPAIR_CHANCE;
     this.executor = new ParallelExecutor({ clock: this.clock }, { concurrency: init.concurrency });
     this.readRepair = new ReadRepair({
@@ -206,6 +199,7 @@ export class Coordinator {
         `Expected \`limit\` to be an integer from 1 to ${MAX_LIST_LIMIT}, got \`${limit}\``,
       );
     }
+    this.refuseUntilReady();
     const scan = { prefix: options.prefix, after: options.cursor, limit };
     const members = this.membership.ring.members;
     const required = Math.max(1, members.length - (this.replicas - 1));
@@ -238,6 +232,10 @@ export class Coordinator {
       uptimeMs: this.clock.now() - this.startedAt,
       version: KVDB_VERSION,
     };
+  }
+
+  private refuseUntilReady(): void {
+    if (!this.ready()) throw new UnavailableError(`${this.self} has not reached any member named in -C yet`);
   }
 
   private requiredFor(consistency: Consistency = 'quorum', replicas: number): number {
@@ -302,6 +300,7 @@ export class Coordinator {
     key: string,
     consistency?: Consistency,
   ): Promise<KVRecord | undefined> {
+    this.refuseUntilReady();
     const replicas = this.locate(key);
     const required = this.requiredFor(consistency, replicas.length);
     // A quorum of answers is as good as every answer for the result, and asking only that many halves a quorum
@@ -337,6 +336,7 @@ export class Coordinator {
     make: (version: Version) => KVRecord,
     consistency?: Consistency,
   ): Promise<void> {
+    this.refuseUntilReady();
     // A member about to own the key takes the write too, and one more ack is needed for each (Cassandra's
     // CL + pending): if a pending owner does not take the write, the replicas it fetched the key from did, beyond
     // the quorum, so the write is in every quorum of the key's replicas once the move is done.

@@ -53,6 +53,8 @@ export class FailureDetector {
   private loops: Repeating[] = [];
   private unsubscribe: (() => void) | undefined;
   private running = false;
+  /** Whether any member has been heard from (a sync answered, a probe acked, a peer's gossip received). */
+  heard = false;
   private leaving = false;
 
   constructor(components: FailureDetectorComponents, init: { timings?: Timings } = {}) {
@@ -111,6 +113,16 @@ export class FailureDetector {
     const answered = answers.filter(Boolean).length;
     if (answered > 0) await this.broadcast(this.membership.own);
     return answered;
+  }
+
+  /**
+   * Push-pulls with every alive member at once; resolves whether all of them answered. After it, each of them knows
+   * of every member and phase this node knew of: how a pending owner makes sure no coordinator plans writes
+   * without it before it fetches its ranges.
+   */
+  async syncAll(): Promise<boolean> {
+    const answers = await Promise.all(this.membership.others('alive').map((target) => this.sync(target)));
+    return answers.every(Boolean);
   }
 
   /**
@@ -191,6 +203,7 @@ export class FailureDetector {
 
   /** Merges membership news; news that this node is suspect or dead is refuted by raising its incarnation. */
   receive(states: readonly MemberState[]): void {
+    this.heard ||= states.some((state) => state.address !== this.self);
     for (const state of states) {
       if (state.address !== this.self) continue;
       // A restarted member learns how far it had got: a joined one serves its ranges again at once.

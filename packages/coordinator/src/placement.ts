@@ -51,7 +51,7 @@ export class Placement {
   readonly id: string;
   /**
    * What a pending owner says it holds its ranges for (`MemberState.filled`): the ring of every member that has
-   * not left, and the replication change under way, if any.
+   * not left, the ring it moves to, and the replication change under way, if any.
    */
   readonly fillId: string;
 
@@ -85,7 +85,9 @@ export class Placement {
     this.target = replication?.target;
     const change = replication?.target === undefined ? '' : `#${replication.stamp}>${replication.target}`;
     this.id = `${this.read.id}>${this.future.id}${change}`;
-    this.fillId = `${this.all.id}${change}`;
+    // The future ring too: a member turning `leaving` changes no ring of members that have not left, but it is a
+    // move of its own, and a `filled` mark from an earlier join must not count for it.
+    this.fillId = `${this.all.id}>${this.future.id}${change}`;
   }
 
   /** Whether any member is joining or leaving, or the replication factor changing: then some keys move. */

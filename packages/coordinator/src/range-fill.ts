@@ -1,5 +1,6 @@
 import {
   type HandoffStats,
+  isRecord,
   type KVRecord,
   type MemberAddress,
   reasonOf,
@@ -7,6 +8,7 @@ import {
   type StreamReply,
   UnavailableError,
 } from '@kvdb/core';
+import { sleep } from './clock.js';
 import { SCAN_PAGE, STREAM_SCAN_LIMIT } from './defaults.js';
 import type { PendingSegment, Placement } from './placement.js';
 import { ReplicaTask, type ReplicaTaskComponents, type ReplicaTaskInit } from './replica-task.js';
@@ -15,6 +17,16 @@ import { entryBytes } from './transfer.js';
 export interface RangeFillInit extends ReplicaTaskInit {
   /** Tells the cluster this node holds its pending ranges (see `FailureDetector.restate`). */
   restate: (change: { phase?: 'normal'; filled: string }) => Promise<unknown>;
+  /**
+   * Tells every alive member what this node knows of the members (see `FailureDetector.syncAll`); resolves whether
+   * all of them answered.
+   */
+  announce: () => Promise<boolean>;
+  /**
+   * How long a write planned before its coordinator heard of a move may still be under way: the request timeout.
+   * @default the task's timeout
+   */
+  settleMs?: number;
 }
 
 /** How far this node has got with the segments of one ring of every member that has not left. */
@@ -42,6 +54,10 @@ interface Progress {
  */
 export class RangeFill extends ReplicaTask {
   private readonly restate: RangeFillInit['restate'];
+  private readonly announce: RangeFillInit['announce'];
+  private readonly settleMs: number;
+  /** The move whose every alive member has heard of it, and since when. */
+  private announced: { fillId: string; at: number } | undefined;
   private progress: Progress = { ring: '', from: new Map(), cut: new Map() };
   private segments = { pending: 0, done: 0 };
   private keysFetched = 0;
@@ -52,6 +68,8 @@ export class RangeFill extends ReplicaTask {
   constructor(components: ReplicaTaskComponents, init: RangeFillInit) {
     super(components, init, 'range fetch');
     this.restate = init.restate;
+    this.announce = init.announce;
+    this.settleMs = init.settleMs ?? this.timeoutMs;
   }
 
   protected tick(): Promise<boolean> {
@@ -106,6 +124,7 @@ export class RangeFill extends ReplicaTask {
     const unheld = () => pending.filter((segment) => !this.holds(segment));
     this.segments = { pending: pending.length, done: pending.length - unheld().length };
     const signal = this.signal;
+    if (unheld().length > 0 && !(await this.everyoneKnows(placement.fillId, signal))) return false;
     const tried = new Set<MemberAddress>();
     for (let left = unheld(); left.length > 0; left = unheld()) {
       const source = this.nextSource(left, tried);
@@ -141,6 +160,23 @@ export class RangeFill extends ReplicaTask {
       becomeNormal ? { phase: 'normal', filled: placement.fillId } : { filled: placement.fillId },
     );
     return true;
+  }
+
+  /**
+   * Whether every alive member has heard of the move, and the writes planned before they did have had their time:
+   * only then are the writes this node does not receive as a pending owner sure to reach every replica it fetches
+   * from (see `Coordinator.write`). A coordinator that had not heard of the move would have written to the key's
+   * old replicas alone, at their quorum, and this node could miss such a write in the replica it streamed first.
+   * Resolves false (try again at the next run) when some alive member did not answer.
+   */
+  private async everyoneKnows(fillId: string, signal: AbortSignal): Promise<boolean> {
+    if (this.announced?.fillId !== fillId) {
+      if (!(await this.announce())) return false;
+      this.announced = { fillId, at: this.clock.now() };
+    }
+    const wait = this.announced.at + this.settleMs - this.clock.now();
+    if (wait > 0) await sleep(this.clock, wait, signal);
+    return !signal.aborted && this.membership.placement.fillId === fillId;
   }
 
   /** Whether a quorum of the members serving the segment have streamed it in full (none are needed if none do). */
@@ -205,6 +241,8 @@ export class RangeFill extends ReplicaTask {
       const params: StreamParams = { ring: placement.all.id, segments, maxBytes: this.batchBytes };
       if (after !== undefined) params.after = after;
       const page = await this.transport.call(source, 'peer.stream', params, { timeoutMs: this.timeoutMs });
+      // A peer is not trusted blindly: a malformed page stores nothing, and the source is tried again later.
+      if (!isStreamReply(page)) throw new Error(`${source} answered peer.stream with a malformed page`);
       if (page.entries.length > 0) await this.replica.answer('peer.put_many', { entries: page.entries });
       let bytes = 0;
       for (const [key, record] of page.entries) bytes += entryBytes(key, record);
@@ -264,4 +302,17 @@ export class RangeFill extends ReplicaTask {
     }
     return { entries, next: after ?? null, bytes };
   }
+}
+
+function isStreamReply(reply: unknown): reply is StreamReply {
+  if (typeof reply !== 'object' || reply === null) return false;
+  const { entries, next } = reply as Record<string, unknown>;
+  return (
+    (next === null || (typeof next === 'string' && next.length > 0)) &&
+    Array.isArray(entries) &&
+    entries.every(
+      (entry) =>
+        Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string' && isRecord(entry[1]),
+    )
+  );
 }

@@ -114,4 +114,82 @@ describe('Moves under load (simulated cluster, R = 3)', () => {
     expect(history.staleReads, 'reads that missed an acknowledged write').to.deep.equal([]);
     expect((await cluster.store(joined).counts()).live).to.be.above(0);
   });
+
+  it('a node still joining that leaves goes at once: it owned nothing, and never served a read', async () => {
+    cluster = await createSimCluster({ n: 3, seed: 66 });
+    const history = new History();
+    await populate(cluster, 100, history);
+    const joined = await cluster.add({ seeds: [cluster.address(0)] });
+    const address = cluster.address(joined);
+    await cluster.until(() => cluster.node(0).membership.get(address)?.phase === 'joining', {
+      withinMs: 5_000,
+      what: 'the new node joining',
+    });
+    const result = await cluster.settle(cluster.node(joined).leave(), 5_000);
+    expect(result.left).to.equal(address);
+    await cluster.until(() => cluster.seenAs(address, 'left', [0, 1, 2]), {
+      withinMs: 5_000,
+      what: 'left everywhere',
+    });
+    for (const index of [0, 1, 2]) {
+      expect(cluster.node(index).membership.get(address)?.phase, 'never served reads').to.equal('joining');
+      expect(cluster.node(index).membership.placement.moving).to.equal(false);
+    }
+  });
+
+  it('a leave whose new owner is down fails with a timeout and stays leaving, serving its ranges', async () => {
+    cluster = await createSimCluster({ n: 4, seed: 67 });
+    const history = new History();
+    const keys = await populate(cluster, 200, history);
+    await cluster.tick(3_000);
+    await cluster.kill(2);
+    await cluster.until(() => cluster.seenAs(cluster.address(2), 'dead'), {
+      withinMs: 10_000,
+      what: 'dead everywhere',
+    });
+    const error = await cluster.settle(
+      cluster
+        .node(3)
+        .leave()
+        .then(
+          () => undefined,
+          (reason: unknown) => reason,
+        ),
+      70_000,
+      100,
+    );
+    expect(error).to.be.instanceOf(Error).with.property('name', 'TimeoutError');
+    expect((error as Error).message).to.include(cluster.address(2));
+    for (const index of [0, 1, 3]) {
+      expect(cluster.node(index).membership.get(cluster.address(3))).to.include({
+        status: 'alive',
+        phase: 'leaving',
+      });
+    }
+    const reads = await cluster.settle(Promise.all(keys.map((key) => cluster.node(0).coordinator.get(key))));
+    expect(reads).to.deep.equal(keys.map((key) => `v:${key}`));
+  });
+
+  it('a node joining through a seed that does not answer takes no request until it has heard from a member', async () => {
+    cluster = await createSimCluster({ n: 3, seed: 68 });
+    cluster.network.stop(cluster.address(0));
+    const joined = await cluster.add({ seeds: [cluster.address(0)] });
+    const refused = await cluster.settle(
+      cluster
+        .node(joined)
+        .coordinator.set('k', 1)
+        .then(
+          () => undefined,
+          (reason: unknown) => reason,
+        ),
+    );
+    expect(refused).to.be.instanceOf(Error).with.property('name', 'UnavailableError');
+    cluster.network.start(cluster.address(0));
+    await cluster.until(() => cluster.node(joined).membership.get(cluster.address(2)) !== undefined, {
+      withinMs: 30_000,
+      what: 'the new node hearing of the cluster',
+    });
+    await cluster.settle(cluster.node(joined).coordinator.set('k', 2));
+    expect(await cluster.settle(cluster.node(1).coordinator.get('k'))).to.equal(2);
+  });
 });

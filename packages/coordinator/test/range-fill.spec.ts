@@ -58,7 +58,12 @@ describe('RangeFill', () => {
     const transport = new PagedSources(A);
     const fill = new RangeFill(
       { membership, replica, transport },
-      { replicas: () => 3, restate: async (change) => restated.push(change) },
+      {
+        replicas: () => 3,
+        restate: async (change) => restated.push(change),
+        announce: async () => true,
+        settleMs: 0,
+      },
     );
 
     let held = await fill.fill();
@@ -69,8 +74,36 @@ describe('RangeFill', () => {
     const fromB = transport.streams.filter(({ to }) => to === B).map(({ after }) => after ?? null);
     expect(fromB).to.deep.equal([null, 'k1', 'k3']);
     expect(transport.streams.filter(({ to }) => to === C)).to.deep.equal([]);
-    expect(restated).to.deep.equal([{ phase: 'normal', filled: placement.all.id }]);
+    expect(restated).to.deep.equal([{ phase: 'normal', filled: placement.fillId }]);
     expect(fill.stats.segments).to.deep.equal({ pending: pending.length, done: pending.length });
     expect((await replica.counts()).live).to.equal(6);
+  });
+
+  it('streams nothing until every alive member has heard of the move', async () => {
+    const membership = new Membership(D, [A, B, C], {}, 0, 'joining');
+    for (const address of [A, B, C])
+      membership.apply({ address, status: 'alive', incarnation: 1, phase: 'normal' });
+    const replica = new LocalReplica({ store: new MemoryStore(), ring: membership.ring, self: D });
+    const transport = new PagedSources('none');
+    let reached = false;
+    let announced = 0;
+    const fill = new RangeFill(
+      { membership, replica, transport },
+      {
+        replicas: () => 3,
+        restate: async () => undefined,
+        announce: async () => {
+          announced += 1;
+          return reached;
+        },
+        settleMs: 0,
+      },
+    );
+    expect(await fill.fill(), 'a member did not answer').to.equal(false);
+    expect(transport.streams).to.deep.equal([]);
+    reached = true;
+    expect(await fill.fill()).to.equal(true);
+    expect(transport.streams.length).to.be.above(0);
+    expect(announced).to.equal(2);
   });
 });
