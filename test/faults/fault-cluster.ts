@@ -53,7 +53,9 @@ export class FaultCluster {
   ) {}
 
   static async start(init: FaultClusterInit): Promise<FaultCluster> {
-    const ports = await freePorts(init.size);
+    // Below the ephemeral range (32768 and up on Linux), so that none of the proxies started next, nor any outgoing
+    // connection, can take a node's port between this choice and the node's start.
+    const ports = await freePorts(init.size, 20_000 + Math.floor(Math.random() * 10_000));
     const nodes: FaultNode[] = ports.map((port, index) => {
       const name = `n${index}`;
       const durable = index >= init.size - init.durable;
