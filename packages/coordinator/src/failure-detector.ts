@@ -208,7 +208,8 @@ export class FailureDetector {
       if (state.address !== this.self) continue;
       // A restarted member learns how far it had got: a joined one serves its ranges again at once.
       if (state.status !== 'left' && isLaterPhase(state.phase, this.membership.own.phase)) {
-        this.log.info(`the cluster knows this node as ${state.phase}: taking that phase up again`);
+        const more = state.phase === 'leaving' ? ' (ask it to leave again to finish leaving)' : '';
+        this.log.info(`the cluster knows this node as ${state.phase}: taking that phase up again${more}`);
         void this.restate({ phase: state.phase });
       }
       const own = this.membership.own;
