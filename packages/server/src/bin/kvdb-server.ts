@@ -43,7 +43,9 @@ const argv = await yargs(hideBin(process.argv))
       alias: ['C', 'members'],
       type: 'string',
       default: '',
-      describe: 'Comma-separated host:port of the other members (this node may be listed too)',
+      describe:
+        'Comma-separated host:port of the members. Listing this node too (or no one) makes it a founding member, ' +
+        'owning its ranges at once; listing only others makes it join: it fetches its ranges before serving them',
     },
     replicas: {
       alias: 'R',
@@ -115,7 +117,7 @@ const argv = await yargs(hideBin(process.argv))
       type: 'number',
       default: DEFAULT_STREAM_THROUGHPUT / MIB,
       describe:
-        'MiB/s that background transfers (rebalancing, leave, hint replay, anti-entropy) send together, on average; 0 = unthrottled',
+        'MiB/s that background transfers (range fetches of joins and leaves, rebalancing, hint replay, anti-entropy) send together, on average; 0 = unthrottled',
     },
     'tombstone-grace': {
       type: 'number',
