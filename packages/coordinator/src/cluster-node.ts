@@ -1,5 +1,6 @@
 import {
   DEFAULT_REPLICAS,
+  type FillLog,
   type Hasher,
   InvalidParamsError,
   type LeaveResult,
@@ -21,6 +22,7 @@ import {
   DEFAULT_STREAM_THROUGHPUT,
   DEFAULT_TIMINGS,
   DEFAULT_TOMBSTONE_GRACE_MS,
+  MOVE_POLL_MS,
   TIMING_PRESETS,
   type Timings,
 } from './defaults.js';
@@ -36,9 +38,6 @@ import { ReplicationChange } from './replication-change.js';
 import { Throttle } from './throttle.js';
 import { TombstoneCollector } from './tombstone-collector.js';
 
-/** How often a leave looks whether the new owners of its ranges hold them. */
-const MOVE_POLL_MS = 200;
-
 export interface ClusterNodeComponents {
   store: Store;
   transport: PeerTransport;
@@ -50,6 +49,8 @@ export interface ClusterNodeComponents {
   hintLog?: HintLog;
   /** Keeps the cluster's replication setting across restarts (the disk store provides one). */
   replicationLog?: ReplicationLog;
+  /** Keeps a range fetch's progress across restarts (the disk store provides one). */
+  fillLog?: FillLog;
 }
 
 export interface ClusterNodeInit extends CoordinatorInit {
@@ -69,7 +70,7 @@ export interface ClusterNodeInit extends CoordinatorInit {
   timings?: Timings;
   /** Starting incarnation. @default the clock's now(), so a restart outranks what the cluster remembers */
   incarnation?: number;
-  /** How long a leaving node keeps handing its data over before giving up. @default DEFAULT_LEAVE_TIMEOUT_MS */
+  /** How long a leave waits for the new owners to confirm before it fails. @default DEFAULT_LEAVE_TIMEOUT_MS */
   leaveTimeoutMs?: number;
   /**
    * How old a tombstone must be before it may be collected (once every replica holds it); hints older than this
@@ -181,7 +182,7 @@ export class ClusterNode implements PeerHandler {
       { intervalMs: timings.rebalanceIntervalMs, replicas, batchBytes: init.batchBytes },
     );
     this.rangeFill = new RangeFill(
-      { membership, replica: this.replica, transport, clock, logger, throttle },
+      { membership, replica: this.replica, transport, clock, logger, throttle, fillLog: components.fillLog },
       {
         intervalMs: timings.rebalanceIntervalMs,
         replicas,

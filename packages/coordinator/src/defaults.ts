@@ -17,8 +17,14 @@ export const DEFAULT_READ_REPAIR_CHANCE = 0;
  */
 export const DEFAULT_TOMBSTONE_GRACE_MS = 3_600_000;
 
-/** How long a leaving node keeps handing its data over before it leaves anyway. */
+/**
+ * How long a leave waits for the new owners of the leaving member's ranges to confirm holding them; past it the
+ * leave fails and the member stays leaving.
+ */
 export const DEFAULT_LEAVE_TIMEOUT_MS = 60_000;
+
+/** How often a leave looks whether the new owners of its ranges hold them. */
+export const MOVE_POLL_MS = 200;
 
 /** Most replica calls a node has in flight at once, across all its requests. */
 export const DEFAULT_CONCURRENCY = 512;

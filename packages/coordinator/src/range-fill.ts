@@ -1,4 +1,6 @@
 import {
+  type FillLog,
+  type FillProgress,
   type HandoffStats,
   isRecord,
   type KVRecord,
@@ -56,6 +58,7 @@ export class RangeFill extends ReplicaTask {
   private readonly restate: RangeFillInit['restate'];
   private readonly announce: RangeFillInit['announce'];
   private readonly settleMs: number;
+  private readonly fillLog: FillLog | undefined;
   /** The move whose every alive member has heard of it, and since when. */
   private announced: { fillId: string; at: number } | undefined;
   private progress: Progress = { ring: '', from: new Map(), cut: new Map() };
@@ -65,11 +68,15 @@ export class RangeFill extends ReplicaTask {
   private fetch: { startedAt: number; bytes: number } | undefined;
   private active: Promise<boolean> | undefined;
 
-  constructor(components: ReplicaTaskComponents, init: RangeFillInit) {
+  /** `fillLog` keeps the progress across restarts (a durable node's store provides one). */
+  constructor(components: ReplicaTaskComponents & { fillLog?: FillLog }, init: RangeFillInit) {
     super(components, init, 'range fetch');
     this.restate = init.restate;
     this.announce = init.announce;
     this.settleMs = init.settleMs ?? this.timeoutMs;
+    this.fillLog = components.fillLog;
+    const stored = this.fillLog?.loadFill();
+    if (stored !== undefined) this.progress = fromStored(stored);
   }
 
   protected tick(): Promise<boolean> {
@@ -144,9 +151,11 @@ export class RangeFill extends ReplicaTask {
         continue;
       }
       for (const { segment } of segments) this.sourcesOf(segment).add(source);
+      await this.save();
       this.segments.done = pending.length - unheld().length;
     }
     this.fetch = undefined;
+    await this.save();
     const current = this.membership.own;
     if (this.membership.placement.fillId !== placement.fillId || current.filled === placement.fillId)
       return true;
@@ -160,6 +169,16 @@ export class RangeFill extends ReplicaTask {
       becomeNormal ? { phase: 'normal', filled: placement.fillId } : { filled: placement.fillId },
     );
     return true;
+  }
+
+  /** Stores the progress, so that a restart takes the fetch up where it is; a failure to store is only logged. */
+  private async save(): Promise<void> {
+    if (this.fillLog === undefined) return;
+    try {
+      await this.fillLog.saveFill(toStored(this.progress));
+    } catch (error) {
+      this.log.warn(`could not store the range fetch's progress: ${reasonOf(error)}`);
+    }
   }
 
   /**
@@ -251,7 +270,10 @@ export class RangeFill extends ReplicaTask {
       this.fetch.bytes += bytes;
       after = page.next ?? undefined;
       if (after === undefined) this.progress.cut.delete(source);
-      else this.progress.cut.set(source, { segments: wanted, after });
+      else {
+        this.progress.cut.set(source, { segments: wanted, after });
+        await this.save();
+      }
     } while (after !== undefined);
   }
 
@@ -315,4 +337,20 @@ function isStreamReply(reply: unknown): reply is StreamReply {
         Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string' && isRecord(entry[1]),
     )
   );
+}
+
+function toStored({ ring, from, cut }: Progress): FillProgress {
+  return {
+    fill: ring,
+    from: [...from].map(([segment, sources]) => [segment, [...sources]]),
+    cut: [...cut].map(([source, { segments, after }]) => [source, [...segments], after]),
+  };
+}
+
+function fromStored({ fill, from, cut }: FillProgress): Progress {
+  return {
+    ring: fill,
+    from: new Map(from.map(([segment, sources]) => [segment, new Set(sources)])),
+    cut: new Map(cut.map(([source, segments, after]) => [source, { segments: new Set(segments), after }])),
+  };
 }

@@ -1,4 +1,6 @@
 import {
+  type FillLog,
+  type FillProgress,
   type KVRecord,
   MemoryStore,
   type PeerMethod,
@@ -105,5 +107,51 @@ describe('RangeFill', () => {
     expect(await fill.fill()).to.equal(true);
     expect(transport.streams.length).to.be.above(0);
     expect(announced).to.equal(2);
+  });
+
+  it('takes its fetch up after a restart where the stored progress left it, streaming nothing twice', async () => {
+    const membership = () => {
+      const view = new Membership(D, [A, B, C], {}, 0, 'joining');
+      for (const address of [A, B, C])
+        view.apply({ address, status: 'alive', incarnation: 1, phase: 'normal' });
+      view.apply({ address: C, status: 'dead', incarnation: 1, phase: 'normal' });
+      return view;
+    };
+    let stored: FillProgress | undefined;
+    const fillLog: FillLog = {
+      loadFill: () => stored,
+      saveFill: async (progress) => {
+        stored = structuredClone(progress);
+      },
+    };
+    const init = {
+      replicas: () => 3,
+      restate: async () => undefined,
+      announce: async () => true,
+      settleMs: 0,
+    };
+    const store = new MemoryStore();
+    const first = new PagedSources(A);
+    const before = membership();
+    const replica = new LocalReplica({ store, ring: before.ring, self: D });
+    // The first run streams B in full and A up to its cut, and stops there: the process is gone.
+    expect(
+      await new RangeFill({ membership: before, replica, transport: first, fillLog }, init).fill(),
+    ).to.equal(false);
+    expect(stored?.cut.map(([source, , after]) => [source, after])).to.deep.equal([[A, 'k3']]);
+
+    const again = new PagedSources('none');
+    const after = membership();
+    const restarted = new RangeFill(
+      {
+        membership: after,
+        replica: new LocalReplica({ store, ring: after.ring, self: D }),
+        transport: again,
+        fillLog,
+      },
+      init,
+    );
+    expect(await restarted.fill()).to.equal(true);
+    expect(again.streams, 'only the rest of the stream that was cut').to.deep.equal([{ to: A, after: 'k3' }]);
   });
 });

@@ -21,7 +21,10 @@ export * from './record.js';
 export * from './replication.js';
 export {
   type EntriesOptions,
+  type FillLog,
+  type FillProgress,
   type HintLog,
+  isFillProgress,
   type MergeResult,
   type ScanOptions,
   type Store,

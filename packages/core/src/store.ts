@@ -101,6 +101,57 @@ export interface HintLog {
   delete(member: MemberAddress, key: string): Promise<void>;
 }
 
+/**
+ * How far a node had got fetching the ranges it is about to own (`RangeFill` in @kvdb/coordinator), kept so that
+ * a restart takes the fetch up where it was rather than starting it over.
+ */
+export interface FillProgress {
+  /** The move it is for (`Placement.fillId`): progress for another move is dropped. */
+  fill: string;
+  /** Each segment, with the members it has been streamed from in full. */
+  from: Array<[segment: number, sources: MemberAddress[]]>;
+  /** Streams cut short: the source, the segments asked of it, and the last key received. */
+  cut: Array<[source: MemberAddress, segments: number[], after: string]>;
+}
+
+/** Where a durable node keeps its `FillProgress` (the disk store provides one). */
+export interface FillLog {
+  /** The progress stored last, if any. */
+  loadFill(): FillProgress | undefined;
+  /** Stores the progress in place of the last. */
+  saveFill(progress: FillProgress): Promise<void>;
+}
+
+const isText = (item: unknown): item is string => typeof item === 'string' && item.length > 0;
+const isSegmentNumber = (item: unknown): item is number =>
+  Number.isSafeInteger(item) && (item as number) >= 0;
+
+/** Whether `input` is a well-formed `FillProgress` (as read back from a disk written by any build). */
+export function isFillProgress(input: unknown): input is FillProgress {
+  if (typeof input !== 'object' || input === null) return false;
+  const { fill, from, cut } = input as Record<string, unknown>;
+  return (
+    isText(fill) &&
+    Array.isArray(from) &&
+    from.every(
+      (entry) =>
+        Array.isArray(entry) &&
+        isSegmentNumber(entry[0]) &&
+        Array.isArray(entry[1]) &&
+        (entry[1] as unknown[]).every(isText),
+    ) &&
+    Array.isArray(cut) &&
+    cut.every(
+      (entry) =>
+        Array.isArray(entry) &&
+        isText(entry[0]) &&
+        Array.isArray(entry[1]) &&
+        (entry[1] as unknown[]).every(isSegmentNumber) &&
+        isText(entry[2]),
+    )
+  );
+}
+
 /** What a closed store answers with: the node is stopping, so the caller should try another replica. */
 export function storeClosed(): UnavailableError {
   return new UnavailableError('the store is closed: this node is stopping');

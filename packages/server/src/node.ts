@@ -9,7 +9,7 @@ import {
   type Logger,
   type PeerTransport,
 } from '@kvdb/coordinator';
-import { cryptoHasher, MemoryStore, type ReplicationLog, type Store } from '@kvdb/core';
+import { cryptoHasher, type FillLog, MemoryStore, type ReplicationLog, type Store } from '@kvdb/core';
 import { DiskStore } from '@kvdb/store-level';
 import { isLoopback } from './auth.js';
 import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
@@ -36,6 +36,11 @@ export interface NodeComponents {
    * else the node learns it from the cluster again
    */
   replicationLog?: ReplicationLog;
+  /**
+   * Keeps a range fetch's progress across restarts. @default the `DiskStore` that `KVNode.start` opens, else a
+   * restarted node fetches its ranges from the start
+   */
+  fillLog?: FillLog;
   /** @default a `StreamPeerTransport` */
   transport?: PeerTransport;
   /** @default one line per event on stderr, at `logLevel` */
@@ -90,6 +95,7 @@ export class KVNode {
         logger: this.log,
         hintLog: components.hintLog,
         replicationLog: components.replicationLog,
+        fillLog: components.fillLog,
       },
       {
         self: advertise,
@@ -151,6 +157,7 @@ export class KVNode {
         store: disk,
         hintLog: components.hintLog ?? disk,
         replicationLog: components.replicationLog ?? disk,
+        fillLog: components.fillLog ?? disk,
       });
       const { records, hints, ms } = disk.loaded;
       node.storage = `data in ${disk.dir} (${records} records and ${hints} hints loaded in ${(ms / 1_000).toFixed(1)} s)`;

@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import {
   DataDirError,
   type EntriesOptions,
+  type FillLog,
+  type FillProgress,
   type HintLog,
+  isFillProgress,
   isReplicationSetting,
   type KeyVersion,
   type KVRecord,
@@ -49,6 +52,8 @@ const HINTS_END = 'h0';
 const IDENTITY = 'meta/identity';
 /** The cluster's replication setting as this node last agreed to it (see `ReplicationLog`). */
 const REPLICATION = 'meta/replication';
+/** How far a range fetch had got (see `FillLog`). */
+const FILL = 'meta/fill';
 /** Written by a flush that has no commit to ride with: LevelDB fsyncs its log only with a write. */
 const FLUSHED = 'meta/flushed';
 
@@ -92,7 +97,7 @@ class Commit {
  * If LevelDB fails a commit (a full or failing disk), memory holds writes the disk does not: the store stops,
  * and every later call fails with the cause, rather than answer with records it may not have kept.
  */
-export class DiskStore implements Store, HintLog, ReplicationLog {
+export class DiskStore implements Store, HintLog, ReplicationLog, FillLog {
   private readonly db: ClassicLevel<string, string>;
   private readonly fsyncIntervalMs: number;
   /** When commits since the last fsync exist, the timer of the flush that will cover them. */
@@ -103,6 +108,7 @@ export class DiskStore implements Store, HintLog, ReplicationLog {
   /** Hints for other replicas, keyed by `hintId`. */
   private readonly hints = new Map<string, KVRecord>();
   private replication: ReplicationSetting | undefined;
+  private fill: FillProgress | undefined;
   /** The commit taking writes, not yet started. */
   private next: Commit | undefined;
   /** The commit under way. */
@@ -231,6 +237,18 @@ export class DiskStore implements Store, HintLog, ReplicationLog {
     await this.write({ type: 'put', key: REPLICATION, value: JSON.stringify(setting) });
   }
 
+  /** The range fetch's progress stored last, read when the store opened. */
+  loadFill(): FillProgress | undefined {
+    return this.fill;
+  }
+
+  /** Stores the range fetch's progress, committed with the writes around it. */
+  async saveFill(progress: FillProgress): Promise<void> {
+    this.checkOpen();
+    this.fill = progress;
+    await this.write({ type: 'put', key: FILL, value: JSON.stringify(progress) });
+  }
+
   counts(): Promise<StoreCounts> {
     return this.memory.counts();
   }
@@ -270,6 +288,8 @@ export class DiskStore implements Store, HintLog, ReplicationLog {
     }
     const replication: unknown = JSON.parse((await this.db.get(REPLICATION)) ?? 'null');
     if (isReplicationSetting(replication)) this.replication = replication;
+    const fill: unknown = JSON.parse((await this.db.get(FILL)) ?? 'null');
+    if (isFillProgress(fill)) this.fill = fill;
     const { live, tombstones } = await this.memory.counts();
     this.loaded = { records: live + tombstones, hints: this.hints.size, ms: performance.now() - start };
   }

@@ -123,6 +123,28 @@ describe('DiskStore on disk', () => {
     }
   });
 
+  it('keeps the last range fetch progress stored across close and reopen, and has none at first', async () => {
+    const dir = freshDir();
+    const first = await DiskStore.open(dir, identity);
+    expect(first.loadFill()).to.equal(undefined);
+    await first.saveFill({ fill: 'ring-a', from: [[3, ['10.0.0.1:5878']]], cut: [] });
+    const last = {
+      fill: 'ring-b',
+      from: [[0, ['10.0.0.1:5878', '10.0.0.2:5878']]] as Array<[number, string[]]>,
+      cut: [['10.0.0.3:5878', [0, 7], 'key:41']] as Array<[string, number[], string]>,
+    };
+    await first.saveFill(last);
+    await first.close();
+
+    const second = await DiskStore.open(dir, identity);
+    try {
+      expect(second.loadFill()).to.deep.equal(last);
+      expect(await second.counts()).to.deep.equal({ live: 0, tombstones: 0 });
+    } finally {
+      await second.close();
+    }
+  });
+
   it('keeps the last replication setting stored across close and reopen, and has none at first', async () => {
     const dir = freshDir();
     const first = await DiskStore.open(dir, identity);
