@@ -22,6 +22,7 @@ import {
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
+import { pick } from './seeded-random.js';
 
 export interface FailureDetectorComponents {
   membership: Membership;
@@ -115,14 +116,11 @@ export class FailureDetector {
     return answered;
   }
 
-  /**
-   * Push-pulls with every alive member at once; resolves whether all of them answered. After it, each of them knows
-   * of every member and phase this node knew of: how a pending owner makes sure no coordinator plans writes
-   * without it before it fetches its ranges.
-   */
+  /** Push-pulls with every alive member; resolves whether all answered (then each knows all this node knew). */
   async syncAll(): Promise<boolean> {
-    const answers = await Promise.all(this.membership.others('alive').map((target) => this.sync(target)));
-    return answers.every(Boolean);
+    return (await Promise.all(this.membership.others('alive').map((target) => this.sync(target)))).every(
+      Boolean,
+    );
   }
 
   /**
@@ -254,7 +252,8 @@ export class FailureDetector {
     if (target === undefined) return;
     if (await this.ping(target, this.timings.probeTimeoutMs)) return;
 
-    const helpers = this.pick(
+    const helpers = pick(
+      this.random,
       this.membership.others('alive').filter((member) => member !== target),
       this.timings.indirectChecks,
     );
@@ -321,7 +320,7 @@ export class FailureDetector {
     const reachable = this.membership.others('alive', 'suspect');
     const preferDead = dead.length > 0 && (reachable.length === 0 || this.random() < 0.5);
     const candidates = preferDead ? dead : reachable;
-    const [target] = this.pick(candidates, 1);
+    const [target] = pick(this.random, candidates, 1);
     if (target !== undefined) await this.sync(target);
   }
 
@@ -368,7 +367,11 @@ export class FailureDetector {
         const status = this.membership.get(candidate)?.status;
         if (status === 'alive' || status === 'suspect') return candidate;
       }
-      this.probeOrder = this.pick(this.membership.others('alive', 'suspect'), Number.POSITIVE_INFINITY);
+      this.probeOrder = pick(
+        this.random,
+        this.membership.others('alive', 'suspect'),
+        Number.POSITIVE_INFINITY,
+      );
     }
     return undefined;
   }
@@ -393,18 +396,5 @@ export class FailureDetector {
     const view = this.membership.get(recipient);
     if (view !== undefined && view.status !== 'alive') updates.push(view);
     return updates;
-  }
-
-  /** Up to `count` members in random order. */
-  private pick(members: MemberAddress[], count: number): MemberAddress[] {
-    const shuffled = [...members];
-    for (let i = shuffled.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      const swapped = shuffled[j];
-      if (swapped === undefined) continue;
-      shuffled[j] = shuffled[i] ?? swapped;
-      shuffled[i] = swapped;
-    }
-    return shuffled.slice(0, count);
   }
 }

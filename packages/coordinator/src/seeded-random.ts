@@ -12,3 +12,16 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
+
+/** Up to `count` of `items` in random order (a Fisher-Yates shuffle on `random`). */
+export function pick<T>(random: () => number, items: readonly T[], count: number): T[] {
+  const shuffled = [...items];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const swapped = shuffled[j];
+    if (swapped === undefined) continue;
+    shuffled[j] = shuffled[i] ?? swapped;
+    shuffled[i] = swapped;
+  }
+  return shuffled.slice(0, count);
+}
