@@ -136,7 +136,7 @@ export class Coordinator {
 
   /** The cluster's replication factor (`Membership.replication`), or `init.replicas` until this node has heard it. */
   get replicationFactor(): number {
-    return this.membership.replication?.replicas ?? this.configuredFactor;
+    return this.membership.agreedReplicas ?? this.configuredFactor;
   }
 
   /** The replication factor in force: the cluster's, capped at the member count. */

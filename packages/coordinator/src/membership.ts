@@ -162,6 +162,11 @@ export class Membership {
     return { ...next };
   }
 
+  /** The cluster's replication factor as this node knows it, without a copy of the setting: read per request. */
+  get agreedReplicas(): number | undefined {
+    return this.replicationSetting?.replicas;
+  }
+
   /** The cluster's replication setting as this node knows it; none before it has heard of one. */
   get replication(): ReplicationSetting | undefined {
     return this.replicationSetting === undefined ? undefined : { ...this.replicationSetting };
@@ -178,9 +183,7 @@ export class Membership {
     }
     this.replicationSetting = { ...update };
     for (const listener of this.replicationListeners) listener({ ...update });
-    this.cachedPlacement = undefined;
-    const placement = this.placement;
-    for (const listener of this.ringListeners) listener(placement);
+    this.rebuildRing();
     return true;
   }
 

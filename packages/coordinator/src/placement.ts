@@ -54,6 +54,7 @@ export class Placement {
    * not left, the ring it moves to, and the replication change under way, if any.
    */
   readonly fillId: string;
+  private readonly pendingByFactor = new Map<number, Set<MemberAddress>>();
 
   constructor(
     states: Iterable<MemberState>,
@@ -116,13 +117,20 @@ export class Placement {
     return pending.length === 0 ? replicas : [...replicas, ...pending];
   }
 
-  /** Every member that is a pending owner of some key. */
-  pendingMembers(n: number): Set<MemberAddress> {
-    const result = new Set<MemberAddress>();
-    if (!this.moving) return result;
-    for (let segment = 0; segment < this.all.segmentCount; segment++) {
-      for (const member of this.fillers(segment, n).fillers) result.add(member);
+  /**
+   * Every member that is a pending owner of some key. Worked out once per factor: a leave asks it every few hundred
+   * ms while it waits, and it walks every segment.
+   */
+  pendingMembers(n: number): ReadonlySet<MemberAddress> {
+    let result = this.pendingByFactor.get(n);
+    if (result !== undefined) return result;
+    result = new Set<MemberAddress>();
+    if (this.moving) {
+      for (let segment = 0; segment < this.all.segmentCount; segment++) {
+        for (const member of this.fillers(segment, n).fillers) result.add(member);
+      }
     }
+    this.pendingByFactor.set(n, result);
     return result;
   }
 

@@ -33,7 +33,8 @@ export interface RangeFillInit extends ReplicaTaskInit {
 
 /** How far this node has got with the segments of one ring of every member that has not left. */
 interface Progress {
-  ring: string;
+  /** The move it is for (`Placement.fillId`). */
+  fill: string;
   /** The members each segment has been streamed from in full. */
   from: Map<number, Set<MemberAddress>>;
   /**
@@ -61,7 +62,7 @@ export class RangeFill extends ReplicaTask {
   private readonly fillLog: FillLog | undefined;
   /** The move whose every alive member has heard of it, and since when. */
   private announced: { fillId: string; at: number } | undefined;
-  private progress: Progress = { ring: '', from: new Map(), cut: new Map() };
+  private progress: Progress = { fill: '', from: new Map(), cut: new Map() };
   private segments = { pending: 0, done: 0 };
   private keysFetched = 0;
   private bytesFetched = 0;
@@ -121,8 +122,8 @@ export class RangeFill extends ReplicaTask {
       this.segments = { pending: 0, done: 0 };
       return true;
     }
-    if (this.progress.ring !== placement.fillId) {
-      this.progress = { ring: placement.fillId, from: new Map(), cut: new Map() };
+    if (this.progress.fill !== placement.fillId) {
+      this.progress = { fill: placement.fillId, from: new Map(), cut: new Map() };
     }
     const pending = placement.pendingSegments(own.address, this.replicas());
     // A replica that stays while the factor is lowered fetches its segments too, and counts as one of the quorum.
@@ -155,7 +156,6 @@ export class RangeFill extends ReplicaTask {
       this.segments.done = pending.length - unheld().length;
     }
     this.fetch = undefined;
-    await this.save();
     const current = this.membership.own;
     if (this.membership.placement.fillId !== placement.fillId || current.filled === placement.fillId)
       return true;
@@ -263,11 +263,9 @@ export class RangeFill extends ReplicaTask {
       // A peer is not trusted blindly: a malformed page stores nothing, and the source is tried again later.
       if (!isStreamReply(page)) throw new Error(`${source} answered peer.stream with a malformed page`);
       if (page.entries.length > 0) await this.replica.answer('peer.put_many', { entries: page.entries });
-      let bytes = 0;
-      for (const [key, record] of page.entries) bytes += entryBytes(key, record);
       this.keysFetched += page.entries.length;
-      this.bytesFetched += bytes;
-      this.fetch.bytes += bytes;
+      this.bytesFetched += page.bytes;
+      this.fetch.bytes += page.bytes;
       after = page.next ?? undefined;
       if (after === undefined) this.progress.cut.delete(source);
       else {
@@ -294,14 +292,14 @@ export class RangeFill extends ReplicaTask {
     const maxBytes = Math.max(1, Math.min(params.maxBytes ?? this.batchBytes, this.batchBytes));
     const page = await this.streamPage(wanted, params.after, maxBytes);
     await this.throttle.take(page.bytes);
-    return { entries: page.entries, next: page.next };
+    return page;
   }
 
   private async streamPage(
     wanted: ReadonlySet<number>,
     from: string | undefined,
     maxBytes: number,
-  ): Promise<StreamReply & { bytes: number }> {
+  ): Promise<StreamReply> {
     const all = this.membership.placement.all;
     const entries: Array<[string, KVRecord]> = [];
     let bytes = 0;
@@ -328,8 +326,10 @@ export class RangeFill extends ReplicaTask {
 
 function isStreamReply(reply: unknown): reply is StreamReply {
   if (typeof reply !== 'object' || reply === null) return false;
-  const { entries, next } = reply as Record<string, unknown>;
+  const { entries, next, bytes } = reply as Record<string, unknown>;
   return (
+    Number.isSafeInteger(bytes) &&
+    (bytes as number) >= 0 &&
     (next === null || (typeof next === 'string' && next.length > 0)) &&
     Array.isArray(entries) &&
     entries.every(
@@ -339,9 +339,9 @@ function isStreamReply(reply: unknown): reply is StreamReply {
   );
 }
 
-function toStored({ ring, from, cut }: Progress): FillProgress {
+function toStored({ fill, from, cut }: Progress): FillProgress {
   return {
-    fill: ring,
+    fill,
     from: [...from].map(([segment, sources]) => [segment, [...sources]]),
     cut: [...cut].map(([source, { segments, after }]) => [source, [...segments], after]),
   };
@@ -349,7 +349,7 @@ function toStored({ ring, from, cut }: Progress): FillProgress {
 
 function fromStored({ fill, from, cut }: FillProgress): Progress {
   return {
-    ring: fill,
+    fill,
     from: new Map(from.map(([segment, sources]) => [segment, new Set(sources)])),
     cut: new Map(cut.map(([source, segments, after]) => [source, { segments: new Set(segments), after }])),
   };

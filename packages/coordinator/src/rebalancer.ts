@@ -25,7 +25,7 @@ export interface HandoffResult {
  * neither replicates nor is about to (see `Placement.holders`) is sent to all of the key's replicas and pending
  * owners, and dropped here only once every one of them has confirmed it (stored, or holds something newer). A
  * replica that is down keeps the record here until a later pass. Owners to be fetch their ranges' data themselves
- * (see `Handoff`); this is what ends a move, on the members that gave ranges up.
+ * (see `RangeFill`); this is what ends a move, on the members that gave ranges up.
  */
 export class Rebalancer extends ReplicaTask {
   private pending = true;

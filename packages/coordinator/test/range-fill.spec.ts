@@ -13,6 +13,7 @@ import { LocalReplica } from '../src/local-replica.js';
 import { Membership } from '../src/membership.js';
 import type { PeerTransport } from '../src/peer-transport.js';
 import { RangeFill } from '../src/range-fill.js';
+import { entryBytes } from '../src/transfer.js';
 
 const [A, B, C, D] = ['10.0.0.1:5878', '10.0.0.2:5878', '10.0.0.3:5878', '10.0.0.4:5878'];
 const version = { wall: 1_000, counter: 0, node: A };
@@ -40,7 +41,8 @@ class PagedSources implements PeerTransport {
       `k${page * 2 + i}`,
       { version, value: page },
     ]);
-    const reply = { entries, next: page === 2 ? null : `k${page * 2 + 1}` };
+    const bytes = entries.reduce((sum, [key, record]) => sum + entryBytes(key, record), 0);
+    const reply = { entries, next: page === 2 ? null : `k${page * 2 + 1}`, bytes };
     return reply as PeerResult<M>;
   }
 }

@@ -130,6 +130,8 @@ export interface StreamParams {
 
 export interface StreamReply {
   entries: Array<[string, KVRecord]>;
+  /** The entries' bytes as the sender counted them against its throttle (see `entryBytes`). */
+  bytes: number;
   /** Where the next page starts, or null when the replica has sent every record of the segments. */
   next: string | null;
 }
