@@ -1,5 +1,6 @@
 import { InvalidParamsError, type KeyPage, KVClient } from '@kvdb/client';
-import { compareKeys } from '@kvdb/core';
+import { ringKey } from '@kvdb/coordinator';
+import { compareKeys, md5Hasher } from '@kvdb/core';
 import { expect } from 'chai';
 import { TestCluster } from './helpers/cluster.js';
 import { rpc } from './helpers/raw.js';
@@ -7,16 +8,26 @@ import { rpc } from './helpers/raw.js';
 /** Keys whose code point order differs from JavaScript's `<`: surrogate pairs sort after U+E000–U+FFFF. */
 const UNICODE_KEYS = ['\ue000', '\uffff', '\u{10000}', '\u{1f600}', 'ä'];
 
-/** Checks each page (size, order, advancing cursor) and returns every key, in the order the pages gave them. */
+/** A key's place in the order a cluster lists in: its ring position, then the key. */
+const ringOrder = (key: string) => ringKey(md5Hasher.hash(key), key);
+const inRingOrder = (keys: readonly string[]) =>
+  [...keys].sort((a, b) => compareKeys(ringOrder(a), ringOrder(b)));
+
+/**
+ * Checks each page (size, ring order, after the cursor, advancing cursor) and returns every key, in the order the
+ * pages gave them. A cluster's cursor is `r` and a ring key.
+ */
 async function walk(next: (cursor: string | null) => Promise<KeyPage>, limit: number): Promise<string[]> {
   const keys: string[] = [];
   let cursor: string | null = null;
   for (let pages = 1; ; pages++) {
     const page: KeyPage = await next(cursor);
     expect(page.keys.length, `page ${pages}`).to.be.at.most(limit);
+    expect(page.keys).to.deep.equal(inRingOrder(page.keys));
     const previous: string | null = cursor;
     if (previous !== null) {
-      for (const key of page.keys) expect(compareKeys(key, previous), key).to.be.greaterThan(0);
+      for (const key of page.keys)
+        expect(compareKeys(ringOrder(key), previous.slice(1)), key).to.be.greaterThan(0);
     }
     keys.push(...page.keys);
     if (page.cursor === null) return keys;
@@ -64,14 +75,14 @@ describe('paged list_keys on real processes (3 nodes, R=2)', function () {
       (cursor) => cluster.client(calls++ % 3).listKeysPage({ limit: 100, cursor: cursor ?? undefined }),
       100,
     );
-    expect(keys).to.deep.equal(expected);
+    expect(keys).to.deep.equal(inRingOrder(expected));
     expect(calls).to.be.at.least(Math.ceil(expected.length / 100));
   });
 
   it('KVClient.keys iterates a prefix a page at a time', async () => {
     const seen: string[] = [];
     for await (const key of cluster.client(2).keys({ prefix: 'item:1', pageSize: 100 })) seen.push(key);
-    expect(seen).to.deep.equal(expected.filter((key) => key.startsWith('item:1')));
+    expect(seen).to.deep.equal(inRingOrder(expected.filter((key) => key.startsWith('item:1'))));
     expect(seen.length).to.be.greaterThan(500);
   });
 
@@ -87,7 +98,7 @@ describe('paged list_keys on real processes (3 nodes, R=2)', function () {
       if (reply.error) throw new Error(reply.error.message);
       return reply.result as KeyPage;
     }, 100);
-    expect(named).to.deep.equal(expected);
+    expect(named).to.deep.equal(inRingOrder(expected));
     expect(calls).to.be.at.least(Math.ceil(expected.length / 100));
 
     const positional = await walk(async (cursor) => {
@@ -95,7 +106,7 @@ describe('paged list_keys on real processes (3 nodes, R=2)', function () {
       if (reply.error) throw new Error(reply.error.message);
       return reply.result as KeyPage;
     }, 100);
-    expect(positional).to.deep.equal(expected.filter((key) => key.startsWith('item:')));
+    expect(positional).to.deep.equal(inRingOrder(expected.filter((key) => key.startsWith('item:'))));
   });
 
   it('still answers a plain array without limit and cursor', async () => {
@@ -115,6 +126,8 @@ describe('paged list_keys on real processes (3 nodes, R=2)', function () {
       { prefix: 1 },
       { cursor: '' },
       { cursor: 5 },
+      { cursor: 'p:a' },
+      { cursor: 'kp:a' },
       { page: 2 },
       ['p:', 10, 'p:a', 'more'],
     ]) {

@@ -139,12 +139,14 @@ export class KVClient {
   async listKeys(options: ListKeysOptions = {}): Promise<string[]> {
     const keys: string[] = [];
     for await (const key of this.keys(options)) keys.push(key);
-    return keys;
+    return keys.sort(compareKeys);
   }
 
   /**
-   * One page of keys, in code point order: pass back the `cursor` it returns for the next, until it is `null`. A
-   * page may be shorter than `limit` (empty, even) without being the last.
+   * One page of keys: pass back the `cursor` it returns for the next, until it is `null`. A page may be shorter
+   * than `limit` (empty, even) without being the last. A single node lists in code point order; a cluster lists in
+   * ring order (by each key's place on the ring), so that each page asks only the replicas of the ring segments
+   * it covers.
    */
   async listKeysPage(options: ListKeysPageOptions = {}): Promise<KeyPage> {
     const params = compact({
@@ -155,7 +157,7 @@ export class KVClient {
     return (await this.call('list_keys', params)) as KeyPage;
   }
 
-  /** Every live key (that starts with `prefix`), in code point order, fetched `pageSize` keys at a time. */
+  /** Every live key (that starts with `prefix`), in the order of `listKeysPage`, fetched `pageSize` keys at a time. */
   async *keys(options: KeysOptions = {}): AsyncGenerator<string, void, undefined> {
     let cursor: string | undefined;
     do {

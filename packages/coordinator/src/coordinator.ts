@@ -1,5 +1,6 @@
 import {
   type Consistency,
+  compareKeys,
   compareVersions,
   DEFAULT_REPLICAS,
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -15,17 +16,21 @@ import {
   newerRecord,
   type PeerParams,
   type PeerResult,
-  QuorumNotReachedError,
-  reasonOf,
   requireFactor,
   UnavailableError,
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
 import { DEFAULT_READ_REPAIR_CHANCE, FAILURE_GRACE_MS, MAX_RESTAMPS, READ_HEDGE_MS } from './defaults.js';
-import { type OwnAnswer, ParallelExecutor, type QuorumOptions, type QuorumOutcome } from './executor.js';
+import {
+  type OwnAnswer,
+  ParallelExecutor,
+  type QuorumOptions,
+  type QuorumOutcome,
+  quorumFailure,
+} from './executor.js';
 import type { HintedHandoff } from './hinted-handoff.js';
-import { collectKeys, mergeKeyPages } from './key-listing.js';
+import { collectKeys } from './key-listing.js';
 import type { DataMethod, LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
@@ -37,6 +42,7 @@ import type {
   ListAllKeysOptions,
   ListKeysOptions,
 } from './request-options.js';
+import { type AskEach, listPage } from './ring-listing.js';
 import { RunsUnderWay } from './runs-under-way.js';
 
 export interface CoordinatorComponents {
@@ -188,9 +194,8 @@ export class Coordinator {
   }
 
   /**
-   * One page of the live keys in the cluster, in `compareKeys` order. Asks every member for its next `limit` keys
-   * after the cursor, tombstones included, and keeps each key's newest version, so a stale replica cannot list a
-   * popped key (see `mergeKeyPages`). Needs answers from enough members that every key has a replica among them.
+   * One page of the live keys in the cluster: on more than one member, in ring order, asking each segment's
+   * replicas about that segment only, so a page costs the same however many members there are (see `listPage`).
    */
   async listKeys(options: ListKeysOptions = {}): Promise<KeyPage> {
     const limit = options.limit ?? MAX_LIST_LIMIT;
@@ -200,24 +205,21 @@ export class Coordinator {
       );
     }
     this.refuseUntilReady();
-    const scan = { prefix: options.prefix, after: options.cursor, limit };
-    const members = this.membership.ring.members;
-    const required = Math.max(1, members.length - (this.replicas - 1));
-    const outcome = await this.ask(members, 'peer.keys', scan, { required, waitForAll: true });
-    if (!outcome.reached) throw this.quorumError('list_keys', undefined, members, required, outcome);
-    return mergeKeyPages(
-      outcome.succeeded.map(({ value }) => value),
-      limit,
-    );
+    const { read: ring } = this.membership.placement;
+    return listPage({ ring, replicas: this.replicationFactor, ask: this.askEach }, { ...options, limit });
   }
 
   /**
    * Every live key (that starts with `prefix`), in `compareKeys` order, gathered page by page so that the event
    * loop is never held for long; refused with `TooLargeError` beyond `maxKeys`.
    */
-  listAllKeys(options: ListAllKeysOptions = {}): Promise<string[]> {
+  async listAllKeys(options: ListAllKeysOptions = {}): Promise<string[]> {
     const { prefix } = options;
-    return collectKeys((cursor) => this.listKeys({ prefix, cursor, limit: MAX_LIST_LIMIT }), options);
+    const keys = await collectKeys(
+      (cursor) => this.listKeys({ prefix, cursor, limit: MAX_LIST_LIMIT }),
+      options,
+    );
+    return keys.sort(compareKeys);
   }
 
   async stats(): Promise<NodeStats> {
@@ -266,6 +268,22 @@ export class Coordinator {
       own: replicas.includes(this.self) ? this.ownAnswer(method, params) : undefined,
     });
   }
+
+  /** Asks each member its own params for one replica call; resolves once every call has settled or timed out. */
+  private readonly askEach: AskEach = (requests, method) => {
+    const members = [...requests.keys()];
+    const own = requests.get(this.self);
+    return this.executor.quorum(
+      members,
+      (target) => this.call(target, method, requests.get(target) as PeerParams<typeof method>),
+      {
+        required: members.length,
+        timeoutMs: this.timeoutMs,
+        waitForAll: true,
+        own: own === undefined ? undefined : this.ownAnswer(method, own),
+      },
+    );
+  };
 
   /** This node's replica's answer to a call, begun now: settled when it answered at once. */
   private ownAnswer<M extends DataMethod>(method: M, params: PeerParams<M>): OwnAnswer<PeerResult<M>> {
@@ -319,7 +337,7 @@ export class Coordinator {
         hedgeMs: READ_HEDGE_MS,
       },
     );
-    if (!outcome.reached) throw this.quorumError(operation, key, replicas, required, outcome);
+    if (!outcome.reached) throw quorumFailure(operation, key, replicas, required, outcome);
 
     let newest: KVRecord | undefined;
     for (const { value } of outcome.succeeded) newest = newerRecord(newest, value ?? undefined);
@@ -352,7 +370,7 @@ export class Coordinator {
         { required, graceMs: FAILURE_GRACE_MS },
       );
       this.hintLater(key, record, targets.length, outcome);
-      if (!outcome.reached) throw this.quorumError(operation, key, targets, required, outcome);
+      if (!outcome.reached) throw quorumFailure(operation, key, targets, required, outcome);
 
       let newer: Version | undefined;
       for (const { value } of outcome.succeeded) {
@@ -378,23 +396,5 @@ export class Coordinator {
           if (!answer.ok && answer.target !== this.self) hints.add(answer.target, key, record);
       }),
     );
-  }
-
-  private quorumError(
-    operation: string,
-    key: string | undefined,
-    replicas: readonly string[],
-    required: number,
-    outcome: Pick<QuorumOutcome<unknown>, 'succeeded' | 'failed' | 'timedOut'>,
-  ): QuorumNotReachedError {
-    return QuorumNotReachedError.fromFailure({
-      operation,
-      key,
-      required,
-      acked: outcome.succeeded.length,
-      replicas: [...replicas],
-      failed: outcome.failed.map(({ target, error }) => ({ replica: target, reason: reasonOf(error) })),
-      timedOut: outcome.timedOut,
-    });
   }
 }

@@ -88,6 +88,19 @@ export const SCAN_PAUSE_FACTOR = 20;
 /** Keys read between two turns of the event loop when scanning every key: a few milliseconds of work. */
 export const SCAN_PAGE = 2_000;
 
+/**
+ * Most keys of a set of segments that anti-entropy takes from the ring order (`KeyPositions`) and sorts, rather
+ * than scanning the store: sorting 20,000 keys takes a few ms. Segments that hold more differ on a large share of
+ * the store, and a scan of it costs about what repairing them does.
+ */
+export const SEGMENT_GATHER_LIMIT = 20_000;
+
+/**
+ * Most keys a replica reads in ring order to answer one `peer.ring_keys` call, however few match its prefix; also
+ * the most matches of a prefix it looks up in key order instead.
+ */
+export const RING_SCAN_LIMIT = 20_000;
+
 /** Most keys a replica reads to answer one page of a stream, however few of them fall in the asked segments. */
 export const STREAM_SCAN_LIMIT = 10_000;
 

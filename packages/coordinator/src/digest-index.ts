@@ -79,12 +79,18 @@ export class DigestIndex {
   }
 
   /**
-   * Takes `previous` (if any) out of its segment's digest and puts `next` (if any) in. On a ring of one member
+   * Takes `previous` (if any) out of its segment's digest and puts `next` (if any) in; `position` is the key's
+   * place on the ring, when the caller has it already. On a ring of one member
    * there is no one to compare with, and any other ring gets an index built afresh, so this does nothing there.
    */
-  replace(key: string, previous: RecordHead | undefined, next: RecordHead | undefined): void {
+  replace(
+    key: string,
+    previous: RecordHead | undefined,
+    next: RecordHead | undefined,
+    position = this.ring.hasher.hash(key),
+  ): void {
     if (this.ring.size <= 1) return;
-    const slot = this.ring.segmentOf(key) * 2;
+    const slot = this.ring.segmentAt(position) * 2;
     if (previous !== undefined) this.xor(slot, recordHash(key, previous));
     if (next !== undefined) this.xor(slot, recordHash(key, next));
   }

@@ -1,3 +1,4 @@
+import { QuorumNotReachedError, reasonOf } from '@kvdb/core';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
@@ -52,6 +53,25 @@ export interface QuorumOptions<T = unknown> {
    * An answer from a target not among the targets is ignored.
    */
   own?: OwnAnswer<T>;
+}
+
+/** The error of an operation whose quorum was not reached: who answered, who failed and why. */
+export function quorumFailure(
+  operation: string,
+  key: string | undefined,
+  replicas: readonly string[],
+  required: number,
+  outcome: Pick<QuorumOutcome<unknown>, 'succeeded' | 'failed' | 'timedOut'>,
+): QuorumNotReachedError {
+  return QuorumNotReachedError.fromFailure({
+    operation,
+    key,
+    required,
+    acked: outcome.succeeded.length,
+    replicas: [...replicas],
+    failed: outcome.failed.map(({ target, error }) => ({ replica: target, reason: reasonOf(error) })),
+    timedOut: outcome.timedOut,
+  });
 }
 
 /** The call's result as a `Settled`, which never rejects. */

@@ -26,7 +26,19 @@ export function mergeKeyPages(answers: ReadonlyArray<readonly KeyVersion[]>, lim
     if (answer.length < limit || last === undefined) continue;
     if (boundary === undefined || compareKeys(last[0], boundary) < 0) boundary = last[0];
   }
+  return mergeHeads(answers, boundary, limit);
+}
 
+/**
+ * The live keys among sorted answers, up to and including `boundary` (every answer vouches for the keys up to
+ * there; all of them when undefined), at most `limit`: the page and where the next one starts after (the last key
+ * kept when the page is full, else the boundary; null when neither cut it short).
+ */
+export function mergeHeads(
+  answers: ReadonlyArray<readonly KeyVersion[]>,
+  boundary: string | undefined,
+  limit: number,
+): KeyPage {
   // Each answer is sorted, so a k-way merge visits every key once, in order, with no map and no sort: a page of
   // 10,000 keys from three members costs a few milliseconds.
   const heads = answers.map(() => 0);

@@ -31,6 +31,7 @@ export type DataMethod =
   | 'peer.get_many'
   | 'peer.put_many'
   | 'peer.keys'
+  | 'peer.ring_keys'
   | 'peer.purge';
 
 export type DataHandlers = Pick<PeerHandlers, DataMethod>;
@@ -80,6 +81,7 @@ export class LocalReplica implements PeerHandler {
       'peer.put_many': ({ entries }) => this.putMany(entries),
       'peer.keys': ({ prefix, after, limit }) =>
         this.scanKeys({ prefix, after, limit: limit ?? MAX_LIST_LIMIT }),
+      'peer.ring_keys': (params) => this.index.ringKeys(params),
       'peer.purge': ({ entries }) => this.purge(entries),
     };
   }

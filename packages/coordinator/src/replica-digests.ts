@@ -1,22 +1,32 @@
 import {
   compareKeys,
+  type Hasher,
   type HashRing,
   type KeyVersion,
   type RecordHead,
+  type RingKeysParams,
+  type RingKeysReply,
   type ScanOptions,
   type Store,
+  UnavailableError,
 } from '@kvdb/core';
-import { SCAN_PAGE } from './defaults.js';
+import { SCAN_PAGE, SEGMENT_GATHER_LIMIT } from './defaults.js';
 import { DigestIndex } from './digest-index.js';
+import { KeyPositions } from './key-positions.js';
+import { ringKeysPage } from './ring-listing.js';
 
 /**
- * The anti-entropy digests of this node's replica, kept in step with its store: the replica reports every write it
- * makes here (see `LocalReplica`), and a ring change re-keys the index from a scan of the store, a page at a time.
- * On a ring of one member there are no peers to compare with, and the index keeps nothing.
+ * The anti-entropy digests of this node's replica, and its keys in ring order (`KeyPositions`), kept in step with
+ * its store: the replica reports every write it makes here (see `LocalReplica`), and a ring change re-keys the
+ * digests from a scan of the store, a page at a time. On a ring of one member there are no peers to compare with,
+ * and neither index keeps anything.
  */
 export class ReplicaDigests {
   /** The index in use, with how it was built. */
   private current: IndexBuild;
+  /** Every key in ring order, once a build has read the whole store; ring changes keep it. */
+  private ordered: KeyPositions | undefined;
+  private readonly hasher: Hasher;
   /** Writes sent to the store whose digest update has not been made yet. */
   private inFlight = 0;
   /** Writes begun, ever: a scan that sees it unchanged saw no write. */
@@ -28,13 +38,29 @@ export class ReplicaDigests {
     private readonly store: Store,
     ring: HashRing,
   ) {
-    this.current = new IndexBuild(ring);
+    this.hasher = ring.hasher;
+    this.current = new IndexBuild(ring, true);
     // Before the node serves anything, the whole store is read at once.
     while (!this.current.complete) this.readPage(this.current);
   }
 
   get index(): DigestIndex {
     return this.current.index;
+  }
+
+  /** Every key held, in ring order; undefined on a ring of one member and until a build has read the store. */
+  get positions(): KeyPositions | undefined {
+    return this.ordered;
+  }
+
+  /** A page of this replica's keys in ranges of ring positions (`peer.ring_keys`): see `ringKeysPage`. */
+  ringKeys(params: RingKeysParams): RingKeysReply {
+    if (this.ordered === undefined) {
+      throw new UnavailableError(
+        'this replica has no ring order of its keys yet: it is still reading its store',
+      );
+    }
+    return ringKeysPage(this.ordered, this.store, (key) => this.hasher.hash(key), params);
   }
 
   /** A write that the store takes at once: counted, so that a scan running across it does not heal. */
@@ -52,10 +78,21 @@ export class ReplicaDigests {
     this.inFlight--;
   }
 
-  /** A write's digest update: into the index in use, and into the one being built once its scan passed the key. */
+  /**
+   * A write's digest update: into the index in use, and into the one being built once its scan passed the key.
+   * A key added or removed is also added to or removed from the ring order.
+   */
   replace(key: string, previous: RecordHead | undefined, next: RecordHead | undefined): void {
-    this.current.index.replace(key, previous, next);
-    if (this.rebuild?.passed(key)) this.rebuild.index.replace(key, previous, next);
+    const rebuild = this.rebuild?.passed(key) === true ? this.rebuild : undefined;
+    if (this.current.index.ring.size <= 1 && rebuild === undefined) return;
+    const position = this.hasher.hash(key);
+    this.current.index.replace(key, previous, next, position);
+    rebuild?.index.replace(key, previous, next, position);
+    if ((previous === undefined) === (next === undefined)) return;
+    for (const positions of [this.ordered, rebuild?.positions]) {
+      if (previous === undefined) positions?.add(key, position);
+      else positions?.delete(key, position);
+    }
   }
 
   /**
@@ -79,7 +116,9 @@ export class ReplicaDigests {
     const ring = index.ring;
     const heal = ring.size > 1 && after === undefined ? new DigestIndex(ring) : undefined;
     const quiet = this.inFlight === 0 ? this.writes : undefined;
-    for await (const page of scanPages(this.store, signal, after)) {
+    const few = this.segmentKeys(ring, segments, after);
+    const found = few !== undefined ? headsOf(this.store, few) : scanPages(this.store, signal, after);
+    for await (const page of found) {
       for (const entry of page) {
         const segment = ring.segmentOf(entry[0]);
         if (!segments.has(segment)) continue;
@@ -90,6 +129,29 @@ export class ReplicaDigests {
     if (heal !== undefined && quiet === this.writes && this.inFlight === 0 && index === this.current.index) {
       for (const segment of segments) index.assign(segment, heal.segment(segment));
     }
+  }
+
+  /**
+   * The keys of `segments` after `after`, in key order, taken from the ring order when they are few
+   * (`SEGMENT_GATHER_LIMIT`): then a repair costs what the segments that differ hold, not what the store holds.
+   * Undefined when there is no ring order yet, or the segments hold too many keys, to scan the store instead.
+   */
+  private segmentKeys(ring: HashRing, segments: ReadonlySet<number>, after?: string): string[] | undefined {
+    const positions = this.ordered;
+    if (positions === undefined || ring.size <= 1) return undefined;
+    const ranges = [...segments].flatMap((segment) => ring.segmentRanges(segment));
+    let total = 0;
+    for (const [low, high] of ranges) {
+      total += positions.countBetween(low, high);
+      if (total > SEGMENT_GATHER_LIMIT) return undefined;
+    }
+    const keys: string[] = [];
+    for (const [low, high] of ranges) {
+      for (const [key] of positions.between(low, high)) {
+        if (after === undefined || compareKeys(key, after) > 0) keys.push(key);
+      }
+    }
+    return keys.sort(compareKeys);
   }
 
   /** Every record's head in the given segments (see `heads`), by segment, in key order within each. */
@@ -135,8 +197,9 @@ export class ReplicaDigests {
   useRing(ring: HashRing): void {
     if (ring.id === (this.rebuild ?? this.current).index.ring.id) return;
     this.rebuild = undefined;
+    if (ring.size <= 1) this.ordered = undefined;
     if (ring.id === this.current.index.ring.id) return;
-    const build = new IndexBuild(ring);
+    const build = new IndexBuild(ring, this.ordered === undefined);
     if (build.complete) {
       this.current = build;
       return;
@@ -166,10 +229,11 @@ export class ReplicaDigests {
   private readPage(build: IndexBuild): boolean {
     const page = this.store.scanKeys({ after: build.after, limit: SCAN_PAGE });
     const last = page.length < SCAN_PAGE;
-    build.add(page, last);
+    build.add(page, last, this.hasher);
     if (!last) return false;
     this.current = build;
     this.rebuild = undefined;
+    if (build.positions !== undefined) this.ordered = build.positions;
     return true;
   }
 }
@@ -203,21 +267,36 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** The heads of `keys` as the store holds them now, in one page (a key removed meanwhile is left out). */
+function* headsOf(store: Pick<Store, 'headSync'>, keys: readonly string[]): Iterable<KeyVersion[]> {
+  const page: KeyVersion[] = [];
+  for (const key of keys) {
+    const head = store.headSync(key);
+    if (head !== undefined) page.push([key, head.version, head.deleted === true]);
+  }
+  yield page;
+}
+
 /** The head of a record as a key scan gives it. */
 function scannedHead([, version, deleted]: KeyVersion): RecordHead {
   return deleted ? { version, deleted } : { version };
 }
 
-/** A digest index for a ring, filled from the store's key scan a page at a time, in key order. */
+/**
+ * A digest index for a ring, filled from the store's key scan a page at a time, in key order; with the ring order
+ * of the keys too, when there is none yet (it does not depend on the ring, so one build of it lasts).
+ */
 class IndexBuild {
   readonly index: DigestIndex;
+  readonly positions: KeyPositions | undefined;
   /** The last key read so far: the next page starts after it. */
   private lastKey: string | undefined;
   private done: boolean;
 
-  constructor(ring: HashRing) {
+  constructor(ring: HashRing, withPositions: boolean) {
     this.index = new DigestIndex(ring);
     this.done = ring.size <= 1;
+    this.positions = withPositions && !this.done ? new KeyPositions() : undefined;
   }
 
   /** Whether every page has been read; at once on a ring of one member, where the index keeps nothing. */
@@ -229,8 +308,12 @@ class IndexBuild {
     return this.lastKey;
   }
 
-  add(page: readonly KeyVersion[], final: boolean): void {
-    for (const entry of page) this.index.replace(entry[0], undefined, scannedHead(entry));
+  add(page: readonly KeyVersion[], final: boolean, hasher: Hasher): void {
+    for (const entry of page) {
+      const position = hasher.hash(entry[0]);
+      this.index.replace(entry[0], undefined, scannedHead(entry), position);
+      this.positions?.add(entry[0], position);
+    }
     const last = page.at(-1);
     if (last !== undefined) this.lastKey = last[0];
     if (final) this.done = true;

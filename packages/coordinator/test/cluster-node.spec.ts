@@ -25,6 +25,7 @@ describe('ClusterNode peer calls', () => {
       'peer.keys',
       'peer.digest',
       'peer.range',
+      'peer.ring_keys',
       'peer.stream',
       'peer.purge',
     ];

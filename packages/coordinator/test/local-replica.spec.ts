@@ -11,7 +11,9 @@ import {
   type Store,
 } from '@kvdb/core';
 import { expect } from 'chai';
+import sinon from 'sinon';
 import type { Clock } from '../src/clock.js';
+import { SEGMENT_GATHER_LIMIT } from '../src/defaults.js';
 import { LocalReplica } from '../src/local-replica.js';
 import { DelegatingStore } from './utils/delegating-store.js';
 
@@ -148,24 +150,55 @@ describe('LocalReplica', () => {
   it('scans a large store in pages, letting other work run between them, and lists the right keys', async () => {
     const store = new MemoryStore();
     const ring = new HashRing([A, B, C]);
+    const count = SEGMENT_GATHER_LIMIT + 4_000;
+    for (let i = 0; i < count; i++) store.mergeSync(`key:${i}`, record(1_000, `v${i}`));
     const replica = replicaOf(store, ring);
-    for (let i = 0; i < 9_000; i++) store.mergeSync(`key:${i}`, record(1_000, `v${i}`));
-    const segments = new Set([0, 100, 200, 300]);
-    const expected = [...segments].map((segment) =>
-      [...Array(9_000).keys()]
-        .map((i) => `key:${i}`)
-        .filter((key) => ring.segmentOf(key) === segment)
-        .sort(compareKeys),
-    );
+    // Every segment: more keys than the ring order hands out, so the store is scanned.
+    const segments = new Set(Array.from({ length: ring.segmentCount }, (_, segment) => segment));
+    const expected = Array.from({ length: count }, (_, i) => `key:${i}`).sort(compareKeys);
 
     let turns = 0;
     const ticking = setInterval(() => turns++, 0);
     const listed = await replica.keyVersions(segments);
     clearInterval(ticking);
+    expect(
+      [...listed.values()]
+        .flat()
+        .map(([key]) => key)
+        .sort(compareKeys),
+    ).to.deep.equal(expected);
+    for (const [segment, heads] of listed) {
+      expect(
+        heads.every(([key]) => ring.segmentOf(key) === segment),
+        `segment ${segment}`,
+      ).to.equal(true);
+    }
+    expect(turns, 'timers ran while the scan was under way').to.be.greaterThan(0);
+  });
+
+  it('finds the keys of a few segments in ring order, without scanning the store', async () => {
+    const store = new DelegatingStore();
+    const ring = new HashRing([A, B, C]);
+    const replica = replicaOf(store, ring);
+    for (let i = 0; i < 9_000; i++) await replica.merge(`key:${i}`, record(1_000, `v${i}`));
+    await replica.remove('key:10', { wall: 1_000, counter: 0, node: A });
+    const segments = new Set([0, 100, 200, 300]);
+    const expected = [...segments].map((segment) =>
+      [...Array(9_000).keys()]
+        .map((i) => `key:${i}`)
+        .filter((key) => key !== 'key:10' && ring.segmentOf(key) === segment)
+        .sort(compareKeys),
+    );
+
+    const scans = sinon.spy(store, 'scanKeys');
+    const listed = await replica.keyVersions(segments);
     expect([...segments].map((segment) => listed.get(segment)?.map(([key]) => key) ?? [])).to.deep.equal(
       expected,
     );
-    expect(turns, 'timers ran while the scan was under way').to.be.greaterThan(0);
+    const all = expected.flat().sort(compareKeys);
+    const page = await replica.keyVersionsPage(segments, { after: all[2], limit: 5 });
+    expect(page.map(([key]) => key)).to.deep.equal(all.slice(3, 8));
+    expect(scans.callCount, 'store scans').to.equal(0);
   });
 
   it('re-keys a large store to a new ring a page at a time, keeping up with the writes made meanwhile', async () => {

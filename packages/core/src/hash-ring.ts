@@ -1,5 +1,5 @@
 import { DEFAULT_VNODES } from './constants.js';
-import { type Hasher, md5Hasher } from './hasher.js';
+import { type Hasher, md5Hasher, RING_SIZE } from './hasher.js';
 import type { MemberAddress } from './member.js';
 import { memberTokens, mergeTokens } from './ring-tokens.js';
 
@@ -64,12 +64,34 @@ export class HashRing {
 
   /** The segment a key falls in. */
   segmentOf(key: string): number {
-    return this.firstTokenAtOrAfter(this.hasher.hash(key));
+    return this.segmentAt(this.hasher.hash(key));
+  }
+
+  /** The segment that holds a position on the ring (a key's `hasher.hash`). */
+  segmentAt(position: number): number {
+    return this.firstTokenAtOrAfter(position);
   }
 
   /** The position on the ring where a segment ends (inclusive): its token. */
   segmentEnd(segment: number): number {
     return this.tokens[segment] ?? 0;
+  }
+
+  /**
+   * The positions a segment covers, as ranges of whole positions (both ends included), lowest first: one range, or
+   * two for the segment that wraps past the top of the ring, or none for a segment between two equal tokens.
+   */
+  segmentRanges(segment: number): Array<[number, number]> {
+    const end = this.tokens[segment];
+    if (end === undefined) return [];
+    if (segment > 0) {
+      const start = (this.tokens[segment - 1] ?? 0) + 1;
+      return start <= end ? [[start, end]] : [];
+    }
+    const ranges: Array<[number, number]> = [[0, end]];
+    const top = (this.tokens[this.tokens.length - 1] ?? 0) + 1;
+    if (top < RING_SIZE) ranges.push([top, RING_SIZE - 1]);
+    return ranges;
   }
 
   /** The first `n` distinct members clockwise from a position on the ring (see `segmentEnd`). */

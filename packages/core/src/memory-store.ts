@@ -54,6 +54,11 @@ export class MemoryStore implements Store {
     return slot < 0 ? undefined : this.unpack(slot);
   }
 
+  headSync(key: string): RecordHead | undefined {
+    const slot = this.find(key);
+    return slot < 0 ? undefined : this.head(slot);
+  }
+
   async merge(key: string, record: KVRecord): Promise<MergeResult> {
     return this.mergeSync(key, record);
   }

@@ -200,6 +200,30 @@ export interface KeyScanParams {
 }
 
 /**
+ * What `peer.ring_keys` asks a replica for: its keys at the given ring positions, in ring order (by position, then
+ * by key), as *ring keys*: the position as 12 hex digits, then the key, so that ring order is their `compareKeys`
+ * order.
+ */
+export interface RingKeysParams {
+  /** Ranges of positions, both ends included, lowest first. */
+  ranges: Array<[number, number]>;
+  /** Only keys after this ring key (exclusive). */
+  after?: string;
+  prefix?: string;
+  limit: number;
+}
+
+export interface RingKeysReply {
+  /** `[ringKey, version, deleted]`, in ring order. */
+  heads: KeyVersion[];
+  /**
+   * Where the replica stopped before the end of the ranges (the last ring key it read, having found `limit` keys
+   * or read as many as one call may): it vouches for nothing after it. Null when it reported every key.
+   */
+  stop: string | null;
+}
+
+/**
  * What a replica says to a put: stored (or it already had this very version), or not stored because it holds a
  * newer version, which it names so the coordinator can stamp past it.
  */
@@ -279,6 +303,8 @@ export interface PeerMethods {
   'peer.put_many': [{ entries: Array<[string, KVRecord]> }, PutResult[]];
   /** A bounded page of the replica's keys, tombstones included, in `compareKeys` order. */
   'peer.keys': [KeyScanParams, KeyVersion[]];
+  /** A bounded page of the replica's keys in some ranges of ring positions, tombstones included, in ring order. */
+  'peer.ring_keys': [RingKeysParams, RingKeysReply];
   'peer.digest': [DigestParams, DigestReply];
   /**
    * The replica's keys in these segments of the ring named in `ring` (a digest index id), a page of them in

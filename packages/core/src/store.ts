@@ -67,6 +67,13 @@ export interface Store {
   mergeSync?(key: string, record: KVRecord): MergeResult;
 
   /**
+   * The head (version, and whether a tombstone) of the key's record, at once: what a scan in another order than
+   * the store's (a ring segment's keys, see `KeyPositions` in @kvdb/coordinator) reads for each key it finds.
+   * Every store keeps its keys and their heads in memory, so this never waits for I/O.
+   */
+  headSync(key: string): RecordHead | undefined;
+
+  /**
    * Every record, tombstones included, in no particular order. Synchronous, so that a scan sees one state of the
    * store: digests built from it cannot miss a write that lands halfway through.
    */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { DEFAULT_VNODES } from '../src/constants.js';
 import { HashRing } from '../src/hash-ring.js';
-import { md5Hasher } from '../src/hasher.js';
+import { md5Hasher, RING_SIZE } from '../src/hasher.js';
 import { defined } from './defined.js';
 
 const KEY_COUNT = 100_000;
@@ -110,6 +110,31 @@ describe('HashRing', () => {
       ring.withMember('10.0.0.9:5878');
       expect(ring.members).to.deep.equal([...five].sort());
       expect(grown.members).to.deep.equal([...five, sixth].sort());
+    });
+  });
+
+  describe('segmentRanges', () => {
+    it('covers every position once, in segments whose keys all fall in them', () => {
+      const ring = new HashRing(['10.0.0.1:5878', '10.0.0.2:5878', '10.0.0.3:5878'], { vnodes: 16 });
+      const ranges = Array.from({ length: ring.segmentCount }, (_, segment) =>
+        ring.segmentRanges(segment).map(([low, high]) => ({ segment, low, high })),
+      )
+        .flat()
+        .sort((a, b) => a.low - b.low);
+      expect(ranges[0]?.low).to.equal(0);
+      expect(ranges.at(-1)?.high).to.equal(RING_SIZE - 1);
+      for (let i = 1; i < ranges.length; i++) {
+        expect(ranges[i]?.low, `range ${i} starts where ${i - 1} ended`).to.equal(
+          (ranges[i - 1]?.high ?? 0) + 1,
+        );
+      }
+      expect(ring.segmentRanges(0), 'the first segment wraps past the top').to.have.length(2);
+      for (let i = 0; i < 500; i++) {
+        const position = md5Hasher.hash(`key:${i}`);
+        const holder = defined(ranges.find(({ low, high }) => position >= low && position <= high));
+        expect(ring.segmentOf(`key:${i}`)).to.equal(holder.segment);
+        expect(ring.segmentAt(position)).to.equal(holder.segment);
+      }
     });
   });
 

@@ -42,6 +42,16 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
 
     it('gives undefined for a missing key', async () => {
       expect(await store.get('missing')).to.equal(undefined);
+      expect(store.headSync('missing')).to.equal(undefined);
+    });
+
+    it('gives the head of a record at once: its version, and whether it is a tombstone', async () => {
+      await store.merge('k', live(v(1), 'a value'));
+      expect(store.headSync('k')).to.deep.equal({ version: v(1) });
+      await store.merge('k', tombstone(v(2)));
+      expect(store.headSync('k')).to.deep.equal({ version: v(2), deleted: true });
+      await store.remove('k', v(2));
+      expect(store.headSync('k')).to.equal(undefined);
     });
 
     describe('merge', () => {

@@ -201,7 +201,7 @@ export function optionalKeyText(
   params: Params,
   name: string,
   limits: Limits,
-  { allowEmpty = false } = {},
+  { allowEmpty = false, extraBytes = 0 } = {},
 ): string | undefined {
   const value = params.get(name);
   if (value === undefined || value === null) return undefined;
@@ -209,9 +209,9 @@ export function optionalKeyText(
   if (typeof value !== 'string' || (value.length === 0 && !allowEmpty)) {
     throw new InvalidParamsError(`Expected \`${name}\` to be ${what}, got ${describe(value)}`);
   }
-  if (Buffer.byteLength(value, 'utf8') > limits.maxKeyBytes) {
+  if (Buffer.byteLength(value, 'utf8') > limits.maxKeyBytes + extraBytes) {
     throw new InvalidParamsError(
-      `Expected \`${name}\` to be ${what} of at most ${limits.maxKeyBytes} UTF-8 bytes (--max-key-bytes)`,
+      `Expected \`${name}\` to be ${what} of at most ${limits.maxKeyBytes + extraBytes} UTF-8 bytes (--max-key-bytes)`,
     );
   }
   return value;

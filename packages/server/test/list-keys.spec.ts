@@ -74,16 +74,17 @@ describe('list_keys params and results', () => {
   });
 
   it('answers one page, {keys, cursor}, once limit or cursor is given, named or positional', async () => {
+    // On one member the cursor is `k` and the last key: pages go in key order.
     expect(await call(listKeys, { limit: 3 }, context)).to.deep.equal({
       keys: ['a:1', 'a:2', 'a:3'],
-      cursor: 'a:3',
+      cursor: 'ka:3',
     });
     // A full page cannot tell whether more keys follow; the next one, empty, says the listing is complete.
     expect(await call(listKeys, { prefix: 'a:', limit: 3 }, context)).to.deep.equal({
       keys: ['a:1', 'a:2', 'a:3'],
-      cursor: 'a:3',
+      cursor: 'ka:3',
     });
-    expect(await call(listKeys, { prefix: 'a:', limit: 3, cursor: 'a:3' }, context)).to.deep.equal({
+    expect(await call(listKeys, { prefix: 'a:', limit: 3, cursor: 'ka:3' }, context)).to.deep.equal({
       keys: [],
       cursor: null,
     });
@@ -91,13 +92,13 @@ describe('list_keys params and results', () => {
       keys: ['a:1', 'a:2', 'a:3'],
       cursor: null,
     });
-    expect(await call(listKeys, { cursor: 'b:1' }, context)).to.deep.equal({
+    expect(await call(listKeys, { cursor: 'kb:1' }, context)).to.deep.equal({
       keys: ['b:2', 'c', '\ue000', '\u{1f600}'],
       cursor: null,
     });
-    expect(await call(listKeys, [null, 2, 'a:3'], context)).to.deep.equal({
+    expect(await call(listKeys, [null, 2, 'ka:3'], context)).to.deep.equal({
       keys: ['b:1', 'b:2'],
-      cursor: 'b:2',
+      cursor: 'kb:2',
     });
   });
 
@@ -131,7 +132,13 @@ describe('list_keys params and results', () => {
       [{ cursor: '' }, /`cursor` to be a non-empty string/],
       [{ cursor: 7 }, /`cursor`/],
       [{ cursor: { key: 'a' } }, /`cursor`/],
-      [{ cursor: 'x'.repeat(17) }, /`cursor` to be a non-empty string of at most 16 UTF-8 bytes/],
+      [{ cursor: 'x'.repeat(30) }, /`cursor` to be a non-empty string of at most 29 UTF-8 bytes/],
+      [{ cursor: 'a:3' }, /`cursor` to be a cursor that list_keys returned/],
+      [{ cursor: 'k' }, /`cursor` to be a cursor that list_keys returned/],
+      [
+        { cursor: 'r0000000000ffa' },
+        /`cursor` is from a listing begun before the cluster grew .* list again from the start/,
+      ],
       [['a', 1, 'a:1', 'extra'], /at most 3 positional params \(prefix, limit, cursor\)/],
       [{ after: 'a' }, /Unknown param `after`.*`prefix`, `limit`, `cursor`/],
       ['a', /object or an array/],
@@ -162,10 +169,14 @@ describe('list_keys beyond MAX_UNPAGED_KEYS', function () {
       );
     }
     expect(await call(listKeys, { prefix: 'k00' }, context)).to.have.length(10_000);
-    const page = (await call(listKeys, { limit: MAX_LIST_LIMIT, cursor: name(50_000) }, context)) as KeyPage;
+    const page = (await call(
+      listKeys,
+      { limit: MAX_LIST_LIMIT, cursor: `k${name(50_000)}` },
+      context,
+    )) as KeyPage;
     expect(page.keys).to.have.length(MAX_LIST_LIMIT);
     expect(page.keys[0]).to.equal(name(50_001));
-    expect(page.cursor).to.equal(name(60_000));
+    expect(page.cursor).to.equal(`k${name(60_000)}`);
   });
 });
 

@@ -33,6 +33,7 @@ describe('KVNode.stop', () => {
       },
       remove: (key, version) => inner.remove(key, version),
       entries: (options) => inner.entries(options),
+      headSync: (key) => inner.headSync(key),
       scanKeys: (options) => inner.scanKeys(options),
       counts: () => inner.counts(),
       async close() {

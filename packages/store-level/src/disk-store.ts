@@ -12,6 +12,7 @@ import {
   type KVRecord,
   MemoryStore,
   type MergeResult,
+  type RecordHead,
   type ReplicationLog,
   type ReplicationSetting,
   type ScanOptions,
@@ -197,6 +198,11 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog {
     return this.memory.entries(options);
   }
 
+  headSync(key: string): RecordHead | undefined {
+    this.checkOpen();
+    return this.memory.headSync(key);
+  }
+
   scanKeys(options: ScanOptions): KeyVersion[] {
     this.checkOpen();
     return this.memory.scanKeys(options);
@@ -370,9 +376,7 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog {
 }
 
 /** A hint's key in `hints` and (after `HINTS`) on disk: `member NUL key`, split again by `load`. */
-function hintId(member: string, key: string): string {
-  return `${member}\0${key}`;
-}
+const hintId = (member: string, key: string): string => `${member}\0${key}`;
 
 function checkIdentity(
   dir: string,

@@ -4,6 +4,7 @@ import {
   type KVRecord,
   MemoryStore,
   type MergeResult,
+  type RecordHead,
   type ScanOptions,
   type Store,
   type StoreCounts,
@@ -31,6 +32,10 @@ export class DelegatingStore implements Store {
 
   entries(options?: EntriesOptions): Iterable<[string, KVRecord]> {
     return this.inner.entries(options);
+  }
+
+  headSync(key: string): RecordHead | undefined {
+    return this.inner.headSync(key);
   }
 
   scanKeys(options: ScanOptions): KeyVersion[] {

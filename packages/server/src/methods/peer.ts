@@ -8,6 +8,8 @@ import {
   MAX_LIST_LIMIT,
   MAX_REPLICAS,
   type MemberState,
+  RING_SIZE,
+  type RingKeysParams,
   type StreamParams,
   type SyncParams,
   type Version,
@@ -27,6 +29,16 @@ const isKey = (item: unknown): item is string => typeof item === 'string' && ite
 const isEntry = (item: unknown): item is [string, KVRecord] =>
   Array.isArray(item) && item.length === 2 && isKey(item[0]) && isRecord(item[1]);
 const isSegment = (item: unknown): item is number => Number.isInteger(item) && (item as number) >= 0;
+const isRange = (item: unknown): item is [number, number] =>
+  Array.isArray(item) &&
+  item.length === 2 &&
+  Number.isSafeInteger(item[0]) &&
+  Number.isSafeInteger(item[1]) &&
+  item[0] >= 0 &&
+  item[0] <= item[1] &&
+  item[1] < RING_SIZE;
+/** The hex digits of the position at the start of a ring key. */
+const RING_KEY_DIGITS = 12;
 const isPurge = (item: unknown): item is [string, Version] =>
   Array.isArray(item) && item.length === 2 && isKey(item[0]) && isVersion(item[1]);
 
@@ -117,6 +129,25 @@ export const peerMethods: MethodDefinition[] = [
         after: optionalKeyText(params, 'after', limits),
         limit: optionalLimit(params, 'limit', MAX_LIST_LIMIT),
       }),
+  },
+  {
+    name: 'peer.ring_keys',
+    params: ['ranges', 'after', 'prefix', 'limit'],
+    call: (params, { peer, limits }) => {
+      const ranges = requireArray(params, 'ranges', isRange, '[low, high] ring positions');
+      if (!ranges.every(([low], i) => i === 0 || low > (ranges[i - 1] as [number, number])[1])) {
+        throw new InvalidParamsError('Expected `ranges` to be in ring order, none overlapping');
+      }
+      const request: RingKeysParams = {
+        ranges,
+        limit: optionalLimit(params, 'limit', MAX_LIST_LIMIT) ?? MAX_LIST_LIMIT,
+      };
+      const after = optionalKeyText(params, 'after', limits, { extraBytes: RING_KEY_DIGITS });
+      const prefix = optionalKeyText(params, 'prefix', limits, { allowEmpty: true });
+      if (after !== undefined) request.after = after;
+      if (prefix !== undefined) request.prefix = prefix;
+      return peer['peer.ring_keys'](request);
+    },
   },
   {
     name: 'peer.digest',
