@@ -21,6 +21,7 @@ export {
   type MemberInfo,
   MethodNotFoundError,
   type NodeStats,
+  OutcomeUnknownError,
   QuorumNotReachedError,
   TimeoutError,
   TooLargeError,

@@ -17,6 +17,7 @@ export const ErrorCode = {
   CONNECTION_FAILED: 1006,
   DATA_DIR: 1007,
   USAGE: 1008,
+  OUTCOME_UNKNOWN: 1009,
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -135,6 +136,15 @@ export class UsageError extends KVError {
   override name = 'UsageError';
 }
 
+/**
+ * A write whose outcome is not known: it timed out or lost its replicas after a replica may have accepted it, so
+ * it may or may not take effect (Cassandra's CAS_WRITE_UNKNOWN). Never retried blindly: read the key to find out.
+ */
+export class OutcomeUnknownError extends KVError {
+  static override readonly code = ErrorCode.OUTCOME_UNKNOWN;
+  override name = 'OutcomeUnknownError';
+}
+
 const classesByCode = new Map<number, typeof KVError>(
   [
     ParseError,
@@ -148,6 +158,7 @@ const classesByCode = new Map<number, typeof KVError>(
     UnauthorizedError,
     TooLargeError,
     ConnectionError,
+    OutcomeUnknownError,
   ].map((cls) => [cls.code, cls as typeof KVError]),
 );
 
