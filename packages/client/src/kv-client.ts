@@ -1,4 +1,4 @@
-import { Agent } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import {
   ConnectionError,
   type Consistency,
@@ -10,11 +10,13 @@ import {
   type KeyPage,
   KVError,
   type LeaveResult,
+  laterSession,
   MAX_LIST_LIMIT,
   type MemberInfo,
   type NodeStats,
   type PublicMethod,
   type PublicMethods,
+  SESSION_HEADER,
   type SetReplicasResult,
   TimeoutError,
 } from '@kvdb/core';
@@ -39,6 +41,11 @@ export interface KVClientOptions {
   maxSockets?: number;
   /** Sent as `Authorization: Bearer …`, for nodes started with `--auth-token`. */
   authToken?: string;
+  /**
+   * A session token to start from (another client's `session`): this client's writes then win over everything
+   * that one had read or written too. @default none
+   */
+  session?: string;
 }
 
 export interface CallOptions {
@@ -89,6 +96,7 @@ export class KVClient {
   readonly timeoutMs: number;
   private readonly agent: Agent;
   private readonly rpc: jayson.HttpClient;
+  private latestSession: string | undefined;
 
   constructor(options: KVClientOptions = {}) {
     this.host = options.host ?? DEFAULT_HOST;
@@ -103,6 +111,24 @@ export class KVClient {
       agent: this.agent,
       timeout: this.timeoutMs,
     });
+    this.latestSession = laterSession(undefined, options.session);
+    // Every reply carries the node's clock reading; every call sends back the highest one seen (see `session`).
+    this.rpc.on('http request', (request: ClientRequest) => {
+      if (this.latestSession !== undefined) request.setHeader(SESSION_HEADER, this.latestSession);
+    });
+    this.rpc.on('http response', (response: IncomingMessage) => {
+      const token = response.headers[SESSION_HEADER];
+      if (typeof token === 'string') this.latestSession = laterSession(this.latestSession, token);
+    });
+  }
+
+  /**
+   * The highest session token the nodes have sent this client: at least the version of every value it has read
+   * or written. Each call sends it, and the node that coordinates the call stamps its writes above it, so a write
+   * through this client wins over everything it has seen, through any node, whatever the clocks' skew.
+   */
+  get session(): string | undefined {
+    return this.latestSession;
   }
 
   /** `host:port` of the node this client talks to. */

@@ -1,7 +1,6 @@
 import {
   type Consistency,
   compareKeys,
-  compareVersions,
   DEFAULT_REPLICAS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   isTombstone,
@@ -21,7 +20,7 @@ import {
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
-import { DEFAULT_READ_REPAIR_CHANCE, FAILURE_GRACE_MS, MAX_RESTAMPS, READ_HEDGE_MS } from './defaults.js';
+import { DEFAULT_READ_REPAIR_CHANCE, FAILURE_GRACE_MS, READ_HEDGE_MS } from './defaults.js';
 import {
   type OwnAnswer,
   ParallelExecutor,
@@ -361,28 +360,20 @@ export class Coordinator {
     const { replicas, pending } = this.membership.placement.place(key, this.replicationFactor);
     const targets = pending.length === 0 ? replicas : [...replicas, ...pending];
     const required = this.requiredFor(consistency, replicas.length) + pending.length;
-    for (let attempt = 0; ; attempt++) {
-      const record = make(this.replica.stamp());
-      const outcome = await this.ask(
-        targets,
-        'peer.put',
-        { key, record },
-        { required, graceMs: FAILURE_GRACE_MS },
-      );
-      this.hintLater(key, record, targets.length, outcome);
-      if (!outcome.reached) throw quorumFailure(operation, key, targets, required, outcome);
-
-      let newer: Version | undefined;
-      for (const { value } of outcome.succeeded) {
-        if (!value.stored && (newer === undefined || compareVersions(value.newer, newer) > 0))
-          newer = value.newer;
-      }
-      if (newer === undefined || attempt >= MAX_RESTAMPS) return;
-      this.log.debug(
-        `${operation} ${JSON.stringify(key)}: a replica holds a newer version, stamping past it`,
-      );
-      this.replica.observe(newer);
-    }
+    const record = make(this.replica.stamp());
+    const outcome = await this.ask(
+      targets,
+      'peer.put',
+      { key, record },
+      { required, graceMs: FAILURE_GRACE_MS },
+    );
+    this.hintLater(key, record, targets.length, outcome);
+    if (!outcome.reached) throw quorumFailure(operation, key, targets, required, outcome);
+    // A replica that holds a newer version keeps it: this write was concurrent with that one and lost to it, as
+    // last-writer-wins decides. Stamping it again past the newer one would let it overwrite a write that had
+    // already seen it (a pop that returned this very value). The clock moves past the newer version, so the next
+    // write coordinated here wins over it.
+    for (const { value } of outcome.succeeded) if (!value.stored) this.replica.observe(value.newer);
   }
 
   /** Once every call has settled, keeps a hint for each replica that did not take the write. */

@@ -29,9 +29,6 @@ export const MOVE_POLL_MS = 200;
 /** Most replica calls a node has in flight at once, across all its requests. */
 export const DEFAULT_CONCURRENCY = 512;
 
-/** A write that finds a newer version on a replica stamps past it and tries again, at most this often. */
-export const MAX_RESTAMPS = 3;
-
 /** How long a failed quorum waits for answers still in flight, so its error counts every replica that acked. */
 export const FAILURE_GRACE_MS = 50;
 

@@ -105,6 +105,11 @@ export class LocalReplica implements PeerHandler {
     this.hlc.observe(version);
   }
 
+  /** The clock's latest reading, at least every version this replica has stamped or seen (see `formatSession`). */
+  clockReading(): Version {
+    return this.hlc.reading();
+  }
+
   /** Answers one replica call: at once when the store answers at once, else as a promise. */
   answer<M extends DataMethod>(method: M, params: PeerParams<M>): Answer<PeerResult<M>> {
     return this.handlers[method](params);

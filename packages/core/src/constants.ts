@@ -44,3 +44,6 @@ export const MAX_LIST_LIMIT = 10_000;
  * must be paged.
  */
 export const MAX_UNPAGED_KEYS = 100_000;
+
+/** The HTTP header a session token travels in, both ways (see `formatSession`). */
+export const SESSION_HEADER = 'kvdb-session';

@@ -1,7 +1,8 @@
 /**
  * A version is a hybrid logical clock timestamp plus the id of the node that wrote it. Versions totally order
  * the writes to one key: by wall time, then the logical counter, then node id. Every node advances its clock past
- * any version it sees, so a write that follows a read of a value always wins over it, even across skewed clocks.
+ * any version it sees (and past a client's session token), so a write that follows a read of a value through the
+ * same node or the same session wins over it, even across skewed clocks.
  */
 export interface Version {
   readonly wall: number;
@@ -55,6 +56,11 @@ export class HybridClock {
     return { wall: this.wall, counter: this.counter, node: this.node };
   }
 
+  /** The latest timestamp this clock issued or observed, without issuing one. */
+  reading(): Version {
+    return { wall: this.wall, counter: this.counter, node: this.node };
+  }
+
   /** Moves the clock past a version received from elsewhere, so the next `now()` is greater than it. */
   observe(version: Version): void {
     if (version.wall > this.wall || (version.wall === this.wall && version.counter > this.counter)) {
@@ -62,4 +68,34 @@ export class HybridClock {
       this.counter = version.counter;
     }
   }
+}
+
+/**
+ * A session token: `wall.counter` of a node's clock reading, as nodes send it in the `kvdb-session` HTTP header
+ * of each reply. It is at least the version of everything that reply read or wrote; a client that sends back the
+ * highest token it has received has each node move its clock past it first, so the client's next write is
+ * stamped above every value it has read or written, whichever node coordinates it and however skewed the clocks.
+ */
+export function formatSession({ wall, counter }: Version): string {
+  return `${wall}.${counter}`;
+}
+
+/** The clock reading a session token names (with `node` empty), or undefined when it is not a token. */
+export function parseSession(token: string): Version | undefined {
+  const match = /^(\d{1,16})\.(\d{1,16})$/.exec(token);
+  if (match === null) return undefined;
+  const wall = Number(match[1]);
+  const counter = Number(match[2]);
+  return Number.isSafeInteger(wall) && Number.isSafeInteger(counter)
+    ? { wall, counter, node: '' }
+    : undefined;
+}
+
+/** The later of two session tokens (either may be undefined or malformed: the other wins). */
+export function laterSession(a: string | undefined, b: string | undefined): string | undefined {
+  const first = a === undefined ? undefined : parseSession(a);
+  const second = b === undefined ? undefined : parseSession(b);
+  if (first === undefined) return second === undefined ? undefined : b;
+  if (second === undefined) return a;
+  return compareVersions(second, first) > 0 ? b : a;
 }

@@ -9,6 +9,7 @@ import {
   InvalidRequestError,
   KVError,
   MethodNotFoundError,
+  OutcomeUnknownError,
   ParseError,
   type QuorumFailure,
   QuorumNotReachedError,
@@ -33,6 +34,7 @@ const classes: Array<[typeof KVError, string, number]> = [
   [TooLargeError, 'TooLargeError', ErrorCode.TOO_LARGE],
   [ConnectionError, 'ConnectionError', ErrorCode.CONNECTION_FAILED],
   [DataDirError, 'DataDirError', ErrorCode.DATA_DIR],
+  [OutcomeUnknownError, 'OutcomeUnknownError', ErrorCode.OUTCOME_UNKNOWN],
   [UsageError, 'UsageError', ErrorCode.USAGE],
 ];
 /** Raised by the tools only, never sent on the wire: `errorFromRpc` does not rebuild them. */

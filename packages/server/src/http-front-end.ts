@@ -1,7 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@kvdb/coordinator';
-import { DEFAULT_MAX_BODY_BYTES, ErrorCode } from '@kvdb/core';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  ErrorCode,
+  formatSession,
+  parseSession,
+  SESSION_HEADER,
+  type Version,
+} from '@kvdb/core';
 import { createTokenCheck, UNAUTHORIZED_REPLY } from './auth.js';
 import {
   errorReply,
@@ -15,6 +22,16 @@ export interface HttpFrontEndComponents {
   /** Answers every request whose body parsed. */
   dispatcher: JsonRpcDispatcher;
   logger: Logger;
+  /** The node's clock, for `kvdb-session` tokens (see `formatSession`); without it the header is ignored. */
+  clock?: SessionClock;
+}
+
+/** What the front end needs of the node's hybrid logical clock to carry sessions. */
+export interface SessionClock {
+  /** Moves the clock past a client's session. */
+  observe(version: Version): void;
+  /** The clock's latest reading. */
+  reading(): Version;
 }
 
 export interface HttpFrontEndInit {
@@ -34,6 +51,7 @@ export class HttpFrontEnd {
   readonly server: Server;
   private readonly dispatcher: JsonRpcDispatcher;
   private readonly log: Logger;
+  private readonly clock: SessionClock | undefined;
   private readonly authorized: (header: string | undefined) => boolean;
   private readonly maxBodyBytes: number;
   private requestsInFlight = 0;
@@ -42,6 +60,7 @@ export class HttpFrontEnd {
   constructor(components: HttpFrontEndComponents, init: HttpFrontEndInit = {}) {
     this.dispatcher = components.dispatcher;
     this.log = components.logger;
+    this.clock = components.clock;
     this.authorized = createTokenCheck(init.authToken);
     this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     // A slow sender (slowloris) cannot hold a connection open: headers within 10 s, the whole request within 30 s.
@@ -111,6 +130,10 @@ export class HttpFrontEnd {
       req.resume();
       return;
     }
+    if (!this.joinSession(req.headers[SESSION_HEADER], res)) {
+      req.resume();
+      return;
+    }
     const limit = this.maxBodyBytes;
     if (Number(req.headers['content-length'] ?? 0) > limit) {
       this.refuseTooLarge(req, res);
@@ -139,9 +162,27 @@ export class HttpFrontEnd {
       this.requestsInFlight += 1;
       void this.dispatcher.dispatch(parsed.request).then((reply) => {
         this.requestsInFlight -= 1;
+        // After the request: the clock is past every version it read or wrote.
+        if (this.clock !== undefined) res.setHeader(SESSION_HEADER, formatSession(this.clock.reading()));
         this.reply(res, reply === undefined ? 204 : 200, reply);
       });
     });
+  }
+
+  /**
+   * Moves the clock past the client's session token, if it sent one, so that whatever this request writes is
+   * stamped above everything the client has read or written; refuses (400) a header that is not a token.
+   */
+  private joinSession(header: string | string[] | undefined, res: ServerResponse): boolean {
+    if (header === undefined || this.clock === undefined) return true;
+    const session = typeof header === 'string' ? parseSession(header) : undefined;
+    if (session !== undefined) {
+      this.clock.observe(session);
+      return true;
+    }
+    const message = `Expected the ${SESSION_HEADER} header to be a token a kvdb node sent (wall.counter)`;
+    this.reply(res, 400, errorReply(ErrorCode.INVALID_REQUEST, message));
+    return false;
   }
 
   private refuseTooLarge(req: IncomingMessage, res: ServerResponse): void {

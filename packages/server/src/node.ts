@@ -9,7 +9,14 @@ import {
   type Logger,
   type PeerTransport,
 } from '@kvdb/coordinator';
-import { cryptoHasher, type FillLog, MemoryStore, type ReplicationLog, type Store } from '@kvdb/core';
+import {
+  cryptoHasher,
+  type FillLog,
+  MemoryStore,
+  type ReplicationLog,
+  type Store,
+  type Version,
+} from '@kvdb/core';
 import { DiskStore } from '@kvdb/store-level';
 import { isLoopback } from './auth.js';
 import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
@@ -129,8 +136,10 @@ export class KVNode {
       },
       { maxBatch: limits.maxBatch },
     );
+    const replica = this.coordinator.replica;
+    const clock = { observe: (v: Version) => replica.observe(v), reading: () => replica.clockReading() };
     this.front = new HttpFrontEnd(
-      { dispatcher, logger: this.log },
+      { dispatcher, logger: this.log, clock },
       { authToken, maxBodyBytes: limits.maxBodyBytes },
     );
     this.peers = new PeerStreamServer(

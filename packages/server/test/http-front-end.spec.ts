@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { ErrorCode } from '@kvdb/core';
+import { compareVersions, ErrorCode, formatSession, parseSession } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { KVNode } from '../src/node.js';
@@ -45,6 +45,35 @@ describe('a node over HTTP', () => {
       { jsonrpc: '2.0', id: null, result: 'pong' },
       { jsonrpc: '2.0', id: 2, result: 'pong' },
     ]);
+  });
+
+  it('sends its clock reading in kvdb-session, and stamps writes above a session it is sent', async () => {
+    const plain = await send({ jsonrpc: '2.0', id: 1, method: 'set', params: { key: 'a', value: 1 } });
+    const token = String(plain.headers['kvdb-session']);
+    expect(token).to.match(/^\d+\.\d+$/);
+    const a = defined(await defined(node).coordinator.replica.get('a'));
+    expect(formatSession(a.version), 'the token covers the write it answered').to.equal(token);
+
+    // A client that saw a version an hour ahead (a node with a fast clock): its next write here is stamped above.
+    const ahead = `${Date.now() + 3_600_000}.7`;
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'set', params: { key: 'b', value: 2 } });
+    const joined = await post(port, body, { ...json, 'kvdb-session': ahead });
+    expect(joined.json).to.deep.equal({ jsonrpc: '2.0', id: 2, result: true });
+    const b = defined(await defined(node).coordinator.replica.get('b'));
+    expect(compareVersions(b.version, defined(parseSession(ahead)))).to.be.greaterThan(0);
+    expect(String(joined.headers['kvdb-session'])).to.equal(formatSession(b.version));
+  });
+
+  it('refuses a kvdb-session header that is not a token with 400 and -32600, doing nothing', async () => {
+    for (const bad of ['x', '1.2.3', '-1.0', '12', `${'9'.repeat(17)}.0`]) {
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'set', params: { key: 'bad', value: 1 } });
+      const refused = await post(port, body, { ...json, 'kvdb-session': bad });
+      expect(refused.status, bad).to.equal(400);
+      const { error } = refused.json as { error: { code: number; message: string } };
+      expect(error.code).to.equal(ErrorCode.INVALID_REQUEST);
+      expect(error.message).to.match(/kvdb-session header/);
+    }
+    expect(await defined(node).coordinator.replica.get('bad')).to.equal(undefined);
   });
 
   it('answers notifications alone with 204 and no body', async () => {
