@@ -13,35 +13,28 @@ import {
   type MemberInfo,
   type NodeStats,
   newerRecord,
-  type PeerParams,
-  type PeerResult,
   requireFactor,
   UnavailableError,
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
 import { DEFAULT_READ_REPAIR_CHANCE, FAILURE_GRACE_MS, READ_HEDGE_MS } from './defaults.js';
-import {
-  type OwnAnswer,
-  ParallelExecutor,
-  type QuorumOptions,
-  type QuorumOutcome,
-  quorumFailure,
-} from './executor.js';
+import { ParallelExecutor, type QuorumOutcome, quorumFailure } from './executor.js';
 import type { HintedHandoff } from './hinted-handoff.js';
 import { collectKeys } from './key-listing.js';
-import type { DataMethod, LocalReplica } from './local-replica.js';
+import type { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
 import { ReadRepair } from './read-repair.js';
+import { ReplicaCalls } from './replica-calls.js';
 import type {
   ConsistencyOptions,
   DefaultOptions,
   ListAllKeysOptions,
   ListKeysOptions,
 } from './request-options.js';
-import { type AskEach, listPage } from './ring-listing.js';
+import { listPage } from './ring-listing.js';
 import { RunsUnderWay } from './runs-under-way.js';
 
 export interface CoordinatorComponents {
@@ -106,7 +99,7 @@ export class Coordinator {
   readonly executor: ParallelExecutor;
   readonly timeoutMs: number;
   private readonly configuredFactor: number;
-  private readonly transport: PeerTransport;
+  private readonly calls: ReplicaCalls;
   private readonly clock: Clock;
   private readonly startedAt: number;
   private readonly hints: HintedHandoff | undefined;
@@ -123,7 +116,6 @@ export class Coordinator {
     this.self = this.membership.self;
     this.replica = components.replica;
     this.hints = components.hints;
-    this.transport = components.transport;
     this.clock = components.clock ?? systemClock;
     this.log = components.logger ?? silentLogger;
     this.configuredFactor = requireFactor(init.replicas ?? DEFAULT_REPLICAS);
@@ -132,8 +124,15 @@ export class Coordinator {
     this.ready = components.ready ?? (() => true);
     this.readRepairChance = init.readRepairChance ?? DEFAULT_READ_REPAIR_CHANCE;
     this.executor = new ParallelExecutor({ clock: this.clock }, { concurrency: init.concurrency });
+    this.calls = new ReplicaCalls({
+      membership: this.membership,
+      replica: this.replica,
+      transport: components.transport,
+      executor: this.executor,
+      timeoutMs: this.timeoutMs,
+    });
     this.readRepair = new ReadRepair({
-      send: (target, key, record) => this.call(target, 'peer.put', { key, record }),
+      send: (target, key, record) => this.calls.call(target, 'peer.put', { key, record }),
       logger: this.log,
     });
     this.startedAt = this.clock.now();
@@ -205,7 +204,10 @@ export class Coordinator {
     }
     this.refuseUntilReady();
     const { read: ring } = this.membership.placement;
-    return listPage({ ring, replicas: this.replicationFactor, ask: this.askEach }, { ...options, limit });
+    return listPage(
+      { ring, replicas: this.replicationFactor, ask: this.calls.askEach },
+      { ...options, limit },
+    );
   }
 
   /**
@@ -244,74 +246,6 @@ export class Coordinator {
     return consistency === 'all' ? replicas : Math.floor(replicas / 2) + 1;
   }
 
-  /**
-   * Asks each of `replicas` for its answer to one replica call, through the executor, and resolves once the
-   * quorum's outcome is known. This node's own replica, when it is one of them, is asked first and directly, with
-   * `LocalReplica.answer`, whatever its store: when the store answers at once, so does the replica, and the
-   * executor counts that answer without a call (`QuorumOptions.own`); a request whose only replica is this node
-   * (every request to a single node) is then decided without waiting on anything.
-   */
-  private ask<M extends DataMethod>(
-    replicas: readonly MemberAddress[],
-    method: M,
-    params: PeerParams<M>,
-    options: Omit<QuorumOptions<unknown>, 'timeoutMs' | 'own'>,
-  ): Promise<QuorumOutcome<PeerResult<M>>> {
-    return this.executor.quorum(replicas, (target) => this.call(target, method, params), {
-      required: options.required,
-      timeoutMs: this.timeoutMs,
-      waitForAll: options.waitForAll,
-      graceMs: options.graceMs,
-      fanout: options.fanout,
-      hedgeMs: options.hedgeMs,
-      own: replicas.includes(this.self) ? this.ownAnswer(method, params) : undefined,
-    });
-  }
-
-  /** Asks each member its own params for one replica call; resolves once every call has settled or timed out. */
-  private readonly askEach: AskEach = (requests, method) => {
-    const members = [...requests.keys()];
-    const own = requests.get(this.self);
-    return this.executor.quorum(
-      members,
-      (target) => this.call(target, method, requests.get(target) as PeerParams<typeof method>),
-      {
-        required: members.length,
-        timeoutMs: this.timeoutMs,
-        waitForAll: true,
-        own: own === undefined ? undefined : this.ownAnswer(method, own),
-      },
-    );
-  };
-
-  /** This node's replica's answer to a call, begun now: settled when it answered at once. */
-  private ownAnswer<M extends DataMethod>(method: M, params: PeerParams<M>): OwnAnswer<PeerResult<M>> {
-    try {
-      const answer = this.replica.answer(method, params);
-      if (answer instanceof Promise) return { target: this.self, pending: answer };
-      return { target: this.self, ok: true, value: answer };
-    } catch (error) {
-      return { target: this.self, ok: false, error };
-    }
-  }
-
-  /**
-   * One replica call, made by the executor to a replica other than this node's (whose answer `ask` begins itself)
-   * and by read repair to any: this node's own replica directly, a peer over the transport unless it is known to be
-   * down.
-   */
-  private call<M extends DataMethod>(
-    target: MemberAddress,
-    method: M,
-    params: PeerParams<M>,
-  ): Promise<PeerResult<M>> {
-    if (target === this.self) return this.replica.handlePeer(method, params);
-    if (this.membership.get(target)?.status === 'dead') {
-      return Promise.reject(new UnavailableError(`${target} is down (the failure detector marked it dead)`));
-    }
-    return this.transport.call(target, method, params, { timeoutMs: this.timeoutMs });
-  }
-
   private async read(
     operation: string,
     key: string,
@@ -325,7 +259,7 @@ export class Coordinator {
     const self = replicas.indexOf(this.self);
     if (self > 0) replicas.unshift(...replicas.splice(self, 1));
     const everyReplica = replicas.length > 1 && this.random() < this.readRepairChance;
-    const outcome = await this.ask(
+    const outcome = await this.calls.ask(
       replicas,
       'peer.get',
       { key },
@@ -361,7 +295,7 @@ export class Coordinator {
     const targets = pending.length === 0 ? replicas : [...replicas, ...pending];
     const required = this.requiredFor(consistency, replicas.length) + pending.length;
     const record = make(this.replica.stamp());
-    const outcome = await this.ask(
+    const outcome = await this.calls.ask(
       targets,
       'peer.put',
       { key, record },
