@@ -34,7 +34,7 @@ import type {
   ListAllKeysOptions,
   ListKeysOptions,
 } from './request-options.js';
-import { listPage } from './ring-listing.js';
+import { listPage, StaleCursorError } from './ring-listing.js';
 import { RunsUnderWay } from './runs-under-way.js';
 
 export interface CoordinatorComponents {
@@ -216,11 +216,15 @@ export class Coordinator {
    */
   async listAllKeys(options: ListAllKeysOptions = {}): Promise<string[]> {
     const { prefix } = options;
-    const keys = await collectKeys(
-      (cursor) => this.listKeys({ prefix, cursor, limit: MAX_LIST_LIMIT }),
-      options,
-    );
-    return keys.sort(compareKeys);
+    // A cluster that grows from one member (or shrinks to one) midway changes the listing's order: start again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const page = (cursor?: string) => this.listKeys({ prefix, cursor, limit: MAX_LIST_LIMIT });
+        return (await collectKeys(page, options)).sort(compareKeys);
+      } catch (error) {
+        if (!(error instanceof StaleCursorError) || attempt >= 3) throw error;
+      }
+    }
   }
 
   async stats(): Promise<NodeStats> {

@@ -23,7 +23,8 @@ interface Bucket {
  * Our own structure, because it is small and its shape is the point: keys fall into 65,536 buckets by the top
  * bits of their position (about 15 keys each at a million keys), and a bucket is sorted only when it is read
  * after a change. Adding or removing a key is a search of its bucket, then an append or a swap. It costs about 45 bytes of
- * heap a key (measured at a million) and does not depend on the ring, so it outlives membership changes.
+ * heap a key (measured at a million), besides the key itself, and does not depend on the ring, so it outlives
+ * membership changes.
  */
 export class KeyPositions {
   private readonly buckets: Array<Bucket | undefined> = new Array(BUCKETS);

@@ -118,7 +118,9 @@ export class ReplicaDigests {
     const quiet = this.inFlight === 0 ? this.writes : undefined;
     const few = this.segmentKeys(ring, segments, after);
     const found =
-      few !== undefined ? [headsOf(this.store, few)] : inSegments(this.store, ring, segments, signal, after);
+      few !== undefined
+        ? headsOf(this.store, few, signal)
+        : inSegments(this.store, ring, segments, signal, after);
     for await (const page of found) {
       for (const [entry, segment] of page) {
         heal?.include(segment, entry[0], scannedHead(entry));
@@ -280,17 +282,24 @@ function sortKeys(keys: string[]): string[] {
   return keys.some((key) => /[\ud800-\udfff]/.test(key)) ? keys.sort(compareKeys) : keys.sort();
 }
 
-/** The heads of `keys` (each with its segment) as the store holds them now; a key removed meanwhile is left out. */
-function headsOf(
+/**
+ * The heads of `keys` (each with its segment) as the store holds them, read a page at a time as the caller takes
+ * them (a caller after one page reads only that much); a key removed meanwhile is left out.
+ */
+function* headsOf(
   store: Pick<Store, 'headSync'>,
   keys: ReadonlyArray<[string, number]>,
-): Array<[KeyVersion, number]> {
-  const page: Array<[KeyVersion, number]> = [];
-  for (const [key, segment] of keys) {
-    const head = store.headSync(key);
-    if (head !== undefined) page.push([[key, head.version, head.deleted === true], segment]);
+  signal?: AbortSignal,
+): Iterable<Array<[KeyVersion, number]>> {
+  for (let start = 0; start < keys.length; start += SCAN_PAGE) {
+    signal?.throwIfAborted();
+    const page: Array<[KeyVersion, number]> = [];
+    for (const [key, segment] of keys.slice(start, start + SCAN_PAGE)) {
+      const head = store.headSync(key);
+      if (head !== undefined) page.push([[key, head.version, head.deleted === true], segment]);
+    }
+    yield page;
   }
-  return page;
 }
 
 /** The store's records in `segments`, each with its segment, from a paged scan of the whole store. */
@@ -309,6 +318,14 @@ async function* inSegments(
     }
     yield found;
   }
+}
+
+/**
+ * A key the ring order can keep: a store's scan cuts its keys out of the records it holds, and V8 keeps a cut of
+ * 13 characters or more as a view of the whole string, value included, which would then outlive the record.
+ */
+function ownCopy(key: string): string {
+  return key.length < 13 ? key : Buffer.from(key, 'utf8').toString('utf8');
 }
 
 /** The head of a record as a key scan gives it. */
@@ -346,7 +363,7 @@ class IndexBuild {
     for (const entry of page) {
       const position = hasher.hash(entry[0]);
       this.index.replace(entry[0], undefined, scannedHead(entry), position);
-      this.positions?.add(entry[0], position);
+      this.positions?.add(ownCopy(entry[0]), position);
     }
     const last = page.at(-1);
     if (last !== undefined) this.lastKey = last[0];

@@ -47,8 +47,8 @@ export function parseRingKey(text: string): PlacedKey | undefined {
 /**
  * The replica's side of `peer.ring_keys`: its keys in the asked ranges, in ring order, read from `positions` with
  * each key's head from the store. One call reads at most `RING_SCAN_LIMIT` keys, so a prefix that matches few of
- * them still answers in bounded time (with `stop` where it ended). A prefix that matches few keys in the whole
- * store is looked up in key order instead, at the cost of its matches rather than of the ranges.
+ * them still answers in bounded time (with `stop` where it ended). When the ranges hold more than that and the
+ * prefix matches fewer in the whole store, its matches are looked up in key order instead.
  */
 export function ringKeysPage(
   positions: KeyPositions,
@@ -57,7 +57,9 @@ export function ringKeysPage(
   { ranges, after, prefix, limit }: RingKeysParams,
 ): RingKeysReply {
   const from = after === undefined ? undefined : parseRingKey(after);
-  if (prefix !== undefined && prefix !== '') {
+  // Ranges that hold more keys than one call reads, and a prefix that matches fewer than that in the whole
+  // store: look the matches up by key instead (small windows never get here, so this is not paid page after page).
+  if (prefix !== undefined && prefix !== '' && holdsMore(positions, ranges, RING_SCAN_LIMIT)) {
     const matches = store.scanKeys({ prefix, limit: RING_SCAN_LIMIT });
     if (matches.length < RING_SCAN_LIMIT) return fewMatches(matches, hash, { ranges, after, limit });
   }
@@ -72,6 +74,16 @@ export function ringKeysPage(
     }
   }
   return { heads, stop: null };
+}
+
+/** Whether the ranges hold more than `count` keys. */
+function holdsMore(positions: KeyPositions, ranges: ReadonlyArray<[number, number]>, count: number): boolean {
+  let total = 0;
+  for (const [low, high] of ranges) {
+    total += positions.countBetween(low, high);
+    if (total > count) return true;
+  }
+  return false;
 }
 
 /** `ringKeysPage` for the few keys that match a prefix, given in key order. */
@@ -251,6 +263,17 @@ function spansFrom(ring: HashRing, from: number, count: number, n: number): Span
   return spans;
 }
 
+/** A cursor from a listing begun before the cluster grew from one member, or shrank to one. */
+export class StaleCursorError extends InvalidParamsError {
+  override name = 'StaleCursorError';
+
+  constructor() {
+    super(
+      'This `cursor` is from a listing begun before the cluster grew from one member or shrank to one: list again from the start',
+    );
+  }
+}
+
 /**
  * Where a page starts, from the cursor of the page before: a key (`k` then the key) on a cluster of one member,
  * which lists in key order; a ring key (`r` then the ring key, see `ringKey`) on a larger one, which lists in
@@ -264,10 +287,6 @@ export function readCursor(cursor: string | undefined, ringOrder: boolean): stri
   if ((kind !== 'k' || rest === '') && placed === undefined) {
     throw new InvalidParamsError('Expected `cursor` to be a cursor that list_keys returned');
   }
-  if ((kind === 'r') !== ringOrder) {
-    throw new InvalidParamsError(
-      'This `cursor` is from a listing begun before the cluster grew from one member or shrank to one: list again from the start',
-    );
-  }
+  if ((kind === 'r') !== ringOrder) throw new StaleCursorError();
   return placed ?? rest;
 }
