@@ -12,6 +12,7 @@
  * ```
  */
 export {
+  type CasResult,
   ConnectionError,
   type Consistency,
   InvalidParamsError,
@@ -31,9 +32,11 @@ export {
 export { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './constants.js';
 export {
   type CallOptions,
+  type CasOptions,
   type KeysOptions,
   KVClient,
   type KVClientOptions,
   type ListKeysOptions,
   type ListKeysPageOptions,
+  type SetOptions,
 } from './kv-client.js';

@@ -1,5 +1,6 @@
 import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import {
+  type CasResult,
   ConnectionError,
   type Consistency,
   compareKeys,
@@ -49,8 +50,23 @@ export interface KVClientOptions {
 }
 
 export interface CallOptions {
-  /** How many replicas must answer: `one`, `quorum` (a majority, the default) or `all`. */
+  /**
+   * How many replicas must answer: `one`, `quorum` (a majority, the default) or `all`; or `serial`, a consensus
+   * round that makes the call linearizable with every other serial call on the key.
+   */
   consistency?: Consistency;
+}
+
+export interface SetOptions extends CallOptions {
+  /** Store only if the key holds no value (a serial call): resolves with whether it stored. */
+  ifAbsent?: boolean;
+  /** Store only if the key holds a value (a serial call): resolves with whether it stored. */
+  ifPresent?: boolean;
+}
+
+export interface CasOptions {
+  /** Store only if the key's value deep-equals this (`null` included); left out, only if it holds no value. */
+  expected?: JsonValue;
 }
 
 export interface ListKeysOptions {
@@ -145,8 +161,20 @@ export class KVClient {
     return this.call('get', compact({ key, default: defaultValue, consistency: options.consistency }));
   }
 
-  set(key: string, value: JsonValue, options: CallOptions = {}): Promise<true> {
-    return this.call('set', compact({ key, value, consistency: options.consistency }));
+  /** Stores the value: `true`; with `ifAbsent` or `ifPresent`, whether it stored. */
+  set(key: string, value: JsonValue, options: SetOptions = {}): Promise<boolean> {
+    const { consistency, ifAbsent, ifPresent } = options;
+    return this.call('set', compact({ key, value, consistency, ifAbsent, ifPresent }));
+  }
+
+  /**
+   * A compare-and-set, linearizable with every serial call on the key: stores `value` if the key's value
+   * deep-equals `options.expected`, or, without `expected`, if the key holds no value.
+   */
+  cas(key: string, value: JsonValue, options: CasOptions = {}): Promise<CasResult> {
+    const params =
+      'expected' in options ? { key, value, expected: options.expected ?? null } : { key, value };
+    return this.call('cas', params);
   }
 
   has(key: string, options: CallOptions = {}): Promise<boolean> {

@@ -1,4 +1,5 @@
 import {
+  type CasResult,
   type Consistency,
   compareKeys,
   DEFAULT_REPLICAS,
@@ -29,13 +30,17 @@ import type { PeerTransport } from './peer-transport.js';
 import { ReadRepair } from './read-repair.js';
 import { ReplicaCalls } from './replica-calls.js';
 import type {
+  CasOptions,
   ConsistencyOptions,
   DefaultOptions,
   ListAllKeysOptions,
   ListKeysOptions,
+  SetOptions,
 } from './request-options.js';
 import { listPage, StaleCursorError } from './ring-listing.js';
 import { RunsUnderWay } from './runs-under-way.js';
+import { compareAndSet, popValue, readCurrent, setValue } from './serial-operations.js';
+import { SerialRounds } from './serial-round.js';
 
 export interface CoordinatorComponents {
   membership: Membership;
@@ -80,10 +85,12 @@ export interface CoordinatorInit {
 }
 
 export type {
+  CasOptions,
   ConsistencyOptions,
   DefaultOptions,
   ListAllKeysOptions,
   ListKeysOptions,
+  SetOptions,
 } from './request-options.js';
 
 /**
@@ -100,6 +107,7 @@ export class Coordinator {
   readonly timeoutMs: number;
   private readonly configuredFactor: number;
   private readonly calls: ReplicaCalls;
+  private readonly serial: SerialRounds;
   private readonly clock: Clock;
   private readonly startedAt: number;
   private readonly hints: HintedHandoff | undefined;
@@ -129,6 +137,19 @@ export class Coordinator {
       replica: this.replica,
       transport: components.transport,
       executor: this.executor,
+      timeoutMs: this.timeoutMs,
+    });
+    this.serial = new SerialRounds({
+      calls: this.calls,
+      replica: this.replica,
+      participants: (key) => {
+        const { replicas, pending } = this.membership.placement.place(key, this.replicationFactor);
+        const required = this.requiredFor('quorum', replicas.length) + pending.length;
+        return { members: pending.length === 0 ? replicas : [...replicas, ...pending], required };
+      },
+      clock: this.clock,
+      random: this.random,
+      logger: this.log,
       timeoutMs: this.timeoutMs,
     });
     this.readRepair = new ReadRepair({
@@ -168,6 +189,13 @@ export class Coordinator {
     return this.membership.list();
   }
 
+  /** A compare-and-set (see `CasOptions`): always a serial operation. */
+  cas(key: string, value: JsonValue, options: CasOptions = {}): Promise<CasResult> {
+    this.refuseUntilReady();
+    const expected = 'expected' in options ? { value: options.expected ?? null } : undefined;
+    return this.serial.run('cas', key, compareAndSet(value, expected));
+  }
+
   async get(key: string, options: DefaultOptions = {}): Promise<JsonValue> {
     const record = await this.read('get', key, options.consistency);
     return record === undefined || isTombstone(record) ? (options.default ?? null) : record.value;
@@ -178,13 +206,22 @@ export class Coordinator {
     return record !== undefined && !isTombstone(record);
   }
 
-  async set(key: string, value: JsonValue, options: ConsistencyOptions = {}): Promise<true> {
+  /** Stores the value; with `ifAbsent` or `ifPresent`, a serial operation that answers whether it stored. */
+  async set(key: string, value: JsonValue, options: SetOptions = {}): Promise<boolean> {
+    if (options.consistency === 'serial' || options.ifAbsent === true || options.ifPresent === true) {
+      this.refuseUntilReady();
+      return this.serial.run('set', key, setValue(value, options));
+    }
     await this.write('set', key, (version) => ({ value, version }), options.consistency);
     return true;
   }
 
   /** Removes the key and returns the value it held (or the default). Writes a tombstone only if there was a value. */
   async pop(key: string, options: DefaultOptions = {}): Promise<JsonValue> {
+    if (options.consistency === 'serial') {
+      this.refuseUntilReady();
+      return this.serial.run('pop', key, popValue(options.default ?? null));
+    }
     const current = await this.read('pop', key, options.consistency);
     if (current === undefined || isTombstone(current)) return options.default ?? null;
     await this.write('pop', key, (version) => ({ deleted: true, version }), options.consistency);
@@ -256,6 +293,7 @@ export class Coordinator {
     consistency?: Consistency,
   ): Promise<KVRecord | undefined> {
     this.refuseUntilReady();
+    if (consistency === 'serial') return this.serial.run(operation, key, readCurrent);
     const replicas = this.locate(key);
     const required = this.requiredFor(consistency, replicas.length);
     // A quorum of answers is as good as every answer for the result, and asking only that many halves a quorum

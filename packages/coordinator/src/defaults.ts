@@ -197,3 +197,15 @@ export function syncIntervalFor(timings: Pick<Timings, 'syncIntervalMs'>, member
   if (members <= SYNC_SCALE_THRESHOLD) return timings.syncIntervalMs;
   return timings.syncIntervalMs * (Math.ceil(Math.log2(members / SYNC_SCALE_THRESHOLD)) + 1);
 }
+
+/**
+ * How long an acceptor keeps a key's Paxos state untouched before forgetting it (when nothing it accepted is
+ * uncommitted); ballots older than half of it are refused, so a forgotten promise cannot let an old round through.
+ * Far longer than a round (the request timeout) plus the clock skew nodes may have.
+ */
+export const PAXOS_STATE_TTL_MS = 10 * 60_000;
+
+/** A serial round that meets a higher ballot waits a random time up to this, doubled each retry, before retrying. */
+export const SERIAL_BACKOFF_MS = 2;
+/** The most a serial round's backoff grows to. */
+export const SERIAL_BACKOFF_MAX_MS = 100;

@@ -19,6 +19,7 @@ import {
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
 import type { DigestIndex } from './digest-index.js';
+import { PaxosAcceptor, type PaxosLog } from './paxos-acceptor.js';
 import { type Answer, dispatchPeer, type PeerHandler, type PeerHandlers } from './peer-transport.js';
 import { ReplicaDigests, scanPages } from './replica-digests.js';
 import { allSettledOrThrow } from './runs-under-way.js';
@@ -32,7 +33,10 @@ export type DataMethod =
   | 'peer.put_many'
   | 'peer.keys'
   | 'peer.ring_keys'
-  | 'peer.purge';
+  | 'peer.purge'
+  | 'peer.prepare'
+  | 'peer.propose'
+  | 'peer.commit';
 
 export type DataHandlers = Pick<PeerHandlers, DataMethod>;
 
@@ -44,6 +48,8 @@ export interface LocalReplicaComponents {
   self: MemberAddress;
   /** The wall time of the hybrid logical clock. @default systemClock */
   clock?: Clock;
+  /** Where the acceptor of serial rounds keeps its promises, on a durable node. @default kept in memory only */
+  paxosLog?: PaxosLog;
 }
 
 /**
@@ -65,6 +71,8 @@ export class LocalReplica implements PeerHandler {
   private readonly sync: SynchronousStore | undefined;
   private readonly hlc: HybridClock;
   private readonly index: ReplicaDigests;
+  /** The acceptor of serial rounds on this node's keys. */
+  readonly acceptor: PaxosAcceptor;
 
   constructor(components: LocalReplicaComponents) {
     const clock = components.clock ?? systemClock;
@@ -73,6 +81,7 @@ export class LocalReplica implements PeerHandler {
     this.sync = isSynchronous(this.store) ? this.store : undefined;
     this.hlc = new HybridClock(this.self, () => clock.now());
     this.index = new ReplicaDigests(this.store, components.ring);
+    this.acceptor = new PaxosAcceptor({ replica: this, log: components.paxosLog, clock });
     this.handlers = {
       'peer.get': ({ key }) => this.read(key),
       'peer.put': ({ key, record }) => this.put(key, record),
@@ -83,6 +92,9 @@ export class LocalReplica implements PeerHandler {
         this.scanKeys({ prefix, after, limit: limit ?? MAX_LIST_LIMIT }),
       'peer.ring_keys': (params) => this.index.ringKeys(params),
       'peer.purge': ({ entries }) => this.purge(entries),
+      'peer.prepare': (params) => this.acceptor.prepare(params),
+      'peer.propose': (params) => this.acceptor.propose(params),
+      'peer.commit': (params) => this.acceptor.commit(params),
     };
   }
 

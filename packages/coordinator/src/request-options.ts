@@ -4,8 +4,23 @@ import type { CollectKeysOptions } from './key-listing.js';
 /** The options of the coordinator's client requests. */
 
 export interface ConsistencyOptions {
-  /** How many replicas must answer: one, a majority of the key's replicas (the default), or all of them. */
+  /**
+   * How many replicas must answer: one, a majority of the key's replicas (the default), or all of them; or
+   * `serial`, a consensus round among a majority that is linearizable with every other serial operation on the key.
+   */
   consistency?: Consistency;
+}
+
+export interface SetOptions extends ConsistencyOptions {
+  /** Store only if the key holds no value; runs as a serial operation. */
+  ifAbsent?: boolean;
+  /** Store only if the key holds a value; runs as a serial operation. */
+  ifPresent?: boolean;
+}
+
+export interface CasOptions {
+  /** Store only if the key's value deep-equals this (`null` included); left out, only if it holds no value. */
+  expected?: JsonValue;
 }
 
 export interface DefaultOptions extends ConsistencyOptions {

@@ -28,6 +28,9 @@ describe('ClusterNode peer calls', () => {
       'peer.ring_keys',
       'peer.stream',
       'peer.purge',
+      'peer.prepare',
+      'peer.propose',
+      'peer.commit',
     ];
     expect(Object.keys(node().peerHandlers).sort()).to.deep.equal([...methods].sort());
   });

@@ -7,8 +7,12 @@ import type { JsonValue, KVRecord } from './record.js';
 import type { ReplicationSetting } from './replication.js';
 import type { Version } from './version.js';
 
-export type Consistency = 'one' | 'quorum' | 'all';
-export const CONSISTENCY_LEVELS: readonly Consistency[] = ['one', 'quorum', 'all'];
+/**
+ * How many of a key's replicas an operation waits for: one, a majority (`quorum`), or all of them; or `serial`, a
+ * consensus round among a majority that makes the operation linearizable with every other serial one on the key.
+ */
+export type Consistency = 'one' | 'quorum' | 'all' | 'serial';
+export const CONSISTENCY_LEVELS: readonly Consistency[] = ['one', 'quorum', 'all', 'serial'];
 
 export interface GetParams {
   key: string;
@@ -19,6 +23,25 @@ export interface SetParams {
   key: string;
   value: JsonValue;
   consistency?: Consistency;
+  /** Store only if the key holds no value (Redis `SET NX`): a serial operation, answering whether it stored. */
+  ifAbsent?: boolean;
+  /** Store only if the key holds a value (Redis `SET XX`): a serial operation, answering whether it stored. */
+  ifPresent?: boolean;
+}
+/** A compare-and-set: always a serial operation. */
+export interface CasParams {
+  key: string;
+  value: JsonValue;
+  /** Store `value` only if the key's value deep-equals this; left out, only if the key holds no value. */
+  expected?: JsonValue;
+}
+export interface CasResult {
+  /** Whether `value` was stored. */
+  swapped: boolean;
+  /** Whether the key held a value before. */
+  exists: boolean;
+  /** The key's value after the operation (`null` when it holds none). */
+  current: JsonValue;
 }
 export interface HasParams {
   key: string;
@@ -154,7 +177,9 @@ export interface AntiEntropyStats {
 export interface PublicMethods {
   ping: [Record<string, never>, 'pong'];
   get: [GetParams, JsonValue];
-  set: [SetParams, true];
+  /** `true`; with `ifAbsent` or `ifPresent`, whether it stored. */
+  set: [SetParams, boolean];
+  cas: [CasParams, CasResult];
   has: [HasParams, boolean];
   pop: [PopParams, JsonValue];
   /** Without `limit` and `cursor`: every live key (`string[]`); with either: one `KeyPage`. */
@@ -174,7 +199,8 @@ export const PARAM_ORDER: { readonly [M in PublicMethod]: readonly (keyof Public
   {
     ping: [],
     get: ['key', 'default', 'consistency'],
-    set: ['key', 'value', 'consistency'],
+    set: ['key', 'value', 'consistency', 'ifAbsent', 'ifPresent'],
+    cas: ['key', 'value', 'expected'],
     has: ['key', 'consistency'],
     pop: ['key', 'default', 'consistency'],
     list_keys: ['prefix', 'limit', 'cursor'],
@@ -291,6 +317,47 @@ export interface RangeParams {
   limit?: number;
 }
 
+/**
+ * A proposal of a serial round (single-decree Paxos per key): the ballot it was accepted under, and the record it
+ * writes (null for none: a round that only seals the ones before it).
+ */
+export interface Proposal {
+  ballot: Version;
+  record: KVRecord | null;
+  /**
+   * The version of the record the proposer decided on (null: the key held none): what tells a proposer whose own
+   * proposal's fate it lost track of whether the write that followed was decided before or after its own.
+   */
+  basis?: Version | null;
+}
+
+/** The latest proposal an acceptor committed: under which ballot, the version it wrote, and what it decided on. */
+export interface CommitNote {
+  ballot: Version;
+  version: Version | null;
+  basis: Version | null;
+}
+
+export interface PrepareParams {
+  key: string;
+  ballot: Version;
+}
+
+/**
+ * An acceptor's promise not to accept a lower ballot, with what it accepted and committed last and the key's
+ * record it holds; or a refusal naming the higher ballot it promised.
+ */
+export type PrepareReply =
+  | { promised: true; accepted?: Proposal; committed?: CommitNote; current: KVRecord | null }
+  | { promised: false; newer: Version };
+
+export interface ProposalParams {
+  key: string;
+  proposal: Proposal;
+}
+
+export type ProposeReply = { accepted: true } | { accepted: false; newer: Version };
+
 /** Methods nodes call on each other, under the `peer.` prefix. */
 export interface PeerMethods {
   'peer.ping': [PingParams, GossipReply];
@@ -313,6 +380,12 @@ export interface PeerMethods {
   'peer.range': [RangeParams, KeyVersion[]];
   /** Removes these tombstones, each only if it is still exactly that version; resolves with how many went. */
   'peer.purge': [{ entries: Array<[string, Version]> }, number];
+  /** Paxos phase 1 for a serial round on one key. */
+  'peer.prepare': [PrepareParams, PrepareReply];
+  /** Paxos phase 2: accept the proposal unless a higher ballot was promised. */
+  'peer.propose': [ProposalParams, ProposeReply];
+  /** Applies a chosen proposal's record and notes its ballot as the latest committed. */
+  'peer.commit': [ProposalParams, true];
   /**
    * A page of the replica's records in some segments of the ring of every member that has not left, for a member
    * about to own them; refused (unavailable) when the replica is on another ring.

@@ -84,6 +84,13 @@ export function requireValue(params: Params, limits: Limits): JsonValue {
   return jsonValue('value', params.get('value'), limits);
 }
 
+/** The `expected` of a compare-and-set, wrapped so that an expected `null` differs from none given. */
+export function optionalExpected(params: Params, limits: Limits): { value: JsonValue } | undefined {
+  return params.has('expected')
+    ? { value: jsonValue('expected', params.get('expected'), limits) }
+    : undefined;
+}
+
 export function optionalDefault(params: Params, limits: Limits): JsonValue | undefined {
   return params.has('default') ? jsonValue('default', params.get('default'), limits) : undefined;
 }
@@ -174,6 +181,15 @@ export function requireString(params: Params, name: string): string {
 export function requireBoolean(params: Params, name: string): boolean {
   const value = params.get(name);
   if (typeof value !== 'boolean') throw new InvalidParamsError(`Expected \`${name}\` to be a boolean`);
+  return value;
+}
+
+/** An optional boolean param; `null` counts as absent, so positional params can skip it. */
+export function optionalBoolean(params: Params, name: string): boolean | undefined {
+  const value = params.get(name);
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean')
+    throw new InvalidParamsError(`Expected \`${name}\` to be a boolean, got ${describe(value)}`);
   return value;
 }
 

@@ -1,3 +1,4 @@
+import { cas } from './cas.js';
 import { get } from './get.js';
 import { has } from './has.js';
 import { leave } from './leave.js';
@@ -21,6 +22,7 @@ export const METHODS: readonly MethodDefinition[] = [
   set,
   has,
   pop,
+  cas,
   listKeys,
   listMembers,
   locate,

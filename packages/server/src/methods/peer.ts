@@ -8,6 +8,7 @@ import {
   MAX_LIST_LIMIT,
   MAX_REPLICAS,
   type MemberState,
+  type Proposal,
   RING_SIZE,
   type RingKeysParams,
   type StreamParams,
@@ -17,6 +18,7 @@ import {
 import {
   optionalKeyText,
   optionalLimit,
+  type Params,
   requireArray,
   requireBoolean,
   requireKey,
@@ -41,6 +43,21 @@ const isRange = (item: unknown): item is [number, number] =>
 const RING_KEY_DIGITS = 12;
 const isPurge = (item: unknown): item is [string, Version] =>
   Array.isArray(item) && item.length === 2 && isKey(item[0]) && isVersion(item[1]);
+
+/** A serial round's proposal: a ballot, a record or null, and the version it was decided on. */
+function requireProposal(params: Params): Proposal {
+  const proposal = params.get('proposal');
+  if (typeof proposal === 'object' && proposal !== null) {
+    const { ballot, record, basis } = proposal as Record<string, unknown>;
+    const basisOk = basis === undefined || basis === null || isVersion(basis);
+    if (isVersion(ballot) && (record === null || isRecord(record)) && basisOk) {
+      return { ballot, record, basis: (basis as Version | null | undefined) ?? null };
+    }
+  }
+  throw new InvalidParamsError(
+    'Expected `proposal` to be {ballot, record, basis} (a version, a record or null, a version or null)',
+  );
+}
 
 function requireMember(value: unknown, name: string): MemberState {
   if (!isMemberState(value)) throw new InvalidParamsError(`Expected \`${name}\` to be a member state`);
@@ -184,6 +201,27 @@ export const peerMethods: MethodDefinition[] = [
       if (maxBytes !== undefined) request.maxBytes = maxBytes;
       return peer['peer.stream'](request);
     },
+  },
+  {
+    name: 'peer.prepare',
+    params: ['key', 'ballot'],
+    call: (params, { peer, limits }) => {
+      const ballot = params.get('ballot');
+      if (!isVersion(ballot)) throw new InvalidParamsError('Expected `ballot` to be a version');
+      return peer['peer.prepare']({ key: requireKey(params, limits), ballot });
+    },
+  },
+  {
+    name: 'peer.propose',
+    params: ['key', 'proposal'],
+    call: (params, { peer, limits }) =>
+      peer['peer.propose']({ key: requireKey(params, limits), proposal: requireProposal(params) }),
+  },
+  {
+    name: 'peer.commit',
+    params: ['key', 'proposal'],
+    call: (params, { peer, limits }) =>
+      peer['peer.commit']({ key: requireKey(params, limits), proposal: requireProposal(params) }),
   },
   {
     name: 'peer.purge',

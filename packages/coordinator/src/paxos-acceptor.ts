@@ -1,0 +1,153 @@
+import {
+  type CommitNote,
+  compareVersions,
+  type KVRecord,
+  type PrepareParams,
+  type PrepareReply,
+  type Proposal,
+  type ProposalParams,
+  type ProposeReply,
+  type Version,
+} from '@kvdb/core';
+import { type Clock, systemClock } from './clock.js';
+import { PAXOS_STATE_TTL_MS } from './defaults.js';
+
+/** What an acceptor remembers of one key's serial rounds. */
+export interface PaxosState {
+  /** The highest ballot promised: no proposal under a lower one is accepted. */
+  promised?: Version;
+  /** The proposal accepted last, until a commit at least as high makes it history. */
+  accepted?: Proposal;
+  /** The latest proposal committed here. */
+  committed?: CommitNote;
+}
+
+/**
+ * Where a durable node keeps its acceptors' states, so that a promise or an acceptance survives a restart: an
+ * acceptor that forgot one could let two proposals be chosen.
+ */
+export interface PaxosLog {
+  loadPaxos(): Iterable<[string, PaxosState]>;
+  /** Stores the key's state (or forgets it, given undefined); resolves once it is committed. */
+  savePaxos(key: string, state: PaxosState | undefined): Promise<void>;
+}
+
+export interface PaxosAcceptorComponents {
+  /** The replica's record of a key, and how a committed record is applied to it (with its digests and clock). */
+  replica: {
+    get(key: string): Promise<KVRecord | undefined>;
+    merge(key: string, record: KVRecord): Promise<unknown>;
+  };
+  log?: PaxosLog;
+  clock?: Pick<Clock, 'now'>;
+}
+
+/**
+ * The acceptor side of serial rounds: single-decree Paxos per key, as Cassandra's lightweight transactions run it.
+ * Written here because the rounds are the point of `serial`: a promise, an acceptance and a commit per key, kept
+ * beside the key's replica. Each handler decides within one turn of the event loop, so calls for one key never
+ * interleave between a check and its change; a reply goes out only once the state it promises is stored.
+ *
+ * States are dropped once untouched for `PAXOS_STATE_TTL_MS` with nothing accepted and uncommitted, and a ballot
+ * older than half that is refused (with a ballot the proposer's clock then moves past), so a dropped promise
+ * cannot let an old proposal through.
+ */
+export class PaxosAcceptor {
+  private readonly states = new Map<string, PaxosState & { touched: number }>();
+  private readonly replica: PaxosAcceptorComponents['replica'];
+  private readonly log: PaxosLog | undefined;
+  private readonly clock: Pick<Clock, 'now'>;
+  private lastSweep: number;
+
+  constructor(components: PaxosAcceptorComponents) {
+    this.replica = components.replica;
+    this.log = components.log;
+    this.clock = components.clock ?? systemClock;
+    this.lastSweep = this.clock.now();
+    const now = this.clock.now();
+    for (const [key, state] of this.log?.loadPaxos() ?? []) this.states.set(key, { ...state, touched: now });
+  }
+
+  /** Keys with a state kept. */
+  get size(): number {
+    return this.states.size;
+  }
+
+  async prepare({ key, ballot }: PrepareParams): Promise<PrepareReply> {
+    const state = this.touch(key);
+    const refusal = this.refusal(state, ballot, true);
+    if (refusal !== undefined) return { promised: false, newer: refusal };
+    state.promised = ballot;
+    const saved = this.save(key, state);
+    const current = await this.replica.get(key);
+    await saved;
+    const reply: PrepareReply = { promised: true, current: current ?? null };
+    if (state.accepted !== undefined) reply.accepted = state.accepted;
+    if (state.committed !== undefined) reply.committed = state.committed;
+    return reply;
+  }
+
+  async propose({ key, proposal }: ProposalParams): Promise<ProposeReply> {
+    const state = this.touch(key);
+    const refusal = this.refusal(state, proposal.ballot, false);
+    if (refusal !== undefined) return { accepted: false, newer: refusal };
+    state.promised = proposal.ballot;
+    state.accepted = proposal;
+    await this.save(key, state);
+    return { accepted: true };
+  }
+
+  async commit({ key, proposal }: ProposalParams): Promise<true> {
+    if (proposal.record !== null) await this.replica.merge(key, proposal.record);
+    const state = this.touch(key);
+    if (state.committed === undefined || compareVersions(proposal.ballot, state.committed.ballot) > 0) {
+      const version = proposal.record?.version ?? null;
+      state.committed = { ballot: proposal.ballot, version, basis: proposal.basis ?? null };
+    }
+    if (state.accepted !== undefined && compareVersions(state.accepted.ballot, state.committed.ballot) <= 0) {
+      delete state.accepted;
+    }
+    await this.save(key, state);
+    return true;
+  }
+
+  /**
+   * The ballot that refuses `ballot`, if any: a higher (or, to prepare, an equal) promise, or the oldest ballot
+   * still taken when `ballot` is older than that.
+   */
+  private refusal(state: PaxosState, ballot: Version, preparing: boolean): Version | undefined {
+    const { promised } = state;
+    if (promised !== undefined) {
+      const order = compareVersions(ballot, promised);
+      if (order < 0 || (order === 0 && preparing)) return promised;
+    }
+    const oldest = this.clock.now() - PAXOS_STATE_TTL_MS / 2;
+    return ballot.wall < oldest ? { wall: Math.floor(oldest), counter: 0, node: '' } : undefined;
+  }
+
+  private touch(key: string): PaxosState & { touched: number } {
+    const now = this.clock.now();
+    if (now - this.lastSweep >= PAXOS_STATE_TTL_MS / 4) this.sweep(now);
+    let state = this.states.get(key);
+    if (state === undefined) {
+      state = { touched: now };
+      this.states.set(key, state);
+    }
+    state.touched = now;
+    return state;
+  }
+
+  /** Forgets the states untouched for the TTL that hold no accepted, uncommitted proposal. */
+  private sweep(now: number): void {
+    this.lastSweep = now;
+    for (const [key, state] of this.states) {
+      if (now - state.touched < PAXOS_STATE_TTL_MS || state.accepted !== undefined) continue;
+      this.states.delete(key);
+      void this.log?.savePaxos(key, undefined).catch(() => {});
+    }
+  }
+
+  private save(key: string, { touched: _, ...state }: PaxosState & { touched: number }): Promise<void> {
+    return this.log?.savePaxos(key, state) ?? Promise.resolve();
+  }
+}

@@ -1,0 +1,64 @@
+import { isDeepStrictEqual } from 'node:util';
+import { type CasResult, isTombstone, type JsonValue, type KVRecord } from '@kvdb/core';
+import type { SerialDecision } from './serial-round.js';
+
+/**
+ * What each serial operation makes of a key's current record (see `SerialRounds.run`): pure functions, so that a
+ * round can decide again on a newer record without the operation noticing.
+ */
+
+/** The value a record holds, if it holds one (a tombstone holds none). */
+function heldValue(current: KVRecord | undefined): { live: true; value: JsonValue } | { live: false } {
+  return current === undefined || isTombstone(current)
+    ? { live: false }
+    : { live: true, value: current.value };
+}
+
+/** A read: the record as the round found it. */
+export function readCurrent(current: KVRecord | undefined): SerialDecision<KVRecord | undefined> {
+  return { result: current };
+}
+
+export interface SetCondition {
+  /** Store only if the key holds no value. */
+  ifAbsent?: boolean;
+  /** Store only if the key holds a value. */
+  ifPresent?: boolean;
+}
+
+/** A set, unconditional or not: answers whether it stored. */
+export function setValue(value: JsonValue, { ifAbsent, ifPresent }: SetCondition) {
+  return (current: KVRecord | undefined): SerialDecision<boolean> => {
+    const { live } = heldValue(current);
+    if ((ifAbsent === true && live) || (ifPresent === true && !live)) return { result: false };
+    return { result: true, write: (version) => ({ value, version }) };
+  };
+}
+
+/** A pop: the value it takes (the default when there is none), leaving a tombstone. */
+export function popValue(fallback: JsonValue) {
+  return (current: KVRecord | undefined): SerialDecision<JsonValue> => {
+    const found = heldValue(current);
+    if (!found.live) return { result: fallback };
+    return { result: found.value, write: (version) => ({ deleted: true, version }) };
+  };
+}
+
+/**
+ * A compare-and-set: stores `value` when the current value deep-equals `expected` (given as `{ value }`), or,
+ * without `expected`, when the key holds no value.
+ */
+export function compareAndSet(value: JsonValue, expected: { value: JsonValue } | undefined) {
+  return (current: KVRecord | undefined): SerialDecision<CasResult> => {
+    const found = heldValue(current);
+    const matches =
+      expected === undefined ? !found.live : found.live && isDeepStrictEqual(found.value, expected.value);
+    if (!matches) {
+      return { result: { swapped: false, exists: found.live, current: found.live ? found.value : null } };
+    }
+    return {
+      result: { swapped: true, exists: found.live, current: value },
+      write: (version) => ({ value, version }),
+    };
+  };
+}

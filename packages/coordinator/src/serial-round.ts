@@ -1,0 +1,292 @@
+import {
+  type CommitNote,
+  compareVersions,
+  isVersion,
+  type KVRecord,
+  type MemberAddress,
+  newerRecord,
+  OutcomeUnknownError,
+  type PrepareReply,
+  type Proposal,
+  TimeoutError,
+  type Version,
+} from '@kvdb/core';
+import { type Clock, systemClock } from './clock.js';
+import { FAILURE_GRACE_MS, SERIAL_BACKOFF_MAX_MS, SERIAL_BACKOFF_MS } from './defaults.js';
+import { quorumFailure } from './executor.js';
+import type { LocalReplica } from './local-replica.js';
+import type { Logger } from './logger.js';
+import type { ReplicaCalls } from './replica-calls.js';
+
+/** What a serial operation makes of the key's current record: its answer, and the record to write if any. */
+export interface SerialDecision<T> {
+  result: T;
+  /** The record to write, stamped with the round's ballot; left out, the operation only reads. */
+  write?: (version: Version) => KVRecord;
+}
+
+export interface SerialRoundsComponents {
+  calls: ReplicaCalls;
+  replica: LocalReplica;
+  /** The key's replicas and pending owners now, and how many promises or acceptances a round needs. */
+  participants: (key: string) => { members: MemberAddress[]; required: number };
+  clock?: Clock;
+  random?: () => number;
+  logger: Logger;
+  /** How long an operation may take, rounds and retries included, in ms. */
+  timeoutMs: number;
+}
+
+type Promised = Extract<PrepareReply, { promised: true }>;
+
+/**
+ * The proposer side of serial operations: single-decree Paxos per key among its replicas, as Cassandra runs its
+ * lightweight transactions. Each attempt takes a ballot from this node's clock and
+ * 1. asks the participants to promise it (prepare), each answering with what it accepted and committed last and the
+ *    key's record it holds;
+ * 2. completes first a proposal that a promise shows accepted but not committed (it may have been chosen), then
+ *    starts over;
+ * 3. decides on the newest record among the promises, and if the operation writes, proposes its record, stamped
+ *    with the ballot, and commits it once a majority accepted: the commit applies it as an ordinary write.
+ * A higher ballot met anywhere sends the attempt back to the start after a random, growing wait. Our own proposal
+ * that some acceptor may hold without a majority has an unknown fate: the next attempt either finds it (and
+ * completes it: the operation then answers as it decided) or seals it off by committing at a higher ballot (its
+ * own write, or nothing), so it can never be chosen later. Without time left to do either, the operation fails
+ * with `OutcomeUnknownError`.
+ */
+export class SerialRounds {
+  private readonly calls: ReplicaCalls;
+  private readonly replica: LocalReplica;
+  private readonly participants: SerialRoundsComponents['participants'];
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private readonly timeoutMs: number;
+
+  constructor(components: SerialRoundsComponents) {
+    this.calls = components.calls;
+    this.replica = components.replica;
+    this.participants = components.participants;
+    this.clock = components.clock ?? systemClock;
+    this.random = components.random ?? Math.random;
+    this.log = components.logger;
+    this.timeoutMs = components.timeoutMs;
+  }
+
+  async run<T>(
+    operation: string,
+    key: string,
+    decide: (current: KVRecord | undefined) => SerialDecision<T>,
+  ): Promise<T> {
+    const deadline = this.clock.now() + this.timeoutMs;
+    let mine: { proposal: Proposal; result: T } | undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await this.backoff(attempt, deadline);
+      if (this.clock.now() >= deadline) throw this.outOfTime(operation, key, mine !== undefined);
+      const { members, required } = this.participants(key);
+      const ballot = this.replica.stamp();
+      const prepared = await this.calls.ask(
+        members,
+        'peer.prepare',
+        { key, ballot },
+        { required, graceMs: FAILURE_GRACE_MS },
+      );
+      const promises = prepared.succeeded.flatMap(({ value }) => (value.promised ? [value] : []));
+      if (promises.length < required) {
+        if (this.sawHigher(prepared.succeeded.map(({ value }) => value))) continue;
+        if (mine !== undefined) throw this.unknown(operation, key, 'its replicas stopped answering');
+        throw quorumFailure(`serial ${operation}`, key, members, required, prepared);
+      }
+      const lastCommit = latest(promises.map((promise) => promise.committed));
+      const pending = inProgress(promises, lastCommit?.ballot);
+      if (pending !== undefined) {
+        const outcome = await this.choose(members, required, key, { ...pending, ballot });
+        if (outcome === 'chosen' && mine !== undefined && sameRecord(pending.record, mine.proposal.record)) {
+          return mine.result;
+        }
+        continue;
+      }
+
+      let current: KVRecord | undefined;
+      for (const promise of promises) current = newerRecord(current, promise.current ?? undefined);
+      // The commit that wrote the current record, if a promise shows it (a record repaired into a store has none).
+      const writer = current === undefined ? undefined : writerOf(current, promises);
+      if (current !== undefined) {
+        this.replica.observe(current.version);
+        this.repair(key, current, writer, prepared.succeeded);
+      }
+      if (mine !== undefined) {
+        const fate = fateOf(mine.proposal, current, writer);
+        if (fate === 'applied') return mine.result;
+        if (fate === 'unknown') throw this.unknown(operation, key, 'a later write replaced the key');
+        if (fate === 'open') {
+          // Not applied, but still able to be chosen: commit nothing at this ballot to shut it out, then decide
+          // afresh in the next round. Until that seal is chosen, ours stays open.
+          const sealed = await this.choose(members, required, key, { ballot, record: null, basis: null });
+          if (sealed === 'chosen') mine = undefined;
+          continue;
+        }
+        mine = undefined;
+      }
+      if (current !== undefined && compareVersions(current.version, ballot) >= 0) continue;
+      const decision = decide(current);
+      if (decision.write === undefined) return decision.result;
+
+      const basis = current?.version ?? null;
+      const proposal: Proposal = { ballot, record: decision.write(ballot), basis };
+      const outcome = await this.choose(members, required, key, proposal);
+      if (outcome === 'chosen') return decision.result;
+      if (outcome === 'maybe') mine = { proposal, result: decision.result };
+    }
+  }
+
+  /**
+   * Proposes, and commits once a majority accepted: 'chosen' then, whether or not the commit reached a majority
+   * (a later round completes a chosen proposal); 'refused' when no acceptor can hold it; 'maybe' when some may.
+   */
+  private async choose(
+    members: MemberAddress[],
+    required: number,
+    key: string,
+    proposal: Proposal,
+  ): Promise<'chosen' | 'refused' | 'maybe'> {
+    const proposed = await this.calls.ask(
+      members,
+      'peer.propose',
+      { key, proposal },
+      { required, graceMs: FAILURE_GRACE_MS },
+    );
+    const accepted = proposed.succeeded.filter(({ value }) => value.accepted).length;
+    if (accepted < required) {
+      this.sawHigher(proposed.succeeded.map(({ value }) => value));
+      const silent = members.length - proposed.succeeded.length;
+      return accepted > 0 || silent > 0 ? 'maybe' : 'refused';
+    }
+    const commit = await this.calls.ask(members, 'peer.commit', { key, proposal }, { required });
+    if (!commit.reached)
+      this.log.debug(`serial round on ${JSON.stringify(key)}: chosen, committed on fewer than a majority`);
+    return 'chosen';
+  }
+
+  /**
+   * Sends the newest record to the participants that promised with an older one (a commit that did not reach
+   * them), as read repair does, without waiting: the round does not depend on it.
+   */
+  private repair(
+    key: string,
+    newest: KVRecord,
+    writer: CommitNote | undefined,
+    answers: ReadonlyArray<{ target: MemberAddress; value: PrepareReply }>,
+  ): void {
+    for (const { target, value } of answers) {
+      if (!value.promised) continue;
+      const held = value.current;
+      if (held !== null && compareVersions(held.version, newest.version) >= 0) continue;
+      // The commit that wrote it, when known, so that the participant also learns what it was decided on.
+      const repaired =
+        writer === undefined
+          ? this.calls.call(target, 'peer.put', { key, record: newest })
+          : this.calls.call(target, 'peer.commit', {
+              key,
+              proposal: { ballot: writer.ballot, record: newest, basis: writer.basis },
+            });
+      repaired.catch((error: unknown) => {
+        this.log.debug(`serial read repair of ${JSON.stringify(key)} on ${target} failed: ${String(error)}`);
+      });
+    }
+  }
+
+  /** Moves the clock past any higher ballot the answers name; whether there was one. */
+  private sawHigher(answers: ReadonlyArray<object>): boolean {
+    let higher = false;
+    for (const answer of answers) {
+      if ('newer' in answer && isVersion(answer.newer)) {
+        this.replica.observe(answer.newer);
+        higher = true;
+      }
+    }
+    return higher;
+  }
+
+  /** Waits a random time before another attempt, up to a limit that doubles with each (and within the deadline). */
+  private backoff(attempt: number, deadline: number): Promise<void> {
+    const ceiling = Math.min(SERIAL_BACKOFF_MAX_MS, SERIAL_BACKOFF_MS * 2 ** Math.min(attempt, 16));
+    const wait = Math.min(this.random() * ceiling, Math.max(0, deadline - this.clock.now()));
+    return new Promise((resolve) => this.clock.setTimeout(resolve, wait));
+  }
+
+  private outOfTime(operation: string, key: string, maybeApplied: boolean): Error {
+    if (maybeApplied) return this.unknown(operation, key, `no round completed within ${this.timeoutMs} ms`);
+    return new TimeoutError(
+      `serial ${operation} ${JSON.stringify(key)} timed out: no round completed within ${this.timeoutMs} ms (contention with other serial operations on the key, or replicas too slow)`,
+    );
+  }
+
+  private unknown(operation: string, key: string, why: string): OutcomeUnknownError {
+    return new OutcomeUnknownError(
+      `serial ${operation} ${JSON.stringify(key)}: outcome unknown (${why} after a replica may have accepted it): read the key to find out`,
+    );
+  }
+}
+
+/** The latest of some commits, by ballot, if any. */
+function latest(notes: ReadonlyArray<CommitNote | undefined>): CommitNote | undefined {
+  let best: CommitNote | undefined;
+  for (const note of notes) {
+    if (note !== undefined && (best === undefined || compareVersions(note.ballot, best.ballot) > 0))
+      best = note;
+  }
+  return best;
+}
+
+/**
+ * What became of a proposal of ours that some acceptor may hold, as a later round (that found nothing in
+ * progress) sees the key:
+ * - `applied`: its record is the current one;
+ * - `open`: the current record is older than it, so it was not applied; it could still be chosen until a commit at
+ *   a higher ballot seals it off;
+ * - `sealed`: the commit that wrote the current record was decided on what ours was decided on, so it was not
+ *   decided after ours was applied, and being chosen (at a higher ballot) it shuts ours out for good;
+ * - `unknown`: it may have been applied and then replaced.
+ */
+function fateOf(
+  ours: Proposal,
+  current: KVRecord | undefined,
+  writer: CommitNote | undefined,
+): 'applied' | 'open' | 'sealed' | 'unknown' {
+  const version = (ours.record as KVRecord).version;
+  if (current === undefined) return 'open';
+  const order = compareVersions(current.version, version);
+  if (order === 0) return 'applied';
+  if (order < 0) return 'open';
+  return writer !== undefined && sameVersion(writer.basis, ours.basis ?? null) ? 'sealed' : 'unknown';
+}
+
+/** The commit note, among the promises', of the commit that wrote `current`. */
+function writerOf(current: KVRecord, promises: readonly Promised[]): CommitNote | undefined {
+  for (const { committed } of promises) {
+    if (committed?.version != null && compareVersions(committed.version, current.version) === 0)
+      return committed;
+  }
+  return undefined;
+}
+
+function sameVersion(a: Version | null, b: Version | null): boolean {
+  return a === null || b === null ? a === b : compareVersions(a, b) === 0;
+}
+
+/** Whether two proposals' records are the same write (the same version). */
+function sameRecord(a: KVRecord | null, b: KVRecord | null): boolean {
+  return a !== null && b !== null && compareVersions(a.version, b.version) === 0;
+}
+
+/** The proposal accepted under the highest ballot that no promise shows committed (a round may have chosen it). */
+function inProgress(promises: readonly Promised[], committed: Version | undefined): Proposal | undefined {
+  let best: Proposal | undefined;
+  for (const { accepted } of promises) {
+    if (accepted === undefined) continue;
+    if (committed !== undefined && compareVersions(accepted.ballot, committed) <= 0) continue;
+    if (best === undefined || compareVersions(accepted.ballot, best.ballot) > 0) best = accepted;
+  }
+  return best;
+}

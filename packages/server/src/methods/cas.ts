@@ -1,0 +1,18 @@
+import { PARAM_ORDER } from '@kvdb/core';
+import { optionalExpected, requireKey, requireValue } from '../params.js';
+import type { MethodDefinition } from './types.js';
+
+/**
+ * A compare-and-set, always serial: stores `value` if the key's value deep-equals `expected`, or, without
+ * `expected`, if the key holds no value. Answers `{swapped, exists, current}`.
+ */
+export const cas: MethodDefinition = {
+  name: 'cas',
+  params: PARAM_ORDER.cas,
+  call: (params, { coordinator, limits }) => {
+    const key = requireKey(params, limits);
+    const value = requireValue(params, limits);
+    const expected = optionalExpected(params, limits);
+    return coordinator.cas(key, value, expected === undefined ? {} : { expected: expected.value });
+  },
+};
