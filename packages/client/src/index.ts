@@ -20,6 +20,7 @@ export {
   KVError,
   type MemberInfo,
   MethodNotFoundError,
+  type MultiKeyFailure,
   type NodeStats,
   OutcomeUnknownError,
   QuorumNotReachedError,
