@@ -21,6 +21,7 @@ export {
   KVError,
   type MemberInfo,
   MethodNotFoundError,
+  type MultiKeyFailure,
   type NodeStats,
   OutcomeUnknownError,
   QuorumNotReachedError,

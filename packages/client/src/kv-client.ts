@@ -187,6 +187,26 @@ export class KVClient {
   }
 
   /**
+   * The keys' values in the order given, `null` for a key that holds none: each key read as `get` reads it, all in
+   * parallel on the node, at most the node's `--max-batch` (1,000) keys a call. When any key fails it rejects with
+   * the first failed key's error class, and `data` (a `MultiKeyFailure`) names every key that failed.
+   */
+  mget(keys: readonly string[], options: CallOptions = {}): Promise<JsonValue[]> {
+    return this.call('mget', compact({ keys: [...keys], consistency: options.consistency }));
+  }
+
+  /**
+   * Writes every `[key, value]` (an array of pairs, a `Map`, `Object.entries(…)`), each key once, each as `set`
+   * writes it, all in parallel on the node, at most `--max-batch` (1,000) a call; resolves once every key is
+   * acknowledged. Not atomic: when some keys fail it rejects with the first failed key's error class, `data` (a
+   * `MultiKeyFailure`) names them, and the other keys stay written.
+   */
+  mset(entries: Iterable<readonly [string, JsonValue]>, options: CallOptions = {}): Promise<true> {
+    const pairs = Array.from(entries, ([key, value]): [string, JsonValue] => [key, value]);
+    return this.call('mset', compact({ entries: pairs, consistency: options.consistency }));
+  }
+
+  /**
    * Every live key in the cluster (that starts with `prefix`), in code point order. Fetched a page at a time, so
    * it works whatever the number of keys, as long as they fit in memory; `keys()` iterates without holding them.
    */

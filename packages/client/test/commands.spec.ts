@@ -352,3 +352,39 @@ describe('help', () => {
     expect(() => parseCommand('set_replicas')).to.throw('usage: set_replicas N');
   });
 });
+
+describe('mget and mset', () => {
+  it('parse any number of keys, and of KEY VALUE pairs whose values are read as set reads them', () => {
+    expect(parseCommand('mget a "two words" {"k":1}')).to.deep.equal({
+      kind: 'call',
+      method: 'mget',
+      params: { keys: ['a', 'two words', '{"k":1}'] },
+    });
+    expect(parseCommand('MSET a 1 "b c" "1" d [1,2] e text')).to.deep.equal({
+      kind: 'call',
+      method: 'mset',
+      params: {
+        entries: [
+          ['a', 1],
+          ['b c', '1'],
+          ['d', [1, 2]],
+          ['e', 'text'],
+        ],
+      },
+    });
+    const many = Array.from({ length: 300 }, (_, i) => `k${i}`);
+    expect(parseCommand(`mget ${many.join(' ')}`)).to.deep.include({ params: { keys: many } });
+  });
+
+  it('refuse no key, and a KEY without its VALUE, with the usage', () => {
+    expect(usageError('mget')).to.equal('usage: mget KEY [KEY…]');
+    expect(usageError('mset')).to.equal('usage: mset KEY VALUE [KEY VALUE…]');
+    expect(usageError('mset a')).to.equal('usage: mset KEY VALUE [KEY VALUE…]');
+    expect(usageError('mset a 1 b')).to.equal('every KEY needs a VALUE; usage: mset KEY VALUE [KEY VALUE…]');
+  });
+
+  it('are listed by help with their usage', () => {
+    expect(HELP).to.match(/\n {2}mget KEY \[KEY…\] +Print the values of the KEYs in order/);
+    expect(helpFor('mset')).to.match(/^usage: mset KEY VALUE \[KEY VALUE…\]\n/);
+  });
+});

@@ -1,5 +1,6 @@
 import {
   ConnectionError,
+  type MultiKeyFailure,
   type QuorumFailure,
   QuorumNotReachedError,
   TimeoutError,
@@ -38,6 +39,12 @@ describe('formatValue and get/pop results', () => {
 });
 
 describe('formatResult', () => {
+  it('shows an mset as OK and the values of an mget numbered', () => {
+    expect(formatResult('mset', true)).to.equal('OK');
+    expect(formatResult('mget', ['a', null, { b: 1 }])).to.equal('1) "a"\n2) null\n3) {"b":1}');
+    expect(formatResult('mget', 'odd')).to.equal('"odd"');
+  });
+
   it('shows a set as OK', () => {
     expect(formatResult('set', true)).to.equal('OK');
   });
@@ -189,6 +196,25 @@ describe('formatError', () => {
     expect(formatError(error).split('\n')[1]).to.equal(
       '  required 3 of 3 replicas, 2 acked before the timeout',
     );
+  });
+
+  it('lists the keys a failed mget or mset names, ten at most', () => {
+    const failedKeys = Array.from({ length: 12 }, (_, i) => ({
+      index: i * 2,
+      key: i === 0 ? 'long key' : `k${i}`,
+      code: 1001,
+      reason: `set "k${i}" failed`,
+    }));
+    const data: MultiKeyFailure = { operation: 'mset', keys: 24, failedKeys };
+    const error = new QuorumNotReachedError('mset failed for 12 of 24 keys; the first: …', { data });
+    const lines = formatError(error).split('\n');
+    expect(lines.slice(0, 3)).to.deep.equal([
+      '(error) QuorumNotReachedError: mset failed for 12 of 24 keys; the first: …',
+      '  "long key"  failed: set "k0" failed',
+      '  "k1"        failed: set "k1" failed',
+    ]);
+    expect(lines).to.have.length(12);
+    expect(lines.at(-1)).to.equal('  … and 2 more');
   });
 
   it('shows a quorum failure without data as one line', () => {

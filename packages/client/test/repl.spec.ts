@@ -64,6 +64,18 @@ class FakeClient implements ShellClient {
     });
   }
 
+  mget(keys: readonly string[], options: CallOptions = {}): Promise<JsonValue[]> {
+    return this.op('mget', [keys, options], () => keys.map((key) => this.data.get(key) ?? null));
+  }
+
+  mset(entries: Iterable<readonly [string, JsonValue]>, options: CallOptions = {}): Promise<true> {
+    const pairs = [...entries];
+    return this.op('mset', [pairs, options], () => {
+      for (const [key, value] of pairs) this.data.set(key, value);
+      return true as const;
+    });
+  }
+
   listKeys(options: ListKeysOptions = {}): Promise<string[]> {
     return this.op('listKeys', [options], () => this.keysAfter(options.prefix, undefined));
   }
@@ -308,6 +320,28 @@ describe('runShell', () => {
     ]);
     expect(output).to.include('consistency: quorum (server default)\nconsistency set to all\n');
     expect(output).to.include('consistency: all\nconsistency set to one\n');
+  });
+
+  it('runs mset and mget at the level set, printing OK and the values in order', async () => {
+    const { output, client } = await run('mset a 1 "b c" "x y"\nconsistency all\nmget "b c" nothing a\n');
+    expect(output.trimEnd().split('\n')).to.deep.equal([
+      'OK',
+      'consistency set to all',
+      '1) "x y"',
+      '2) null',
+      '3) 1',
+    ]);
+    expect(client.calls.map((call) => [call.method, call.args[0], consistencyOf(call)])).to.deep.equal([
+      [
+        'mset',
+        [
+          ['a', 1],
+          ['b c', 'x y'],
+        ],
+        undefined,
+      ],
+      ['mget', ['b c', 'nothing', 'a'], 'all'],
+    ]);
   });
 
   it('keeps the level when a consistency command is refused', async () => {

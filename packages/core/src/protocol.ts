@@ -52,6 +52,26 @@ export interface PopParams {
   default?: JsonValue;
   consistency?: Consistency;
 }
+export interface MgetParams {
+  keys: string[];
+  consistency?: Consistency;
+}
+export interface MsetParams {
+  /** `[key, value]` pairs, each key once. */
+  entries: Array<[string, JsonValue]>;
+  consistency?: Consistency;
+}
+
+/**
+ * The `data` of a failed `mget` or `mset`: each key that failed, in the order given, with where it was in the
+ * call and its own error's code and message. The keys of an `mset` that are not listed were written.
+ */
+export interface MultiKeyFailure {
+  operation: 'mget' | 'mset';
+  /** The keys the call had (each counted once). */
+  keys: number;
+  failedKeys: Array<{ index: number; key: string; code: number; reason: string }>;
+}
 export interface LocateParams {
   key: string;
 }
@@ -184,6 +204,10 @@ export interface PublicMethods {
   pop: [PopParams, JsonValue];
   /** Without `limit` and `cursor`: every live key (`string[]`); with either: one `KeyPage`. */
   list_keys: [ListKeysParams, string[] | KeyPage];
+  /** The keys' values in order, `null` for a key that holds none. */
+  mget: [MgetParams, JsonValue[]];
+  /** Writes every entry; not atomic: a failure names the keys that failed, and the others stay written. */
+  mset: [MsetParams, true];
   list_members: [Record<string, never>, MemberInfo[]];
   locate: [LocateParams, string[]];
   stats: [Record<string, never>, NodeStats];
@@ -204,6 +228,8 @@ export const PARAM_ORDER: { readonly [M in PublicMethod]: readonly (keyof Public
     has: ['key', 'consistency'],
     pop: ['key', 'default', 'consistency'],
     list_keys: ['prefix', 'limit', 'cursor'],
+    mget: ['keys', 'consistency'],
+    mset: ['entries', 'consistency'],
     list_members: [],
     locate: ['key'],
     stats: [],

@@ -63,18 +63,25 @@ export function normalizeParams(method: string, raw: unknown, names: readonly st
 
 export function requireKey(params: Params, limits: Limits): string {
   const key = params.get('key');
+  if (key === undefined) throw new InvalidParamsError('Missing param `key`');
+  return keyParam('key', key, limits);
+}
+
+/** A key: a non-empty string of at most `--max-key-bytes`; `name` is what the errors call it. */
+export function keyParam(name: string, key: unknown, limits: Limits): string {
   if (typeof key !== 'string' || key.length === 0) {
-    throw new InvalidParamsError(
-      key === undefined ? 'Missing param `key`' : 'Expected `key` to be a non-empty string',
-    );
+    throw new InvalidParamsError(`Expected \`${name}\` to be a non-empty string`);
   }
   // A UTF-16 code unit is at most 3 bytes of UTF-8: a short key needs no count.
   if (key.length * 3 <= limits.maxKeyBytes) return key;
   const bytes = Buffer.byteLength(key, 'utf8');
   if (bytes > limits.maxKeyBytes) {
-    throw new TooLargeError(`Key is ${bytes} bytes; the limit is ${limits.maxKeyBytes} (--max-key-bytes)`, {
-      data: { limit: limits.maxKeyBytes, size: bytes },
-    });
+    throw new TooLargeError(
+      `\`${name}\` is ${bytes} bytes; the limit is ${limits.maxKeyBytes} (--max-key-bytes)`,
+      {
+        data: { limit: limits.maxKeyBytes, size: bytes },
+      },
+    );
   }
   return key;
 }
@@ -129,7 +136,7 @@ function nestsDeeperThan(value: unknown, limit: number): boolean {
 }
 
 /** A value as it arrived: JSON already, but bounded in size and depth. `undefined` (a positional hole) is refused. */
-function jsonValue(name: string, value: unknown, limits: Limits): JsonValue {
+export function jsonValue(name: string, value: unknown, limits: Limits): JsonValue {
   if (value === undefined) throw new InvalidParamsError(`Missing param \`${name}\``);
   // A string's JSON is at most 6 bytes a code unit (a \u escape) plus its quotes: most values need no measuring.
   if (typeof value === 'string' && value.length * 6 + 2 <= limits.maxValueBytes) return value;

@@ -1,12 +1,9 @@
-import { ClusterNode, type Coordinator } from '@kvdb/coordinator';
 import {
   compareKeys,
-  InvalidParamsError,
   type KeyPage,
   type KeyVersion,
   MAX_LIST_LIMIT,
   MAX_UNPAGED_KEYS,
-  MemoryStore,
   TooLargeError,
 } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
@@ -14,39 +11,11 @@ import { expect } from 'chai';
 import type { Limits } from '../src/config.js';
 import { listKeys } from '../src/methods/list-keys.js';
 import { peerMethods } from '../src/methods/peer.js';
-import type { MethodContext, MethodDefinition } from '../src/methods/types.js';
-import { normalizeParams } from '../src/params.js';
+import type { MethodContext } from '../src/methods/types.js';
+import { call, refusal, SELF, singleNode } from './utils/method-harness.js';
 
-const SELF = '127.0.0.1:5878';
 const LIMITS: Limits = { maxKeyBytes: 16, maxValueBytes: 1_000, maxBodyBytes: 10_000, maxBatch: 10 };
 const version = { wall: 1, counter: 0, node: SELF };
-
-/** A one-member node in memory, not started: every replica call it makes is to itself, so no transport is needed. */
-function singleNode(): { context: MethodContext; coordinator: Coordinator } {
-  const transport = { call: () => Promise.reject(new Error('a single node calls no peer')) };
-  const node = new ClusterNode(
-    { store: new MemoryStore(), transport },
-    { self: SELF, seeds: [SELF], replicas: 1 },
-  );
-  const { coordinator, peerHandlers: peer } = node;
-  return { coordinator, context: { node, coordinator, peer, limits: LIMITS, onLeft: () => {} } };
-}
-
-/** Calls a method as the server does: raw params normalised by name, then validated by the method. */
-async function call(method: MethodDefinition, raw: unknown, context: MethodContext): Promise<unknown> {
-  return method.call(normalizeParams(method.name, raw, method.params), context);
-}
-
-async function refusal(promise: Promise<unknown>): Promise<InvalidParamsError> {
-  try {
-    const value = await promise;
-    expect.fail(`expected -32602, got ${JSON.stringify(value)}`);
-  } catch (error) {
-    expect(error).to.be.instanceOf(InvalidParamsError);
-    expect((error as InvalidParamsError).code).to.equal(-32602);
-    return error as InvalidParamsError;
-  }
-}
 
 const peerKeys = defined(
   peerMethods.find((method) => method.name === 'peer.keys'),
@@ -58,7 +27,7 @@ describe('list_keys params and results', () => {
   const keys = ['a:1', 'a:2', 'a:3', 'b:1', 'b:2', 'c', '\ue000', '\u{1f600}'];
 
   before(async () => {
-    const node = singleNode();
+    const node = singleNode(LIMITS);
     context = node.context;
     for (const key of [...keys, 'gone']) await node.coordinator.set(key, key);
     await node.coordinator.pop('gone');
@@ -154,7 +123,7 @@ describe('list_keys beyond MAX_UNPAGED_KEYS', function () {
   this.timeout(30_000);
 
   it('refuses the unpaged form with TooLargeError telling to page, and still serves pages', async () => {
-    const { coordinator, context } = singleNode();
+    const { coordinator, context } = singleNode(LIMITS);
     const name = (i: number) => `k${String(i).padStart(6, '0')}`;
     for (let i = 0; i <= MAX_UNPAGED_KEYS; i++)
       await coordinator.replica.merge(name(i), { value: i, version });
@@ -184,7 +153,7 @@ describe('peer.keys params', () => {
   let context: MethodContext;
 
   before(async () => {
-    const node = singleNode();
+    const node = singleNode(LIMITS);
     context = node.context;
     for (const key of ['b', 'a', '\u{10000}', '\ue000', 'ab']) await node.coordinator.set(key, 1);
     await node.coordinator.pop('ab');
@@ -231,7 +200,7 @@ describe('peer.range and peer.get_many params', () => {
   const keys = ['a', 'b', 'c', 'd', 'e'];
 
   before(async () => {
-    const node = singleNode();
+    const node = singleNode(LIMITS);
     context = node.context;
     for (const key of keys) await node.coordinator.set(key, key.repeat(100));
     const digests = context.node.replica.digests;

@@ -15,6 +15,8 @@ export type CallCommand =
   | { kind: 'call'; method: 'set'; params: { key: string; value: JsonValue } }
   | { kind: 'call'; method: 'has' | 'locate'; params: { key: string } }
   | { kind: 'call'; method: 'list_keys'; params: { prefix?: string; limit?: number; cursor?: string } }
+  | { kind: 'call'; method: 'mget'; params: { keys: string[] } }
+  | { kind: 'call'; method: 'mset'; params: { entries: Array<[string, JsonValue]> } }
   | { kind: 'call'; method: 'ping' | 'list_members' | 'stats'; params: Record<string, never> }
   | { kind: 'call'; method: 'leave'; params: { address?: string } }
   | { kind: 'call'; method: 'set_replicas'; params: { replicas: number } };
@@ -32,6 +34,8 @@ export type CommandName =
   | 'has'
   | 'pop'
   | 'list_keys'
+  | 'mget'
+  | 'mset'
   | 'list_members'
   | 'locate'
   | 'stats'
@@ -45,7 +49,7 @@ export type CommandName =
 export interface CommandSpec {
   name: CommandName;
   aliases: readonly string[];
-  /** Argument synopsis, `[X]` for optional ones. */
+  /** Argument synopsis, `[X]` for optional ones, `[X…]` for any number more. */
   args: string;
   summary: string;
   minArgs: number;
@@ -54,8 +58,10 @@ export interface CommandSpec {
 
 const spec = (name: CommandName, args: string, summary: string, aliases: string[] = []): CommandSpec => {
   const words = args === '' ? [] : args.split(' ');
-  const minArgs = words.filter((word) => !word.startsWith('[')).length;
-  return { name, aliases, args, summary, minArgs, maxArgs: words.length };
+  const optional = words.findIndex((word) => word.startsWith('['));
+  const minArgs = optional === -1 ? words.length : optional;
+  const maxArgs = args.includes('…') ? Number.POSITIVE_INFINITY : words.length;
+  return { name, aliases, args, summary, minArgs, maxArgs };
 };
 
 /** Every shell command, in the order `help` lists them. */
@@ -68,6 +74,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     'list_keys',
     '[PREFIX [LIMIT [CURSOR]]]',
     'List every key (that starts with PREFIX), sorted; with LIMIT, one page of keys and the cursor to go on from ("" is no PREFIX)',
+  ),
+  spec('mget', 'KEY [KEY…]', 'Print the values of the KEYs in order (null for a key with none)'),
+  spec(
+    'mset',
+    'KEY VALUE [KEY VALUE…]',
+    'Store each VALUE under the KEY before it, each KEY once; not atomic: a failure names the keys not stored',
   ),
   spec('list_members', '', 'List the cluster members and their status'),
   spec('locate', 'KEY', 'List the replicas that hold KEY, primary first'),
@@ -197,6 +209,10 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
       return { kind: 'call', method: command.name, params: { key } };
     case 'list_keys':
       return { kind: 'call', method: 'list_keys', params: listKeysParams(command, args) };
+    case 'mget':
+      return { kind: 'call', method: 'mget', params: { keys: args.map((arg) => arg.text) } };
+    case 'mset':
+      return { kind: 'call', method: 'mset', params: { entries: pairs(command, args) } };
     case 'ping':
     case 'list_members':
     case 'stats':
@@ -257,6 +273,16 @@ function listKeysParams(
   }
   if (cursor !== undefined && cursor.text !== '') params.cursor = cursor.text;
   return params;
+}
+
+/** `KEY VALUE [KEY VALUE…]` as `[key, value]` pairs, each value read as `set` reads its VALUE. */
+function pairs(command: CommandSpec, args: readonly Token[]): Array<[string, JsonValue]> {
+  if (args.length % 2 !== 0) throw new UsageError(`every KEY needs a VALUE; usage: ${usage(command)}`);
+  const entries: Array<[string, JsonValue]> = [];
+  for (let i = 0; i < args.length; i += 2) {
+    entries.push([args[i]?.text ?? '', parseValue(args[i + 1] as Token)]);
+  }
+  return entries;
 }
 
 /** A whole number from 1 up, or a `UsageError` with the command's usage. */

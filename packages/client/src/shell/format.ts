@@ -13,7 +13,10 @@ export function formatValue(value: unknown): string {
 export function formatResult(method: PublicMethod, result: unknown): string {
   switch (method) {
     case 'set':
+    case 'mset':
       return result === true ? 'OK' : formatValue(result);
+    case 'mget':
+      return Array.isArray(result) ? numbered(result.map(formatValue)) : formatValue(result);
     case 'ping':
       return typeof result === 'string' ? result : formatValue(result);
     case 'list_keys':
@@ -123,7 +126,8 @@ export function formatDuration(ms: number): string {
 }
 
 /**
- * One `(error) …` line (more for a quorum failure, which also says what was required and which replicas failed).
+ * One `(error) …` line (more for a quorum failure, which also says what was required and which replicas failed,
+ * and for a failed `mget` or `mset`, which lists the keys that failed).
  * Usage errors (bad arguments, unknown command) are shown without a class name: they are the shell talking.
  */
 export function formatError(error: unknown): string {
@@ -131,6 +135,8 @@ export function formatError(error: unknown): string {
   if (!(error instanceof Error)) return `(error) ${String(error)}`;
   const head = `(error) ${error.name}: ${error.message}`;
   const data = (error as { data?: unknown }).data;
+  if (isRecord(data) && Array.isArray(data.failedKeys))
+    return [head, ...failedKeys(data.failedKeys)].join('\n');
   if (error.name !== 'QuorumNotReachedError' || !isRecord(data)) return head;
   return [head, ...quorumDetail(data)].join('\n');
 }
@@ -149,6 +155,19 @@ function quorumDetail(data: Record<string, unknown>): string[] {
     for (const [replica, reason] of rows) lines.push(`  ${replica.padEnd(width)}  failed: ${reason}`);
   }
   return lines;
+}
+
+/** Most failed keys of an `mget` or `mset` listed one a line; the rest are counted. */
+const MAX_FAILED_KEYS_SHOWN = 10;
+
+function failedKeys(failed: readonly unknown[]): string[] {
+  const rows = failed
+    .slice(0, MAX_FAILED_KEYS_SHOWN)
+    .map((f) => (isRecord(f) ? [formatValue(f.key), String(f.reason)] : [formatValue(f), '?']));
+  const width = Math.max(0, ...rows.map(([key]) => key?.length ?? 0));
+  const lines = rows.map(([key = '', reason]) => `  ${key.padEnd(width)}  failed: ${reason}`);
+  const more = failed.length - MAX_FAILED_KEYS_SHOWN;
+  return more > 0 ? [...lines, `  … and ${more} more`] : lines;
 }
 
 function numbered(lines: readonly string[]): string {

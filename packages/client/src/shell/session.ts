@@ -19,6 +19,8 @@ export type ShellClient = Pick<
   | 'set'
   | 'has'
   | 'pop'
+  | 'mget'
+  | 'mset'
   | 'listKeys'
   | 'listKeysPage'
   | 'listMembers'
@@ -118,6 +120,10 @@ export class ShellSession {
         return this.client.set(command.params.key, command.params.value, options);
       case 'has':
         return this.client.has(command.params.key, options);
+      case 'mget':
+        return this.client.mget(command.params.keys, options);
+      case 'mset':
+        return this.client.mset(command.params.entries, options);
       case 'locate':
         return this.client.locate(command.params.key);
       case 'ping':

@@ -5,6 +5,8 @@ import { leave } from './leave.js';
 import { listKeys } from './list-keys.js';
 import { listMembers } from './list-members.js';
 import { locate } from './locate.js';
+import { mget } from './mget.js';
+import { mset } from './mset.js';
 import { peerMethods } from './peer.js';
 import { ping } from './ping.js';
 import { pop } from './pop.js';
@@ -24,6 +26,8 @@ export const METHODS: readonly MethodDefinition[] = [
   pop,
   cas,
   listKeys,
+  mget,
+  mset,
   listMembers,
   locate,
   stats,
