@@ -277,8 +277,8 @@ describe('parseCommand', () => {
       ['exit now', 'usage: exit'],
       ['quit now', 'usage: exit'],
       ['help get set', 'usage: help [COMMAND]'],
-      ['consistency one two', 'usage: consistency [one|quorum|all]'],
-      ['consistency two', 'usage: consistency [one|quorum|all]'],
+      ['consistency one two', 'usage: consistency [one|quorum|all|serial]'],
+      ['consistency two', 'usage: consistency [one|quorum|all|serial]'],
     ];
     for (const [line, message] of cases) expect(usageError(line), line).to.equal(message);
   });
@@ -307,7 +307,7 @@ describe('help', () => {
       expect(HELP).to.include(command.summary);
     }
     expect(HELP).to.include('get KEY [DEFAULT]');
-    expect(HELP).to.include('consistency [one|quorum|all]');
+    expect(HELP).to.include('consistency [one|quorum|all|serial]');
     expect(HELP).to.include('quit');
   });
 

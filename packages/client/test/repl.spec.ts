@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { stripVTControlCharacters } from 'node:util';
 import {
+  type CasResult,
   type Consistency,
   compareKeys,
   type JsonValue,
@@ -49,6 +50,17 @@ class FakeClient implements ShellClient {
     return this.op('set', [key, value, options], () => {
       this.data.set(key, value);
       return true as const;
+    });
+  }
+
+  cas(key: string, value: JsonValue, options: { expected?: JsonValue } = {}): Promise<CasResult> {
+    return this.op('cas', [key, value, options], () => {
+      const exists = this.data.has(key);
+      const held = this.data.get(key) ?? null;
+      const swapped =
+        'expected' in options ? exists && JSON.stringify(held) === JSON.stringify(options.expected) : !exists;
+      if (swapped) this.data.set(key, value);
+      return { swapped, exists, current: this.data.get(key) ?? null };
     });
   }
 
@@ -344,9 +356,14 @@ describe('runShell', () => {
     ]);
   });
 
+  it('runs cas with and without EXPECTED, printing whether it swapped and the value after', async () => {
+    const { output } = await run('cas n 1\ncas n 2\ncas n 2 1\ncas n 3 {"x":1}\n');
+    expect(output).to.equal('swapped: 1\nnot swapped: 1\nswapped: 2\nnot swapped: 2\n');
+  });
+
   it('keeps the level when a consistency command is refused', async () => {
     const { output, client } = await run('consistency one\nconsistency most\nget a\n');
-    expect(output).to.include('(error) usage: consistency [one|quorum|all]');
+    expect(output).to.include('(error) usage: consistency [one|quorum|all|serial]');
     expect(consistencyOf(client.calls[0])).to.equal('one');
   });
 

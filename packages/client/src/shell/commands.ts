@@ -13,6 +13,7 @@ export interface Token {
 export type CallCommand =
   | { kind: 'call'; method: 'get' | 'pop'; params: { key: string; default?: JsonValue } }
   | { kind: 'call'; method: 'set'; params: { key: string; value: JsonValue } }
+  | { kind: 'call'; method: 'cas'; params: { key: string; value: JsonValue; expected?: JsonValue } }
   | { kind: 'call'; method: 'has' | 'locate'; params: { key: string } }
   | { kind: 'call'; method: 'list_keys'; params: { prefix?: string; limit?: number; cursor?: string } }
   | { kind: 'call'; method: 'mget'; params: { keys: string[] } }
@@ -31,6 +32,7 @@ export type ShellCommand =
 export type CommandName =
   | 'get'
   | 'set'
+  | 'cas'
   | 'has'
   | 'pop'
   | 'list_keys'
@@ -68,6 +70,11 @@ const spec = (name: CommandName, args: string, summary: string, aliases: string[
 export const COMMANDS: readonly CommandSpec[] = [
   spec('get', 'KEY [DEFAULT]', "Print KEY's value, or DEFAULT (else null) when it has none"),
   spec('set', 'KEY VALUE', 'Store VALUE under KEY'),
+  spec(
+    'cas',
+    'KEY VALUE [EXPECTED]',
+    "Store VALUE if KEY's value equals EXPECTED, or, without EXPECTED, if KEY has none (a serial operation); print whether it did and the value after",
+  ),
   spec('has', 'KEY', 'Print whether KEY has a value'),
   spec('pop', 'KEY [DEFAULT]', 'Remove KEY and print the value it held, or DEFAULT (else null)'),
   spec(
@@ -95,7 +102,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     "Change the cluster's replication factor to N; answers once the new replicas hold their data (stats shows a change under way)",
   ),
   spec('ping', '', 'Check that the node answers'),
-  spec('consistency', '[one|quorum|all]', 'Set the level get, set, has and pop use, or print it'),
+  spec(
+    'consistency',
+    '[one|quorum|all|serial]',
+    'Set the level get, set, has, pop, mget and mset use, or print it (serial: linearizable per key)',
+  ),
   spec('help', '[COMMAND]', 'List the commands, or describe one'),
   spec('exit', '', 'Leave the shell; Ctrl-D does too', ['quit']),
 ];
@@ -204,6 +215,15 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
       };
     case 'set':
       return { kind: 'call', method: 'set', params: { key, value: value as JsonValue } };
+    case 'cas': {
+      const expected = args[2] === undefined ? undefined : parseValue(args[2]);
+      const params = { key, value: value as JsonValue };
+      return {
+        kind: 'call',
+        method: 'cas',
+        params: expected === undefined ? params : { ...params, expected },
+      };
+    }
     case 'has':
     case 'locate':
       return { kind: 'call', method: command.name, params: { key } };

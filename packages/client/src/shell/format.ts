@@ -15,6 +15,9 @@ export function formatResult(method: PublicMethod, result: unknown): string {
     case 'set':
     case 'mset':
       return result === true ? 'OK' : formatValue(result);
+    case 'cas':
+      if (!isRecord(result)) return formatValue(result);
+      return `${result.swapped === true ? 'swapped' : 'not swapped'}: ${formatValue(result.current)}`;
     case 'mget':
       return Array.isArray(result) ? numbered(result.map(formatValue)) : formatValue(result);
     case 'ping':

@@ -17,6 +17,7 @@ export type ShellClient = Pick<
   | 'ping'
   | 'get'
   | 'set'
+  | 'cas'
   | 'has'
   | 'pop'
   | 'mget'
@@ -118,6 +119,11 @@ export class ShellSession {
         return this.client.pop(command.params.key, command.params.default, options);
       case 'set':
         return this.client.set(command.params.key, command.params.value, options);
+      case 'cas': {
+        const { key, value } = command.params;
+        const expected = 'expected' in command.params ? { expected: command.params.expected } : {};
+        return this.client.cas(key, value, expected);
+      }
       case 'has':
         return this.client.has(command.params.key, options);
       case 'mget':
