@@ -5,6 +5,7 @@ import {
   InvalidParamsError,
   type LeaveResult,
   type MemberAddress,
+  type PaxosLog,
   type PeerMethod,
   type PeerParams,
   type PeerResult,
@@ -45,12 +46,14 @@ export interface ClusterNodeComponents {
   logger?: Logger;
   /** Randomness for gossip targets and read fan-out; seed it to replay a test. @default Math.random */
   random?: () => number;
-  /** Keeps hints durably (the disk store provides one); without it hints live in memory. */
+  /**
+   * Keep across restarts hints, the cluster's replication setting, a range fetch's progress, and serial rounds'
+   * promises (the disk store provides each); without them, each lives in memory only.
+   */
   hintLog?: HintLog;
-  /** Keeps the cluster's replication setting across restarts (the disk store provides one). */
   replicationLog?: ReplicationLog;
-  /** Keeps a range fetch's progress across restarts (the disk store provides one). */
   fillLog?: FillLog;
+  paxosLog?: PaxosLog;
 }
 
 export interface ClusterNodeInit extends CoordinatorInit {
@@ -140,12 +143,8 @@ export class ClusterNode implements PeerHandler {
     );
     const membership = this.membership;
     this.adoptReplication(components.replicationLog, init, founding);
-    this.replica = new LocalReplica({
-      store: components.store,
-      ring: membership.ring,
-      self: init.self,
-      clock,
-    });
+    // The store, and the disk's log of serial rounds' promises when there is one.
+    this.replica = new LocalReplica({ ...components, ring: membership.ring, self: init.self, clock });
     this.hints = new HintedHandoff(
       { membership, transport, clock, logger, hintLog: components.hintLog, throttle },
       {

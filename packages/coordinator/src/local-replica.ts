@@ -8,6 +8,7 @@ import {
   MAX_LIST_LIMIT,
   type MemberAddress,
   type MergeResult,
+  type PaxosLog,
   type PeerMethod,
   type PeerParams,
   type PeerResult,
@@ -19,7 +20,7 @@ import {
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
 import type { DigestIndex } from './digest-index.js';
-import { PaxosAcceptor, type PaxosLog } from './paxos-acceptor.js';
+import { PaxosAcceptor } from './paxos-acceptor.js';
 import { type Answer, dispatchPeer, type PeerHandler, type PeerHandlers } from './peer-transport.js';
 import { ReplicaDigests, scanPages } from './replica-digests.js';
 import { allSettledOrThrow } from './runs-under-way.js';

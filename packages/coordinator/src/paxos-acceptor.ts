@@ -1,36 +1,16 @@
 import {
-  type CommitNote,
   compareVersions,
   type KVRecord,
+  type PaxosLog,
+  type PaxosState,
   type PrepareParams,
   type PrepareReply,
-  type Proposal,
   type ProposalParams,
   type ProposeReply,
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
 import { PAXOS_STATE_TTL_MS } from './defaults.js';
-
-/** What an acceptor remembers of one key's serial rounds. */
-export interface PaxosState {
-  /** The highest ballot promised: no proposal under a lower one is accepted. */
-  promised?: Version;
-  /** The proposal accepted last, until a commit at least as high makes it history. */
-  accepted?: Proposal;
-  /** The latest proposal committed here. */
-  committed?: CommitNote;
-}
-
-/**
- * Where a durable node keeps its acceptors' states, so that a promise or an acceptance survives a restart: an
- * acceptor that forgot one could let two proposals be chosen.
- */
-export interface PaxosLog {
-  loadPaxos(): Iterable<[string, PaxosState]>;
-  /** Stores the key's state (or forgets it, given undefined); resolves once it is committed. */
-  savePaxos(key: string, state: PaxosState | undefined): Promise<void>;
-}
 
 export interface PaxosAcceptorComponents {
   /** The replica's record of a key, and how a committed record is applied to it (with its digests and clock). */

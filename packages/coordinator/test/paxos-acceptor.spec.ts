@@ -1,8 +1,8 @@
-import type { KVRecord, Version } from '@kvdb/core';
+import type { KVRecord, PaxosLog, PaxosState, Version } from '@kvdb/core';
 import { expect } from 'chai';
 import type { Clock } from '../src/clock.js';
 import { PAXOS_STATE_TTL_MS } from '../src/defaults.js';
-import { PaxosAcceptor, type PaxosLog, type PaxosState } from '../src/paxos-acceptor.js';
+import { PaxosAcceptor } from '../src/paxos-acceptor.js';
 
 const NOW = 1_000_000_000;
 const ballot = (wall: number, node = 'p'): Version => ({ wall, counter: 0, node });

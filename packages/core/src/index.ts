@@ -26,6 +26,8 @@ export {
   type HintLog,
   isFillProgress,
   type MergeResult,
+  type PaxosLog,
+  type PaxosState,
   type ScanOptions,
   type Store,
   type StoreCounts,

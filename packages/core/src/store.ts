@@ -1,6 +1,6 @@
 import { UnavailableError } from './errors.js';
 import type { MemberAddress } from './member.js';
-import type { KeyVersion } from './protocol.js';
+import type { CommitNote, KeyVersion, Proposal } from './protocol.js';
 import type { KVRecord, RecordHead } from './record.js';
 import type { Version } from './version.js';
 
@@ -157,6 +157,26 @@ export function isFillProgress(input: unknown): input is FillProgress {
         isText(entry[2]),
     )
   );
+}
+
+/** What an acceptor of serial rounds remembers of one key (see `PaxosAcceptor` in @kvdb/coordinator). */
+export interface PaxosState {
+  /** The highest ballot promised: no proposal under a lower one is accepted. */
+  promised?: Version;
+  /** The proposal accepted last, until a commit at least as high makes it history. */
+  accepted?: Proposal;
+  /** The latest proposal committed here. */
+  committed?: CommitNote;
+}
+
+/**
+ * Where a durable node keeps its acceptors' states, so that a promise or an acceptance survives a restart: an
+ * acceptor that forgot one could let two proposals be chosen. The disk store provides one.
+ */
+export interface PaxosLog {
+  loadPaxos(): Iterable<[string, PaxosState]>;
+  /** Stores the key's state (or forgets it, given undefined); resolves once it is committed. */
+  savePaxos(key: string, state: PaxosState | undefined): Promise<void>;
 }
 
 /** What a closed store answers with: the node is stopping, so the caller should try another replica. */

@@ -13,6 +13,7 @@ import {
   cryptoHasher,
   type FillLog,
   MemoryStore,
+  type PaxosLog,
   type ReplicationLog,
   type Store,
   type Version,
@@ -48,6 +49,11 @@ export interface NodeComponents {
    * restarted node fetches its ranges from the start
    */
   fillLog?: FillLog;
+  /**
+   * Keeps serial rounds' promises across restarts. @default the `DiskStore` that `KVNode.start` opens, else a
+   * node restarted in memory has forgotten its promises (see the README on serial operations)
+   */
+  paxosLog?: PaxosLog;
   /** @default a `StreamPeerTransport` */
   transport?: PeerTransport;
   /** @default one line per event on stderr, at `logLevel` */
@@ -103,6 +109,7 @@ export class KVNode {
         hintLog: components.hintLog,
         replicationLog: components.replicationLog,
         fillLog: components.fillLog,
+        paxosLog: components.paxosLog,
       },
       {
         self: advertise,
@@ -167,6 +174,7 @@ export class KVNode {
         hintLog: components.hintLog ?? disk,
         replicationLog: components.replicationLog ?? disk,
         fillLog: components.fillLog ?? disk,
+        paxosLog: components.paxosLog ?? disk,
       });
       const { records, hints, ms } = disk.loaded;
       node.storage = `data in ${disk.dir} (${records} records and ${hints} hints loaded in ${(ms / 1_000).toFixed(1)} s)`;

@@ -12,6 +12,8 @@ import {
   type KVRecord,
   MemoryStore,
   type MergeResult,
+  type PaxosLog,
+  type PaxosState,
   type RecordHead,
   type ReplicationLog,
   type ReplicationSetting,
@@ -23,13 +25,9 @@ import {
   type Version,
 } from '@kvdb/core';
 import { ClassicLevel } from 'classic-level';
+import { Commit, type Operation } from './commit.js';
 import { DEFAULT_FSYNC_INTERVAL_MS } from './constants.js';
-
-/** Who wrote a data dir: a node refuses a dir written by another cluster or under another address. */
-export interface DataDirIdentity {
-  cluster: string;
-  address: string;
-}
+import { checkIdentity, type DataDirIdentity, FORMAT } from './data-dir.js';
 
 export interface DiskStoreOptions {
   /**
@@ -42,14 +40,16 @@ export interface DiskStoreOptions {
   fsyncIntervalMs?: number;
 }
 
-/** The data format this version writes. Format 1 was an LMDB environment (`data.mdb`), of earlier builds. */
-const FORMAT = 2;
-
-/** Key prefixes: records, hints (`member NUL key`), and the dir's identity. '0' is the character after '/'. */
+/**
+ * Key prefixes: records, hints (`member NUL key`), serial rounds' states, and the dir's identity. '0' is the
+ * character after '/'.
+ */
 const RECORDS = 'r/';
 const RECORDS_END = 'r0';
 const HINTS = 'h/';
 const HINTS_END = 'h0';
+const PAXOS = 'p/';
+const PAXOS_END = 'p0';
 const IDENTITY = 'meta/identity';
 /** The cluster's replication setting as this node last agreed to it (see `ReplicationLog`). */
 const REPLICATION = 'meta/replication';
@@ -60,27 +60,6 @@ const FLUSHED = 'meta/flushed';
 
 /** Records read a step at a time when a store opens. */
 const LOAD_STEP = 1_000;
-
-type Operation = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
-
-/** Writes committed together: one LevelDB write batch, and one promise for all of them. */
-class Commit {
-  readonly operations: Operation[] = [];
-  /** Record keys whose newest write is (or was, until a later commit took it) in this one. */
-  readonly keys: string[] = [];
-  readonly done: Promise<void>;
-  resolve!: () => void;
-  reject!: (error: Error) => void;
-
-  constructor() {
-    this.done = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    // A commit that fails is reported to each of its writers; this keeps it from also counting as unhandled.
-    this.done.catch(() => {});
-  }
-}
 
 /**
  * The durable store: every record and tombstone in memory (a `MemoryStore`, which answers reads, scans and the
@@ -98,7 +77,7 @@ class Commit {
  * If LevelDB fails a commit (a full or failing disk), memory holds writes the disk does not: the store stops,
  * and every later call fails with the cause, rather than answer with records it may not have kept.
  */
-export class DiskStore implements Store, HintLog, ReplicationLog, FillLog {
+export class DiskStore implements Store, HintLog, ReplicationLog, FillLog, PaxosLog {
   private readonly db: ClassicLevel<string, string>;
   private readonly fsyncIntervalMs: number;
   /** When commits since the last fsync exist, the timer of the flush that will cover them. */
@@ -108,6 +87,8 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog {
   private readonly memory = new MemoryStore();
   /** Hints for other replicas, keyed by `hintId`. */
   private readonly hints = new Map<string, KVRecord>();
+  /** The acceptor's state of each key with serial rounds: the PaxosLog. */
+  private readonly paxos = new Map<string, PaxosState>();
   private replication: ReplicationSetting | undefined;
   private fill: FillProgress | undefined;
   /** The commit taking writes, not yet started. */
@@ -231,6 +212,23 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog {
     await this.write({ type: 'del', key: HINTS + id });
   }
 
+  /** Serial rounds' states, read when the store opened: the PaxosLog. */
+  loadPaxos(): Iterable<[string, PaxosState]> {
+    return this.paxos.entries();
+  }
+
+  /** Stores a key's serial state (or forgets it), committed with the writes around it. */
+  async savePaxos(key: string, state: PaxosState | undefined): Promise<void> {
+    this.checkOpen();
+    if (state === undefined) this.paxos.delete(key);
+    else this.paxos.set(key, state);
+    await this.write(
+      state === undefined
+        ? { type: 'del', key: PAXOS + key }
+        : { type: 'put', key: PAXOS + key, value: JSON.stringify(state) },
+    );
+  }
+
   /** The replication setting stored last, read when the store opened. */
   loadReplication(): ReplicationSetting | undefined {
     return this.replication;
@@ -274,12 +272,17 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog {
     return this.closing;
   }
 
-  /** Reads the records and hints on disk into memory: once, when the store opens. */
+  /** Reads the records, hints and serial states on disk into memory: once, when the store opens. */
   private async readDisk(): Promise<void> {
     const start = performance.now();
     for (const [from, to, take] of [
-      [RECORDS, RECORDS_END, (key: string, record: KVRecord) => this.memory.mergeSync(key, record)],
-      [HINTS, HINTS_END, (id: string, record: KVRecord) => this.hints.set(id, record)],
+      [
+        RECORDS,
+        RECORDS_END,
+        (key: string, record: unknown) => this.memory.mergeSync(key, record as KVRecord),
+      ],
+      [HINTS, HINTS_END, (id: string, record: unknown) => this.hints.set(id, record as KVRecord)],
+      [PAXOS, PAXOS_END, (key: string, state: unknown) => this.paxos.set(key, state as PaxosState)],
     ] as const) {
       const iterator = this.db.iterator({ gte: from, lt: to });
       try {
@@ -377,23 +380,3 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog {
 
 /** A hint's key in `hints` and (after `HINTS`) on disk: `member NUL key`, split again by `load`. */
 const hintId = (member: string, key: string): string => `${member}\0${key}`;
-
-function checkIdentity(
-  dir: string,
-  found: DataDirIdentity & { format: number },
-  identity: DataDirIdentity,
-): void {
-  if (found.format !== FORMAT) {
-    throw new DataDirError(`${dir} holds data format ${found.format}; this kvdb reads format ${FORMAT}`);
-  }
-  if (found.cluster !== identity.cluster) {
-    throw new DataDirError(
-      `${dir} belongs to cluster "${found.cluster}", not "${identity.cluster}" (--cluster-name); refusing to mix their data`,
-    );
-  }
-  if (found.address !== identity.address) {
-    throw new DataDirError(
-      `${dir} was written by the node at ${found.address}, not ${identity.address}; start that node with it, or use an empty --data-dir`,
-    );
-  }
-}

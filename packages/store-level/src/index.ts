@@ -13,4 +13,5 @@
  * ```
  */
 export { DEFAULT_FSYNC_INTERVAL_MS } from './constants.js';
-export { type DataDirIdentity, DiskStore, type DiskStoreOptions } from './disk-store.js';
+export type { DataDirIdentity } from './data-dir.js';
+export { DiskStore, type DiskStoreOptions } from './disk-store.js';

@@ -145,6 +145,30 @@ describe('DiskStore on disk', () => {
     }
   });
 
+  it("keeps serial rounds' states across close and reopen, and forgets one it is told to", async () => {
+    const dir = freshDir();
+    const first = await DiskStore.open(dir, identity);
+    expect([...first.loadPaxos()]).to.deep.equal([]);
+    const ballot = { wall: 5, counter: 1, node: '10.0.0.1:5878' };
+    const kept = {
+      promised: ballot,
+      accepted: { ballot, record: { value: 'v', version: ballot }, basis: null },
+    };
+    await first.savePaxos('k', { promised: ballot });
+    await first.savePaxos('k', kept);
+    await first.savePaxos('gone', { promised: ballot });
+    await first.savePaxos('gone', undefined);
+    await first.close();
+
+    const second = await DiskStore.open(dir, identity);
+    try {
+      expect([...second.loadPaxos()]).to.deep.equal([['k', kept]]);
+      expect(await second.counts(), 'no record among them').to.deep.equal({ live: 0, tombstones: 0 });
+    } finally {
+      await second.close();
+    }
+  });
+
   it('keeps the last replication setting stored across close and reopen, and has none at first', async () => {
     const dir = freshDir();
     const first = await DiskStore.open(dir, identity);
