@@ -44,3 +44,9 @@ export const MAX_LIST_LIMIT = 10_000;
  * must be paged.
  */
 export const MAX_UNPAGED_KEYS = 100_000;
+
+/**
+ * Longest time to live a write may take, in seconds: 10 years of 365 days. A longer one is more likely a unit
+ * mistake (ms for seconds) than a wish; a key meant to outlive it is written without one.
+ */
+export const MAX_TTL_SECONDS = 315_360_000;

@@ -29,6 +29,18 @@ export interface PopParams {
   default?: JsonValue;
   consistency?: Consistency;
 }
+export interface TtlParams {
+  key: string;
+  consistency?: Consistency;
+}
+
+/** What `ttl` answers: whether the key holds a value, and the seconds (ms precision) until it expires, or `null`. */
+export interface TtlResult {
+  exists: boolean;
+  /** Seconds left, above 0; `null` when the value does not expire, or the key holds none. */
+  ttl: number | null;
+}
+
 export interface LocateParams {
   key: string;
 }
@@ -75,7 +87,7 @@ export interface LeaveResult {
 
 export interface NodeStats {
   address: string;
-  /** Live keys stored on this node (as one of their replicas). */
+  /** Live keys stored on this node (as one of their replicas), expired ones included until they are collected. */
   keys: number;
   tombstones: number;
   /** Writes held for replicas that missed them (hinted handoff). */
