@@ -4,11 +4,12 @@ import {
   compareVersions,
   DEFAULT_REPLICAS,
   DEFAULT_REQUEST_TIMEOUT_MS,
-  isTombstone,
+  isLive,
   type JsonValue,
   type KeyPage,
   KVDB_VERSION,
   type KVRecord,
+  liveRecord,
   MAX_LIST_LIMIT,
   type MemberAddress,
   type MemberInfo,
@@ -17,18 +18,15 @@ import {
   type PeerParams,
   type PeerResult,
   requireFactor,
+  type TtlResult,
+  timeToLive,
+  ttlMs,
   UnavailableError,
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
 import { DEFAULT_READ_REPAIR_CHANCE, FAILURE_GRACE_MS, MAX_RESTAMPS, READ_HEDGE_MS } from './defaults.js';
-import {
-  type OwnAnswer,
-  ParallelExecutor,
-  type QuorumOptions,
-  type QuorumOutcome,
-  quorumFailure,
-} from './executor.js';
+import { ParallelExecutor, type QuorumOptions, type QuorumOutcome, quorumFailure } from './executor.js';
 import type { HintedHandoff } from './hinted-handoff.js';
 import { collectKeys } from './key-listing.js';
 import type { DataMethod, LocalReplica } from './local-replica.js';
@@ -41,6 +39,7 @@ import type {
   DefaultOptions,
   ListAllKeysOptions,
   ListKeysOptions,
+  SetOptions,
 } from './request-options.js';
 import { type AskEach, listPage } from './ring-listing.js';
 import { RunsUnderWay } from './runs-under-way.js';
@@ -172,23 +171,29 @@ export class Coordinator {
 
   async get(key: string, options: DefaultOptions = {}): Promise<JsonValue> {
     const record = await this.read('get', key, options.consistency);
-    return record === undefined || isTombstone(record) ? (options.default ?? null) : record.value;
+    return isLive(record, this.clock.now()) ? record.value : (options.default ?? null);
   }
 
   async has(key: string, options: ConsistencyOptions = {}): Promise<boolean> {
-    const record = await this.read('has', key, options.consistency);
-    return record !== undefined && !isTombstone(record);
+    return isLive(await this.read('has', key, options.consistency), this.clock.now());
   }
 
-  async set(key: string, value: JsonValue, options: ConsistencyOptions = {}): Promise<true> {
-    await this.write('set', key, (version) => ({ value, version }), options.consistency);
+  /** Stores the value; with `ttl`, it expires that many seconds after its version's wall time. */
+  async set(key: string, value: JsonValue, options: SetOptions = {}): Promise<true> {
+    const lifetime = ttlMs(options.ttl);
+    await this.write('set', key, (version) => liveRecord(value, version, lifetime), options.consistency);
     return true;
+  }
+
+  /** Whether the key holds a value, and the seconds left until it expires (`null`: it does not). */
+  async ttl(key: string, options: ConsistencyOptions = {}): Promise<TtlResult> {
+    return timeToLive(await this.read('ttl', key, options.consistency), this.clock.now());
   }
 
   /** Removes the key and returns the value it held (or the default). Writes a tombstone only if there was a value. */
   async pop(key: string, options: DefaultOptions = {}): Promise<JsonValue> {
     const current = await this.read('pop', key, options.consistency);
-    if (current === undefined || isTombstone(current)) return options.default ?? null;
+    if (!isLive(current, this.clock.now())) return options.default ?? null;
     await this.write('pop', key, (version) => ({ deleted: true, version }), options.consistency);
     return current.value;
   }
@@ -265,7 +270,7 @@ export class Coordinator {
       graceMs: options.graceMs,
       fanout: options.fanout,
       hedgeMs: options.hedgeMs,
-      own: replicas.includes(this.self) ? this.ownAnswer(method, params) : undefined,
+      own: replicas.includes(this.self) ? this.replica.ownAnswer(method, params) : undefined,
     });
   }
 
@@ -280,21 +285,10 @@ export class Coordinator {
         required: members.length,
         timeoutMs: this.timeoutMs,
         waitForAll: true,
-        own: own === undefined ? undefined : this.ownAnswer(method, own),
+        own: own === undefined ? undefined : this.replica.ownAnswer(method, own),
       },
     );
   };
-
-  /** This node's replica's answer to a call, begun now: settled when it answered at once. */
-  private ownAnswer<M extends DataMethod>(method: M, params: PeerParams<M>): OwnAnswer<PeerResult<M>> {
-    try {
-      const answer = this.replica.answer(method, params);
-      if (answer instanceof Promise) return { target: this.self, pending: answer };
-      return { target: this.self, ok: true, value: answer };
-    } catch (error) {
-      return { target: this.self, ok: false, error };
-    }
-  }
 
   /**
    * One replica call, made by the executor to a replica other than this node's (whose answer `ask` begins itself)

@@ -8,6 +8,14 @@ export interface ConsistencyOptions {
   consistency?: Consistency;
 }
 
+export interface SetOptions extends ConsistencyOptions {
+  /**
+   * Seconds until the value expires: above 0, at most `MAX_TTL_SECONDS`, fractions rounded to the ms.
+   * @default none: the value stays until overwritten or popped
+   */
+  ttl?: number;
+}
+
 export interface DefaultOptions extends ConsistencyOptions {
   /** Returned when the key holds no value. */
   default?: JsonValue;

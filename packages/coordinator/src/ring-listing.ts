@@ -2,6 +2,7 @@ import {
   compareKeys,
   type HashRing,
   InvalidParamsError,
+  isDeletedAt,
   isVersion,
   type KeyPage,
   type KeyScanParams,
@@ -46,7 +47,7 @@ export function parseRingKey(text: string): PlacedKey | undefined {
 
 /**
  * The replica's side of `peer.ring_keys`: its keys in the asked ranges, in ring order, read from `positions` with
- * each key's head from the store. One call reads at most `RING_SCAN_LIMIT` keys, so a prefix that matches few of
+ * each key's head from the store, a record expired by `now` reported deleted. One call reads at most `RING_SCAN_LIMIT` keys, so a prefix that matches few of
  * them still answers in bounded time (with `stop` where it ended). A prefix that matches few keys in the whole
  * store is looked up in key order instead, at the cost of its matches rather than of the ranges.
  */
@@ -55,10 +56,11 @@ export function ringKeysPage(
   store: Pick<Store, 'headSync' | 'scanKeys'>,
   hash: (key: string) => number,
   { ranges, after, prefix, limit }: RingKeysParams,
+  now: number,
 ): RingKeysReply {
   const from = after === undefined ? undefined : parseRingKey(after);
   if (prefix !== undefined && prefix !== '') {
-    const matches = store.scanKeys({ prefix, limit: RING_SCAN_LIMIT });
+    const matches = store.scanKeys({ prefix, limit: RING_SCAN_LIMIT, now });
     if (matches.length < RING_SCAN_LIMIT) return fewMatches(matches, hash, { ranges, after, limit });
   }
   const heads: KeyVersion[] = [];
@@ -67,7 +69,7 @@ export function ringKeysPage(
     for (const [key, position] of positions.between(low, high, from)) {
       read++;
       const head = prefix === undefined || key.startsWith(prefix) ? store.headSync(key) : undefined;
-      if (head !== undefined) heads.push([ringKey(position, key), head.version, head.deleted === true]);
+      if (head !== undefined) heads.push([ringKey(position, key), head.version, isDeletedAt(head, now)]);
       if (heads.length >= limit || read >= RING_SCAN_LIMIT) return { heads, stop: ringKey(position, key) };
     }
   }
