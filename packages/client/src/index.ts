@@ -18,6 +18,7 @@ export {
   type JsonValue,
   type KeyPage,
   KVError,
+  MAX_TTL_SECONDS,
   type MemberInfo,
   MethodNotFoundError,
   type NodeStats,
@@ -25,6 +26,7 @@ export {
   QuorumNotReachedError,
   TimeoutError,
   TooLargeError,
+  type TtlResult,
   UnauthorizedError,
   UnavailableError,
 } from '@kvdb/core';
@@ -36,4 +38,5 @@ export {
   type KVClientOptions,
   type ListKeysOptions,
   type ListKeysPageOptions,
+  type SetOptions,
 } from './kv-client.js';

@@ -17,6 +17,7 @@ import {
   type PublicMethods,
   type SetReplicasResult,
   TimeoutError,
+  type TtlResult,
 } from '@kvdb/core';
 import jayson from 'jayson';
 import { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './constants.js';
@@ -44,6 +45,14 @@ export interface KVClientOptions {
 export interface CallOptions {
   /** How many replicas must answer: `one`, `quorum` (a majority, the default) or `all`. */
   consistency?: Consistency;
+}
+
+export interface SetOptions extends CallOptions {
+  /**
+   * Seconds until the value expires (above 0, at most `MAX_TTL_SECONDS`, 10 years): from then on it reads as
+   * absent everywhere. @default none: the value stays until overwritten or popped
+   */
+  ttl?: number;
 }
 
 export interface ListKeysOptions {
@@ -119,8 +128,8 @@ export class KVClient {
     return this.call('get', compact({ key, default: defaultValue, consistency: options.consistency }));
   }
 
-  set(key: string, value: JsonValue, options: CallOptions = {}): Promise<true> {
-    return this.call('set', compact({ key, value, consistency: options.consistency }));
+  set(key: string, value: JsonValue, options: SetOptions = {}): Promise<true> {
+    return this.call('set', compact({ key, value, consistency: options.consistency, ttl: options.ttl }));
   }
 
   has(key: string, options: CallOptions = {}): Promise<boolean> {
@@ -130,6 +139,14 @@ export class KVClient {
   /** Removes the key; resolves with the value it held, or `defaultValue` (else `null`). */
   pop(key: string, defaultValue?: JsonValue, options: CallOptions = {}): Promise<JsonValue> {
     return this.call('pop', compact({ key, default: defaultValue, consistency: options.consistency }));
+  }
+
+  /**
+   * Whether the key holds a value, and the seconds (ms precision) until it expires: `{exists: true, ttl: 1.5}`;
+   * `ttl` is `null` for a value without one, and for a key that holds no value (`exists: false`).
+   */
+  ttl(key: string, options: CallOptions = {}): Promise<TtlResult> {
+    return this.call('ttl', compact({ key, consistency: options.consistency }));
   }
 
   /**

@@ -19,6 +19,8 @@ export interface SetParams {
   key: string;
   value: JsonValue;
   consistency?: Consistency;
+  /** Seconds until the value expires (above 0, at most `MAX_TTL_SECONDS`); leave out to keep it until overwritten. */
+  ttl?: number;
 }
 export interface HasParams {
   key: string;
@@ -169,6 +171,7 @@ export interface PublicMethods {
   set: [SetParams, true];
   has: [HasParams, boolean];
   pop: [PopParams, JsonValue];
+  ttl: [TtlParams, TtlResult];
   /** Without `limit` and `cursor`: every live key (`string[]`); with either: one `KeyPage`. */
   list_keys: [ListKeysParams, string[] | KeyPage];
   list_members: [Record<string, never>, MemberInfo[]];
@@ -186,9 +189,10 @@ export const PARAM_ORDER: { readonly [M in PublicMethod]: readonly (keyof Public
   {
     ping: [],
     get: ['key', 'default', 'consistency'],
-    set: ['key', 'value', 'consistency'],
+    set: ['key', 'value', 'consistency', 'ttl'],
     has: ['key', 'consistency'],
     pop: ['key', 'default', 'consistency'],
+    ttl: ['key', 'consistency'],
     list_keys: ['prefix', 'limit', 'cursor'],
     list_members: [],
     locate: ['key'],

@@ -1,7 +1,6 @@
 import { ClusterNode, type Coordinator } from '@kvdb/coordinator';
 import {
   compareKeys,
-  InvalidParamsError,
   type KeyPage,
   type KeyVersion,
   MAX_LIST_LIMIT,
@@ -14,8 +13,8 @@ import { expect } from 'chai';
 import type { Limits } from '../src/config.js';
 import { listKeys } from '../src/methods/list-keys.js';
 import { peerMethods } from '../src/methods/peer.js';
-import type { MethodContext, MethodDefinition } from '../src/methods/types.js';
-import { normalizeParams } from '../src/params.js';
+import type { MethodContext } from '../src/methods/types.js';
+import { call, refusal } from './utils/method-calls.js';
 
 const SELF = '127.0.0.1:5878';
 const LIMITS: Limits = { maxKeyBytes: 16, maxValueBytes: 1_000, maxBodyBytes: 10_000, maxBatch: 10 };
@@ -30,22 +29,6 @@ function singleNode(): { context: MethodContext; coordinator: Coordinator } {
   );
   const { coordinator, peerHandlers: peer } = node;
   return { coordinator, context: { node, coordinator, peer, limits: LIMITS, onLeft: () => {} } };
-}
-
-/** Calls a method as the server does: raw params normalised by name, then validated by the method. */
-async function call(method: MethodDefinition, raw: unknown, context: MethodContext): Promise<unknown> {
-  return method.call(normalizeParams(method.name, raw, method.params), context);
-}
-
-async function refusal(promise: Promise<unknown>): Promise<InvalidParamsError> {
-  try {
-    const value = await promise;
-    expect.fail(`expected -32602, got ${JSON.stringify(value)}`);
-  } catch (error) {
-    expect(error).to.be.instanceOf(InvalidParamsError);
-    expect((error as InvalidParamsError).code).to.equal(-32602);
-    return error as InvalidParamsError;
-  }
 }
 
 const peerKeys = defined(

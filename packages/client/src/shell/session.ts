@@ -19,6 +19,7 @@ export type ShellClient = Pick<
   | 'set'
   | 'has'
   | 'pop'
+  | 'ttl'
   | 'listKeys'
   | 'listKeysPage'
   | 'listMembers'
@@ -34,7 +35,7 @@ export interface ShellSessionComponents {
 
 export interface ShellSessionInit {
   /**
-   * Consistency level for get, set, has and pop until a `consistency` command changes it; unset leaves the
+   * Consistency level for get, set, has, pop and ttl until a `consistency` command changes it; unset leaves the
    * choice to the server.
    * @default undefined (the server's default, quorum)
    */
@@ -114,10 +115,14 @@ export class ShellSession {
         return this.client.get(command.params.key, command.params.default, options);
       case 'pop':
         return this.client.pop(command.params.key, command.params.default, options);
-      case 'set':
-        return this.client.set(command.params.key, command.params.value, options);
+      case 'set': {
+        const { key, value, ttl } = command.params;
+        return this.client.set(key, value, ttl === undefined ? options : { ...options, ttl });
+      }
       case 'has':
         return this.client.has(command.params.key, options);
+      case 'ttl':
+        return this.client.ttl(command.params.key, options);
       case 'locate':
         return this.client.locate(command.params.key);
       case 'ping':

@@ -1,5 +1,5 @@
 import { PARAM_ORDER } from '@kvdb/core';
-import { optionalConsistency, requireKey, requireValue } from '../params.js';
+import { optionalConsistency, optionalTtl, requireKey, requireValue } from '../params.js';
 import type { MethodDefinition } from './types.js';
 
 export const set: MethodDefinition = {
@@ -8,6 +8,9 @@ export const set: MethodDefinition = {
   call: (params, { coordinator, limits }) => {
     const key = requireKey(params, limits);
     const value = requireValue(params, limits);
-    return coordinator.set(key, value, { consistency: optionalConsistency(params) });
+    return coordinator.set(key, value, {
+      consistency: optionalConsistency(params),
+      ttl: optionalTtl(params),
+    });
   },
 };
