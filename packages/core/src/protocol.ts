@@ -258,6 +258,8 @@ export interface GossipReply {
 export interface SyncParams {
   members: MemberState[];
   replication?: ReplicationSetting;
+  /** The sender's wall clock when it sent this, in ms: how nodes notice a peer's clock too far off their own. */
+  time?: number;
 }
 
 /** A digest is two 32-bit halves of the XOR of the hashes of every record it covers. */

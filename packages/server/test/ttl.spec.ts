@@ -94,4 +94,14 @@ describe('ttl params (set, ttl, and the peer methods that carry expiry)', () => 
     await refusal(call('peer.put', { key: 'x', record: { version, deleted: true, expires: NOW } }, context));
     expect(await store.get('x')).to.equal(undefined);
   });
+
+  it('takes the sender’s wall time on peer.sync, answers with its own, and refuses a bad one', async () => {
+    const members = [{ address: SELF, status: 'alive', incarnation: 0 }];
+    const reply = (await call('peer.sync', { members, time: NOW - 5 }, context)) as { time?: number };
+    expect(reply.time).to.equal(NOW);
+    for (const time of [-1, 1.5, 'now', null]) {
+      const error = await refusal(call('peer.sync', { members, time }, context));
+      expect(error.message).to.match(/`time`/);
+    }
+  });
 });
