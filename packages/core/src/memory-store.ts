@@ -31,11 +31,12 @@ const WIDE = /[\u0100-\uffff]/;
  *
  * A record is one flat string, the table's entry: the key's length, the key, the version and the expiry (if any)
  * as a binary head (see `packHead`; the writer as an index into a table of node addresses), then the value's JSON
- * (nothing for a tombstone). A million 100-byte values take about 144 MB of heap this way (the entries and the slot array; the
- * index's other arrays are outside the heap), against about 200 MB with the key and the record as two strings and
- * about 285 MB as `{version: {wall, counter, node}, value}` objects. A key with characters beyond U+00FF keeps
- * only itself in its entry and its record in `wide`, so that it does not widen the record to two bytes a
- * character. The cost of the packing: a JSON.parse of the value on each read (a write reads only the head).
+ * (nothing for a tombstone). A million 100-byte values take about 144 MB of heap this way (the entries and the
+ * slot array; the index's other arrays are outside the heap), against about 200 MB with the key and the record as
+ * two strings and about 285 MB as `{version: {wall, counter, node}, value}` objects. A key with characters beyond
+ * U+00FF keeps only itself in its entry and its record in `wide`, so that it does not widen the record to two
+ * bytes a character. The cost of the packing: a JSON.parse of the value on each read (a write reads only the
+ * head).
  */
 export class MemoryStore implements Store {
   private readonly table: EntryTable;
