@@ -19,6 +19,7 @@ export {
   type JsonValue,
   type KeyPage,
   KVError,
+  MAX_TTL_SECONDS,
   type MemberInfo,
   MethodNotFoundError,
   type MultiKeyFailure,
@@ -27,6 +28,7 @@ export {
   QuorumNotReachedError,
   TimeoutError,
   TooLargeError,
+  type TtlResult,
   UnauthorizedError,
   UnavailableError,
 } from '@kvdb/core';

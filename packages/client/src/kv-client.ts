@@ -20,6 +20,7 @@ import {
   SESSION_HEADER,
   type SetReplicasResult,
   TimeoutError,
+  type TtlResult,
 } from '@kvdb/core';
 import jayson from 'jayson';
 import { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './constants.js';
@@ -58,6 +59,11 @@ export interface CallOptions {
 }
 
 export interface SetOptions extends CallOptions {
+  /**
+   * Seconds until the value expires (above 0, at most `MAX_TTL_SECONDS`, 10 years): from then on it reads as
+   * absent everywhere. @default none: the value stays until overwritten or popped
+   */
+  ttl?: number;
   /** Store only if the key holds no value (a serial call): resolves with whether it stored. */
   ifAbsent?: boolean;
   /** Store only if the key holds a value (a serial call): resolves with whether it stored. */
@@ -67,6 +73,8 @@ export interface SetOptions extends CallOptions {
 export interface CasOptions {
   /** Store only if the key's value deep-equals this (`null` included); left out, only if it holds no value. */
   expected?: JsonValue;
+  /** Seconds until a stored value expires, as `set` takes it. @default none */
+  ttl?: number;
 }
 
 export interface ListKeysOptions {
@@ -163,8 +171,8 @@ export class KVClient {
 
   /** Stores the value: `true`; with `ifAbsent` or `ifPresent`, whether it stored. */
   set(key: string, value: JsonValue, options: SetOptions = {}): Promise<boolean> {
-    const { consistency, ifAbsent, ifPresent } = options;
-    return this.call('set', compact({ key, value, consistency, ifAbsent, ifPresent }));
+    const { consistency, ttl, ifAbsent, ifPresent } = options;
+    return this.call('set', compact({ key, value, consistency, ttl, ifAbsent, ifPresent }));
   }
 
   /**
@@ -172,9 +180,10 @@ export class KVClient {
    * deep-equals `options.expected`, or, without `expected`, if the key holds no value.
    */
   cas(key: string, value: JsonValue, options: CasOptions = {}): Promise<CasResult> {
+    const { ttl } = options;
     const params =
-      'expected' in options ? { key, value, expected: options.expected ?? null } : { key, value };
-    return this.call('cas', params);
+      'expected' in options ? { key, value, expected: options.expected ?? null, ttl } : { key, value, ttl };
+    return this.call('cas', compact(params));
   }
 
   has(key: string, options: CallOptions = {}): Promise<boolean> {
@@ -204,6 +213,14 @@ export class KVClient {
   mset(entries: Iterable<readonly [string, JsonValue]>, options: CallOptions = {}): Promise<true> {
     const pairs = Array.from(entries, ([key, value]): [string, JsonValue] => [key, value]);
     return this.call('mset', compact({ entries: pairs, consistency: options.consistency }));
+  }
+
+  /**
+   * Whether the key holds a value, and the seconds (ms precision) until it expires: `{exists: true, ttl: 1.5}`;
+   * `ttl` is `null` for a value without one, and for a key that holds no value (`exists: false`).
+   */
+  ttl(key: string, options: CallOptions = {}): Promise<TtlResult> {
+    return this.call('ttl', compact({ key, consistency: options.consistency }));
   }
 
   /**

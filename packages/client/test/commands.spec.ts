@@ -1,4 +1,4 @@
-import { UsageError } from '@kvdb/core';
+import { MAX_TTL_SECONDS, UsageError } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import {
@@ -263,9 +263,12 @@ describe('parseCommand', () => {
       ['get a b c', 'usage: get KEY [DEFAULT]'],
       ['pop', 'usage: pop KEY [DEFAULT]'],
       ['pop a b c', 'usage: pop KEY [DEFAULT]'],
-      ['set a', 'usage: set KEY VALUE'],
-      ['set a b c', 'usage: set KEY VALUE'],
-      ['set "two words" a b', 'usage: set KEY VALUE'],
+      ['set a', 'usage: set KEY VALUE [ttl=SECONDS]'],
+      ['set a b c', 'usage: set KEY VALUE [ttl=SECONDS]'],
+      ['set a b ttl=1 ttl=2', 'usage: set KEY VALUE [ttl=SECONDS]'],
+      ['set "two words" a ttl', 'usage: set KEY VALUE [ttl=SECONDS]'],
+      ['ttl', 'usage: ttl KEY'],
+      ['ttl a b', 'usage: ttl KEY'],
       ['has', 'usage: has KEY'],
       ['has a b', 'usage: has KEY'],
       ['locate', 'usage: locate KEY'],
@@ -281,6 +284,28 @@ describe('parseCommand', () => {
       ['consistency two', 'usage: consistency [one|quorum|all|serial]'],
     ];
     for (const [line, message] of cases) expect(usageError(line), line).to.equal(message);
+  });
+
+  it('parses set with a ttl in seconds, fractions too, and ttl', () => {
+    expect(parseCommand('set a 1 ttl=60')).to.deep.equal({
+      kind: 'call',
+      method: 'set',
+      params: { key: 'a', value: 1, ttl: 60 },
+    });
+    expect(parseCommand('set a 1 TTL=0.5')).to.deep.equal({
+      kind: 'call',
+      method: 'set',
+      params: { key: 'a', value: 1, ttl: 0.5 },
+    });
+    expect(parseCommand('TTL a')).to.deep.equal({ kind: 'call', method: 'ttl', params: { key: 'a' } });
+  });
+
+  it('refuses a ttl that is no number of seconds above 0 and up to the maximum', () => {
+    for (const bad of ['0', '-1', '', 'abc', '1e3', '1.', 'Infinity', String(MAX_TTL_SECONDS + 1)]) {
+      expect(usageError(`set a 1 ttl=${bad}`), bad).to.equal(
+        `SECONDS must be a number above 0 and at most ${MAX_TTL_SECONDS}; usage: set KEY VALUE [ttl=SECONDS]`,
+      );
+    }
   });
 
   it('refuses a line with an unterminated quote', () => {
@@ -319,7 +344,9 @@ describe('help', () => {
   });
 
   it('describes one command, by name or alias', () => {
-    expect(helpFor('set')).to.equal('usage: set KEY VALUE\nStore VALUE under KEY');
+    expect(helpFor('set')).to.equal(
+      'usage: set KEY VALUE [ttl=SECONDS]\nStore VALUE under KEY; with ttl=SECONDS (60, 0.5, …), it expires that many seconds later',
+    );
     expect(helpFor('QUIT')).to.match(/^usage: exit\n/);
     expect(() => helpFor('nope')).to.throw(UsageError);
   });

@@ -13,10 +13,11 @@ import {
   QuorumNotReachedError,
   type SetReplicasResult,
   TimeoutError,
+  type TtlResult,
 } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
-import type { CallOptions, ListKeysOptions, ListKeysPageOptions } from '../src/kv-client.js';
+import type { CallOptions, ListKeysOptions, ListKeysPageOptions, SetOptions } from '../src/kv-client.js';
 import { PROMPT, runShell } from '../src/shell/repl.js';
 import { type ShellClient, ShellSession } from '../src/shell/session.js';
 
@@ -46,7 +47,7 @@ class FakeClient implements ShellClient {
     return this.op('get', [key, defaultValue, options], () => this.data.get(key) ?? defaultValue ?? null);
   }
 
-  set(key: string, value: JsonValue, options: CallOptions = {}): Promise<true> {
+  set(key: string, value: JsonValue, options: SetOptions = {}): Promise<true> {
     return this.op('set', [key, value, options], () => {
       this.data.set(key, value);
       return true as const;
@@ -85,6 +86,14 @@ class FakeClient implements ShellClient {
     return this.op('mset', [pairs, options], () => {
       for (const [key, value] of pairs) this.data.set(key, value);
       return true as const;
+    });
+  }
+
+  /** Every key the fake holds lives 1.5 s, but `forever`, which has no expiry. */
+  ttl(key: string, options: CallOptions = {}): Promise<TtlResult> {
+    return this.op('ttl', [key, options], () => {
+      if (!this.data.has(key)) return { exists: false, ttl: null };
+      return { exists: true, ttl: key === 'forever' ? null : 1.5 };
     });
   }
 
@@ -277,7 +286,7 @@ describe('runShell', () => {
     const { output } = await run('bogus\nset a\nget "open\nhas a\nset a 2\nget a\n', client);
     expect(output.trimEnd().split('\n')).to.deep.equal([
       '(error) unknown command "bogus"; type help for the list',
-      '(error) usage: set KEY VALUE',
+      '(error) usage: set KEY VALUE [ttl=SECONDS]',
       '(error) unterminated quoted string: "open',
       '(error) TimeoutError: has to 127.0.0.1:5878 timed out after 5000 ms',
       'OK',
@@ -318,15 +327,16 @@ describe('runShell', () => {
     expect(output).to.equal('(error) Error: thrown synchronously\npong\n');
   });
 
-  it('passes the consistency level to get, set, has and pop once set, and prints it', async () => {
+  it('passes the consistency level to get, set, has, pop and ttl once set, and prints it', async () => {
     const { output, client } = await run(
-      'get a\nconsistency\nconsistency ALL\nget a\nset a 1\nhas a\npop a\nconsistency\nconsistency one\nget a\n',
+      'get a\nconsistency\nconsistency ALL\nget a\nset a 1\nhas a\nttl a\npop a\nconsistency\nconsistency one\nget a\n',
     );
     expect(client.calls.map((call) => [call.method, consistencyOf(call)])).to.deep.equal([
       ['get', undefined],
       ['get', 'all'],
       ['set', 'all'],
       ['has', 'all'],
+      ['ttl', 'all'],
       ['pop', 'all'],
       ['get', 'one'],
     ]);
@@ -359,6 +369,17 @@ describe('runShell', () => {
   it('runs cas with and without EXPECTED, printing whether it swapped and the value after', async () => {
     const { output } = await run('cas n 1\ncas n 2\ncas n 2 1\ncas n 3 {"x":1}\n');
     expect(output).to.equal('swapped: 1\nnot swapped: 1\nswapped: 2\nnot swapped: 2\n');
+  });
+
+  it('sets with a ttl beside the consistency level, and prints what ttl answers', async () => {
+    const { output, client } = await run(
+      'consistency one\nset a 1 ttl=2.5\nset forever 1\nttl a\nttl forever\nttl missing\n',
+    );
+    expect(client.calls.slice(0, 2).map((call) => call.args)).to.deep.equal([
+      ['a', 1, { consistency: 'one', ttl: 2.5 }],
+      ['forever', 1, { consistency: 'one' }],
+    ]);
+    expect(output).to.equal('consistency set to one\nOK\nOK\n1.5 s left\nno expiry\n(no value)\n');
   });
 
   it('keeps the level when a consistency command is refused', async () => {
@@ -406,7 +427,7 @@ describe('runShell', () => {
     const { output } = await run('help\nhelp set\n');
     expect(output).to.match(/^Commands:\n/);
     expect(output).to.include('list_members');
-    expect(output).to.include('usage: set KEY VALUE\nStore VALUE under KEY\n');
+    expect(output).to.include('usage: set KEY VALUE [ttl=SECONDS]\nStore VALUE under KEY; with ttl=SECONDS');
   });
 
   it('resolves with an error line when the input fails', async () => {

@@ -4,17 +4,21 @@ import {
   compareKeys,
   DEFAULT_REPLICAS,
   DEFAULT_REQUEST_TIMEOUT_MS,
-  isTombstone,
+  isLive,
   type JsonValue,
   type KeyPage,
   KVDB_VERSION,
   type KVRecord,
+  liveRecord,
   MAX_LIST_LIMIT,
   type MemberAddress,
   type MemberInfo,
   type NodeStats,
   newerRecord,
   requireFactor,
+  type TtlResult,
+  timeToLive,
+  ttlMs,
   UnavailableError,
   type Version,
 } from '@kvdb/core';
@@ -193,27 +197,35 @@ export class Coordinator {
   cas(key: string, value: JsonValue, options: CasOptions = {}): Promise<CasResult> {
     this.refuseUntilReady();
     const expected = 'expected' in options ? { value: options.expected ?? null } : undefined;
-    return this.serial.run('cas', key, compareAndSet(value, expected));
+    return this.serial.run('cas', key, compareAndSet(value, expected, ttlMs(options.ttl)));
   }
 
   async get(key: string, options: DefaultOptions = {}): Promise<JsonValue> {
     const record = await this.read('get', key, options.consistency);
-    return record === undefined || isTombstone(record) ? (options.default ?? null) : record.value;
+    return isLive(record, this.clock.now()) ? record.value : (options.default ?? null);
   }
 
   async has(key: string, options: ConsistencyOptions = {}): Promise<boolean> {
-    const record = await this.read('has', key, options.consistency);
-    return record !== undefined && !isTombstone(record);
+    return isLive(await this.read('has', key, options.consistency), this.clock.now());
   }
 
-  /** Stores the value; with `ifAbsent` or `ifPresent`, a serial operation that answers whether it stored. */
+  /**
+   * Stores the value; with `ttl`, it expires that many seconds after its version's wall time. With `ifAbsent` or
+   * `ifPresent`, a serial operation that answers whether it stored.
+   */
   async set(key: string, value: JsonValue, options: SetOptions = {}): Promise<boolean> {
+    const lifetime = ttlMs(options.ttl);
     if (options.consistency === 'serial' || options.ifAbsent === true || options.ifPresent === true) {
       this.refuseUntilReady();
-      return this.serial.run('set', key, setValue(value, options));
+      return this.serial.run('set', key, setValue(value, options, lifetime));
     }
-    await this.write('set', key, (version) => ({ value, version }), options.consistency);
+    await this.write('set', key, (version) => liveRecord(value, version, lifetime), options.consistency);
     return true;
+  }
+
+  /** Whether the key holds a value, and the seconds left until it expires (`null`: it does not). */
+  async ttl(key: string, options: ConsistencyOptions = {}): Promise<TtlResult> {
+    return timeToLive(await this.read('ttl', key, options.consistency), this.clock.now());
   }
 
   /** Removes the key and returns the value it held (or the default). Writes a tombstone only if there was a value. */
@@ -223,7 +235,7 @@ export class Coordinator {
       return this.serial.run('pop', key, popValue(options.default ?? null));
     }
     const current = await this.read('pop', key, options.consistency);
-    if (current === undefined || isTombstone(current)) return options.default ?? null;
+    if (!isLive(current, this.clock.now())) return options.default ?? null;
     await this.write('pop', key, (version) => ({ deleted: true, version }), options.consistency);
     return current.value;
   }

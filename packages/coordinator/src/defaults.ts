@@ -18,6 +18,14 @@ export const DEFAULT_READ_REPAIR_CHANCE = 0;
 export const DEFAULT_TOMBSTONE_GRACE_MS = 3_600_000;
 
 /**
+ * How far apart nodes' wall clocks may be, in ms. Each node decides with its own clock when a value with a ttl has
+ * expired, so between the first node and the last to see it expire lies up to this much; versions stay ordered
+ * whatever the clocks (they are hybrid logical clocks). A node logs a warning when a push-pull sync shows a peer's
+ * clock further off than this: keep the clocks in step with NTP.
+ */
+export const MAX_CLOCK_SKEW_MS = 1_000;
+
+/**
  * How long a leave waits for the new owners of the leaving member's ranges to confirm holding them; past it the
  * leave fails and the member stays leaving.
  */

@@ -11,6 +11,7 @@ import {
   type SyncParams,
 } from '@kvdb/core';
 import { type Clock, type Repeating, repeat, systemClock, type TimerHandle } from './clock.js';
+import { ClockSkew } from './clock-skew.js';
 import {
   DEFAULT_TIMINGS,
   MAX_PIGGYBACK,
@@ -60,9 +61,9 @@ export class FailureDetector {
 
   constructor(components: FailureDetectorComponents, init: { timings?: Timings } = {}) {
     this.membership = components.membership;
-    this.transport = components.transport;
     this.clock = components.clock ?? systemClock;
     this.log = components.logger ?? silentLogger;
+    this.transport = ClockSkew.watch(components.transport, { clock: this.clock, logger: this.log });
     this.random = components.random ?? Math.random;
     this.timings = init.timings ?? TIMING_PRESETS[DEFAULT_TIMINGS];
   }
@@ -118,9 +119,8 @@ export class FailureDetector {
 
   /** Push-pulls with every alive member; resolves whether all answered (then each knows all this node knew). */
   async syncAll(): Promise<boolean> {
-    return (await Promise.all(this.membership.others('alive').map((target) => this.sync(target)))).every(
-      Boolean,
-    );
+    const answers = await Promise.all(this.membership.others('alive').map((target) => this.sync(target)));
+    return answers.every(Boolean);
   }
 
   /**
@@ -192,11 +192,11 @@ export class FailureDetector {
     return this.syncParams();
   }
 
-  /** This node's member list and replication setting, as a sync carries them. */
+  /** This node's member list, replication setting and wall time (see `ClockSkew`), as a sync carries them. */
   private syncParams(): SyncParams {
-    const replication = this.membership.replication;
-    const members = this.membership.states();
-    return replication === undefined ? { members } : { members, replication };
+    const { replication } = this.membership;
+    const sync = { members: this.membership.states(), time: Math.floor(this.clock.now()) };
+    return replication === undefined ? sync : { ...sync, replication };
   }
 
   /** Merges membership news; news that this node is suspect or dead is refuted by raising its incarnation. */

@@ -63,6 +63,7 @@ export { RangeFill, type RangeFillInit } from './range-fill.js';
 export { isBehind, ReadRepair, type ReadRepairComponents } from './read-repair.js';
 export { type HandoffResult, Rebalancer, type RebalancerInit } from './rebalancer.js';
 export { ReplicaDigests, scanPages } from './replica-digests.js';
+export type { SetOptions } from './request-options.js';
 export { parseRingKey, ringKey } from './ring-listing.js';
 export { allSettledOrThrow, RunsUnderWay } from './runs-under-way.js';
 export { seededRandom } from './seeded-random.js';

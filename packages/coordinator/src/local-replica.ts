@@ -2,7 +2,7 @@ import {
   compareVersions,
   type HashRing,
   HybridClock,
-  isTombstone,
+  isDeletedAt,
   type KeyVersion,
   type KVRecord,
   MAX_LIST_LIMIT,
@@ -20,6 +20,7 @@ import {
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
 import type { DigestIndex } from './digest-index.js';
+import type { OwnAnswer } from './executor.js';
 import { PaxosAcceptor } from './paxos-acceptor.js';
 import { type Answer, dispatchPeer, type PeerHandler, type PeerHandlers } from './peer-transport.js';
 import { ReplicaDigests, scanPages } from './replica-digests.js';
@@ -74,9 +75,12 @@ export class LocalReplica implements PeerHandler {
   private readonly index: ReplicaDigests;
   /** The acceptor of serial rounds on this node's keys. */
   readonly acceptor: PaxosAcceptor;
+  /** Decides which records have expired, where this replica reports or removes them. */
+  private readonly clock: Clock;
 
   constructor(components: LocalReplicaComponents) {
     const clock = components.clock ?? systemClock;
+    this.clock = clock;
     this.self = components.self;
     this.store = components.store;
     this.sync = isSynchronous(this.store) ? this.store : undefined;
@@ -90,8 +94,8 @@ export class LocalReplica implements PeerHandler {
         maxBytes === undefined ? this.readMany(keys) : this.readWithin(keys, maxBytes),
       'peer.put_many': ({ entries }) => this.putMany(entries),
       'peer.keys': ({ prefix, after, limit }) =>
-        this.scanKeys({ prefix, after, limit: limit ?? MAX_LIST_LIMIT }),
-      'peer.ring_keys': (params) => this.index.ringKeys(params),
+        this.scanKeys({ prefix, after, limit: limit ?? MAX_LIST_LIMIT, now: clock.now() }),
+      'peer.ring_keys': (params) => this.index.ringKeys(params, clock.now()),
       'peer.purge': ({ entries }) => this.purge(entries),
       'peer.prepare': (params) => this.acceptor.prepare(params),
       'peer.propose': (params) => this.acceptor.propose(params),
@@ -126,6 +130,17 @@ export class LocalReplica implements PeerHandler {
   /** Answers one replica call: at once when the store answers at once, else as a promise. */
   answer<M extends DataMethod>(method: M, params: PeerParams<M>): Answer<PeerResult<M>> {
     return this.handlers[method](params);
+  }
+
+  /** `answer` as the executor takes this node's own: begun now, settled when the store answered at once. */
+  ownAnswer<M extends DataMethod>(method: M, params: PeerParams<M>): OwnAnswer<PeerResult<M>> {
+    try {
+      const answer = this.answer(method, params);
+      if (answer instanceof Promise) return { target: this.self, pending: answer };
+      return { target: this.self, ok: true, value: answer };
+    } catch (error) {
+      return { target: this.self, ok: false, error };
+    }
   }
 
   /** `answer` as a promise, for a caller that takes any peer method (an in-memory network, a test). */
@@ -164,14 +179,20 @@ export class LocalReplica implements PeerHandler {
     return this.store.counts();
   }
 
-  /** One bounded page of keys in `compareKeys` order, tombstones included: what a paged listing asks each member. */
+  /**
+   * One bounded page of keys in `compareKeys` order, tombstones included (and, with `now`, expired records as
+   * tombstones): what a paged listing asks each member.
+   */
   scanKeys(options: ScanOptions): KeyVersion[] {
     return this.store.scanKeys(options);
   }
 
-  /** Every record's head, a page at a time with a turn of the event loop between pages (see `scanPages`). */
-  pages(signal?: AbortSignal): AsyncIterable<KeyVersion[]> {
-    return scanPages(this.store, signal);
+  /**
+   * Every record's head, a page at a time with a turn of the event loop between pages (see `scanPages`); with
+   * `now`, a record expired by then is reported deleted.
+   */
+  pages(signal?: AbortSignal, now?: number): AsyncIterable<KeyVersion[]> {
+    return scanPages(this.store, { signal, now });
   }
 
   /** The heads of the records in these segments of the digests' ring, one at a time in key order (see `ReplicaDigests.heads`). */
@@ -247,12 +268,16 @@ export class LocalReplica implements PeerHandler {
     return Promise.all(entries.map(([key, record]) => this.put(key, record)));
   }
 
-  /** Removes each tombstone still at exactly that version; the removals go together, so a durable store commits them as one. */
+  /**
+   * Removes each tombstone (or expired record) still at exactly that version; the removals go together, so a
+   * durable store commits them as one.
+   */
   private async purge(entries: Array<[string, Version]>): Promise<number> {
+    const now = this.clock.now();
     const removed = await allSettledOrThrow(
       entries.map(async ([key, version]) => {
         const record = await this.store.get(key);
-        return record !== undefined && isTombstone(record) && this.remove(key, version);
+        return record !== undefined && isDeletedAt(record, now) && this.remove(key, version);
       }),
     );
     return removed.filter(Boolean).length;

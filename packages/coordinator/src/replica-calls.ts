@@ -1,5 +1,5 @@
 import { type MemberAddress, type PeerParams, type PeerResult, UnavailableError } from '@kvdb/core';
-import type { OwnAnswer, ParallelExecutor, QuorumOptions, QuorumOutcome } from './executor.js';
+import type { ParallelExecutor, QuorumOptions, QuorumOutcome } from './executor.js';
 import type { DataMethod, LocalReplica } from './local-replica.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
@@ -56,7 +56,7 @@ export class ReplicaCalls {
       graceMs: options.graceMs,
       fanout: options.fanout,
       hedgeMs: options.hedgeMs,
-      own: replicas.includes(this.self) ? this.ownAnswer(method, params) : undefined,
+      own: replicas.includes(this.self) ? this.replica.ownAnswer(method, params) : undefined,
     });
   }
 
@@ -71,21 +71,10 @@ export class ReplicaCalls {
         required: members.length,
         timeoutMs: this.timeoutMs,
         waitForAll: true,
-        own: own === undefined ? undefined : this.ownAnswer(method, own),
+        own: own === undefined ? undefined : this.replica.ownAnswer(method, own),
       },
     );
   };
-
-  /** This node's replica's answer to a call, begun now: settled when it answered at once. */
-  private ownAnswer<M extends DataMethod>(method: M, params: PeerParams<M>): OwnAnswer<PeerResult<M>> {
-    try {
-      const answer = this.replica.answer(method, params);
-      if (answer instanceof Promise) return { target: this.self, pending: answer };
-      return { target: this.self, ok: true, value: answer };
-    } catch (error) {
-      return { target: this.self, ok: false, error };
-    }
-  }
 
   /**
    * One replica call, made by the executor to a replica other than this node's (whose answer `ask` begins itself)

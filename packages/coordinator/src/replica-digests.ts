@@ -53,14 +53,17 @@ export class ReplicaDigests {
     return this.ordered;
   }
 
-  /** A page of this replica's keys in ranges of ring positions (`peer.ring_keys`): see `ringKeysPage`. */
-  ringKeys(params: RingKeysParams): RingKeysReply {
+  /**
+   * A page of this replica's keys in ranges of ring positions (`peer.ring_keys`), a record expired by `now`
+   * reported deleted: see `ringKeysPage`.
+   */
+  ringKeys(params: RingKeysParams, now: number): RingKeysReply {
     if (this.ordered === undefined) {
       throw new UnavailableError(
         'this replica has no ring order of its keys yet: it is still reading its store',
       );
     }
-    return ringKeysPage(this.ordered, this.store, (key) => this.hasher.hash(key), params);
+    return ringKeysPage(this.ordered, this.store, (key) => this.hasher.hash(key), params, now);
   }
 
   /** A write that the store takes at once: counted, so that a scan running across it does not heal. */
@@ -248,18 +251,17 @@ export class ReplicaDigests {
 /**
  * Every record's `[key, version, deleted]`, in key order, a page of the store's key scan at a time with a turn of
  * the event loop between pages: how background tasks read a large store without holding requests up. Writes made
- * meanwhile may or may not be seen. With `from`, the scan starts after that key. When `signal` aborts, the next
- * page throws the signal's reason instead.
+ * meanwhile may or may not be seen. With `from`, the scan starts after that key; with `now`, a record expired by
+ * then is reported deleted. When `signal` aborts, the next page throws the signal's reason instead.
  */
 export async function* scanPages(
   store: Pick<Store, 'scanKeys'>,
-  signal?: AbortSignal,
-  from?: string,
+  { signal, from, now }: { signal?: AbortSignal; from?: string; now?: number } = {},
 ): AsyncIterable<KeyVersion[]> {
   let after = from;
   for (;;) {
     signal?.throwIfAborted();
-    const options: ScanOptions = { after, limit: SCAN_PAGE };
+    const options: ScanOptions = { after, limit: SCAN_PAGE, now };
     const page = store.scanKeys(options);
     const last = page.at(-1);
     if (last !== undefined) yield page;
@@ -310,7 +312,7 @@ async function* inSegments(
   signal?: AbortSignal,
   after?: string,
 ): AsyncIterable<Array<[KeyVersion, number]>> {
-  for await (const page of scanPages(store, signal, after)) {
+  for await (const page of scanPages(store, { signal, from: after })) {
     const found: Array<[KeyVersion, number]> = [];
     for (const entry of page) {
       const segment = ring.segmentOf(entry[0]);

@@ -12,6 +12,11 @@ export interface ConsistencyOptions {
 }
 
 export interface SetOptions extends ConsistencyOptions {
+  /**
+   * Seconds until the value expires: above 0, at most `MAX_TTL_SECONDS`, fractions rounded to the ms.
+   * @default none: the value stays until overwritten or popped
+   */
+  ttl?: number;
   /** Store only if the key holds no value; runs as a serial operation. */
   ifAbsent?: boolean;
   /** Store only if the key holds a value; runs as a serial operation. */
@@ -21,6 +26,8 @@ export interface SetOptions extends ConsistencyOptions {
 export interface CasOptions {
   /** Store only if the key's value deep-equals this (`null` included); left out, only if it holds no value. */
   expected?: JsonValue;
+  /** Seconds until a stored value expires, as `set` takes it. @default none */
+  ttl?: number;
 }
 
 export interface DefaultOptions extends ConsistencyOptions {

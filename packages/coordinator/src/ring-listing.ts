@@ -2,6 +2,7 @@ import {
   compareKeys,
   type HashRing,
   InvalidParamsError,
+  isDeletedAt,
   isVersion,
   type KeyPage,
   type KeyScanParams,
@@ -46,21 +47,23 @@ export function parseRingKey(text: string): PlacedKey | undefined {
 
 /**
  * The replica's side of `peer.ring_keys`: its keys in the asked ranges, in ring order, read from `positions` with
- * each key's head from the store. One call reads at most `RING_SCAN_LIMIT` keys, so a prefix that matches few of
- * them still answers in bounded time (with `stop` where it ended). When the ranges hold more than that and the
- * prefix matches fewer in the whole store, its matches are looked up in key order instead.
+ * each key's head from the store, a record expired by `now` reported deleted. One call reads at most
+ * `RING_SCAN_LIMIT` keys, so a prefix that matches few of them still answers in bounded time (with `stop` where it
+ * ended). When the ranges hold more than that and the prefix matches fewer in the whole store, its matches are
+ * looked up in key order instead.
  */
 export function ringKeysPage(
   positions: KeyPositions,
   store: Pick<Store, 'headSync' | 'scanKeys'>,
   hash: (key: string) => number,
   { ranges, after, prefix, limit }: RingKeysParams,
+  now: number,
 ): RingKeysReply {
   const from = after === undefined ? undefined : parseRingKey(after);
   // Ranges that hold more keys than one call reads, and a prefix that matches fewer than that in the whole
   // store: look the matches up by key instead (small windows never get here, so this is not paid page after page).
   if (prefix !== undefined && prefix !== '' && holdsMore(positions, ranges, RING_SCAN_LIMIT)) {
-    const matches = store.scanKeys({ prefix, limit: RING_SCAN_LIMIT });
+    const matches = store.scanKeys({ prefix, limit: RING_SCAN_LIMIT, now });
     if (matches.length < RING_SCAN_LIMIT) return fewMatches(matches, hash, { ranges, after, limit });
   }
   const heads: KeyVersion[] = [];
@@ -69,7 +72,7 @@ export function ringKeysPage(
     for (const [key, position] of positions.between(low, high, from)) {
       read++;
       const head = prefix === undefined || key.startsWith(prefix) ? store.headSync(key) : undefined;
-      if (head !== undefined) heads.push([ringKey(position, key), head.version, head.deleted === true]);
+      if (head !== undefined) heads.push([ringKey(position, key), head.version, isDeletedAt(head, now)]);
       if (heads.length >= limit || read >= RING_SCAN_LIMIT) return { heads, stop: ringKey(position, key) };
     }
   }

@@ -76,7 +76,7 @@ export class SerialRounds {
   async run<T>(
     operation: string,
     key: string,
-    decide: (current: KVRecord | undefined) => SerialDecision<T>,
+    decide: (current: KVRecord | undefined, now: number) => SerialDecision<T>,
   ): Promise<T> {
     const deadline = this.clock.now() + this.timeoutMs;
     let mine: { proposal: Proposal; result: T } | undefined;
@@ -129,7 +129,7 @@ export class SerialRounds {
         mine = undefined;
       }
       if (current !== undefined && compareVersions(current.version, ballot) >= 0) continue;
-      const decision = decide(current);
+      const decision = decide(current, this.clock.now());
       if (decision.write === undefined) return decision.result;
 
       const basis = current?.version ?? null;

@@ -1,6 +1,6 @@
 import {
   compareVersions,
-  isTombstone,
+  isDeletedAt,
   type KVRecord,
   type MemberAddress,
   type PeerParams,
@@ -22,7 +22,10 @@ import {
  * per confirmation call.
  */
 export interface TombstoneCollectorInit extends ReplicaTaskInit {
-  /** How old a tombstone must be before it may be collected. @default DEFAULT_TOMBSTONE_GRACE_MS (1 hour) */
+  /**
+   * How old a tombstone must be before it may be collected (an expired record: how long ago it expired).
+   * @default DEFAULT_TOMBSTONE_GRACE_MS (1 hour)
+   */
   graceMs?: number;
 }
 
@@ -32,7 +35,8 @@ export interface TombstoneCollectorInit extends ReplicaTaskInit {
  * them all to purge it (each purges only that exact version). A replica that missed the pop cannot confirm, so
  * it holds collection back until anti-entropy or a hint has given it the tombstone; it can never bring the key
  * back. The grace period bounds what can: hints older than it are dropped, and a member removed for good must
- * not rejoin with its old data dir.
+ * not rejoin with its old data dir. An expired record is a tombstone from its expiry on, collected on the same
+ * rules once it expired longer than the grace period ago.
  */
 export class TombstoneCollector extends ReplicaTask {
   readonly graceMs: number;
@@ -63,8 +67,9 @@ export class TombstoneCollector extends ReplicaTask {
     const cutoff = this.clock.now() - this.graceMs;
     const groups = new ReplicaGroups<[string, Version]>();
     const signal = this.signal;
-    // Only heads are read, a page at a time: on a large node this round runs every minute.
-    for await (const page of this.replica.pages(signal)) {
+    // Only heads are read, a page at a time: on a large node this round runs every minute. A record that expired
+    // before the cutoff reads as deleted, and its version is older than its expiry.
+    for await (const page of this.replica.pages(signal, cutoff)) {
       for (const [key, version, deleted] of page) {
         if (!deleted || version.wall > cutoff) continue;
         const replicas = ring.preferenceList(key, n);
@@ -75,14 +80,18 @@ export class TombstoneCollector extends ReplicaTask {
     let purged = 0;
     for (const [replicas, batch] of groups.batches(this.batchSize)) {
       if (signal.aborted) break; // the node is stopping: the rest waits for the next round
-      purged += await this.collect(replicas, batch);
+      purged += await this.collect(replicas, batch, cutoff);
     }
     this.purged += purged;
     if (purged > 0) this.log.info(`collected ${purged} tombstone(s) every replica held`);
     return purged;
   }
 
-  private async collect(replicas: MemberAddress[], entries: Array<[string, Version]>): Promise<number> {
+  private async collect(
+    replicas: MemberAddress[],
+    entries: Array<[string, Version]>,
+    cutoff: number,
+  ): Promise<number> {
     const keys = entries.map(([key]) => key);
     let answers: Array<Array<KVRecord | null>>;
     try {
@@ -94,7 +103,9 @@ export class TombstoneCollector extends ReplicaTask {
     const confirmed = entries.filter(([, version], index) =>
       answers.every((records) => {
         const record = records[index];
-        return record != null && isTombstone(record) && compareVersions(record.version, version) === 0;
+        return (
+          record != null && isDeletedAt(record, cutoff) && compareVersions(record.version, version) === 0
+        );
       }),
     );
     if (confirmed.length === 0) return 0;

@@ -15,6 +15,8 @@ import { defined } from './utils/assertions.js';
 import { TestCluster } from './utils/test-cluster.js';
 
 const version = { wall: 1, counter: 0, node: 'n' };
+/** When the replica answers: after `expired:` keys' expiry, before `expiring:` keys'. */
+const NOW = 1_000;
 const ringOrder = (key: string) => ringKey(md5Hasher.hash(key), key);
 
 describe('listing in ring order', () => {
@@ -44,7 +46,7 @@ describe('listing in ring order', () => {
       }
     });
     const page = (params: PeerParams<'peer.ring_keys'>): RingKeysReply =>
-      ringKeysPage(positions, store, (key) => md5Hasher.hash(key), params);
+      ringKeysPage(positions, store, (key) => md5Hasher.hash(key), params, NOW);
     const all: Array<[number, number]> = [[0, RING_SIZE - 1]];
 
     it('answers the keys of its ranges in ring order, tombstones included, and stops at the limit', () => {
@@ -67,6 +69,29 @@ describe('listing in ring order', () => {
         placed.endsWith('many:1'),
       );
       expect(tombstone?.[2], 'the tombstone is listed as one').to.equal(true);
+    });
+
+    it('reports a record expired by the time it answers as deleted, by ring order and by prefix', () => {
+      const few = new MemoryStore();
+      const placed = new KeyPositions();
+      for (const [key, expires] of [
+        ['expired:a', NOW],
+        ['expiring:a', NOW + 1],
+      ] as const) {
+        few.mergeSync(key, { value: 1, version, expires });
+        placed.add(key, md5Hasher.hash(key));
+      }
+      for (const prefix of [undefined, 'ex']) {
+        const params = { ranges: all, limit: 10, prefix };
+        const { heads } = ringKeysPage(placed, few, (key) => md5Hasher.hash(key), params, NOW);
+        const deleted = new Map(heads.map(([ring, , gone]) => [defined(parseRingKey(ring))[0], gone]));
+        expect(deleted, `prefix ${prefix}`).to.deep.equal(
+          new Map([
+            ['expired:a', true],
+            ['expiring:a', false],
+          ]),
+        );
+      }
     });
 
     it('reads at most RING_SCAN_LIMIT keys a call when a prefix matches a large share of them', () => {

@@ -80,6 +80,7 @@ function cluster(
               return hasher.hash(k);
             },
             params,
+            Date.now(),
           ),
         });
       }

@@ -1,5 +1,6 @@
 import { OutcomeUnknownError, type PeerMethod, type PeerParams, QuorumNotReachedError } from '@kvdb/core';
 import { expect } from 'chai';
+import type { Clock } from '../src/clock.js';
 import { defined, rejection } from './utils/assertions.js';
 import { TestCluster } from './utils/test-cluster.js';
 import { eventually } from './utils/timing.js';
@@ -124,6 +125,25 @@ describe('serial operations (Paxos per key)', () => {
         expect(taken, `round ${round}`).to.deep.equal([`v${round}`]);
         expect(await cluster.coordinator(0).has('q', { consistency: 'serial' })).to.equal(false);
       }
+    });
+  });
+
+  describe('with expiry', () => {
+    it('takes an expired value as no value, and sets a ttl through cas and a conditional set', async () => {
+      let now = Date.now();
+      const clock = { now: () => now, setTimeout, clearTimeout } as unknown as Clock;
+      const timed = new TestCluster({ n: 3, replicas: 3, timeoutMs: 1_000, clock });
+      expect(await timed.coordinator(0).cas('k', 'short', { ttl: 1 })).to.include({ swapped: true });
+      expect(await timed.coordinator(1).set('k', 'again', { ifAbsent: true }), 'still there').to.equal(false);
+      now += 1_001;
+      expect(await timed.coordinator(1).get('k', { consistency: 'serial' }), 'expired').to.equal(null);
+      expect(await timed.coordinator(2).cas('k', 'new')).to.deep.equal({
+        swapped: true,
+        exists: false,
+        current: 'new',
+      });
+      expect(await timed.coordinator(0).set('n', 1, { ifAbsent: true, ttl: 2 })).to.equal(true);
+      expect(await timed.coordinator(0).ttl('n')).to.deep.equal({ exists: true, ttl: 2 });
     });
   });
 

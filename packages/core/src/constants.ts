@@ -47,3 +47,8 @@ export const MAX_UNPAGED_KEYS = 100_000;
 
 /** The HTTP header a session token travels in, both ways (see `formatSession`). */
 export const SESSION_HEADER = 'kvdb-session';
+/**
+ * Longest time to live a write may take, in seconds: 10 years of 365 days. A longer one is more likely a unit
+ * mistake (ms for seconds) than a wish; a key meant to outlive it is written without one.
+ */
+export const MAX_TTL_SECONDS = 315_360_000;

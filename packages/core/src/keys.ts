@@ -1,4 +1,5 @@
-import type { KeyVersion } from './protocol.js';
+import type { KeyVersion } from './peer-protocol.js';
+import { isDeletedAt } from './record.js';
 import type { ScanOptions } from './store.js';
 import type { Version } from './version.js';
 
@@ -37,12 +38,12 @@ function codePointRank(unit: number): number {
 /**
  * One page of a store's key scan (see `Store.scanKeys`): `sorted(from)` iterates the store's entries in
  * `compareKeys` order starting at `from` (inclusive; at the first key when undefined), and `head` reads a
- * stored value's version and whether it is a tombstone. This applies the cursor, the prefix and the limit.
+ * stored value's head. This applies the cursor, the prefix, the limit and `now`.
  */
 export function scanPage<T>(
   sorted: (from: string | undefined) => Iterable<readonly [string, T]>,
-  { prefix, after, limit }: ScanOptions,
-  head: (value: T) => { version: Version; deleted: boolean },
+  { prefix, after, limit, now }: ScanOptions,
+  head: (value: T) => { version: Version; deleted: boolean; expires?: number },
 ): KeyVersion[] {
   const page: KeyVersion[] = [];
   const from =
@@ -51,8 +52,8 @@ export function scanPage<T>(
     if (page.length >= limit) break;
     if (key === after) continue;
     if (prefix !== undefined && !key.startsWith(prefix)) break;
-    const { version, deleted } = head(value);
-    page.push([key, version, deleted]);
+    const found = head(value);
+    page.push([key, found.version, now === undefined ? found.deleted : isDeletedAt(found, now)]);
   }
   return page;
 }

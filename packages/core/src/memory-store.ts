@@ -1,7 +1,7 @@
 import { keyEnd, keyEntry, keyLength, keyStart, lengthPrefix } from './entry-key.js';
 import { EntryTable, type EntryTableOptions } from './entry-table.js';
 import { scanPage } from './keys.js';
-import type { KeyVersion } from './protocol.js';
+import type { KeyVersion } from './peer-protocol.js';
 import { isTombstone, type JsonValue, type KVRecord, type RecordHead, supersedes } from './record.js';
 import {
   type EntriesOptions,
@@ -16,6 +16,12 @@ import { compareVersions, type Version } from './version.js';
 /** Writer indexes take at most three bytes of a record's head. */
 const MAX_WRITERS = 2 ** 24;
 
+/**
+ * A character after the version below this is the byte count of an expiry (1–7: a safe integer from 1 up), never
+ * the start of a value's JSON (`{`, `[`, `"`, `-`, a digit or a letter).
+ */
+const EXPIRY_MARKS = 8;
+
 /** A character beyond U+00FF: a string without one is stored one byte per character. */
 const WIDE = /[\u0100-\uffff]/;
 
@@ -23,13 +29,14 @@ const WIDE = /[\u0100-\uffff]/;
  * The default store: every record in memory, indexed by an `EntryTable` (a hash table for reads and writes, a
  * sorted array for listings in `compareKeys` order). Nothing survives the process.
  *
- * A record is one flat string, the table's entry: the key's length, the key, the version as a binary head (see
- * `packHead`; the writer as an index into a table of node addresses), then the value's JSON (nothing for a
- * tombstone). A million 100-byte values take about 144 MB of heap this way (the entries and the slot array; the
- * index's other arrays are outside the heap), against about 200 MB with the key and the record as two strings and
- * about 285 MB as `{version: {wall, counter, node}, value}` objects. A key with characters beyond U+00FF keeps
- * only itself in its entry and its record in `wide`, so that it does not widen the record to two bytes a
- * character. The cost of the packing: a JSON.parse of the value on each read (a write reads only the head).
+ * A record is one flat string, the table's entry: the key's length, the key, the version and the expiry (if any)
+ * as a binary head (see `packHead`; the writer as an index into a table of node addresses), then the value's JSON
+ * (nothing for a tombstone). A million 100-byte values take about 144 MB of heap this way (the entries and the
+ * slot array; the index's other arrays are outside the heap), against about 200 MB with the key and the record as
+ * two strings and about 285 MB as `{version: {wall, counter, node}, value}` objects. A key with characters beyond
+ * U+00FF keeps only itself in its entry and its record in `wide`, so that it does not widen the record to two
+ * bytes a character. The cost of the packing: a JSON.parse of the value on each read (a write reads only the
+ * head).
  */
 export class MemoryStore implements Store {
   private readonly table: EntryTable;
@@ -67,12 +74,13 @@ export class MemoryStore implements Store {
     const slot = this.find(key);
     const previous = slot < 0 ? undefined : this.head(slot);
     if (!supersedes(record, previous)) return { applied: false, previous };
-    const json = isTombstone(record) ? '' : (JSON.stringify(record.value) as string | undefined);
+    const tombstone = isTombstone(record);
+    const json = tombstone ? '' : (JSON.stringify(record.value) as string | undefined);
     // An empty value would read back as a tombstone.
     if (json === undefined) throw new TypeError(`the value of ${JSON.stringify(key)} is not JSON`);
-    const head = this.packHead(record.version);
+    const head = this.packHead(record.version, tombstone ? undefined : record.expires);
     if (previous?.deleted) this.tombstones--;
-    if (isTombstone(record)) this.tombstones++;
+    if (tombstone) this.tombstones++;
     if (slot >= 0 ? this.isWide(slot) : WIDE.test(key)) {
       const packed = [head, json].join('');
       this.wide.set(slot >= 0 ? slot : this.table.add(key, keyEntry(key)), packed);
@@ -150,9 +158,11 @@ export class MemoryStore implements Store {
   /**
    * The version as a head of 1–11 characters, each U+0000–U+00FF: a tag holding the byte counts of the wall
    * (bits 0–2), the counter (bits 3–5) and the writer's index (bits 6–7), then those bytes, most significant
-   * first. A real version (a 6-byte wall, a small counter, one of a few writers) takes 7–9 characters.
+   * first. A real version (a 6-byte wall, a small counter, one of a few writers) takes 7–9 characters. An expiry
+   * follows as its byte count (below `EXPIRY_MARKS`) and its bytes: 7 more characters for a real one, none for a
+   * record without.
    */
-  private packHead({ wall, counter, node }: Version): string {
+  private packHead({ wall, counter, node }: Version, expires: number | undefined): string {
     let writer = this.writerIndex.get(node);
     if (writer === undefined) {
       if (this.writers.length === MAX_WRITERS) throw new Error(`more than ${MAX_WRITERS} writers`);
@@ -165,11 +175,21 @@ export class MemoryStore implements Store {
     const counterBytes = pushBytes(codes, counter);
     const writerBytes = pushBytes(codes, writer);
     codes[0] = wallBytes | (counterBytes << 3) | (writerBytes << 6);
+    if (expires !== undefined) {
+      const mark = codes.push(0) - 1;
+      codes[mark] = pushBytes(codes, expires);
+    }
     return String.fromCharCode.apply(null, codes);
   }
 
   /** Reads the head of the slot's record; `end` is where its value's JSON starts (the end, for a tombstone). */
-  private unpackHead(slot: number): { version: Version; deleted: boolean; text: string; end: number } {
+  private unpackHead(slot: number): {
+    version: Version;
+    deleted: boolean;
+    expires: number | undefined;
+    text: string;
+    end: number;
+  } {
     const entry = this.table.entry(slot);
     const keyEnds = keyEnd(entry);
     const wide = keyEnds === entry.length;
@@ -186,23 +206,32 @@ export class MemoryStore implements Store {
     const node = this.writers[writer];
     if (node === undefined)
       throw new Error(`the record in slot ${slot} names writer ${writer}, which is unknown`);
+    let expires: number | undefined;
+    const mark = text.charCodeAt(at);
+    if (mark < EXPIRY_MARKS) {
+      expires = 0;
+      for (const end = ++at + mark; at < end; at++) expires = expires * 256 + text.charCodeAt(at);
+    }
     return {
       version: { wall, counter, node },
       deleted: at === text.length,
+      expires,
       text,
       end: at,
     };
   }
 
   private head(slot: number): RecordHead {
-    const { version, deleted } = this.unpackHead(slot);
-    return deleted ? { version, deleted } : { version };
+    const { version, deleted, expires } = this.unpackHead(slot);
+    if (deleted) return { version, deleted };
+    return expires === undefined ? { version } : { version, expires };
   }
 
   private unpack(slot: number): KVRecord {
-    const { version, deleted, text, end } = this.unpackHead(slot);
+    const { version, deleted, expires, text, end } = this.unpackHead(slot);
     if (deleted) return { version, deleted: true };
-    return { version, value: JSON.parse(text.slice(end)) as JsonValue };
+    const value = JSON.parse(text.slice(end)) as JsonValue;
+    return expires === undefined ? { version, value } : { version, value, expires };
   }
 }
 

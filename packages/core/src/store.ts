@@ -1,6 +1,6 @@
 import { UnavailableError } from './errors.js';
 import type { MemberAddress } from './member.js';
-import type { CommitNote, KeyVersion, Proposal } from './protocol.js';
+import type { CommitNote, KeyVersion, Proposal } from './peer-protocol.js';
 import type { KVRecord, RecordHead } from './record.js';
 import type { Version } from './version.js';
 
@@ -15,7 +15,7 @@ export interface StoreCounts {
 export interface MergeResult {
   applied: boolean;
   /**
-   * The head (version, and whether a tombstone) of the record held before: the one replaced when applied, else
+   * The head (version, whether a tombstone, expiry) of the record held before: the one replaced when applied, else
    * the one (as new or newer) that stays. Only the head: decoding the value on every write would be wasted work.
    */
   previous: RecordHead | undefined;
@@ -32,6 +32,11 @@ export interface ScanOptions {
   /** Start after this key; the cursor of paged listings. */
   after?: string;
   limit: number;
+  /**
+   * Report a record that has expired by this wall-clock time (ms) as deleted (see `isDeletedAt`). @default only
+   * tombstones are reported deleted: what digests hash, which must not change with the clock
+   */
+  now?: number;
 }
 
 /**
@@ -67,7 +72,7 @@ export interface Store {
   mergeSync?(key: string, record: KVRecord): MergeResult;
 
   /**
-   * The head (version, and whether a tombstone) of the key's record, at once: what a scan in another order than
+   * The head (version, whether a tombstone, and the expiry if any) of the key's record, at once: what a scan in another order than
    * the store's (a ring segment's keys, see `KeyPositions` in @kvdb/coordinator) reads for each key it finds.
    * Every store keeps its keys and their heads in memory, so this never waits for I/O.
    */
@@ -81,7 +86,7 @@ export interface Store {
 
   /**
    * Keys in the order of `compareKeys` (code point order, as UTF-8 bytes sort) with their newest version and
-   * whether it is a tombstone: one bounded, synchronous page, so a listing of millions of keys never holds the
+   * whether it is deleted (a tombstone, or expired by `now` when given): one bounded, synchronous page, so a listing of millions of keys never holds the
    * event loop for long.
    */
   scanKeys(options: ScanOptions): KeyVersion[];

@@ -1,11 +1,20 @@
 import { expect } from 'chai';
+import { MAX_TTL_SECONDS } from '../src/constants.js';
 import {
+  headOf,
+  isDeletedAt,
+  isExpired,
+  isLive,
   isRecord,
   isTombstone,
+  isTtl,
   type JsonValue,
   type KVRecord,
+  liveRecord,
   newerRecord,
   supersedes,
+  timeToLive,
+  ttlMs,
 } from '../src/record.js';
 import type { Version } from '../src/version.js';
 
@@ -95,6 +104,8 @@ describe('records', () => {
       ['a live record with value 0', { version, value: 0 }],
       ['a live record with an object value', { version, value: { a: [1, { b: null }] } }],
       ['a tombstone', { version, deleted: true }],
+      ['a live record with an expiry', { version, value: 'x', expires: 1_700_000_001_000 }],
+      ['a live record expiring at 1 ms', { version, value: 'x', expires: 1 }],
     ];
     for (const [what, input] of good) {
       it(`accepts ${what}`, () => {
@@ -122,6 +133,13 @@ describe('records', () => {
       ['deleted: false with a value', { version, deleted: false, value: 'x' }],
       ['deleted: "true"', { version, deleted: 'true' }],
       ['deleted: 1', { version, deleted: 1 }],
+      ['an expiry of 0', { version, value: 'x', expires: 0 }],
+      ['a negative expiry', { version, value: 'x', expires: -5 }],
+      ['a fractional expiry', { version, value: 'x', expires: 1.5 }],
+      ['an expiry past the safe integers', { version, value: 'x', expires: 2 ** 53 }],
+      ['an expiry that is a string', { version, value: 'x', expires: '1700000001000' }],
+      ['an expiry of null', { version, value: 'x', expires: null }],
+      ['a tombstone with an expiry', { version, deleted: true, expires: 1_700_000_001_000 }],
     ];
     for (const [what, input] of bad) {
       it(`rejects ${what}`, () => {
@@ -133,6 +151,61 @@ describe('records', () => {
       const inherited = Object.create({ value: 'x' }) as Record<string, unknown>;
       inherited.version = version;
       expect(isRecord(inherited)).to.equal(false);
+    });
+  });
+
+  describe('expiry', () => {
+    const version = v(1_000);
+
+    it('takes a ttl of seconds above 0 up to the maximum, and nothing else', () => {
+      for (const good of [0.001, 0.5, 1, 2, 86_400, MAX_TTL_SECONDS])
+        expect(isTtl(good), `${good}`).to.equal(true);
+      for (const bad of [
+        0,
+        -1,
+        MAX_TTL_SECONDS + 1,
+        Number.NaN,
+        Number.POSITIVE_INFINITY,
+        '5',
+        null,
+        undefined,
+      ]) {
+        expect(isTtl(bad), String(bad)).to.equal(false);
+        if (typeof bad === 'number') expect(() => ttlMs(bad)).to.throw(RangeError, /`ttl`/);
+      }
+    });
+
+    it('turns a ttl into whole ms, at least 1, and stamps the expiry from the version', () => {
+      expect(ttlMs(undefined)).to.equal(undefined);
+      expect(ttlMs(2)).to.equal(2_000);
+      expect(ttlMs(2.3)).to.equal(2_300);
+      expect(ttlMs(0.0001)).to.equal(1);
+      expect(liveRecord('x', version, 2_000)).to.deep.equal({ version, value: 'x', expires: 3_000 });
+      expect(liveRecord('x', version)).to.deep.equal({ version, value: 'x' });
+      expect(Object.hasOwn(liveRecord('x', version), 'expires')).to.equal(false);
+    });
+
+    it('counts a record as expired from its expiry on, and as deleted then, like a tombstone', () => {
+      const expiring: KVRecord = { version, value: 'x', expires: 3_000 };
+      expect([isExpired(expiring, 2_999), isExpired(expiring, 3_000)]).to.deep.equal([false, true]);
+      expect([isLive(expiring, 2_999), isLive(expiring, 3_000)]).to.deep.equal([true, false]);
+      expect([isDeletedAt(expiring, 2_999), isDeletedAt(expiring, 3_000)]).to.deep.equal([false, true]);
+      expect(headOf(expiring)).to.deep.equal({ version, expires: 3_000 });
+      expect(isDeletedAt(headOf(expiring), 3_000)).to.equal(true);
+      expect(isLive(live(version), Number.MAX_SAFE_INTEGER)).to.equal(true);
+      expect(isLive(tombstone(version), 0)).to.equal(false);
+      expect(isDeletedAt(tombstone(version), 0)).to.equal(true);
+      expect(isLive(undefined, 0)).to.equal(false);
+    });
+
+    it('answers ttl with the seconds left, null without an expiry, and no value once expired', () => {
+      const expiring: KVRecord = { version, value: 'x', expires: 3_000 };
+      expect(timeToLive(expiring, 1_500)).to.deep.equal({ exists: true, ttl: 1.5 });
+      expect(timeToLive(expiring, 2_999)).to.deep.equal({ exists: true, ttl: 0.001 });
+      expect(timeToLive(expiring, 3_000)).to.deep.equal({ exists: false, ttl: null });
+      expect(timeToLive(live(version), 5_000)).to.deep.equal({ exists: true, ttl: null });
+      expect(timeToLive(tombstone(version), 0)).to.deep.equal({ exists: false, ttl: null });
+      expect(timeToLive(undefined, 0)).to.deep.equal({ exists: false, ttl: null });
     });
   });
 });

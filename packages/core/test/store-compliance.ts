@@ -432,6 +432,81 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
       });
     });
 
+    describe('expiry', () => {
+      const expiring = (version: Version, value: JsonValue, expires: number): KVRecord => ({
+        version,
+        value,
+        expires,
+      });
+
+      it('round-trips an expiry at the edges of its byte lengths, with every kind of key and value', async () => {
+        const edges = [1, 255, 256, 65_536, 1_763_000_000_000, 2 ** 48, Number.MAX_SAFE_INTEGER];
+        const values: JsonValue[] = ['', 0, null, { a: [1, 'ü'] }, 'x'.repeat(300)];
+        const keys = ['k', 'ключ', `long:${'é'.repeat(300)}`];
+        let i = 0;
+        for (const expires of edges) {
+          for (const key of keys) {
+            const record = expiring(v(expires % 1_000, i), values[i % values.length] ?? null, expires);
+            const at = `${key}:${i++}`;
+            expect((await store.merge(at, record)).applied).to.equal(true);
+            expect(await store.get(at), `${at} expiring at ${expires}`).to.deep.equal(record);
+            if (store.getSync !== undefined) expect(store.getSync(at)).to.deep.equal(record);
+            const head = { version: record.version, expires };
+            expect(store.headSync(at)).to.deep.equal(head);
+            expect((await store.merge(at, record)).previous).to.deep.equal(head);
+          }
+        }
+        const entries = await collect(store.entries());
+        expect([...entries.values()].every((record) => record.expires !== undefined)).to.equal(true);
+        expect(await store.counts()).to.deep.equal({ live: i, tombstones: 0 });
+      });
+
+      it('keeps the expiry of the newest version only: an overwrite without one, or a pop, drops it', async () => {
+        await store.merge('k', expiring(v(1), 'a', 100));
+        expect((await store.merge('k', expiring(v(0), 'older', 5_000))).applied).to.equal(false);
+        expect(await store.get('k')).to.deep.equal(expiring(v(1), 'a', 100));
+        await store.merge('k', live(v(2), 'b'));
+        expect(await store.get('k')).to.deep.equal(live(v(2), 'b'));
+        expect(store.headSync('k')).to.deep.equal({ version: v(2) });
+        await store.merge('k', expiring(v(3), 'c', 200));
+        const popped = await store.merge('k', tombstone(v(4)));
+        expect(popped.previous).to.deep.equal({ version: v(3), expires: 200 });
+        expect(await store.get('k')).to.deep.equal(tombstone(v(4)));
+        expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 1 });
+        expect(await store.remove('k', v(4))).to.equal(true);
+        await store.merge('gone', expiring(v(1), 'x', 50));
+        expect(await store.remove('gone', v(1))).to.equal(true);
+        expect(await store.get('gone')).to.equal(undefined);
+      });
+
+      it('lists a record that expired by `now` as deleted, and only when asked with a `now`', async () => {
+        await store.merge('a:expired', expiring(v(1), 1, 1_000));
+        await store.merge('b:expiring', expiring(v(1), 1, 1_001));
+        await store.merge('c:forever', live(v(1), 1));
+        await store.merge('d:popped', tombstone(v(1)));
+        const deleted = (page: ReturnType<Store['scanKeys']>) => page.map(([key, , gone]) => [key, gone]);
+        expect(deleted(store.scanKeys({ limit: 10 })), 'without now').to.deep.equal([
+          ['a:expired', false],
+          ['b:expiring', false],
+          ['c:forever', false],
+          ['d:popped', true],
+        ]);
+        expect(deleted(store.scanKeys({ limit: 10, now: 1_000 })), 'at 1000').to.deep.equal([
+          ['a:expired', true],
+          ['b:expiring', false],
+          ['c:forever', false],
+          ['d:popped', true],
+        ]);
+        expect(deleted(store.scanKeys({ prefix: 'b', limit: 10, now: 2_000 }))).to.deep.equal([
+          ['b:expiring', true],
+        ]);
+        expect(await store.counts(), 'counted as live until collected').to.deep.equal({
+          live: 3,
+          tombstones: 1,
+        });
+      });
+    });
+
     describe('scanKeys', () => {
       const keysOf = (page: ReturnType<Store['scanKeys']>) => page.map(([key]) => key);
 

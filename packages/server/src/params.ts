@@ -3,9 +3,11 @@ import {
   type Consistency,
   InvalidParamsError,
   isRecord,
+  isTtl,
   type JsonValue,
   type KVRecord,
   TooLargeError,
+  TTL_EXPECTED,
 } from '@kvdb/core';
 import type { Limits } from './config.js';
 
@@ -109,6 +111,14 @@ export function optionalConsistency(params: Params): Consistency | undefined {
     throw new InvalidParamsError(`Expected \`consistency\` to be one of ${CONSISTENCY_LEVELS.join(', ')}`);
   }
   return consistency as Consistency;
+}
+
+/** `ttl`, in seconds (see `isTtl`); `null` counts as absent, so positional params can skip it. */
+export function optionalTtl(params: Params): number | undefined {
+  const ttl = params.get('ttl');
+  if (ttl === undefined || ttl === null) return undefined;
+  if (!isTtl(ttl)) throw new InvalidParamsError(`${TTL_EXPECTED}, got ${describe(ttl)}`);
+  return ttl;
 }
 
 export function requireRecord(params: Params): KVRecord {

@@ -25,10 +25,11 @@ storeCompliance('DiskStore', () => DiskStore.open(freshDir(), identity));
 describe('DiskStore on disk', () => {
   const v = (wall: number) => ({ wall, counter: 0, node: 'n' });
 
-  it('keeps records, tombstones and counts across close and reopen', async () => {
+  it('keeps records, tombstones, expiries and counts across close and reopen', async () => {
     const dir = freshDir();
     const first = await DiskStore.open(dir, identity);
     await first.merge('kept', { version: v(1), value: { nested: ['a', 1, null] } });
+    await first.merge('expiring', { version: v(1), value: 'soon', expires: 5_000 });
     await first.merge('popped', { version: v(1), value: 'x' });
     await first.merge('popped', { version: v(2), deleted: true });
     await first.close();
@@ -37,8 +38,10 @@ describe('DiskStore on disk', () => {
     try {
       expect(await second.get('kept')).to.deep.equal({ version: v(1), value: { nested: ['a', 1, null] } });
       expect(await second.get('popped')).to.deep.equal({ version: v(2), deleted: true });
-      expect(await second.counts()).to.deep.equal({ live: 1, tombstones: 1 });
-      expect(second.loaded).to.include({ records: 2, hints: 0 });
+      expect(await second.get('expiring')).to.deep.equal({ version: v(1), value: 'soon', expires: 5_000 });
+      expect(second.headSync('expiring')).to.deep.equal({ version: v(1), expires: 5_000 });
+      expect(await second.counts()).to.deep.equal({ live: 2, tombstones: 1 });
+      expect(second.loaded).to.include({ records: 3, hints: 0 });
       expect((await second.merge('popped', { version: v(1), value: 'stale' })).applied).to.equal(false);
     } finally {
       await second.close();
@@ -106,7 +109,7 @@ describe('DiskStore on disk', () => {
     const first = await DiskStore.open(dir, identity);
     await first.put('127.0.0.1:5879', 'a key', { version: v(3), value: 1 });
     await first.put('127.0.0.1:5879', 'gone', { version: v(3), deleted: true });
-    await first.put('127.0.0.1:5880', 'a key', { version: v(4), value: 2 });
+    await first.put('127.0.0.1:5880', 'a key', { version: v(4), value: 2, expires: 9 });
     await first.delete('127.0.0.1:5879', 'gone');
     await first.close();
 
@@ -114,7 +117,7 @@ describe('DiskStore on disk', () => {
     try {
       expect([...second.load()]).to.have.deep.members([
         ['127.0.0.1:5879', 'a key', { version: v(3), value: 1 }],
-        ['127.0.0.1:5880', 'a key', { version: v(4), value: 2 }],
+        ['127.0.0.1:5880', 'a key', { version: v(4), value: 2, expires: 9 }],
       ]);
       expect(await second.counts()).to.deep.equal({ live: 0, tombstones: 0 });
       expect(second.loaded).to.include({ records: 0, hints: 2 });

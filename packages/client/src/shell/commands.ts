@@ -2,7 +2,15 @@
  * The shell's language, with no I/O: a line becomes tokens, tokens become a command. A bad line throws a
  * `UsageError` whose message is what the shell prints (`usage: set KEY VALUE`, `unknown command "x"`, …).
  */
-import { CONSISTENCY_LEVELS, type Consistency, type JsonValue, MAX_LIST_LIMIT, UsageError } from '@kvdb/core';
+import {
+  CONSISTENCY_LEVELS,
+  type Consistency,
+  isTtl,
+  type JsonValue,
+  MAX_LIST_LIMIT,
+  MAX_TTL_SECONDS,
+  UsageError,
+} from '@kvdb/core';
 
 /** A word of a command line; `quoted` words are always taken as strings. */
 export interface Token {
@@ -12,9 +20,9 @@ export interface Token {
 
 export type CallCommand =
   | { kind: 'call'; method: 'get' | 'pop'; params: { key: string; default?: JsonValue } }
-  | { kind: 'call'; method: 'set'; params: { key: string; value: JsonValue } }
+  | { kind: 'call'; method: 'set'; params: { key: string; value: JsonValue; ttl?: number } }
   | { kind: 'call'; method: 'cas'; params: { key: string; value: JsonValue; expected?: JsonValue } }
-  | { kind: 'call'; method: 'has' | 'locate'; params: { key: string } }
+  | { kind: 'call'; method: 'has' | 'locate' | 'ttl'; params: { key: string } }
   | { kind: 'call'; method: 'list_keys'; params: { prefix?: string; limit?: number; cursor?: string } }
   | { kind: 'call'; method: 'mget'; params: { keys: string[] } }
   | { kind: 'call'; method: 'mset'; params: { entries: Array<[string, JsonValue]> } }
@@ -35,6 +43,7 @@ export type CommandName =
   | 'cas'
   | 'has'
   | 'pop'
+  | 'ttl'
   | 'list_keys'
   | 'mget'
   | 'mset'
@@ -69,7 +78,11 @@ const spec = (name: CommandName, args: string, summary: string, aliases: string[
 /** Every shell command, in the order `help` lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
   spec('get', 'KEY [DEFAULT]', "Print KEY's value, or DEFAULT (else null) when it has none"),
-  spec('set', 'KEY VALUE', 'Store VALUE under KEY'),
+  spec(
+    'set',
+    'KEY VALUE [ttl=SECONDS]',
+    'Store VALUE under KEY; with ttl=SECONDS (60, 0.5, …), it expires that many seconds later',
+  ),
   spec(
     'cas',
     'KEY VALUE [EXPECTED]',
@@ -77,6 +90,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ),
   spec('has', 'KEY', 'Print whether KEY has a value'),
   spec('pop', 'KEY [DEFAULT]', 'Remove KEY and print the value it held, or DEFAULT (else null)'),
+  spec('ttl', 'KEY', "Print how long KEY's value has left before it expires"),
   spec(
     'list_keys',
     '[PREFIX [LIMIT [CURSOR]]]',
@@ -105,7 +119,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec(
     'consistency',
     '[one|quorum|all|serial]',
-    'Set the level get, set, has, pop, mget and mset use, or print it (serial: linearizable per key)',
+    'Set the level get, set, has, pop, ttl, mget and mset use, or print it (serial: linearizable per key)',
   ),
   spec('help', '[COMMAND]', 'List the commands, or describe one'),
   spec('exit', '', 'Leave the shell; Ctrl-D does too', ['quit']),
@@ -214,7 +228,11 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
         params: value === undefined ? { key } : { key, default: value },
       };
     case 'set':
-      return { kind: 'call', method: 'set', params: { key, value: value as JsonValue } };
+      return {
+        kind: 'call',
+        method: 'set',
+        params: { key, value: value as JsonValue, ...setOptions(command, args.slice(2)) },
+      };
     case 'cas': {
       const expected = args[2] === undefined ? undefined : parseValue(args[2]);
       const params = { key, value: value as JsonValue };
@@ -226,6 +244,7 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
     }
     case 'has':
     case 'locate':
+    case 'ttl':
       return { kind: 'call', method: command.name, params: { key } };
     case 'list_keys':
       return { kind: 'call', method: 'list_keys', params: listKeysParams(command, args) };
@@ -303,6 +322,23 @@ function pairs(command: CommandSpec, args: readonly Token[]): Array<[string, Jso
     entries.push([args[i]?.text ?? '', parseValue(args[i + 1] as Token)]);
   }
   return entries;
+}
+
+/** The words after `set KEY VALUE`: `ttl=SECONDS`, a number above 0 (fractions too) up to MAX_TTL_SECONDS. */
+function setOptions(command: CommandSpec, words: readonly Token[]): { ttl?: number } {
+  const options: { ttl?: number } = {};
+  for (const word of words) {
+    const [, seconds] = /^ttl=(.*)$/i.exec(word.text) ?? [];
+    if (seconds === undefined) throw new UsageError(`usage: ${usage(command)}`);
+    const ttl = /^\d*\.?\d+$/.test(seconds) ? Number(seconds) : Number.NaN;
+    if (!isTtl(ttl)) {
+      throw new UsageError(
+        `SECONDS must be a number above 0 and at most ${MAX_TTL_SECONDS}; usage: ${usage(command)}`,
+      );
+    }
+    options.ttl = ttl;
+  }
+  return options;
 }
 
 /** A whole number from 1 up, or a `UsageError` with the command's usage. */

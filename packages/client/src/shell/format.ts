@@ -22,6 +22,8 @@ export function formatResult(method: PublicMethod, result: unknown): string {
       return Array.isArray(result) ? numbered(result.map(formatValue)) : formatValue(result);
     case 'ping':
       return typeof result === 'string' ? result : formatValue(result);
+    case 'ttl':
+      return isRecord(result) ? formatTtl(result) : formatValue(result);
     case 'list_keys':
       if (Array.isArray(result)) return numbered(result.map(formatValue));
       return isKeyPage(result) ? formatKeyPage(result) : formatValue(result);
@@ -43,6 +45,12 @@ export function formatResult(method: PublicMethod, result: unknown): string {
     default:
       return formatValue(result);
   }
+}
+
+/** `ttl`'s answer: `(no value)`, `no expiry`, or the seconds left (`12.5 s left`). */
+function formatTtl({ exists, ttl }: Record<string, unknown>): string {
+  if (exists !== true) return '(no value)';
+  return typeof ttl === 'number' ? `${ttl} s left` : 'no expiry';
 }
 
 /** What a page was asked with, so its last line can spell out the command that fetches the next one. */

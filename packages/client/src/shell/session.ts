@@ -22,6 +22,7 @@ export type ShellClient = Pick<
   | 'pop'
   | 'mget'
   | 'mset'
+  | 'ttl'
   | 'listKeys'
   | 'listKeysPage'
   | 'listMembers'
@@ -37,7 +38,7 @@ export interface ShellSessionComponents {
 
 export interface ShellSessionInit {
   /**
-   * Consistency level for get, set, has and pop until a `consistency` command changes it; unset leaves the
+   * Consistency level for get, set, has, pop and ttl until a `consistency` command changes it; unset leaves the
    * choice to the server.
    * @default undefined (the server's default, quorum)
    */
@@ -117,15 +118,19 @@ export class ShellSession {
         return this.client.get(command.params.key, command.params.default, options);
       case 'pop':
         return this.client.pop(command.params.key, command.params.default, options);
-      case 'set':
-        return this.client.set(command.params.key, command.params.value, options);
+      case 'set': {
+        const { key, value, ttl } = command.params;
+        return this.client.set(key, value, ttl === undefined ? options : { ...options, ttl });
+      }
+      case 'has':
+        return this.client.has(command.params.key, options);
+      case 'ttl':
+        return this.client.ttl(command.params.key, options);
       case 'cas': {
         const { key, value } = command.params;
         const expected = 'expected' in command.params ? { expected: command.params.expected } : {};
         return this.client.cas(key, value, expected);
       }
-      case 'has':
-        return this.client.has(command.params.key, options);
       case 'mget':
         return this.client.mget(command.params.keys, options);
       case 'mset':

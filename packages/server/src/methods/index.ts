@@ -13,6 +13,7 @@ import { pop } from './pop.js';
 import { set } from './set.js';
 import { setReplicas } from './set-replicas.js';
 import { stats } from './stats.js';
+import { ttl } from './ttl.js';
 import type { MethodDefinition } from './types.js';
 
 export type { MethodContext, MethodDefinition } from './types.js';
@@ -25,6 +26,7 @@ export const METHODS: readonly MethodDefinition[] = [
   has,
   pop,
   cas,
+  ttl,
   listKeys,
   mget,
   mset,

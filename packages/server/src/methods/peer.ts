@@ -90,11 +90,18 @@ export const peerMethods: MethodDefinition[] = [
   },
   {
     name: 'peer.sync',
-    params: ['members', 'replication'],
+    params: ['members', 'replication', 'time'],
     call: (params, { peer }) => {
       const request: SyncParams = {
         members: requireArray(params, 'members', isMemberState, 'member states'),
       };
+      const time = params.get('time');
+      if (time !== undefined) {
+        if (!Number.isSafeInteger(time) || (time as number) < 0) {
+          throw new InvalidParamsError('Expected `time` to be a wall-clock time in ms, an integer from 0');
+        }
+        request.time = time as number;
+      }
       const replication = params.get('replication');
       if (replication !== undefined) {
         if (!isReplicationSetting(replication)) {

@@ -1,5 +1,5 @@
 import { InvalidParamsError, PARAM_ORDER } from '@kvdb/core';
-import { optionalBoolean, optionalConsistency, requireKey, requireValue } from '../params.js';
+import { optionalBoolean, optionalConsistency, optionalTtl, requireKey, requireValue } from '../params.js';
 import type { MethodDefinition } from './types.js';
 
 /**
@@ -25,6 +25,6 @@ export const set: MethodDefinition = {
         );
       }
     }
-    return coordinator.set(key, value, { consistency, ifAbsent, ifPresent });
+    return coordinator.set(key, value, { consistency, ttl: optionalTtl(params), ifAbsent, ifPresent });
   },
 };
