@@ -71,7 +71,12 @@ describe('serial operations on real processes (3 nodes, R=3)', function () {
       const reply = await rpc(cluster.node(0).port, 'set', params);
       expect(reply.error?.code, JSON.stringify(params)).to.equal(-32602);
     }
-    for (const params of [{ key: 'bad' }, { value: 1 }, ['bad', 1, 2, 3]]) {
+    for (const params of [
+      { key: 'bad' },
+      { value: 1 },
+      ['bad', 1, 2, 3, 4],
+      { key: 'bad', value: 1, ttl: -1 },
+    ]) {
       const reply = await rpc(cluster.node(0).port, 'cas', params);
       expect(reply.error?.code, JSON.stringify(params)).to.equal(-32602);
     }

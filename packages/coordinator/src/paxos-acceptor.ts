@@ -80,12 +80,21 @@ export class PaxosAcceptor {
   async commit({ key, proposal }: ProposalParams): Promise<true> {
     if (proposal.record !== null) await this.replica.merge(key, proposal.record);
     const state = this.touch(key);
-    if (state.committed === undefined || compareVersions(proposal.ballot, state.committed.ballot) > 0) {
-      const version = proposal.record?.version ?? null;
-      state.committed = { ballot: proposal.ballot, version, basis: proposal.basis ?? null };
+    const last = state.committed;
+    if (last === undefined || compareVersions(proposal.ballot, last.ballot) > 0) {
+      // A commit of nothing (a seal) moves the ballot on but keeps the note of the write before it.
+      state.committed =
+        proposal.record === null && last !== undefined
+          ? { ...last, ballot: proposal.ballot }
+          : {
+              ballot: proposal.ballot,
+              version: proposal.record?.version ?? null,
+              basis: proposal.basis ?? null,
+            };
     }
-    if (state.accepted !== undefined && compareVersions(state.accepted.ballot, state.committed.ballot) <= 0) {
-      delete state.accepted;
+    const committed = state.committed;
+    if (state.accepted !== undefined && committed !== undefined) {
+      if (compareVersions(state.accepted.ballot, committed.ballot) <= 0) delete state.accepted;
     }
     await this.save(key, state);
     return true;

@@ -59,6 +59,16 @@ describe('PaxosAcceptor', () => {
     });
   });
 
+  it('moves its committed ballot on for a commit of nothing, keeping the note of the write before it', async () => {
+    const { acceptor: a } = acceptor();
+    const write = { ballot: ballot(NOW + 1), record: { value: 'v', version: ballot(NOW + 1) }, basis: null };
+    await a.commit({ key: 'k', proposal: write });
+    await a.commit({ key: 'k', proposal: { ballot: ballot(NOW + 2), record: null, basis: null } });
+    expect(await a.prepare({ key: 'k', ballot: ballot(NOW + 3) })).to.deep.include({
+      committed: { ballot: ballot(NOW + 2), version: ballot(NOW + 1), basis: null },
+    });
+  });
+
   it('refuses a ballot older than half the state TTL, with one the proposer can move its clock past', async () => {
     const { acceptor: a } = acceptor();
     const reply = await a.prepare({ key: 'k', ballot: ballot(NOW - PAXOS_STATE_TTL_MS) });

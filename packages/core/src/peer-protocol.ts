@@ -128,7 +128,10 @@ export interface Proposal {
   basis?: Version | null;
 }
 
-/** The latest proposal an acceptor committed: under which ballot, the version it wrote, and what it decided on. */
+/**
+ * The latest proposal an acceptor committed (its ballot), and the latest one that wrote a record: the version it
+ * wrote and the version it decided on.
+ */
 export interface CommitNote {
   ballot: Version;
   version: Version | null;

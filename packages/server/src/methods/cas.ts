@@ -1,5 +1,5 @@
 import { PARAM_ORDER } from '@kvdb/core';
-import { optionalExpected, requireKey, requireValue } from '../params.js';
+import { optionalExpected, optionalTtl, requireKey, requireValue } from '../params.js';
 import type { MethodDefinition } from './types.js';
 
 /**
@@ -13,6 +13,7 @@ export const cas: MethodDefinition = {
     const key = requireKey(params, limits);
     const value = requireValue(params, limits);
     const expected = optionalExpected(params, limits);
-    return coordinator.cas(key, value, expected === undefined ? {} : { expected: expected.value });
+    const ttl = optionalTtl(params);
+    return coordinator.cas(key, value, expected === undefined ? { ttl } : { expected: expected.value, ttl });
   },
 };
