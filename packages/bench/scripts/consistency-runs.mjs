@@ -35,8 +35,17 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function withCluster(options, body) {
   const bin = values.bin === undefined ? {} : { bin: values.bin };
-  const cluster = await startLocalCluster({ nodes: 3, replicas: 3, ready: 'members', logLevel: 'warn', ...bin, ...options });
-  const clients = cluster.nodes.map((node) => new KVClient({ host: '127.0.0.1', port: node.port, timeoutMs: 5_000 }));
+  const cluster = await startLocalCluster({
+    nodes: 3,
+    replicas: 3,
+    ready: 'members',
+    logLevel: 'warn',
+    ...bin,
+    ...options,
+  });
+  const clients = cluster.nodes.map(
+    (node) => new KVClient({ host: '127.0.0.1', port: node.port, timeoutMs: 5_000 }),
+  );
   try {
     return await body(cluster, clients);
   } finally {
@@ -58,7 +67,12 @@ async function popRace(seconds) {
         const roll = Math.random();
         const op = roll < 0.4 ? 'set' : roll < 0.7 ? 'pop' : 'get';
         const value = `c${id}-${seq++}`;
-        const entry = { op, key, value: op === 'set' ? value : undefined, invoke: performance.now() - started };
+        const entry = {
+          op,
+          key,
+          value: op === 'set' ? value : undefined,
+          invoke: performance.now() - started,
+        };
         try {
           if (op === 'set') await client.set(key, value);
           else entry.result = op === 'pop' ? await client.pop(key) : await client.get(key);
@@ -87,7 +101,14 @@ async function popRace(seconds) {
     });
     const ops = history.length;
     const failed = history.filter((entry) => entry.outcome !== 'ok').length;
-    return { ops, perSecond: Math.round(ops / seconds), failed, pops: popped.size, comebacks: comebacks.length, first: comebacks[0] };
+    return {
+      ops,
+      perSecond: Math.round(ops / seconds),
+      failed,
+      pops: popped.size,
+      comebacks: comebacks.length,
+      first: comebacks[0],
+    };
   });
 }
 
@@ -95,7 +116,7 @@ async function casCounter(seconds, fault) {
   const dataDir = true;
   return withCluster({ dataDir }, async (cluster, nodes) => {
     await nodes[0].set('counter', 0, { consistency: 'serial' });
-    const tally = { swapped: 0, lost: 0, unknown: 0, failed: 0 };
+    const tally = { swapped: 0, lost: 0, unknown: 0, failed: 0, why: {} };
     const deadline = performance.now() + seconds * 1_000;
     const faulty = (async () => {
       await sleep((seconds * 1_000) / 3);
@@ -116,6 +137,9 @@ async function casCounter(seconds, fault) {
         } catch (error) {
           if (error?.name === 'OutcomeUnknownError') tally.unknown++;
           else tally.failed++;
+          const message = String(error?.message);
+          const why = /\((.*) after a replica/.exec(message)?.[1] ?? message.slice(0, 40);
+          tally.why[why] = (tally.why[why] ?? 0) + 1;
         }
       }
     };
@@ -130,22 +154,29 @@ async function casCounter(seconds, fault) {
 async function race(count) {
   return withCluster({}, async (_cluster, nodes) => {
     const tally = { casKeysWithOneWinner: 0, nxKeysWithOneWinner: 0, xxStored: 0, unknown: 0 };
-    const settle = (promise) => promise.catch((error) => (error?.name === 'OutcomeUnknownError' ? 'unknown' : Promise.reject(error)));
+    const settle = (promise) =>
+      promise.catch((error) => (error?.name === 'OutcomeUnknownError' ? 'unknown' : Promise.reject(error)));
     for (let k = 0; k < count; k += 50) {
       const keys = Array.from({ length: Math.min(50, count - k) }, (_, i) => k + i);
       await Promise.all(
         keys.map(async (i) => {
-          const cas = await Promise.all(nodes.map((client, c) => settle(client.cas(`cas:${i}`, c).then((r) => r.swapped))));
-          const nx = await Promise.all(nodes.map((client, c) => settle(client.set(`nx:${i}`, c, { ifAbsent: true }))));
+          const cas = await Promise.all(
+            nodes.map((client, c) => settle(client.cas(`cas:${i}`, c).then((r) => r.swapped))),
+          );
+          const nx = await Promise.all(
+            nodes.map((client, c) => settle(client.set(`nx:${i}`, c, { ifAbsent: true }))),
+          );
           const xx = await settle(nodes[i % 3].set(`xx:${i}`, 1, { ifPresent: true }));
           tally.unknown += [...cas, ...nx, xx].filter((r) => r === 'unknown').length;
           if (cas.filter((r) => r === true).length === 1) tally.casKeysWithOneWinner++;
           if (nx.filter((r) => r === true).length === 1) tally.nxKeysWithOneWinner++;
-          if (xx === true || (await nodes[(i + 1) % 3].has(`xx:${i}`, { consistency: 'serial' }))) tally.xxStored++;
+          if (xx === true || (await nodes[(i + 1) % 3].has(`xx:${i}`, { consistency: 'serial' })))
+            tally.xxStored++;
         }),
       );
     }
-    const ok = tally.casKeysWithOneWinner === count && tally.nxKeysWithOneWinner === count && tally.xxStored === 0;
+    const ok =
+      tally.casKeysWithOneWinner === count && tally.nxKeysWithOneWinner === count && tally.xxStored === 0;
     return { keys: count, ...tally, ok };
   });
 }

@@ -83,8 +83,9 @@ export function benchBuilder<T>(command: Argv<T>) {
       },
       consistency: {
         type: 'string',
-        choices: ['one', 'quorum', 'all'],
-        describe: 'Consistency level of every request (default: the node’s, quorum)',
+        choices: ['one', 'quorum', 'all', 'serial'],
+        describe:
+          'Consistency level of every request (default: the node’s, quorum); serial runs a Paxos round each',
       },
       json: { type: 'boolean', describe: 'Print one JSON object with every figure, and no progress bar' },
       histogram: { type: 'boolean', describe: 'Add a latency distribution chart to the report' },

@@ -213,6 +213,12 @@ export function syncIntervalFor(timings: Pick<Timings, 'syncIntervalMs'>, member
  */
 export const PAXOS_STATE_TTL_MS = 10 * 60_000;
 
+/**
+ * Writes an acceptor notes per key (the version written, and the one it was decided on): how far back a proposer
+ * that lost track of its own proposal can trace the key's writes to find what became of it.
+ */
+export const WRITE_NOTES = 16;
+
 /** A serial round that meets a higher ballot waits a random time up to this, doubled each retry, before retrying. */
 export const SERIAL_BACKOFF_MS = 2;
 /** The most a serial round's backoff grows to. */

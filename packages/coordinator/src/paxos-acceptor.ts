@@ -10,7 +10,7 @@ import {
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
-import { PAXOS_STATE_TTL_MS } from './defaults.js';
+import { PAXOS_STATE_TTL_MS, WRITE_NOTES } from './defaults.js';
 
 export interface PaxosAcceptorComponents {
   /** The replica's record of a key, and how a committed record is applied to it (with its digests and clock). */
@@ -64,6 +64,7 @@ export class PaxosAcceptor {
     const reply: PrepareReply = { promised: true, current: current ?? null };
     if (state.accepted !== undefined) reply.accepted = state.accepted;
     if (state.committed !== undefined) reply.committed = state.committed;
+    if (state.writes !== undefined) reply.writes = state.writes;
     return reply;
   }
 
@@ -91,6 +92,14 @@ export class PaxosAcceptor {
               version: proposal.record?.version ?? null,
               basis: proposal.basis ?? null,
             };
+    }
+    if (proposal.record !== null) {
+      const note = { version: proposal.record.version, basis: proposal.basis ?? null };
+      const writes = (state.writes ?? []).filter(
+        (write) => compareVersions(write.version, note.version) !== 0,
+      );
+      writes.push(note);
+      state.writes = writes.slice(-WRITE_NOTES);
     }
     const committed = state.committed;
     if (state.accepted !== undefined && committed !== undefined) {

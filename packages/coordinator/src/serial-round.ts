@@ -1,6 +1,7 @@
 import {
   type CommitNote,
   compareVersions,
+  formatVersion,
   isVersion,
   type KVRecord,
   type MemberAddress,
@@ -10,9 +11,10 @@ import {
   type Proposal,
   TimeoutError,
   type Version,
+  type WriteNote,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
-import { FAILURE_GRACE_MS, SERIAL_BACKOFF_MAX_MS, SERIAL_BACKOFF_MS } from './defaults.js';
+import { FAILURE_GRACE_MS, SERIAL_BACKOFF_MAX_MS, SERIAL_BACKOFF_MS, WRITE_NOTES } from './defaults.js';
 import { quorumFailure } from './executor.js';
 import type { LocalReplica } from './local-replica.js';
 import type { Logger } from './logger.js';
@@ -109,14 +111,14 @@ export class SerialRounds {
 
       let current: KVRecord | undefined;
       for (const promise of promises) current = newerRecord(current, promise.current ?? undefined);
-      // The commit that wrote the current record, if a promise shows it (a record repaired into a store has none).
+      // What the current record was decided on, if a promise notes it (a write not made by a round has no note).
       const writer = current === undefined ? undefined : writerOf(current, promises);
       if (current !== undefined) {
         this.replica.observe(current.version);
         this.repair(key, current, writer, prepared.succeeded);
       }
       if (mine !== undefined) {
-        const fate = fateOf(mine.proposal, current, writer);
+        const fate = fateOf(mine.proposal, current, promises);
         if (fate === 'applied') return mine.result;
         if (fate === 'unknown') throw this.unknown(operation, key, 'a later write replaced the key');
         if (fate === 'open') {
@@ -175,7 +177,7 @@ export class SerialRounds {
   private repair(
     key: string,
     newest: KVRecord,
-    writer: CommitNote | undefined,
+    writer: WriteNote | undefined,
     answers: ReadonlyArray<{ target: MemberAddress; value: PrepareReply }>,
   ): void {
     for (const { target, value } of answers) {
@@ -188,7 +190,7 @@ export class SerialRounds {
           ? this.calls.call(target, 'peer.put', { key, record: newest })
           : this.calls.call(target, 'peer.commit', {
               key,
-              proposal: { ballot: writer.ballot, record: newest, basis: writer.basis },
+              proposal: { ballot: newest.version, record: newest, basis: writer.basis },
             });
       repaired.catch((error: unknown) => {
         this.log.debug(`serial read repair of ${JSON.stringify(key)} on ${target} failed: ${String(error)}`);
@@ -242,37 +244,48 @@ function latest(notes: ReadonlyArray<CommitNote | undefined>): CommitNote | unde
 /**
  * What became of a proposal of ours that some acceptor may hold, as a later round (that found nothing in
  * progress) sees the key:
- * - `applied`: its record is the current one;
+ * - `applied`: its record is the current one, or one the current one was decided on, through the writes the
+ *   promises note (each serial write names the record it was decided on);
  * - `open`: the current record is older than it, so it was not applied; it could still be chosen until a commit at
  *   a higher ballot seals it off;
- * - `sealed`: the commit that wrote the current record was decided on what ours was decided on, so it was not
- *   decided after ours was applied, and being chosen (at a higher ballot) it shuts ours out for good;
- * - `unknown`: it may have been applied and then replaced.
+ * - `sealed`: tracing back from the current record reaches a write newer than ours that was decided on a record
+ *   older than ours, so ours was not applied before it, and that write, chosen at a higher ballot, shuts ours out
+ *   for good;
+ * - `unknown`: the trace breaks first (a write not made by a serial round, or one older than the notes kept).
  */
 function fateOf(
   ours: Proposal,
   current: KVRecord | undefined,
-  writer: CommitNote | undefined,
+  promises: readonly Promised[],
 ): 'applied' | 'open' | 'sealed' | 'unknown' {
   const version = (ours.record as KVRecord).version;
   if (current === undefined) return 'open';
   const order = compareVersions(current.version, version);
   if (order === 0) return 'applied';
   if (order < 0) return 'open';
-  return writer !== undefined && sameVersion(writer.basis, ours.basis ?? null) ? 'sealed' : 'unknown';
+  const basisOf = new Map<string, Version | null>();
+  for (const promise of promises) {
+    for (const write of promise.writes ?? []) basisOf.set(formatVersion(write.version), write.basis);
+  }
+  let at: Version = current.version;
+  for (let step = 0; step <= WRITE_NOTES * 2; step++) {
+    if (compareVersions(at, version) === 0) return 'applied';
+    const basis = basisOf.get(formatVersion(at));
+    if (basis === undefined) return 'unknown';
+    // A write newer than ours decided on a record older than ours: ours was not applied before it.
+    if (basis === null || compareVersions(basis, version) < 0) return 'sealed';
+    at = basis;
+  }
+  return 'unknown';
 }
 
-/** The commit note, among the promises', of the commit that wrote `current`. */
-function writerOf(current: KVRecord, promises: readonly Promised[]): CommitNote | undefined {
-  for (const { committed } of promises) {
-    if (committed?.version != null && compareVersions(committed.version, current.version) === 0)
-      return committed;
+/** The note of the write that wrote `current`, among the promises'. */
+function writerOf(current: KVRecord, promises: readonly Promised[]): WriteNote | undefined {
+  for (const { writes } of promises) {
+    const note = writes?.find((write) => compareVersions(write.version, current.version) === 0);
+    if (note !== undefined) return note;
   }
   return undefined;
-}
-
-function sameVersion(a: Version | null, b: Version | null): boolean {
-  return a === null || b === null ? a === b : compareVersions(a, b) === 0;
 }
 
 /** Whether two proposals' records are the same write (the same version). */

@@ -55,6 +55,7 @@ describe('PaxosAcceptor', () => {
     expect(await a.prepare({ key: 'k', ballot: ballot(NOW + 4) })).to.deep.equal({
       promised: true,
       committed: { ballot: ballot(NOW + 2), version: ballot(NOW + 2), basis: null },
+      writes: [{ version: ballot(NOW + 2), basis: null }],
       current: proposal.record,
     });
   });

@@ -138,6 +138,12 @@ export interface CommitNote {
   basis: Version | null;
 }
 
+/** A write a serial round committed: the version it wrote, and the version it was decided on (null: none). */
+export interface WriteNote {
+  version: Version;
+  basis: Version | null;
+}
+
 export interface PrepareParams {
   key: string;
   ballot: Version;
@@ -148,7 +154,14 @@ export interface PrepareParams {
  * record it holds; or a refusal naming the higher ballot it promised.
  */
 export type PrepareReply =
-  | { promised: true; accepted?: Proposal; committed?: CommitNote; current: KVRecord | null }
+  | {
+      promised: true;
+      accepted?: Proposal;
+      committed?: CommitNote;
+      /** The latest writes committed here, oldest first: each record version and the version it was decided on. */
+      writes?: WriteNote[];
+      current: KVRecord | null;
+    }
   | { promised: false; newer: Version };
 
 export interface ProposalParams {

@@ -1,6 +1,6 @@
 import { UnavailableError } from './errors.js';
 import type { MemberAddress } from './member.js';
-import type { CommitNote, KeyVersion, Proposal } from './peer-protocol.js';
+import type { CommitNote, KeyVersion, Proposal, WriteNote } from './peer-protocol.js';
 import type { KVRecord, RecordHead } from './record.js';
 import type { Version } from './version.js';
 
@@ -172,6 +172,8 @@ export interface PaxosState {
   accepted?: Proposal;
   /** The latest proposal committed here. */
   committed?: CommitNote;
+  /** The latest writes committed, oldest first (at most `WRITE_NOTES`): what lets a proposer trace a key's writes. */
+  writes?: WriteNote[];
 }
 
 /**
