@@ -10,7 +10,8 @@
 //   node packages/bench/scripts/consistency-runs.mjs --scenario cas-counter --fault kill|pause [--seconds 30]
 //     10 clients increment one counter with cas (expected: the value a serial get read) through all three
 //     durable nodes; a third of the way in, node 2 is killed (restarted 5 s later) or paused (resumed 5 s later).
-//     Fails unless swaps acknowledged <= final value <= swaps acknowledged + swaps with an unknown outcome.
+//     Fails unless swaps acknowledged <= final value <= swaps acknowledged + calls with an unknown outcome (the
+//     node said so, or the client timed out).
 //   node packages/bench/scripts/consistency-runs.mjs --scenario race [--keys 1000]
 //     3 clients race cas without expected, then set with ifAbsent, on fresh keys: exactly one winner per key;
 //     then set with ifPresent on missing keys stores nothing.
@@ -135,7 +136,8 @@ async function casCounter(seconds, fault) {
           if (result.swapped) tally.swapped++;
           else tally.lost++;
         } catch (error) {
-          if (error?.name === 'OutcomeUnknownError') tally.unknown++;
+          // A cas the client gave up on may still have taken effect, as one the node says is unknown.
+          if (error?.name === 'OutcomeUnknownError' || error?.name === 'TimeoutError') tally.unknown++;
           else tally.failed++;
           const message = String(error?.message);
           const why = /\((.*) after a replica/.exec(message)?.[1] ?? message.slice(0, 40);
