@@ -13,6 +13,7 @@ import {
 import { checkLinearizable, formatLinearizability, type KeyResult } from './linearizability.js';
 import { Random } from './random.js';
 import { randomRegisterHistory } from './random-register-history.js';
+import { bruteForceLinearizable } from './register-brute-force.js';
 
 /** The verdict of the only key of a history. */
 function verdictOf(events: readonly JepsenEvent[]): KeyResult {
@@ -274,4 +275,141 @@ describe('linearizability checker', () => {
       expect(() => parseHistory({})).to.throw(/JSON array/);
     });
   });
+
+  describe('randomized histories', () => {
+    const seed = Number(process.env.KVDB_LIN_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    const replay = `seed ${seed} (KVDB_LIN_SEED=${seed} replays it)`;
+
+    it(`agrees with a brute-force search on small histories, corrupted or not: ${replay}`, () => {
+      const random = new Random(seed);
+      let linearizable = 0;
+      const runs = 600;
+      for (let run = 0; run < runs; run++) {
+        let events = randomRegisterHistory(random.fork(run), {
+          operations: random.int(3, 10),
+          keys: 1,
+          threads: random.int(2, 5),
+          infoRate: 0.25,
+          ...(run % 2 === 0 ? { values: 3 } : {}),
+        });
+        if (random.next() < 0.6 && events.some((event) => event.type === 'ok'))
+          events = corruptOneOutput(events, random);
+        const expected = bruteForceLinearizable(events);
+        if (expected) linearizable += 1;
+        const report = checkLinearizable(events);
+        expect(report.verdict, `run ${run} of ${replay}: ${JSON.stringify(events)}`).to.equal(
+          expected ? 'ok' : 'not linearizable',
+        );
+      }
+      // Both verdicts are well represented.
+      expect(linearizable, replay).to.be.within(runs * 0.3, runs * 0.8);
+    });
+
+    it(`accepts histories linearizable by construction, and mostly rejects them with one read corrupted: ${replay}`, () => {
+      const random = new Random(seed);
+      const runs = 40;
+      let caught = 0;
+      for (let run = 0; run < runs; run++) {
+        const events = randomRegisterHistory(random.fork(run), {
+          operations: 300,
+          keys: 2,
+          threads: 8,
+          infoRate: 0.1,
+        });
+        const report = checkLinearizable(events, { timeoutMs: 5_000 });
+        expect(report.verdict, `run ${run} of ${replay}: ${formatLinearizability(report)}`).to.equal('ok');
+
+        const corrupted = corruptOneRead(events, random, false);
+        if (checkLinearizable(corrupted, { timeoutMs: 5_000 }).verdict === 'not linearizable') caught += 1;
+        const phantom = corruptOneRead(events, random, true);
+        expect(checkLinearizable(phantom, { timeoutMs: 5_000 }).verdict, `run ${run} of ${replay}`).to.equal(
+          'not linearizable',
+        );
+      }
+      expect(caught, `corrupted histories caught, ${replay}`).to.be.at.least(runs * 0.75);
+    });
+
+    it(`decides histories with one answer flipped, which only a search can refute: ${replay}`, () => {
+      const random = new Random(seed);
+      const verdicts = { ok: 0, 'not linearizable': 0, unknown: 0 };
+      let bySearch = 0;
+      for (let run = 0; run < 30; run++) {
+        const events = randomRegisterHistory(random.fork(run), {
+          operations: 300,
+          keys: 2,
+          threads: 8,
+          infoRate: 0.1,
+        });
+        const report = checkLinearizable(flipOneAnswer(events, random), { timeoutMs: 30_000 });
+        verdicts[report.verdict] += 1;
+        if (
+          report.verdict === 'not linearizable' &&
+          report.keys.every((key) => key.contradiction === undefined)
+        )
+          bySearch += 1;
+      }
+      expect(verdicts.unknown, replay).to.equal(0);
+      expect(bySearch, replay).to.be.at.least(6);
+    });
+
+    it(`checks 20,000 operations over 10 keys from 10 concurrent processes: ${replay}`, function () {
+      this.timeout(120_000);
+      const events = randomRegisterHistory(new Random(seed), { operations: 20_000, keys: 10, threads: 10 });
+      const report = checkLinearizable(events, { timeoutMs: 100_000 });
+      expect(report.verdict, formatLinearizability(report)).to.equal('ok');
+      expect(report.keys).to.have.length(10);
+      expect(report.keys.reduce((sum, key) => sum + key.operations, 0)).to.be.above(18_000);
+    });
+  });
 });
+
+/** A copy of `events` with the boolean answer of one has, conditional set or cas negated. */
+function flipOneAnswer(events: readonly JepsenEvent[], random: Random): JepsenEvent[] {
+  const answers = pairOperations(events).filter((op) => {
+    const input = op.input as { ifAbsent?: boolean; ifPresent?: boolean } | null;
+    const decides = op.f === 'has' || op.f === 'cas' || input?.ifAbsent === true || input?.ifPresent === true;
+    return op.outcome === 'ok' && decides;
+  });
+  const target = defined(events[random.pick(answers).completeIndex]);
+  let value: unknown = !target.value;
+  if (target.f === 'cas') {
+    const answer = target.value as Record<string, unknown>;
+    const field = random.pick(['swapped', 'exists']);
+    value = { ...answer, [field]: !answer[field] };
+  }
+  return events.map((event) => (event === target ? { ...event, value } : event));
+}
+
+/** A copy of `events` with one ok output changed: a value read, a boolean, or a field of a cas's answer. */
+function corruptOneOutput(events: readonly JepsenEvent[], random: Random): JepsenEvent[] {
+  const target = random.pick(events.filter((event) => event.type === 'ok'));
+  const written = events.flatMap((event) =>
+    event.type === 'invoke' && event.value !== null ? [(event.value as { value: unknown }).value] : [],
+  );
+  const other = random.pick([null, 'never written', ...written]);
+  let value: unknown;
+  if (target.f === 'cas') {
+    const answer = target.value as Record<string, unknown>;
+    const field = random.pick(['swapped', 'exists', 'current']);
+    value = { ...answer, [field]: field === 'current' ? other : !answer[field] };
+  } else if (target.f === 'has' || target.f === 'set') value = !target.value;
+  else value = other;
+  return events.map((event) => (event === target ? { ...event, value } : event));
+}
+
+/**
+ * A copy of `events` with the output of one ok read (get, pop, or a cas's `current`) replaced: by a value written
+ * to the key at another time or null (`phantom` false), or by a value nothing wrote.
+ */
+function corruptOneRead(events: readonly JepsenEvent[], random: Random, phantom: boolean): JepsenEvent[] {
+  const reads = events.filter((event) => event.type === 'ok' && ['get', 'pop', 'cas'].includes(event.f));
+  const target = random.pick(reads);
+  const writes = events
+    .filter((event) => event.type === 'invoke' && event.key === target.key && event.value !== null)
+    .map((event) => (event.value as { value: unknown }).value);
+  const old = target.f === 'cas' ? (target.value as { current: unknown }).current : target.value;
+  const others = [null, ...writes].filter((value) => JSON.stringify(value) !== JSON.stringify(old));
+  const replacement = phantom ? 'never written' : random.pick(others);
+  const value = target.f === 'cas' ? { ...(target.value as object), current: replacement } : replacement;
+  return events.map((event) => (event === target ? { ...event, value } : event));
+}
