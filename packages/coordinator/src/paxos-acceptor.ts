@@ -28,9 +28,9 @@ export interface PaxosAcceptorComponents {
  * beside the key's replica. Each handler decides within one turn of the event loop, so calls for one key never
  * interleave between a check and its change; a reply goes out only once the state it promises is stored.
  *
- * States are dropped once untouched for `PAXOS_STATE_TTL_MS` with nothing accepted and uncommitted, and a ballot
- * older than half that is refused (with a ballot the proposer's clock then moves past), so a dropped promise
- * cannot let an old proposal through.
+ * States are dropped once untouched for `PAXOS_STATE_TTL_MS`, and a ballot older than half that is refused (with a
+ * ballot the proposer's clock then moves past), so a dropped promise cannot let an old proposal through; rounds
+ * leave proposals accepted under a ballot that old alone (see `SerialRounds`).
  */
 export class PaxosAcceptor {
   private readonly states = new Map<string, PaxosState & { touched: number }>();
@@ -58,13 +58,15 @@ export class PaxosAcceptor {
     const refusal = this.refusal(state, ballot, true);
     if (refusal !== undefined) return { promised: false, newer: refusal };
     state.promised = ballot;
-    const saved = this.save(key, state);
-    const current = await this.replica.get(key);
-    await saved;
-    const reply: PrepareReply = { promised: true, current: current ?? null };
+    // The state as promised, taken before the record is read: a commit landing meanwhile may add to the record,
+    // never leave a note of a write the record does not show.
+    const reply: PrepareReply = { promised: true, current: null };
     if (state.accepted !== undefined) reply.accepted = state.accepted;
     if (state.committed !== undefined) reply.committed = state.committed;
     if (state.writes !== undefined) reply.writes = state.writes;
+    const saved = this.save(key, state);
+    reply.current = (await this.replica.get(key)) ?? null;
+    await saved;
     return reply;
   }
 
@@ -135,11 +137,15 @@ export class PaxosAcceptor {
     return state;
   }
 
-  /** Forgets the states untouched for the TTL that hold no accepted, uncommitted proposal. */
+  /**
+   * Forgets the states untouched for the TTL. A proposal accepted that long ago is past any round's use: a
+   * proposer answers success only once its commit reached a majority, and rounds take no proposal accepted under a
+   * ballot older than half the TTL as one to complete.
+   */
   private sweep(now: number): void {
     this.lastSweep = now;
     for (const [key, state] of this.states) {
-      if (now - state.touched < PAXOS_STATE_TTL_MS || state.accepted !== undefined) continue;
+      if (now - state.touched < PAXOS_STATE_TTL_MS) continue;
       this.states.delete(key);
       void this.log?.savePaxos(key, undefined).catch(() => {});
     }

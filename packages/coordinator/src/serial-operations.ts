@@ -15,9 +15,12 @@ function heldValue(
   return isLive(current, now) ? { live: true, value: current.value } : { live: false };
 }
 
-/** A read: the record as the round found it. */
-export function readCurrent(current: KVRecord | undefined): SerialDecision<KVRecord | undefined> {
-  return { result: current };
+/** A read: the record as the round found it, or none if it had expired by the round's time. */
+export function readCurrent(
+  current: KVRecord | undefined,
+  now: number,
+): SerialDecision<KVRecord | undefined> {
+  return { result: isLive(current, now) ? current : undefined };
 }
 
 export interface SetCondition {

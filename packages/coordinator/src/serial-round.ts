@@ -14,7 +14,13 @@ import {
   type WriteNote,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
-import { FAILURE_GRACE_MS, SERIAL_BACKOFF_MAX_MS, SERIAL_BACKOFF_MS, WRITE_NOTES } from './defaults.js';
+import {
+  FAILURE_GRACE_MS,
+  PAXOS_STATE_TTL_MS,
+  SERIAL_BACKOFF_MAX_MS,
+  SERIAL_BACKOFF_MS,
+  WRITE_NOTES,
+} from './defaults.js';
 import { quorumFailure } from './executor.js';
 import type { LocalReplica } from './local-replica.js';
 import type { Logger } from './logger.js';
@@ -100,7 +106,7 @@ export class SerialRounds {
         throw quorumFailure(`serial ${operation}`, key, members, required, prepared);
       }
       const lastCommit = latest(promises.map((promise) => promise.committed));
-      const pending = inProgress(promises, lastCommit?.ballot);
+      const pending = inProgress(promises, lastCommit?.ballot, this.clock.now() - PAXOS_STATE_TTL_MS / 2);
       if (pending !== undefined) {
         const outcome = await this.choose(members, required, key, { ...pending, ballot });
         if (outcome === 'chosen' && mine !== undefined && sameRecord(pending.record, mine.proposal.record)) {
@@ -119,7 +125,13 @@ export class SerialRounds {
       }
       if (mine !== undefined) {
         const fate = fateOf(mine.proposal, current, promises);
-        if (fate === 'applied') return mine.result;
+        if (fate === 'applied' && this.heldByMajority(mine.proposal, promises, required)) return mine.result;
+        if (fate === 'applied') {
+          // Applied, but not yet by a majority: commit it again (under this ballot) before saying it is done.
+          const again = await this.choose(members, required, key, { ...mine.proposal, ballot });
+          if (again === 'chosen') return mine.result;
+          continue;
+        }
         if (fate === 'unknown') throw this.unknown(operation, key, 'a later write replaced the key');
         if (fate === 'open') {
           // Not applied, but still able to be chosen: commit nothing at this ballot to shut it out, then decide
@@ -131,7 +143,8 @@ export class SerialRounds {
         mine = undefined;
       }
       if (current !== undefined && compareVersions(current.version, ballot) >= 0) continue;
-      const decision = decide(current, this.clock.now());
+      // Decided as of the ballot's time, which rises from round to round, so that expiry is judged in their order.
+      const decision = decide(current, ballot.wall);
       if (decision.write === undefined) return decision.result;
 
       const basis = current?.version ?? null;
@@ -143,8 +156,8 @@ export class SerialRounds {
   }
 
   /**
-   * Proposes, and commits once a majority accepted: 'chosen' then, whether or not the commit reached a majority
-   * (a later round completes a chosen proposal); 'refused' when no acceptor can hold it; 'maybe' when some may.
+   * Proposes, and commits once a majority accepted: 'chosen' once a majority applied the commit; 'refused' when no
+   * acceptor can hold the proposal; 'maybe' when some may, or when it was chosen but applied by fewer.
    */
   private async choose(
     members: MemberAddress[],
@@ -164,10 +177,12 @@ export class SerialRounds {
       const silent = members.length - proposed.succeeded.length;
       return accepted > 0 || silent > 0 ? 'maybe' : 'refused';
     }
+    // Done once a majority applied it: a quorum read then sees it, as it sees any write acknowledged at quorum.
+    // Chosen but applied by fewer, it is completed by the next round, which the caller makes.
     const commit = await this.calls.ask(members, 'peer.commit', { key, proposal }, { required });
-    if (!commit.reached)
-      this.log.debug(`serial round on ${JSON.stringify(key)}: chosen, committed on fewer than a majority`);
-    return 'chosen';
+    if (commit.reached) return 'chosen';
+    this.log.debug(`serial round on ${JSON.stringify(key)}: chosen, but committed on fewer than a majority`);
+    return 'maybe';
   }
 
   /**
@@ -196,6 +211,15 @@ export class SerialRounds {
         this.log.debug(`serial read repair of ${JSON.stringify(key)} on ${target} failed: ${String(error)}`);
       });
     }
+  }
+
+  /** Whether at least `required` promises hold the proposal's record (or a newer one) in their stores. */
+  private heldByMajority(proposal: Proposal, promises: readonly Promised[], required: number): boolean {
+    const version = (proposal.record as KVRecord).version;
+    const holding = promises.filter(
+      ({ current }) => current !== null && compareVersions(current.version, version) >= 0,
+    );
+    return holding.length >= required;
   }
 
   /** Moves the clock past any higher ballot the answers name; whether there was one. */
@@ -293,11 +317,19 @@ function sameRecord(a: KVRecord | null, b: KVRecord | null): boolean {
   return a !== null && b !== null && compareVersions(a.version, b.version) === 0;
 }
 
-/** The proposal accepted under the highest ballot that no promise shows committed (a round may have chosen it). */
-function inProgress(promises: readonly Promised[], committed: Version | undefined): Proposal | undefined {
+/**
+ * The proposal accepted under the highest ballot that no promise shows committed (a round may have chosen it),
+ * leaving out any accepted under a ballot older than `oldest` (wall ms): its proposer has answered long since,
+ * successfully only if its commit reached a majority, and the commit notes that once shut it out may be gone.
+ */
+function inProgress(
+  promises: readonly Promised[],
+  committed: Version | undefined,
+  oldest: number,
+): Proposal | undefined {
   let best: Proposal | undefined;
   for (const { accepted } of promises) {
-    if (accepted === undefined) continue;
+    if (accepted === undefined || accepted.ballot.wall < oldest) continue;
     if (committed !== undefined && compareVersions(accepted.ballot, committed) <= 0) continue;
     if (best === undefined || compareVersions(accepted.ballot, best.ballot) > 0) best = accepted;
   }
