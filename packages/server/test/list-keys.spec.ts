@@ -12,7 +12,8 @@ import type { Limits } from '../src/config.js';
 import { listKeys } from '../src/methods/list-keys.js';
 import { peerMethods } from '../src/methods/peer.js';
 import type { MethodContext } from '../src/methods/types.js';
-import { call, refusal, SELF, singleNode } from './utils/method-harness.js';
+import { call, refusal } from './utils/method-calls.js';
+import { SELF, singleNode } from './utils/method-harness.js';
 
 const LIMITS: Limits = { maxKeyBytes: 16, maxValueBytes: 1_000, maxBodyBytes: 10_000, maxBatch: 10 };
 const version = { wall: 1, counter: 0, node: SELF };

@@ -6,7 +6,8 @@ import { METHODS } from '../src/methods/index.js';
 import { mget } from '../src/methods/mget.js';
 import { mset } from '../src/methods/mset.js';
 import type { MethodContext } from '../src/methods/types.js';
-import { call, refusal, singleNode } from './utils/method-harness.js';
+import { call, refusal } from './utils/method-calls.js';
+import { singleNode } from './utils/method-harness.js';
 
 const LIMITS: Limits = { maxKeyBytes: 16, maxValueBytes: 20, maxBodyBytes: 10_000, maxBatch: 5 };
 
