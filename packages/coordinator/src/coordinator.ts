@@ -5,7 +5,8 @@ import {
   DEFAULT_REPLICAS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   isLive,
-  type JsonValue,
+  type JsonText,
+  NULL_TEXT,
   type KeyPage,
   KVDB_VERSION,
   type KVRecord,
@@ -194,15 +195,15 @@ export class Coordinator {
   }
 
   /** A compare-and-set (see `CasOptions`): always a serial operation. */
-  cas(key: string, value: JsonValue, options: CasOptions = {}): Promise<CasResult> {
+  cas(key: string, value: JsonText, options: CasOptions = {}): Promise<CasResult<JsonText>> {
     this.refuseUntilReady();
-    const expected = 'expected' in options ? { value: options.expected ?? null } : undefined;
+    const expected = 'expected' in options ? { value: options.expected ?? NULL_TEXT } : undefined;
     return this.serial.run('cas', key, compareAndSet(value, expected, ttlMs(options.ttl)));
   }
 
-  async get(key: string, options: DefaultOptions = {}): Promise<JsonValue> {
+  async get(key: string, options: DefaultOptions = {}): Promise<JsonText> {
     const record = await this.read('get', key, options.consistency);
-    return isLive(record, this.clock.now()) ? record.value : (options.default ?? null);
+    return isLive(record, this.clock.now()) ? record.value : (options.default ?? NULL_TEXT);
   }
 
   async has(key: string, options: ConsistencyOptions = {}): Promise<boolean> {
@@ -213,7 +214,7 @@ export class Coordinator {
    * Stores the value; with `ttl`, it expires that many seconds after its version's wall time. With `ifAbsent` or
    * `ifPresent`, a serial operation that answers whether it stored.
    */
-  async set(key: string, value: JsonValue, options: SetOptions = {}): Promise<boolean> {
+  async set(key: string, value: JsonText, options: SetOptions = {}): Promise<boolean> {
     const lifetime = ttlMs(options.ttl);
     if (options.consistency === 'serial' || options.ifAbsent === true || options.ifPresent === true) {
       this.refuseUntilReady();
@@ -229,13 +230,13 @@ export class Coordinator {
   }
 
   /** Removes the key and returns the value it held (or the default). Writes a tombstone only if there was a value. */
-  async pop(key: string, options: DefaultOptions = {}): Promise<JsonValue> {
+  async pop(key: string, options: DefaultOptions = {}): Promise<JsonText> {
     if (options.consistency === 'serial') {
       this.refuseUntilReady();
-      return this.serial.run('pop', key, popValue(options.default ?? null));
+      return this.serial.run('pop', key, popValue(options.default ?? NULL_TEXT));
     }
     const current = await this.read('pop', key, options.consistency);
-    if (!isLive(current, this.clock.now())) return options.default ?? null;
+    if (!isLive(current, this.clock.now())) return options.default ?? NULL_TEXT;
     await this.write('pop', key, (version) => ({ deleted: true, version }), options.consistency);
     return current.value;
   }

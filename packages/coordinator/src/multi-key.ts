@@ -1,7 +1,8 @@
 import {
   errorFromRpc,
   InvalidParamsError,
-  type JsonValue,
+  type JsonText,
+  NULL_TEXT,
   KVError,
   type MultiKeyFailure,
   reasonOf,
@@ -31,7 +32,7 @@ export async function getMany(
   coordinator: KeyRequests,
   keys: readonly string[],
   options: ConsistencyOptions = {},
-): Promise<JsonValue[]> {
+): Promise<JsonText[]> {
   // Each key once, with where it first appears, which is the index a failure names.
   const firsts = new Map<string, number>();
   for (const [index, key] of keys.entries()) if (!firsts.has(key)) firsts.set(key, index);
@@ -39,12 +40,12 @@ export async function getMany(
   const { consistency } = options;
   const outcomes = await eachKey(distinct, (key) => coordinator.get(key, { consistency }));
   throwIfFailed('mget', distinct, [...firsts.values()], outcomes);
-  const values = new Map<string, JsonValue>();
+  const values = new Map<string, JsonText>();
   for (const [index, key] of distinct.entries()) {
     const outcome = outcomes[index];
     if (outcome?.ok) values.set(key, outcome.value);
   }
-  return keys.map((key) => values.get(key) ?? null);
+  return keys.map((key) => values.get(key) ?? NULL_TEXT);
 }
 
 /**
@@ -56,7 +57,7 @@ export async function getMany(
  */
 export async function setMany(
   coordinator: KeyRequests,
-  entries: ReadonlyArray<readonly [string, JsonValue]>,
+  entries: ReadonlyArray<readonly [string, JsonText]>,
   options: ConsistencyOptions = {},
 ): Promise<true> {
   const keys = entries.map(([key]) => key);

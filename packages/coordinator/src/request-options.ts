@@ -1,4 +1,4 @@
-import type { Consistency, JsonValue } from '@kvdb/core';
+import type { Consistency, JsonText } from '@kvdb/core';
 import type { CollectKeysOptions } from './key-listing.js';
 
 /** The options of the coordinator's client requests. */
@@ -25,14 +25,14 @@ export interface SetOptions extends ConsistencyOptions {
 
 export interface CasOptions {
   /** Store only if the key's value deep-equals this (`null` included); left out, only if it holds no value. */
-  expected?: JsonValue;
+  expected?: JsonText;
   /** Seconds until a stored value expires, as `set` takes it. @default none */
   ttl?: number;
 }
 
 export interface DefaultOptions extends ConsistencyOptions {
   /** Returned when the key holds no value. */
-  default?: JsonValue;
+  default?: JsonText;
 }
 
 export interface ListKeysOptions {

@@ -13,6 +13,7 @@ export * from './constants.js';
 export * from './errors.js';
 export { HashRing, type HashRingInit } from './hash-ring.js';
 export { cryptoHasher, type Hasher, md5Hasher, RING_SIZE } from './hasher.js';
+export * from './json-text.js';
 export { compareKeys, scanPage } from './keys.js';
 export * from './member.js';
 export { MemoryStore } from './memory-store.js';

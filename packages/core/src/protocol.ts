@@ -37,13 +37,14 @@ export interface CasParams {
   /** Seconds until the value expires, as `set` takes it. */
   ttl?: number;
 }
-export interface CasResult {
+/** What a compare-and-set answers; `V` is how values are held (the coordinator holds their JSON text). */
+export interface CasResult<V = JsonValue> {
   /** Whether `value` was stored. */
   swapped: boolean;
   /** Whether the key held a value before. */
   exists: boolean;
   /** The key's value after the operation (`null` when it holds none). */
-  current: JsonValue;
+  current: V;
 }
 export interface HasParams {
   key: string;

@@ -1,4 +1,5 @@
 import { MAX_TTL_SECONDS } from './constants.js';
+import type { JsonText } from './json-text.js';
 import type { TtlResult } from './protocol.js';
 import { compareVersions, isVersion, type Version } from './version.js';
 
@@ -6,7 +7,8 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 export interface LiveRecord {
   readonly version: Version;
-  readonly value: JsonValue;
+  /** The value's JSON text, as the client sent it (see json-text.ts). */
+  readonly value: JsonText;
   readonly deleted?: undefined;
   /**
    * When the value expires, in wall-clock ms (see `isExpired`); none: it holds until overwritten. From then on the
@@ -56,7 +58,10 @@ export function supersedes(candidate: RecordHead, current: RecordHead | undefine
   return current === undefined || compareVersions(candidate.version, current.version) > 0;
 }
 
-/** Shape check for records arriving from peers: a tombstone never expires, an expiry is a whole ms from 1 up. */
+/**
+ * Shape check for records arriving from peers: a tombstone never expires, an expiry is a whole ms from 1 up, a
+ * value is JSON text (peers are trusted to send text their own front end checked).
+ */
 export function isRecord(input: unknown): input is KVRecord {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return false;
   const candidate = input as Record<string, unknown>;
@@ -64,7 +69,13 @@ export function isRecord(input: unknown): input is KVRecord {
   const { expires } = candidate;
   if (expires !== undefined && !(Number.isSafeInteger(expires) && (expires as number) >= 1)) return false;
   if (candidate.deleted === true) return expires === undefined;
-  return candidate.deleted === undefined && Object.hasOwn(candidate, 'value');
+  const { value } = candidate;
+  return (
+    candidate.deleted === undefined &&
+    Object.hasOwn(candidate, 'value') &&
+    typeof value === 'string' &&
+    value.length > 0
+  );
 }
 
 /*
@@ -98,7 +109,7 @@ export function ttlMs(ttl: number | undefined): number | undefined {
  * (never, without it). Counting from the version keeps the expiry after the write in version order, which
  * tombstone collection relies on.
  */
-export function liveRecord(value: JsonValue, version: Version, lifetimeMs?: number): LiveRecord {
+export function liveRecord(value: JsonText, version: Version, lifetimeMs?: number): LiveRecord {
   return lifetimeMs === undefined
     ? { value, version }
     : { value, version, expires: version.wall + lifetimeMs };

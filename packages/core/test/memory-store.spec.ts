@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { compareKeys } from '../src/keys.js';
 import { MemoryStore } from '../src/memory-store.js';
+import { type JsonText, toJsonText } from '../src/json-text.js';
 import type { KVRecord } from '../src/record.js';
 import { compareVersions } from '../src/version.js';
 import { defined } from './defined.js';
@@ -14,12 +15,12 @@ describe('MemoryStore', () => {
   it('mergeSync applies and refuses like merge', () => {
     const store = new MemoryStore();
     const node = 'n1';
-    expect(store.mergeSync('k', { version: { wall: 2, counter: 0, node }, value: 'two' }).applied).to.equal(
-      true,
-    );
-    expect(store.mergeSync('k', { version: { wall: 1, counter: 0, node }, value: 'one' }).applied).to.equal(
-      false,
-    );
+    expect(
+      store.mergeSync('k', { version: { wall: 2, counter: 0, node }, value: toJsonText('two') }).applied,
+    ).to.equal(true);
+    expect(
+      store.mergeSync('k', { version: { wall: 1, counter: 0, node }, value: toJsonText('one') }).applied,
+    ).to.equal(false);
     expect(store.mergeSync('k', { version: { wall: 3, counter: 0, node }, deleted: true }).applied).to.equal(
       true,
     );
@@ -27,7 +28,7 @@ describe('MemoryStore', () => {
 
   it('keeps nothing across instances', async () => {
     const first = new MemoryStore();
-    await first.merge('k', { version: { wall: 1, counter: 0, node: 'n1' }, value: 1 });
+    await first.merge('k', { version: { wall: 1, counter: 0, node: 'n1' }, value: toJsonText(1) });
     expect(await new MemoryStore().get('k')).to.equal(undefined);
   });
 
@@ -35,9 +36,10 @@ describe('MemoryStore', () => {
     const store = new MemoryStore();
     const version = (wall: number) => ({ wall, counter: 0, node: 'n1' });
     const key = (i: number) => `k${(i * 7919) % 20_000}`;
-    for (let i = 0; i < 20_000; i++) store.mergeSync(key(i), { version: version(1), value: i });
+    for (let i = 0; i < 20_000; i++) store.mergeSync(key(i), { version: version(1), value: toJsonText(i) });
     for (let i = 0; i < 20_000; i += 3) expect(await store.remove(key(i), version(1)), key(i)).to.equal(true);
-    for (let i = 0; i < 20_000; i += 9) store.mergeSync(key(i), { version: version(2), value: -i - 1 });
+    for (let i = 0; i < 20_000; i += 9)
+      store.mergeSync(key(i), { version: version(2), value: toJsonText(-i - 1) });
     const expected = new Map<string, number>();
     for (let i = 0; i < 20_000; i++) {
       if (i % 9 === 0) expected.set(key(i), -i - 1);
@@ -46,7 +48,7 @@ describe('MemoryStore', () => {
     for (let i = 0; i < 20_000; i++) {
       const value = expected.get(key(i));
       expect(store.getSync(key(i)), key(i)).to.deep.equal(
-        value === undefined ? undefined : { version: version(value < 0 ? 2 : 1), value },
+        value === undefined ? undefined : { version: version(value < 0 ? 2 : 1), value: toJsonText(value) },
       );
     }
     const listed = [...store.entries()].map(([k]) => k);
@@ -58,6 +60,7 @@ describe('MemoryStore', () => {
     const version = { wall: 1, counter: 0, node: 'n1' };
     const notJson = { version, value: undefined } as unknown as KVRecord;
     expect(() => store.mergeSync('k', notJson)).to.throw(TypeError, /not JSON/);
+    expect(() => store.mergeSync('k', { version, value: '' as JsonText })).to.throw(TypeError, /not JSON/);
     expect(await store.get('k')).to.equal(undefined);
     expect(await store.counts()).to.deep.equal({ live: 0, tombstones: 0 });
   });
@@ -70,12 +73,12 @@ describe('MemoryStore', () => {
   it('ends an ordered scan when a key is added under it, and lets overwrites pass', async () => {
     const store = new MemoryStore();
     const version = (wall: number) => ({ wall, counter: 0, node: 'n1' });
-    for (const key of ['a', 'b', 'c']) store.mergeSync(key, { version: version(1), value: key });
+    for (const key of ['a', 'b', 'c']) store.mergeSync(key, { version: version(1), value: toJsonText(key) });
     const scan = store.entries()[Symbol.iterator]();
     expect(scan.next().value?.[0]).to.equal('a');
-    store.mergeSync('b', { version: version(2), value: 'b2' });
-    expect(scan.next().value).to.deep.equal(['b', { version: version(2), value: 'b2' }]);
-    store.mergeSync('bb', { version: version(1), value: 'new' });
+    store.mergeSync('b', { version: version(2), value: toJsonText('b2') });
+    expect(scan.next().value).to.deep.equal(['b', { version: version(2), value: toJsonText('b2') }]);
+    store.mergeSync('bb', { version: version(1), value: toJsonText('new') });
     expect(() => scan.next()).to.throw(/added or removed during an ordered scan/);
   });
 
@@ -126,7 +129,7 @@ describe('MemoryStore', () => {
         } else {
           const version = { wall: random(40), counter: random(3), node: `n${random(3)}` };
           const record: KVRecord =
-            roll === 9 ? { version, deleted: true } : { version, value: { step, key } };
+            roll === 9 ? { version, deleted: true } : { version, value: toJsonText({ step, key }) };
           const applies = held === undefined || compareVersions(version, held.version) > 0;
           const result = await store.merge(key, record);
           expect(result.applied, `step ${step}`).to.equal(applies);

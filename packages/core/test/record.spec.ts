@@ -16,10 +16,11 @@ import {
   timeToLive,
   ttlMs,
 } from '../src/record.js';
+import { toJsonText } from '../src/json-text.js';
 import type { Version } from '../src/version.js';
 
 const v = (wall: number, counter = 0, node = 'n1'): Version => ({ wall, counter, node });
-const live = (version: Version, value: JsonValue = 'x'): KVRecord => ({ version, value });
+const live = (version: Version, value: JsonValue = 'x'): KVRecord => ({ version, value: toJsonText(value) });
 const tombstone = (version: Version): KVRecord => ({ version, deleted: true });
 
 describe('records', () => {
@@ -99,10 +100,10 @@ describe('records', () => {
 
     const good: Array<[string, unknown]> = [
       ['a live record', { version, value: 'x' }],
-      ['a live record with value null', { version, value: null }],
-      ['a live record with value false', { version, value: false }],
-      ['a live record with value 0', { version, value: 0 }],
-      ['a live record with an object value', { version, value: { a: [1, { b: null }] } }],
+      ['a live record with value null', { version, value: 'null' }],
+      ['a live record with value false', { version, value: 'false' }],
+      ['a live record with value 0', { version, value: '0' }],
+      ['a live record with an object value', { version, value: '{"a": [1, {"b": null}]}' }],
       ['a tombstone', { version, deleted: true }],
       ['a live record with an expiry', { version, value: 'x', expires: 1_700_000_001_000 }],
       ['a live record expiring at 1 ms', { version, value: 'x', expires: 1 }],
@@ -114,7 +115,7 @@ describe('records', () => {
     }
 
     it('accepts a record parsed from JSON', () => {
-      expect(isRecord(JSON.parse(JSON.stringify({ version, value: null })))).to.equal(true);
+      expect(isRecord(JSON.parse(JSON.stringify({ version, value: 'null' })))).to.equal(true);
       expect(isRecord(JSON.parse(JSON.stringify({ version, deleted: true })))).to.equal(true);
     });
 
@@ -129,6 +130,10 @@ describe('records', () => {
       ['a malformed version', { version: { wall: -1, counter: 0, node: 'n' }, value: 'x' }],
       ['a version that is a string', { version: '1.0@n', value: 'x' }],
       ['a version with no value and no deleted', { version }],
+      ['a value that is not text', { version, value: 0 }],
+      ['a value of null', { version, value: null }],
+      ['a value that is an object', { version, value: { a: 1 } }],
+      ['an empty value', { version, value: '' }],
       ['deleted: false with no value', { version, deleted: false }],
       ['deleted: false with a value', { version, deleted: false, value: 'x' }],
       ['deleted: "true"', { version, deleted: 'true' }],
@@ -180,13 +185,14 @@ describe('records', () => {
       expect(ttlMs(2)).to.equal(2_000);
       expect(ttlMs(2.3)).to.equal(2_300);
       expect(ttlMs(0.0001)).to.equal(1);
-      expect(liveRecord('x', version, 2_000)).to.deep.equal({ version, value: 'x', expires: 3_000 });
-      expect(liveRecord('x', version)).to.deep.equal({ version, value: 'x' });
-      expect(Object.hasOwn(liveRecord('x', version), 'expires')).to.equal(false);
+      const x = toJsonText('x');
+      expect(liveRecord(x, version, 2_000)).to.deep.equal({ version, value: x, expires: 3_000 });
+      expect(liveRecord(x, version)).to.deep.equal({ version, value: x });
+      expect(Object.hasOwn(liveRecord(x, version), 'expires')).to.equal(false);
     });
 
     it('counts a record as expired from its expiry on, and as deleted then, like a tombstone', () => {
-      const expiring: KVRecord = { version, value: 'x', expires: 3_000 };
+      const expiring: KVRecord = { version, value: toJsonText('x'), expires: 3_000 };
       expect([isExpired(expiring, 2_999), isExpired(expiring, 3_000)]).to.deep.equal([false, true]);
       expect([isLive(expiring, 2_999), isLive(expiring, 3_000)]).to.deep.equal([true, false]);
       expect([isDeletedAt(expiring, 2_999), isDeletedAt(expiring, 3_000)]).to.deep.equal([false, true]);
@@ -199,7 +205,7 @@ describe('records', () => {
     });
 
     it('answers ttl with the seconds left, null without an expiry, and no value once expired', () => {
-      const expiring: KVRecord = { version, value: 'x', expires: 3_000 };
+      const expiring: KVRecord = { version, value: toJsonText('x'), expires: 3_000 };
       expect(timeToLive(expiring, 1_500)).to.deep.equal({ exists: true, ttl: 1.5 });
       expect(timeToLive(expiring, 2_999)).to.deep.equal({ exists: true, ttl: 0.001 });
       expect(timeToLive(expiring, 3_000)).to.deep.equal({ exists: false, ttl: null });

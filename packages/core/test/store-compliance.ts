@@ -1,13 +1,15 @@
 import { expect } from 'chai';
 import { UnavailableError } from '../src/errors.js';
 import { compareKeys } from '../src/keys.js';
-import { isTombstone, type JsonValue, type KVRecord } from '../src/record.js';
+import { toJsonText } from '../src/json-text.js';
+import type { JsonValue, KVRecord } from '../src/record.js';
 import type { Store } from '../src/store.js';
 import type { Version } from '../src/version.js';
 import { defined } from './defined.js';
 
 const v = (wall: number, counter = 0, node = 'n1'): Version => ({ wall, counter, node });
-const live = (version: Version, value: JsonValue = 'x'): KVRecord => ({ version, value });
+/** A live record holding `value` (as its JSON text, as stores hold values). */
+const live = (version: Version, value: JsonValue = 'x'): KVRecord => ({ version, value: toJsonText(value) });
 const tombstone = (version: Version): KVRecord => ({ version, deleted: true });
 
 async function collect(entries: Iterable<[string, KVRecord]>): Promise<Map<string, KVRecord>> {
@@ -372,32 +374,12 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
         it(`round-trips ${what}`, async () => {
           expect((await store.merge('k', live(v(1), value))).applied).to.equal(true);
           const record = await store.get('k');
-          expect(record).to.deep.equal({ version: v(1), value });
+          expect(record).to.deep.equal({ version: v(1), value: toJsonText(value) });
           expect(await store.counts()).to.deep.equal({ live: 1, tombstones: 0 });
           const entries = await collect(store.entries());
-          expect(entries.get('k')).to.deep.equal({ version: v(1), value });
+          expect(entries.get('k')).to.deep.equal({ version: v(1), value: toJsonText(value) });
         });
       }
-
-      it('keeps no reference to a value it was given, and gives out values its caller may change', async () => {
-        const value = { list: [1, 2], nested: { n: 1 } };
-        await store.merge('k', live(v(1), value));
-        value.list.push(3);
-        value.nested.n = 2;
-        if (store.mergeSync !== undefined) {
-          const later = { list: [1, 2], nested: { n: 1 } };
-          store.mergeSync('k2', live(v(1), later));
-          later.list.push(3);
-          expect(await store.get('k2')).to.deep.equal(live(v(1), { list: [1, 2], nested: { n: 1 } }));
-        }
-        const listOf = (record: KVRecord | undefined): number[] => {
-          if (record === undefined || isTombstone(record)) throw new Error('expected a live record');
-          return (record.value as { list: number[] }).list;
-        };
-        listOf(await store.get('k')).push(4);
-        if (store.getSync !== undefined) listOf(store.getSync('k')).push(5);
-        expect(await store.get('k')).to.deep.equal(live(v(1), { list: [1, 2], nested: { n: 1 } }));
-      });
 
       it('round-trips versions at the edges of the byte lengths and of the safe integers', async () => {
         const edges = [0, 1, 255, 256, 65_535, 65_536, 2 ** 48 - 1, 2 ** 48, Number.MAX_SAFE_INTEGER];
@@ -435,7 +417,7 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
     describe('expiry', () => {
       const expiring = (version: Version, value: JsonValue, expires: number): KVRecord => ({
         version,
-        value,
+        value: toJsonText(value),
         expires,
       });
 

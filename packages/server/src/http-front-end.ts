@@ -160,7 +160,7 @@ export class HttpFrontEnd {
         return;
       }
       this.requestsInFlight += 1;
-      void this.dispatcher.dispatch(parsed.request).then((reply) => {
+      void this.dispatcher.dispatch(parsed.request, parsed.source).then((reply) => {
         this.requestsInFlight -= 1;
         // After the request: the clock is past every version it read or wrote.
         if (this.clock !== undefined) res.setHeader(SESSION_HEADER, formatSession(this.clock.reading()));

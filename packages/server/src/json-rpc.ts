@@ -1,5 +1,6 @@
 import type { Logger } from '@kvdb/coordinator';
-import { DEFAULT_MAX_BATCH, ErrorCode } from '@kvdb/core';
+import { DEFAULT_MAX_BATCH, encodeJson, ErrorCode } from '@kvdb/core';
+import { RequestSource } from './json-spans.js';
 import type { MethodContext, MethodDefinition } from './methods/index.js';
 import { normalizeParams } from './params.js';
 import { type RpcErrorObject, toRpcError } from './rpc-errors.js';
@@ -66,9 +67,13 @@ export class JsonRpcDispatcher {
     this.maxBatch = init.maxBatch ?? DEFAULT_MAX_BATCH;
   }
 
-  dispatch(request: unknown): Promise<JsonRpcReply> {
+  /**
+   * `source` is the body's text, when the request was parsed from one: values are then taken as the text the
+   * client sent (see `Params.text`) instead of being stringified again.
+   */
+  dispatch(request: unknown, source?: RequestSource): Promise<JsonRpcReply> {
     if (!Array.isArray(request)) {
-      const answer = this.answer(request, false);
+      const answer = this.answer(request, false, source, 0);
       return answer instanceof Promise ? answer : Promise.resolve(answer);
     }
     if (request.length === 0) {
@@ -81,12 +86,17 @@ export class JsonRpcDispatcher {
       return Promise.resolve(errorReply(ErrorCode.INVALID_REQUEST, message, { limit: this.maxBatch }));
     }
     const answers: MemberReply[] = [];
-    for (const item of request) answers.push(this.answer(item, true));
+    for (const [index, item] of request.entries()) answers.push(this.answer(item, true, source, index));
     return Promise.all(answers).then(withoutNotifications);
   }
 
   /** The answer to one request object, checked as JSON-RPC 2.0 §4 has it; `inBatch` only words the errors. */
-  private answer(request: unknown, inBatch: boolean): MemberReply {
+  private answer(
+    request: unknown,
+    inBatch: boolean,
+    source: RequestSource | undefined,
+    index: number,
+  ): MemberReply {
     if (typeof request !== 'object' || request === null || Array.isArray(request)) {
       return invalid(null, notARequest(request, inBatch));
     }
@@ -107,7 +117,8 @@ export class JsonRpcDispatcher {
     }
     let answer: unknown;
     try {
-      answer = definition.call(normalizeParams(method, params, definition.params), this.context);
+      const from = source === undefined ? undefined : { source, index };
+      answer = definition.call(normalizeParams(method, params, definition.params, from), this.context);
     } catch (error) {
       if (id !== undefined) return this.failed(id, error);
       this.quietly(error);
@@ -158,23 +169,35 @@ export function errorReply(code: number, message: string, data?: unknown): JsonR
 /** Refuses bytes that are not UTF-8 instead of quietly turning them into U+FFFD. */
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** A request body or a peer-stream frame, parsed; or the -32700 reply that says why it could not be. */
+/**
+ * A request body or a peer-stream frame, parsed, with its text (for `dispatch`); or the -32700 reply that says why
+ * it could not be.
+ */
 export function parseRequest(
   bytes: Uint8Array,
   what: 'body' | 'frame',
-): { request: unknown } | { error: JsonRpcResponse } {
+): { request: unknown; source: RequestSource } | { error: JsonRpcResponse } {
   try {
-    return { request: JSON.parse(utf8.decode(bytes)) };
+    const text = utf8.decode(bytes);
+    return { request: JSON.parse(text), source: new RequestSource(text) };
   } catch (error) {
     const reason = error instanceof TypeError ? `the ${what} is not valid UTF-8` : (error as Error).message;
     return { error: errorReply(ErrorCode.PARSE_ERROR, `Parse error: ${reason}`) };
   }
 }
 
-/** JSON text of a reply; a reply that cannot be serialised becomes an internal error (and is logged). */
-export function replyText(reply: JsonRpcReply, log: Logger): string {
+/**
+ * JSON text of a reply, values (`RawJson`) written as their text; a reply that cannot be serialised becomes an
+ * internal error (and is logged). Peer replies, which hold no `RawJson` (a record carries its value's text as a
+ * string), take the quicker `JSON.stringify`.
+ */
+export function replyText(
+  reply: JsonRpcReply,
+  log: Logger,
+  encode: (reply: JsonRpcReply) => string = encodeJson,
+): string {
   try {
-    return JSON.stringify(reply);
+    return encode(reply);
   } catch (error) {
     log.error(`could not serialise a reply: ${String(error)}`);
     return JSON.stringify(errorReply(ErrorCode.INTERNAL_ERROR, 'Internal error'));

@@ -1,6 +1,6 @@
-import { InvalidParamsError, type JsonValue, TooLargeError } from '@kvdb/core';
+import { InvalidParamsError, type JsonText, TooLargeError } from '@kvdb/core';
 import type { Limits } from './config.js';
-import { jsonValue, keyParam, type Params } from './params.js';
+import { jsonText, keyParam, type Params } from './params.js';
 
 /** The keys of an `mget`: each checked as `get` checks its `key`, at most `--max-batch` of them. */
 export function requireKeys(params: Params, limits: Limits): string[] {
@@ -8,14 +8,14 @@ export function requireKeys(params: Params, limits: Limits): string[] {
 }
 
 /** The `[key, value]` pairs of an `mset`: each checked as `set` checks its `key` and `value`, at most `--max-batch`. */
-export function requireEntries(params: Params, limits: Limits): Array<[string, JsonValue]> {
+export function requireEntries(params: Params, limits: Limits): Array<[string, JsonText]> {
   return batch(params, 'entries', '[key, value] pairs', limits).map((entry, index) => {
     if (!Array.isArray(entry) || entry.length !== 2) {
       throw new InvalidParamsError(`Expected \`entries[${index}]\` to be a [key, value] pair`);
     }
     return [
       keyParam(`entries[${index}][0]`, entry[0], limits),
-      jsonValue(`entries[${index}][1]`, entry[1], limits),
+      jsonText(`entries[${index}][1]`, entry[1], params.text('entries', index, 1), limits),
     ];
   });
 }

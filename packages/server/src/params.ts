@@ -4,22 +4,37 @@ import {
   InvalidParamsError,
   isRecord,
   isTtl,
-  type JsonValue,
+  type JsonText,
   type KVRecord,
   TooLargeError,
   TTL_EXPECTED,
 } from '@kvdb/core';
 import type { Limits } from './config.js';
+import type { RequestSource, Span } from './json-spans.js';
 
 /** Params after normalising: only the names the method declares, read from an object or by position. */
 export interface Params {
   get(name: string): unknown;
   has(name: string): boolean;
+  /**
+   * The text the request gave a param as (at `path`, item by item, inside arrays), when the request came with
+   * its body's text (see `RequestSource`); else undefined.
+   */
+  text(name: string, ...path: number[]): string | undefined;
+}
+
+/** Where a request's params came from: the body's text, and the request's place in its batch. */
+export interface ParamsSource {
+  source: RequestSource;
+  index: number;
 }
 
 /** Named params, read from the request's own object: no copy on the path every request takes. */
 class NamedParams implements Params {
-  constructor(private readonly raw: object) {}
+  constructor(
+    private readonly raw: object,
+    private readonly from?: ParamsSource,
+  ) {}
 
   get(name: string): unknown {
     return Object.hasOwn(this.raw, name) ? (this.raw as Record<string, unknown>)[name] : undefined;
@@ -28,6 +43,51 @@ class NamedParams implements Params {
   has(name: string): boolean {
     return Object.hasOwn(this.raw, name);
   }
+
+  text(name: string, ...path: number[]): string | undefined {
+    const spans = this.from?.source.params(this.from.index);
+    return spans instanceof Map ? spanText(this.from?.source, spans.get(name), path) : undefined;
+  }
+}
+
+/** Positional params, by the names of their positions. */
+class PositionalParams implements Params {
+  private readonly values = new Map<string, unknown>();
+
+  constructor(
+    raw: readonly unknown[],
+    private readonly names: readonly string[],
+    private readonly from?: ParamsSource,
+  ) {
+    for (const [index, value] of raw.entries()) {
+      const name = names[index];
+      if (name !== undefined) this.values.set(name, value);
+    }
+  }
+
+  get(name: string): unknown {
+    return this.values.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+
+  text(name: string, ...path: number[]): string | undefined {
+    const spans = this.from?.source.params(this.from.index);
+    if (!Array.isArray(spans)) return undefined;
+    return spanText(this.from?.source, spans[this.names.indexOf(name)], path);
+  }
+}
+
+function spanText(
+  source: RequestSource | undefined,
+  span: Span | undefined,
+  path: readonly number[],
+): string | undefined {
+  let at = span;
+  for (const index of path) at = at?.items?.[index];
+  return at === undefined || source === undefined ? undefined : source.text.slice(at.start, at.end);
 }
 
 const NO_PARAMS: Params = new NamedParams(Object.freeze({}));
@@ -36,7 +96,12 @@ const NO_PARAMS: Params = new NamedParams(Object.freeze({}));
  * Accepts named (`{"key": "a"}`) or positional (`["a"]`) params and returns them by name. Unknown names, extra
  * positions and other shapes are refused, so a typo never silently does something else.
  */
-export function normalizeParams(method: string, raw: unknown, names: readonly string[]): Params {
+export function normalizeParams(
+  method: string,
+  raw: unknown,
+  names: readonly string[],
+  from?: ParamsSource,
+): Params {
   if (raw === undefined) return NO_PARAMS;
   if (Array.isArray(raw)) {
     if (raw.length > names.length) {
@@ -44,12 +109,7 @@ export function normalizeParams(method: string, raw: unknown, names: readonly st
         `\`${method}\` takes at most ${names.length} positional params (${names.join(', ') || 'none'}), got ${raw.length}`,
       );
     }
-    const params = new Map<string, unknown>();
-    for (const [index, value] of raw.entries()) {
-      const name = names[index];
-      if (name !== undefined) params.set(name, value);
-    }
-    return params;
+    return new PositionalParams(raw, names, from);
   }
   if (typeof raw !== 'object' || raw === null) {
     throw new InvalidParamsError(`Expected the params of \`${method}\` to be an object or an array`);
@@ -60,7 +120,7 @@ export function normalizeParams(method: string, raw: unknown, names: readonly st
       throw new InvalidParamsError(`Unknown param \`${name}\` for \`${method}\`${expected}`);
     }
   }
-  return new NamedParams(raw);
+  return new NamedParams(raw, from);
 }
 
 export function requireKey(params: Params, limits: Limits): string {
@@ -88,20 +148,22 @@ export function keyParam(name: string, key: unknown, limits: Limits): string {
   return key;
 }
 
-export function requireValue(params: Params, limits: Limits): JsonValue {
+export function requireValue(params: Params, limits: Limits): JsonText {
   if (!params.has('value')) throw new InvalidParamsError('Missing param `value`');
-  return jsonValue('value', params.get('value'), limits);
+  return jsonText('value', params.get('value'), params.text('value'), limits);
 }
 
 /** The `expected` of a compare-and-set, wrapped so that an expected `null` differs from none given. */
-export function optionalExpected(params: Params, limits: Limits): { value: JsonValue } | undefined {
+export function optionalExpected(params: Params, limits: Limits): { value: JsonText } | undefined {
   return params.has('expected')
-    ? { value: jsonValue('expected', params.get('expected'), limits) }
+    ? { value: jsonText('expected', params.get('expected'), params.text('expected'), limits) }
     : undefined;
 }
 
-export function optionalDefault(params: Params, limits: Limits): JsonValue | undefined {
-  return params.has('default') ? jsonValue('default', params.get('default'), limits) : undefined;
+export function optionalDefault(params: Params, limits: Limits): JsonText | undefined {
+  return params.has('default')
+    ? jsonText('default', params.get('default'), params.text('default'), limits)
+    : undefined;
 }
 
 export function optionalConsistency(params: Params): Consistency | undefined {
@@ -145,20 +207,26 @@ function nestsDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
-/** A value as it arrived: JSON already, but bounded in size and depth. `undefined` (a positional hole) is refused. */
-export function jsonValue(name: string, value: unknown, limits: Limits): JsonValue {
+/**
+ * A value as it arrived, `value` parsed and `text` the JSON the request gave it as (see `Params.text`), bounded in
+ * size (the bytes of its text) and depth; without `text` (a request that came without its body's text), its
+ * `JSON.stringify`. `undefined` (a positional hole) is refused.
+ */
+export function jsonText(name: string, value: unknown, text: string | undefined, limits: Limits): JsonText {
   if (value === undefined) throw new InvalidParamsError(`Missing param \`${name}\``);
-  // A string's JSON is at most 6 bytes a code unit (a \u escape) plus its quotes: most values need no measuring.
-  if (typeof value === 'string' && value.length * 6 + 2 <= limits.maxValueBytes) return value;
-  if (nestsDeeperThan(value, MAX_VALUE_DEPTH)) {
+  if (typeof value === 'object' && value !== null && nestsDeeperThan(value, MAX_VALUE_DEPTH)) {
     throw new InvalidParamsError(`\`${name}\` nests deeper than ${MAX_VALUE_DEPTH} levels`);
   }
-  let bytes: number;
-  try {
-    bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
-  } catch {
-    throw new InvalidParamsError(`Expected \`${name}\` to be a JSON value`);
+  let json = text;
+  if (json === undefined) {
+    try {
+      json = JSON.stringify(value) as string | undefined;
+    } catch {}
+    if (json === undefined) throw new InvalidParamsError(`Expected \`${name}\` to be a JSON value`);
   }
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most values need no counting.
+  if (json.length * 3 <= limits.maxValueBytes) return json as JsonText;
+  const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > limits.maxValueBytes) {
     throw new TooLargeError(
       `\`${name}\` is ${bytes} bytes of JSON; the limit is ${limits.maxValueBytes} (--max-value-bytes)`,
@@ -167,7 +235,7 @@ export function jsonValue(name: string, value: unknown, limits: Limits): JsonVal
       },
     );
   }
-  return value as JsonValue;
+  return json as JsonText;
 }
 
 /** Most items in one peer batch (get_many, put_many, member lists, segment lists). */

@@ -36,7 +36,7 @@ const MAX_FOREIGN_CLUSTERS_LOGGED = 16;
 
 /**
  * The answering side of peer streams (see peer-stream.ts): takes the connections that ask to switch to
- * kvdb-peer/1 (node:http's `upgrade` event), checks them, and answers each frame through the node's dispatcher,
+ * kvdb-peer/2 (node:http's `upgrade` event), checks them, and answers each frame through the node's dispatcher,
  * on one line, as soon as its calls are done (frames may overtake each other).
  */
 export class PeerStreamServer {
@@ -46,7 +46,7 @@ export class PeerStreamServer {
   private readonly cluster: string;
   private readonly authorized: (header: string | undefined) => boolean;
   private readonly maxFrameBytes: number;
-  /** Streams open (connections switched to kvdb-peer/1). */
+  /** Streams open (connections switched to kvdb-peer/2). */
   private readonly streams = new Set<Socket>();
   /** Names of other clusters whose nodes were refused a stream, each logged once (a bounded few); '' for none. */
   private readonly foreignClusters = new Set<string>();
@@ -78,7 +78,7 @@ export class PeerStreamServer {
   }
 
   /**
-   * Switches a connection to a peer stream if it asked for kvdb-peer/1 on /peer with the right token and cluster;
+   * Switches a connection to a peer stream if it asked for kvdb-peer/2 on /peer with the right token and cluster;
    * anything else is refused with an HTTP status and a JSON-RPC error, and the connection closed.
    */
   accept(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -95,7 +95,7 @@ export class PeerStreamServer {
       req.url !== PEER_PATH ||
       req.headers.upgrade?.toLowerCase() !== PEER_PROTOCOL
     ) {
-      const message = `kvdb switches protocols only to ${PEER_PROTOCOL} on GET ${PEER_PATH}; JSON-RPC goes to POST /`;
+      const message = `kvdb switches protocols only to ${PEER_PROTOCOL} on GET ${PEER_PATH} (a node asking for another version is of another kvdb release: upgrade every node of a cluster together); JSON-RPC goes to POST /`;
       refuse('400 Bad Request', errorReply(ErrorCode.INVALID_REQUEST, message));
       return;
     }
@@ -180,7 +180,8 @@ export class PeerStreamServer {
     this.framesInFlight += 1;
     void this.dispatcher.dispatch(request).then((reply) => {
       this.framesInFlight -= 1;
-      if (reply !== undefined && !socket.destroyed) socket.write(`${replyText(reply, this.log)}\n`);
+      if (reply !== undefined && !socket.destroyed)
+        socket.write(`${replyText(reply, this.log, JSON.stringify)}\n`);
     });
   }
 }

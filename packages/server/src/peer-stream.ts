@@ -1,6 +1,6 @@
 /**
  * The peer stream: how nodes carry JSON-RPC to each other. A node opens a TCP connection to a peer's HTTP port and
- * asks to switch protocols (`GET /peer`, `Upgrade: kvdb-peer/1`, its cluster's name in `kvdb-cluster`, the bearer
+ * asks to switch protocols (`GET /peer`, `Upgrade: kvdb-peer/2`, its cluster's name in `kvdb-cluster`, the bearer
  * token if the cluster has one), and the answer names the peer's: nodes of two clusters refuse each other. After
  * `101 Switching Protocols` the connection carries frames both ways, each one JSON-RPC request or batch (or its
  * reply) on one line. JSON text never holds a raw newline, so a newline ends a frame. Frames are pipelined: many
@@ -8,7 +8,7 @@
  * calls). Compared with one HTTP request per batch this saves the request and response headers, their parsing,
  * and a connection-pool checkout per batch: the peer path is where a replicated write spends most of its time.
  */
-export const PEER_PROTOCOL = 'kvdb-peer/1';
+export const PEER_PROTOCOL = 'kvdb-peer/2';
 export const PEER_PATH = '/peer';
 /** The header naming the dialling node's cluster (`--cluster-name`). */
 export const PEER_CLUSTER_HEADER = 'kvdb-cluster';

@@ -1,6 +1,6 @@
 import { PARAM_ORDER } from '@kvdb/core';
 import { optionalExpected, optionalTtl, requireKey, requireValue } from '../params.js';
-import type { MethodDefinition } from './types.js';
+import { type MethodDefinition, rawJson } from './types.js';
 
 /**
  * A compare-and-set, always serial: stores `value` if the key's value deep-equals `expected`, or, without
@@ -14,6 +14,8 @@ export const cas: MethodDefinition = {
     const value = requireValue(params, limits);
     const expected = optionalExpected(params, limits);
     const ttl = optionalTtl(params);
-    return coordinator.cas(key, value, expected === undefined ? { ttl } : { expected: expected.value, ttl });
+    return coordinator
+      .cas(key, value, expected === undefined ? { ttl } : { expected: expected.value, ttl })
+      .then((result) => ({ ...result, current: rawJson(result.current) }));
   },
 };

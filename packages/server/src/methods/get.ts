@@ -1,6 +1,6 @@
 import { PARAM_ORDER } from '@kvdb/core';
 import { optionalConsistency, optionalDefault, requireKey } from '../params.js';
-import type { MethodDefinition } from './types.js';
+import { type MethodDefinition, rawJson } from './types.js';
 
 export const get: MethodDefinition = {
   name: 'get',
@@ -8,6 +8,6 @@ export const get: MethodDefinition = {
   call: (params, { coordinator, limits }) => {
     const key = requireKey(params, limits);
     const options = { default: optionalDefault(params, limits), consistency: optionalConsistency(params) };
-    return coordinator.get(key, options);
+    return coordinator.get(key, options).then(rawJson);
   },
 };

@@ -2,7 +2,7 @@ import { getMany } from '@kvdb/coordinator';
 import { PARAM_ORDER } from '@kvdb/core';
 import { requireKeys } from '../multi-key-params.js';
 import { optionalConsistency } from '../params.js';
-import type { MethodDefinition } from './types.js';
+import { type MethodDefinition, rawJson } from './types.js';
 
 /** Every key read in parallel, as `get` reads one; at most `--max-batch` keys. */
 export const mget: MethodDefinition = {
@@ -10,6 +10,8 @@ export const mget: MethodDefinition = {
   params: PARAM_ORDER.mget,
   call: (params, { coordinator, limits }) => {
     const keys = requireKeys(params, limits);
-    return getMany(coordinator, keys, { consistency: optionalConsistency(params) });
+    return getMany(coordinator, keys, { consistency: optionalConsistency(params) }).then((values) =>
+      values.map(rawJson),
+    );
   },
 };

@@ -1,6 +1,6 @@
 import { PARAM_ORDER } from '@kvdb/core';
 import { optionalConsistency, optionalDefault, requireKey } from '../params.js';
-import type { MethodDefinition } from './types.js';
+import { type MethodDefinition, rawJson } from './types.js';
 
 export const pop: MethodDefinition = {
   name: 'pop',
@@ -8,6 +8,6 @@ export const pop: MethodDefinition = {
   call: (params, { coordinator, limits }) => {
     const key = requireKey(params, limits);
     const options = { default: optionalDefault(params, limits), consistency: optionalConsistency(params) };
-    return coordinator.pop(key, options);
+    return coordinator.pop(key, options).then(rawJson);
   },
 };

@@ -1,4 +1,5 @@
 import type { ClusterNode, Coordinator, PeerHandlers } from '@kvdb/coordinator';
+import { type JsonText, RawJson } from '@kvdb/core';
 import type { Limits } from '../config.js';
 import type { Params } from '../params.js';
 
@@ -21,3 +22,6 @@ export interface MethodDefinition {
   readonly params: readonly string[];
   call(params: Params, context: MethodContext): unknown;
 }
+
+/** A value's text as a method's result: the reply carries it as it is (see `encodeJson`). */
+export const rawJson = (text: JsonText): RawJson => new RawJson(text);
