@@ -6,7 +6,6 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   isLive,
   type JsonText,
-  NULL_TEXT,
   type KeyPage,
   KVDB_VERSION,
   type KVRecord,
@@ -15,6 +14,7 @@ import {
   type MemberAddress,
   type MemberInfo,
   type NodeStats,
+  NULL_TEXT,
   newerRecord,
   requireFactor,
   type TtlResult,
@@ -314,17 +314,12 @@ export class Coordinator {
     const self = replicas.indexOf(this.self);
     if (self > 0) replicas.unshift(...replicas.splice(self, 1));
     const everyReplica = replicas.length > 1 && this.random() < this.readRepairChance;
-    const outcome = await this.calls.ask(
-      replicas,
-      'peer.get',
-      { key },
-      {
-        required,
-        graceMs: FAILURE_GRACE_MS,
-        fanout: everyReplica ? replicas.length : required,
-        hedgeMs: READ_HEDGE_MS,
-      },
-    );
+    const outcome = await this.calls.read(replicas, key, {
+      required,
+      graceMs: FAILURE_GRACE_MS,
+      fanout: everyReplica ? replicas.length : required,
+      hedgeMs: READ_HEDGE_MS,
+    });
     if (!outcome.reached) throw quorumFailure(operation, key, replicas, required, outcome);
 
     let newest: KVRecord | undefined;

@@ -88,7 +88,8 @@ export class LocalReplica implements PeerHandler {
     this.index = new ReplicaDigests(this.store, components.ring);
     this.acceptor = new PaxosAcceptor({ replica: this, log: components.paxosLog, clock });
     this.handlers = {
-      'peer.get': ({ key }) => this.read(key),
+      'peer.get': ({ key, known }) =>
+        known !== undefined && this.holds(key, known) ? { same: true } : this.read(key),
       'peer.put': ({ key, record }) => this.put(key, record),
       'peer.get_many': ({ keys, maxBytes }) =>
         maxBytes === undefined ? this.readMany(keys) : this.readWithin(keys, maxBytes),
@@ -225,6 +226,12 @@ export class LocalReplica implements PeerHandler {
   /** Drops a digest rebuild in progress: the store is about to close. */
   stop(): void {
     this.index.stop();
+  }
+
+  /** Whether the key's record has version `known`: read from its head, which every store keeps in memory. */
+  private holds(key: string, known: Version): boolean {
+    const head = this.store.headSync(key);
+    return head !== undefined && compareVersions(head.version, known) === 0;
   }
 
   private read(key: string): Answer<KVRecord | null> {

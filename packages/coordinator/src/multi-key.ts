@@ -2,9 +2,9 @@ import {
   errorFromRpc,
   InvalidParamsError,
   type JsonText,
-  NULL_TEXT,
   KVError,
   type MultiKeyFailure,
+  NULL_TEXT,
   reasonOf,
 } from '@kvdb/core';
 import pLimit from 'p-limit';

@@ -1,4 +1,12 @@
-import { type MemberAddress, type PeerParams, type PeerResult, UnavailableError } from '@kvdb/core';
+import {
+  isSameRecord,
+  type KVRecord,
+  type MemberAddress,
+  type PeerParams,
+  type PeerResult,
+  type SameRecord,
+  UnavailableError,
+} from '@kvdb/core';
 import type { ParallelExecutor, QuorumOptions, QuorumOutcome } from './executor.js';
 import type { DataMethod, LocalReplica } from './local-replica.js';
 import type { Membership } from './membership.js';
@@ -58,6 +66,46 @@ export class ReplicaCalls {
       hedgeMs: options.hedgeMs,
       own: replicas.includes(this.self) ? this.replica.ownAnswer(method, params) : undefined,
     });
+  }
+
+  /**
+   * A read of one key from `replicas` (`peer.get`), as `ask` makes it, but when this node is one of them, a digest
+   * read: its own record is read first, and the others are sent its version, answering with their record only
+   * when theirs differs (Cassandra's digest reads). Replicas in agreement, the common case, send no value.
+   */
+  async read(
+    replicas: readonly MemberAddress[],
+    key: string,
+    options: Omit<QuorumOptions<unknown>, 'timeoutMs' | 'own'>,
+  ): Promise<QuorumOutcome<KVRecord | null>> {
+    if (replicas.length === 1 || !replicas.includes(this.self)) return this.plainRead(replicas, key, options);
+    const own = this.replica.ownAnswer('peer.get', { key });
+    let mine: KVRecord | null | SameRecord;
+    try {
+      if ('pending' in own) mine = await own.pending;
+      else if (own.ok) mine = own.value;
+      else throw own.error;
+    } catch {
+      return this.plainRead(replicas, key, options);
+    }
+    if (mine === null || isSameRecord(mine)) return this.plainRead(replicas, key, options);
+    const record = mine;
+    const params = { key, known: record.version };
+    return this.executor.quorum(
+      replicas,
+      (target) =>
+        this.call(target, 'peer.get', params).then((answer) => (isSameRecord(answer) ? record : answer)),
+      { ...options, timeoutMs: this.timeoutMs, own: { target: this.self, ok: true, value: record } },
+    );
+  }
+
+  private plainRead(
+    replicas: readonly MemberAddress[],
+    key: string,
+    options: Omit<QuorumOptions<unknown>, 'timeoutMs' | 'own'>,
+  ): Promise<QuorumOutcome<KVRecord | null>> {
+    // Asked without `known`, a replica answers with its record.
+    return this.ask(replicas, 'peer.get', { key }, options) as Promise<QuorumOutcome<KVRecord | null>>;
   }
 
   /** Asks each member its own params for one replica call; resolves once every call has settled or timed out. */

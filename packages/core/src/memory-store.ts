@@ -1,8 +1,8 @@
 import { keyEnd, keyEntry, keyLength, keyStart, lengthPrefix } from './entry-key.js';
 import { EntryTable, type EntryTableOptions } from './entry-table.js';
+import { trustJsonText } from './json-text.js';
 import { scanPage } from './keys.js';
 import type { KeyVersion } from './peer-protocol.js';
-import { trustJsonText } from './json-text.js';
 import { isTombstone, type KVRecord, type RecordHead, supersedes } from './record.js';
 import {
   type EntriesOptions,

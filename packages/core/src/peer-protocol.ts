@@ -171,13 +171,27 @@ export interface ProposalParams {
 
 export type ProposeReply = { accepted: true } | { accepted: false; newer: Version };
 
+/**
+ * What a replica asked for a key's record with `known` (the version the asker holds) answers when its record has
+ * that very version: the asker has the record already, so its value need not cross the network.
+ */
+export interface SameRecord {
+  same: true;
+}
+
+/** Whether a `peer.get` answer is a `SameRecord`. */
+export function isSameRecord(answer: unknown): answer is SameRecord {
+  return typeof answer === 'object' && answer !== null && (answer as { same?: unknown }).same === true;
+}
+
 /** Methods nodes call on each other, under the `peer.` prefix. */
 export interface PeerMethods {
   'peer.ping': [PingParams, GossipReply];
   'peer.ping_req': [PingParams & { target: string }, GossipReply & { ack: boolean }];
   /** Push-pull of member lists, and of the replication setting (see `ReplicationSetting`) when the sender has one. */
   'peer.sync': [SyncParams, SyncParams];
-  'peer.get': [{ key: string }, KVRecord | null];
+  /** The key's record; with `known`, a `SameRecord` instead when the record has that version (a digest read). */
+  'peer.get': [{ key: string; known?: Version }, KVRecord | null | SameRecord];
   'peer.put': [{ key: string; record: KVRecord }, PutResult];
   'peer.get_many': [GetManyParams, Array<KVRecord | null>];
   'peer.put_many': [{ entries: Array<[string, KVRecord]> }, PutResult[]];

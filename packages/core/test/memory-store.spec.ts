@@ -1,7 +1,7 @@
 import { expect } from 'chai';
+import { type JsonText, toJsonText } from '../src/json-text.js';
 import { compareKeys } from '../src/keys.js';
 import { MemoryStore } from '../src/memory-store.js';
-import { type JsonText, toJsonText } from '../src/json-text.js';
 import type { KVRecord } from '../src/record.js';
 import { compareVersions } from '../src/version.js';
 import { defined } from './defined.js';

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { MAX_TTL_SECONDS } from '../src/constants.js';
+import { toJsonText } from '../src/json-text.js';
 import {
   headOf,
   isDeletedAt,
@@ -16,7 +17,6 @@ import {
   timeToLive,
   ttlMs,
 } from '../src/record.js';
-import { toJsonText } from '../src/json-text.js';
 import type { Version } from '../src/version.js';
 
 const v = (wall: number, counter = 0, node = 'n1'): Version => ({ wall, counter, node });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { UnavailableError } from '../src/errors.js';
-import { compareKeys } from '../src/keys.js';
 import { toJsonText } from '../src/json-text.js';
+import { compareKeys } from '../src/keys.js';
 import type { JsonValue, KVRecord } from '../src/record.js';
 import type { Store } from '../src/store.js';
 import type { Version } from '../src/version.js';

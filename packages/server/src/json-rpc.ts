@@ -1,5 +1,5 @@
 import type { Logger } from '@kvdb/coordinator';
-import { DEFAULT_MAX_BATCH, encodeJson, ErrorCode } from '@kvdb/core';
+import { DEFAULT_MAX_BATCH, ErrorCode, encodeJson } from '@kvdb/core';
 import { RequestSource } from './json-spans.js';
 import type { MethodContext, MethodDefinition } from './methods/index.js';
 import { normalizeParams } from './params.js';

@@ -64,6 +64,33 @@ describe('a node over HTTP', () => {
     expect(String(joined.headers['kvdb-session'])).to.equal(formatSession(b.version));
   });
 
+  it('stores a value as the text the client sent and answers with that very text', async () => {
+    const reply = async (body: string): Promise<string> => {
+      const answer = await post(port, body, json);
+      expect(answer.status, body).to.equal(200);
+      return answer.body;
+    };
+    // Spacing, an escape, a number beyond a double's precision and a duplicate member: all kept as sent.
+    const value = '{ "name" : "Ada\\u0020L" , "id": 12345678901234567890, "a": 1, "a": [ ] }';
+    await reply(`{"jsonrpc":"2.0","id":1,"method":"set","params":{"key":"raw","value":${value}}}`);
+    expect(await reply('{"jsonrpc":"2.0","id":2,"method":"get","params":["raw"]}')).to.equal(
+      `{"jsonrpc":"2.0","id":2,"result":${value}}`,
+    );
+    // A batch, positional params, mset's entries and a default: each value is the text of its own request.
+    const batch = await reply(
+      '[{"jsonrpc":"2.0","id":3,"method":"set","params":["b1", [1 ,2]]},' +
+        '{"jsonrpc":"2.0","id":4,"method":"mset","params":{"entries":[["m1", {"x" :1}], ["m2", "two"]]}},' +
+        '{"jsonrpc":"2.0","id":5,"method":"get","params":{"key":"none","default": { "d" : 0 }}}]',
+    );
+    expect(batch).to.equal(
+      '[{"jsonrpc":"2.0","id":3,"result":true},{"jsonrpc":"2.0","id":4,"result":true},' +
+        '{"jsonrpc":"2.0","id":5,"result":{ "d" : 0 }}]',
+    );
+    expect(
+      await reply('{"jsonrpc":"2.0","id":6,"method":"mget","params":[["b1","m1","m2","none"]]}'),
+    ).to.equal('{"jsonrpc":"2.0","id":6,"result":[[1 ,2],{"x" :1},"two",null]}');
+  });
+
   it('refuses a kvdb-session header that is not a token with 400 and -32600, doing nothing', async () => {
     for (const bad of ['x', '1.2.3', '-1.0', '12', `${'9'.repeat(17)}.0`]) {
       const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'set', params: { key: 'bad', value: 1 } });

@@ -72,7 +72,7 @@ describe('JsonRpcDispatcher', () => {
   /** The reply to a request given as JSON text, as a node would parse and answer it. */
   async function answer(text: string): Promise<JsonRpcReply> {
     const parsed = parseRequest(Buffer.from(text), 'body');
-    return 'error' in parsed ? parsed.error : dispatcher.dispatch(parsed.request);
+    return 'error' in parsed ? parsed.error : dispatcher.dispatch(parsed.request, parsed.source);
   }
 
   describe('the examples of JSON-RPC 2.0 §7', () => {

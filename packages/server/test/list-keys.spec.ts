@@ -5,6 +5,7 @@ import {
   MAX_LIST_LIMIT,
   MAX_UNPAGED_KEYS,
   TooLargeError,
+  toJsonText,
 } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
@@ -30,7 +31,7 @@ describe('list_keys params and results', () => {
   before(async () => {
     const node = singleNode(LIMITS);
     context = node.context;
-    for (const key of [...keys, 'gone']) await node.coordinator.set(key, key);
+    for (const key of [...keys, 'gone']) await node.coordinator.set(key, toJsonText(key));
     await node.coordinator.pop('gone');
   });
 
@@ -127,7 +128,7 @@ describe('list_keys beyond MAX_UNPAGED_KEYS', function () {
     const { coordinator, context } = singleNode(LIMITS);
     const name = (i: number) => `k${String(i).padStart(6, '0')}`;
     for (let i = 0; i <= MAX_UNPAGED_KEYS; i++)
-      await coordinator.replica.merge(name(i), { value: i, version });
+      await coordinator.replica.merge(name(i), { value: toJsonText(i), version });
     try {
       await call(listKeys, {}, context);
       expect.fail('expected list_keys to refuse');
@@ -156,7 +157,7 @@ describe('peer.keys params', () => {
   before(async () => {
     const node = singleNode(LIMITS);
     context = node.context;
-    for (const key of ['b', 'a', '\u{10000}', '\ue000', 'ab']) await node.coordinator.set(key, 1);
+    for (const key of ['b', 'a', '\u{10000}', '\ue000', 'ab']) await node.coordinator.set(key, toJsonText(1));
     await node.coordinator.pop('ab');
   });
 
@@ -203,7 +204,7 @@ describe('peer.range and peer.get_many params', () => {
   before(async () => {
     const node = singleNode(LIMITS);
     context = node.context;
-    for (const key of keys) await node.coordinator.set(key, key.repeat(100));
+    for (const key of keys) await node.coordinator.set(key, toJsonText(key.repeat(100)));
     const digests = context.node.replica.digests;
     ring = digests.id;
     segments = [...new Set(keys.map((key) => digests.ring.segmentOf(key)))];
@@ -222,7 +223,7 @@ describe('peer.range and peer.get_many params', () => {
     expect(await call(peerGetMany, { keys }, context)).to.have.length(5);
     expect(await call(peerGetMany, { keys, maxBytes: 400 }, context)).to.have.length(2);
     const [first] = (await call(peerGetMany, { keys, maxBytes: 1 }, context)) as Array<{ value: string }>;
-    expect(first?.value).to.equal('a'.repeat(100));
+    expect(first?.value).to.equal(JSON.stringify('a'.repeat(100)));
   });
 
   it('refuses malformed pages with -32602', async () => {

@@ -1,6 +1,7 @@
 import { InvalidParamsError, TooLargeError } from '@kvdb/core';
 import { expect } from 'chai';
 import type { Limits } from '../src/config.js';
+import { RequestSource } from '../src/json-spans.js';
 import { normalizeParams, requireKey, requireValue } from '../src/params.js';
 
 const LIMITS: Limits = { maxKeyBytes: 1_024, maxValueBytes: 20, maxBodyBytes: 10_000, maxBatch: 10 };
@@ -75,7 +76,8 @@ describe('params', () => {
       ];
       for (const [what, value, size] of cases) {
         const params = named({ value });
-        if (size <= LIMITS.maxValueBytes) expect(requireValue(params, LIMITS), what).to.equal(value);
+        if (size <= LIMITS.maxValueBytes)
+          expect(requireValue(params, LIMITS), what).to.equal(JSON.stringify(value));
         else
           expect((thrown(() => requireValue(params, LIMITS)) as TooLargeError).data, what).to.deep.equal({
             limit: 20,
@@ -85,7 +87,7 @@ describe('params', () => {
     });
 
     it('still measures and bounds the depth of structured values', () => {
-      expect(requireValue(named({ value: { a: [1, 2] } }), LIMITS)).to.deep.equal({ a: [1, 2] });
+      expect(requireValue(named({ value: { a: [1, 2] } }), LIMITS)).to.equal('{"a":[1,2]}');
       expect(thrown(() => requireValue(named({ value: { a: 'v'.repeat(20) } }), LIMITS))).to.be.instanceOf(
         TooLargeError,
       );
@@ -96,6 +98,27 @@ describe('params', () => {
       expect(thrown(() => requireValue(named({ key: 'a' }), LIMITS)).message).to.equal(
         'Missing param `value`',
       );
+    });
+
+    it('takes a value as the text the body gave it, spacing kept, and measures that text', () => {
+      const body = (text: string) => {
+        const request = JSON.parse(text) as { params: object };
+        return normalizeParams('set', request.params, SET, { source: new RequestSource(text), index: 0 });
+      };
+      expect(requireValue(body('{"params": {"key": "k", "value": { "a" : [1, 2] } }}'), LIMITS)).to.equal(
+        '{ "a" : [1, 2] }',
+      );
+      expect(requireValue(body('{"params": ["k", "\\u0041\\"]"]}'), LIMITS)).to.equal('"\\u0041\\"]"');
+      // The last of two `value` members counts, as JSON.parse has it.
+      expect(requireValue(body('{"params": {"value": 1, "key": "k", "value": [2]}}'), LIMITS)).to.equal(
+        '[2]',
+      );
+      // 21 bytes as sent: over the limit of 20, though its compact JSON is 5.
+      const spaced = `{"params": {"key": "k", "value": [1,${' '.repeat(16)}2]}}`;
+      expect((thrown(() => requireValue(body(spaced), LIMITS)) as TooLargeError).data).to.deep.equal({
+        limit: 20,
+        size: 21,
+      });
     });
   });
 });

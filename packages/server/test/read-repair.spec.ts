@@ -1,4 +1,4 @@
-import { MemoryStore } from '@kvdb/core';
+import { MemoryStore, toJsonText } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { KVNode } from '../src/node.js';
@@ -27,7 +27,7 @@ describe('readRepairChance (--read-repair-chance)', () => {
       ),
     );
     const coordinator = defined(nodes[0]).coordinator;
-    await coordinator.set('k', 'old');
+    await coordinator.set('k', toJsonText('old'));
     await until('every replica holds the write', () =>
       stores.every((store) => store.getSync('k') !== undefined),
     );
@@ -35,10 +35,13 @@ describe('readRepairChance (--read-repair-chance)', () => {
     // A newer version on the coordinator and the replica after it: a quorum without the third.
     const others = coordinator.locate('k').filter((member) => member !== coordinator.self);
     const third = defined(stores[members.indexOf(defined(others.at(-1), 'a third replica'))]);
-    const newer = { value: 'new', version: { wall: Date.now() + 60_000, counter: 0, node: 'test' } };
+    const newer = {
+      value: toJsonText('new'),
+      version: { wall: Date.now() + 60_000, counter: 0, node: 'test' },
+    };
     for (const store of stores) if (store !== third) store.mergeSync('k', newer);
 
-    expect(await coordinator.get('k')).to.equal('new');
+    expect(await coordinator.get('k')).to.equal('"new"');
     await coordinator.idle();
     expect(third.getSync('k'), 'the third replica, asked and repaired').to.deep.equal(newer);
   });

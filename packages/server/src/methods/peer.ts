@@ -116,8 +116,14 @@ export const peerMethods: MethodDefinition[] = [
   },
   {
     name: 'peer.get',
-    params: ['key'],
-    call: (params, { peer, limits }) => peer['peer.get']({ key: requireKey(params, limits) }),
+    params: ['key', 'known'],
+    call: (params, { peer, limits }) => {
+      const key = requireKey(params, limits);
+      const known = params.get('known');
+      if (known === undefined) return peer['peer.get']({ key });
+      if (!isVersion(known)) throw new InvalidParamsError('Expected `known` to be a version');
+      return peer['peer.get']({ key, known });
+    },
   },
   {
     name: 'peer.put',

@@ -1,11 +1,20 @@
-import { InvalidParamsError } from '@kvdb/core';
+import { isDeepStrictEqual } from 'node:util';
+import { encodeJson, InvalidParamsError } from '@kvdb/core';
 import { expect } from 'chai';
+import { RequestSource } from '../../src/json-spans.js';
 import type { MethodContext, MethodDefinition } from '../../src/methods/types.js';
 import { normalizeParams } from '../../src/params.js';
 
-/** Calls a method as the server does: raw params normalised by name, then validated by the method. */
+/**
+ * Calls a method as the server does: raw params normalised by name (with the text of a body that holds them, as
+ * the front end passes it, when they are JSON), then validated by the method; the result as a client reads it back.
+ */
 export async function call(method: MethodDefinition, raw: unknown, context: MethodContext): Promise<unknown> {
-  return method.call(normalizeParams(method.name, raw, method.params), context);
+  const text = JSON.stringify({ params: raw }) as string | undefined;
+  const json = text !== undefined && isDeepStrictEqual(JSON.parse(text), { params: raw });
+  const from = json ? { source: new RequestSource(text), index: 0 } : undefined;
+  const result: unknown = await method.call(normalizeParams(method.name, raw, method.params, from), context);
+  return result === undefined ? undefined : JSON.parse(encodeJson(result));
 }
 
 /** The -32602 a call rejects with; fails on any other outcome. */

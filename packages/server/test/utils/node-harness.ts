@@ -30,6 +30,8 @@ export interface Posted {
   headers: IncomingHttpHeaders;
   /** The body parsed as JSON; undefined when empty. */
   json: unknown;
+  /** The body as it came. */
+  body: string;
 }
 
 /** A POST on a connection of its own; resolves with the reply, rejects with the connection's error. */
@@ -51,6 +53,7 @@ export function post(
           status: res.statusCode ?? 0,
           headers: res.headers,
           json: text === '' ? undefined : JSON.parse(text),
+          body: text,
         }),
       );
     });
