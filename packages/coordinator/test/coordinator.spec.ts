@@ -1,4 +1,4 @@
-import { type JsonValue, KVDB_VERSION, MemoryStore, type Store } from '@kvdb/core';
+import { type JsonValue, KVDB_VERSION, MemoryStore, type Store, trustJsonText } from '@kvdb/core';
 import { expect } from 'chai';
 import { type Clock, systemClock } from '../src/clock.js';
 import { Coordinator } from '../src/coordinator.js';
@@ -56,6 +56,14 @@ describe('Coordinator', () => {
         );
         expect(await cluster.coordinator((i + 2) % 3).has(key), name).to.equal(true);
       }
+    });
+
+    it('answers the very text it was given, spacing and escapes kept, from every node and every store', async () => {
+      const sent = trustJsonText('{ "b" : [1, 2.50e0],\n  "a": "caf\\u00e9" }');
+      await cluster.coordinator(0).set('k', sent);
+      for (let i = 0; i < 3; i++) expect(await cluster.coordinator(i).get('k'), `node ${i}`).to.equal(sent);
+      for (const stored of await cluster.records('k')) expect(stored).to.include({ value: sent });
+      expect(await cluster.coordinator(1).pop('k')).to.equal(sent);
     });
 
     it('answers a missing key with null, or with the default, falsy ones included', async () => {

@@ -4,6 +4,7 @@ import {
   type PeerParams,
   parseJsonText,
   QuorumNotReachedError,
+  trustJsonText,
 } from '@kvdb/core';
 import { expect } from 'chai';
 import type { Clock } from '../src/clock.js';
@@ -74,6 +75,32 @@ describe('serial operations (Paxos per key)', () => {
         exists: true,
         current: text(1),
       });
+    });
+
+    it('compares values, not texts: spacing, escapes, member order and number forms aside', async () => {
+      const stored = trustJsonText('{ "n": 1, "s": "é", "list": [1, 2] }');
+      await cluster.coordinator(0).set('k', stored);
+      const others = [
+        '{"n": 1, "s": "é", "list": [2, 1]}',
+        '{"n": "1", "s": "é", "list": [1, 2]}',
+        '{"n": 1, "s": "é"}',
+        '{"n": 1, "s": "é", "list": [1, 2], "x": null}',
+        '{"n": 1, "s": "e", "list": [1, 2]}',
+        '[1, 2]',
+      ];
+      for (const other of others) {
+        const result = await cluster.coordinator(1).cas('k', text('new'), { expected: trustJsonText(other) });
+        expect(result, other).to.deep.equal({ swapped: false, exists: true, current: stored });
+      }
+      const same = trustJsonText('{"list":[1,2.0],"s":"\\u00e9","n":10e-1}');
+      expect(await cluster.coordinator(2).cas('k', text('new'), { expected: same })).to.deep.equal({
+        swapped: true,
+        exists: true,
+        current: text('new'),
+      });
+      await cluster.coordinator(0).set('list', text([]));
+      const notAnObject = await cluster.coordinator(0).cas('list', text(1), { expected: text({}) });
+      expect(notAnObject).to.include({ swapped: false });
     });
 
     it('counts exactly: concurrent increments through every node lose and double nothing', async () => {
