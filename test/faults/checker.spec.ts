@@ -1,4 +1,4 @@
-import type { KVRecord } from '@kvdb/core';
+import { type KVRecord, toJsonText } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { type CheckReport, check, type FinalKey } from './checker.js';
@@ -27,7 +27,8 @@ function history(
 /** Every replica holds `value` (null: a tombstone) and every read returns it. */
 function settled(value: string | null, wall = 1_000): FinalKey {
   const version = { wall, counter: 0, node: NODES[0] };
-  const record: KVRecord = value === null ? { deleted: true, version } : { value, version };
+  const record: KVRecord =
+    value === null ? { deleted: true, version } : { value: toJsonText(value), version };
   return {
     replicas: NODES.map((address) => ({ address, record })),
     reads: NODES.flatMap((node) => [
@@ -139,7 +140,7 @@ describe('fault-injection history checker', () => {
   it('flags replicas that disagree, and final reads that disagree with them', () => {
     const operations = history([[0, 'set', 'k', 'a', 0, 10]]);
     const final = settled('a');
-    const stale: KVRecord = { value: 'a', version: { wall: 999, counter: 0, node: NODES[1] } };
+    const stale: KVRecord = { value: toJsonText('a'), version: { wall: 999, counter: 0, node: NODES[1] } };
     final.replicas[2] = { address: NODES[2], record: stale };
     final.reads[0] = { node: NODES[0], consistency: 'one', value: null };
     const report = check({ operations, faults: [], final: new Map([['k', final]]) });

@@ -1,4 +1,4 @@
-import { type Consistency, compareVersions, type JsonValue, type KVRecord } from '@kvdb/core';
+import { type Consistency, compareVersions, type JsonValue, type KVRecord, parseJsonText } from '@kvdb/core';
 import type { FaultEvent, Operation, OpKind, Outcome } from './history.js';
 
 /** One replica's record of a key after healing (`null`: it holds nothing), read with `peer.get`. */
@@ -164,7 +164,7 @@ function checkReplicas(key: string, final: FinalKey, report: CheckReport): strin
     const held = final.replicas.map((r) => `${r.address}: ${r.error ?? describeRecord(r.record)}`).join(', ');
     report.divergent.push({ kind: 'divergent', key, message: `replicas disagree: ${held}`, operations: [] });
   }
-  const value = newest === undefined || newest.deleted === true ? null : newest.value;
+  const value = newest === undefined || newest.deleted === true ? null : parseJsonText(newest.value);
   for (const read of final.reads) {
     const got = read.error ?? JSON.stringify(read.value ?? null);
     if (got !== JSON.stringify(value)) {
@@ -310,7 +310,7 @@ function sortOps(ops: Operation[]): Operation[] {
 export function describeRecord(record: KVRecord | null): string {
   if (record === null) return 'nothing';
   const { wall, counter, node } = record.version;
-  const what = record.deleted === true ? 'tombstone' : JSON.stringify(record.value);
+  const what = record.deleted === true ? 'tombstone' : record.value;
   return `${what}@${wall}.${counter}.${node}`;
 }
 

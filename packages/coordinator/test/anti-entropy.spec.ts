@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { LOCAL_TIMINGS, type Timings } from '../src/defaults.js';
 import { defined } from './utils/assertions.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
+import { live, text } from './utils/values.js';
 
 /** No background rounds: the test runs each comparison itself. */
 const QUIET: Timings = { ...LOCAL_TIMINGS, antiEntropyIntervalMs: 1e9 };
@@ -15,7 +16,7 @@ async function populate(cluster: SimCluster, count: number, from = 0): Promise<s
     const batch = keys.slice(i, i + 250);
     await cluster.settle(
       Promise.all(
-        batch.map((key) => cluster.node(0).coordinator.set(key, { key, n: 1 }, { consistency: 'all' })),
+        batch.map((key) => cluster.node(0).coordinator.set(key, text({ key, n: 1 }), { consistency: 'all' })),
       ),
     );
   }
@@ -45,7 +46,7 @@ async function converged(cluster: SimCluster, index: number, keys: readonly stri
 /** Writes a newer version of `key` into node `index` alone, as if the other replicas had missed it. */
 async function writeAlone(cluster: SimCluster, index: number, key: string, value: string): Promise<KVRecord> {
   const current = defined(await cluster.store(index).get(key));
-  const record: KVRecord = { value, version: { ...current.version, wall: current.version.wall + 1 } };
+  const record = live({ ...current.version, wall: current.version.wall + 1 }, value);
   await cluster.node(index).replica.handlePeer('peer.put', { key, record });
   return record;
 }
@@ -84,10 +85,11 @@ describe('Anti-entropy (simulated cluster)', () => {
     });
     disableHints(cluster);
 
-    for (const key of keys.slice(0, 20)) await cluster.settle(cluster.node(1).coordinator.set(key, 'during'));
+    for (const key of keys.slice(0, 20))
+      await cluster.settle(cluster.node(1).coordinator.set(key, text('during')));
     for (const key of keys.slice(20, 40)) await cluster.settle(cluster.node(0).coordinator.pop(key));
     const added = Array.from({ length: 20 }, (_, i) => `added:${i}`);
-    for (const key of added) await cluster.settle(cluster.node(0).coordinator.set(key, key));
+    for (const key of added) await cluster.settle(cluster.node(0).coordinator.set(key, text(key)));
     expect(cluster.node(0).hints.count(minority), 'hints kept but never replayed').to.be.above(0);
     expect(await converged(cluster, 2, [...keys, ...added])).to.equal(false);
 
@@ -103,7 +105,7 @@ describe('Anti-entropy (simulated cluster)', () => {
       expect(record !== undefined && isTombstone(record), `${key} is a tombstone`).to.equal(true);
     }
     for (const key of keys.slice(0, 20))
-      expect(await cluster.store(2).get(key)).to.include({ value: 'during' });
+      expect(await cluster.store(2).get(key)).to.include({ value: text('during') });
     expect(cluster.node(0).hints.delivered + cluster.node(1).hints.delivered).to.equal(0);
   });
 
@@ -114,7 +116,7 @@ describe('Anti-entropy (simulated cluster)', () => {
     await cluster.tick(1_000);
     await cluster.kill(2);
     for (const key of keys.slice(30, 60))
-      await cluster.settle(cluster.node(0).coordinator.set(key, 'latest'));
+      await cluster.settle(cluster.node(0).coordinator.set(key, text('latest')));
     for (const key of keys.slice(60, 70)) await cluster.settle(cluster.node(1).coordinator.pop(key));
     disableHints(cluster);
 
@@ -135,9 +137,9 @@ describe('Anti-entropy (simulated cluster)', () => {
     const alone = cluster.node(2).coordinator;
     for (const [i, key] of keys.entries()) {
       const value = await cluster.settle(alone.get(key, { consistency: 'one' }));
-      if (i < 30 || (i >= 60 && i < 70)) expect(value, `${key} was popped`).to.equal(null);
-      else if (i < 60) expect(value, key).to.equal('latest');
-      else expect(value, key).to.deep.equal({ key, n: 1 });
+      if (i < 30 || (i >= 60 && i < 70)) expect(value, `${key} was popped`).to.equal(text(null));
+      else if (i < 60) expect(value, key).to.equal(text('latest'));
+      else expect(value, key).to.equal(text({ key, n: 1 }));
     }
   });
 
@@ -343,8 +345,8 @@ describe('Anti-entropy (simulated cluster)', () => {
         'peer.range': 2,
         'peer.get_many': 2,
       });
-      expect(await cluster.store(0).get(one)).to.include({ value: 'newer on 1' });
-      expect(await cluster.store(0).get(two)).to.include({ value: 'newer on 2' });
+      expect(await cluster.store(0).get(one)).to.include({ value: text('newer on 1') });
+      expect(await cluster.store(0).get(two)).to.include({ value: text('newer on 2') });
     });
 
     it('on 5 nodes with R=3, lists for each peer only the segments the two share', async () => {
@@ -367,8 +369,8 @@ describe('Anti-entropy (simulated cluster)', () => {
 
       cluster.traffic.reset();
       await cluster.settle(cluster.node(0).antiEntropy.syncWith(...cluster.addresses.slice(1)));
-      expect(await cluster.store(0).get(one)).to.include({ value: 'newer on 1' });
-      expect(await cluster.store(0).get(two)).to.include({ value: 'newer on 2' });
+      expect(await cluster.store(0).get(one)).to.include({ value: text('newer on 1') });
+      expect(await cluster.store(0).get(two)).to.include({ value: text('newer on 2') });
       expect(
         repairCalls(cluster),
         'nothing pushed to a peer outside the segments it shares',

@@ -2,6 +2,7 @@ import { MemoryStore, MethodNotFoundError, type PeerMethod } from '@kvdb/core';
 import { expect } from 'chai';
 import { ClusterNode } from '../src/cluster-node.js';
 import { rejection } from './utils/assertions.js';
+import { live } from './utils/values.js';
 
 const SELF = '10.0.0.1:5878';
 const PEER = '10.0.0.2:5878';
@@ -37,7 +38,7 @@ describe('ClusterNode peer calls', () => {
 
   it('answers each call with the handler of the part that owns it', async () => {
     const cluster = node();
-    const record = { value: 'v', version: { wall: 1_000, counter: 0, node: PEER } };
+    const record = live({ wall: 1_000, counter: 0, node: PEER }, 'v');
     expect(await cluster.handlePeer('peer.put', { key: 'k', record })).to.deep.equal({ stored: true });
     expect(await cluster.handlePeer('peer.get', { key: 'k' })).to.deep.equal(record);
     expect(await cluster.replica.get('k'), 'the replica took the write').to.deep.equal(record);

@@ -1,9 +1,10 @@
-import { isTombstone, type JsonValue } from '@kvdb/core';
+import { isTombstone, type JsonText } from '@kvdb/core';
 import { expect } from 'chai';
 import type sinon from 'sinon';
 import { defined, quorumFailure, replicated } from './utils/assertions.js';
 import { TestCluster } from './utils/test-cluster.js';
 import { eventually, track, useFakeTimers } from './utils/timing.js';
+import { text } from './utils/values.js';
 
 // Failures on a 3-node cluster with 3 replicas: nodes down (refusing or hanging), and the repairs that follow.
 describe('Coordinator under failures', () => {
@@ -11,10 +12,10 @@ describe('Coordinator under failures', () => {
     /** 3 nodes where node 2 holds 'old' for k and the others 'new'. */
     const clusterWithStaleReplica2 = async (): Promise<TestCluster> => {
       const cluster = new TestCluster({ readRepairChance: 0 });
-      await cluster.coordinator(0).set('k', 'old');
+      await cluster.coordinator(0).set('k', text('old'));
       await replicated(cluster, 'k');
       cluster.stop(2);
-      await cluster.coordinator(0).set('k', 'new');
+      await cluster.coordinator(0).set('k', text('new'));
       cluster.start(2);
       return cluster;
     };
@@ -23,25 +24,27 @@ describe('Coordinator under failures', () => {
       const cluster = await clusterWithStaleReplica2();
 
       const before = cluster.network.callCount('peer.get');
-      expect(await cluster.coordinator(2).get('k'), 'the stale local replica is outvoted').to.equal('new');
+      expect(await cluster.coordinator(2).get('k'), 'the stale local replica is outvoted').to.equal(
+        text('new'),
+      );
       expect(cluster.network.callCount('peer.get') - before, 'remote peer.get calls').to.equal(1);
-      for (let i = 0; i < 20; i++) expect(await cluster.coordinator(i % 3).get('k')).to.equal('new');
+      for (let i = 0; i < 20; i++) expect(await cluster.coordinator(i % 3).get('k')).to.equal(text('new'));
     });
 
     it('leaves a replica outside the quorum stale until something else repairs it', async () => {
       const cluster = await clusterWithStaleReplica2();
-      for (let i = 0; i < 10; i++) expect(await cluster.coordinator(i % 2).get('k')).to.equal('new');
-      const stale = (await cluster.store(2).get('k')) as { value: JsonValue };
-      expect(stale.value, 'node 2 was never asked, so never repaired').to.equal('old');
+      for (let i = 0; i < 10; i++) expect(await cluster.coordinator(i % 2).get('k')).to.equal(text('new'));
+      const stale = (await cluster.store(2).get('k')) as { value: JsonText };
+      expect(stale.value, 'node 2 was never asked, so never repaired').to.equal(text('old'));
     });
 
     it('asks the next replica at once when one it asked is down', async () => {
       const cluster = new TestCluster({ readRepairChance: 0 });
-      await cluster.coordinator(0).set('k', 'v');
+      await cluster.coordinator(0).set('k', text('v'));
       await replicated(cluster, 'k');
       cluster.stop(1);
       const before = cluster.network.callCount('peer.get');
-      expect(await cluster.coordinator(0).get('k')).to.equal('v');
+      expect(await cluster.coordinator(0).get('k')).to.equal(text('v'));
       expect(cluster.network.callCount('peer.get') - before).to.be.oneOf([1, 2]);
     });
   });
@@ -49,23 +52,23 @@ describe('Coordinator under failures', () => {
   describe('read repair', () => {
     it('brings a replica that missed a write up to date on a quorum read', async () => {
       const cluster = new TestCluster();
-      await cluster.coordinator(0).set('k', 'old');
+      await cluster.coordinator(0).set('k', text('old'));
       await replicated(cluster, 'k');
       cluster.stop(2);
-      await cluster.coordinator(0).set('k', 'new');
+      await cluster.coordinator(0).set('k', text('new'));
       cluster.start(2);
-      expect((await cluster.store(2).get('k')) as { value: JsonValue }).to.include({ value: 'old' });
+      expect((await cluster.store(2).get('k')) as { value: JsonText }).to.include({ value: text('old') });
 
-      expect(await cluster.coordinator(1).get('k')).to.equal('new');
+      expect(await cluster.coordinator(1).get('k')).to.equal(text('new'));
       const record = await replicated(cluster, 'k');
-      expect(record).to.include({ value: 'new' });
+      expect(record).to.include({ value: text('new') });
       expect(await cluster.store(2).get('k')).to.deep.equal(await cluster.store(0).get('k'));
     });
 
     it('writes a key to a replica that has never seen it', async () => {
       const cluster = new TestCluster();
       cluster.stop(1);
-      await cluster.coordinator(0).set('fresh', { v: 1 });
+      await cluster.coordinator(0).set('fresh', text({ v: 1 }));
       cluster.start(1);
       expect(await cluster.store(1).get('fresh')).to.equal(undefined);
       expect(await cluster.coordinator(2).has('fresh')).to.equal(true);
@@ -76,12 +79,12 @@ describe('Coordinator under failures', () => {
 
     it('spreads a tombstone to a replica that missed the pop', async () => {
       const cluster = new TestCluster();
-      await cluster.coordinator(0).set('k', 1);
+      await cluster.coordinator(0).set('k', text(1));
       await replicated(cluster, 'k');
       cluster.stop(2);
       await cluster.coordinator(0).pop('k');
       cluster.start(2);
-      expect(await cluster.coordinator(2).get('k')).to.equal(null);
+      expect(await cluster.coordinator(2).get('k')).to.equal(text(null));
       await eventually(async () => (await cluster.totalCounts()).tombstones === 3, {
         what: 'three tombstones',
       });
@@ -92,12 +95,12 @@ describe('Coordinator under failures', () => {
   describe('listKeys when a replica missed a pop', () => {
     it('does not list the popped key', async () => {
       const cluster = new TestCluster();
-      await cluster.coordinator(0).set('popped', 1);
-      await cluster.coordinator(0).set('kept', 2);
+      await cluster.coordinator(0).set('popped', text(1));
+      await cluster.coordinator(0).set('kept', text(2));
       await replicated(cluster, 'popped');
       await replicated(cluster, 'kept');
       cluster.stop(2);
-      expect(await cluster.coordinator(0).pop('popped')).to.equal(1);
+      expect(await cluster.coordinator(0).pop('popped')).to.equal(text(1));
       cluster.start(2);
       expect(await cluster.liveCount('popped'), 'the stale replica still holds the value').to.equal(1);
       for (let i = 0; i < 3; i++)
@@ -121,7 +124,7 @@ describe('Coordinator under failures', () => {
       beforeEach(async () => {
         clock = useFakeTimers();
         cluster = new TestCluster({ timeoutMs });
-        await cluster.coordinator(0).set('before', 'written before the failure');
+        await cluster.coordinator(0).set('before', text('written before the failure'));
         await settle(replicated(cluster, 'before'));
         cluster.stop(2, mode);
       });
@@ -133,27 +136,29 @@ describe('Coordinator under failures', () => {
       it('gets, sets, has and pops at quorum through the other nodes', async () => {
         for (const i of [0, 1]) {
           const node = cluster.coordinator(i);
-          expect(await settle(node.get('before')), `node ${i}`).to.equal('written before the failure');
+          expect(await settle(node.get('before')), `node ${i}`).to.equal(text('written before the failure'));
           expect(await settle(node.has('before')), `node ${i}`).to.equal(true);
-          expect(await settle(node.set(`during:${i}`, i)), `node ${i}`).to.equal(true);
+          expect(await settle(node.set(`during:${i}`, text(i))), `node ${i}`).to.equal(true);
         }
-        expect(await settle(cluster.coordinator(1).get('during:0'))).to.equal(0);
-        expect(await settle(cluster.coordinator(0).get('during:1'))).to.equal(1);
-        expect(await settle(cluster.coordinator(1).pop('during:0'))).to.equal(0);
+        expect(await settle(cluster.coordinator(1).get('during:0'))).to.equal(text(0));
+        expect(await settle(cluster.coordinator(0).get('during:1'))).to.equal(text(1));
+        expect(await settle(cluster.coordinator(1).pop('during:0'))).to.equal(text(0));
         expect(await settle(cluster.coordinator(0).has('during:0'))).to.equal(false);
-        expect(await settle(cluster.coordinator(0).get('during:0', { default: 'gone' }))).to.equal('gone');
+        expect(await settle(cluster.coordinator(0).get('during:0', { default: text('gone') }))).to.equal(
+          text('gone'),
+        );
       });
 
       it('answers a quorum request without waiting for the down replica', async () => {
-        const set = track(cluster.coordinator(0).set('fast', 1));
+        const set = track(cluster.coordinator(0).set('fast', text(1)));
         await clock.tickAsync(0);
         expect(set.settled).to.equal(true);
         expect(await set.promise).to.equal(true);
       });
 
       it('still lists every live key', async () => {
-        await settle(cluster.coordinator(0).set('during', 1));
-        await settle(cluster.coordinator(1).set('also', 2));
+        await settle(cluster.coordinator(0).set('during', text(1)));
+        await settle(cluster.coordinator(1).set('also', text(2)));
         for (const i of [0, 1]) {
           expect(await settle(cluster.coordinator(i).listAllKeys()), `node ${i}`).to.deep.equal([
             'also',
@@ -165,7 +170,9 @@ describe('Coordinator under failures', () => {
 
       it('fails consistency all', async () => {
         const down = cluster.address(2);
-        const set = await quorumFailure(settle(cluster.coordinator(0).set('k', 1, { consistency: 'all' })));
+        const set = await quorumFailure(
+          settle(cluster.coordinator(0).set('k', text(1), { consistency: 'all' })),
+        );
         expect(set).to.include({ operation: 'set', required: 3, timedOut: mode === 'hang' });
         expect(set.acked).to.be.at.most(2);
         if (mode === 'refuse') expect(set.failed.map(({ replica }) => replica)).to.deep.equal([down]);
@@ -175,7 +182,7 @@ describe('Coordinator under failures', () => {
 
       it('idle waits until the calls to the down replica of requests already answered have settled', async () => {
         const coordinator = cluster.coordinator(0);
-        expect(await settle(coordinator.get('before'))).to.equal('written before the failure');
+        expect(await settle(coordinator.get('before'))).to.equal(text('written before the failure'));
         const idle = track(coordinator.idle());
         await clock.tickAsync(0);
         // A refused call has settled by now; a hung one settles at its timeout.
@@ -190,14 +197,14 @@ describe('Coordinator under failures', () => {
 
     beforeEach(async () => {
       cluster = new TestCluster();
-      await cluster.coordinator(0).set('before', 'value');
+      await cluster.coordinator(0).set('before', text('value'));
       await replicated(cluster, 'before');
       cluster.stop(1);
       cluster.stop(2);
     });
 
     it('rejects a quorum set with QuorumNotReachedError that says who answered', async () => {
-      const data = await quorumFailure(cluster.coordinator(0).set('k', 1));
+      const data = await quorumFailure(cluster.coordinator(0).set('k', text(1)));
       expect(await cluster.store(0).get('k'), 'the coordinator’s own replica took the write').to.not.equal(
         undefined,
       );
@@ -235,9 +242,9 @@ describe('Coordinator under failures', () => {
 
     it('still serves consistency one', async () => {
       const node = cluster.coordinator(0);
-      expect(await node.set('k', 'one', { consistency: 'one' })).to.equal(true);
-      expect(await node.get('k', { consistency: 'one' })).to.equal('one');
-      expect(await node.get('before', { consistency: 'one' })).to.equal('value');
+      expect(await node.set('k', text('one'), { consistency: 'one' })).to.equal(true);
+      expect(await node.get('k', { consistency: 'one' })).to.equal(text('one'));
+      expect(await node.get('before', { consistency: 'one' })).to.equal(text('value'));
       expect(await node.has('k', { consistency: 'one' })).to.equal(true);
     });
   });
@@ -261,7 +268,7 @@ describe('Coordinator under failures', () => {
     for (const operation of ['set', 'get'] as const) {
       it(`times a quorum ${operation} out at timeoutMs`, async () => {
         const node = cluster.coordinator(0);
-        const request = track(operation === 'set' ? node.set('k', 1) : node.get('k'));
+        const request = track<unknown>(operation === 'set' ? node.set('k', text(1)) : node.get('k'));
         await clock.tickAsync(timeoutMs - 1);
         expect(request.settled, 'settled before the timeout').to.equal(false);
         await clock.tickAsync(1);
@@ -276,9 +283,9 @@ describe('Coordinator under failures', () => {
   describe('with consistency all', () => {
     it('succeeds when every replica answers', async () => {
       const cluster = new TestCluster();
-      expect(await cluster.coordinator(0).set('k', 1, { consistency: 'all' })).to.equal(true);
+      expect(await cluster.coordinator(0).set('k', text(1), { consistency: 'all' })).to.equal(true);
       expect(await cluster.liveCount('k'), 'acknowledged by all three').to.equal(3);
-      expect(await cluster.coordinator(1).get('k', { consistency: 'all' })).to.equal(1);
+      expect(await cluster.coordinator(1).get('k', { consistency: 'all' })).to.equal(text(1));
     });
   });
 });

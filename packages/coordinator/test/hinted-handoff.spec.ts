@@ -7,6 +7,7 @@ import { Membership } from '../src/membership.js';
 import { defined } from './utils/assertions.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
 import { deferred, eventually, track } from './utils/timing.js';
+import { live, text } from './utils/values.js';
 
 /** LOCAL_TIMINGS with anti-entropy out of the way, so only hinted handoff can repair the replica. */
 const HINTS_ONLY: Timings = { ...LOCAL_TIMINGS, antiEntropyIntervalMs: 1e9 };
@@ -29,7 +30,7 @@ describe('Hinted handoff (simulated cluster)', () => {
 
   beforeEach(async () => {
     cluster = await createSimCluster({ n: 3, seed: 31, timeoutMs, timings: HINTS_ONLY });
-    for (const key of before) await cluster.settle(cluster.node(0).coordinator.set(key, 'old'));
+    for (const key of before) await cluster.settle(cluster.node(0).coordinator.set(key, text('old')));
     await cluster.tick(1_000);
   });
 
@@ -43,10 +44,10 @@ describe('Hinted handoff (simulated cluster)', () => {
       await cluster.kill(2, mode);
       const during = Array.from({ length: 10 }, (_, i) => `during:${i}`);
       for (const [i, key] of during.entries()) {
-        await cluster.settle(cluster.node(i % 2).coordinator.set(key, `new:${i}`), 5_000);
+        await cluster.settle(cluster.node(i % 2).coordinator.set(key, text(`new:${i}`)), 5_000);
       }
       for (const key of before.slice(0, 5))
-        await cluster.settle(cluster.node(1).coordinator.set(key, 'updated'));
+        await cluster.settle(cluster.node(1).coordinator.set(key, text('updated')));
       for (const key of before.slice(5, 8)) await cluster.settle(cluster.node(0).coordinator.pop(key));
       await cluster.tick(timeoutMs + 100);
 
@@ -71,7 +72,7 @@ describe('Hinted handoff (simulated cluster)', () => {
       for (const key of before.slice(5, 8))
         expect(isTombstone(defined(await cluster.store(2).get(key))), key).to.equal(true);
       for (const key of before.slice(0, 5))
-        expect(await cluster.store(2).get(key), key).to.include({ value: 'updated' });
+        expect(await cluster.store(2).get(key), key).to.include({ value: text('updated') });
       expect(cluster.node(0).hints.count(), 'node 0 dropped its hints').to.equal(0);
       expect(cluster.node(1).hints.count(), 'node 1 dropped its hints').to.equal(0);
       expect(cluster.node(0).hints.delivered + cluster.node(1).hints.delivered).to.equal(held);
@@ -86,8 +87,8 @@ describe('Hinted handoff (simulated cluster)', () => {
       withinMs: 5_000,
       what: 'frozen dead',
     });
-    await cluster.settle(cluster.node(0).coordinator.set('thaw', 1));
-    await cluster.settle(cluster.node(0).coordinator.set('thaw', 2));
+    await cluster.settle(cluster.node(0).coordinator.set('thaw', text(1)));
+    await cluster.settle(cluster.node(0).coordinator.set('thaw', text(2)));
     expect(cluster.node(0).hints.count(frozen), 'only the newest record per key').to.equal(1);
 
     cluster.network.start(frozen);
@@ -96,14 +97,14 @@ describe('Hinted handoff (simulated cluster)', () => {
       what: 'the hint delivered',
     });
     expect(await cluster.store(1).get('thaw')).to.deep.equal(await cluster.store(0).get('thaw'));
-    expect(await cluster.store(1).get('thaw')).to.include({ value: 2 });
+    expect(await cluster.store(1).get('thaw')).to.include({ value: text(2) });
     expect(cluster.node(0).hints.count()).to.equal(0);
   });
 
   it('sends nothing more once the hints are delivered', async () => {
     const down = cluster.address(2);
     await cluster.kill(2);
-    for (let i = 0; i < 5; i++) await cluster.settle(cluster.node(0).coordinator.set(`k:${i}`, i));
+    for (let i = 0; i < 5; i++) await cluster.settle(cluster.node(0).coordinator.set(`k:${i}`, text(i)));
     expect(cluster.node(0).hints.count(down)).to.equal(5);
     await cluster.restart(2);
     await cluster.until(() => cluster.node(0).hints.count() === 0, {
@@ -118,7 +119,7 @@ describe('Hinted handoff (simulated cluster)', () => {
   });
 
   it('does not hint writes every replica acknowledged', async () => {
-    for (let i = 0; i < 5; i++) await cluster.settle(cluster.node(i % 3).coordinator.set(`ok:${i}`, i));
+    for (let i = 0; i < 5; i++) await cluster.settle(cluster.node(i % 3).coordinator.set(`ok:${i}`, text(i)));
     await cluster.tick(timeoutMs);
     for (const index of [0, 1, 2]) expect(cluster.node(index).hints.count(), `node ${index}`).to.equal(0);
   });
@@ -140,7 +141,7 @@ describe('HintedHandoff.idle', () => {
         },
       },
     });
-    hints.add(peer, 'missed', { version: { wall: 1_000, counter: 0, node: self }, value: 1 });
+    hints.add(peer, 'missed', live({ wall: 1_000, counter: 0, node: self }, 1));
     const replay = hints.replay(peer);
     await eventually(() => calls === 1, { what: 'the replay to be out' });
     hints.stop();

@@ -15,6 +15,7 @@ import { mergeKeyPages } from '../src/key-listing.js';
 import { ringKey } from '../src/ring-listing.js';
 import { defined, rejection } from './utils/assertions.js';
 import { TestCluster } from './utils/test-cluster.js';
+import { text } from './utils/values.js';
 
 const version = (wall: number, node = 'n'): Version => ({ wall, counter: 0, node });
 const kv = (key: string, wall: number, deleted = false): KeyVersion => [key, version(wall), deleted];
@@ -92,7 +93,9 @@ function writer(cluster: TestCluster) {
   let wall = 1_000;
   return async (key: string, value: string | null, positions: readonly number[] | 'all'): Promise<void> => {
     const record: KVRecord =
-      value === null ? { deleted: true, version: version(wall++) } : { value, version: version(wall++) };
+      value === null
+        ? { deleted: true, version: version(wall++) }
+        : { value: text(value), version: version(wall++) };
     const replicas = cluster.coordinator(0).locate(key);
     const chosen = positions === 'all' ? replicas : positions.map((p) => defined(replicas[p]));
     for (const address of chosen) {
@@ -292,7 +295,7 @@ describe('paged key listing', () => {
     it('merges different keys from different members in ring order, and lists them all in code point order', async () => {
       const cluster = new TestCluster({ n: 3, replicas: 1 });
       const keys = [...UNICODE_KEYS, 'b', '\ue001', '\u{10001}', '\u{1f601}', '~'];
-      for (const key of keys) await cluster.coordinator(0).set(key, key);
+      for (const key of keys) await cluster.coordinator(0).set(key, text(key));
       const owners = new Set(keys.map((key) => cluster.coordinator(0).locate(key)[0]));
       expect(owners.size, 'keys spread over several members').to.be.greaterThan(1);
       const want = ['a', 'b', 'z', '~', '\u00e4', '\ud7ff', '\ue000', '\ue001', '\uffff'];
@@ -313,7 +316,7 @@ describe('paged key listing', () => {
       const count = MAX_LIST_LIMIT * 2 + 500;
       const keys = Array.from({ length: count }, (_, i) => `k${String(i).padStart(6, '0')}`);
       for (const key of keys)
-        await cluster.coordinator(0).replica.merge(key, { value: 1, version: version(1) });
+        await cluster.coordinator(0).replica.merge(key, { value: text(1), version: version(1) });
       expect(await cluster.coordinator(0).listAllKeys()).to.deep.equal(keys);
       const peerPage = await cluster.coordinator(0).replica.handlePeer('peer.keys', {});
       expect(peerPage, 'peer.keys without params: one default page').to.have.length(MAX_LIST_LIMIT);
@@ -322,7 +325,7 @@ describe('paged key listing', () => {
 
     it('refuses, with TooLargeError, a listing longer than `maxKeys`, telling to page', async () => {
       const cluster = new TestCluster({ n: 3, replicas: 3 });
-      for (let i = 0; i < 12; i++) await cluster.coordinator(i % 3).set(`key:${i}`, i);
+      for (let i = 0; i < 12; i++) await cluster.coordinator(i % 3).set(`key:${i}`, text(i));
       await cluster.coordinator(0).pop('key:0');
       expect(await cluster.coordinator(1).listAllKeys({ maxKeys: 11 })).to.have.length(11);
       const error = await rejection(cluster.coordinator(1).listAllKeys({ maxKeys: 10 }));

@@ -16,12 +16,13 @@ import type { Clock } from '../src/clock.js';
 import { SEGMENT_GATHER_LIMIT } from '../src/defaults.js';
 import { LocalReplica } from '../src/local-replica.js';
 import { DelegatingStore } from './utils/delegating-store.js';
+import { live } from './utils/values.js';
 
 const A = '10.0.0.1:5878';
 const B = '10.0.0.2:5878';
 const C = '10.0.0.3:5878';
 
-const record = (wall: number, value: string): KVRecord => ({ version: { wall, counter: 0, node: A }, value });
+const record = (wall: number, value: string): KVRecord => live({ wall, counter: 0, node: A }, value);
 
 /** A clock that stays at `now`, with no timers: enough for stamping versions. */
 const fixedClock = (now: number): Clock => ({

@@ -1,12 +1,15 @@
 import { expect } from 'chai';
 import { defined } from './utils/assertions.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
+import { live, text } from './utils/values.js';
 
 const R = 3;
 
 async function populate(cluster: SimCluster, count: number): Promise<string[]> {
   const keys = Array.from({ length: count }, (_, i) => `key:${i}`);
-  await cluster.settle(Promise.all(keys.map((key) => cluster.node(0).coordinator.set(key, `v:${key}`))));
+  await cluster.settle(
+    Promise.all(keys.map((key) => cluster.node(0).coordinator.set(key, text(`v:${key}`)))),
+  );
   return keys;
 }
 
@@ -43,7 +46,7 @@ async function expectPlaced(cluster: SimCluster, keys: readonly string[], indice
   for (const key of keys) {
     expect(await cluster.liveCopies(key, indices), key).to.equal(R);
     const replica = cluster.indexOf(defined(cluster.node(defined(indices[0])).coordinator.locate(key)[0]));
-    expect(await cluster.store(replica).get(key), key).to.include({ value: `v:${key}` });
+    expect(await cluster.store(replica).get(key), key).to.include({ value: text(`v:${key}`) });
   }
 }
 
@@ -122,7 +125,7 @@ describe('Membership changes (simulated cluster)', () => {
     await cluster.tick(3_000);
     const keys = Array.from({ length: 5_000 }, (_, i) => `key:${i}`);
     const version = { wall: cluster.now(), counter: 0, node: cluster.address(3) };
-    for (const key of keys) await cluster.store(3).merge(key, { version, value: `v:${key}` });
+    for (const key of keys) await cluster.store(3).merge(key, live(version, `v:${key}`));
 
     const result = await cluster.settle(cluster.node(3).leave(), 60_000);
     // The records of keys the leaver does not replicate may go before it leaves, when its phase changes the ring.

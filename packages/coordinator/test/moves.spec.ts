@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { clients, populate } from './utils/clients.js';
 import { History } from './utils/history.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
+import { text } from './utils/values.js';
 
 function phaseEverywhere(cluster: SimCluster, address: string, phase: string, observers: number[]): boolean {
   return observers.every((index) => cluster.node(index).membership.get(address)?.phase === phase);
@@ -167,7 +168,7 @@ describe('Moves under load (simulated cluster, R = 3)', () => {
       });
     }
     const reads = await cluster.settle(Promise.all(keys.map((key) => cluster.node(0).coordinator.get(key))));
-    expect(reads).to.deep.equal(keys.map((key) => `v:${key}`));
+    expect(reads).to.deep.equal(keys.map((key) => text(`v:${key}`)));
   });
 
   it('a node joining through a seed that does not answer takes no request until it has heard from a member', async () => {
@@ -177,7 +178,7 @@ describe('Moves under load (simulated cluster, R = 3)', () => {
     const refused = await cluster.settle(
       cluster
         .node(joined)
-        .coordinator.set('k', 1)
+        .coordinator.set('k', text(1))
         .then(
           () => undefined,
           (reason: unknown) => reason,
@@ -189,7 +190,7 @@ describe('Moves under load (simulated cluster, R = 3)', () => {
       withinMs: 30_000,
       what: 'the new node hearing of the cluster',
     });
-    await cluster.settle(cluster.node(joined).coordinator.set('k', 2));
-    expect(await cluster.settle(cluster.node(1).coordinator.get('k'))).to.equal(2);
+    await cluster.settle(cluster.node(joined).coordinator.set('k', text(2)));
+    expect(await cluster.settle(cluster.node(1).coordinator.get('k'))).to.equal(text(2));
   });
 });

@@ -1,6 +1,7 @@
 import {
   type Consistency,
   InvalidParamsError,
+  type JsonText,
   type JsonValue,
   type MultiKeyFailure,
   QuorumNotReachedError,
@@ -11,12 +12,13 @@ import { getMany, type KeyRequests, MULTI_KEY_CONCURRENCY, setMany } from '../sr
 import { rejection, replicated } from './utils/assertions.js';
 import { TestCluster } from './utils/test-cluster.js';
 import { deferred, realTurn, track, useFakeTimers } from './utils/timing.js';
+import { text } from './utils/values.js';
 
 const VALUES: JsonValue[] = [null, true, 0, -12.5, '', 'naïve → ✓', [], [1, [2]], {}, { a: { b: null } }];
 
-/** `[key, value]` pairs of `count` keys under `prefix`, the values cycling through every JSON type. */
-function entriesOf(prefix: string, count: number): Array<[string, JsonValue]> {
-  return Array.from({ length: count }, (_, i) => [`${prefix}:${i}`, VALUES[i % VALUES.length] ?? i]);
+/** `[key, value text]` pairs of `count` keys under `prefix`, the values cycling through every JSON type. */
+function entriesOf(prefix: string, count: number): Array<[string, JsonText]> {
+  return Array.from({ length: count }, (_, i) => [`${prefix}:${i}`, text(VALUES[i % VALUES.length] ?? i)]);
 }
 
 /** The `data` of the QuorumNotReachedError a multi-key request rejects with. */
@@ -36,12 +38,12 @@ describe('mget and mset (getMany, setMany)', () => {
 
     it('reads the values in the order asked, null for missing keys, a key asked twice at both places', async () => {
       await setMany(cluster.coordinator(0), [
-        ['a', 1],
-        ['b', { two: 2 }],
-        ['c', null],
+        ['a', text(1)],
+        ['b', text({ two: 2 })],
+        ['c', text(null)],
       ]);
       const values = await getMany(cluster.coordinator(2), ['c', 'missing', 'b', 'a', 'b', 'other']);
-      expect(values).to.deep.equal([null, null, { two: 2 }, 1, { two: 2 }, null]);
+      expect(values).to.deep.equal([null, null, { two: 2 }, 1, { two: 2 }, null].map(text));
       expect(await getMany(cluster.coordinator(1), [])).to.deep.equal([]);
     });
 
@@ -64,15 +66,15 @@ describe('mget and mset (getMany, setMany)', () => {
         const each = await Promise.all(keys.map((key) => one.get(key)));
         expect(await getMany(one, keys), `node ${node}`).to.deep.equal(each);
       }
-      expect((await getMany(cluster.coordinator(0), ['m:3', 'm:4']))[0], 'popped').to.equal(null);
+      expect((await getMany(cluster.coordinator(0), ['m:3', 'm:4']))[0], 'popped').to.equal(text(null));
     });
 
     it('refuses a key given twice before writing anything', async () => {
       const error = await rejection(
         setMany(cluster.coordinator(0), [
-          ['a', 1],
-          ['b', 2],
-          ['a', 3],
+          ['a', text(1)],
+          ['b', text(2)],
+          ['a', text(3)],
         ]),
       );
       expect(error).to.be.instanceOf(InvalidParamsError);
@@ -176,7 +178,7 @@ describe('mget and mset (getMany, setMany)', () => {
         release: () => gate.resolve(),
         get: async (key, options = {}) => {
           await held(key, options.consistency);
-          return key;
+          return text(key);
         },
         set: async (key, _value, options = {}) => {
           await held(key, options.consistency);
@@ -192,7 +194,7 @@ describe('mget and mset (getMany, setMany)', () => {
       await realTurn();
       expect(coordinator.asked).to.have.length(MULTI_KEY_CONCURRENCY);
       coordinator.release();
-      expect(await reading).to.deep.equal(keys);
+      expect(await reading).to.deep.equal(keys.map(text));
       expect(coordinator.asked).to.have.length(keys.length);
       expect(new Set(coordinator.asked.map(({ consistency }) => consistency))).to.deep.equal(
         new Set(['one']),
@@ -204,7 +206,7 @@ describe('mget and mset (getMany, setMany)', () => {
         get: async (key) => {
           const error = errors.get(key);
           if (error !== undefined) throw error;
-          return key;
+          return text(key);
         },
         set: async () => true,
       });
@@ -239,7 +241,7 @@ describe('mget and mset (getMany, setMany)', () => {
       const coordinator: KeyRequests = {
         get: async (key) => {
           if (key === 'x') throw new QuorumNotReachedError('no quorum');
-          return null;
+          return text(null);
         },
         set: async () => true,
       };

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import type { Clock } from '../src/clock.js';
 import { PAXOS_STATE_TTL_MS } from '../src/defaults.js';
 import { PaxosAcceptor } from '../src/paxos-acceptor.js';
+import { live } from './utils/values.js';
 
 const NOW = 1_000_000_000;
 const ballot = (wall: number, node = 'p'): Version => ({ wall, counter: 0, node });
@@ -38,12 +39,12 @@ describe('PaxosAcceptor', () => {
   it('accepts a proposal at or above its promise only, and reports it in later promises until committed', async () => {
     const { acceptor: a, records } = acceptor();
     await a.prepare({ key: 'k', ballot: ballot(NOW + 2) });
-    const low = { ballot: ballot(NOW + 1), record: { value: 'low', version: ballot(NOW + 1) } };
+    const low = { ballot: ballot(NOW + 1), record: live(ballot(NOW + 1), 'low') };
     expect(await a.propose({ key: 'k', proposal: low })).to.deep.equal({
       accepted: false,
       newer: ballot(NOW + 2),
     });
-    const proposal = { ballot: ballot(NOW + 2), record: { value: 'v', version: ballot(NOW + 2) } };
+    const proposal = { ballot: ballot(NOW + 2), record: live(ballot(NOW + 2), 'v') };
     expect(await a.propose({ key: 'k', proposal })).to.deep.equal({ accepted: true });
     expect(await a.prepare({ key: 'k', ballot: ballot(NOW + 3) })).to.deep.equal({
       promised: true,
@@ -62,7 +63,7 @@ describe('PaxosAcceptor', () => {
 
   it('moves its committed ballot on for a commit of nothing, keeping the note of the write before it', async () => {
     const { acceptor: a } = acceptor();
-    const write = { ballot: ballot(NOW + 1), record: { value: 'v', version: ballot(NOW + 1) }, basis: null };
+    const write = { ballot: ballot(NOW + 1), record: live(ballot(NOW + 1), 'v'), basis: null };
     await a.commit({ key: 'k', proposal: write });
     await a.commit({ key: 'k', proposal: { ballot: ballot(NOW + 2), record: null, basis: null } });
     expect(await a.prepare({ key: 'k', ballot: ballot(NOW + 3) })).to.deep.include({
@@ -90,7 +91,7 @@ describe('PaxosAcceptor', () => {
     let now = NOW;
     const clock = { now: () => now };
     const { acceptor: first } = acceptor({ log, clock });
-    const proposal = { ballot: ballot(NOW + 1), record: { value: 'v', version: ballot(NOW + 1) } };
+    const proposal = { ballot: ballot(NOW + 1), record: live(ballot(NOW + 1), 'v') };
     await first.prepare({ key: 'k', ballot: ballot(NOW + 1) });
     await first.propose({ key: 'k', proposal });
     await first.prepare({ key: 'settled', ballot: ballot(NOW + 1) });

@@ -1,6 +1,7 @@
 import { type QuorumFailure, QuorumNotReachedError } from '@kvdb/core';
 import { expect } from 'chai';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
+import { text } from './utils/values.js';
 
 const timeoutMs = 1_000;
 /** Fake time a failing request may take past its timeout: the executor's grace for late answers, and a step. */
@@ -61,7 +62,7 @@ describe('Quorum requests on a simulated cluster with nodes down', () => {
 
   beforeEach(async () => {
     cluster = await createSimCluster({ n: 3, seed: 21, timeoutMs });
-    for (const key of keys) await cluster.settle(cluster.node(0).coordinator.set(key, `v:${key}`));
+    for (const key of keys) await cluster.settle(cluster.node(0).coordinator.set(key, text(`v:${key}`)));
     await cluster.tick(1_000);
     for (const key of keys) expect(await cluster.liveCopies(key), key).to.equal(3);
   });
@@ -86,22 +87,24 @@ describe('Quorum requests on a simulated cluster with nodes down', () => {
         it('gets, sets, has and pops at quorum through either live node', async () => {
           for (const i of [0, 1]) {
             const node = cluster.node(i).coordinator;
-            expect(await quick(cluster, node.get('key:1')), `node ${i}`).to.equal('v:key:1');
+            expect(await quick(cluster, node.get('key:1')), `node ${i}`).to.equal(text('v:key:1'));
             expect(await quick(cluster, node.has('key:2')), `node ${i}`).to.equal(true);
-            expect(await quick(cluster, node.set(`during:${i}`, i)), `node ${i}`).to.equal(true);
+            expect(await quick(cluster, node.set(`during:${i}`, text(i))), `node ${i}`).to.equal(true);
           }
           const [a, b] = [cluster.node(0).coordinator, cluster.node(1).coordinator];
-          expect(await quick(cluster, b.get('during:0'))).to.equal(0);
-          expect(await quick(cluster, a.get('during:1'))).to.equal(1);
-          expect(await quick(cluster, b.pop('key:3'))).to.equal('v:key:3');
+          expect(await quick(cluster, b.get('during:0'))).to.equal(text(0));
+          expect(await quick(cluster, a.get('during:1'))).to.equal(text(1));
+          expect(await quick(cluster, b.pop('key:3'))).to.equal(text('v:key:3'));
           expect(await quick(cluster, a.has('key:3'))).to.equal(false);
-          expect(await quick(cluster, a.get('key:3', { default: 'gone' }))).to.equal('gone');
-          expect(await quick(cluster, a.pop('key:3', { default: 'nothing' }))).to.equal('nothing');
+          expect(await quick(cluster, a.get('key:3', { default: text('gone') }))).to.equal(text('gone'));
+          expect(await quick(cluster, a.pop('key:3', { default: text('nothing') }))).to.equal(
+            text('nothing'),
+          );
         });
 
         it('lists every live key from either live node', async () => {
           const a = cluster.node(0).coordinator;
-          await quick(cluster, a.set('during', 1));
+          await quick(cluster, a.set('during', text(1)));
           await quick(cluster, a.pop('key:0'));
           const expected = [...keys.filter((key) => key !== 'key:0'), 'during'].sort();
           for (const i of [0, 1]) {
@@ -135,7 +138,7 @@ describe('Quorum requests on a simulated cluster with nodes down', () => {
           const operations = ['get', 'set', 'has', 'pop'];
           const failures = await quorumFailures(cluster, [
             node.get('key:1'),
-            node.set('new', 1),
+            node.set('new', text(1)),
             node.has('key:1'),
             node.pop('key:2'),
           ]);
@@ -155,11 +158,11 @@ describe('Quorum requests on a simulated cluster with nodes down', () => {
         it('still serves consistency one from the surviving replica', async () => {
           const node = cluster.node(0).coordinator;
           const one = { consistency: 'one' } as const;
-          expect(await quick(cluster, node.get('key:1', one))).to.equal('v:key:1');
-          expect(await quick(cluster, node.set('new', 'one', one))).to.equal(true);
-          expect(await quick(cluster, node.get('new', one))).to.equal('one');
+          expect(await quick(cluster, node.get('key:1', one))).to.equal(text('v:key:1'));
+          expect(await quick(cluster, node.set('new', text('one'), one))).to.equal(true);
+          expect(await quick(cluster, node.get('new', one))).to.equal(text('one'));
           expect(await quick(cluster, node.has('new', one))).to.equal(true);
-          expect(await quick(cluster, node.pop('key:4', one))).to.equal('v:key:4');
+          expect(await quick(cluster, node.pop('key:4', one))).to.equal(text('v:key:4'));
           expect(await quick(cluster, node.has('key:4', one))).to.equal(false);
         });
 

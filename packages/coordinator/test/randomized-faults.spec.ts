@@ -1,11 +1,12 @@
 import { isDeepStrictEqual } from 'node:util';
-import { isTombstone, type KVRecord, type MemberAddress } from '@kvdb/core';
+import { isTombstone, type KVRecord, type MemberAddress, NULL_TEXT } from '@kvdb/core';
 import { expect } from 'chai';
 import type { Coordinator } from '../src/coordinator.js';
 import { defined } from './utils/assertions.js';
 import { History, type Outcome } from './utils/history.js';
 import { seededRandom } from './utils/memory-network.js';
 import { createSimCluster, SimCluster } from './utils/sim-cluster.js';
+import { text } from './utils/values.js';
 
 const NODES = 5;
 const FAULTS_UNTIL_MS = 60_000;
@@ -81,7 +82,7 @@ async function simulate(seed: number): Promise<Run> {
   type Action = 'set' | 'pop' | 'get';
   const operate = async (coordinator: Coordinator, key: string, action: Action): Promise<void> => {
     if (action === 'set') {
-      const value = `${key}#${written++}`;
+      const value = text(`${key}#${written++}`);
       const ok = await coordinator.set(key, value).then(
         () => true,
         () => false,
@@ -149,7 +150,7 @@ async function disagreements(cluster: SimCluster, keys: readonly string[]): Prom
 }
 
 function outcomeOf(record: KVRecord | undefined): Outcome {
-  return record === undefined || isTombstone(record) ? null : record.value;
+  return record === undefined || isTombstone(record) ? NULL_TEXT : record.value;
 }
 
 /** Settles a healed run and checks the invariants; resolves with every store's records, for comparing runs. */

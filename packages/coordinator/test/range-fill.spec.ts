@@ -14,6 +14,7 @@ import { Membership } from '../src/membership.js';
 import type { PeerTransport } from '../src/peer-transport.js';
 import { RangeFill } from '../src/range-fill.js';
 import { entryBytes } from '../src/transfer.js';
+import { live } from './utils/values.js';
 
 const [A, B, C, D] = ['10.0.0.1:5878', '10.0.0.2:5878', '10.0.0.3:5878', '10.0.0.4:5878'];
 const version = { wall: 1_000, counter: 0, node: A };
@@ -37,10 +38,7 @@ class PagedSources implements PeerTransport {
       this.failed = true;
       throw new Error('the source restarted');
     }
-    const entries: Array<[string, KVRecord]> = [0, 1].map((i) => [
-      `k${page * 2 + i}`,
-      { version, value: page },
-    ]);
+    const entries: Array<[string, KVRecord]> = [0, 1].map((i) => [`k${page * 2 + i}`, live(version, page)]);
     const bytes = entries.reduce((sum, [key, record]) => sum + entryBytes(key, record), 0);
     const reply = { entries, next: page === 2 ? null : `k${page * 2 + 1}`, bytes };
     return reply as PeerResult<M>;

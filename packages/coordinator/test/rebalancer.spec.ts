@@ -13,6 +13,7 @@ import type { PeerTransport } from '../src/peer-transport.js';
 import { Rebalancer } from '../src/rebalancer.js';
 import { defined } from './utils/assertions.js';
 import { deferred, eventually, track, useFakeTimers } from './utils/timing.js';
+import { live } from './utils/values.js';
 
 const [A, B, C, D] = ['10.0.0.1:5878', '10.0.0.2:5878', '10.0.0.3:5878', '10.0.0.4:5878'];
 
@@ -38,7 +39,7 @@ function leaving(count: number, transport: PeerTransport) {
   membership.update(A, 'left');
   const store = new MemoryStore();
   const keys = Array.from({ length: count }, (_, i) => `key:${i}`);
-  for (const key of keys) store.mergeSync(key, { version: { wall: 1_000, counter: 0, node: A }, value: key });
+  for (const key of keys) store.mergeSync(key, live({ wall: 1_000, counter: 0, node: A }, key));
   const replica = new LocalReplica({ store, ring: membership.ring, self: membership.self });
   const rebalancer = new Rebalancer({ membership, replica, transport }, { replicas: () => 3, intervalMs: 1 });
   return { membership, store, keys, replica, rebalancer };
@@ -125,7 +126,7 @@ describe('Rebalancer', () => {
     const transport = new HandoffTransport();
     const { store, keys, replica, rebalancer } = leaving(10, transport);
     const rewritten = defined(keys[0]);
-    const newer: KVRecord = { version: { wall: 2_000, counter: 0, node: A }, value: 'newer' };
+    const newer = live({ wall: 2_000, counter: 0, node: A }, 'newer');
     let once = true;
     transport.onPut = () => {
       if (once) void replica.merge(rewritten, newer); // a write arriving while the first batch is out

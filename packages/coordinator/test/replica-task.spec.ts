@@ -8,6 +8,7 @@ import { Membership } from '../src/membership.js';
 import { ReplicaTask } from '../src/replica-task.js';
 import { allSettledOrThrow } from '../src/runs-under-way.js';
 import { deferred, eventually, track, useFakeTimers } from './utils/timing.js';
+import { live } from './utils/values.js';
 
 /** A task whose runs the test shapes: by default each waits until `finish` is called. */
 class ShapedTask extends ReplicaTask {
@@ -23,8 +24,7 @@ class ShapedTask extends ReplicaTask {
   constructor({ keys = 0, intervalMs = 1_000 } = {}) {
     const membership = new Membership('10.0.0.1:5878', ['10.0.0.2:5878']);
     const store = new MemoryStore();
-    for (let i = 0; i < keys; i++)
-      store.mergeSync(`key:${i}`, { version: { wall: 1, counter: 0, node: 'n' }, value: i });
+    for (let i = 0; i < keys; i++) store.mergeSync(`key:${i}`, live({ wall: 1, counter: 0, node: 'n' }, i));
     const replica = new LocalReplica({ store, ring: membership.ring, self: membership.self });
     const transport = { call: () => Promise.reject(new Error('no peers here')) };
     const warnings: string[] = [];

@@ -13,6 +13,7 @@ import { KeyPositions } from '../src/key-positions.js';
 import { parseRingKey, ringKey, ringKeysPage } from '../src/ring-listing.js';
 import { defined } from './utils/assertions.js';
 import { TestCluster } from './utils/test-cluster.js';
+import { live, text } from './utils/values.js';
 
 const version = { wall: 1, counter: 0, node: 'n' };
 /** When the replica answers: after `expired:` keys' expiry, before `expiring:` keys'. */
@@ -41,7 +42,7 @@ describe('listing in ring order', () => {
     );
     before(() => {
       for (const key of keys) {
-        store.mergeSync(key, key === 'many:1' ? { version, deleted: true } : { value: 1, version });
+        store.mergeSync(key, key === 'many:1' ? { version, deleted: true } : live(version, 1));
         positions.add(key, md5Hasher.hash(key));
       }
     });
@@ -78,7 +79,7 @@ describe('listing in ring order', () => {
         ['expired:a', NOW],
         ['expiring:a', NOW + 1],
       ] as const) {
-        few.mergeSync(key, { value: 1, version, expires });
+        few.mergeSync(key, live(version, 1, expires));
         placed.add(key, md5Hasher.hash(key));
       }
       for (const prefix of [undefined, 'ex']) {
@@ -130,7 +131,7 @@ describe('listing in ring order', () => {
       limit: number,
     ): Promise<{ keys: string[]; heads: number }> {
       const cluster = new TestCluster({ n, replicas: 3 });
-      for (let i = 0; i < count; i++) await cluster.coordinator(i % n).set(`key:${i}`, i);
+      for (let i = 0; i < count; i++) await cluster.coordinator(i % n).set(`key:${i}`, text(i));
       let heads = 0;
       for (const node of cluster.nodes) {
         const handlers = node.coordinator.replica.handlers as Record<string, unknown>;

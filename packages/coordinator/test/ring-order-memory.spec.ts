@@ -3,6 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { HashRing, MemoryStore } from '@kvdb/core';
 import { expect } from 'chai';
 import { LocalReplica } from '../src/local-replica.js';
+import { live } from './utils/values.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -13,9 +14,9 @@ describe('the ring order of a replica built from its store', () => {
     const big = 'x'.repeat(5_000);
     const v = (wall: number) => ({ wall, counter: 0, node: 'a:1' });
     const key = (i: number) => `user:profile:${String(i).padStart(8, '0')}`; // 21 characters: a scan's cut of it is a view
-    for (let i = 0; i < 20_000; i++) store.mergeSync(key(i), { value: big + i, version: v(1) });
+    for (let i = 0; i < 20_000; i++) store.mergeSync(key(i), live(v(1), big + i));
     const replica = new LocalReplica({ store, ring: new HashRing(members), self: 'a:1' });
-    for (let i = 0; i < 20_000; i++) await replica.merge(key(i), { value: 1, version: v(2) });
+    for (let i = 0; i < 20_000; i++) await replica.merge(key(i), live(v(2), 1));
     gc();
     gc();
     const used = process.memoryUsage().heapUsed;

@@ -13,6 +13,7 @@ import { expect } from 'chai';
 import { KeyPositions } from '../src/key-positions.js';
 import { type Listing, listPage, ringKeysPage } from '../src/ring-listing.js';
 import { defined } from './utils/assertions.js';
+import { live } from './utils/values.js';
 
 const md5 = (s: string) => Number.parseInt(createHash('md5').update(s).digest('hex').slice(0, 12), 16);
 /** Few distinct positions, so that keys (and tokens) share them; some at 0 and at the top of the ring. */
@@ -59,7 +60,7 @@ function cluster(
       const stale = dead && i === 0 && holders.length > 1;
       // one replica of a popped key missed the pop: it still holds the live value
       const version = { wall: dead && !stale ? 2 : 1, counter: 0, node: 'n' };
-      node.store.mergeSync(key, dead && !stale ? { version, deleted: true } : { value: 1, version });
+      node.store.mergeSync(key, dead && !stale ? { version, deleted: true } : live(version, 1));
       node.positions.add(key, position);
     });
   }

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { type Clock, systemClock } from '../src/clock.js';
 import { defined, rejection } from './utils/assertions.js';
 import { TestCluster } from './utils/test-cluster.js';
+import { text } from './utils/values.js';
 
 /**
  * Serial rounds over long stretches of time and with commits lost: neither may let a write take effect after its
@@ -29,7 +30,7 @@ describe('serial operations: stale proposals and lost commits', () => {
     expect(cluster.node(3).membership.placement.place(key, 3).replicas.sort()).to.deep.equal(
       [A, B, C].sort(),
     );
-    await cluster.coordinator(0).set(key, 'X');
+    await cluster.coordinator(0).set(key, text('X'));
 
     // D's first proposal reaches only A (its proposes to B and C are lost); D's next prepares wait at B and C.
     let phase = 1;
@@ -77,16 +78,16 @@ describe('serial operations: stale proposals and lost commits', () => {
       },
     });
 
-    const casL = cluster.coordinator(3).cas(key, 'L', { expected: 'X' });
+    const casL = cluster.coordinator(3).cas(key, text('L'), { expected: text('X') });
     await prepareHeld;
     // Meanwhile a serial pop through B takes 'X' (A is down: B and C are its majority).
-    expect(await cluster.coordinator(1).pop(key, { consistency: 'serial' })).to.equal('X');
+    expect(await cluster.coordinator(1).pop(key, { consistency: 'serial' })).to.equal(text('X'));
     release();
     const answer = await casL;
     expect(answer, 'the cas says it did not swap').to.deep.equal({
       swapped: false,
       exists: false,
-      current: null,
+      current: text(null),
     });
 
     // A comes back. An hour on, the tombstone is collected everywhere (as the collector does after its grace),
@@ -105,7 +106,7 @@ describe('serial operations: stale proposals and lost commits', () => {
 
     // A serial read: 'L' appears, the write of a cas that answered swapped:false.
     const read = await cluster.coordinator(0).get(key, { consistency: 'serial' });
-    expect(read, 'nothing set the key after the pop').to.equal(null);
+    expect(read, 'nothing set the key after the pop').to.equal(text(null));
   });
 
   it('answers a serial write done only once a majority applied it; until then its outcome is unknown', async () => {
@@ -120,13 +121,13 @@ describe('serial operations: stale proposals and lost commits', () => {
         },
       });
     }
-    expect(await rejection(cluster.coordinator(0).cas('k', 'v'))).to.be.instanceOf(OutcomeUnknownError);
+    expect(await rejection(cluster.coordinator(0).cas('k', text('v')))).to.be.instanceOf(OutcomeUnknownError);
     for (const index of [1, 2]) cluster.network.register(cluster.address(index), cluster.node(index).replica);
     cluster.stop(0);
     // The next serial round finds it chosen and applies it on a majority; a quorum read sees it from then on.
-    expect(await cluster.coordinator(1).get('k', { consistency: 'serial' })).to.equal('v');
+    expect(await cluster.coordinator(1).get('k', { consistency: 'serial' })).to.equal(text('v'));
     expect(await cluster.coordinator(1).get('k', { consistency: 'quorum' }), 'a quorum read after').to.equal(
-      'v',
+      text('v'),
     );
   });
 });

@@ -10,12 +10,12 @@ import { Rebalancer } from '../src/rebalancer.js';
 import { Throttle } from '../src/throttle.js';
 import { entryBytes } from '../src/transfer.js';
 import { track, useFakeTimers } from './utils/timing.js';
+import { live } from './utils/values.js';
 
 const [A, B, C] = ['10.0.0.1:5878', '10.0.0.2:5878', '10.0.0.3:5878'];
 const MIB = 1_048_576;
 
-const record = (value: unknown): KVRecord =>
-  ({ version: { wall: 1_000, counter: 0, node: A }, value }) as KVRecord;
+const record = (value: string): KVRecord => live({ wall: 1_000, counter: 0, node: A }, value);
 
 /** A transport whose peers store every batch at once; it notes each put_many: when, to whom, and its bytes. */
 class RecordingTransport implements PeerTransport {

@@ -2,6 +2,7 @@ import { isTombstone } from '@kvdb/core';
 import { expect } from 'chai';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
 import { TestCluster } from './utils/test-cluster.js';
+import { live, text } from './utils/values.js';
 
 const GRACE = 10_000;
 
@@ -31,7 +32,7 @@ describe('tombstone collection', () => {
 
   it('keeps a tombstone through the grace period, then collects it once every replica holds it', async () => {
     const c = await start();
-    await c.settle(c.node(0).coordinator.set('k', 'v', { consistency: 'all' }));
+    await c.settle(c.node(0).coordinator.set('k', text('v'), { consistency: 'all' }));
     await c.settle(c.node(1).coordinator.pop('k', { consistency: 'all' }));
     expect(await held(c, 'k')).to.deep.equal(['tombstone', 'tombstone', 'tombstone']);
 
@@ -46,7 +47,7 @@ describe('tombstone collection', () => {
       withinMs: GRACE * 3,
       what: 'the tombstone to be collected on every replica',
     });
-    expect(await c.settle(c.node(2).coordinator.get('k', { consistency: 'all' }))).to.equal(null);
+    expect(await c.settle(c.node(2).coordinator.get('k', { consistency: 'all' }))).to.equal(text(null));
   });
 
   it('collects tombstones from a store read over several pages, and nothing else', async () => {
@@ -55,7 +56,7 @@ describe('tombstone collection', () => {
     const node = '10.0.0.1:5878';
     for (let i = 0; i < 5_000; i++) {
       const version = { wall: now, counter: i, node };
-      const record = i % 10 === 0 ? { version, deleted: true as const } : { version, value: i };
+      const record = i % 10 === 0 ? { version, deleted: true as const } : live(version, i);
       for (const index of [0, 1, 2]) await c.store(index).merge(`key:${i}`, record);
     }
     await c.until(async () => (await c.store(0).counts()).tombstones === 0, {
@@ -71,7 +72,7 @@ describe('tombstone collection', () => {
 
   it('never lets a replica that was down during the pop and the collection bring the key back', async () => {
     const c = await start();
-    await c.settle(c.node(0).coordinator.set('k', 'old', { consistency: 'all' }));
+    await c.settle(c.node(0).coordinator.set('k', text('old'), { consistency: 'all' }));
     await c.kill(2);
     await c.settle(c.node(0).coordinator.pop('k'));
     await c.tick(GRACE * 4);
@@ -89,7 +90,7 @@ describe('tombstone collection', () => {
     await c.tick(GRACE * 3);
     expect(await held(c, 'k'), 'nothing came back').to.deep.equal(['none', 'none', 'none']);
     for (const index of [0, 1, 2]) {
-      expect(await c.settle(c.node(index).coordinator.get('k', { consistency: 'one' }))).to.equal(null);
+      expect(await c.settle(c.node(index).coordinator.get('k', { consistency: 'one' }))).to.equal(text(null));
     }
   });
 
@@ -100,8 +101,8 @@ describe('tombstone collection', () => {
     await store.merge('purged', { version: v(1), deleted: true });
     await store.merge('popped again', { version: v(2), deleted: true });
     await store.merge('written again', { version: v(1), deleted: true });
-    await store.merge('written again', { version: v(2), value: 'back' });
-    await store.merge('live', { version: v(1), value: 'kept' });
+    await store.merge('written again', live(v(2), 'back'));
+    await store.merge('live', live(v(1), 'kept'));
     const removed = await node.coordinator(0).replica.handlePeer('peer.purge', {
       entries: [
         ['purged', v(1)],
@@ -114,14 +115,14 @@ describe('tombstone collection', () => {
     expect(removed).to.equal(1);
     expect(await store.get('purged')).to.equal(undefined);
     expect(await store.get('popped again')).to.deep.equal({ version: v(2), deleted: true });
-    expect(await store.get('written again')).to.deep.equal({ version: v(2), value: 'back' });
-    expect(await store.get('live')).to.deep.equal({ version: v(1), value: 'kept' });
+    expect(await store.get('written again')).to.deep.equal(live(v(2), 'back'));
+    expect(await store.get('live')).to.deep.equal(live(v(1), 'kept'));
   });
 
   it('drops hints older than the grace period instead of replaying them', async () => {
     const c = await start();
     await c.kill(2);
-    await c.settle(c.node(0).coordinator.set('late', 'value'));
+    await c.settle(c.node(0).coordinator.set('late', text('value')));
     expect(c.node(0).hints.count(c.address(2))).to.equal(1);
     await c.tick(GRACE + 1_000);
     await c.node(0).hints.replay(c.address(2));

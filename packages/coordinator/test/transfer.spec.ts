@@ -13,12 +13,13 @@ import type { PeerTransport } from '../src/peer-transport.js';
 import { entryBatches, entryBytes } from '../src/transfer.js';
 import { defined } from './utils/assertions.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
+import { live, text } from './utils/values.js';
 
 /** No background anti-entropy rounds: the test runs each comparison itself. */
 const QUIET: Timings = { ...LOCAL_TIMINGS, antiEntropyIntervalMs: 1e9 };
 
 /** 100 KB values: 500 of them (a batch by count alone) would be 50 MB, six times the peers' frame limit. */
-const bigValue = (key: string) => ({ key, pad: 'x'.repeat(100_000) });
+const bigValue = (key: string) => text({ key, pad: 'x'.repeat(100_000) });
 
 const keysOf = (count: number, prefix = 'key') => Array.from({ length: count }, (_, i) => `${prefix}:${i}`);
 
@@ -38,7 +39,7 @@ async function writeBig(cluster: SimCluster, keys: readonly string[], via = 0): 
 async function seed(cluster: SimCluster, index: number, keys: readonly string[]): Promise<void> {
   const replica = cluster.node(index).replica;
   for (const key of keys) {
-    const record: KVRecord = { version: replica.stamp(), value: key };
+    const record = live(replica.stamp(), key);
     await replica.merge(key, record);
   }
 }
@@ -54,10 +55,7 @@ function withinFrames(cluster: SimCluster, ...methods: string[]): void {
 }
 
 describe('entryBatches', () => {
-  const record = (bytes: number): KVRecord => ({
-    version: { wall: 1, counter: 0, node: 'n' },
-    value: 'x'.repeat(bytes),
-  });
+  const record = (bytes: number): KVRecord => live({ wall: 1, counter: 0, node: 'n' }, 'x'.repeat(bytes));
 
   it('cuts by count and by bytes, and sends a record larger than the cap alone', async () => {
     const entries = [100, 100, 100, 5_000, 100, 100, 100, 100].map(
@@ -205,7 +203,7 @@ describe('Hint replay of a long queue', () => {
     const hints = new HintedHandoff({ membership: new Membership(self, [peer]), transport });
     const count = 100_000;
     for (let i = 0; i < count; i++)
-      hints.add(peer, `hint:${i}`, { version: { wall: 1, counter: 0, node: self }, value: i });
+      hints.add(peer, `hint:${i}`, live({ wall: 1, counter: 0, node: self }, i));
 
     // Counts the walks of any large Map (the queue is one): a copy of the queue per batch walks it per batch.
     const iterate = Map.prototype[Symbol.iterator];

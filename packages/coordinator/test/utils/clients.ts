@@ -2,6 +2,7 @@ import { defined } from './assertions.js';
 import type { History } from './history.js';
 import { seededRandom } from './memory-network.js';
 import type { SimCluster } from './sim-cluster.js';
+import { text } from './values.js';
 
 /**
  * Clients reading and writing at quorum through `through`, each key's operations one after another (one client
@@ -30,7 +31,7 @@ export function clients(
         const through = options.through();
         const coordinator = cluster.node(defined(through[Math.floor(random() * through.length)])).coordinator;
         if (random() < 0.3) {
-          const value = `w${version++}`;
+          const value = text(`w${version++}`);
           const ok = await coordinator.set(key, value).then(
             () => true,
             () => false,
@@ -57,8 +58,8 @@ export async function populate(cluster: SimCluster, count: number, history: Hist
       keys.map((key) =>
         cluster
           .node(0)
-          .coordinator.set(key, `v:${key}`)
-          .then(() => history.wrote(key, `v:${key}`, true)),
+          .coordinator.set(key, text(`v:${key}`))
+          .then(() => history.wrote(key, text(`v:${key}`), true)),
       ),
     ),
   );

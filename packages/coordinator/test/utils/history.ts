@@ -1,7 +1,7 @@
-import type { JsonValue } from '@kvdb/core';
+import { type JsonText, NULL_TEXT } from '@kvdb/core';
 
-/** What a key reads as: its value, or `null` when it holds none (never written, or popped). */
-export type Outcome = JsonValue;
+/** What a key reads as: the text of its value, or of `null` when it holds none (never written, or popped). */
+export type Outcome = JsonText;
 
 interface KeyHistory {
   /** The outcome of the last acknowledged write or pop; `undefined` before any. */
@@ -36,7 +36,7 @@ export class History {
     return [...this.keys.keys()].sort();
   }
 
-  wrote(key: string, value: JsonValue, ok: boolean): void {
+  wrote(key: string, value: JsonText, ok: boolean): void {
     if (ok) this.settle(key, value);
     else this.mayHave(key, value);
   }
@@ -44,29 +44,29 @@ export class History {
   /** A pop answered `got` (the value it removed, or null when there was none); `ok: false` when it failed. */
   popped(key: string, outcome: { ok: true; got: Outcome } | { ok: false }, at: number): void {
     if (!outcome.ok) {
-      this.mayHave(key, null);
+      this.mayHave(key, NULL_TEXT);
       return;
     }
     this.read(key, outcome.got, at);
-    if (outcome.got !== null) this.settle(key, null);
+    if (outcome.got !== NULL_TEXT) this.settle(key, NULL_TEXT);
   }
 
   /** A read answered `got`: it must be the last acknowledged outcome or one that may have landed since. */
   read(key: string, got: Outcome, at: number): void {
     const allowed = this.allowed(key);
-    if (!allowed.some((outcome) => same(outcome, got))) this.staleReads.push({ key, got, allowed, at });
+    if (!allowed.includes(got)) this.staleReads.push({ key, got, allowed, at });
   }
 
   /** The outcomes the key may end with. */
   allowed(key: string): Outcome[] {
     const history = this.keys.get(key);
-    if (history === undefined) return [null];
-    return [history.acked ?? null, ...history.maybe];
+    if (history === undefined) return [NULL_TEXT];
+    return [history.acked ?? NULL_TEXT, ...history.maybe];
   }
 
   /** Whether the key may end as `final`. */
   allows(key: string, final: Outcome): boolean {
-    return this.allowed(key).some((outcome) => same(outcome, final));
+    return this.allowed(key).includes(final);
   }
 
   private settle(key: string, outcome: Outcome): void {
@@ -80,8 +80,4 @@ export class History {
     history.maybe.push(outcome);
     this.keys.set(key, history);
   }
-}
-
-function same(a: Outcome, b: Outcome): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
