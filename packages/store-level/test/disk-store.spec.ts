@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataDirError, UnavailableError } from '@kvdb/core';
+import { DataDirError, toJsonText, UnavailableError } from '@kvdb/core';
 import { storeCompliance } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import type { ClassicLevel } from 'classic-level';
@@ -28,21 +28,30 @@ describe('DiskStore on disk', () => {
   it('keeps records, tombstones, expiries and counts across close and reopen', async () => {
     const dir = freshDir();
     const first = await DiskStore.open(dir, identity);
-    await first.merge('kept', { version: v(1), value: { nested: ['a', 1, null] } });
-    await first.merge('expiring', { version: v(1), value: 'soon', expires: 5_000 });
-    await first.merge('popped', { version: v(1), value: 'x' });
+    await first.merge('kept', { version: v(1), value: toJsonText({ nested: ['a', 1, null] }) });
+    await first.merge('expiring', { version: v(1), value: toJsonText('soon'), expires: 5_000 });
+    await first.merge('popped', { version: v(1), value: toJsonText('x') });
     await first.merge('popped', { version: v(2), deleted: true });
     await first.close();
 
     const second = await DiskStore.open(dir, identity);
     try {
-      expect(await second.get('kept')).to.deep.equal({ version: v(1), value: { nested: ['a', 1, null] } });
+      expect(await second.get('kept')).to.deep.equal({
+        version: v(1),
+        value: toJsonText({ nested: ['a', 1, null] }),
+      });
       expect(await second.get('popped')).to.deep.equal({ version: v(2), deleted: true });
-      expect(await second.get('expiring')).to.deep.equal({ version: v(1), value: 'soon', expires: 5_000 });
+      expect(await second.get('expiring')).to.deep.equal({
+        version: v(1),
+        value: toJsonText('soon'),
+        expires: 5_000,
+      });
       expect(second.headSync('expiring')).to.deep.equal({ version: v(1), expires: 5_000 });
       expect(await second.counts()).to.deep.equal({ live: 2, tombstones: 1 });
       expect(second.loaded).to.include({ records: 3, hints: 0 });
-      expect((await second.merge('popped', { version: v(1), value: 'stale' })).applied).to.equal(false);
+      expect((await second.merge('popped', { version: v(1), value: toJsonText('stale') })).applied).to.equal(
+        false,
+      );
     } finally {
       await second.close();
     }
@@ -72,14 +81,14 @@ describe('DiskStore on disk', () => {
   it('after close, refuses writes of records and hints without ending the process, and keeps what it had', async () => {
     const dir = freshDir();
     const first = await DiskStore.open(dir, identity);
-    await first.merge('kept', { version: v(1), value: 'before' });
-    await first.put('127.0.0.1:5879', 'hinted', { version: v(1), value: 'hint' });
+    await first.merge('kept', { version: v(1), value: toJsonText('before') });
+    await first.put('127.0.0.1:5879', 'hinted', { version: v(1), value: toJsonText('hint') });
     await first.close();
     const refused = [
-      first.merge('kept', { version: v(2), value: 'after' }),
-      first.merge('new', { version: v(2), value: 'after' }),
+      first.merge('kept', { version: v(2), value: toJsonText('after') }),
+      first.merge('new', { version: v(2), value: toJsonText('after') }),
       first.remove('kept', v(1)),
-      first.put('127.0.0.1:5879', 'hinted', { version: v(2), value: 'after' }),
+      first.put('127.0.0.1:5879', 'hinted', { version: v(2), value: toJsonText('after') }),
       first.delete('127.0.0.1:5879', 'hinted'),
     ].map((call) =>
       call.then(
@@ -94,10 +103,10 @@ describe('DiskStore on disk', () => {
 
     const second = await DiskStore.open(dir, identity);
     try {
-      expect(await second.get('kept')).to.deep.equal({ version: v(1), value: 'before' });
+      expect(await second.get('kept')).to.deep.equal({ version: v(1), value: toJsonText('before') });
       expect(await second.get('new')).to.equal(undefined);
       expect([...second.load()]).to.deep.equal([
-        ['127.0.0.1:5879', 'hinted', { version: v(1), value: 'hint' }],
+        ['127.0.0.1:5879', 'hinted', { version: v(1), value: toJsonText('hint') }],
       ]);
     } finally {
       await second.close();
@@ -107,17 +116,17 @@ describe('DiskStore on disk', () => {
   it('keeps hints across close and reopen, and forgets delivered ones', async () => {
     const dir = freshDir();
     const first = await DiskStore.open(dir, identity);
-    await first.put('127.0.0.1:5879', 'a key', { version: v(3), value: 1 });
+    await first.put('127.0.0.1:5879', 'a key', { version: v(3), value: toJsonText(1) });
     await first.put('127.0.0.1:5879', 'gone', { version: v(3), deleted: true });
-    await first.put('127.0.0.1:5880', 'a key', { version: v(4), value: 2, expires: 9 });
+    await first.put('127.0.0.1:5880', 'a key', { version: v(4), value: toJsonText(2), expires: 9 });
     await first.delete('127.0.0.1:5879', 'gone');
     await first.close();
 
     const second = await DiskStore.open(dir, identity);
     try {
       expect([...second.load()]).to.have.deep.members([
-        ['127.0.0.1:5879', 'a key', { version: v(3), value: 1 }],
-        ['127.0.0.1:5880', 'a key', { version: v(4), value: 2, expires: 9 }],
+        ['127.0.0.1:5879', 'a key', { version: v(3), value: toJsonText(1) }],
+        ['127.0.0.1:5880', 'a key', { version: v(4), value: toJsonText(2), expires: 9 }],
       ]);
       expect(await second.counts()).to.deep.equal({ live: 0, tombstones: 0 });
       expect(second.loaded).to.include({ records: 0, hints: 2 });
@@ -155,7 +164,7 @@ describe('DiskStore on disk', () => {
     const ballot = { wall: 5, counter: 1, node: '10.0.0.1:5878' };
     const kept = {
       promised: ballot,
-      accepted: { ballot, record: { value: 'v', version: ballot }, basis: null },
+      accepted: { ballot, record: { value: toJsonText('v'), version: ballot }, basis: null },
     };
     await first.savePaxos('k', { promised: ballot });
     await first.savePaxos('k', kept);
@@ -228,7 +237,9 @@ describe('DiskStore commits', () => {
     store = await DiskStore.open(freshDir(), identity);
     const batch = spyBatches(store);
     const keys = Array.from({ length: 20 }, (_, i) => `key ${i}`);
-    const results = await Promise.all(keys.map((key) => store.merge(key, { version: v(1), value: key })));
+    const results = await Promise.all(
+      keys.map((key) => store.merge(key, { version: v(1), value: toJsonText(key) })),
+    );
     expect(results.every((result) => result.applied)).to.equal(true);
     expect(batch.callCount).to.equal(1);
     expect(batch.firstCall.args[0]).to.have.length(20);
@@ -247,11 +258,11 @@ describe('DiskStore commits', () => {
       .callsFake(((operations: never, options: never) =>
         gate.then(() => real(operations, options))) as never);
     const settled: string[] = [];
-    const newer = store.merge('k', { version: v(2), value: 'new' }).then((result) => {
+    const newer = store.merge('k', { version: v(2), value: toJsonText('new') }).then((result) => {
       settled.push('newer');
       return result;
     });
-    const older = store.merge('k', { version: v(1), value: 'old' }).then((result) => {
+    const older = store.merge('k', { version: v(1), value: toJsonText('old') }).then((result) => {
       settled.push('older');
       return result;
     });
@@ -267,8 +278,8 @@ describe('DiskStore commits', () => {
   it('fsyncs each commit before it resolves with fsyncIntervalMs 0', async () => {
     store = await DiskStore.open(freshDir(), identity, { fsyncIntervalMs: 0 });
     const batch = spyBatches(store);
-    await store.merge('a', { version: v(1), value: 1 });
-    await store.merge('b', { version: v(1), value: 2 });
+    await store.merge('a', { version: v(1), value: toJsonText(1) });
+    await store.merge('b', { version: v(1), value: toJsonText(2) });
     expect(batch.args.map((args) => args[1])).to.deep.equal([{ sync: true }, { sync: true }]);
   });
 
@@ -278,8 +289,8 @@ describe('DiskStore commits', () => {
     const batch = spyBatches(store);
     const sync = () => batch.args.map(([, options]) => options.sync);
     const keysOf = (call: number) => batch.getCall(call).args[0].map((operation) => operation.key);
-    await store.merge('a', { version: v(1), value: 1 });
-    await store.merge('b', { version: v(1), value: 2 });
+    await store.merge('a', { version: v(1), value: toJsonText(1) });
+    await store.merge('b', { version: v(1), value: toJsonText(2) });
     expect(sync()).to.deep.equal([false, false]);
     await clock.tickAsync(999);
     expect(sync(), 'flushed before the interval').to.deep.equal([false, false]);
@@ -289,8 +300,8 @@ describe('DiskStore commits', () => {
     expect(keysOf(2)).to.deep.equal(['meta/flushed']);
 
     // A commit after the flush starts a new interval; when it ends with a commit waiting, that one is fsynced.
-    await store.merge('c', { version: v(1), value: 3 });
-    const waiting = store.merge('e', { version: v(1), value: 5 });
+    await store.merge('c', { version: v(1), value: toJsonText(3) });
+    const waiting = store.merge('e', { version: v(1), value: toJsonText(5) });
     clock.tick(1_000);
     await waiting;
     expect(sync()).to.deep.equal([false, false, true, false, true]);
@@ -303,7 +314,7 @@ describe('DiskStore commits', () => {
   it('fsyncs at close what the interval had not', async () => {
     store = await DiskStore.open(freshDir(), identity, { fsyncIntervalMs: 60_000 });
     const put = sinon.spy(levelOf(store), 'put') as unknown as sinon.SinonSpy<[string, string, object]>;
-    await store.merge('a', { version: v(1), value: 1 });
+    await store.merge('a', { version: v(1), value: toJsonText(1) });
     await store.close();
     expect(put.calledOnce).to.equal(true);
     expect(put.firstCall.args[2]).to.deep.equal({ sync: true });
@@ -311,12 +322,17 @@ describe('DiskStore commits', () => {
 
   it('stops at a failed commit: the writers and every later call get the cause, counts still answer', async () => {
     store = await DiskStore.open(freshDir(), identity);
-    await store.merge('kept', { version: v(1), value: 'before' });
+    await store.merge('kept', { version: v(1), value: toJsonText('before') });
     sinon.stub(levelOf(store), 'batch').rejects(new Error('No space left on device'));
-    const failed = await store.merge('new', { version: v(1), value: 'lost' }).catch((e: unknown) => e);
+    const failed = await store
+      .merge('new', { version: v(1), value: toJsonText('lost') })
+      .catch((e: unknown) => e);
     expect(failed).to.be.instanceOf(UnavailableError);
     expect((failed as Error).message).to.contain('No space left on device');
-    for (const call of [() => store.get('kept'), () => store.put('m', 'k', { version: v(1), value: 1 })]) {
+    for (const call of [
+      () => store.get('kept'),
+      () => store.put('m', 'k', { version: v(1), value: toJsonText(1) }),
+    ]) {
       const later = await call().catch((e: unknown) => e);
       expect(later).to.be.instanceOf(UnavailableError);
       expect((later as Error).message).to.contain('No space left on device');
