@@ -264,13 +264,20 @@ function rpcSystem(targets, size) {
     script: 'kvdb',
     urls: targets.map(({ host, port }) => `http://${host}:${port}/`),
     async load() {
-      const rpc = rpcClient(targets[0].host, targets[0].port);
-      try {
-        // Batches of at most 4 MiB, under kvdb's default --max-body-bytes of 8 MiB.
-        const batch = Math.max(1, Math.min(100, Math.floor((4 * MIB) / (size + 64))));
-        await loadKeys(rpc, { keys: KEYS, valueSize: size, batch });
-      } finally {
-        await rpc.close();
+      // Batches of at most 256 KB, so that no batch nears a node's 2 s request timeout on a busy host; a load
+      // that fails anyway is written again (sets of the same values), twice at most, as it is not measured.
+      const batch = Math.max(1, Math.min(100, Math.floor(MIB / 4 / (size + 64))));
+      for (let attempt = 1; ; attempt++) {
+        const rpc = rpcClient(targets[0].host, targets[0].port);
+        try {
+          await loadKeys(rpc, { keys: KEYS, valueSize: size, batch });
+          return;
+        } catch (error) {
+          if (attempt === 3) throw error;
+          process.stderr.write(`  load failed (${error.message.slice(0, 200)}); loading again\n`);
+        } finally {
+          await rpc.close();
+        }
       }
     },
     async check() {
