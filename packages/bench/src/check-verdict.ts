@@ -22,7 +22,17 @@ export const REFERENCE_MACHINE_OPS = { set: 29_500, get: 33_800 };
  */
 export const TARGETS = { clusterSet: 10_000, clusterGet: 15_000, durableSet: 5_000, singleShare: 0.7 };
 
-export type CheckName = 'single set' | 'single get' | 'cluster set' | 'cluster get' | 'durable set';
+export type CheckName =
+  | 'single set'
+  | 'single get'
+  | 'single set 16k'
+  | 'single get 16k'
+  | 'cluster set'
+  | 'cluster get'
+  | 'durable set';
+
+/** The value size of the `16k` rows, where a node's cost per byte of value shows. */
+export const LARGE_VALUE_SIZE = 16_384;
 
 /** Lowest passing share of the reference throughput, per run. */
 export type Thresholds = Record<CheckName, number>;
@@ -30,6 +40,8 @@ export type Thresholds = Record<CheckName, number>;
 export const DEFAULT_THRESHOLDS: Thresholds = {
   'single set': TARGETS.singleShare,
   'single get': TARGETS.singleShare,
+  'single set 16k': TARGETS.singleShare,
+  'single get 16k': TARGETS.singleShare,
   'cluster set': round2(TARGETS.clusterSet / REFERENCE_MACHINE_OPS.set),
   'cluster get': round2(TARGETS.clusterGet / REFERENCE_MACHINE_OPS.get),
   'durable set': round2(TARGETS.durableSet / REFERENCE_MACHINE_OPS.set),

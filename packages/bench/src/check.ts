@@ -1,7 +1,8 @@
 /**
  * `npm run bench:check`: the performance regression guard, kept out of `npm test`. Starts the reference server, a
  * single R=1 node, a 3-node R=3 in-memory cluster and a 3-node R=3 cluster with `--data-dir` as real processes on
- * 127.0.0.1, runs short set and get benchmarks on the first two and sets on the last with the same generator,
+ * 127.0.0.1, runs short set and get benchmarks on the first two (on the single node with 100-byte and 16 KB
+ * values) and sets on the last with the same generator,
  * alternating slices with the same benchmark on the reference, and exits 1 when the median throughput ratio to the
  * reference falls below its threshold (check-verdict.ts) or any request failed. A run below its threshold is
  * measured for as many rounds again and judged on all of them. Each server gets `--warmup-time`
@@ -9,8 +10,8 @@
  * round's ratio. Bounded in time; stops every process it started.
  *
  *   node packages/bench/dist/src/check.js [--rounds 7] [--slice 1s] [--warmup-time 2s]
- *     [--port-base 7100] [--json] [--min-single-set R] [--min-single-get R] [--min-cluster-set R]
- *     [--min-cluster-get R] [--min-durable-set R]
+ *     [--port-base 7100] [--json] [--min-single-set R] [--min-single-get R] [--min-single-set-16k R]
+ *     [--min-single-get-16k R] [--min-cluster-set R] [--min-cluster-get R] [--min-durable-set R]
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '@kvdb/core';
@@ -21,6 +22,7 @@ import {
   evaluateChecks,
   failures,
   formatCheckTable,
+  LARGE_VALUE_SIZE,
   type PairFigures,
   type RunFigures,
   type Thresholds,
@@ -67,6 +69,8 @@ async function main(): Promise<number> {
       json: { type: 'boolean', default: false },
       'min-single-set': { type: 'string' },
       'min-single-get': { type: 'string' },
+      'min-single-set-16k': { type: 'string' },
+      'min-single-get-16k': { type: 'string' },
       'min-cluster-set': { type: 'string' },
       'min-cluster-get': { type: 'string' },
       'min-durable-set': { type: 'string' },
@@ -82,7 +86,7 @@ async function main(): Promise<number> {
   giveUpAfter(CHECK_OVERHEAD_MS + runs * (2 * 2 * rounds * sliceMs + 2 * warmupMs));
   const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS };
   for (const name of Object.keys(thresholds) as CheckName[]) {
-    const option = `min-${name.replace(' ', '-')}` as 'min-single-set';
+    const option = `min-${name.replaceAll(' ', '-')}` as 'min-single-set';
     const flag = values[option];
     if (flag === undefined) continue;
     thresholds[name] = Number(flag);
@@ -113,14 +117,14 @@ async function main(): Promise<number> {
   const durable = targets(durableNodes);
 
   const referenceTarget = [{ host: reference.host, port: reference.port }];
-  const options = (operation: BenchOperation, targets: Target[]): BenchOptions => ({
+  const options = (operation: BenchOperation, targets: Target[], valueSize: number): BenchOptions => ({
     operation,
     targets,
     concurrency,
     stop: { durationMs: sliceMs },
     ratio: operation === 'get' ? { get: 1, set: 0 } : { get: 0, set: 1 },
     keyspace: DEFAULT_KEYSPACE,
-    valueSize: DEFAULT_VALUE_SIZE,
+    valueSize,
     warmup: false,
     warmupMs: 0,
     workers: 1,
@@ -131,26 +135,37 @@ async function main(): Promise<number> {
     p99Ms: summarize(result.histogram).p99,
     errors: countErrors(result.errors).total,
   });
-  // Every server is prefilled once, and run unmeasured before its first slice of each operation.
+  // Every server is prefilled once per value size, and run unmeasured before its first slice of each operation.
   const warmedUp = new Set<string>();
-  const measure = async (operation: BenchOperation, targets: Target[]): Promise<BenchResult> => {
-    const server = targets.map((target) => target.port).join(',');
+  const measure = async (
+    operation: BenchOperation,
+    targets: Target[],
+    valueSize: number,
+  ): Promise<BenchResult> => {
+    const server = `${targets.map((target) => target.port).join(',')} ${valueSize}`;
     const prefill = !warmedUp.has(server);
     const warm = !warmedUp.has(`${operation} ${server}`);
     warmedUp.add(server).add(`${operation} ${server}`);
-    return runBenchmark({ ...options(operation, targets), warmup: prefill, warmupMs: warm ? warmupMs : 0 });
+    return runBenchmark({
+      ...options(operation, targets, valueSize),
+      warmup: prefill,
+      warmupMs: warm ? warmupMs : 0,
+    });
   };
-  const checks: Record<CheckName, { operation: BenchOperation; targets: Target[] }> = {
-    'single set': { operation: 'set', targets: single },
-    'single get': { operation: 'get', targets: single },
-    'cluster set': { operation: 'set', targets: cluster },
-    'cluster get': { operation: 'get', targets: cluster },
-    'durable set': { operation: 'set', targets: durable },
+  const small = DEFAULT_VALUE_SIZE;
+  const checks: Record<CheckName, { operation: BenchOperation; targets: Target[]; valueSize: number }> = {
+    'single set': { operation: 'set', targets: single, valueSize: small },
+    'single get': { operation: 'get', targets: single, valueSize: small },
+    'single set 16k': { operation: 'set', targets: single, valueSize: LARGE_VALUE_SIZE },
+    'single get 16k': { operation: 'get', targets: single, valueSize: LARGE_VALUE_SIZE },
+    'cluster set': { operation: 'set', targets: cluster, valueSize: small },
+    'cluster get': { operation: 'get', targets: cluster, valueSize: small },
+    'durable set': { operation: 'set', targets: durable, valueSize: small },
   };
   // Each row's slices so far: a row measured again is judged on all of its rounds.
   const slices = new Map<CheckName, { reference: BenchResult[]; target: BenchResult[] }>();
   const pair = async (name: CheckName): Promise<PairFigures> => {
-    const { operation, targets } = checks[name];
+    const { operation, targets, valueSize } = checks[name];
     const where = name.startsWith('single') ? 'the node' : 'the cluster';
     const again = slices.has(name) ? ' again' : '';
     log(
@@ -159,8 +174,8 @@ async function main(): Promise<number> {
     const parts = slices.get(name) ?? { reference: [], target: [] };
     slices.set(name, parts);
     for (let round = 0; round < rounds; round++) {
-      parts.reference.push(await measure(operation, referenceTarget));
-      parts.target.push(await measure(operation, targets));
+      parts.reference.push(await measure(operation, referenceTarget, valueSize));
+      parts.target.push(await measure(operation, targets, valueSize));
     }
     return {
       target: figures(combineResults(parts.target)),
@@ -183,7 +198,7 @@ async function main(): Promise<number> {
     );
   } else {
     process.stdout.write(
-      `\nbench:check — ${concurrency} in flight, ${DEFAULT_KEYSPACE.toLocaleString('en-US')} keys, ${DEFAULT_VALUE_SIZE}-byte values; each run alternates ${rounds} ` +
+      `\nbench:check — ${concurrency} in flight, ${DEFAULT_KEYSPACE.toLocaleString('en-US')} keys, ${DEFAULT_VALUE_SIZE}-byte values (${LARGE_VALUE_SIZE.toLocaleString('en-US')} in the 16k rows); each run alternates ${rounds} ` +
         `rounds of ${sliceMs / 1_000} s with the reference server (bare node:http + Map, same generator), ` +
         `after ${warmupMs / 1_000} s of unmeasured load on each server and operation; ` +
         `ratio = median of the round ratios; a run under its threshold gets ${rounds} more rounds\n\n` +

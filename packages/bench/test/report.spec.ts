@@ -203,6 +203,8 @@ describe('bench:check verdict', () => {
   it('derives the thresholds from the targets', () => {
     expect(DEFAULT_THRESHOLDS['single set']).to.equal(0.7);
     expect(DEFAULT_THRESHOLDS['single get']).to.equal(0.7);
+    expect(DEFAULT_THRESHOLDS['single set 16k']).to.equal(0.7);
+    expect(DEFAULT_THRESHOLDS['single get 16k']).to.equal(0.7);
     // The absolute targets over the reference's throughput on the machine they were set for.
     expect(DEFAULT_THRESHOLDS['cluster set']).to.equal(0.34); // 10,000 / 29,500
     expect(DEFAULT_THRESHOLDS['cluster get']).to.equal(0.44); // 15,000 / 33,800
@@ -216,7 +218,15 @@ describe('bench:check verdict', () => {
         'single get': { target: run(13_000), reference, ratios: [0.65, 0.6, 0.8] },
         'cluster set': { target: run(19_000, 3), reference, ratios: [0.95] },
       },
-      { 'single set': 0.7, 'single get': 0.7, 'cluster set': 0.5, 'cluster get': 0.5, 'durable set': 0.2 },
+      {
+        'single set': 0.7,
+        'single get': 0.7,
+        'single set 16k': 0.7,
+        'single get 16k': 0.7,
+        'cluster set': 0.5,
+        'cluster get': 0.5,
+        'durable set': 0.2,
+      },
     );
     expect(rows.map((row) => [row.name, row.ratio, row.passed])).to.deep.equal([
       ['single set', 0.7, true],
