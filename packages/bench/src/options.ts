@@ -16,6 +16,8 @@ import {
   MAX_VALUE_SIZE,
   MAX_WORKERS,
 } from './constants.js';
+import { type CoreWorkloadName, DEFAULT_RECORD_SIZE, parseWorkload } from './core-workloads.js';
+import { SCRAMBLED_ITEM_COUNT } from './zipfian.js';
 
 export const BENCH_OPERATIONS = ['set', 'get', 'mixed'] as const;
 export type BenchOperation = (typeof BENCH_OPERATIONS)[number];
@@ -38,12 +40,20 @@ export type StopCondition =
 
 /** A validated benchmark: what the load generator and the report need, nothing left to default. */
 export interface BenchOptions {
+  /** What to send; a run of a `workload` is `mixed`, with the workload's own mix. */
   operation: BenchOperation;
+  /**
+   * A YCSB core workload (core-workloads.ts): its mix of reads, updates, inserts, scans and read-modify-writes,
+   * its key choice and its records, in place of `operation` and `ratio`.
+   */
+  workload?: CoreWorkloadName;
   targets: Target[];
   concurrency: number;
   stop: StopCondition;
+  /** get:set weights of the mixed operation; 0:0 when a `workload` sets the mix. */
   ratio: Ratio;
   keyspace: number;
+  /** Characters of each value set: a plain string, or with a `workload` the fields of a record together. */
   valueSize: number;
   /** Set every key of the keyspace once, unmeasured, before the run, so that gets hit. */
   warmup: boolean;
@@ -61,6 +71,7 @@ export interface BenchOptions {
 /** What the command line hands over, as yargs parsed it. */
 export interface RawBenchArgs {
   operation?: string;
+  workload?: string;
   host?: string;
   port?: number;
   targets?: string | string[];
@@ -137,7 +148,11 @@ export function formatTarget(target: Target): string {
 
 /** Validates the command line and resolves every default, naming the expectation of the first bad flag. */
 export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
-  const operation = raw.operation ?? 'set';
+  const workload = raw.workload === undefined ? undefined : parseWorkload(raw.workload);
+  if (workload !== undefined && raw.operation !== undefined) {
+    throw new UsageError('Give either an operation (set, get, mixed) or `--workload`, not both');
+  }
+  const operation = raw.operation ?? (workload === undefined ? 'set' : 'mixed');
   if (!(BENCH_OPERATIONS as readonly string[]).includes(operation)) {
     throw new UsageError(
       `Expected the operation to be one of ${BENCH_OPERATIONS.join(', ')}, got ${JSON.stringify(operation)}`,
@@ -160,7 +175,7 @@ export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
   if (stop.requests !== undefined && stop.requests < workers) {
     throw new UsageError(`Expected \`--requests\` to be at least \`--workers\` (${workers})`);
   }
-  if (raw.ratio !== undefined && operation !== 'mixed') {
+  if (raw.ratio !== undefined && (operation !== 'mixed' || workload !== undefined)) {
     throw new UsageError('`--ratio` applies to the mixed operation only (kvdb-bench mixed --ratio 9:1)');
   }
   const consistency = raw.consistency;
@@ -180,13 +195,25 @@ export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
       : [defaultTarget(raw)];
   return {
     operation: operation as BenchOperation,
+    ...(workload === undefined ? {} : { workload }),
     targets,
     concurrency,
     stop,
-    ratio: operation === 'mixed' ? parseRatio(raw.ratio ?? DEFAULT_RATIO) : defaultRatio(operation),
-    keyspace: integerFlag('--keyspace', raw.keyspace ?? DEFAULT_KEYSPACE, 1),
-    valueSize: integerFlag('--value-size', raw['value-size'] ?? DEFAULT_VALUE_SIZE, 0, MAX_VALUE_SIZE),
-    warmup: raw.warmup ?? operation !== 'set',
+    ratio: resolveRatio(operation, workload, raw.ratio),
+    keyspace: integerFlag(
+      '--keyspace',
+      raw.keyspace ?? DEFAULT_KEYSPACE,
+      1,
+      // The scrambled zipfian draws among this many items: a larger keyspace would have keys it never draws.
+      workload === undefined ? Number.MAX_SAFE_INTEGER : SCRAMBLED_ITEM_COUNT,
+    ),
+    valueSize: integerFlag(
+      '--value-size',
+      raw['value-size'] ?? (workload === undefined ? DEFAULT_VALUE_SIZE : DEFAULT_RECORD_SIZE),
+      0,
+      MAX_VALUE_SIZE,
+    ),
+    warmup: raw.warmup ?? (workload !== undefined || operation !== 'set'),
     warmupMs: raw['warmup-time'] === undefined ? 0 : parseDuration(raw['warmup-time'], '--warmup-time', 0),
     workers,
     timeoutMs,
@@ -201,7 +228,13 @@ function defaultTarget(raw: RawBenchArgs): Target {
   return { host: raw.host ?? DEFAULT_HOST, port };
 }
 
-function defaultRatio(operation: string): Ratio {
+function resolveRatio(
+  operation: string,
+  workload: CoreWorkloadName | undefined,
+  ratio: string | undefined,
+): Ratio {
+  if (workload !== undefined) return { get: 0, set: 0 };
+  if (operation === 'mixed') return parseRatio(ratio ?? DEFAULT_RATIO);
   return operation === 'get' ? { get: 1, set: 0 } : { get: 0, set: 1 };
 }
 

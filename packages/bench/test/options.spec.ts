@@ -5,6 +5,7 @@ import {
   parseDuration,
   parseRatio,
   parseTargets,
+  type RawBenchArgs,
   resolveBenchOptions,
 } from '../src/options.js';
 
@@ -149,5 +150,37 @@ describe('bench options: resolveBenchOptions', () => {
     const options = resolveBenchOptions({ consistency: 'one', 'auth-token': 's3cret' });
     expect(options.consistency).to.equal('one');
     expect(options.authToken).to.equal('s3cret');
+  });
+});
+
+describe('bench options: --workload', () => {
+  it('runs a YCSB core workload as a mix, on 1 KB records, with the load phase on', () => {
+    const options = resolveBenchOptions({ workload: 'a' });
+    expect(options).to.deep.include({ operation: 'mixed', workload: 'a', valueSize: 1_000, warmup: true });
+    expect(options.ratio).to.deep.equal({ get: 0, set: 0 });
+    expect(resolveBenchOptions({ workload: 'F ' }).workload).to.equal('f');
+    expect(resolveBenchOptions({ workload: 'c', 'value-size': 100, warmup: false })).to.deep.include({
+      valueSize: 100,
+      warmup: false,
+    });
+  });
+
+  it('refuses an unknown workload, and a workload beside an operation or a ratio', () => {
+    const cases: Array<[RawBenchArgs, RegExp]> = [
+      [
+        { workload: 'g' },
+        /^Expected `--workload` to be one of YCSB's core workloads a, b, c, d, e, f, got "g"$/,
+      ],
+      [{ workload: '' }, /`--workload` to be one of/],
+      [
+        { workload: 'a', operation: 'get' },
+        /either an operation \(set, get, mixed\) or `--workload`, not both/,
+      ],
+      [{ workload: 'a', ratio: '1:1' }, /`--ratio` applies to the mixed operation only/],
+      [{ workload: 'b', keyspace: 10_000_000_001 }, /`--keyspace` to be an integer from 1 to 10000000000/],
+    ];
+    for (const [raw, message] of cases) {
+      expect(() => resolveBenchOptions(raw), JSON.stringify(raw)).to.throw(UsageError, message);
+    }
   });
 });
