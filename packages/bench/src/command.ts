@@ -67,6 +67,15 @@ export function benchBuilder<T>(command: Argv<T>) {
           'key:S … key:S+N-1: kvdb has no range read, and list_keys pages through keys without their values, ' +
           'in hash order on a cluster',
       },
+      rate: {
+        type: 'string',
+        defaultDescription: 'none, a closed loop',
+        describe:
+          'Open loop: start this many operations per second, across all connections and workers, on a fixed ' +
+          'timetable whatever the replies do, and time each from when it was meant to start, so a stalled or ' +
+          'overloaded node shows in every operation that waited (no coordinated omission). Without it, each ' +
+          'connection sends when its last reply is in',
+      },
       keyspace: {
         alias: 'k',
         type: 'number',
@@ -123,6 +132,7 @@ export function benchBuilder<T>(command: Argv<T>) {
     .example('$0 get -t 127.0.0.1:5878,127.0.0.1:5879,127.0.0.1:5880 -d 30s', 'gets over three nodes')
     .example('$0 mixed --ratio 3:1 -n 100000 --json', '100,000 requests, 3 gets a set, as JSON')
     .example('$0 --workload a -t 127.0.0.1:5878,127.0.0.1:5879,127.0.0.1:5880', 'YCSB A over three nodes')
+    .example('$0 get --rate 5000 -d 30s', '5,000 gets a second, timed from their intended starts')
     .example('$0 set --compare-reference -P 5878', 'the node as a share of a bare node:http server')
     .example('$0 get --compare-reference --rounds 5 -d 20s', '…alternating 4 s slices, median ratio');
 }

@@ -10,6 +10,7 @@ import {
 } from './errors-tally.js';
 import { createHistogram, type Histogram, recordMillis } from './histogram.js';
 import { HttpConnection } from './http-connection.js';
+import { OpenLoopSchedule, Pacer } from './open-loop.js';
 import type { StopCondition, Target } from './options.js';
 import { type ReplyOutcome, Slot, type SlotOwner } from './slot.js';
 import { type WireMethod, Workload, type WorkloadInit } from './workload.js';
@@ -26,6 +27,11 @@ export interface LoadPlan {
   firstSlot?: number;
   stop: StopCondition;
   workload: WorkloadInit;
+  /**
+   * Open loop: operations this generator starts per second, on a fixed timetable, each timed from when it was meant
+   * to start (see open-loop.ts). Without it, a closed loop: each slot starts its next operation when its last ends.
+   */
+  rate?: number;
   timeoutMs: number;
   authToken?: string;
 }
@@ -42,6 +48,8 @@ export interface LoadResult {
   misses: number;
   /** The latencies of the successful operations of each kind that ran. */
   operations: Partial<Record<OperationKind, Histogram>>;
+  /** Open loop, stopped on a duration: operations meant to start before the end that never did (no slot was free). */
+  unsent: number;
   errors: ErrorTally;
   durationMs: number;
   histogram: Histogram;
@@ -59,9 +67,9 @@ const RESULT_HEAD = /^\{"jsonrpc":"2\.0","id":\d+,"result":/;
 
 /**
  * Keeps `concurrency` operations in flight, one per slot, each slot with its own keep-alive connection to its
- * target (`HttpConnection`), until the stop condition. The hot path is a callback chain per slot, with no promise
- * or stream per request; bodies are strings built by concatenation, replies parsed with one JSON.parse (a long
- * result not at all).
+ * target (`HttpConnection`), until the stop condition: in a closed loop, or paced by an open-loop timetable. The hot
+ * path is a callback chain per slot, with no promise or stream per request; bodies are strings built by
+ * concatenation, replies parsed with one JSON.parse (a long result not at all).
  */
 export class LoadGenerator implements SlotOwner {
   readonly progress: LoadProgress = { completed: 0, errors: 0 };
@@ -74,6 +82,7 @@ export class LoadGenerator implements SlotOwner {
   private counts = { ok: 0, gets: 0, sets: 0, misses: 0 };
   private issued = 0;
   private deadline = Number.POSITIVE_INFINITY;
+  private pacer: Pacer<Slot> | undefined;
   private active = 0;
   private closed = false;
   private done: (() => void) | undefined;
@@ -95,15 +104,22 @@ export class LoadGenerator implements SlotOwner {
   async run(): Promise<LoadResult> {
     const started = performance.now();
     if (this.plan.stop.durationMs !== undefined) this.deadline = started + this.plan.stop.durationMs;
+    const schedule = this.plan.rate === undefined ? undefined : new OpenLoopSchedule(this.plan.rate, started);
+    if (schedule) this.pacer = new Pacer(schedule, this, () => performance.now());
     await new Promise<void>((resolve) => {
       this.done = resolve;
       this.active = this.slots.length;
       for (const slot of this.slots) this.ready(slot);
     });
+    const unsent =
+      schedule && this.plan.stop.durationMs !== undefined
+        ? Math.max(0, schedule.countBefore(this.deadline) - (this.pacer?.issued ?? 0))
+        : 0;
     return {
       ...this.counts,
       completed: this.progress.completed,
       operations: this.operations,
+      unsent,
       errors: this.errors,
       durationMs: performance.now() - started,
       histogram: this.histogram,
@@ -113,17 +129,22 @@ export class LoadGenerator implements SlotOwner {
   /** Closes every connection; a run under way ends at once, with what it had done. */
   async close(): Promise<void> {
     this.closed = true;
+    this.pacer?.close();
     for (const slot of this.slots) slot.close();
     this.done?.();
   }
 
   /** Whether operation `index` (from 0) may still start at `now`. */
-  private allows(index: number, now: number): boolean {
+  allows(index: number, now: number): boolean {
     if (this.plan.stop.requests !== undefined) return index < this.plan.stop.requests;
     return now < this.deadline;
   }
 
-  private retire(): void {
+  start(slot: Slot, startedAt: number): void {
+    slot.start(startedAt);
+  }
+
+  retire(): void {
     this.active--;
     if (this.active === 0) this.done?.();
   }
@@ -176,9 +197,13 @@ export class LoadGenerator implements SlotOwner {
     setTimeout(() => this.ready(slot), TRANSPORT_ERROR_BACKOFF_MS);
   }
 
-  /** A free slot: its next operation starts now, or it retires. */
+  /** A free slot: its next operation starts now (closed loop) or on the timetable (open loop), or it retires. */
   private ready(slot: Slot): void {
     if (this.closed) return;
+    if (this.pacer) {
+      this.pacer.offer(slot);
+      return;
+    }
     const now = performance.now();
     if (!this.allows(this.issued, now)) {
       this.retire();

@@ -47,6 +47,12 @@ export interface BenchOptions {
    * its key choice and its records, in place of `operation` and `ratio`.
    */
   workload?: CoreWorkloadName;
+  /**
+   * Open loop: operations started per second, across every connection and worker, on a fixed timetable, each timed
+   * from when it was meant to start (open-loop.ts). Without it, a closed loop: each connection sends its next
+   * request when its last reply is in.
+   */
+  rate?: number;
   targets: Target[];
   concurrency: number;
   stop: StopCondition;
@@ -72,6 +78,7 @@ export interface BenchOptions {
 export interface RawBenchArgs {
   operation?: string;
   workload?: string;
+  rate?: number | string;
   host?: string;
   port?: number;
   targets?: string | string[];
@@ -196,6 +203,7 @@ export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
   return {
     operation: operation as BenchOperation,
     ...(workload === undefined ? {} : { workload }),
+    ...(raw.rate === undefined ? {} : { rate: parseRate(raw.rate) }),
     targets,
     concurrency,
     stop,
@@ -236,6 +244,17 @@ function resolveRatio(
   if (workload !== undefined) return { get: 0, set: 0 };
   if (operation === 'mixed') return parseRatio(ratio ?? DEFAULT_RATIO);
   return operation === 'get' ? { get: 1, set: 0 } : { get: 0, set: 1 };
+}
+
+/** Operations per second, a number above 0 (fractions allowed: 0.5 is one every two seconds). */
+export function parseRate(value: number | string): number {
+  const rate = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0) {
+    throw new UsageError(
+      `Expected \`--rate\` to be a number of operations per second above 0, such as 5000, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+    );
+  }
+  return rate;
 }
 
 /** A flag's value as an integer from `min` to `max` (a string is read as a number); else an error that names it. */

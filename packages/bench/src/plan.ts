@@ -4,9 +4,9 @@ import type { BenchOptions, Ratio } from './options.js';
 
 /**
  * Splits a run among its workers: each gets a contiguous block of the request slots (slot `n` talks to target
- * `n % targets`, so every worker spreads over every target), with `--requests` a share of the requests in
- * proportion to its slots, and its own keys to insert (every `workers`th one from `loaded` on). `loaded`: the
- * records present when the run starts.
+ * `n % targets`, so every worker spreads over every target), with `--requests` a share of the requests and with
+ * `--rate` a share of the rate, both in proportion to its slots, and its own keys to insert (every
+ * `workers`th one from `loaded` on). `loaded`: the records present when the run starts.
  */
 export function workerPlans(options: BenchOptions, loaded = options.keyspace): LoadPlan[] {
   const plans: LoadPlan[] = [];
@@ -16,6 +16,7 @@ export function workerPlans(options: BenchOptions, loaded = options.keyspace): L
     const concurrency = share(options.concurrency, options.workers, worker);
     const base = loadPlan(options, loaded);
     base.workload.keys = { loaded, offset: worker, stride: options.workers };
+    if (options.rate !== undefined) base.rate = (options.rate * concurrency) / options.concurrency;
     if (options.stop.requests !== undefined) {
       const requests =
         worker === options.workers - 1
@@ -32,10 +33,10 @@ export function workerPlans(options: BenchOptions, loaded = options.keyspace): L
 
 /**
  * The plan of the unmeasured prefill (YCSB's load phase): one set of every key, in order, with the run's
- * concurrency.
+ * concurrency, as fast as it goes.
  */
 export function warmupPlan(options: BenchOptions): LoadPlan {
-  const plan = loadPlan(options, options.keyspace);
+  const { rate: _, ...plan } = loadPlan(options, options.keyspace);
   return {
     ...plan,
     concurrency: Math.min(options.concurrency, options.keyspace),
@@ -45,8 +46,8 @@ export function warmupPlan(options: BenchOptions): LoadPlan {
 }
 
 /**
- * The plan of the unmeasured load after the prefill: the run's own workload, for `warmupMs`, in one process. Its
- * inserts take the keys from the keyspace on, and the measured run's follow them.
+ * The plan of the unmeasured load after the prefill: the run's own workload, at its rate if it has one, for
+ * `warmupMs`, in one process. Its inserts take the keys from the keyspace on, and the measured run's follow them.
  */
 export function warmupLoadPlan(options: BenchOptions): LoadPlan {
   return { ...loadPlan(options, options.keyspace), stop: { durationMs: options.warmupMs } };
@@ -67,6 +68,7 @@ function loadPlan(options: BenchOptions, loaded: number): LoadPlan {
       records: core !== undefined,
       ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
     },
+    ...(options.rate === undefined ? {} : { rate: options.rate }),
     ...(options.authToken === undefined ? {} : { authToken: options.authToken }),
   };
 }

@@ -40,6 +40,13 @@ export interface BenchSummary {
   durationMs: number;
   /** Successful operations per second. */
   throughput: number;
+  /**
+   * Open loop: the operations per second asked for, and those that completed per second. The latencies are then
+   * from each operation's intended start.
+   */
+  rate?: { target: number; achieved: number };
+  /** Open loop, stopped on a duration: operations meant to start before the end that never did. */
+  unsent?: number;
   latencyMs: LatencySummary;
   /** Successful operations of each kind, with their latencies, when the run mixed kinds. */
   operations?: Partial<Record<OperationKind, { count: number; latencyMs: LatencySummary }>>;
@@ -77,6 +84,15 @@ export function summarizeResult(result: BenchResult, options: { chart?: boolean 
     errorSamples: result.errors.samples,
     durationMs: round(result.durationMs, 1),
     throughput: round(result.throughput, 1),
+    ...(run.rate === undefined
+      ? {}
+      : {
+          rate: {
+            target: run.rate,
+            achieved: result.durationMs > 0 ? round((result.completed * 1_000) / result.durationMs, 1) : 0,
+          },
+          unsent: result.unsent,
+        }),
     latencyMs: summarize(result.histogram),
     ...(run.operation === 'mixed' || kinds.length > 1
       ? {
@@ -138,6 +154,13 @@ export function formatReport(summary: BenchSummary, title = runTitle(summary)): 
     row('mix', `${group(summary.gets)} gets, ${group(summary.sets)} sets`);
   }
   row('throughput', `${group(Math.round(summary.throughput))} ops/s`);
+  if (summary.rate) {
+    row(
+      'open loop',
+      `${group(summary.rate.target)} ops/s asked, ${group(Math.round(summary.rate.achieved))} ops/s done; ` +
+        'latency from each operation’s intended start',
+    );
+  }
   row('latency ms', formatPercentiles(summary.latencyMs));
   for (const [kind, figures] of Object.entries(summary.operations ?? {})) {
     row(`  ${kind}`, `${formatPercentiles(figures.latencyMs)}  (${group(figures.count)})`);
@@ -150,6 +173,12 @@ export function formatReport(summary: BenchSummary, title = runTitle(summary)): 
   if (reads > 0 && summary.misses > 0) {
     const share = ((summary.misses / reads) * 100).toFixed(1);
     row('misses', `${group(summary.misses)} gets (${share}%) found no value; --warmup sets every key first`);
+  }
+  if (summary.unsent) {
+    lines.push(
+      `!!! ${group(summary.unsent)} operations meant to start before the end were never sent: every connection ` +
+        'was busy, the target fell behind the rate',
+    );
   }
   if (summary.latencyChart) lines.push('  latency distribution:', formatLatencyChart(summary.latencyChart));
   if (summary.errors.total > 0) lines.push(formatErrors(summary));

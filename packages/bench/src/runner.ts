@@ -79,6 +79,7 @@ export function summarize(
     sets: sum((part) => part.sets),
     misses: sum((part) => part.misses),
     operations: mergeOperations(parts.map((part) => part.operations)),
+    unsent: sum((part) => part.unsent),
     errors: mergeTallies(parts.map((part) => part.errors)),
     durationMs,
     throughput: durationMs > 0 ? (ok * 1_000) / durationMs : 0,

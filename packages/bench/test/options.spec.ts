@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import {
   formatTarget,
   parseDuration,
+  parseRate,
   parseRatio,
   parseTargets,
   type RawBenchArgs,
@@ -153,7 +154,7 @@ describe('bench options: resolveBenchOptions', () => {
   });
 });
 
-describe('bench options: --workload', () => {
+describe('bench options: --workload and --rate', () => {
   it('runs a YCSB core workload as a mix, on 1 KB records, with the load phase on', () => {
     const options = resolveBenchOptions({ workload: 'a' });
     expect(options).to.deep.include({ operation: 'mixed', workload: 'a', valueSize: 1_000, warmup: true });
@@ -182,5 +183,23 @@ describe('bench options: --workload', () => {
     for (const [raw, message] of cases) {
       expect(() => resolveBenchOptions(raw), JSON.stringify(raw)).to.throw(UsageError, message);
     }
+  });
+
+  it('reads --rate as operations per second, fractions allowed, and leaves it out for a closed loop', () => {
+    expect(resolveBenchOptions({ rate: '5000' }).rate).to.equal(5_000);
+    expect(resolveBenchOptions({ rate: 0.5 }).rate).to.equal(0.5);
+    expect(resolveBenchOptions({}).rate).to.equal(undefined);
+    expect('rate' in resolveBenchOptions({})).to.equal(false);
+  });
+
+  it('refuses a rate that is not a number above 0, naming the flag', () => {
+    for (const bad of ['0', '-5', 'fast', '', '1e400', 0, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => parseRate(bad), String(bad)).to.throw(
+        UsageError,
+        /^Expected `--rate` to be a number of operations per second above 0, such as 5000, got /,
+      );
+    }
+    expect(() => resolveBenchOptions({ rate: 'fast' })).to.throw(UsageError, /got "fast"$/);
+    expect(() => resolveBenchOptions({ rate: Number.NaN })).to.throw(UsageError, /got NaN$/);
   });
 });

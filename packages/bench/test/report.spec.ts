@@ -44,6 +44,7 @@ function result(overrides: Partial<BenchResult> = {}): BenchResult {
     sets: 100,
     misses: 0,
     operations: { update: histogram },
+    unsent: 0,
     errors: emptyTally(),
     durationMs: 2_000,
     throughput: 50,
@@ -203,6 +204,7 @@ describe('bench report', () => {
     );
     expect(summary).to.deep.include({ operation: 'mixed', workload: 'f', valueSize: 1_000 });
     expect(summary).to.not.have.property('ratio');
+    expect(summary).to.not.have.property('rate');
     expect(summary.operations?.rmw?.count).to.equal(3);
     expect(summary.operations?.rmw?.latencyMs.max).to.be.closeTo(4, 0.01);
     const text = formatReport(summary);

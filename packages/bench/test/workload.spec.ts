@@ -190,36 +190,54 @@ describe('bench plan', () => {
     expect([0, 1, 2].map((index) => share(32, 3, index))).to.deep.equal([11, 11, 10]);
   });
 
-  it('gives each worker a contiguous block of slots and its share of --requests', () => {
-    const options = resolveBenchOptions({ concurrency: 5, workers: 2, requests: 1001, targets: 'a:1,b:2' });
+  it('gives each worker a contiguous block of slots and its share of --requests and --rate', () => {
+    const options = resolveBenchOptions({
+      concurrency: 5,
+      workers: 2,
+      requests: 1001,
+      rate: 1_000,
+      targets: 'a:1,b:2',
+    });
     const plans = workerPlans(options);
     expect(plans.map((plan) => [plan.firstSlot, plan.concurrency])).to.deep.equal([
       [0, 3],
       [3, 2],
     ]);
     expect(plans.map((plan) => plan.stop.requests)).to.deep.equal([601, 400]);
+    expect(plans.map((plan) => plan.rate)).to.deep.equal([600, 400]);
     expect(plans.every((plan) => plan.targets.length === 2)).to.equal(true);
   });
 
-  it('keeps the duration for every worker', () => {
+  it('keeps the duration for every worker, and a closed loop without --rate', () => {
     const plans = workerPlans(resolveBenchOptions({ concurrency: 4, workers: 4, duration: '2s' }));
     expect(plans.map((plan) => plan.stop)).to.deep.equal(Array(4).fill({ durationMs: 2_000 }));
+    expect(plans.map((plan) => plan.rate)).to.deep.equal(Array(4).fill(undefined));
   });
 
-  it('warms up with one set of every key, in order', () => {
-    const plan = warmupPlan(resolveBenchOptions({ operation: 'get', keyspace: 20, concurrency: 32 }));
+  it('warms up with one set of every key, in order, as fast as it goes', () => {
+    const plan = warmupPlan(
+      resolveBenchOptions({ operation: 'get', keyspace: 20, concurrency: 32, rate: 10 }),
+    );
     expect(plan.stop).to.deep.equal({ requests: 20 });
     expect(plan.concurrency).to.equal(20);
+    expect(plan.rate).to.equal(undefined);
     expect(plan.workload).to.deep.include({ mix: { update: 1 }, sequential: true });
     const records = warmupPlan(resolveBenchOptions({ workload: 'c', keyspace: 20 }));
     expect(records.workload).to.deep.include({ mix: { update: 1 }, records: true, valueSize: 1_000 });
   });
 
-  it('runs the warmup load with the run’s own workload and concurrency, for --warmup-time', () => {
-    const options = resolveBenchOptions({ operation: 'mixed', ratio: '3:1', concurrency: 8, requests: 99 });
+  it('runs the warmup load with the run’s own workload, concurrency and rate, for --warmup-time', () => {
+    const options = resolveBenchOptions({
+      operation: 'mixed',
+      ratio: '3:1',
+      concurrency: 8,
+      requests: 99,
+      rate: 50,
+    });
     const plan = warmupLoadPlan({ ...options, warmupMs: 1_500 });
     expect(plan.stop).to.deep.equal({ durationMs: 1_500 });
     expect(plan.concurrency).to.equal(8);
+    expect(plan.rate).to.equal(50);
     expect(plan.workload).to.deep.include({ mix: { read: 0.75, update: 0.25 }, keys: { loaded: 10_000 } });
     expect(plan.workload.sequential).to.equal(undefined);
   });
