@@ -17,6 +17,7 @@ export const BENCH_BIN = fileURLToPath(new URL('../../bin/kvdb-bench.js', import
 /** The script behind `npm run bench:check`. */
 export const CHECK_SCRIPT = fileURLToPath(new URL('./check.js', import.meta.url));
 
+export { CORE_WORKLOAD_NAMES, type CoreWorkloadName } from './core-workloads.js';
 export {
   type BenchOperation,
   type BenchOptions,

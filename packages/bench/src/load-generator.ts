@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { TRANSPORT_ERROR_BACKOFF_MS } from './constants.js';
+import type { OperationKind } from './core-workloads.js';
 import {
   type ErrorTally,
   emptyTally,
@@ -8,13 +9,15 @@ import {
   transportErrorKind,
 } from './errors-tally.js';
 import { createHistogram, type Histogram, recordMillis } from './histogram.js';
-import { HttpConnection, type ReplyHandler } from './http-connection.js';
+import { HttpConnection } from './http-connection.js';
+import { OpenLoopSchedule, Pacer } from './open-loop.js';
 import type { StopCondition, Target } from './options.js';
+import { type ReplyOutcome, Slot, type SlotOwner } from './slot.js';
 import { type WireMethod, Workload, type WorkloadInit } from './workload.js';
 
 export interface LoadPlan {
   targets: readonly Target[];
-  /** Requests this generator keeps in flight: one slot each, pipelining 1. */
+  /** Operations this generator keeps in flight: one slot each, pipelining 1. */
   concurrency: number;
   /**
    * Number of this generator's first slot among all slots of the run; slot `n` talks to target `n % targets`,
@@ -24,18 +27,29 @@ export interface LoadPlan {
   firstSlot?: number;
   stop: StopCondition;
   workload: WorkloadInit;
+  /**
+   * Open loop: operations this generator starts per second, on a fixed timetable, each timed from when it was meant
+   * to start (see open-loop.ts). Without it, a closed loop: each slot starts its next operation when its last ends.
+   */
+  rate?: number;
   timeoutMs: number;
   authToken?: string;
 }
 
-/** What a generator did. Counts are of completed requests; `ok` ones are in the histogram. */
+/** What a generator did. Counts are of completed operations; `ok` ones are in the histograms. */
 export interface LoadResult {
   completed: number;
   ok: number;
+  /** Reads that succeeded. */
   gets: number;
+  /** Updates and inserts that succeeded. */
   sets: number;
-  /** Gets answered `null`: the key was not there. */
+  /** Reads, and the reads of read-modify-writes, answered `null`: the key was not there. */
   misses: number;
+  /** The latencies of the successful operations of each kind that ran. */
+  operations: Partial<Record<OperationKind, Histogram>>;
+  /** Open loop, stopped on a duration: operations meant to start before the end that never did (no slot was free). */
+  unsent: number;
   errors: ErrorTally;
   durationMs: number;
   histogram: Histogram;
@@ -47,22 +61,30 @@ export interface LoadProgress {
   errors: number;
 }
 
+/** A reply this long with a result head is taken as a result unparsed: a 100-record scan is 100 KB of JSON. */
+const UNPARSED_REPLY_CHARS = 4_096;
+const RESULT_HEAD = /^\{"jsonrpc":"2\.0","id":\d+,"result":/;
+
 /**
- * Keeps `concurrency` JSON-RPC calls in flight, one per slot, each slot with its own keep-alive connection to its
- * target (`HttpConnection`), until the stop condition. The hot path is a callback chain per slot, with no promise
- * or stream per request; bodies are strings built by concatenation, replies parsed with one JSON.parse.
+ * Keeps `concurrency` operations in flight, one per slot, each slot with its own keep-alive connection to its
+ * target (`HttpConnection`), until the stop condition: in a closed loop, or paced by an open-loop timetable. The hot
+ * path is a callback chain per slot, with no promise or stream per request; bodies are strings built by
+ * concatenation, replies parsed with one JSON.parse (a long result not at all).
  */
-export class LoadGenerator {
+export class LoadGenerator implements SlotOwner {
   readonly progress: LoadProgress = { completed: 0, errors: 0 };
+  readonly workload: Workload;
   private readonly plan: LoadPlan;
-  private readonly workload: Workload;
   private readonly slots: Slot[] = [];
   private readonly histogram = createHistogram();
+  private readonly operations: Partial<Record<OperationKind, Histogram>> = {};
   private readonly errors: ErrorTally = emptyTally();
   private counts = { ok: 0, gets: 0, sets: 0, misses: 0 };
   private issued = 0;
   private deadline = Number.POSITIVE_INFINITY;
+  private pacer: Pacer<Slot> | undefined;
   private active = 0;
+  private closed = false;
   private done: (() => void) | undefined;
 
   constructor(plan: LoadPlan) {
@@ -82,14 +104,22 @@ export class LoadGenerator {
   async run(): Promise<LoadResult> {
     const started = performance.now();
     if (this.plan.stop.durationMs !== undefined) this.deadline = started + this.plan.stop.durationMs;
+    const schedule = this.plan.rate === undefined ? undefined : new OpenLoopSchedule(this.plan.rate, started);
+    if (schedule) this.pacer = new Pacer(schedule, this, () => performance.now());
     await new Promise<void>((resolve) => {
       this.done = resolve;
       this.active = this.slots.length;
-      for (const slot of this.slots) slot.next();
+      for (const slot of this.slots) this.ready(slot);
     });
+    const unsent =
+      schedule && this.plan.stop.durationMs !== undefined
+        ? Math.max(0, schedule.countBefore(this.deadline) - (this.pacer?.issued ?? 0))
+        : 0;
     return {
       ...this.counts,
       completed: this.progress.completed,
+      operations: this.operations,
+      unsent,
       errors: this.errors,
       durationMs: performance.now() - started,
       histogram: this.histogram,
@@ -98,31 +128,30 @@ export class LoadGenerator {
 
   /** Closes every connection; a run under way ends at once, with what it had done. */
   async close(): Promise<void> {
+    this.closed = true;
+    this.pacer?.close();
     for (const slot of this.slots) slot.close();
     this.done?.();
   }
 
-  /** Whether a slot may send another request; counts it as issued when it may. */
-  claim(): boolean {
-    if (this.plan.stop.requests !== undefined) {
-      if (this.issued >= this.plan.stop.requests) return this.retire();
-    } else if (performance.now() >= this.deadline) {
-      return this.retire();
-    }
-    this.issued++;
-    return true;
+  /** Whether operation `index` (from 0) may still start at `now`. */
+  allows(index: number, now: number): boolean {
+    if (this.plan.stop.requests !== undefined) return index < this.plan.stop.requests;
+    return now < this.deadline;
   }
 
-  nextMethod(): WireMethod {
-    return this.workload.nextMethod();
+  start(slot: Slot, startedAt: number): void {
+    slot.start(startedAt);
   }
 
-  nextBody(method: WireMethod): string {
-    return this.workload.body(method, this.workload.nextKey());
+  retire(): void {
+    this.active--;
+    if (this.active === 0) this.done?.();
   }
 
-  replied(method: WireMethod, statusCode: number, text: string, ms: number): void {
-    this.progress.completed++;
+  outcome(method: WireMethod, statusCode: number, text: string): ReplyOutcome {
+    const success = statusCode >= 200 && statusCode <= 299;
+    if (success && text.length > UNPARSED_REPLY_CHARS && RESULT_HEAD.test(text.slice(0, 64))) return 'ok';
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -132,71 +161,55 @@ export class LoadGenerator {
         ? (parsed as { result?: unknown; error?: { code?: unknown; message?: unknown } })
         : undefined;
     if (typeof reply?.error === 'object' && reply.error !== null) {
-      this.progress.errors++;
       noteRpcError(this.errors, reply.error);
-    } else if (statusCode < 200 || statusCode > 299 || reply === undefined || !('result' in reply)) {
-      this.progress.errors++;
+      return 'error';
+    }
+    if (!success || reply === undefined || !('result' in reply)) {
       noteTransportError(this.errors, `HTTP ${statusCode}`, text.slice(0, 200));
+      return 'error';
+    }
+    return method === 'get' && reply.result === null ? 'miss' : 'ok';
+  }
+
+  finished(slot: Slot, kind: OperationKind, key: number, ok: boolean, missed: boolean, ms: number): void {
+    this.progress.completed++;
+    if (kind === 'insert') this.workload.inserts.completed(key);
+    if (!ok) {
+      this.progress.errors++;
     } else {
       this.counts.ok++;
-      if (method === 'get') {
-        this.counts.gets++;
-        if (reply.result === null) this.counts.misses++;
-      } else {
-        this.counts.sets++;
-      }
+      if (kind === 'read') this.counts.gets++;
+      else if (kind === 'update' || kind === 'insert') this.counts.sets++;
+      if (missed) this.counts.misses++;
       recordMillis(this.histogram, ms);
+      const histogram = this.operations[kind] ?? createHistogram();
+      this.operations[kind] = histogram;
+      recordMillis(histogram, ms);
     }
+    this.ready(slot);
   }
 
-  failed(error: Error): void {
+  failed(slot: Slot, kind: OperationKind, key: number, error: Error): void {
     this.progress.completed++;
     this.progress.errors++;
+    if (kind === 'insert') this.workload.inserts.completed(key);
     noteTransportError(this.errors, transportErrorKind(error), error.message);
+    setTimeout(() => this.ready(slot), TRANSPORT_ERROR_BACKOFF_MS);
   }
 
-  private retire(): false {
-    this.active--;
-    if (this.active === 0) this.done?.();
-    return false;
-  }
-}
-
-/** One request slot: sends, waits for the whole reply, records, sends again. Reused for every request it makes. */
-class Slot implements ReplyHandler {
-  private readonly generator: LoadGenerator;
-  private readonly connection: HttpConnection;
-  private method: WireMethod = 'get';
-  private started = 0;
-  private closed = false;
-
-  constructor(generator: LoadGenerator, connection: HttpConnection) {
-    this.generator = generator;
-    this.connection = connection;
-  }
-
-  next(): void {
-    if (this.closed || !this.generator.claim()) return;
-    this.method = this.generator.nextMethod();
-    const body = this.generator.nextBody(this.method);
-    this.started = performance.now();
-    this.connection.post(body, this);
-  }
-
-  close(): void {
-    this.closed = true;
-    this.connection.close();
-  }
-
-  onReply(status: number, body: Buffer): void {
-    const ms = performance.now() - this.started;
-    this.generator.replied(this.method, status, body.toString(), ms);
-    this.next();
-  }
-
-  onFailure(error: Error): void {
+  /** A free slot: its next operation starts now (closed loop) or on the timetable (open loop), or it retires. */
+  private ready(slot: Slot): void {
     if (this.closed) return;
-    this.generator.failed(error);
-    setTimeout(() => this.next(), TRANSPORT_ERROR_BACKOFF_MS);
+    if (this.pacer) {
+      this.pacer.offer(slot);
+      return;
+    }
+    const now = performance.now();
+    if (!this.allows(this.issued, now)) {
+      this.retire();
+      return;
+    }
+    this.issued++;
+    slot.start(now);
   }
 }

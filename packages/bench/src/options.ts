@@ -16,6 +16,8 @@ import {
   MAX_VALUE_SIZE,
   MAX_WORKERS,
 } from './constants.js';
+import { type CoreWorkloadName, DEFAULT_RECORD_SIZE, parseWorkload } from './core-workloads.js';
+import { SCRAMBLED_ITEM_COUNT } from './zipfian.js';
 
 export const BENCH_OPERATIONS = ['set', 'get', 'mixed'] as const;
 export type BenchOperation = (typeof BENCH_OPERATIONS)[number];
@@ -38,12 +40,26 @@ export type StopCondition =
 
 /** A validated benchmark: what the load generator and the report need, nothing left to default. */
 export interface BenchOptions {
+  /** What to send; a run of a `workload` is `mixed`, with the workload's own mix. */
   operation: BenchOperation;
+  /**
+   * A YCSB core workload (core-workloads.ts): its mix of reads, updates, inserts, scans and read-modify-writes,
+   * its key choice and its records, in place of `operation` and `ratio`.
+   */
+  workload?: CoreWorkloadName;
+  /**
+   * Open loop: operations started per second, across every connection and worker, on a fixed timetable, each timed
+   * from when it was meant to start (open-loop.ts). Without it, a closed loop: each connection sends its next
+   * request when its last reply is in.
+   */
+  rate?: number;
   targets: Target[];
   concurrency: number;
   stop: StopCondition;
+  /** get:set weights of the mixed operation; 0:0 when a `workload` sets the mix. */
   ratio: Ratio;
   keyspace: number;
+  /** Characters of each value set: a plain string, or with a `workload` the fields of a record together. */
   valueSize: number;
   /** Set every key of the keyspace once, unmeasured, before the run, so that gets hit. */
   warmup: boolean;
@@ -61,6 +77,8 @@ export interface BenchOptions {
 /** What the command line hands over, as yargs parsed it. */
 export interface RawBenchArgs {
   operation?: string;
+  workload?: string;
+  rate?: number | string;
   host?: string;
   port?: number;
   targets?: string | string[];
@@ -137,7 +155,11 @@ export function formatTarget(target: Target): string {
 
 /** Validates the command line and resolves every default, naming the expectation of the first bad flag. */
 export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
-  const operation = raw.operation ?? 'set';
+  const workload = raw.workload === undefined ? undefined : parseWorkload(raw.workload);
+  if (workload !== undefined && raw.operation !== undefined) {
+    throw new UsageError('Give either an operation (set, get, mixed) or `--workload`, not both');
+  }
+  const operation = raw.operation ?? (workload === undefined ? 'set' : 'mixed');
   if (!(BENCH_OPERATIONS as readonly string[]).includes(operation)) {
     throw new UsageError(
       `Expected the operation to be one of ${BENCH_OPERATIONS.join(', ')}, got ${JSON.stringify(operation)}`,
@@ -160,7 +182,7 @@ export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
   if (stop.requests !== undefined && stop.requests < workers) {
     throw new UsageError(`Expected \`--requests\` to be at least \`--workers\` (${workers})`);
   }
-  if (raw.ratio !== undefined && operation !== 'mixed') {
+  if (raw.ratio !== undefined && (operation !== 'mixed' || workload !== undefined)) {
     throw new UsageError('`--ratio` applies to the mixed operation only (kvdb-bench mixed --ratio 9:1)');
   }
   const consistency = raw.consistency;
@@ -180,13 +202,26 @@ export function resolveBenchOptions(raw: RawBenchArgs): BenchOptions {
       : [defaultTarget(raw)];
   return {
     operation: operation as BenchOperation,
+    ...(workload === undefined ? {} : { workload }),
+    ...(raw.rate === undefined ? {} : { rate: parseRate(raw.rate) }),
     targets,
     concurrency,
     stop,
-    ratio: operation === 'mixed' ? parseRatio(raw.ratio ?? DEFAULT_RATIO) : defaultRatio(operation),
-    keyspace: integerFlag('--keyspace', raw.keyspace ?? DEFAULT_KEYSPACE, 1),
-    valueSize: integerFlag('--value-size', raw['value-size'] ?? DEFAULT_VALUE_SIZE, 0, MAX_VALUE_SIZE),
-    warmup: raw.warmup ?? operation !== 'set',
+    ratio: resolveRatio(operation, workload, raw.ratio),
+    keyspace: integerFlag(
+      '--keyspace',
+      raw.keyspace ?? DEFAULT_KEYSPACE,
+      1,
+      // The scrambled zipfian draws among this many items: a larger keyspace would have keys it never draws.
+      workload === undefined ? Number.MAX_SAFE_INTEGER : SCRAMBLED_ITEM_COUNT,
+    ),
+    valueSize: integerFlag(
+      '--value-size',
+      raw['value-size'] ?? (workload === undefined ? DEFAULT_VALUE_SIZE : DEFAULT_RECORD_SIZE),
+      0,
+      MAX_VALUE_SIZE,
+    ),
+    warmup: raw.warmup ?? (workload !== undefined || operation !== 'set'),
     warmupMs: raw['warmup-time'] === undefined ? 0 : parseDuration(raw['warmup-time'], '--warmup-time', 0),
     workers,
     timeoutMs,
@@ -201,8 +236,25 @@ function defaultTarget(raw: RawBenchArgs): Target {
   return { host: raw.host ?? DEFAULT_HOST, port };
 }
 
-function defaultRatio(operation: string): Ratio {
+function resolveRatio(
+  operation: string,
+  workload: CoreWorkloadName | undefined,
+  ratio: string | undefined,
+): Ratio {
+  if (workload !== undefined) return { get: 0, set: 0 };
+  if (operation === 'mixed') return parseRatio(ratio ?? DEFAULT_RATIO);
   return operation === 'get' ? { get: 1, set: 0 } : { get: 0, set: 1 };
+}
+
+/** Operations per second, a number above 0 (fractions allowed: 0.5 is one every two seconds). */
+export function parseRate(value: number | string): number {
+  const rate = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0) {
+    throw new UsageError(
+      `Expected \`--rate\` to be a number of operations per second above 0, such as 5000, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+    );
+  }
+  return rate;
 }
 
 /** A flag's value as an integer from `min` to `max` (a string is read as a number); else an error that names it. */

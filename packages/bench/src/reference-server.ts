@@ -1,8 +1,8 @@
 /**
  * The yardstick of `kvdb-bench --compare-reference` and `npm run bench:check`: the least a JSON-RPC key-value node
- * on node:http can do. It reads the body, JSON.parses it, answers `get`/`set`/`ping` (named or positional params)
- * from a Map and JSON.stringifies the reply: no validation, no replication, no disk. A kvdb node doing the same
- * work with everything else besides is measured against it.
+ * on node:http can do. It reads the body, JSON.parses it, answers `get`/`set`/`mget`/`ping` (named or positional
+ * params) from a Map and JSON.stringifies the reply: no validation, no replication, no disk. A kvdb node doing the
+ * same work with everything else besides is measured against it.
  *
  * Run it alone: `node packages/bench/dist/src/reference-server.js --port 7199`. It prints
  * `reference server listening on HOST:PORT` once it listens (`--port 0` picks a free port) and stops on SIGTERM.
@@ -61,6 +61,11 @@ function answer(store: Map<string, unknown>, request: RpcRequest): unknown {
     case 'get': {
       const key = String(param('key', 0));
       return { jsonrpc: '2.0', id, result: store.has(key) ? store.get(key) : (param('default', 1) ?? null) };
+    }
+    case 'mget': {
+      const keys = param('keys', 0);
+      const result = Array.isArray(keys) ? keys.map((key) => store.get(String(key)) ?? null) : [];
+      return { jsonrpc: '2.0', id, result };
     }
     case 'set':
       store.set(String(param('key', 0)), param('value', 1));

@@ -1,5 +1,11 @@
+import {
+  CORE_WORKLOADS,
+  type CoreWorkloadName,
+  OPERATION_KINDS,
+  type OperationKind,
+} from './core-workloads.js';
 import { countErrors, type ErrorTally } from './errors-tally.js';
-import { encodeHistogram, type LatencySummary, summarize } from './histogram.js';
+import { encodeHistogram, type Histogram, type LatencySummary, summarize } from './histogram.js';
 import { formatLatencyChart, type LatencyBucket, latencyBuckets } from './latency-chart.js';
 import { type BenchOperation, formatTarget } from './options.js';
 import { median } from './rounds.js';
@@ -9,6 +15,8 @@ import { alignRow, columnWidths } from './text-table.js';
 /** A run as `--json` prints it: one plain object, every figure named with its unit. */
 export interface BenchSummary {
   operation: BenchOperation;
+  /** The YCSB core workload, when the run was one. */
+  workload?: CoreWorkloadName;
   targets: string[];
   concurrency: number;
   workers: number;
@@ -32,7 +40,16 @@ export interface BenchSummary {
   durationMs: number;
   /** Successful operations per second. */
   throughput: number;
+  /**
+   * Open loop: the operations per second asked for, and those that completed per second. The latencies are then
+   * from each operation's intended start.
+   */
+  rate?: { target: number; achieved: number };
+  /** Open loop, stopped on a duration: operations meant to start before the end that never did. */
+  unsent?: number;
   latencyMs: LatencySummary;
+  /** Successful operations of each kind, with their latencies, when the run mixed kinds. */
+  operations?: Partial<Record<OperationKind, { count: number; latencyMs: LatencySummary }>>;
   /** The generator's own CPU time (this process, all workers) per completed request, in µs. */
   clientCpuMicrosPerRequest: number;
   /** The generator's own CPU time as a share of one core over the run: near 1 × workers, the generator is the limit. */
@@ -44,14 +61,18 @@ export interface BenchSummary {
 
 export function summarizeResult(result: BenchResult, options: { chart?: boolean } = {}): BenchSummary {
   const { options: run } = result;
+  const kinds = OPERATION_KINDS.filter((kind) => result.operations[kind] !== undefined);
   return {
     operation: run.operation,
+    ...(run.workload === undefined ? {} : { workload: run.workload }),
     targets: run.targets.map(formatTarget),
     concurrency: run.concurrency,
     workers: run.workers,
     keyspace: run.keyspace,
     valueSize: run.valueSize,
-    ...(run.operation === 'mixed' ? { ratio: `${run.ratio.get}:${run.ratio.set}` } : {}),
+    ...(run.operation === 'mixed' && run.workload === undefined
+      ? { ratio: `${run.ratio.get}:${run.ratio.set}` }
+      : {}),
     ...(run.consistency === undefined ? {} : { consistency: run.consistency }),
     ...(run.warmupMs > 0 ? { warmupMs: run.warmupMs } : {}),
     requests: result.completed,
@@ -63,7 +84,26 @@ export function summarizeResult(result: BenchResult, options: { chart?: boolean 
     errorSamples: result.errors.samples,
     durationMs: round(result.durationMs, 1),
     throughput: round(result.throughput, 1),
+    ...(run.rate === undefined
+      ? {}
+      : {
+          rate: {
+            target: run.rate,
+            achieved: result.durationMs > 0 ? round((result.completed * 1_000) / result.durationMs, 1) : 0,
+          },
+          unsent: result.unsent,
+        }),
     latencyMs: summarize(result.histogram),
+    ...(run.operation === 'mixed' || kinds.length > 1
+      ? {
+          operations: Object.fromEntries(
+            kinds.map((kind) => {
+              const histogram = result.operations[kind] as Histogram;
+              return [kind, { count: histogram.totalCount, latencyMs: summarize(histogram) }];
+            }),
+          ),
+        }
+      : {}),
     clientCpuMicrosPerRequest:
       result.completed > 0 ? round((result.clientCpuMs * 1_000) / result.completed, 1) : 0,
     clientCpuCores: result.durationMs > 0 ? round(result.clientCpuMs / result.durationMs, 2) : 0,
@@ -76,8 +116,15 @@ function errorSummary(tally: ErrorTally): BenchSummary['errors'] {
   return { total: countErrors(tally).total, rpc: tally.rpc, transport: tally.transport };
 }
 
+/** What the run sent: `SET`, or `YCSB A`. */
+export function runTitle(summary: Pick<BenchSummary, 'operation' | 'workload'>): string {
+  return summary.workload === undefined
+    ? summary.operation.toUpperCase()
+    : `YCSB ${summary.workload.toUpperCase()}`;
+}
+
 /** The human report, redis-benchmark style, with a loud block when any request failed. */
-export function formatReport(summary: BenchSummary, title = summary.operation.toUpperCase()): string {
+export function formatReport(summary: BenchSummary, title = runTitle(summary)): string {
   const lines = [`====== ${title} ======`];
   const row = (label: string, text: string) => lines.push(`  ${label.padEnd(12)} ${text}`);
   row('targets', summary.targets.join(', '));
@@ -89,30 +136,58 @@ export function formatReport(summary: BenchSummary, title = summary.operation.to
   ]
     .filter(Boolean)
     .join(', ');
+  const values = summary.workload
+    ? `${group(summary.valueSize)}-byte records (10 fields)`
+    : `${summary.valueSize}-byte values`;
+  if (summary.workload) row('ycsb', workloadLine(summary.workload));
   row(
     'workload',
-    `${summary.concurrency} in flight (${workers}), ${group(summary.keyspace)} keys, ${summary.valueSize}-byte values` +
+    `${summary.concurrency} in flight (${workers}), ${group(summary.keyspace)} keys, ${values}` +
       (extras ? `, ${extras}` : ''),
   );
   row(
-    'requests',
+    summary.workload ? 'operations' : 'requests',
     `${group(summary.requests)} in ${(summary.durationMs / 1_000).toFixed(2)} s, ` +
       (summary.errors.total === 0 ? 'no errors' : `${group(summary.errors.total)} ERRORS`),
   );
-  if (summary.operation === 'mixed') row('mix', `${group(summary.gets)} gets, ${group(summary.sets)} sets`);
+  if (summary.operation === 'mixed' && !summary.workload) {
+    row('mix', `${group(summary.gets)} gets, ${group(summary.sets)} sets`);
+  }
   row('throughput', `${group(Math.round(summary.throughput))} ops/s`);
+  if (summary.rate) {
+    row(
+      'open loop',
+      `${group(summary.rate.target)} ops/s asked, ${group(Math.round(summary.rate.achieved))} ops/s done; ` +
+        'latency from each operation’s intended start',
+    );
+  }
   row('latency ms', formatPercentiles(summary.latencyMs));
+  for (const [kind, figures] of Object.entries(summary.operations ?? {})) {
+    row(`  ${kind}`, `${formatPercentiles(figures.latencyMs)}  (${group(figures.count)})`);
+  }
   if (summary.requests > 0) {
     const share = `${Math.round(summary.clientCpuCores * 100)}% of a core`;
     row('client cpu', `${share} (${summary.clientCpuMicrosPerRequest} µs a request)`);
   }
-  if (summary.gets > 0 && summary.misses > 0) {
-    const share = ((summary.misses / summary.gets) * 100).toFixed(1);
+  const reads = summary.gets + (summary.operations?.rmw?.count ?? 0);
+  if (reads > 0 && summary.misses > 0) {
+    const share = ((summary.misses / reads) * 100).toFixed(1);
     row('misses', `${group(summary.misses)} gets (${share}%) found no value; --warmup sets every key first`);
+  }
+  if (summary.unsent) {
+    lines.push(
+      `!!! ${group(summary.unsent)} operations meant to start before the end were never sent: every connection ` +
+        'was busy, the target fell behind the rate',
+    );
   }
   if (summary.latencyChart) lines.push('  latency distribution:', formatLatencyChart(summary.latencyChart));
   if (summary.errors.total > 0) lines.push(formatErrors(summary));
   return lines.join('\n');
+}
+
+function workloadLine(name: CoreWorkloadName): string {
+  const { summary, distribution } = CORE_WORKLOADS[name];
+  return `${name.toUpperCase()}, ${summary}; ${distribution === 'latest' ? 'latest' : 'scrambled zipfian'} keys`;
 }
 
 export function formatPercentiles(latency: LatencySummary): string {

@@ -7,7 +7,7 @@ import { type Child, spawnReferenceServer } from './child-process.js';
 import type { BenchArgs } from './command.js';
 import { type BenchOptions, resolveBenchOptions } from './options.js';
 import { createProgress } from './progress.js';
-import { type BenchSummary, formatComparison, formatReport, summarizeResult } from './report.js';
+import { type BenchSummary, formatComparison, formatReport, runTitle, summarizeResult } from './report.js';
 import { combineResults, median, roundOptions, roundRatios } from './rounds.js';
 import { type BenchResult, runBenchmark } from './runner.js';
 
@@ -82,7 +82,10 @@ async function measure(
   output: { json: boolean },
 ): Promise<BenchResult> {
   const enabled = !output.json && process.stdout.isTTY === true && process.stderr.isTTY === true;
-  const progress = createProgress(options.stop, { enabled, label: `${label} ${options.operation}` });
+  const progress = createProgress(options.stop, {
+    enabled,
+    label: `${label} ${runTitle(options).toLowerCase()}`,
+  });
   try {
     return await runBenchmark(options, {
       onWarmup: (keys) => progress.warmup(keys),
@@ -112,7 +115,7 @@ function finish(
       : target;
     process.stdout.write(`${JSON.stringify(body)}\n`);
   } else if (reference) {
-    const title = (summary: BenchSummary, who: string) => `${summary.operation.toUpperCase()} · ${who}`;
+    const title = (summary: BenchSummary, who: string) => `${runTitle(summary)} · ${who}`;
     process.stdout.write(
       `${formatReport(reference.summary, title(reference.summary, 'reference server'))}\n\n`,
     );

@@ -4,11 +4,16 @@ import { KVClient } from '@kvdb/client';
 import { ConnectionError, errorFromRpc, KVError, TimeoutError, UnavailableError } from '@kvdb/core';
 import { PROGRESS_INTERVAL_MS } from './constants.js';
 import { countErrors, errorKinds, mergeTallies } from './errors-tally.js';
-import { decodeHistogram, mergeHistograms } from './histogram.js';
+import { mergeHistograms } from './histogram.js';
 import { LoadGenerator, type LoadPlan, type LoadProgress, type LoadResult } from './load-generator.js';
 import { type BenchOptions, formatTarget, type Target } from './options.js';
 import { warmupLoadPlan, warmupPlan, workerPlans } from './plan.js';
-import type { EncodedLoadResult, WorkerMessage } from './worker-messages.js';
+import {
+  decodeResult,
+  type EncodedLoadResult,
+  mergeOperations,
+  type WorkerMessage,
+} from './worker-messages.js';
 
 /** A finished run: the options it ran with and what every worker did, merged. */
 export interface BenchResult extends LoadResult {
@@ -40,13 +45,15 @@ export async function runBenchmark(options: BenchOptions, hooks: RunHooks = {}):
     hooks.onWarmup?.(options.keyspace);
     await warmup(options);
   }
+  let loaded = options.keyspace;
   if (options.warmupMs > 0) {
     hooks.onWarmupLoad?.(options.warmupMs);
-    await warmupLoad(options);
+    loaded += await warmupLoad(options);
   }
   const cpu: CpuWindow = {};
+  const plans = workerPlans(options, loaded);
   const parts =
-    options.workers === 1 ? [await runHere(options, hooks, cpu)] : await runInWorkers(options, hooks, cpu);
+    options.workers === 1 ? [await runHere(plans, hooks, cpu)] : await runInWorkers(plans, hooks, cpu);
   const durationMs = Math.max(...parts.map((part) => part.durationMs));
   const clientCpuMs = cpu.used === undefined ? 0 : (cpu.used.user + cpu.used.system) / 1_000;
   return summarize(options, parts, durationMs, clientCpuMs);
@@ -71,6 +78,8 @@ export function summarize(
     gets: sum((part) => part.gets),
     sets: sum((part) => part.sets),
     misses: sum((part) => part.misses),
+    operations: mergeOperations(parts.map((part) => part.operations)),
+    unsent: sum((part) => part.unsent),
     errors: mergeTallies(parts.map((part) => part.errors)),
     durationMs,
     throughput: durationMs > 0 ? (ok * 1_000) / durationMs : 0,
@@ -120,7 +129,7 @@ async function ping(target: Target, options: BenchOptions): Promise<void> {
 }
 
 async function warmup(options: BenchOptions): Promise<void> {
-  const result = await runPlan(warmupPlan(options));
+  const result = await runPlan(new LoadGenerator(warmupPlan(options)));
   const errors = countErrors(result.errors);
   if (errors.total > 0) {
     throw new UnavailableError(
@@ -129,19 +138,26 @@ async function warmup(options: BenchOptions): Promise<void> {
   }
 }
 
-/** Some requests of the warmup load may fail (the measured run reports its own); all of them may not. */
-async function warmupLoad(options: BenchOptions): Promise<void> {
-  const result = await runPlan(warmupLoadPlan(options));
+/**
+ * Some requests of the warmup load may fail (the measured run reports its own); all of them may not. Returns the
+ * keys its inserts took, which the measured run's inserts then follow.
+ */
+async function warmupLoad(options: BenchOptions): Promise<number> {
+  const generator = new LoadGenerator(warmupLoadPlan(options));
+  const result = await runPlan(generator);
   if (result.ok === 0) {
     const kinds = errorKinds(result.errors) || 'none completed';
     throw new UnavailableError(
       `the warmup load failed: none of its ${result.completed} requests succeeded (${kinds})`,
     );
   }
+  return generator.workload.inserts.issued;
 }
 
-async function runPlan(plan: LoadPlan, onTick?: (progress: LoadProgress) => void): Promise<LoadResult> {
-  const generator = new LoadGenerator(plan);
+async function runPlan(
+  generator: LoadGenerator,
+  onTick?: (progress: LoadProgress) => void,
+): Promise<LoadResult> {
   const timer = onTick ? setInterval(() => onTick(generator.progress), PROGRESS_INTERVAL_MS) : undefined;
   try {
     return await generator.run();
@@ -154,20 +170,19 @@ async function runPlan(plan: LoadPlan, onTick?: (progress: LoadProgress) => void
 /** CPU time of the whole process (every thread) from the start of the measured load to its end. */
 type CpuWindow = { since?: NodeJS.CpuUsage; used?: NodeJS.CpuUsage };
 
-async function runHere(options: BenchOptions, hooks: RunHooks, cpu: CpuWindow): Promise<LoadResult> {
+async function runHere(plans: LoadPlan[], hooks: RunHooks, cpu: CpuWindow): Promise<LoadResult> {
   const started = performance.now();
-  const [plan] = workerPlans(options);
+  const [plan] = plans;
   if (plan === undefined) throw new Error('runHere: a run plans at least one worker');
   cpu.since = process.cpuUsage();
-  const result = await runPlan(plan, (progress) =>
+  const result = await runPlan(new LoadGenerator(plan), (progress) =>
     hooks.onProgress?.({ ...progress, elapsedMs: performance.now() - started }),
   );
   cpu.used = process.cpuUsage(cpu.since);
   return result;
 }
 
-async function runInWorkers(options: BenchOptions, hooks: RunHooks, cpu: CpuWindow): Promise<LoadResult[]> {
-  const plans = workerPlans(options);
+async function runInWorkers(plans: LoadPlan[], hooks: RunHooks, cpu: CpuWindow): Promise<LoadResult[]> {
   const progress = plans.map(() => ({ completed: 0, errors: 0 }));
   const workers = plans.map(
     (plan) => new Worker(new URL('./worker.js', import.meta.url), { workerData: { plan } }),
@@ -199,7 +214,7 @@ async function runInWorkers(options: BenchOptions, hooks: RunHooks, cpu: CpuWind
     for (const worker of workers) worker.postMessage('go');
     const encoded = (await Promise.all(results)) as Array<{ result: EncodedLoadResult }>;
     cpu.used = process.cpuUsage(cpu.since);
-    return encoded.map(({ result }) => ({ ...result, histogram: decodeHistogram(result.histogram) }));
+    return encoded.map(({ result }) => decodeResult(result));
   } finally {
     clearInterval(timer);
     await Promise.all(workers.map((worker) => worker.terminate()));

@@ -8,9 +8,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PROGRESS_INTERVAL_MS } from './constants.js';
-import { encodeHistogram } from './histogram.js';
 import { LoadGenerator, type LoadPlan } from './load-generator.js';
-import type { WorkerMessage } from './worker-messages.js';
+import { encodeResult, type WorkerMessage } from './worker-messages.js';
 
 const port = parentPort;
 if (port === null) throw new Error('worker.js runs as a worker thread of kvdb-bench');
@@ -20,8 +19,7 @@ const generator = new LoadGenerator((workerData as { plan: LoadPlan }).plan);
 port.once('message', async () => {
   const timer = setInterval(() => post({ type: 'progress', ...generator.progress }), PROGRESS_INTERVAL_MS);
   try {
-    const { histogram, ...result } = await generator.run();
-    post({ type: 'result', result: { ...result, histogram: encodeHistogram(histogram) } });
+    post({ type: 'result', result: encodeResult(await generator.run()) });
   } finally {
     clearInterval(timer);
     await generator.close();

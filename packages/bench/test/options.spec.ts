@@ -3,8 +3,10 @@ import { expect } from 'chai';
 import {
   formatTarget,
   parseDuration,
+  parseRate,
   parseRatio,
   parseTargets,
+  type RawBenchArgs,
   resolveBenchOptions,
 } from '../src/options.js';
 
@@ -149,5 +151,55 @@ describe('bench options: resolveBenchOptions', () => {
     const options = resolveBenchOptions({ consistency: 'one', 'auth-token': 's3cret' });
     expect(options.consistency).to.equal('one');
     expect(options.authToken).to.equal('s3cret');
+  });
+});
+
+describe('bench options: --workload and --rate', () => {
+  it('runs a YCSB core workload as a mix, on 1 KB records, with the load phase on', () => {
+    const options = resolveBenchOptions({ workload: 'a' });
+    expect(options).to.deep.include({ operation: 'mixed', workload: 'a', valueSize: 1_000, warmup: true });
+    expect(options.ratio).to.deep.equal({ get: 0, set: 0 });
+    expect(resolveBenchOptions({ workload: 'F ' }).workload).to.equal('f');
+    expect(resolveBenchOptions({ workload: 'c', 'value-size': 100, warmup: false })).to.deep.include({
+      valueSize: 100,
+      warmup: false,
+    });
+  });
+
+  it('refuses an unknown workload, and a workload beside an operation or a ratio', () => {
+    const cases: Array<[RawBenchArgs, RegExp]> = [
+      [
+        { workload: 'g' },
+        /^Expected `--workload` to be one of YCSB's core workloads a, b, c, d, e, f, got "g"$/,
+      ],
+      [{ workload: '' }, /`--workload` to be one of/],
+      [
+        { workload: 'a', operation: 'get' },
+        /either an operation \(set, get, mixed\) or `--workload`, not both/,
+      ],
+      [{ workload: 'a', ratio: '1:1' }, /`--ratio` applies to the mixed operation only/],
+      [{ workload: 'b', keyspace: 10_000_000_001 }, /`--keyspace` to be an integer from 1 to 10000000000/],
+    ];
+    for (const [raw, message] of cases) {
+      expect(() => resolveBenchOptions(raw), JSON.stringify(raw)).to.throw(UsageError, message);
+    }
+  });
+
+  it('reads --rate as operations per second, fractions allowed, and leaves it out for a closed loop', () => {
+    expect(resolveBenchOptions({ rate: '5000' }).rate).to.equal(5_000);
+    expect(resolveBenchOptions({ rate: 0.5 }).rate).to.equal(0.5);
+    expect(resolveBenchOptions({}).rate).to.equal(undefined);
+    expect('rate' in resolveBenchOptions({})).to.equal(false);
+  });
+
+  it('refuses a rate that is not a number above 0, naming the flag', () => {
+    for (const bad of ['0', '-5', 'fast', '', '1e400', 0, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => parseRate(bad), String(bad)).to.throw(
+        UsageError,
+        /^Expected `--rate` to be a number of operations per second above 0, such as 5000, got /,
+      );
+    }
+    expect(() => resolveBenchOptions({ rate: 'fast' })).to.throw(UsageError, /got "fast"$/);
+    expect(() => resolveBenchOptions({ rate: Number.NaN })).to.throw(UsageError, /got NaN$/);
   });
 });

@@ -43,6 +43,8 @@ function result(overrides: Partial<BenchResult> = {}): BenchResult {
     gets: 0,
     sets: 100,
     misses: 0,
+    operations: { update: histogram },
+    unsent: 0,
     errors: emptyTally(),
     durationMs: 2_000,
     throughput: 50,
@@ -183,6 +185,37 @@ describe('bench report', () => {
     const plain = summarizeResult(result());
     expect(plain).to.not.have.property('warmupMs');
     expect(formatReport(plain)).to.not.include('unmeasured');
+  });
+
+  it('names a YCSB workload, and gives the latencies of each kind of operation', () => {
+    const options = resolveBenchOptions({ workload: 'f', targets: '127.0.0.1:7100' });
+    const reads = histogramOf([1, 1, 1]);
+    const rmws = histogramOf([2, 2, 4]);
+    const summary = summarizeResult(
+      result({
+        options,
+        gets: 3,
+        sets: 0,
+        misses: 3,
+        operations: { read: reads, rmw: rmws },
+        completed: 6,
+        ok: 6,
+      }),
+    );
+    expect(summary).to.deep.include({ operation: 'mixed', workload: 'f', valueSize: 1_000 });
+    expect(summary).to.not.have.property('ratio');
+    expect(summary).to.not.have.property('rate');
+    expect(summary.operations?.rmw?.count).to.equal(3);
+    expect(summary.operations?.rmw?.latencyMs.max).to.be.closeTo(4, 0.01);
+    const text = formatReport(summary);
+    expect(text).to.match(/^====== YCSB F ======/);
+    expect(text).to.include('ycsb         F, read-modify-write: 50% reads, 50% a read then a write');
+    expect(text).to.include('1,000-byte records (10 fields)');
+    expect(text).to.match(
+      /\n {4}read {7}p50 1\.000 .*\(3\)\n {4}rmw {8}p50 2\.000 .* max 4\.00\d {2}\(3\)\n/,
+    );
+    expect(text).to.include('3 gets (50.0%) found no value');
+    expect(text).to.not.include('gets, ');
   });
 
   it('compares a target with the reference as a ratio of throughputs', () => {

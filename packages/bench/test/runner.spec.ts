@@ -4,6 +4,8 @@ import { ConnectionError, UnauthorizedError, UnavailableError } from '@kvdb/core
 import { expect } from 'chai';
 import { type RawBenchArgs, resolveBenchOptions } from '../src/options.js';
 import { runBenchmark } from '../src/runner.js';
+import { fakeNodes } from './helpers/fake-node.js';
+import { binomialBounds } from './helpers/seeded-random.js';
 
 /**
  * A JSON-RPC server on 127.0.0.1 that answers `ping`, counts every `set`, and answers the sets with an error
@@ -162,5 +164,74 @@ describe('bench runner: the unmeasured warmup load', () => {
     expect((error as Error).message).to.match(
       /^the warmup load failed: none of its \d+ requests succeeded \(-32003\)$/,
     );
+  });
+});
+
+describe('bench runner: YCSB workloads', function () {
+  this.timeout(20_000);
+  const startNode = fakeNodes();
+
+  const run = async (more: RawBenchArgs) => {
+    const node = await startNode();
+    const options = resolveBenchOptions({ targets: `127.0.0.1:${node.port}`, concurrency: 4, ...more });
+    const result = await runBenchmark(options);
+    const prefill = node.calls.slice(0, options.keyspace);
+    return { result, prefill, calls: node.calls.slice(options.keyspace) };
+  };
+
+  it('F: loads 1 KB records, then reads or reads-modifies-writes, a get then a set of one key per operation', async () => {
+    const { result, prefill, calls } = await run({ workload: 'f', keyspace: 50, requests: 400 });
+    const loaded = prefill.map((call) => Number(String(call.params.key).slice(4))).sort((a, b) => a - b);
+    expect(loaded).to.deep.equal([...Array(50).keys()]);
+    const record = prefill[0]?.params.value as Record<string, string>;
+    expect(Object.keys(record)).to.have.length(10);
+    expect(record.field9).to.have.length(100);
+    expect(result).to.deep.include({ completed: 400, ok: 400, misses: 0 });
+    const reads = result.operations.read?.totalCount ?? 0;
+    const rmws = result.operations.rmw?.totalCount ?? 0;
+    expect(reads + rmws).to.equal(400);
+    expect(rmws).to.be.within(...binomialBounds(400, 0.5));
+    // Each set follows a get of its key on the same connection; every other get stands alone.
+    const sets = calls.filter((call) => call.method === 'set');
+    expect(sets).to.have.length(rmws);
+    expect(calls).to.have.length(400 + rmws);
+    for (const [index, call] of calls.entries()) {
+      if (call.method !== 'set') continue;
+      const before = calls
+        .slice(0, index)
+        .filter((one) => one.connection === call.connection)
+        .at(-1);
+      expect(before).to.deep.include({ method: 'get', params: { key: call.params.key } });
+    }
+  });
+
+  it('E: scans with one mget of consecutive keys within the loaded ones, and inserts past them', async () => {
+    const { result, calls } = await run({ workload: 'e', keyspace: 200, requests: 300 });
+    expect(result).to.deep.include({ completed: 300, ok: 300 });
+    const scans = calls.filter((call) => call.method === 'mget');
+    const inserts = calls.filter((call) => call.method === 'set');
+    expect(scans.length + inserts.length).to.equal(300);
+    expect(scans.length).to.equal(result.operations.scan?.totalCount);
+    expect(inserts.length).to.be.within(...binomialBounds(300, 0.05));
+    for (const scan of scans) {
+      const keys = (scan.params.keys as string[]).map((key) => Number(key.slice(4)));
+      const first = keys[0] ?? -1;
+      expect(keys).to.deep.equal(keys.map((_, index) => first + index));
+      expect(keys.length).to.be.within(1, 100);
+      expect(first + keys.length).to.be.at.most(200);
+    }
+    const inserted = inserts.map((call) => Number(String(call.params.key).slice(4))).sort((a, b) => a - b);
+    expect(inserted).to.deep.equal(inserted.map((_, index) => 200 + index));
+  });
+
+  it('D with two workers: every insert takes a key of its own past the keyspace, and reads find their keys', async () => {
+    const { result, calls } = await run({ workload: 'd', keyspace: 100, requests: 2_000, workers: 2 });
+    expect(result).to.deep.include({ completed: 2_000, ok: 2_000, misses: 0 });
+    const inserted = calls
+      .filter((call) => call.method === 'set')
+      .map((call) => Number(String(call.params.key).slice(4)));
+    expect(inserted.length).to.equal(result.operations.insert?.totalCount);
+    expect(new Set(inserted).size).to.equal(inserted.length);
+    expect(Math.min(...inserted)).to.be.at.least(100);
   });
 });
