@@ -51,8 +51,36 @@ export interface PeerLinkOptions {
   onAnswer: (status: number, refusal?: KVError) => void;
   maxFramesInFlight: number;
   maxCalls: number;
-  /** Most UTF-16 units of JSON in a frame: a third of the byte limit, since a unit takes at most 3 UTF-8 bytes. */
-  maxChars: number;
+  /** Most bytes of JSON in a frame (the peers' `--max-body-bytes`). */
+  maxBytes: number;
+}
+
+/** A frame as it goes on the wire: small strings (ASCII) and the encoded params of each call. */
+type FrameChunks = Array<string | Buffer>;
+
+/**
+ * Each call's params as UTF-8 JSON, encoded once a turn of the event loop: a write sends the same params object to
+ * every replica of the key in the same turn, so a value is stringified and encoded once, not once a peer. The cache
+ * lives one turn only, so a params object changed later (a paging cursor moved on) is encoded afresh.
+ */
+const encodedParams = new Map<object, Buffer>();
+let clearing = false;
+
+function paramsBytes(params: unknown): Buffer {
+  if (typeof params !== 'object' || params === null) return Buffer.from(JSON.stringify(params ?? null));
+  let bytes = encodedParams.get(params);
+  if (bytes === undefined) {
+    bytes = Buffer.from(JSON.stringify(params));
+    encodedParams.set(params, bytes);
+    if (!clearing) {
+      clearing = true;
+      setImmediate(() => {
+        encodedParams.clear();
+        clearing = false;
+      });
+    }
+  }
+  return bytes;
 }
 
 /**
@@ -66,7 +94,7 @@ export class PeerLink {
   /** The stream, once the peer has switched protocols. */
   private socket: Socket | undefined;
   /** Frames made before the switch, sent once it comes. */
-  private outbox: string[] = [];
+  private outbox: FrameChunks[] = [];
   private queue: QueuedCall[] = [];
   private scheduled = false;
   private readonly frames = new Set<Frame>();
@@ -101,8 +129,8 @@ export class PeerLink {
   private sendFrame(): void {
     const now = performance.now();
     const calls: QueuedCall[] = [];
-    const parts: string[] = [];
-    let chars = 0;
+    const chunks: FrameChunks = [];
+    let bytes = 0;
     let deadline = 0;
     let taken = 0;
     for (; taken < this.queue.length && calls.length < this.options.maxCalls; taken++) {
@@ -113,11 +141,13 @@ export class PeerLink {
         continue;
       }
       const { id, method, params } = call;
-      const text = JSON.stringify({ jsonrpc: '2.0', id, method, params });
-      if (calls.length > 0 && chars + text.length > this.options.maxChars) break;
+      const head = `${calls.length === 0 ? '' : ','}{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":`;
+      const encoded = paramsBytes(params);
+      const size = Buffer.byteLength(head) + encoded.length + 1;
+      if (calls.length > 0 && bytes + size > this.options.maxBytes) break;
       calls.push(call);
-      parts.push(text);
-      chars += text.length + 1;
+      chunks.push(head, encoded, '}');
+      bytes += size;
       deadline = Math.max(deadline, call.deadline);
     }
     this.queue = taken === this.queue.length ? [] : this.queue.slice(taken);
@@ -129,10 +159,12 @@ export class PeerLink {
     };
     this.frames.add(frame);
     for (const call of calls) this.waiting.set(call.id, { call, frame });
-    const text = parts.length === 1 ? `${parts[0]}\n` : `[${parts.join(',')}]\n`;
-    if (this.socket !== undefined) this.socket.write(text);
+    // A frame is a batch, even of one call: the peer answers it with a batch, which `onReply` takes.
+    chunks.unshift('[');
+    chunks.push(']\n');
+    if (this.socket !== undefined) writeChunks(this.socket, chunks);
     else {
-      this.outbox.push(text);
+      this.outbox.push(chunks);
       if (this.handshake === undefined) this.connect();
     }
   }
@@ -203,7 +235,7 @@ export class PeerLink {
         (call) => new ConnectionError(`${call.method} to ${this.peer} failed: the connection closed`),
       );
     });
-    socket.write(this.outbox.join(''));
+    for (const chunks of this.outbox) writeChunks(socket, chunks);
     this.outbox = [];
     if (head.length > 0 && !reader.push(head)) this.breakWith(tooLarge);
   }
@@ -296,6 +328,13 @@ export class PeerLink {
       setImmediate(() => this.flush());
     }
   }
+}
+
+/** Writes a frame's chunks as one gathered write. */
+function writeChunks(socket: Socket, chunks: FrameChunks): void {
+  socket.cork();
+  for (const chunk of chunks) socket.write(chunk);
+  socket.uncork();
 }
 
 /** The error for a peer that refused the stream: its JSON-RPC error (401 → unauthorised) or its HTTP status. */

@@ -123,7 +123,7 @@ export class StreamPeerTransport implements PeerTransport {
         // Probes must never queue behind each other: an indirect probe waits for a third node.
         maxFramesInFlight: membership ? Number.POSITIVE_INFINITY : MAX_FRAMES_IN_FLIGHT,
         maxCalls: Math.min(MAX_CALLS_PER_FRAME, this.maxBatch),
-        maxChars: Math.floor(this.maxFrameBytes / 3),
+        maxBytes: this.maxFrameBytes,
       });
       this.links.set(id, link);
     }

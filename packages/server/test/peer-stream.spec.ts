@@ -305,15 +305,19 @@ describe('peer streams', () => {
         );
         expect(peer.frames.map((frame) => frame.length)).to.deep.equal([2, 2, 2]);
         peer.frames.length = 0;
+        // About 1,650 bytes a call, two-byte characters counted as two: two calls would pass 3,000 bytes.
         await Promise.all(
-          Array.from({ length: 3 }, (_, i) =>
-            small.call(address, 'peer.put', { key: `k${i}`, value: 'v'.repeat(600) } as never),
+          Array.from({ length: 4 }, (_, i) =>
+            small.call(address, 'peer.put', {
+              key: `k${i}`,
+              value: i % 2 ? 'v'.repeat(1_600) : 'é'.repeat(800),
+            } as never),
           ),
         );
         expect(
           peer.frames.map((frame) => frame.length),
-          '1,000 chars at most a frame',
-        ).to.deep.equal([1, 1, 1]);
+          '3,000 bytes at most a frame',
+        ).to.deep.equal([1, 1, 1, 1]);
       } finally {
         await small.close();
       }
