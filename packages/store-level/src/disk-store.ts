@@ -76,8 +76,9 @@ interface Pending {
  * disk behind the keydir. A merge that keeps nothing resolves once the write that beat it is committed.
  *
  * Each head is also written under a key of its own, in the same batch as its record, and a store that opens reads
- * those alone: 200,000 heads load in about half a second, where reading them out of 2 GB of 10 KB records took
- * six, and mapped every table file into the process.
+ * those alone. Measured on 200,000 records of 10 KB: iterating their heads took 0.4 s, iterating the records
+ * about 6 s, and left the 2 GB of table files mapped into the process (LevelDB reads them through `mmap`); a
+ * node restarted on such a dir loaded its keydir in 1.2 s, and answered 2.4 s after it started.
  *
  * If LevelDB fails a commit (a full or failing disk), the keydir holds writes the disk does not: the store stops,
  * and every later call fails with the cause, rather than answer with records it may not have kept.
