@@ -8,9 +8,9 @@ import { runNodeScript } from './helpers/run-kvdb.js';
 
 const script = (name: string) => fileURLToPath(import.meta.resolve(`@kvdb/bench/scripts/${name}`));
 
-/** The temporary data roots of local clusters (`startLocalCluster` with `dataDir: true`). */
-async function clusterDataDirs(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => name.startsWith('kvdb-cluster-'));
+/** The temporary directories whose names start with `prefix`: the data roots of local clusters by default. */
+async function clusterDataDirs(prefix = 'kvdb-cluster-'): Promise<string[]> {
+  return (await readdir(tmpdir())).filter((name) => name.startsWith(prefix));
 }
 
 /** Whether nothing listens on `port` of 127.0.0.1 right now. */
@@ -101,6 +101,29 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
       expect(row.target.errors, row.name).to.equal(0);
     }
     expect(await clusterDataDirs()).to.deep.equal(dirsBefore);
+  });
+
+  it('durable-capacity: writes through the cluster, kills and restarts the node under test, reads every value back from it', async () => {
+    const dirsBefore = await clusterDataDirs('kvdb-capacity-');
+    const run = await runNodeScript(
+      script('durable-capacity.mjs'),
+      ['--keys', '300', '--value-size', '2000', '--json'],
+      '',
+      80_000,
+    );
+    expect(run.code, run.stderr).to.equal(0);
+    const report = JSON.parse(run.stdout) as {
+      write: { rssPeakMb: number; heldBeforeKill: number };
+      restartSeconds: number;
+      loaded: string;
+      read: { keysAfterRestart: number; missing: number; wrong: number };
+    };
+    expect(report.write.heldBeforeKill).to.equal(300);
+    expect(report.write.rssPeakMb).to.be.above(0);
+    expect(report.restartSeconds).to.be.above(0);
+    expect(report.loaded).to.match(/^\(300 records and \d+ hints loaded in [\d.]+ s\)$/);
+    expect(report.read).to.include({ keysAfterRestart: 300, missing: 0, wrong: 0 });
+    expect(await clusterDataDirs('kvdb-capacity-')).to.deep.equal(dirsBefore);
   });
 
   it('bench-store: both stores answer the reference comparison, one line each', async () => {

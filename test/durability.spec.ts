@@ -7,6 +7,7 @@ import { defined } from '@kvdb/core/testing';
 import { freePorts } from '@kvdb/server';
 import { expect } from 'chai';
 import { SERVER_BIN, TestCluster } from './helpers/cluster.js';
+import { inParallel, waitForPhase, waitForPlacement } from './helpers/observe.js';
 import { waitFor } from './helpers/wait.js';
 
 /** Writes `count` keys concurrently through node 0 and pops every `popEvery`-th; resolves with what is expected. */
@@ -117,6 +118,26 @@ describe('durable nodes (--data-dir) as real processes', function () {
     await c.signal(0, 'SIGKILL');
     await c.signal(1, 'SIGKILL');
     expect(await wrongOn(c, 2, expected), 'node 2 alone').to.deep.equal([]);
+  });
+
+  it('hands a joining node its ranges from the disks of the others, which it serves from its own after kill -9', async () => {
+    const c = defined(cluster, 'the cluster');
+    const expected = new Map<string, JsonValue>();
+    for (let i = 0; i < 400; i++) expected.set(`j${i}`, { i, text: `${i}`.padEnd(2_000, 'x') });
+    await inParallel([...expected], 16, ([key, value], i) => c.client(i % 3).set(key, value));
+    const joined = await c.addNode([c.node(0).address]);
+    const clients = [0, 1, 2, joined].map((index) => c.client(index));
+    const address = c.node(joined).address;
+    await waitForPhase(clients, [address], 'normal', 60_000);
+    await waitForPlacement(clients, [...expected.keys()], { replicas: 3, timeoutMs: 60_000 });
+    const owned = new Map<string, JsonValue>();
+    for (const [key, value] of expected)
+      if ((await c.client(0).locate(key)).includes(address)) owned.set(key, value);
+    expect(owned.size, 'keys the joining node replicates').to.be.above(100);
+    await c.signal(joined, 'SIGKILL');
+    await c.restartNode(joined);
+    for (const index of [0, 1, 2]) await c.signal(index, 'SIGKILL');
+    expect(await wrongOn(c, joined, owned), 'the joined node alone').to.deep.equal([]);
   });
 
   it('refuses, with a clear message, a data dir written by another address or another cluster', async () => {

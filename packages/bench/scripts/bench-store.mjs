@@ -94,7 +94,6 @@ async function makeStore(kind) {
     getSync: (key) => records.get(key),
     get: async (key) => records.get(key),
     remove: async (key) => records.delete(key),
-    entries: () => records.entries(),
     scanKeys: () => [],
     counts: async () => ({ live: records.size, tombstones: 0 }),
     close: async () => {},

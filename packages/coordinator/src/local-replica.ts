@@ -166,7 +166,7 @@ export class LocalReplica implements PeerHandler {
   async remove(key: string, version: Version): Promise<boolean> {
     this.index.writing();
     try {
-      const current = await this.store.get(key);
+      const current = this.store.headSync(key);
       if (current === undefined) return false;
       const removed = await this.store.remove(key, version);
       if (removed) this.index.replace(key, current, undefined);
@@ -283,8 +283,8 @@ export class LocalReplica implements PeerHandler {
     const now = this.clock.now();
     const removed = await allSettledOrThrow(
       entries.map(async ([key, version]) => {
-        const record = await this.store.get(key);
-        return record !== undefined && isDeletedAt(record, now) && this.remove(key, version);
+        const head = this.store.headSync(key);
+        return head !== undefined && isDeletedAt(head, now) && this.remove(key, version);
       }),
     );
     return removed.filter(Boolean).length;

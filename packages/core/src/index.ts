@@ -16,7 +16,7 @@ export { cryptoHasher, type Hasher, md5Hasher, RING_SIZE } from './hasher.js';
 export * from './json-text.js';
 export { compareKeys, scanPage } from './keys.js';
 export * from './member.js';
-export { MemoryStore } from './memory-store.js';
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export * from './peer-protocol.js';
 export * from './protocol.js';
 export * from './record.js';

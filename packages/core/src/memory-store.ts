@@ -26,6 +26,18 @@ const EXPIRY_MARKS = 8;
 /** A character beyond U+00FF: a string without one is stored one byte per character. */
 const WIDE = /[\u0100-\uffff]/;
 
+/** What a live record holds after its head in a store that keeps heads only: a character no JSON starts with. */
+const NO_VALUE = '.';
+
+export interface MemoryStoreOptions extends EntryTableOptions {
+  /**
+   * Keep each live record's value. Without, the store is a keydir (as Bitcask's): keys and record heads only,
+   * which is all that `headSync`, `scanKeys`, merge results and `counts` read, for a store that keeps its values
+   * elsewhere (`DiskStore` in @kvdb/store-level); its `get`, `getSync` and `entries` throw. @default true
+   */
+  values?: boolean;
+}
+
 /**
  * The default store: every record in memory, indexed by an `EntryTable` (a hash table for reads and writes, a
  * sorted array for listings in `compareKeys` order). Nothing survives the process.
@@ -48,9 +60,12 @@ export class MemoryStore implements Store {
   private readonly headCodes: number[] = [];
   private tombstones = 0;
   private closed = false;
+  private readonly values: boolean;
 
-  constructor(options: EntryTableOptions = {}) {
-    this.table = new EntryTable(options);
+  constructor(options: MemoryStoreOptions = {}) {
+    const { values = true, ...table } = options;
+    this.table = new EntryTable(table);
+    this.values = values;
   }
 
   async get(key: string): Promise<KVRecord | undefined> {
@@ -76,7 +91,7 @@ export class MemoryStore implements Store {
     const previous = slot < 0 ? undefined : this.head(slot);
     if (!supersedes(record, previous)) return { applied: false, previous };
     const tombstone = isTombstone(record);
-    const json = tombstone ? '' : record.value;
+    const json = tombstone ? '' : this.values ? record.value : NO_VALUE;
     // An empty value would read back as a tombstone.
     if (typeof json !== 'string' || (!tombstone && json.length === 0)) {
       throw new TypeError(`the value of ${JSON.stringify(key)} is not JSON text`);
@@ -112,6 +127,10 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  /**
+   * Every record, tombstones included, in key order, in one synchronous pass: what tests and tools compare whole
+   * stores by. (A node reads through `scanKeys` and `get`, which every `Store` has.)
+   */
   *entries(options: EntriesOptions = {}): Iterable<[string, KVRecord]> {
     const { prefix } = options;
     for (const [key, slot] of this.sorted(prefix)) {
@@ -231,6 +250,8 @@ export class MemoryStore implements Store {
   }
 
   private unpack(slot: number): KVRecord {
+    if (!this.values)
+      throw new Error('this MemoryStore keeps record heads only: read values where they are kept');
     const { version, deleted, expires, text, end } = this.unpackHead(slot);
     if (deleted) return { version, deleted: true };
     const value = trustJsonText(text.slice(end));

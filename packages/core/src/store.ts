@@ -21,6 +21,7 @@ export interface MergeResult {
   previous: RecordHead | undefined;
 }
 
+/** Which records `MemoryStore.entries` yields. */
 export interface EntriesOptions {
   /** Only keys that start with this. */
   prefix?: string;
@@ -74,15 +75,10 @@ export interface Store {
   /**
    * The head (version, whether a tombstone, and the expiry if any) of the key's record, at once: what a scan in another order than
    * the store's (a ring segment's keys, see `KeyPositions` in @kvdb/coordinator) reads for each key it finds.
-   * Every store keeps its keys and their heads in memory, so this never waits for I/O.
+   * Every store keeps its keys and their heads in memory (a store that keeps its values on disk, as a keydir), so
+   * this never waits for I/O.
    */
   headSync(key: string): RecordHead | undefined;
-
-  /**
-   * Every record, tombstones included, in no particular order. Synchronous, so that a scan sees one state of the
-   * store: digests built from it cannot miss a write that lands halfway through.
-   */
-  entries(options?: EntriesOptions): Iterable<[string, KVRecord]>;
 
   /**
    * Keys in the order of `compareKeys` (code point order, as UTF-8 bytes sort) with their newest version and

@@ -145,3 +145,55 @@ describe('MemoryStore', () => {
     });
   }
 });
+
+describe('MemoryStore keeping heads only ({ values: false })', () => {
+  const version = (wall: number, counter = 0) => ({ wall, counter, node: `n${counter % 3}` });
+
+  it('answers heads, scans, merge results, removes and counts as a store with values does', async () => {
+    const full = new MemoryStore();
+    const heads = new MemoryStore({ values: false, initialCells: 2, freshLimit: 4 });
+    let seed = 7;
+    const random = (below: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % below;
+    };
+    for (let step = 1; step <= 4000; step++) {
+      const key = random(5) === 0 ? `ключ:${random(40)}` : `key:${random(200)}`;
+      const roll = random(10);
+      const held = full.headSync(key);
+      if (roll < 2 && held !== undefined) {
+        const exact = random(2) === 0 ? held.version : version(held.version.wall + 1);
+        expect(heads.removeSync(key, exact), `step ${step}`).to.equal(full.removeSync(key, exact));
+      } else {
+        const at = version(random(60), random(3));
+        const record: KVRecord =
+          roll === 9
+            ? { version: at, deleted: true }
+            : {
+                version: at,
+                value: toJsonText('v'.repeat(random(3_000))),
+                ...(roll === 8 ? { expires: 1 + random(60) } : {}),
+              };
+        expect(heads.mergeSync(key, record), `step ${step}`).to.deep.equal(full.mergeSync(key, record));
+      }
+      expect(heads.headSync(key), `step ${step}`).to.deep.equal(full.headSync(key));
+    }
+    for (const now of [undefined, 30]) {
+      expect(heads.scanKeys({ limit: 1_000, now })).to.deep.equal(full.scanKeys({ limit: 1_000, now }));
+    }
+    expect(await heads.counts()).to.deep.equal(await full.counts());
+  });
+
+  it('refuses to give out a value it does not keep', async () => {
+    const heads = new MemoryStore({ values: false });
+    heads.mergeSync('live', { version: version(1), value: toJsonText('v') });
+    heads.mergeSync('popped', { version: version(1), deleted: true });
+    for (const key of ['live', 'popped']) {
+      expect(() => heads.getSync(key)).to.throw(/record heads only/);
+      const refused = await heads.get(key).catch((e: unknown) => e);
+      expect(refused).to.be.instanceOf(Error);
+    }
+    expect(() => [...heads.entries()]).to.throw(/record heads only/);
+    expect(heads.getSync('missing')).to.equal(undefined);
+  });
+});

@@ -32,7 +32,6 @@ describe('KVNode.stop', () => {
         return result;
       },
       remove: (key, version) => inner.remove(key, version),
-      entries: (options) => inner.entries(options),
       headSync: (key) => inner.headSync(key),
       scanKeys: (options) => inner.scanKeys(options),
       counts: () => inner.counts(),

@@ -1,8 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import {
-  DataDirError,
-  type EntriesOptions,
   type FillLog,
   type FillProgress,
   type HintLog,
@@ -24,10 +20,21 @@ import {
   UnavailableError,
   type Version,
 } from '@kvdb/core';
-import { ClassicLevel } from 'classic-level';
-import { Commit, type Operation } from './commit.js';
+import type { ClassicLevel } from 'classic-level';
+import { type Commit, CommitQueue, type Operation } from './commit.js';
 import { DEFAULT_FSYNC_INTERVAL_MS } from './constants.js';
-import { checkIdentity, type DataDirIdentity, FORMAT } from './data-dir.js';
+import {
+  type DataDirIdentity,
+  HEADS,
+  HEADS_END,
+  HINTS,
+  HINTS_END,
+  openDataDir,
+  PAXOS,
+  PAXOS_END,
+  RECORDS,
+} from './data-dir.js';
+import { decodeRecord, encodeRecord } from './record-codec.js';
 
 export interface DiskStoreOptions {
   /**
@@ -40,64 +47,54 @@ export interface DiskStoreOptions {
   fsyncIntervalMs?: number;
 }
 
-/**
- * Key prefixes: records, hints (`member NUL key`), serial rounds' states, and the dir's identity. '0' is the
- * character after '/'.
- */
-const RECORDS = 'r/';
-const RECORDS_END = 'r0';
-const HINTS = 'h/';
-const HINTS_END = 'h0';
-const PAXOS = 'p/';
-const PAXOS_END = 'p0';
-const IDENTITY = 'meta/identity';
 /** The cluster's replication setting as this node last agreed to it (see `ReplicationLog`). */
 const REPLICATION = 'meta/replication';
 /** How far a range fetch had got (see `FillLog`). */
 const FILL = 'meta/fill';
-/** Written by a flush that has no commit to ride with: LevelDB fsyncs its log only with a write. */
-const FLUSHED = 'meta/flushed';
 
-/** Records read a step at a time when a store opens. */
+/** Entries read a step at a time when a store opens. */
 const LOAD_STEP = 1_000;
 
+/** A record key's newest write while its commit is on its way: the record's text on disk, or none for a removal. */
+interface Pending {
+  commit: Commit;
+  text: string | undefined;
+}
+
 /**
- * The durable store: every record and tombstone in memory (a `MemoryStore`, which answers reads, scans and the
- * comparison of a merge), and written to LevelDB (an embedded log-structured store: a write appends to its log,
- * and compaction keeps the files to the live records), from which a node reloads them at start.
+ * The durable store. Values live in LevelDB alone (an embedded log-structured store: a write appends to its log,
+ * and compaction keeps the files to the live records); memory holds a keydir, as Bitcask's: each key and its
+ * record's head (version, tombstone, expiry), in a `MemoryStore` that keeps no values. So a node's memory grows
+ * with its keys, not with the size of its values, and heads, scans and digests answer at once, as the `Store`
+ * interface requires; a read of a live record goes to LevelDB. Hints and the states of serial rounds stay in
+ * memory as well as on disk: hints are dropped after the tombstone grace, serial states are a few per key with
+ * serial operations.
  *
- * Writes are committed in groups: those made while a commit is on its way wait and go together in the next
- * LevelDB batch, one append to its log for all of them. A merge or removal resolves once the commit holding its
- * write is done, so an acknowledged write survives `kill -9`; commits are fsynced within `fsyncIntervalMs` (see
- * `DiskStoreOptions`), which bounds what a power cut can take. A merge that keeps nothing resolves once the write
- * that beat it is committed.
- * Reads answer from memory, so they may see a write whose commit is still on its way, as on a node without a
- * data dir.
+ * A merge or removal updates the keydir at once, and its write goes in the next commit (see `CommitQueue`): it
+ * resolves once that commit is done, so an acknowledged write survives `kill -9`, and commits are fsynced within
+ * `fsyncIntervalMs`. Until then the record's text is kept here and reads answer from it: a read never sees the
+ * disk behind the keydir. A merge that keeps nothing resolves once the write that beat it is committed.
  *
- * If LevelDB fails a commit (a full or failing disk), memory holds writes the disk does not: the store stops,
+ * Each head is also written under a key of its own, in the same batch as its record, and a store that opens reads
+ * those alone. Measured on 200,000 records of 10 KB: iterating their heads took 0.4 s, iterating the records
+ * about 6 s, and left the 2 GB of table files mapped into the process (LevelDB reads them through `mmap`); a
+ * node restarted on such a dir loaded its keydir in 1.2 s, and answered 2.4 s after it started.
+ *
+ * If LevelDB fails a commit (a full or failing disk), the keydir holds writes the disk does not: the store stops,
  * and every later call fails with the cause, rather than answer with records it may not have kept.
  */
 export class DiskStore implements Store, HintLog, ReplicationLog, FillLog, PaxosLog {
-  private readonly db: ClassicLevel<string, string>;
-  private readonly fsyncIntervalMs: number;
-  /** When commits since the last fsync exist, the timer of the flush that will cover them. */
-  private flushTimer: NodeJS.Timeout | undefined;
-  /** Whether the next commit is to be fsynced: the interval since the first unflushed commit has passed. */
-  private flushDue = false;
-  private readonly memory = new MemoryStore();
+  private readonly keydir = new MemoryStore({ values: false });
+  private readonly queue: CommitQueue;
+  /** For a record key with a write not yet committed: its newest. */
+  private readonly pending = new Map<string, Pending>();
   /** Hints for other replicas, keyed by `hintId`. */
   private readonly hints = new Map<string, KVRecord>();
   /** The acceptor's state of each key with serial rounds: the PaxosLog. */
   private readonly paxos = new Map<string, PaxosState>();
   private replication: ReplicationSetting | undefined;
   private fill: FillProgress | undefined;
-  /** The commit taking writes, not yet started. */
-  private next: Commit | undefined;
-  /** The commit under way. */
-  private writing: Commit | undefined;
-  /** For a record key with a write not yet committed: the commit of its newest write. */
-  private readonly unsettled = new Map<string, Promise<void>>();
-  /** What `open` read from the disk, and how long it took: a large data dir takes seconds to load. */
+  /** What `open` read from the disk, and how long it took. */
   loaded = { records: 0, hints: 0, ms: 0 };
   private closed = false;
   private failure: Error | undefined;
@@ -105,11 +102,22 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog, Paxos
 
   private constructor(
     readonly dir: string,
-    db: ClassicLevel<string, string>,
+    private readonly db: ClassicLevel<string, string>,
     fsyncIntervalMs: number,
   ) {
-    this.db = db;
-    this.fsyncIntervalMs = fsyncIntervalMs;
+    this.queue = new CommitQueue(db, fsyncIntervalMs, {
+      committed: (commit) => {
+        for (const key of commit.keys) {
+          if (this.pending.get(key)?.commit === commit) this.pending.delete(key);
+        }
+      },
+      failed: (cause) => {
+        this.failure = cause;
+        this.closed = true;
+        void this.keydir.close();
+        return this.unavailable();
+      },
+    });
   }
 
   /** Opens (creating if needed) the store in `dir`, checking that it was written by this cluster and address. */
@@ -118,29 +126,8 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog, Paxos
     identity: DataDirIdentity,
     options: DiskStoreOptions = {},
   ): Promise<DiskStore> {
-    if (existsSync(join(dir, 'data.mdb'))) {
-      throw new DataDirError(
-        `${dir} holds data format 1 (LMDB), written by an earlier kvdb; this kvdb reads format ${FORMAT} (LevelDB): start it with an empty --data-dir, and the node's replicas will resync it`,
-      );
-    }
-    mkdirSync(dir, { recursive: true });
-    const db = new ClassicLevel<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const db = await openDataDir(dir, identity);
     try {
-      await db.open();
-    } catch (error) {
-      const cause = ((error as { cause?: Error }).cause ?? error) as NodeJS.ErrnoException;
-      if (cause.code === 'LEVEL_LOCKED') {
-        throw new DataDirError(`${dir} is in use by another kvdb-server (${cause.message})`);
-      }
-      throw new DataDirError(`${dir} cannot be opened: ${cause.message}`);
-    }
-    try {
-      const found = await db.get(IDENTITY);
-      if (found === undefined) {
-        await db.put(IDENTITY, JSON.stringify({ ...identity, format: FORMAT }), { sync: true });
-      } else {
-        checkIdentity(dir, JSON.parse(found) as DataDirIdentity & { format: number }, identity);
-      }
       const store = new DiskStore(dir, db, options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS);
       await store.readDisk();
       return store;
@@ -152,41 +139,49 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog, Paxos
 
   async get(key: string): Promise<KVRecord | undefined> {
     this.checkOpen();
-    return this.memory.getSync(key);
+    const head = this.keydir.headSync(key);
+    if (head === undefined) return undefined;
+    if (head.deleted) return { version: head.version, deleted: true };
+    const pending = this.pending.get(key);
+    const text = pending === undefined ? await this.db.get(RECORDS + key) : pending.text;
+    return text === undefined ? undefined : decodeRecord(text);
   }
 
   async merge(key: string, record: KVRecord): Promise<MergeResult> {
     this.checkOpen();
-    const result = this.memory.mergeSync(key, record);
-    if (result.applied) {
-      await this.write({ type: 'put', key: RECORDS + key, value: JSON.stringify(record) }, key);
-    } else {
-      await this.unsettled.get(key);
+    const { head, text } = encodeRecord(record);
+    const result = this.keydir.mergeSync(key, record);
+    if (!result.applied) {
+      await this.pending.get(key)?.commit.done;
+      return result;
     }
+    await this.write(
+      key,
+      text,
+      { type: 'put', key: RECORDS + key, value: text },
+      { type: 'put', key: HEADS + key, value: head },
+    );
     return result;
   }
 
   async remove(key: string, version: Version): Promise<boolean> {
     this.checkOpen();
-    const removed = this.memory.removeSync(key, version);
-    if (removed) await this.write({ type: 'del', key: RECORDS + key }, key);
-    else await this.unsettled.get(key);
-    return removed;
-  }
-
-  entries(options?: EntriesOptions): Iterable<[string, KVRecord]> {
-    this.checkOpen();
-    return this.memory.entries(options);
+    if (!this.keydir.removeSync(key, version)) {
+      await this.pending.get(key)?.commit.done;
+      return false;
+    }
+    await this.write(key, undefined, { type: 'del', key: RECORDS + key }, { type: 'del', key: HEADS + key });
+    return true;
   }
 
   headSync(key: string): RecordHead | undefined {
     this.checkOpen();
-    return this.memory.headSync(key);
+    return this.keydir.headSync(key);
   }
 
   scanKeys(options: ScanOptions): KeyVersion[] {
     this.checkOpen();
-    return this.memory.scanKeys(options);
+    return this.keydir.scanKeys(options);
   }
 
   /** Hints for other replicas: the HintLog of hinted handoff. */
@@ -201,15 +196,16 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog, Paxos
   async put(member: string, key: string, record: KVRecord): Promise<void> {
     this.checkOpen();
     const id = hintId(member, key);
+    const { text } = encodeRecord(record);
     this.hints.set(id, record);
-    await this.write({ type: 'put', key: HINTS + id, value: JSON.stringify(record) });
+    await this.queue.add({ type: 'put', key: HINTS + id, value: text }).done;
   }
 
   async delete(member: string, key: string): Promise<void> {
     this.checkOpen();
     const id = hintId(member, key);
     this.hints.delete(id);
-    await this.write({ type: 'del', key: HINTS + id });
+    await this.queue.add({ type: 'del', key: HINTS + id }).done;
   }
 
   /** Serial rounds' states, read when the store opened: the PaxosLog. */
@@ -222,11 +218,11 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog, Paxos
     this.checkOpen();
     if (state === undefined) this.paxos.delete(key);
     else this.paxos.set(key, state);
-    await this.write(
+    await this.queue.add(
       state === undefined
         ? { type: 'del', key: PAXOS + key }
         : { type: 'put', key: PAXOS + key, value: JSON.stringify(state) },
-    );
+    ).done;
   }
 
   /** The replication setting stored last, read when the store opened. */
@@ -238,7 +234,7 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog, Paxos
   async saveReplication(setting: ReplicationSetting): Promise<void> {
     this.checkOpen();
     this.replication = setting;
-    await this.write({ type: 'put', key: REPLICATION, value: JSON.stringify(setting) });
+    await this.queue.add({ type: 'put', key: REPLICATION, value: JSON.stringify(setting) }).done;
   }
 
   /** The range fetch's progress stored last, read when the store opened. */
@@ -250,46 +246,42 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog, Paxos
   async saveFill(progress: FillProgress): Promise<void> {
     this.checkOpen();
     this.fill = progress;
-    await this.write({ type: 'put', key: FILL, value: JSON.stringify(progress) });
+    await this.queue.add({ type: 'put', key: FILL, value: JSON.stringify(progress) }).done;
   }
 
   counts(): Promise<StoreCounts> {
-    return this.memory.counts();
+    return this.keydir.counts();
   }
 
   /** Refuses new calls at once; writes already accepted are committed before LevelDB closes. */
   close(): Promise<void> {
     this.closed = true;
     this.closing ??= (async () => {
-      await this.memory.close();
-      await Promise.allSettled([this.writing?.done, this.next?.done]);
-      clearTimeout(this.flushTimer);
-      if (this.flushTimer !== undefined && this.failure === undefined) {
-        await this.db.put(FLUSHED, String(Date.now()), { sync: true }).catch(() => {});
-      }
+      await this.queue.close();
+      await this.keydir.close();
       await this.db.close();
     })();
     return this.closing;
   }
 
-  /** Reads the records, hints and serial states on disk into memory: once, when the store opens. */
+  /** Reads the heads, hints and serial states on disk into memory: once, when the store opens. */
   private async readDisk(): Promise<void> {
     const start = performance.now();
+    // A head read from disk carries no value, and the keydir reads none.
+    const takeHead = (key: string, text: string) => this.keydir.mergeSync(key, JSON.parse(text) as KVRecord);
+    const takeHint = (id: string, text: string) => this.hints.set(id, decodeRecord(text));
+    const takePaxos = (key: string, text: string) => this.paxos.set(key, JSON.parse(text) as PaxosState);
     for (const [from, to, take] of [
-      [
-        RECORDS,
-        RECORDS_END,
-        (key: string, record: unknown) => this.memory.mergeSync(key, record as KVRecord),
-      ],
-      [HINTS, HINTS_END, (id: string, record: unknown) => this.hints.set(id, record as KVRecord)],
-      [PAXOS, PAXOS_END, (key: string, state: unknown) => this.paxos.set(key, state as PaxosState)],
+      [HEADS, HEADS_END, takeHead],
+      [HINTS, HINTS_END, takeHint],
+      [PAXOS, PAXOS_END, takePaxos],
     ] as const) {
       const iterator = this.db.iterator({ gte: from, lt: to });
       try {
         for (;;) {
           const step = await iterator.nextv(LOAD_STEP);
           if (step.length === 0) break;
-          for (const [key, value] of step) take(key.slice(from.length), JSON.parse(value) as KVRecord);
+          for (const [key, text] of step) take(key.slice(from.length), text);
         }
       } finally {
         await iterator.close();
@@ -299,71 +291,16 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog, Paxos
     if (isReplicationSetting(replication)) this.replication = replication;
     const fill: unknown = JSON.parse((await this.db.get(FILL)) ?? 'null');
     if (isFillProgress(fill)) this.fill = fill;
-    const { live, tombstones } = await this.memory.counts();
+    const { live, tombstones } = await this.keydir.counts();
     this.loaded = { records: live + tombstones, hints: this.hints.size, ms: performance.now() - start };
   }
 
-  /** Adds a write to the next commit, which starts once the one under way (if any) is done. */
-  private write(operation: Operation, recordKey?: string): Promise<void> {
-    let commit = this.next;
-    if (commit === undefined) {
-      commit = this.next = new Commit();
-      if (this.writing === undefined) setImmediate(() => this.commit());
-    }
-    commit.operations.push(operation);
-    if (recordKey !== undefined) {
-      this.unsettled.set(recordKey, commit.done);
-      commit.keys.push(recordKey);
-    }
+  /** Commits a record key's writes, keeping its text for reads until they are done. */
+  private write(key: string, text: string | undefined, ...operations: Operation[]): Promise<void> {
+    const commit = this.queue.add(...operations);
+    commit.keys.push(key);
+    this.pending.set(key, { commit, text });
     return commit.done;
-  }
-
-  private commit(): void {
-    const commit = this.next;
-    if (commit === undefined || this.writing !== undefined) return;
-    this.next = undefined;
-    this.writing = commit;
-    const sync = this.fsyncIntervalMs === 0 || this.flushDue;
-    if (sync) {
-      this.flushDue = false;
-      clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
-    } else {
-      this.flushTimer ??= setTimeout(() => this.flush(), this.fsyncIntervalMs).unref();
-    }
-    this.db.batch(commit.operations, { sync }).then(
-      () => {
-        for (const key of commit.keys) {
-          if (this.unsettled.get(key) === commit.done) this.unsettled.delete(key);
-        }
-        this.writing = undefined;
-        commit.resolve();
-        this.commit();
-      },
-      (error: unknown) => {
-        this.failure = error instanceof Error ? error : new Error(String(error));
-        this.closed = true;
-        void this.memory.close();
-        const failed = this.unavailable();
-        this.writing = undefined;
-        commit.reject(failed);
-        this.next?.reject(failed);
-        this.next = undefined;
-      },
-    );
-  }
-
-  /**
-   * The interval since the first unflushed commit has passed: the next commit is fsynced (which covers those
-   * before it in LevelDB's log), and if none is waiting, one of our own is made for it.
-   */
-  private flush(): void {
-    this.flushTimer = undefined;
-    if (this.closed) return;
-    this.flushDue = true;
-    if (this.next === undefined) {
-      this.write({ type: 'put', key: FLUSHED, value: String(Date.now()) }).catch(() => {});
-    }
   }
 
   private checkOpen(): void {

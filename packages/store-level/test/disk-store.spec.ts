@@ -1,30 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataDirError, toJsonText, UnavailableError } from '@kvdb/core';
 import { storeCompliance } from '@kvdb/core/testing';
 import { expect } from 'chai';
-import type { ClassicLevel } from 'classic-level';
 import sinon from 'sinon';
 import { DiskStore } from '../src/disk-store.js';
-
-const identity = { cluster: 'test', address: '127.0.0.1:5878' };
-const dirs: string[] = [];
-const freshDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'kvdb-disk-'));
-  dirs.push(dir);
-  return dir;
-};
-
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+import { freshDir, holdBatches, identity, levelOf, spyBatches, turns, turnsUntil, v } from './utils.js';
 
 storeCompliance('DiskStore', () => DiskStore.open(freshDir(), identity));
 
 describe('DiskStore on disk', () => {
-  const v = (wall: number) => ({ wall, counter: 0, node: 'n' });
-
   it('keeps records, tombstones, expiries and counts across close and reopen', async () => {
     const dir = freshDir();
     const first = await DiskStore.open(dir, identity);
@@ -199,33 +184,7 @@ describe('DiskStore on disk', () => {
   });
 });
 
-/** The LevelDB under a store, to watch or fail its writes. */
-const levelOf = (store: DiskStore) => (store as unknown as { db: ClassicLevel<string, string> }).db;
-
-type BatchSpy = sinon.SinonSpy<[{ key: string }[], { sync: boolean }], Promise<void>>;
-
-/** Watches the store's LevelDB batches: what each wrote, and whether it was fsynced. */
-const spyBatches = (store: DiskStore) => sinon.spy(levelOf(store), 'batch') as unknown as BatchSpy;
-
-/** Lets `count` turns of the event loop pass. */
-async function turns(count: number): Promise<void> {
-  for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-/**
- * Polls, a turn of the event loop at a time, until `condition` holds; fails after `limit` turns. Unlike the
- * harness's `until`, it needs no `setTimeout`, which one test below fakes.
- */
-async function turnsUntil(condition: () => boolean, limit = 2_000): Promise<void> {
-  for (let turn = 0; turn < limit; turn++) {
-    if (condition()) return;
-    await turns(1);
-  }
-  throw new Error(`not so after ${limit} turns`);
-}
-
 describe('DiskStore commits', () => {
-  const v = (wall: number) => ({ wall, counter: 0, node: 'n' });
   let store: DiskStore;
 
   afterEach(async () => {
@@ -242,21 +201,13 @@ describe('DiskStore commits', () => {
     );
     expect(results.every((result) => result.applied)).to.equal(true);
     expect(batch.callCount).to.equal(1);
-    expect(batch.firstCall.args[0]).to.have.length(20);
+    // Each record, and its head under a key of its own.
+    expect(batch.firstCall.args[0]).to.have.length(40);
   });
 
   it('resolves a merge that keeps nothing only once the write that beat it is committed', async () => {
     store = await DiskStore.open(freshDir(), identity);
-    const level = levelOf(store);
-    const real = level.batch.bind(level);
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    sinon
-      .stub(level, 'batch')
-      .callsFake(((operations: never, options: never) =>
-        gate.then(() => real(operations, options))) as never);
+    const { release, held } = holdBatches(store);
     const settled: string[] = [];
     const newer = store.merge('k', { version: v(2), value: toJsonText('new') }).then((result) => {
       settled.push('newer');
@@ -266,10 +217,10 @@ describe('DiskStore commits', () => {
       settled.push('older');
       return result;
     });
-    await turnsUntil(() => (level.batch as sinon.SinonStub).called);
+    await turnsUntil(held);
     await turns(20);
     expect(settled, 'settled before the commit').to.deep.equal([]);
-    open();
+    release();
     expect((await older).applied).to.equal(false);
     expect((await newer).applied).to.equal(true);
     expect(settled).to.have.members(['newer', 'older']);
@@ -305,7 +256,7 @@ describe('DiskStore commits', () => {
     clock.tick(1_000);
     await waiting;
     expect(sync()).to.deep.equal([false, false, true, false, true]);
-    expect(keysOf(4)).to.deep.equal(['r/e']);
+    expect(keysOf(4)).to.deep.equal(['r/e', 'k/e']);
     await clock.tickAsync(5_000);
     await turns(20);
     expect(batch.callCount, 'a flush with nothing to flush').to.equal(5);

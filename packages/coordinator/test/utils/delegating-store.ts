@@ -1,5 +1,4 @@
 import {
-  type EntriesOptions,
   type KeyVersion,
   type KVRecord,
   MemoryStore,
@@ -28,10 +27,6 @@ export class DelegatingStore implements Store {
 
   remove(key: string, version: Version): Promise<boolean> {
     return this.inner.remove(key, version);
-  }
-
-  entries(options?: EntriesOptions): Iterable<[string, KVRecord]> {
-    return this.inner.entries(options);
   }
 
   headSync(key: string): RecordHead | undefined {
