@@ -52,13 +52,17 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
     expect(report).to.deep.include({ ok: 1000, gets: 1000, misses: 0 });
   });
 
-  it('bench:check: runs all five rows against real processes, measures the one below its threshold again and fails it, and cleans up', async () => {
+  it('bench:check: runs all seven rows against real processes, measures the one below its threshold again and fails it, and cleans up', async () => {
     const dirsBefore = await clusterDataDirs();
     // Thresholds that make the verdict certain whatever the machine's speed: 0 passes, 1,000 cannot.
-    const thresholds = ['single-set', 'single-get', 'cluster-set', 'cluster-get'].flatMap((name) => [
-      `--min-${name}`,
-      '0',
-    ]);
+    const thresholds = [
+      'single-set',
+      'single-get',
+      'single-set-16k',
+      'single-get-16k',
+      'cluster-set',
+      'cluster-get',
+    ].flatMap((name) => [`--min-${name}`, '0']);
     const run = await runNodeScript(
       CHECK_SCRIPT,
       [
@@ -90,6 +94,8 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
     expect(report.rows.map((row) => [row.name, row.passed])).to.deep.equal([
       ['single set', true],
       ['single get', true],
+      ['single set 16k', true],
+      ['single get 16k', true],
       ['cluster set', true],
       ['cluster get', true],
       ['durable set', false],
