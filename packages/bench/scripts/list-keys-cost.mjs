@@ -27,7 +27,7 @@ for (const n of values.members.split(',').map(Number)) {
   for (let i = 0; i < keyCount; i++) {
     const key = `key:${String(i).padStart(7, '0')}`;
     for (const replica of cluster.coordinator(0).locate(key)) {
-      await cluster.coordinator(index.get(replica)).replica.merge(key, { value: i, version });
+      await cluster.coordinator(index.get(replica)).replica.merge(key, { value: JSON.stringify(i), version });
     }
   }
   const cost = { calls: 0, entries: 0, bytes: 0 };

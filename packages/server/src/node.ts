@@ -24,7 +24,7 @@ import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js
 import { HttpFrontEnd } from './http-front-end.js';
 import { JsonRpcDispatcher } from './json-rpc.js';
 import { createLogger } from './logger.js';
-import { METHODS } from './methods/index.js';
+import { METHODS, RECORD_WRITES } from './methods/index.js';
 import { PeerStreamServer } from './peer-stream-server.js';
 import { StreamPeerTransport } from './stream-peer-transport.js';
 
@@ -129,24 +129,26 @@ export class KVNode {
     this.coordinator = this.cluster.coordinator;
     const onLeft = components.onLeft ?? (() => {});
     this.onRefused = components.onRefused ?? (() => void this.stop({ announce: false }));
+    const context = {
+      node: this.cluster,
+      coordinator: this.coordinator,
+      peer: this.cluster.peerHandlers,
+      limits,
+      onLeft: () => setImmediate(onLeft),
+    };
     const dispatcher = new JsonRpcDispatcher(
-      {
-        methods: METHODS,
-        context: {
-          node: this.cluster,
-          coordinator: this.coordinator,
-          peer: this.cluster.peerHandlers,
-          limits,
-          onLeft: () => setImmediate(onLeft),
-        },
-        logger: this.log,
-      },
+      { methods: METHODS, context, logger: this.log },
+      { maxBatch: limits.maxBatch },
+    );
+    const publicMethods = METHODS.filter((method) => !RECORD_WRITES.has(method.name));
+    const front = new JsonRpcDispatcher(
+      { methods: publicMethods, context, logger: this.log },
       { maxBatch: limits.maxBatch },
     );
     const replica = this.coordinator.replica;
     const clock = { observe: (v: Version) => replica.observe(v), reading: () => replica.clockReading() };
     this.front = new HttpFrontEnd(
-      { dispatcher, logger: this.log, clock },
+      { dispatcher: front, logger: this.log, clock },
       { authToken, maxBodyBytes: limits.maxBodyBytes },
     );
     this.peers = new PeerStreamServer(

@@ -87,7 +87,11 @@ function spanText(
 ): string | undefined {
   let at = span;
   for (const index of path) at = at?.items?.[index];
-  return at === undefined || source === undefined ? undefined : source.text.slice(at.start, at.end);
+  if (at === undefined || source === undefined) return undefined;
+  const text = source.text.slice(at.start, at.end);
+  // A slice keeps the whole body alive in V8; a value that may outlive the request (a hint, a serial round's state)
+  // must not hold a large batch with it, so a value under half its body is copied out.
+  return 2 * text.length < source.text.length ? Buffer.from(text).toString() : text;
 }
 
 const NO_PARAMS: Params = new NamedParams(Object.freeze({}));

@@ -8,6 +8,7 @@ import {
   type KVError,
   type MemberAddress,
   TimeoutError,
+  TooLargeError,
 } from '@kvdb/core';
 import { FrameReader, otherCluster, PEER_CLUSTER_HEADER, PEER_PATH } from './peer-stream.js';
 
@@ -130,7 +131,8 @@ export class PeerLink {
     const now = performance.now();
     const calls: QueuedCall[] = [];
     const chunks: FrameChunks = [];
-    let bytes = 0;
+    // The batch's brackets and the newline.
+    let bytes = 3;
     let deadline = 0;
     let taken = 0;
     for (; taken < this.queue.length && calls.length < this.options.maxCalls; taken++) {
@@ -144,6 +146,15 @@ export class PeerLink {
       const head = `${calls.length === 0 ? '' : ','}{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":`;
       const encoded = paramsBytes(params);
       const size = Buffer.byteLength(head) + encoded.length + 1;
+      if (size + 3 > this.options.maxBytes) {
+        // The peer would refuse the frame and close the stream, failing every call on it: this call alone fails.
+        call.reject(
+          new TooLargeError(
+            `${method} to ${this.peer} is ${size} bytes of JSON, over the peers' frame limit of ${this.options.maxBytes} (--max-body-bytes)`,
+          ),
+        );
+        continue;
+      }
       if (calls.length > 0 && bytes + size > this.options.maxBytes) break;
       calls.push(call);
       chunks.push(head, encoded, '}');

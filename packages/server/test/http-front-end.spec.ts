@@ -91,6 +91,22 @@ describe('a node over HTTP', () => {
     ).to.equal('{"jsonrpc":"2.0","id":6,"result":[[1 ,2],{"x" :1},"two",null]}');
   });
 
+  it('does not take peer methods that write records on POST /: they are for peer streams', async () => {
+    const record = { version: { wall: Date.now(), counter: 0, node: 'x' }, value: '1,"injected":true' };
+    for (const [method, params] of [
+      ['peer.put', { key: 'forged', record }],
+      ['peer.put_many', { entries: [['forged', record]] }],
+      ['peer.propose', { key: 'forged', proposal: { ballot: record.version, record } }],
+      ['peer.commit', { key: 'forged', proposal: { ballot: record.version, record } }],
+    ] as const) {
+      const reply = await send({ jsonrpc: '2.0', id: 1, method, params });
+      expect((reply.json as { error: { code: number } }).error.code, method).to.equal(
+        ErrorCode.METHOD_NOT_FOUND,
+      );
+    }
+    expect(await defined(node).coordinator.replica.get('forged')).to.equal(undefined);
+  });
+
   it('refuses a kvdb-session header that is not a token with 400 and -32600, doing nothing', async () => {
     for (const bad of ['x', '1.2.3', '-1.0', '12', `${'9'.repeat(17)}.0`]) {
       const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'set', params: { key: 'bad', value: 1 } });

@@ -7,6 +7,7 @@ import {
   InvalidParamsError,
   InvalidRequestError,
   TimeoutError,
+  TooLargeError,
   UnauthorizedError,
 } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
@@ -318,6 +319,15 @@ describe('peer streams', () => {
           peer.frames.map((frame) => frame.length),
           '3,000 bytes at most a frame',
         ).to.deep.equal([1, 1, 1, 1]);
+        // A call that no frame could hold fails alone, with TooLargeError, and the stream stays up.
+        const frames = peer.frames.length;
+        const over = await small
+          .call(address, 'peer.put', { key: 'big', value: 'v'.repeat(3_000) } as never)
+          .catch((e: unknown) => e);
+        expect(over).to.be.instanceOf(TooLargeError);
+        expect(peer.frames.length, 'nothing sent').to.equal(frames);
+        await small.call(address, 'peer.put', { key: 'small', value: 'v' } as never);
+        expect(peer.frames.length).to.equal(frames + 1);
       } finally {
         await small.close();
       }

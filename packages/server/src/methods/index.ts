@@ -18,6 +18,18 @@ import type { MethodDefinition } from './types.js';
 
 export type { MethodContext, MethodDefinition } from './types.js';
 
+/**
+ * The `peer.` methods that write records a peer sends. A record's value is JSON text that the sending node's front
+ * end checked, and replies carry it as it is, so these are answered on peer streams only: on POST `/` they are not
+ * found (-32601), and a client cannot store text that is not JSON.
+ */
+export const RECORD_WRITES: ReadonlySet<string> = new Set([
+  'peer.put',
+  'peer.put_many',
+  'peer.propose',
+  'peer.commit',
+]);
+
 /** The method table: every public method, then the `peer.` methods nodes call on each other. */
 export const METHODS: readonly MethodDefinition[] = [
   ping,
