@@ -4,10 +4,9 @@ import {
   type MemberAddress,
   type PeerParams,
   type PeerResult,
-  type SameRecord,
   UnavailableError,
 } from '@kvdb/core';
-import type { ParallelExecutor, QuorumOptions, QuorumOutcome } from './executor.js';
+import type { OwnAnswer, ParallelExecutor, QuorumOptions, QuorumOutcome } from './executor.js';
 import type { DataMethod, LocalReplica } from './local-replica.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
@@ -21,6 +20,9 @@ export interface ReplicaCallsComponents {
   /** How long a call may take, in ms. */
   timeoutMs: number;
 }
+
+/** The least value (UTF-16 units of its JSON text) whose reads are digest reads (see `ReplicaCalls.read`). */
+export const DIGEST_READ_BYTES = 1_024;
 
 /**
  * How a coordinator calls a key's replicas: this node's own directly, the others over the transport, in parallel
@@ -69,42 +71,45 @@ export class ReplicaCalls {
   }
 
   /**
-   * A read of one key from `replicas` (`peer.get`), as `ask` makes it, but when this node is one of them and its
-   * store answers at once (in memory), a digest read: its own record is read first, and the others are sent its
-   * version, answering with their record only when theirs differs (Cassandra's digest reads). Replicas in
-   * agreement, the common case, send no value.
+   * A read of one key from `replicas` (`peer.get`), as `ask` makes it; but when this node is one of them, its
+   * store answers at once (in memory) and its value is large, a digest read: the others are sent its record's
+   * version, and answer with their record only when theirs differs (Cassandra's digest reads), so replicas in
+   * agreement, the common case, send no value. A small value costs less to send than a version to check.
    */
   read(
     replicas: readonly MemberAddress[],
     key: string,
     options: Omit<QuorumOptions<unknown>, 'timeoutMs' | 'own'>,
   ): Promise<QuorumOutcome<KVRecord | null>> {
-    if (replicas.length === 1 || !replicas.includes(this.self)) return this.plainRead(replicas, key, options);
-    const own = this.replica.ownAnswer('peer.get', { key });
-    // A store that reads from disk answers later: waiting for it before asking the others would add its read to
-    // theirs, so such a node reads every replica at once, as a plain read.
-    if ('pending' in own) {
-      own.pending.catch(() => {});
-      return this.plainRead(replicas, key, options);
+    const params = { key };
+    if (replicas.length === 1 || !replicas.includes(this.self)) {
+      return this.ask(replicas, 'peer.get', params, options) as Promise<QuorumOutcome<KVRecord | null>>;
     }
-    if (!own.ok || own.value === null || isSameRecord(own.value)) return this.plainRead(replicas, key, options);
-    const record = own.value;
-    const params = { key, known: record.version };
+    const own = this.replica.ownAnswer('peer.get', params) as OwnAnswer<KVRecord | null>;
+    const quorum = {
+      required: options.required,
+      timeoutMs: this.timeoutMs,
+      waitForAll: options.waitForAll,
+      graceMs: options.graceMs,
+      fanout: options.fanout,
+      hedgeMs: options.hedgeMs,
+      own,
+    };
+    const mine = 'ok' in own && own.ok ? own.value : null;
+    if (mine === null || mine.deleted === true || mine.value.length < DIGEST_READ_BYTES) {
+      return this.executor.quorum(
+        replicas,
+        (target) => this.call(target, 'peer.get', params) as Promise<KVRecord | null>,
+        quorum,
+      );
+    }
+    const digest = { key, known: mine.version };
     return this.executor.quorum(
       replicas,
       (target) =>
-        this.call(target, 'peer.get', params).then((answer) => (isSameRecord(answer) ? record : answer)),
-      { ...options, timeoutMs: this.timeoutMs, own: { target: this.self, ok: true, value: record } },
+        this.call(target, 'peer.get', digest).then((answer) => (isSameRecord(answer) ? mine : answer)),
+      quorum,
     );
-  }
-
-  private plainRead(
-    replicas: readonly MemberAddress[],
-    key: string,
-    options: Omit<QuorumOptions<unknown>, 'timeoutMs' | 'own'>,
-  ): Promise<QuorumOutcome<KVRecord | null>> {
-    // Asked without `known`, a replica answers with its record.
-    return this.ask(replicas, 'peer.get', { key }, options) as Promise<QuorumOutcome<KVRecord | null>>;
   }
 
   /** Asks each member its own params for one replica call; resolves once every call has settled or timed out. */

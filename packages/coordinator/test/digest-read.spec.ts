@@ -3,6 +3,10 @@ import { LOCAL_TIMINGS } from '../src/defaults.js';
 import { createSimCluster, type SimCluster } from './utils/sim-cluster.js';
 import { live, text } from './utils/values.js';
 
+/** Values large enough for digest reads (see DIGEST_READ_BYTES). */
+const OLD = 'old'.repeat(1_000);
+const NEW = 'new'.repeat(1_000);
+
 /** Reads where the coordinator is a replica: its own record goes first, the others send a value only if theirs differs. */
 describe('digest reads', () => {
   let cluster: SimCluster;
@@ -30,23 +34,23 @@ describe('digest reads', () => {
   });
 
   it('answers with the newer record of a replica ahead of the coordinator, and repairs the coordinator', async () => {
-    await cluster.settle(cluster.node(0).coordinator.set('k', text('old'), { consistency: 'all' }));
-    const newer = live({ wall: cluster.now() + 60_000, counter: 0, node: 'elsewhere' }, 'new');
+    await cluster.settle(cluster.node(0).coordinator.set('k', text(OLD), { consistency: 'all' }));
+    const newer = live({ wall: cluster.now() + 60_000, counter: 0, node: 'elsewhere' }, NEW);
     await cluster.store(1).merge('k', newer);
     await cluster.store(2).merge('k', newer);
     expect(await cluster.settle(cluster.node(0).coordinator.get('k', { consistency: 'all' }))).to.equal(
-      text('new'),
+      text(NEW),
     );
     await cluster.settle(cluster.node(0).coordinator.idle());
     expect(await cluster.store(0).get('k')).to.deep.equal(newer);
   });
 
   it('answers with the coordinator’s record when the others are behind, and repairs them', async () => {
-    await cluster.settle(cluster.node(0).coordinator.set('k', text('old'), { consistency: 'all' }));
-    const newer = live({ wall: cluster.now() + 60_000, counter: 0, node: 'elsewhere' }, 'new');
+    await cluster.settle(cluster.node(0).coordinator.set('k', text(OLD), { consistency: 'all' }));
+    const newer = live({ wall: cluster.now() + 60_000, counter: 0, node: 'elsewhere' }, NEW);
     await cluster.store(0).merge('k', newer);
     expect(await cluster.settle(cluster.node(0).coordinator.get('k', { consistency: 'all' }))).to.equal(
-      text('new'),
+      text(NEW),
     );
     await cluster.settle(cluster.node(0).coordinator.idle());
     for (const index of [1, 2]) expect(await cluster.store(index).get('k')).to.deep.equal(newer);

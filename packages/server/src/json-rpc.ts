@@ -124,11 +124,14 @@ export class JsonRpcDispatcher {
       this.quietly(error);
       return NOTHING;
     }
-    if (!(answer instanceof Promise))
-      return id === undefined ? NOTHING : { jsonrpc: '2.0', id, result: answer };
+    const reply = definition.reply as ((result: unknown) => unknown) | undefined;
+    if (!(answer instanceof Promise)) {
+      if (id === undefined) return NOTHING;
+      return { jsonrpc: '2.0', id, result: reply === undefined ? answer : reply(answer) };
+    }
     if (id === undefined) return answer.then(() => undefined, this.quietly);
     return answer.then(
-      (result: unknown) => ({ jsonrpc: '2.0', id, result }),
+      (result: unknown) => ({ jsonrpc: '2.0', id, result: reply === undefined ? result : reply(result) }),
       (error: unknown) => this.failed(id, error),
     );
   }
@@ -194,7 +197,7 @@ export function parseRequest(
 export function replyText(
   reply: JsonRpcReply,
   log: Logger,
-  encode: (reply: JsonRpcReply) => string = encodeJson,
+  encode: (reply: JsonRpcReply) => string = encodeReply,
 ): string {
   try {
     return encode(reply);
@@ -202,4 +205,15 @@ export function replyText(
     log.error(`could not serialise a reply: ${String(error)}`);
     return JSON.stringify(errorReply(ErrorCode.INTERNAL_ERROR, 'Internal error'));
   }
+}
+
+/** A reply's text, values written as they are: `encodeJson`, with the envelope of each response written directly. */
+function encodeReply(reply: JsonRpcReply): string {
+  if (!Array.isArray(reply)) return encodeResponse(reply);
+  return `[${reply.map(encodeResponse).join(',')}]`;
+}
+
+function encodeResponse(response: JsonRpcResponse | undefined): string {
+  if (response === undefined || response.error !== undefined) return encodeJson(response);
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(response.id)},"result":${encodeJson(response.result)}}`;
 }

@@ -56,30 +56,37 @@ export interface PeerLinkOptions {
   maxBytes: number;
 }
 
-/** A frame as it goes on the wire: small strings (ASCII) and the encoded params of each call. */
+/** A frame as it goes on the wire: JSON text, and the encoded params of large calls between. */
 type FrameChunks = Array<string | Buffer>;
 
+/** Params at least this long (in UTF-16 units of JSON) go on the wire as bytes of their own; shorter ones are joined. */
+const LARGE_PARAMS = 4_096;
+
 /**
- * Each call's params as UTF-8 JSON, encoded once a turn of the event loop: a write sends the same params object to
- * every replica of the key in the same turn, so a value is stringified and encoded once, not once a peer. The cache
- * lives one turn only, so a params object changed later (a paging cursor moved on) is encoded afresh.
+ * Large params as UTF-8 JSON, made once a turn of the event loop: a write sends the same params object to every
+ * replica of the key in the same turn, so a large value is stringified and encoded once, not once a peer, and
+ * stays bytes of its own in the frame, never joined into a string with the rest. Small params are stringified by
+ * each link and joined, as many small writes cost more than one. The cache lives one turn only, so a params object
+ * changed later (a paging cursor moved on) is encoded afresh.
  */
 const encodedParams = new Map<object, Buffer>();
 let clearing = false;
 
-function paramsBytes(params: unknown): Buffer {
-  if (typeof params !== 'object' || params === null) return Buffer.from(JSON.stringify(params ?? null));
-  let bytes = encodedParams.get(params);
-  if (bytes === undefined) {
-    bytes = Buffer.from(JSON.stringify(params));
-    encodedParams.set(params, bytes);
-    if (!clearing) {
-      clearing = true;
-      setImmediate(() => {
-        encodedParams.clear();
-        clearing = false;
-      });
-    }
+/** A call's params: their JSON text when small, their bytes when large. */
+function encodeParams(params: unknown): string | Buffer {
+  if (typeof params !== 'object' || params === null) return JSON.stringify(params ?? null);
+  const cached = encodedParams.get(params);
+  if (cached !== undefined) return cached;
+  const text = JSON.stringify(params);
+  if (text.length < LARGE_PARAMS) return text;
+  const bytes = Buffer.from(text);
+  encodedParams.set(params, bytes);
+  if (!clearing) {
+    clearing = true;
+    setImmediate(() => {
+      encodedParams.clear();
+      clearing = false;
+    });
   }
   return bytes;
 }
@@ -130,8 +137,9 @@ export class PeerLink {
   private sendFrame(): void {
     const now = performance.now();
     const calls: QueuedCall[] = [];
-    const chunks: FrameChunks = [];
-    // The batch's brackets and the newline.
+    const heads: string[] = [];
+    const encodings: Array<string | Buffer> = [];
+    // A batch's brackets and the newline.
     let bytes = 3;
     let deadline = 0;
     let taken = 0;
@@ -143,9 +151,11 @@ export class PeerLink {
         continue;
       }
       const { id, method, params } = call;
-      const head = `${calls.length === 0 ? '' : ','}{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":`;
-      const encoded = paramsBytes(params);
-      const size = Buffer.byteLength(head) + encoded.length + 1;
+      const head = `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":`;
+      const encoded = encodeParams(params);
+      // A comma before each call but the first; the head is ASCII.
+      const size =
+        head.length + (typeof encoded === 'string' ? Buffer.byteLength(encoded) : encoded.length) + 2;
       if (size + 3 > this.options.maxBytes) {
         // The peer would refuse the frame and close the stream, failing every call on it: this call alone fails.
         call.reject(
@@ -157,7 +167,8 @@ export class PeerLink {
       }
       if (calls.length > 0 && bytes + size > this.options.maxBytes) break;
       calls.push(call);
-      chunks.push(head, encoded, '}');
+      heads.push(head);
+      encodings.push(encoded);
       bytes += size;
       deadline = Math.max(deadline, call.deadline);
     }
@@ -170,9 +181,7 @@ export class PeerLink {
     };
     this.frames.add(frame);
     for (const call of calls) this.waiting.set(call.id, { call, frame });
-    // A frame is a batch, even of one call: the peer answers it with a batch, which `onReply` takes.
-    chunks.unshift('[');
-    chunks.push(']\n');
+    const chunks = frameChunks(heads, encodings);
     if (this.socket !== undefined) writeChunks(this.socket, chunks);
     else {
       this.outbox.push(chunks);
@@ -341,8 +350,33 @@ export class PeerLink {
   }
 }
 
+/**
+ * A frame's chunks: one call as a lone request, more as a batch; the JSON text joined, large params left as
+ * their bytes between.
+ */
+function frameChunks(heads: readonly string[], params: ReadonlyArray<string | Buffer>): FrameChunks {
+  const chunks: FrameChunks = [];
+  const batch = heads.length > 1;
+  let text = batch ? '[' : '';
+  for (let index = 0; index < heads.length; index++) {
+    const start = `${index === 0 ? '' : ','}${heads[index]}`;
+    const encoded = params[index] as string | Buffer;
+    if (typeof encoded === 'string') text += `${start}${encoded}}`;
+    else {
+      chunks.push(text + start, encoded);
+      text = '}';
+    }
+  }
+  chunks.push(`${text}${batch ? ']' : ''}\n`);
+  return chunks;
+}
+
 /** Writes a frame's chunks as one gathered write. */
 function writeChunks(socket: Socket, chunks: FrameChunks): void {
+  if (chunks.length === 1) {
+    socket.write(chunks[0] as string | Buffer);
+    return;
+  }
   socket.cork();
   for (const chunk of chunks) socket.write(chunk);
   socket.uncork();

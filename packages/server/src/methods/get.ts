@@ -8,6 +8,7 @@ export const get: MethodDefinition = {
   call: (params, { coordinator, limits }) => {
     const key = requireKey(params, limits);
     const options = { default: optionalDefault(params, limits), consistency: optionalConsistency(params) };
-    return coordinator.get(key, options).then(rawJson);
+    return coordinator.get(key, options);
   },
+  reply: rawJson,
 };

@@ -8,6 +8,7 @@ export const pop: MethodDefinition = {
   call: (params, { coordinator, limits }) => {
     const key = requireKey(params, limits);
     const options = { default: optionalDefault(params, limits), consistency: optionalConsistency(params) };
-    return coordinator.pop(key, options).then(rawJson);
+    return coordinator.pop(key, options);
   },
+  reply: rawJson,
 };

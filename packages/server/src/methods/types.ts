@@ -21,6 +21,8 @@ export interface MethodDefinition {
   readonly name: string;
   readonly params: readonly string[];
   call(params: Params, context: MethodContext): unknown;
+  /** Turns the call's result into what the reply carries (a value's text into `RawJson`). @default the result */
+  readonly reply?: (result: never) => unknown;
 }
 
 /** A value's text as a method's result: the reply carries it as it is (see `encodeJson`). */

@@ -14,7 +14,8 @@ export async function call(method: MethodDefinition, raw: unknown, context: Meth
   const json = text !== undefined && isDeepStrictEqual(JSON.parse(text), { params: raw });
   const from = json ? { source: new RequestSource(text), index: 0 } : undefined;
   const result: unknown = await method.call(normalizeParams(method.name, raw, method.params, from), context);
-  return result === undefined ? undefined : JSON.parse(encodeJson(result));
+  const reply = method.reply === undefined ? result : (method.reply as (result: unknown) => unknown)(result);
+  return reply === undefined ? undefined : JSON.parse(encodeJson(reply));
 }
 
 /** The -32602 a call rejects with; fails on any other outcome. */
