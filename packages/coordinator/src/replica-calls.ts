@@ -59,15 +59,29 @@ export class ReplicaCalls {
     params: PeerParams<M>,
     options: Omit<QuorumOptions<unknown>, 'timeoutMs' | 'own'>,
   ): Promise<QuorumOutcome<PeerResult<M>>> {
-    return this.executor.quorum(replicas, (target) => this.call(target, method, params), {
+    const own = replicas.includes(this.self) ? this.replica.ownAnswer(method, params) : undefined;
+    return this.executor.quorum(
+      replicas,
+      (target) => this.call(target, method, params),
+      this.quorumOptions(options, own),
+    );
+  }
+
+  /** The executor's options for a quorum of replica calls: `options`, this node's timeout and its own answer. */
+  private quorumOptions<T>(
+    options: Omit<QuorumOptions<unknown>, 'timeoutMs' | 'own'>,
+    own: OwnAnswer<T> | undefined,
+  ): QuorumOptions<T> {
+    // Written out, not spread: this runs for every request.
+    return {
       required: options.required,
       timeoutMs: this.timeoutMs,
       waitForAll: options.waitForAll,
       graceMs: options.graceMs,
       fanout: options.fanout,
       hedgeMs: options.hedgeMs,
-      own: replicas.includes(this.self) ? this.replica.ownAnswer(method, params) : undefined,
-    });
+      own,
+    };
   }
 
   /**
@@ -86,15 +100,7 @@ export class ReplicaCalls {
       return this.ask(replicas, 'peer.get', params, options) as Promise<QuorumOutcome<KVRecord | null>>;
     }
     const own = this.replica.ownAnswer('peer.get', params) as OwnAnswer<KVRecord | null>;
-    const quorum = {
-      required: options.required,
-      timeoutMs: this.timeoutMs,
-      waitForAll: options.waitForAll,
-      graceMs: options.graceMs,
-      fanout: options.fanout,
-      hedgeMs: options.hedgeMs,
-      own,
-    };
+    const quorum = this.quorumOptions(options, own);
     const mine = 'ok' in own && own.ok ? own.value : null;
     if (mine === null || mine.deleted === true || mine.value.length < DIGEST_READ_BYTES) {
       return this.executor.quorum(
