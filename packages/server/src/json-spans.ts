@@ -101,12 +101,7 @@ class Scanner {
 
   /** Walks an object's members, calling `value` with each name when the scanner is at the member's value. */
   private members(value: (name: string) => void): void {
-    this.at++;
-    this.space();
-    if (this.code() === CLOSE_BRACE) {
-      this.at++;
-      return;
-    }
+    if (this.empty(CLOSE_BRACE)) return;
     for (;;) {
       const nameStart = this.at;
       this.at = stringEnd(this.text, nameStart);
@@ -122,16 +117,20 @@ class Scanner {
 
   /** Walks an array's items, calling `item` at each. */
   private elements(item: () => void): void {
-    this.at++;
-    this.space();
-    if (this.code() === CLOSE_BRACKET) {
-      this.at++;
-      return;
-    }
+    if (this.empty(CLOSE_BRACKET)) return;
     for (;;) {
       item();
       if (this.next(CLOSE_BRACKET)) return;
     }
+  }
+
+  /** Steps into the object or array here; when it is empty (`close` follows), steps past it too and says so. */
+  private empty(close: number): boolean {
+    this.at++;
+    this.space();
+    if (this.code() !== close) return false;
+    this.at++;
+    return true;
   }
 
   /** After a member or an item: steps over the comma (false) or the closing bracket (true). */

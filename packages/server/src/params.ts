@@ -10,7 +10,7 @@ import {
   TTL_EXPECTED,
 } from '@kvdb/core';
 import type { Limits } from './config.js';
-import type { RequestSource, Span } from './json-spans.js';
+import type { ParamSpans, RequestSource, Span } from './json-spans.js';
 
 /** Params after normalising: only the names the method declares, read from an object or by position. */
 export interface Params {
@@ -45,8 +45,7 @@ class NamedParams implements Params {
   }
 
   text(name: string, ...path: number[]): string | undefined {
-    const spans = this.from?.source.params(this.from.index);
-    return spans instanceof Map ? spanText(this.from?.source, spans.get(name), path) : undefined;
+    return spanText(this.from, (spans) => (spans instanceof Map ? spans.get(name) : undefined), path);
   }
 }
 
@@ -74,20 +73,23 @@ class PositionalParams implements Params {
   }
 
   text(name: string, ...path: number[]): string | undefined {
-    const spans = this.from?.source.params(this.from.index);
-    if (!Array.isArray(spans)) return undefined;
-    return spanText(this.from?.source, spans[this.names.indexOf(name)], path);
+    const position = this.names.indexOf(name);
+    return spanText(this.from, (spans) => (Array.isArray(spans) ? spans[position] : undefined), path);
   }
 }
 
+/** The text of the param `pick` finds among the request's spans, then `path` items into it. */
 function spanText(
-  source: RequestSource | undefined,
-  span: Span | undefined,
+  from: ParamsSource | undefined,
+  pick: (spans: ParamSpans) => Span | undefined,
   path: readonly number[],
 ): string | undefined {
-  let at = span;
-  for (const index of path) at = at?.items?.[index];
-  if (at === undefined || source === undefined) return undefined;
+  if (from === undefined) return undefined;
+  const { source, index } = from;
+  const spans = source.params(index);
+  let at = spans === undefined ? undefined : pick(spans);
+  for (const item of path) at = at?.items?.[item];
+  if (at === undefined) return undefined;
   const text = source.text.slice(at.start, at.end);
   // A slice keeps the whole body alive in V8; a value that may outlive the request (a hint, a serial round's state)
   // must not hold a large batch with it, so a value under half its body is copied out.

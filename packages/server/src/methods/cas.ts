@@ -1,4 +1,4 @@
-import { PARAM_ORDER } from '@kvdb/core';
+import { type CasResult, type JsonText, PARAM_ORDER } from '@kvdb/core';
 import { optionalExpected, optionalTtl, requireKey, requireValue } from '../params.js';
 import { type MethodDefinition, rawJson } from './types.js';
 
@@ -14,8 +14,7 @@ export const cas: MethodDefinition = {
     const value = requireValue(params, limits);
     const expected = optionalExpected(params, limits);
     const ttl = optionalTtl(params);
-    return coordinator
-      .cas(key, value, expected === undefined ? { ttl } : { expected: expected.value, ttl })
-      .then((result) => ({ ...result, current: rawJson(result.current) }));
+    return coordinator.cas(key, value, expected === undefined ? { ttl } : { expected: expected.value, ttl });
   },
+  reply: (result: CasResult<JsonText>) => ({ ...result, current: rawJson(result.current) }),
 };

@@ -1,5 +1,5 @@
 import { getMany } from '@kvdb/coordinator';
-import { PARAM_ORDER } from '@kvdb/core';
+import { type JsonText, PARAM_ORDER } from '@kvdb/core';
 import { requireKeys } from '../multi-key-params.js';
 import { optionalConsistency } from '../params.js';
 import { type MethodDefinition, rawJson } from './types.js';
@@ -10,8 +10,7 @@ export const mget: MethodDefinition = {
   params: PARAM_ORDER.mget,
   call: (params, { coordinator, limits }) => {
     const keys = requireKeys(params, limits);
-    return getMany(coordinator, keys, { consistency: optionalConsistency(params) }).then((values) =>
-      values.map(rawJson),
-    );
+    return getMany(coordinator, keys, { consistency: optionalConsistency(params) });
   },
+  reply: (values: JsonText[]) => values.map(rawJson),
 };
