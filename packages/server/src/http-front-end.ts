@@ -24,6 +24,16 @@ export interface HttpFrontEndComponents {
   logger: Logger;
   /** The node's clock, for `kvdb-session` tokens (see `formatSession`); without it the header is ignored. */
   clock?: SessionClock;
+  /** What GET (and HEAD) answer, by path: probes, metrics, the cluster page. @default none (405) */
+  pages?: ReadonlyMap<string, Page>;
+}
+
+/** An answer to GET on one path. */
+export interface Page {
+  /** Whether a node with a token asks for it here too (401 without it); probes and static pages do not. */
+  needsToken: boolean;
+  /** Writes the whole answer; a HEAD request's body is dropped by node:http. */
+  serve(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
 }
 
 /** What the front end needs of the node's hybrid logical clock to carry sessions. */
@@ -41,6 +51,12 @@ export interface HttpFrontEndInit {
   maxBodyBytes?: number;
 }
 
+/** A request target's path, without its query string. */
+function pathOf(url: string | undefined): string {
+  const path = (url ?? '/').split('?', 1)[0] as string;
+  return path === '' ? '/' : path;
+}
+
 /**
  * The node's HTTP side: JSON-RPC 2.0 on POST `/` (anything else is 404 or 405, a request without the token 401, a
  * Content-Type other than JSON 415, a body that does not parse a JSON-RPC -32700). Bodies are read up to a limit and refused past it (413) without being buffered;
@@ -52,6 +68,7 @@ export class HttpFrontEnd {
   private readonly dispatcher: JsonRpcDispatcher;
   private readonly log: Logger;
   private readonly clock: SessionClock | undefined;
+  private readonly pages: ReadonlyMap<string, Page>;
   private readonly authorized: (header: string | undefined) => boolean;
   private readonly maxBodyBytes: number;
   private requestsInFlight = 0;
@@ -61,6 +78,7 @@ export class HttpFrontEnd {
     this.dispatcher = components.dispatcher;
     this.log = components.logger;
     this.clock = components.clock;
+    this.pages = components.pages ?? new Map();
     this.authorized = createTokenCheck(init.authToken);
     this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     // A slow sender (slowloris) cannot hold a connection open: headers within 10 s, the whole request within 30 s.
@@ -108,11 +126,19 @@ export class HttpFrontEnd {
 
   /** One HTTP request; with `expectsContinue`, the client waits for `100 Continue` before sending the body. */
   private handle(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
+    const page = req.method === 'GET' || req.method === 'HEAD' ? this.page(req.url) : undefined;
+    if (page !== undefined) {
+      this.servePage(page, req, res);
+      return;
+    }
     if (req.method !== 'POST' || (req.url !== '/' && req.url !== '')) {
-      res.setHeader('allow', 'POST');
+      // 405 where the path is served to another method, 404 where nothing is.
+      const path = pathOf(req.url);
+      const allow = [...(this.pages.has(path) ? ['GET', 'HEAD'] : []), ...(path === '/' ? ['POST'] : [])];
+      res.setHeader('allow', allow.length === 0 ? 'POST' : allow.join(', '));
       this.reply(
         res,
-        req.method === 'POST' ? 404 : 405,
+        allow.length === 0 && req.method === 'POST' ? 404 : 405,
         errorReply(ErrorCode.INVALID_REQUEST, 'kvdb speaks JSON-RPC 2.0 on POST /'),
       );
       req.resume();
@@ -169,6 +195,31 @@ export class HttpFrontEnd {
         this.reply(res, reply === undefined ? 204 : 200, reply);
       });
     });
+  }
+
+  private page(url: string | undefined): Page | undefined {
+    return this.pages.get(pathOf(url));
+  }
+
+  private servePage(page: Page, req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    if (page.needsToken && !this.authorized(req.headers.authorization)) {
+      res.setHeader('www-authenticate', 'Bearer realm="kvdb"');
+      this.reply(res, 401, UNAUTHORIZED_REPLY);
+      return;
+    }
+    this.requestsInFlight += 1;
+    const done = () => {
+      this.requestsInFlight -= 1;
+    };
+    Promise.resolve()
+      .then(() => page.serve(req, res))
+      .catch((error: Error) => {
+        this.log.error(`GET ${pathOf(req.url)} failed: ${error.stack ?? error.message}`);
+        if (!res.headersSent) this.reply(res, 500, errorReply(ErrorCode.INTERNAL_ERROR, 'Internal error'));
+        else res.destroy();
+      })
+      .finally(done);
   }
 
   /**

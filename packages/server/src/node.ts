@@ -25,6 +25,7 @@ import { HttpFrontEnd } from './http-front-end.js';
 import { JsonRpcDispatcher } from './json-rpc.js';
 import { createLogger } from './logger.js';
 import { METHODS, RECORD_WRITES } from './methods/index.js';
+import { nodePages } from './pages/index.js';
 import { PeerStreamServer } from './peer-stream-server.js';
 import { StreamPeerTransport } from './stream-peer-transport.js';
 
@@ -148,7 +149,7 @@ export class KVNode {
     const replica = this.coordinator.replica;
     const clock = { observe: (v: Version) => replica.observe(v), reading: () => replica.clockReading() };
     this.front = new HttpFrontEnd(
-      { dispatcher: front, logger: this.log, clock },
+      { dispatcher: front, logger: this.log, clock, pages: nodePages(this) },
       { authToken, maxBodyBytes: limits.maxBodyBytes },
     );
     this.peers = new PeerStreamServer(

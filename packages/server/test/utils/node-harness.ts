@@ -28,7 +28,7 @@ export async function until(what: string, check: () => boolean, ms = 3_000): Pro
 export interface Posted {
   status: number;
   headers: IncomingHttpHeaders;
-  /** The body parsed as JSON; undefined when empty. */
+  /** The body parsed as JSON; undefined when empty or not JSON. */
   json: unknown;
   /** The body as it came. */
   body: string;
@@ -52,7 +52,7 @@ export function post(
         resolve({
           status: res.statusCode ?? 0,
           headers: res.headers,
-          json: text === '' ? undefined : JSON.parse(text),
+          json: /json/.test(res.headers['content-type'] ?? '') && text !== '' ? JSON.parse(text) : undefined,
           body: text,
         }),
       );
