@@ -51,6 +51,17 @@ export interface HttpFrontEndInit {
   maxBodyBytes?: number;
 }
 
+/** The longest a client may take to send a request's headers, and its whole request. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * How long the rest of a refused body is read and dropped before the connection is closed: at most
+ * `LINGER_MS` in all, and `LINGER_IDLE_MS` after its last bytes (a client that read the 413 may stop sending).
+ */
+const LINGER_MS = 5_000;
+const LINGER_IDLE_MS = 1_000;
+
 /** A request target's path, without its query string. */
 function pathOf(url: string | undefined): string {
   const path = (url ?? '/').split('?', 1)[0] as string;
@@ -82,8 +93,15 @@ export class HttpFrontEnd {
     this.authorized = createTokenCheck(init.authToken);
     this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     // A slow sender (slowloris) cannot hold a connection open: headers within 10 s, the whole request within 30 s.
+    // node:http checks those bounds every `connectionsCheckingInterval` (30 s unless told), which would let a
+    // trickle of header bytes live 30-40 s.
     this.server = createServer(
-      { keepAliveTimeout: 30_000, headersTimeout: 10_000, requestTimeout: 30_000 },
+      {
+        keepAliveTimeout: 30_000,
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        connectionsCheckingInterval: 1_000,
+      },
       (req, res) => this.handle(req, res),
     );
     this.server.on('checkContinue', (req, res) => this.handle(req, res, true));
@@ -162,7 +180,7 @@ export class HttpFrontEnd {
     }
     const limit = this.maxBodyBytes;
     if (Number(req.headers['content-length'] ?? 0) > limit) {
-      this.refuseTooLarge(req, res);
+      this.refuseTooLarge(req, res, expectsContinue);
       return;
     }
     if (expectsContinue) res.writeContinue();
@@ -172,7 +190,8 @@ export class HttpFrontEnd {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        this.refuseTooLarge(req, res);
+        chunks.length = 0;
+        this.refuseTooLarge(req, res, false);
         return;
       }
       chunks.push(chunk);
@@ -238,16 +257,52 @@ export class HttpFrontEnd {
     return false;
   }
 
-  private refuseTooLarge(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * Answers 413 at once. A client that announced its body and waits for `100 Continue` is sent none and the
+   * connection closes. Otherwise the body is already on its way, and closing with unread bytes would reset the
+   * connection, which can destroy the 413 before the client reads it: the reply is written whole at once but ended
+   * (and the connection closed, where either side asked for that) only once the rest of the body has been read and
+   * dropped: a lingering close, bounded by `LINGER_MS`.
+   */
+  private refuseTooLarge(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
     if (res.headersSent) return;
     const limit = this.maxBodyBytes;
     const error = errorReply(ErrorCode.TOO_LARGE, `Request body over ${limit} bytes (--max-body-bytes)`, {
       limit,
     });
-    res.setHeader('connection', 'close');
-    this.reply(res, 413, error);
-    req.pause();
-    res.on('finish', () => req.destroy());
+    if (expectsContinue) {
+      res.setHeader('connection', 'close');
+      this.reply(res, 413, error);
+      req.destroy();
+      return;
+    }
+    const body = replyText(error, this.log);
+    if (this.stopping) res.setHeader('connection', 'close');
+    res.writeHead(413, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.write(body);
+    req.removeAllListeners('data');
+    const lingerUntil = Date.now() + LINGER_MS;
+    let idle: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      clearTimeout(idle);
+      res.end();
+    };
+    const waitForMore = (): void => {
+      clearTimeout(idle);
+      const wait = Math.min(LINGER_IDLE_MS, lingerUntil - Date.now());
+      idle = setTimeout(
+        () => {
+          done();
+          req.socket.destroy();
+        },
+        Math.max(wait, 0),
+      );
+      idle.unref();
+    };
+    req.on('data', waitForMore);
+    req.once('end', done);
+    req.once('close', done);
+    waitForMore();
   }
 
   /** Sends a reply; 204 (only notifications) has no body. */
