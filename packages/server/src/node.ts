@@ -98,6 +98,7 @@ export class KVNode {
     this.transport =
       components.transport ??
       new StreamPeerTransport({
+        self: advertise,
         peerToken,
         clusterName,
         logger: this.log,

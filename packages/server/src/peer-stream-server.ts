@@ -9,6 +9,7 @@ import {
   FrameReader,
   otherCluster,
   PEER_CLUSTER_HEADER,
+  PEER_NODE_HEADER,
   PEER_PATH,
   PEER_PROTOCOL,
   quotedCluster,
@@ -105,7 +106,7 @@ export class PeerStreamServer {
       return;
     }
     if (!this.authorized(req.headers.authorization)) {
-      this.refusedToken(socket.remoteAddress);
+      this.refusedToken(socket.remoteAddress, req.headers[PEER_NODE_HEADER]);
       refuse('401 Unauthorized', PEER_UNAUTHORIZED_REPLY);
       return;
     }
@@ -154,13 +155,17 @@ export class PeerStreamServer {
     return errorReply(ErrorCode.INVALID_REQUEST, message, { cluster: this.cluster });
   }
 
-  /** Logs a stream refused for its peer token, once per address it came from: a misconfigured node keeps dialing. */
-  private refusedToken(from: string | undefined): void {
-    const address = from ?? '?';
-    if (this.unauthorized.has(address) || this.unauthorized.size >= MAX_REFUSALS_LOGGED) return;
-    this.unauthorized.add(address);
+  /**
+   * Logs a stream refused for its peer token, once per address it came from and node it names (nodes of one host
+   * share an address): a misconfigured node keeps dialing.
+   */
+  private refusedToken(from: string | undefined, node: string | string[] | undefined): void {
+    const named = node === undefined ? 'naming no node' : `naming itself ${quotedCluster(String(node))}`;
+    const source = `${from ?? '?'} (${named})`;
+    if (this.unauthorized.has(source) || this.unauthorized.size >= MAX_REFUSALS_LOGGED) return;
+    this.unauthorized.add(source);
     this.log.warn(
-      `refused a peer stream from ${address}: missing or wrong peer token (every node of the cluster needs the same --peer-token; clients cannot open peer streams)`,
+      `refused a peer stream from ${source}: missing or wrong peer token (every node of the cluster needs the same --peer-token; clients cannot open peer streams)`,
     );
   }
 

@@ -12,7 +12,7 @@ import {
 } from '@kvdb/core';
 import { clusterName, DEFAULT_CLUSTER_NAME } from './config.js';
 import { PeerLink } from './peer-link.js';
-import { PEER_CLUSTER_HEADER, PEER_PROTOCOL } from './peer-stream.js';
+import { PEER_CLUSTER_HEADER, PEER_NODE_HEADER, PEER_PROTOCOL } from './peer-stream.js';
 
 export interface StreamPeerTransportInit {
   /**
@@ -20,6 +20,8 @@ export interface StreamPeerTransportInit {
    * stream. @default undefined (none sent)
    */
   peerToken?: string;
+  /** This node's address, sent when opening a stream so that a peer refusing it can name it. @default none sent */
+  self?: MemberAddress;
   /** Sent when opening a stream: peers of another cluster refuse it. @default 'kvdb' */
   clusterName?: string;
   /** Where a peer refusing this node's streams (another cluster, a wrong token) is reported, once per reason. */
@@ -74,6 +76,7 @@ export class StreamPeerTransport implements PeerTransport {
       connection: 'upgrade',
       upgrade: PEER_PROTOCOL,
       [PEER_CLUSTER_HEADER]: this.cluster,
+      ...(init.self === undefined ? {} : { [PEER_NODE_HEADER]: init.self }),
       ...(init.peerToken === undefined ? {} : { authorization: `Bearer ${init.peerToken}` }),
     };
     this.logger = init.logger;

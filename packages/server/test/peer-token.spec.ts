@@ -40,14 +40,14 @@ describe('--peer-token', () => {
       expect(refused.body).not.to.contain(PEER_TOKEN);
     }
     expect(nodeLog.lines.filter((line) => line.includes('peer token'))).to.deep.equal([
-      'refused a peer stream from 127.0.0.1: missing or wrong peer token (every node of the cluster needs the same --peer-token; clients cannot open peer streams)',
+      'refused a peer stream from 127.0.0.1 (naming no node): missing or wrong peer token (every node of the cluster needs the same --peer-token; clients cannot open peer streams)',
     ]);
     expect(nodeLog.lines.join('\n')).not.to.contain(CLIENT_TOKEN).and.not.to.contain(PEER_TOKEN);
   });
 
-  it('opens peer streams for the peer token only, and the dialing side says its token was refused, once', async () => {
+  it('opens peer streams for the peer token only; a refused node is logged once by name, and says its token was refused, once', async () => {
     const log = warnings();
-    const client = new StreamPeerTransport({ peerToken: CLIENT_TOKEN, logger: log });
+    const client = new StreamPeerTransport({ peerToken: CLIENT_TOKEN, self: '127.0.0.1:9', logger: log });
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
         const error = await client.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
@@ -58,6 +58,9 @@ describe('--peer-token', () => {
     }
     expect(log.lines).to.deep.equal([
       `peer stream to ${address} refused: ${address} refused this node's peer token (every node of the cluster needs the same --peer-token)`,
+    ]);
+    expect(nodeLog.lines.filter((line) => line.includes('naming itself'))).to.deep.equal([
+      'refused a peer stream from 127.0.0.1 (naming itself "127.0.0.1:9"): missing or wrong peer token (every node of the cluster needs the same --peer-token; clients cannot open peer streams)',
     ]);
     const peer = new StreamPeerTransport({ peerToken: PEER_TOKEN });
     try {
