@@ -1,5 +1,6 @@
 import type { KVClient } from '@kvdb/client';
 import { ErrorCode, type JsonValue, type NodeStats } from '@kvdb/core';
+import { StreamPeerTransport } from '@kvdb/server';
 import { expect } from 'chai';
 import { clusterPerTest, type TestCluster } from './helpers/cluster.js';
 import { inParallel, roundRobin, waitForPlacement } from './helpers/observe.js';
@@ -139,10 +140,15 @@ describe(`changing the replication factor of a cluster of real processes (4 node
       expect(error?.message).to.match(message);
     }
     const forged = { members: [], replication: { replicas: 0, stamp: Number.MAX_SAFE_INTEGER, by: 'x' } };
-    const peer = await client.call('peer.sync', forged).then(
-      () => undefined,
-      (thrown: Error & { code?: number }) => thrown,
-    );
+    // As a node would send it: peer. methods are served on peer streams only.
+    const transport = new StreamPeerTransport();
+    const peer = await transport
+      .call(c.node(0).address, 'peer.sync', forged as never)
+      .then(
+        () => undefined,
+        (thrown: Error & { code?: number }) => thrown,
+      )
+      .finally(() => transport.close());
     expect(peer?.code).to.equal(ErrorCode.INVALID_PARAMS);
     expect(peer?.message).to.match(/`replication` to be a replication setting/);
 

@@ -1,7 +1,7 @@
 import { type Consistency, compareVersions, type JsonValue, type KVRecord, parseJsonText } from '@kvdb/core';
 import type { FaultEvent, Operation, OpKind, Outcome } from './history.js';
 
-/** One replica's record of a key after healing (`null`: it holds nothing), read with `peer.get`. */
+/** One replica's record of a key after healing (`null`: it holds nothing), read over a peer stream (`peer.get_many`). */
 export interface ReplicaRecord {
   address: string;
   record: KVRecord | null;

@@ -1,8 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import type { Consistency, DigestReply, JsonValue, KVRecord } from '@kvdb/core';
+import type { Consistency, JsonValue, KVRecord } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
-import { freePorts, type LocalCluster, type LogLevel, startLocalCluster } from '@kvdb/server';
+import {
+  freePorts,
+  type LocalCluster,
+  type LogLevel,
+  StreamPeerTransport,
+  startLocalCluster,
+} from '@kvdb/server';
 import type { RpcReply } from '../helpers/raw.js';
 import { ProxyMesh } from './fault-proxy.js';
 import { batch, call } from './rpc.js';
@@ -38,11 +45,14 @@ export interface FaultClusterInit {
 /**
  * Real kvdb-server processes on 127.0.0.1 that reach each other only through a `ProxyMesh`, so links can be cut;
  * clients reach them directly. Nodes can be killed -9 and started again (empty, or with their data dir), and
- * paused with SIGSTOP. Each node's output goes to `<runDir>/<name>.log`, across restarts.
+ * paused with SIGSTOP. Each node's output goes to `<runDir>/<name>.log`, across restarts. The nodes share a
+ * `--peer-token`; the checker reads replicas over peer streams with it, as a node does.
  */
 export class FaultCluster {
   /** Nodes that exited without being killed: crashes, with how they exited. */
   readonly crashes: string[] = [];
+  /** Straight to each node (no proxy), for the checker's `peer.` calls. */
+  private readonly peers: StreamPeerTransport;
   private readonly logs = new Map<number, WriteStream>();
   private ringId: string | undefined;
   private local: LocalCluster | undefined;
@@ -50,7 +60,10 @@ export class FaultCluster {
   private constructor(
     readonly nodes: FaultNode[],
     readonly mesh: ProxyMesh,
-  ) {}
+    private readonly peerToken: string,
+  ) {
+    this.peers = new StreamPeerTransport({ peerToken });
+  }
 
   static async start(init: FaultClusterInit): Promise<FaultCluster> {
     // Below the ephemeral range (32768 and up on Linux), so that none of the proxies started next, nor any outgoing
@@ -70,7 +83,7 @@ export class FaultCluster {
       };
     });
     mkdirSync(init.runDir, { recursive: true });
-    const cluster = new FaultCluster(nodes, await ProxyMesh.start(nodes));
+    const cluster = new FaultCluster(nodes, await ProxyMesh.start(nodes), randomBytes(16).toString('hex'));
     for (const node of nodes) cluster.logStart(node.index, 1);
     try {
       cluster.local = await startLocalCluster({
@@ -80,7 +93,14 @@ export class FaultCluster {
         args: (index) => {
           const node = cluster.node(index);
           const data = node.dataDir === undefined ? [] : ['--data-dir', node.dataDir];
-          return ['--timings', init.timings ?? 'local', ...cluster.mesh.routeArgs(node.address), ...data];
+          return [
+            '--timings',
+            init.timings ?? 'local',
+            '--peer-token',
+            cluster.peerToken,
+            ...cluster.mesh.routeArgs(node.address),
+            ...data,
+          ];
         },
         output: (node, chunk) => cluster.log(node.index).write(chunk),
         onExit: (node, exit) => cluster.onExit(node.index, exit),
@@ -152,13 +172,22 @@ export class FaultCluster {
     const ring = this.ringId ?? (await this.learnRing(x));
     if (ring === undefined) return undefined;
     try {
-      const [left, right] = await Promise.all([
-        call(x.port, 'peer.digest', { from: y.address, ring, detail: false }, 1_000),
-        call(y.port, 'peer.digest', { from: x.address, ring, detail: false }, 1_000),
+      const [l, r] = await Promise.all([
+        this.peers.call(
+          x.address,
+          'peer.digest',
+          { from: y.address, ring, detail: false },
+          { timeoutMs: 1_000 },
+        ),
+        this.peers.call(
+          y.address,
+          'peer.digest',
+          { from: x.address, ring, detail: false },
+          { timeoutMs: 1_000 },
+        ),
       ]);
-      const [l, r] = [left.result as DigestReply | undefined, right.result as DigestReply | undefined];
       // Another id in an answer means its digests do not compare (it answers [0, 0]): not an agreement.
-      if (l === undefined || r === undefined || l.ring !== ring || r.ring !== ring) return undefined;
+      if (l.ring !== ring || r.ring !== ring) return undefined;
       return l.root[0] === r.root[0] && l.root[1] === r.root[1];
     } catch {
       return undefined;
@@ -199,17 +228,22 @@ export class FaultCluster {
           .map(([key]) => key);
         for (let i = 0; i < keys.length; i += 1_000) {
           const chunk = keys.slice(i, i + 1_000);
-          let reply: RpcReply;
+          let found: Array<KVRecord | null> | undefined;
+          let failure: string | undefined;
           try {
-            reply = await call(node.port, 'peer.get_many', { keys: chunk }, 10_000);
+            found = await this.peers.call(
+              node.address,
+              'peer.get_many',
+              { keys: chunk },
+              { timeoutMs: 10_000 },
+            );
           } catch (error) {
-            reply = { error: { code: 0, message: (error as Error).message } };
+            failure = `${(error as Error).name}: ${(error as Error).message}`;
           }
-          const found = reply.result as Array<KVRecord | null> | undefined;
           chunk.forEach((key, index) => {
             const entry =
               found === undefined
-                ? { address: node.address, record: null, error: JSON.stringify(reply.error) }
+                ? { address: node.address, record: null, error: failure }
                 : { address: node.address, record: found[index] ?? null };
             defined(records.get(key), key).push(entry);
           });
@@ -278,6 +312,7 @@ export class FaultCluster {
   async stop(): Promise<void> {
     for (const node of this.nodes) node.state = 'down';
     await this.local?.stop();
+    await this.peers.close();
     await this.mesh.close();
     await Promise.all(
       [...this.logs.values()].map((log) => new Promise<void>((resolve) => log.end(() => resolve()))),
@@ -314,13 +349,13 @@ export class FaultCluster {
 
   private async learnRing(node: FaultNode): Promise<string | undefined> {
     try {
-      const reply = await call(
-        node.port,
+      const reply = await this.peers.call(
+        node.address,
         'peer.digest',
         { from: node.address, ring: '?', detail: false },
-        1_000,
+        { timeoutMs: 1_000 },
       );
-      this.ringId = (reply.result as { ring: string } | undefined)?.ring;
+      this.ringId = reply.ring;
     } catch {}
     return this.ringId;
   }

@@ -14,15 +14,16 @@ export interface RawReply {
   json: RpcReply | RpcReply[] | undefined;
 }
 
-/** A raw HTTP POST to a node, for what KVClient would never send. */
+/** A raw HTTP POST to a node (or another method, to another path), for what KVClient would never send. */
 export function rawPost(
   port: number,
   body: string | Buffer,
   headers: Record<string, string> = { 'content-type': 'application/json' },
   method = 'POST',
+  path = '/',
 ): Promise<RawReply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path: '/', headers, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {

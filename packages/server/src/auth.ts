@@ -25,6 +25,15 @@ export const UNAUTHORIZED_REPLY = errorReply(
   'Missing or wrong auth token (Authorization: Bearer …)',
 );
 
+/**
+ * The refusal of a peer stream asked for without the peer credential (`--peer-token`, else the auth token): peer
+ * streams carry the `peer.` methods, for the nodes of the cluster only.
+ */
+export const PEER_UNAUTHORIZED_REPLY = errorReply(
+  ErrorCode.UNAUTHORIZED,
+  'Missing or wrong peer token (Authorization: Bearer …): peer streams are for the nodes of the cluster, which share --peer-token (the auth token when none is set)',
+);
+
 /** Whether binding `host` exposes the node beyond this machine. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);

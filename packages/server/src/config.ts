@@ -80,8 +80,18 @@ export interface NodeConfig {
   tombstoneGraceMs: number;
   /** Dial these members at another address (a proxy): `member → host:port`. For fault-injection tests. @default none */
   routes: Map<MemberAddress, string>;
-  /** Every request, from clients and peers, must carry `Authorization: Bearer <token>`. @default undefined */
+  /**
+   * Every request on POST `/` must carry `Authorization: Bearer <token>`; so must a peer stream's request when no
+   * `peerToken` is set. @default undefined
+   */
   authToken: string | undefined;
+  /**
+   * The peer credential: a peer stream (the only way to the `peer.` methods) must be asked for with
+   * `Authorization: Bearer <peerToken>`, and this node opens its own with it. Give every node of the cluster the
+   * same one, and no client. @default undefined: the peer credential is `authToken` (clients holding it can open
+   * peer streams)
+   */
+  peerToken: string | undefined;
   /**
    * Names the cluster: a peer stream from a node of another cluster is refused, and so is a data dir written by
    * one. 1 to 64 printable ASCII characters, not starting or ending with a space. @default DEFAULT_CLUSTER_NAME
@@ -145,11 +155,14 @@ export function clusterName(name: string): string {
  */
 const AUTH_TOKEN = /^[!-~](?:[ -~]*[!-~])?$/;
 
-/** Checks a token (`--auth-token`, `KVDB_AUTH_TOKEN`) without ever putting it in the message. */
-function authToken(token: string): string {
+/**
+ * Checks a token (`--auth-token`, `--peer-token`) without ever putting it in the message; an empty one is none.
+ */
+function checkedToken(name: string, token: string | undefined): string | undefined {
+  if (token === '' || token === undefined) return undefined;
   if (!AUTH_TOKEN.test(token)) {
     throw new TypeError(
-      'Expected `auth-token` to be printable ASCII characters, not starting or ending with a space (it travels in an HTTP header); the one given has others (a line break from a file, say)',
+      `Expected \`${name}\` to be printable ASCII characters, not starting or ending with a space (it travels in an HTTP header); the one given has others (a line break from a file, say)`,
     );
   }
   return token;
@@ -218,7 +231,8 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
     ),
     dataDir: init.dataDir,
     fsyncIntervalMs: integerFrom(0, 'fsync-interval', init.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS),
-    authToken: init.authToken === '' || init.authToken === undefined ? undefined : authToken(init.authToken),
+    authToken: checkedToken('auth-token', init.authToken),
+    peerToken: checkedToken('peer-token', init.peerToken),
     clusterName: clusterName(init.clusterName ?? DEFAULT_CLUSTER_NAME),
     timings: resolveTimings(init.timings),
     logLevel: init.logLevel ?? DEFAULT_LOG_LEVEL,

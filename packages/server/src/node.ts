@@ -24,7 +24,7 @@ import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js
 import { HttpFrontEnd } from './http-front-end.js';
 import { JsonRpcDispatcher } from './json-rpc.js';
 import { createLogger } from './logger.js';
-import { METHODS, RECORD_WRITES } from './methods/index.js';
+import { METHODS, PUBLIC_METHODS, peerOnly } from './methods/index.js';
 import { nodePages } from './pages/index.js';
 import { PeerStreamServer } from './peer-stream-server.js';
 import { StreamPeerTransport } from './stream-peer-transport.js';
@@ -69,8 +69,9 @@ export interface NodeComponents {
 }
 
 /**
- * A kvdb node: a coordinator behind an HTTP front end (JSON-RPC 2.0 on POST `/`) and a peer-stream server, both
- * on one port and both answered by one JSON-RPC dispatcher. Start one with `KVNode.start`.
+ * A kvdb node: a coordinator behind an HTTP front end (JSON-RPC 2.0 on POST `/`: the public methods) and a
+ * peer-stream server (every method, the `peer.` ones included, for nodes holding the peer token), both on one port.
+ * Start one with `KVNode.start`.
  */
 export class KVNode {
   readonly config: NodeConfig;
@@ -89,13 +90,16 @@ export class KVNode {
   constructor(config: NodeConfig, components: NodeComponents = {}) {
     this.config = config;
     const { advertise, authToken, clusterName, limits } = config;
+    // Without --peer-token the auth token is the peer credential, so a cluster set up with one token keeps working.
+    const peerToken = config.peerToken ?? authToken;
     this.log = components.logger ?? createLogger(advertise, config.logLevel);
     this.store = components.store ?? new MemoryStore();
     this.storage = components.store === undefined ? 'in memory' : 'in the store given';
     this.transport =
       components.transport ??
       new StreamPeerTransport({
-        authToken,
+        self: advertise,
+        peerToken,
         clusterName,
         logger: this.log,
         routes: config.routes,
@@ -141,10 +145,9 @@ export class KVNode {
       { methods: METHODS, context, logger: this.log },
       { maxBatch: limits.maxBatch },
     );
-    const publicMethods = METHODS.filter((method) => !RECORD_WRITES.has(method.name));
     const front = new JsonRpcDispatcher(
-      { methods: publicMethods, context, logger: this.log },
-      { maxBatch: limits.maxBatch },
+      { methods: PUBLIC_METHODS, context, logger: this.log },
+      { maxBatch: limits.maxBatch, whyNotFound: peerOnly },
     );
     const replica = this.coordinator.replica;
     const clock = { observe: (v: Version) => replica.observe(v), reading: () => replica.clockReading() };
@@ -154,7 +157,7 @@ export class KVNode {
     );
     this.peers = new PeerStreamServer(
       { dispatcher, logger: this.log },
-      { address: advertise, clusterName, authToken, maxFrameBytes: limits.maxBodyBytes },
+      { address: advertise, clusterName, peerToken, maxFrameBytes: limits.maxBodyBytes },
     );
     this.front.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.peers.accept(req, socket as Socket, head),
@@ -211,6 +214,15 @@ export class KVNode {
     if (!isLoopback(this.config.host) && this.config.authToken === undefined) {
       this.log.warn(
         `listening on ${this.config.host} without --auth-token: anyone who can reach this port can read and change every key`,
+      );
+    }
+    if (
+      !isLoopback(this.config.host) &&
+      this.config.authToken !== undefined &&
+      this.config.peerToken === undefined
+    ) {
+      this.log.warn(
+        'no --peer-token: clients holding the token can open peer streams: set --peer-token on every node',
       );
     }
     this.cluster.start().then(

@@ -2,13 +2,14 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '@kvdb/coordinator';
 import { DEFAULT_MAX_BODY_BYTES, ErrorCode, type MemberAddress } from '@kvdb/core';
-import { createTokenCheck, UNAUTHORIZED_REPLY } from './auth.js';
+import { createTokenCheck, PEER_UNAUTHORIZED_REPLY } from './auth.js';
 import { DEFAULT_CLUSTER_NAME } from './config.js';
 import { errorReply, type JsonRpcDispatcher, parseRequest, replyText } from './json-rpc.js';
 import {
   FrameReader,
   otherCluster,
   PEER_CLUSTER_HEADER,
+  PEER_NODE_HEADER,
   PEER_PATH,
   PEER_PROTOCOL,
   quotedCluster,
@@ -25,14 +26,17 @@ export interface PeerStreamServerInit {
   address: MemberAddress;
   /** This node's cluster: streams from nodes of another are refused. @default DEFAULT_CLUSTER_NAME */
   clusterName?: string;
-  /** A stream must be asked for with `Authorization: Bearer <token>`. @default undefined (none needed) */
-  authToken?: string;
+  /**
+   * The peer credential: a stream must be asked for with `Authorization: Bearer <peerToken>`.
+   * @default undefined (none needed)
+   */
+  peerToken?: string;
   /** Largest frame taken (`--max-body-bytes`): a longer one closes the stream. @default DEFAULT_MAX_BODY_BYTES */
   maxFrameBytes?: number;
 }
 
-/** Most other clusters whose refused streams are logged, each once. */
-const MAX_FOREIGN_CLUSTERS_LOGGED = 16;
+/** Most other clusters, and most addresses refused for their peer token, whose refused streams are logged (each once). */
+const MAX_REFUSALS_LOGGED = 16;
 
 /**
  * The answering side of peer streams (see peer-stream.ts): takes the connections that ask to switch to
@@ -50,6 +54,8 @@ export class PeerStreamServer {
   private readonly streams = new Set<Socket>();
   /** Names of other clusters whose nodes were refused a stream, each logged once (a bounded few); '' for none. */
   private readonly foreignClusters = new Set<string>();
+  /** Addresses whose streams were refused for a missing or wrong peer token, each logged once (a bounded few). */
+  private readonly unauthorized = new Set<string>();
   private framesInFlight = 0;
   private stopping = false;
 
@@ -58,7 +64,7 @@ export class PeerStreamServer {
     this.log = components.logger;
     this.address = init.address;
     this.cluster = init.clusterName ?? DEFAULT_CLUSTER_NAME;
-    this.authorized = createTokenCheck(init.authToken);
+    this.authorized = createTokenCheck(init.peerToken);
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_BODY_BYTES;
   }
 
@@ -78,7 +84,7 @@ export class PeerStreamServer {
   }
 
   /**
-   * Switches a connection to a peer stream if it asked for kvdb-peer/2 on /peer with the right token and cluster;
+   * Switches a connection to a peer stream if it asked for kvdb-peer/2 on /peer with the peer token and cluster;
    * anything else is refused with an HTTP status and a JSON-RPC error, and the connection closed.
    */
   accept(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -100,7 +106,8 @@ export class PeerStreamServer {
       return;
     }
     if (!this.authorized(req.headers.authorization)) {
-      refuse('401 Unauthorized', UNAUTHORIZED_REPLY);
+      this.refusedToken(socket.remoteAddress, req.headers[PEER_NODE_HEADER]);
+      refuse('401 Unauthorized', PEER_UNAUTHORIZED_REPLY);
       return;
     }
     const cluster = req.headers[PEER_CLUSTER_HEADER];
@@ -138,7 +145,7 @@ export class PeerStreamServer {
   private foreignCluster(cluster: string | string[], from: string | undefined): object {
     const own = quotedCluster(this.cluster);
     const theirs = quotedCluster(String(cluster));
-    if (!this.foreignClusters.has(theirs) && this.foreignClusters.size < MAX_FOREIGN_CLUSTERS_LOGGED) {
+    if (!this.foreignClusters.has(theirs) && this.foreignClusters.size < MAX_REFUSALS_LOGGED) {
       this.foreignClusters.add(theirs);
       this.log.warn(
         `refused a peer stream from a node of cluster ${theirs} (at ${from ?? '?'}): this node is in cluster ${own}`,
@@ -146,6 +153,20 @@ export class PeerStreamServer {
     }
     const message = otherCluster(this.address, this.cluster, String(cluster));
     return errorReply(ErrorCode.INVALID_REQUEST, message, { cluster: this.cluster });
+  }
+
+  /**
+   * Logs a stream refused for its peer token, once per address it came from and node it names (nodes of one host
+   * share an address): a misconfigured node keeps dialing.
+   */
+  private refusedToken(from: string | undefined, node: string | string[] | undefined): void {
+    const named = node === undefined ? 'naming no node' : `naming itself ${quotedCluster(String(node))}`;
+    const source = `${from ?? '?'} (${named})`;
+    if (this.unauthorized.has(source) || this.unauthorized.size >= MAX_REFUSALS_LOGGED) return;
+    this.unauthorized.add(source);
+    this.log.warn(
+      `refused a peer stream from ${source}: missing or wrong peer token (every node of the cluster needs the same --peer-token; clients cannot open peer streams)`,
+    );
   }
 
   /**

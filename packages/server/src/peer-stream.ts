@@ -1,7 +1,7 @@
 /**
  * The peer stream: how nodes carry JSON-RPC to each other. A node opens a TCP connection to a peer's HTTP port and
- * asks to switch protocols (`GET /peer`, `Upgrade: kvdb-peer/2`, its cluster's name in `kvdb-cluster`, the bearer
- * token if the cluster has one), and the answer names the peer's: nodes of two clusters refuse each other. After
+ * asks to switch protocols (`GET /peer`, `Upgrade: kvdb-peer/2`, its cluster's name in `kvdb-cluster`, its own address
+ * in `kvdb-node`, the peer token as a bearer token if the cluster has one), and the answer names the peer's: nodes of two clusters refuse each other. After
  * `101 Switching Protocols` the connection carries frames both ways, each one JSON-RPC request or batch (or its
  * reply) on one line. JSON text never holds a raw newline, so a newline ends a frame. Frames are pipelined: many
  * can be out at once, and a peer answers each as soon as its calls are done, in any order (ids match replies to
@@ -12,8 +12,13 @@ export const PEER_PROTOCOL = 'kvdb-peer/2';
 export const PEER_PATH = '/peer';
 /** The header naming the dialling node's cluster (`--cluster-name`). */
 export const PEER_CLUSTER_HEADER = 'kvdb-cluster';
+/**
+ * The header naming the dialling node's own address (`--advertise`), so that a peer refusing its stream names it in
+ * its log: a claim, never checked, used for nothing else.
+ */
+export const PEER_NODE_HEADER = 'kvdb-node';
 
-/** A cluster name as a message shows it: quoted, and cut short when it came from a peer. */
+/** A cluster name (or another name a peer sent) as a message shows it: quoted, and cut short when it came from a peer. */
 export function quotedCluster(name: string): string {
   return JSON.stringify(name.slice(0, 64));
 }

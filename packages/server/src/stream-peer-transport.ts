@@ -12,11 +12,16 @@ import {
 } from '@kvdb/core';
 import { clusterName, DEFAULT_CLUSTER_NAME } from './config.js';
 import { PeerLink } from './peer-link.js';
-import { PEER_CLUSTER_HEADER, PEER_PROTOCOL } from './peer-stream.js';
+import { PEER_CLUSTER_HEADER, PEER_NODE_HEADER, PEER_PROTOCOL } from './peer-stream.js';
 
 export interface StreamPeerTransportInit {
-  /** Sent as `Authorization: Bearer …` when opening a stream, to peers that require it. */
-  authToken?: string;
+  /**
+   * The peer credential (`--peer-token`, else the auth token), sent as `Authorization: Bearer …` when opening a
+   * stream. @default undefined (none sent)
+   */
+  peerToken?: string;
+  /** This node's address, sent when opening a stream so that a peer refusing it can name it. @default none sent */
+  self?: MemberAddress;
   /** Sent when opening a stream: peers of another cluster refuse it. @default 'kvdb' */
   clusterName?: string;
   /** Where a peer refusing this node's streams (another cluster, a wrong token) is reported, once per reason. */
@@ -47,7 +52,8 @@ const MAX_FRAMES_IN_FLIGHT = 4;
 
 /**
  * Peer calls over peer streams (see peer-stream.ts): per peer, one connection for replica calls, batched into
- * frames, and one for membership calls (probes, syncs), so a probe never waits behind a backlog of data.
+ * frames, and one for membership calls (probes, syncs), so a probe never waits behind a backlog of data. It is also
+ * how a tool or test calls a node's `peer.` methods (POST `/` refuses them): with the peer token, as a node does.
  */
 export class StreamPeerTransport implements PeerTransport {
   private readonly links = new Map<string, PeerLink>();
@@ -70,7 +76,8 @@ export class StreamPeerTransport implements PeerTransport {
       connection: 'upgrade',
       upgrade: PEER_PROTOCOL,
       [PEER_CLUSTER_HEADER]: this.cluster,
-      ...(init.authToken === undefined ? {} : { authorization: `Bearer ${init.authToken}` }),
+      ...(init.self === undefined ? {} : { [PEER_NODE_HEADER]: init.self }),
+      ...(init.peerToken === undefined ? {} : { authorization: `Bearer ${init.peerToken}` }),
     };
     this.logger = init.logger;
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -138,8 +145,12 @@ export class StreamPeerTransport implements PeerTransport {
     if (refusal === undefined) this.refusals.delete(peer);
     else if (status !== 503 && this.refusals.get(peer) !== refusal.message) {
       this.refusals.set(peer, refusal.message);
-      // The reason is the peer's own text: cut short, and without line breaks that could forge log lines.
-      const reason = refusal.message.slice(0, 300).replace(/\p{Cc}+/gu, ' ');
+      // A 401 is told in this node's words; any other reason is the peer's own text: cut short, and without line
+      // breaks that could forge log lines.
+      const reason =
+        status === 401
+          ? `${peer} refused this node's peer token (every node of the cluster needs the same --peer-token)`
+          : refusal.message.slice(0, 300).replace(/\p{Cc}+/gu, ' ');
       this.logger?.warn(`peer stream to ${peer} refused: ${reason}`);
     }
   }

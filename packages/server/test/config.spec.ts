@@ -19,18 +19,23 @@ describe('resolveConfig', () => {
   });
 
   it('takes a token of printable ASCII, none for an empty one, and refuses others without echoing them', () => {
-    expect(resolveConfig().authToken).to.equal(undefined);
-    expect(resolveConfig({ authToken: '' }).authToken).to.equal(undefined);
-    for (const token of ['Ab0-._~+/=!', 'correct horse battery staple'])
-      expect(resolveConfig({ authToken: token }).authToken).to.equal(token);
-    for (const token of ['s3cr€t', 'K3y-from-a-file\r', ' leading', 'trailing ', 'tab\there']) {
-      expect(() => resolveConfig({ authToken: token }), JSON.stringify(token))
-        .to.throw(
-          TypeError,
-          /`auth-token` to be printable ASCII characters, not starting or ending with a space/,
-        )
-        .with.property('message')
-        .that.does.not.include(token.trim());
+    for (const [option, name] of [
+      ['authToken', 'auth-token'],
+      ['peerToken', 'peer-token'],
+    ] as const) {
+      expect(resolveConfig()[option]).to.equal(undefined);
+      expect(resolveConfig({ [option]: '' })[option]).to.equal(undefined);
+      for (const token of ['Ab0-._~+/=!', 'correct horse battery staple'])
+        expect(resolveConfig({ [option]: token })[option]).to.equal(token);
+      for (const token of ['s3cr€t', 'K3y-from-a-file\r', ' leading', 'trailing ', 'tab\there']) {
+        expect(() => resolveConfig({ [option]: token }), JSON.stringify(token))
+          .to.throw(
+            TypeError,
+            new RegExp(`\`${name}\` to be printable ASCII characters, not starting or ending with a space`),
+          )
+          .with.property('message')
+          .that.does.not.include(token.trim());
+      }
     }
   });
 

@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { compareVersions, ErrorCode, formatSession, parseSession } from '@kvdb/core';
 import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
+import { METHODS } from '../src/methods/index.js';
 import { KVNode } from '../src/node.js';
 import { freePort, post } from './utils/node-harness.js';
 
@@ -91,19 +92,29 @@ describe('a node over HTTP', () => {
     ).to.equal('{"jsonrpc":"2.0","id":6,"result":[[1 ,2],{"x" :1},"two",null]}');
   });
 
-  it('does not take peer methods that write records on POST /: they are for peer streams', async () => {
-    const record = { version: { wall: Date.now(), counter: 0, node: 'x' }, value: '1,"injected":true' };
-    for (const [method, params] of [
-      ['peer.put', { key: 'forged', record }],
-      ['peer.put_many', { entries: [['forged', record]] }],
-      ['peer.propose', { key: 'forged', proposal: { ballot: record.version, record } }],
-      ['peer.commit', { key: 'forged', proposal: { ballot: record.version, record } }],
-    ] as const) {
+  it('refuses every peer. method on POST / with -32601, saying it is for peer streams, and changes nothing', async () => {
+    const peerMethods = METHODS.map((method) => method.name).filter((name) => name.startsWith('peer.'));
+    expect(peerMethods, 'the peer methods of the table').to.include.members([
+      'peer.get',
+      'peer.put',
+      'peer.sync',
+    ]);
+    // Params a peer might send: a forged record for the writes, and the same for every other method.
+    const record = { version: { wall: Date.now() + 3_600_000, counter: 0, node: 'x' }, value: '1' };
+    const proposal = { ballot: record.version, record, basis: null };
+    const params = { key: 'forged', record, entries: [['forged', record]], proposal, keys: ['forged'] };
+    for (const method of peerMethods) {
       const reply = await send({ jsonrpc: '2.0', id: 1, method, params });
-      expect((reply.json as { error: { code: number } }).error.code, method).to.equal(
-        ErrorCode.METHOD_NOT_FOUND,
-      );
+      expect(reply.status, method).to.equal(200);
+      expect((reply.json as { error?: unknown }).error, method).to.deep.equal({
+        code: ErrorCode.METHOD_NOT_FOUND,
+        message: `Method "${method}" is served on peer streams only (nodes calling each other with the peer token), not on POST /`,
+      });
     }
+    const unknown = await send({ jsonrpc: '2.0', id: 1, method: 'peer.nope' });
+    expect((unknown.json as { error: { message: string } }).error.message).to.equal(
+      'Method not found: "peer.nope"',
+    );
     expect(await defined(node).coordinator.replica.get('forged')).to.equal(undefined);
   });
 

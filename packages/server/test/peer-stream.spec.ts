@@ -111,7 +111,7 @@ describe('peer streams', () => {
     beforeEach(async () => {
       peer = new FakePeer();
       address = await peer.listen();
-      transport = new StreamPeerTransport({ authToken: 's3cret', clusterName: 'blue' });
+      transport = new StreamPeerTransport({ peerToken: 's3cret', clusterName: 'blue' });
     });
 
     afterEach(async () => {
@@ -346,7 +346,7 @@ describe('peer streams', () => {
     });
 
     it('fails the calls, and nothing else, when node:http refuses to send the token', async () => {
-      const untidy = new StreamPeerTransport({ authToken: 's3cr€t' });
+      const untidy = new StreamPeerTransport({ peerToken: 's3cr€t' });
       try {
         const error = await untidy.call(address, 'peer.get', { key: 'a' }).catch((e) => e);
         expect(error).to.be.instanceOf(ConnectionError);
@@ -507,14 +507,14 @@ describe('peer streams', () => {
       const post = await open(`${upgrade}authorization: Bearer tok\r\n`, 'POST /peer');
       expect(post.status()).to.equal('HTTP/1.1 400 Bad Request');
       post.socket.destroy();
-      const transport = new StreamPeerTransport({ authToken: 'wrong' });
+      const transport = new StreamPeerTransport({ peerToken: 'wrong' });
       try {
         const error = await transport.call(address, 'peer.ping', {} as never).catch((e) => e);
         expect(error).to.be.instanceOf(UnauthorizedError);
       } finally {
         await transport.close();
       }
-      const good = new StreamPeerTransport({ authToken: 'tok' });
+      const good = new StreamPeerTransport({ peerToken: 'tok' });
       try {
         expect(await good.call(address, 'peer.get', { key: 'nothing' })).to.equal(null);
       } finally {
@@ -538,7 +538,7 @@ describe('peer streams', () => {
       named.socket.destroy();
 
       const log = warnings();
-      const green = new StreamPeerTransport({ authToken: 'tok', clusterName: 'green', logger: log });
+      const green = new StreamPeerTransport({ peerToken: 'tok', clusterName: 'green', logger: log });
       try {
         for (let attempt = 0; attempt < 2; attempt++) {
           const refused = await green.call(address, 'peer.get', { key: 'a' }).catch((e) => e);

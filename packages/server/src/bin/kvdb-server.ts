@@ -111,7 +111,12 @@ const argv = await yargs(hideBin(process.argv))
     'auth-token': {
       type: 'string',
       describe:
-        'Require Authorization: Bearer <token> on every request, from clients and peers (or KVDB_AUTH_TOKEN)',
+        'Require Authorization: Bearer <token> on every request to POST / (or KVDB_AUTH_TOKEN); also on peer streams when no --peer-token is set',
+    },
+    'peer-token': {
+      type: 'string',
+      describe:
+        'Token the nodes present to each other to open peer streams, the only way to the peer.* methods (or KVDB_PEER_TOKEN). Give every node the same one and no client; without it the auth token opens peer streams',
     },
     'stream-throughput': {
       type: 'number',
@@ -189,6 +194,7 @@ try {
         return [member, via] as [string, string];
       }),
       authToken: argv['auth-token'] ?? process.env.KVDB_AUTH_TOKEN,
+      peerToken: argv['peer-token'] ?? process.env.KVDB_PEER_TOKEN,
       clusterName: argv['cluster-name'],
       limits: {
         maxKeyBytes: argv['max-key-bytes'],

@@ -18,18 +18,6 @@ import type { MethodDefinition } from './types.js';
 
 export type { MethodContext, MethodDefinition } from './types.js';
 
-/**
- * The `peer.` methods that write records a peer sends. A record's value is JSON text that the sending node's front
- * end checked, and replies carry it as it is, so these are answered on peer streams only: on POST `/` they are not
- * found (-32601), and a client cannot store text that is not JSON.
- */
-export const RECORD_WRITES: ReadonlySet<string> = new Set([
-  'peer.put',
-  'peer.put_many',
-  'peer.propose',
-  'peer.commit',
-]);
-
 /** The method table: every public method, then the `peer.` methods nodes call on each other. */
 export const METHODS: readonly MethodDefinition[] = [
   ping,
@@ -49,3 +37,21 @@ export const METHODS: readonly MethodDefinition[] = [
   setReplicas,
   ...peerMethods,
 ];
+
+/**
+ * The `peer.` methods, which nodes call on each other. They are answered on peer streams only, opened with the peer
+ * credential: they take records with whatever version the caller gives (a client could stamp a write past every
+ * other), values as JSON text the sending node checked, and membership and replication settings as they come.
+ */
+export const PEER_METHOD_NAMES: ReadonlySet<string> = new Set(peerMethods.map((method) => method.name));
+
+/** The methods clients call on POST `/`: every method but the `peer.` ones. */
+export const PUBLIC_METHODS: readonly MethodDefinition[] = METHODS.filter(
+  (method) => !PEER_METHOD_NAMES.has(method.name),
+);
+
+/** The -32601 message for a `peer.` method asked for on POST `/`; undefined for any other method. */
+export function peerOnly(method: string): string | undefined {
+  if (!PEER_METHOD_NAMES.has(method)) return undefined;
+  return `Method ${JSON.stringify(method)} is served on peer streams only (nodes calling each other with the peer token), not on POST /`;
+}
