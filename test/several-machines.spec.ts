@@ -6,11 +6,13 @@ import { waitFor } from './helpers/wait.js';
 
 const PORT = 5878;
 const TOKEN = 'netns-client-token';
+const PEER_TOKEN = 'netns-peer-token';
 const KEYS = 200;
 
 /**
  * Three nodes on three "machines" (network namespaces on a bridge, an address each), as the README's guide to
- * several machines runs them: each binds its own address, names the others with -C, and needs the token.
+ * several machines runs them: each binds its own address, names the others with -C, and needs the token from
+ * clients and the peer token from peers.
  */
 describe('three nodes in three network namespaces', function () {
   this.timeout(120_000);
@@ -34,7 +36,7 @@ describe('three nodes in three network namespaces', function () {
         [
           SERVER_BIN,
           ...['-H', machines.address(i), '-P', String(PORT), '-C', members, '-R', '3'],
-          ...['--timings', 'local', '--log-level', 'info', '--auth-token', TOKEN],
+          ...['--timings', 'local', '--log-level', 'info', '--auth-token', TOKEN, '--peer-token', PEER_TOKEN],
         ],
         (chunk) => logs.get(i)?.push(chunk.toString()),
       );
