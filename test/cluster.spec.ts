@@ -197,8 +197,11 @@ describe('a 3-node cluster of real processes (R=3)', function () {
       expect(await cluster.client(0).ping()).to.equal('pong');
     });
 
-    it('answers 405 to methods other than POST and 415 to other content types', async () => {
-      expect((await rawPost(port(), '', {}, 'GET')).status).to.equal(405);
+    it('answers 405 to methods other than POST (and GET, the cluster page) and 415 to other content types', async () => {
+      expect((await rawPost(port(), '', {}, 'PUT')).status).to.equal(405);
+      const page = await rawPost(port(), '', {}, 'GET');
+      expect(page.status).to.equal(200);
+      expect(page.body).to.include('<svg id="ring"');
       const form = await rawPost(port(), 'a=b', { 'content-type': 'application/x-www-form-urlencoded' });
       expect(form.status).to.equal(415);
       expect(single(form).error?.code).to.equal(-32600);

@@ -1,6 +1,7 @@
 import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import {
   type CasResult,
+  type ClusterStatus,
   ConnectionError,
   type Consistency,
   compareKeys,
@@ -272,6 +273,11 @@ export class KVClient {
 
   stats(): Promise<NodeStats> {
     return this.call('stats', {});
+  }
+
+  /** The node's view of the whole cluster: members with their counters and ring shares, and recent events. */
+  clusterStatus(): Promise<ClusterStatus> {
+    return this.call('cluster_status', {});
   }
 
   /**

@@ -209,6 +209,7 @@ export class ClusterNode implements PeerHandler {
       'peer.digest': (params) => this.antiEntropy.handleDigest(params),
       'peer.range': (params) => this.antiEntropy.handleRange(params),
       'peer.stream': (params) => this.rangeFill.handleStream(params),
+      'peer.stats': () => this.coordinator.stats(),
       ...this.replica.handlers,
     };
     membership.onRingChange((placement) => {

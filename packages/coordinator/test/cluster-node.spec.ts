@@ -32,6 +32,7 @@ describe('ClusterNode peer calls', () => {
       'peer.prepare',
       'peer.propose',
       'peer.commit',
+      'peer.stats',
     ];
     expect(Object.keys(node().peerHandlers).sort()).to.deep.equal([...methods].sort());
   });

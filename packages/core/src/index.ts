@@ -9,6 +9,7 @@
  * ring.preferenceList('user:42', 2) // e.g. ['127.0.0.1:5880', '127.0.0.1:5878']
  * ```
  */
+export * from './cluster-status.js';
 export * from './constants.js';
 export * from './errors.js';
 export { HashRing, type HashRingInit } from './hash-ring.js';
@@ -21,6 +22,7 @@ export * from './peer-protocol.js';
 export * from './protocol.js';
 export * from './record.js';
 export * from './replication.js';
+export { type RingShare, ringShares } from './ring-shares.js';
 export {
   type EntriesOptions,
   type FillLog,

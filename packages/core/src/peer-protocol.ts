@@ -3,7 +3,7 @@
  * anti-entropy, range fetches and serial rounds.
  */
 import type { MemberState } from './member.js';
-import type { StreamParams, StreamReply } from './protocol.js';
+import type { NodeStats, StreamParams, StreamReply } from './protocol.js';
 import type { KVRecord } from './record.js';
 import type { ReplicationSetting } from './replication.js';
 import type { Version } from './version.js';
@@ -218,6 +218,8 @@ export interface PeerMethods {
    * about to own them; refused (unavailable) when the replica is on another ring.
    */
   'peer.stream': [StreamParams, StreamReply];
+  /** The member's counters, as its `stats` gives them: what `cluster_status` shows of each member. */
+  'peer.stats': [Record<string, never>, NodeStats];
 }
 
 export type PeerMethod = keyof PeerMethods;

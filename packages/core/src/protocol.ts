@@ -2,6 +2,7 @@
  * The wire protocol shared by client and server: JSON-RPC 2.0 over HTTP POST `/`. Params may be named
  * (`{"key": "a"}`) or positional (`["a"]`, in the order `PARAM_ORDER` gives).
  */
+import type { ClusterStatus, RequestCounts } from './cluster-status.js';
 import type { MemberInfo } from './member.js';
 import type { JsonValue, KVRecord } from './record.js';
 
@@ -158,6 +159,8 @@ export interface NodeStats {
    * way moves to (filled in by the server).
    */
   replication?: { replicas: number; target?: number };
+  /** Client requests answered since the node started (filled in by the server). */
+  requests?: RequestCounts;
 }
 
 /** Members joining or leaving, and the data this node fetches for the ranges it is about to own. */
@@ -227,6 +230,8 @@ export interface PublicMethods {
   list_members: [Record<string, never>, MemberInfo[]];
   locate: [LocateParams, string[]];
   stats: [Record<string, never>, NodeStats];
+  /** The node's view of the cluster: members with their counters and ring shares, and recent events. */
+  cluster_status: [Record<string, never>, ClusterStatus];
   leave: [LeaveParams, LeaveResult];
   /** Changes the cluster's replication factor; answers once every new replica holds its data. */
   set_replicas: [SetReplicasParams, SetReplicasResult];
@@ -250,6 +255,7 @@ export const PARAM_ORDER: { readonly [M in PublicMethod]: readonly (keyof Public
     list_members: [],
     locate: ['key'],
     stats: [],
+    cluster_status: [],
     leave: ['address'],
     set_replicas: ['replicas'],
   };

@@ -17,6 +17,7 @@ import {
   parseRequest,
   replyText,
 } from './json-rpc.js';
+import type { RequestCounter } from './request-counter.js';
 
 export interface HttpFrontEndComponents {
   /** Answers every request whose body parsed. */
@@ -26,6 +27,8 @@ export interface HttpFrontEndComponents {
   clock?: SessionClock;
   /** What GET (and HEAD) answer, by path: probes, metrics, the cluster page. @default none (405) */
   pages?: ReadonlyMap<string, Page>;
+  /** Counts the JSON-RPC requests answered, and their time. @default none */
+  requests?: RequestCounter;
 }
 
 /** An answer to GET on one path. */
@@ -80,6 +83,7 @@ export class HttpFrontEnd {
   private readonly log: Logger;
   private readonly clock: SessionClock | undefined;
   private readonly pages: ReadonlyMap<string, Page>;
+  private readonly requests: RequestCounter | undefined;
   private readonly authorized: (header: string | undefined) => boolean;
   private readonly maxBodyBytes: number;
   private requestsInFlight = 0;
@@ -90,6 +94,7 @@ export class HttpFrontEnd {
     this.log = components.logger;
     this.clock = components.clock;
     this.pages = components.pages ?? new Map();
+    this.requests = components.requests;
     this.authorized = createTokenCheck(init.authToken);
     this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     // A slow sender (slowloris) cannot hold a connection open: headers within 10 s, the whole request within 30 s.
@@ -207,8 +212,10 @@ export class HttpFrontEnd {
         return;
       }
       this.requestsInFlight += 1;
+      const started = performance.now();
       void this.dispatcher.dispatch(parsed.request, parsed.source).then((reply) => {
         this.requestsInFlight -= 1;
+        this.requests?.record(performance.now() - started, reply);
         // After the request: the clock is past every version it read or wrote.
         if (this.clock !== undefined) res.setHeader(SESSION_HEADER, formatSession(this.clock.reading()));
         this.reply(res, reply === undefined ? 204 : 200, reply);

@@ -20,6 +20,7 @@ import {
 } from '@kvdb/core';
 import { DiskStore } from '@kvdb/store-level';
 import { isLoopback } from './auth.js';
+import { ClusterView } from './cluster-view.js';
 import { type NodeConfig, type NodeConfigInit, resolveConfig } from './config.js';
 import { HttpFrontEnd } from './http-front-end.js';
 import { JsonRpcDispatcher } from './json-rpc.js';
@@ -132,6 +133,7 @@ export class KVNode {
       },
     );
     this.coordinator = this.cluster.coordinator;
+    const view = new ClusterView({ node: this.cluster, transport: this.transport });
     const onLeft = components.onLeft ?? (() => {});
     this.onRefused = components.onRefused ?? (() => void this.stop({ announce: false }));
     const context = {
@@ -139,6 +141,7 @@ export class KVNode {
       coordinator: this.coordinator,
       peer: this.cluster.peerHandlers,
       limits,
+      view,
       onLeft: () => setImmediate(onLeft),
     };
     const dispatcher = new JsonRpcDispatcher(
@@ -152,7 +155,7 @@ export class KVNode {
     const replica = this.coordinator.replica;
     const clock = { observe: (v: Version) => replica.observe(v), reading: () => replica.clockReading() };
     this.front = new HttpFrontEnd(
-      { dispatcher: front, logger: this.log, clock, pages: nodePages(this) },
+      { dispatcher: front, logger: this.log, clock, pages: nodePages(this), requests: view.requests },
       { authToken, maxBodyBytes: limits.maxBodyBytes },
     );
     this.peers = new PeerStreamServer(

@@ -154,14 +154,14 @@ describe('a node over HTTP', () => {
     expect(performance.now() - started).to.be.below(2_000);
   });
 
-  it('speaks on POST / only: 404 elsewhere, 405 for other methods, saying Allow: POST', async () => {
+  it('speaks JSON-RPC on POST / only: 404 elsewhere, 405 for other methods, saying Allow (GET: the cluster page)', async () => {
     const elsewhere = await post(port, '{}', json, 'POST', '/peer');
     expect(elsewhere.status).to.equal(404);
     expect(elsewhere.headers.allow).to.equal('POST');
-    const got = await post(port, '', json, 'GET');
-    expect(got.status).to.equal(405);
-    expect(got.headers.allow).to.equal('POST');
-    expect((got.json as { error: { code: number } }).error.code).to.equal(ErrorCode.INVALID_REQUEST);
+    const put = await post(port, '', json, 'PUT');
+    expect(put.status).to.equal(405);
+    expect(put.headers.allow).to.equal('GET, HEAD, POST');
+    expect((put.json as { error: { code: number } }).error.code).to.equal(ErrorCode.INVALID_REQUEST);
   });
 
   it('refuses a request without the token (401, WWW-Authenticate), or not JSON (415), or over the limit (413)', async () => {

@@ -2,6 +2,7 @@ import { ClusterNode } from '@kvdb/coordinator';
 import { MAX_TTL_SECONDS, MemoryStore } from '@kvdb/core';
 import { expect } from 'chai';
 import sinon from 'sinon';
+import { ClusterView } from '../src/cluster-view.js';
 import type { Limits } from '../src/config.js';
 import { METHODS } from '../src/methods/index.js';
 import type { MethodContext, MethodDefinition } from '../src/methods/types.js';
@@ -37,6 +38,7 @@ describe('ttl params (set, ttl, and the peer methods that carry expiry)', () => 
       coordinator: node.coordinator,
       peer: node.peerHandlers,
       limits: LIMITS,
+      view: new ClusterView({ node, transport }),
       onLeft: () => {},
     };
   });

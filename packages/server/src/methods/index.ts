@@ -1,4 +1,5 @@
 import { cas } from './cas.js';
+import { clusterStatus } from './cluster-status.js';
 import { get } from './get.js';
 import { has } from './has.js';
 import { leave } from './leave.js';
@@ -33,6 +34,7 @@ export const METHODS: readonly MethodDefinition[] = [
   listMembers,
   locate,
   stats,
+  clusterStatus,
   leave,
   setReplicas,
   ...peerMethods,

@@ -25,6 +25,7 @@ import {
   requireRecord,
   requireString,
 } from '../params.js';
+import { nodeStats } from './stats.js';
 import type { MethodDefinition } from './types.js';
 
 const isKey = (item: unknown): item is string => typeof item === 'string' && item.length > 0;
@@ -244,4 +245,6 @@ export const peerMethods: MethodDefinition[] = [
         entries: requireArray(params, 'entries', isPurge, '[key, version] pairs'),
       }),
   },
+  // With the server's counters, as `stats` has them: more than the cluster node's own handler knows.
+  { name: 'peer.stats', params: [], call: (_params, context) => nodeStats(context) },
 ];

@@ -1,5 +1,6 @@
 import type { ClusterNode, Coordinator, PeerHandlers } from '@kvdb/coordinator';
 import { type JsonText, RawJson } from '@kvdb/core';
+import type { ClusterView } from '../cluster-view.js';
 import type { Limits } from '../config.js';
 import type { Params } from '../params.js';
 
@@ -9,6 +10,8 @@ export interface MethodContext {
   /** The handler of each `peer.` method (the node's `peerHandlers`). */
   peer: PeerHandlers;
   limits: Limits;
+  /** The requests answered, recent events and the other members' counters, for `stats` and `cluster_status`. */
+  view: ClusterView;
   /** Called once this node has left the cluster, to shut the process down after the reply is sent. */
   onLeft: () => void;
 }

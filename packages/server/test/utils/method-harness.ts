@@ -1,5 +1,6 @@
 import { ClusterNode, type Coordinator } from '@kvdb/coordinator';
 import { MemoryStore } from '@kvdb/core';
+import { ClusterView } from '../../src/cluster-view.js';
 import type { Limits } from '../../src/config.js';
 import type { MethodContext } from '../../src/methods/types.js';
 
@@ -13,5 +14,6 @@ export function singleNode(limits: Limits): { context: MethodContext; coordinato
     { self: SELF, seeds: [SELF], replicas: 1 },
   );
   const { coordinator, peerHandlers: peer } = node;
-  return { coordinator, context: { node, coordinator, peer, limits, onLeft: () => {} } };
+  const view = new ClusterView({ node, transport });
+  return { coordinator, context: { node, coordinator, peer, limits, view, onLeft: () => {} } };
 }
