@@ -139,12 +139,25 @@ function serve(port, ports) {
       res.end(body);
     });
   });
-  // Every node listens for peers first; the links open once all three do.
-  setTimeout(() => {
-    for (const other of ports) {
-      if (other !== port) peers.push(link(connect(other + 1000, '127.0.0.1'), onReplies));
-    }
-    http.listen(port, '127.0.0.1', () => process.stdout.write(`floor node listening on ${self}\n`));
-  }, 300);
+  // Every node listens for peers first; a link is retried until its peer listens (a bounded number of times).
+  const connected = (peerPort, attempts = 200) =>
+    new Promise((resolve, reject) => {
+      const socket = connect(peerPort, '127.0.0.1');
+      socket.once('connect', () => resolve(socket));
+      socket.once('error', (error) => {
+        if (attempts <= 1) reject(error);
+        else setTimeout(() => connected(peerPort, attempts - 1).then(resolve, reject), 50);
+      });
+    });
+  Promise.all(ports.filter((other) => other !== port).map((other) => connected(other + 1000))).then(
+    (sockets) => {
+      for (const socket of sockets) peers.push(link(socket, onReplies));
+      http.listen(port, '127.0.0.1', () => process.stdout.write(`floor node listening on ${self}\n`));
+    },
+    (error) => {
+      process.stderr.write(`floor node ${self}: cannot reach its peers: ${error.message}\n`);
+      process.exit(1);
+    },
+  );
   process.once('SIGTERM', () => process.exit(0));
 }
