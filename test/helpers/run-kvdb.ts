@@ -15,15 +15,19 @@ export function runKvdb(args: string[], input = '', timeoutMs = 15_000): Promise
   return runNodeScript(SHELL_BIN, args, input, timeoutMs);
 }
 
-/** `runKvdb` for any Node script: `node <script> <args…>`. */
+/** `runKvdb` for any Node script: `node <script> <args…>`, with `env` added to this process's environment. */
 export function runNodeScript(
   script: string,
   args: string[],
   input = '',
   timeoutMs = 15_000,
+  env: Record<string, string> = {},
 ): Promise<KvdbRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {

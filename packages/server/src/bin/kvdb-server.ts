@@ -16,9 +16,9 @@ import {
   DEFAULT_REPLICAS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_VNODES,
-  KVDB_VERSION,
   parseMemberList,
 } from '@kvdb/core';
+import { SETTINGS_HELP, withHelpAndErrors, withSettings } from '@kvdb/core/cli';
 import { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -28,7 +28,7 @@ import { KVNode } from '../node.js';
 
 const MIB = 1_048_576;
 
-const argv = await yargs(hideBin(process.argv))
+const cli = yargs(hideBin(process.argv))
   .scriptName('kvdb-server')
   .usage(
     '$0 [options]\n\nRuns one kvdb node: a replicated key-value store that speaks JSON-RPC 2.0 over HTTP POST /.\n' +
@@ -110,8 +110,7 @@ const argv = await yargs(hideBin(process.argv))
     },
     'auth-token': {
       type: 'string',
-      describe:
-        'Require Authorization: Bearer <token> on every request, from clients and peers (or KVDB_AUTH_TOKEN)',
+      describe: 'Require Authorization: Bearer <token> on every request, from clients and peers',
     },
     'stream-throughput': {
       type: 'number',
@@ -152,17 +151,8 @@ const argv = await yargs(hideBin(process.argv))
       describe: 'Least severe log line printed',
     },
   })
-  .strict()
-  .version(KVDB_VERSION)
-  .help()
-  .alias('help', 'h')
-  .wrap(Math.min(110, process.stdout.columns ?? 110))
-  .fail((message, error, instance) => {
-    if (error) throw error;
-    console.error(`${instance.help()}\n\nkvdb-server: ${message}`);
-    process.exit(2);
-  })
-  .parseAsync();
+  .epilog(SETTINGS_HELP);
+const argv = await withHelpAndErrors(withSettings(cli, 'kvdb-server'), 'kvdb-server').parseAsync();
 
 let node: KVNode;
 let stopping = false;
@@ -188,7 +178,7 @@ try {
         const [member = '', via = ''] = route.split('=');
         return [member, via] as [string, string];
       }),
-      authToken: argv['auth-token'] ?? process.env.KVDB_AUTH_TOKEN,
+      authToken: argv['auth-token'],
       clusterName: argv['cluster-name'],
       limits: {
         maxKeyBytes: argv['max-key-bytes'],
