@@ -23,6 +23,8 @@ export interface CliOption {
   /** The values allowed, when the option names them. */
   choices: readonly unknown[] | undefined;
   hidden: boolean;
+  /** Its other long names (`members` for `cluster`), which variables and files may use too. */
+  aliases: string[];
 }
 
 /** Options every yargs command line has, which no variable or file sets. */
@@ -46,6 +48,7 @@ export function cliOptions(cli: object): Map<string, CliOption> {
       array: table.array.includes(name),
       choices: table.choices[name],
       hidden: table.hiddenOptions.includes(name),
+      aliases: (table.alias[name] ?? []).filter((alias) => alias.length > 1),
     });
   }
   return options;

@@ -60,15 +60,25 @@ export function withSettings<T>(cli: Argv<T>, name: string, init: SettingsInit =
     });
 }
 
+/** Each option under each of its long names (`cluster` and `members`), spelled by `spell`. */
+function byName(
+  options: ReadonlyMap<string, CliOption>,
+  spell: (name: string) => string,
+): Map<string, CliOption> {
+  return new Map(
+    [...options.values()].flatMap((option) =>
+      [option.name, ...option.aliases].map((name) => [spell(name), option]),
+    ),
+  );
+}
+
 /** The values of the variables that name options, what is wrong with the others that do, and near misses. */
 function environmentValues(
   options: ReadonlyMap<string, CliOption>,
   env: Readonly<Record<string, string | undefined>>,
   prefix: string,
 ): { values: Values; problems: string[]; warnings: string[] } {
-  const byVariable = new Map(
-    [...options.values()].map((option) => [variableName(prefix, option.name), option]),
-  );
+  const byVariable = byName(options, (name) => variableName(prefix, name));
   const values: Values = {};
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -82,7 +92,10 @@ function environmentValues(
         warnings.push(`${variable} names no option and is ignored (did you mean ${near}?)`);
       continue;
     }
-    const value = fromText(option, text);
+    const value =
+      option.name in values
+        ? new Error(`--${option.name} is set by another variable too`)
+        : fromText(option, text);
     if (value instanceof Error) problems.push(`${variable}: ${value.message}`);
     else values[option.name] = value;
   }
@@ -124,17 +137,21 @@ function fileValues(options: ReadonlyMap<string, CliOption>, path: string): Valu
   }
   const values: Values = {};
   const problems: string[] = [];
+  const byKey = byName(options, (name) => name);
   const names = [...options.values()].filter((option) => !option.hidden).map((option) => option.name);
   for (const [key, value] of Object.entries(parsed)) {
-    const option = options.get(key);
+    const option = byKey.get(key);
     if (option === undefined) {
       const near = nearest(key, names);
       problems.push(`unknown key "${key}"${near === undefined ? '' : ` (did you mean "${near}"?)`}`);
       continue;
     }
-    const checked = fromJson(option, value);
+    const checked =
+      option.name in values
+        ? new Error(`--${option.name} is set by another key too`)
+        : fromJson(option, value);
     if (checked instanceof Error) problems.push(`"${key}": ${checked.message}`);
-    else values[key] = checked;
+    else values[option.name] = checked;
   }
   if (problems.length > 0)
     throw new Error(problems.map((problem) => `config file ${path}: ${problem}`).join('\n'));

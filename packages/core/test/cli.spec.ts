@@ -7,6 +7,7 @@ import { unknownOptionLines, withSettings } from '../src/cli.js';
 
 const OPTIONS = {
   host: { alias: 'H', type: 'string', default: '127.0.0.1' },
+  cluster: { alias: ['C', 'members'], type: 'string', default: '' },
   port: { alias: 'P', type: 'number', default: 5878 },
   'auth-token': { type: 'string' },
   'tls-client-auth': { type: 'boolean', default: false },
@@ -16,6 +17,7 @@ const OPTIONS = {
 
 interface Parsed {
   host: string;
+  cluster: string;
   port: number;
   'auth-token'?: string;
   'tls-client-auth': boolean;
@@ -80,6 +82,20 @@ describe('command-line settings: flags, then KVDB_* variables, then --config FIL
       route: ['x=y'],
       'tls-client-auth': true,
     });
+  });
+
+  it('takes an option under its other long names too, once', async () => {
+    expect(await parse([], { KVDB_MEMBERS: 'a:1' })).to.include({ cluster: 'a:1' });
+    expect(await parse(['--config', file({ members: 'b:2' })])).to.include({ cluster: 'b:2' });
+    await expectFailure(
+      parse([], { KVDB_CLUSTER: 'a:1', KVDB_MEMBERS: 'b:2' }),
+      'KVDB_MEMBERS: --cluster is set by another variable too',
+    );
+    const twice = file({ cluster: 'a:1', members: 'b:2' });
+    await expectFailure(
+      parse(['--config', twice]),
+      `config file ${twice}: "members": --cluster is set by another key too`,
+    );
   });
 
   it('ignores variables that name no option, warning only about near misses', async () => {
