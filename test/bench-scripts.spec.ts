@@ -6,7 +6,9 @@ import { CHECK_SCRIPT } from '@kvdb/bench';
 import { expect } from 'chai';
 import { runNodeScript } from './helpers/run-kvdb.js';
 
-const script = (name: string) => fileURLToPath(import.meta.resolve(`@kvdb/bench/scripts/${name}`));
+// The scripts are the repository's, not the package's: found beside the tests (this file is test/dist/…).
+const script = (name: string) =>
+  fileURLToPath(new URL(`../../packages/bench/scripts/${name}`, import.meta.url));
 
 /** The temporary directories whose names start with `prefix`: the data roots of local clusters by default. */
 async function clusterDataDirs(prefix = 'kvdb-cluster-'): Promise<string[]> {

@@ -85,7 +85,7 @@ describe('startLocalCluster: kvdb-server processes on 127.0.0.1', function () {
         args: (index) => (index === 1 ? ['--bogus'] : []),
         onExit: (_, exit) => exits.push(exit),
       }),
-      /exited \(code 2\) before it was ready:\n[\s\S]*Unknown argument: bogus$/,
+      /exited \(code 2\) before it was ready:\nkvdb-server: unknown option --bogus\nsee kvdb-server --help$/,
     );
     expect(error).to.be.instanceOf(UnavailableError);
     expect(exits).to.have.length(2);

@@ -15,15 +15,37 @@ export function runKvdb(args: string[], input = '', timeoutMs = 15_000): Promise
   return runNodeScript(SHELL_BIN, args, input, timeoutMs);
 }
 
-/** `runKvdb` for any Node script: `node <script> <args…>`. */
+/** `runKvdb` for any Node script: `node <script> <args…>`, with `env` added to this process's environment. */
 export function runNodeScript(
   script: string,
   args: string[],
   input = '',
   timeoutMs = 15_000,
+  env: Record<string, string> = {},
 ): Promise<KvdbRun> {
+  return runCommand(process.execPath, [script, ...args], {
+    input,
+    timeoutMs,
+    env: { ...process.env, ...env },
+  });
+}
+
+export interface RunOptions {
+  /** What the command reads on its standard input (a pipe). @default '' */
+  input?: string;
+  /** How long it may run before it is interrupted and the run fails. @default 15_000 */
+  timeoutMs?: number;
+  /** Its whole environment. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Its working directory. @default process.cwd() */
+  cwd?: string;
+}
+
+/** Runs `command` to its end and collects its output; one still going after `timeoutMs` is stopped and rejected. */
+export function runCommand(command: string, args: string[], options: RunOptions = {}): Promise<KvdbRun> {
+  const { input = '', timeoutMs = 15_000, env = process.env, cwd } = options;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env, cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -36,8 +58,16 @@ export function runNodeScript(
       // SIGINT first, so that a script stops the processes it started; SIGKILL if it does not exit.
       child.kill('SIGINT');
       setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-      reject(new Error(`${script} did not exit within ${timeoutMs} ms; stdout so far:\n${stdout}`));
+      reject(
+        new Error(
+          `${[command, ...args].join(' ')} did not exit within ${timeoutMs} ms; stdout so far:\n${stdout}`,
+        ),
+      );
     }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });

@@ -24,10 +24,7 @@ export async function benchHandler(argv: BenchArgs): Promise<void> {
     if (argv.rounds !== undefined && !argv['compare-reference']) {
       throw new UsageError('`--rounds` applies to `--compare-reference` only');
     }
-    options = resolveBenchOptions({
-      ...argv,
-      'auth-token': argv['auth-token'] ?? process.env.KVDB_AUTH_TOKEN,
-    });
+    options = resolveBenchOptions(argv);
     roundOptions(options, rounds, 0);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;

@@ -2,10 +2,10 @@
  * `@kvdb/client/cli`: what the command lines that talk to a node share (`kvdb`, and `kvdb-bench` in this
  * repository), so that their connection flags, help and errors stay alike.
  */
-import { DEFAULT_HOST, DEFAULT_PORT, KVDB_VERSION } from '@kvdb/core';
-import type { Argv } from 'yargs';
+import { DEFAULT_HOST, DEFAULT_PORT } from '@kvdb/core';
 import { DEFAULT_CLIENT_TIMEOUT_MS } from './constants.js';
 
+export { SETTINGS_HELP, withHelpAndErrors, withSettings } from '@kvdb/core/cli';
 export { DEFAULT_CLIENT_TIMEOUT_MS };
 
 /** `-H`, `-P`, `--timeout` and `--auth-token`: how a command line reaches a node. */
@@ -22,21 +22,3 @@ export const CONNECTION_OPTIONS = {
     describe: 'Token for nodes started with --auth-token (or set KVDB_AUTH_TOKEN)',
   },
 } as const;
-
-/**
- * The end of every such command line: unknown flags refused, `--version`, `-h`/`--help` at the terminal's width,
- * and a usage error printed after the help, as `NAME: message`, with exit status 2.
- */
-export function withHelpAndErrors<T>(cli: Argv<T>, name: string): Argv<T> {
-  return cli
-    .strict()
-    .version(KVDB_VERSION)
-    .help()
-    .alias('help', 'h')
-    .wrap(Math.min(110, process.stdout.columns ?? 110))
-    .fail((message, error, instance) => {
-      if (error && !message) throw error;
-      console.error(`${instance.help()}\n\n${name}: ${message}`);
-      process.exit(2);
-    });
-}

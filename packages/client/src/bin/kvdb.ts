@@ -1,6 +1,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { CONNECTION_OPTIONS, withHelpAndErrors } from '../cli.js';
+import { CONNECTION_OPTIONS, SETTINGS_HELP, withHelpAndErrors, withSettings } from '../cli.js';
 import { KVClient } from '../kv-client.js';
 import { helpText } from '../shell/commands.js';
 import { formatError } from '../shell/format.js';
@@ -25,7 +25,7 @@ async function shell(argv: ShellArgs): Promise<void> {
     host: argv.host,
     port: argv.port,
     timeoutMs: argv.timeout,
-    authToken: argv['auth-token'] ?? process.env.KVDB_AUTH_TOKEN,
+    authToken: argv['auth-token'],
   });
   try {
     // Words after `--` land in `_`, so `kvdb -- set k -x` can pass words that look like options.
@@ -106,5 +106,6 @@ const cli = yargs(hideBin(process.argv))
     return true;
   })
   .parserConfiguration({ 'parse-positional-numbers': false })
-  .epilog(helpText('Shell commands (at the prompt, or after the options to run just one):'));
-await withHelpAndErrors(cli, 'kvdb').parseAsync();
+  .epilog(helpText('Shell commands (at the prompt, or after the options to run just one):'))
+  .epilog(SETTINGS_HELP);
+await withHelpAndErrors(withSettings(cli, 'kvdb'), 'kvdb').parseAsync();

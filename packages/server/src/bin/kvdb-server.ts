@@ -16,9 +16,9 @@ import {
   DEFAULT_REPLICAS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_VNODES,
-  KVDB_VERSION,
   parseMemberList,
 } from '@kvdb/core';
+import { SETTINGS_HELP, withHelpAndErrors, withSettings } from '@kvdb/core/cli';
 import { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -28,7 +28,7 @@ import { KVNode } from '../node.js';
 
 const MIB = 1_048_576;
 
-const argv = await yargs(hideBin(process.argv))
+const cli = yargs(hideBin(process.argv))
   .scriptName('kvdb-server')
   .usage(
     '$0 [options]\n\nRuns one kvdb node: a replicated key-value store that speaks JSON-RPC 2.0 over HTTP POST /.\n' +
@@ -111,12 +111,12 @@ const argv = await yargs(hideBin(process.argv))
     'auth-token': {
       type: 'string',
       describe:
-        'Require Authorization: Bearer <token> on every request to POST / (or KVDB_AUTH_TOKEN); also on peer streams when no --peer-token is set',
+        'Require Authorization: Bearer <token> on every request to POST /; also on peer streams when no --peer-token is set',
     },
     'peer-token': {
       type: 'string',
       describe:
-        'Token the nodes present to each other to open peer streams, the only way to the peer.* methods (or KVDB_PEER_TOKEN). Give every node the same one and no client; without it the auth token opens peer streams',
+        'Token the nodes present to each other to open peer streams, the only way to the peer.* methods. Give every node the same one and no client; without it the auth token opens peer streams',
     },
     'stream-throughput': {
       type: 'number',
@@ -157,17 +157,8 @@ const argv = await yargs(hideBin(process.argv))
       describe: 'Least severe log line printed',
     },
   })
-  .strict()
-  .version(KVDB_VERSION)
-  .help()
-  .alias('help', 'h')
-  .wrap(Math.min(110, process.stdout.columns ?? 110))
-  .fail((message, error, instance) => {
-    if (error) throw error;
-    console.error(`${instance.help()}\n\nkvdb-server: ${message}`);
-    process.exit(2);
-  })
-  .parseAsync();
+  .epilog(SETTINGS_HELP);
+const argv = await withHelpAndErrors(withSettings(cli, 'kvdb-server'), 'kvdb-server').parseAsync();
 
 let node: KVNode;
 let stopping = false;
@@ -193,8 +184,8 @@ try {
         const [member = '', via = ''] = route.split('=');
         return [member, via] as [string, string];
       }),
-      authToken: argv['auth-token'] ?? process.env.KVDB_AUTH_TOKEN,
-      peerToken: argv['peer-token'] ?? process.env.KVDB_PEER_TOKEN,
+      authToken: argv['auth-token'],
+      peerToken: argv['peer-token'],
       clusterName: argv['cluster-name'],
       limits: {
         maxKeyBytes: argv['max-key-bytes'],
