@@ -122,7 +122,7 @@ describe('the cluster page in headless Chromium (3 real nodes)', function () {
       return rate !== undefined && Number(rate) > 0;
     });
 
-    const dir = await mkdtemp(join(tmpdir(), 'kvdb-cluster-page-'));
+    const dir = await mkdtemp(join(tmpdir(), 'kvdb-page-screenshot-'));
     const file = join(dir, 'cluster-page.png');
     await page.screenshot({ path: file, fullPage: true });
     const shot = await readFile(file);
