@@ -1,4 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpsServer,
+  type Server as HttpsServer,
+  type ServerOptions,
+} from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@kvdb/coordinator';
 import {
@@ -17,6 +22,7 @@ import {
   parseRequest,
   replyText,
 } from './json-rpc.js';
+import { TlsGuard, warnOfTls } from './tls-guard.js';
 
 export interface HttpFrontEndComponents {
   /** Answers every request whose body parsed. */
@@ -49,7 +55,15 @@ export interface HttpFrontEndInit {
   authToken?: string;
   /** Largest request body taken (`--max-body-bytes`). @default DEFAULT_MAX_BODY_BYTES */
   maxBodyBytes?: number;
+  /**
+   * Speak HTTPS with this certificate and key (and with `requestCert`, require client certificates signed by `ca`).
+   * @default undefined: plain HTTP
+   */
+  tls?: HttpsOptions;
 }
+
+/** What an HTTPS front end takes: node:https's server options, of which these are the ones a node sets. */
+export type HttpsOptions = Pick<ServerOptions, 'cert' | 'key' | 'ca' | 'requestCert' | 'rejectUnauthorized'>;
 
 /** A request target's path, without its query string. */
 function pathOf(url: string | undefined): string {
@@ -64,7 +78,9 @@ function pathOf(url: string | undefined): string {
  * its `upgrade` event to the peer-stream server.
  */
 export class HttpFrontEnd {
-  readonly server: Server;
+  readonly server: Server | HttpsServer;
+  /** In front of an HTTPS server: answers plain HTTP with a clear 400, and ends connections node:http knows not of. */
+  private readonly guard: TlsGuard | undefined;
   private readonly dispatcher: JsonRpcDispatcher;
   private readonly log: Logger;
   private readonly clock: SessionClock | undefined;
@@ -82,10 +98,17 @@ export class HttpFrontEnd {
     this.authorized = createTokenCheck(init.authToken);
     this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     // A slow sender (slowloris) cannot hold a connection open: headers within 10 s, the whole request within 30 s.
-    this.server = createServer(
-      { keepAliveTimeout: 30_000, headersTimeout: 10_000, requestTimeout: 30_000 },
-      (req, res) => this.handle(req, res),
-    );
+    const timeouts = { keepAliveTimeout: 30_000, headersTimeout: 10_000, requestTimeout: 30_000 };
+    const handle = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    if (init.tls === undefined) {
+      const server = createServer(timeouts, handle);
+      warnOfTls(server, this.log);
+      this.server = server;
+    } else {
+      const server = createHttpsServer({ ...timeouts, ...init.tls, handshakeTimeout: 10_000 }, handle);
+      this.guard = new TlsGuard(server, this.log);
+      this.server = server;
+    }
     this.server.on('checkContinue', (req, res) => this.handle(req, res, true));
   }
 
@@ -97,6 +120,12 @@ export class HttpFrontEnd {
   /** The port bound, once listening. */
   get port(): number | undefined {
     return (this.server.address() as AddressInfo | null)?.port;
+  }
+
+  /** Serves new connections with this certificate (a reload); connections open keep theirs. HTTPS only. */
+  setSecureContext(tls: HttpsOptions): void {
+    if (!('setSecureContext' in this.server)) throw new TypeError('This front end speaks plain HTTP');
+    this.server.setSecureContext(tls);
   }
 
   listen(port: number, host: string): Promise<void> {
@@ -117,11 +146,13 @@ export class HttpFrontEnd {
     this.stopping = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
+    this.guard?.closeSilent();
     return closed;
   }
 
   closeAllConnections(): void {
     this.server.closeAllConnections();
+    this.guard?.closeAll();
   }
 
   /** One HTTP request; with `expectsContinue`, the client waits for `100 Continue` before sending the body. */

@@ -25,6 +25,7 @@ import { HttpFrontEnd } from './http-front-end.js';
 import { JsonRpcDispatcher } from './json-rpc.js';
 import { createLogger } from './logger.js';
 import { METHODS, RECORD_WRITES } from './methods/index.js';
+import { NodeTls } from './node-tls.js';
 import { nodePages } from './pages/index.js';
 import { PeerStreamServer } from './peer-stream-server.js';
 import { StreamPeerTransport } from './stream-peer-transport.js';
@@ -77,6 +78,8 @@ export class KVNode {
   readonly cluster: ClusterNode;
   readonly coordinator: Coordinator;
   readonly log: Logger;
+  /** The node's certificate and CA, with `--tls-cert`; undefined on a plain node. */
+  private readonly tls: NodeTls | undefined;
   private readonly front: HttpFrontEnd;
   private readonly peers: PeerStreamServer;
   private readonly transport: PeerTransport;
@@ -92,6 +95,12 @@ export class KVNode {
     this.log = components.logger ?? createLogger(advertise, config.logLevel);
     this.store = components.store ?? new MemoryStore();
     this.storage = components.store === undefined ? 'in memory' : 'in the store given';
+    const { tlsCert, tlsKey, tlsCa, tlsClientAuth } = config;
+    const tls =
+      tlsCert === undefined || tlsKey === undefined
+        ? undefined
+        : new NodeTls({ cert: tlsCert, key: tlsKey, ca: tlsCa, clientAuth: tlsClientAuth }, this.log);
+    this.tls = tls;
     this.transport =
       components.transport ??
       new StreamPeerTransport({
@@ -101,6 +110,7 @@ export class KVNode {
         routes: config.routes,
         maxFrameBytes: limits.maxBodyBytes,
         maxBatch: limits.maxBatch,
+        tls: tls === undefined ? undefined : () => tls.clientOptions(),
       });
     this.cluster = new ClusterNode(
       {
@@ -150,7 +160,7 @@ export class KVNode {
     const clock = { observe: (v: Version) => replica.observe(v), reading: () => replica.clockReading() };
     this.front = new HttpFrontEnd(
       { dispatcher: front, logger: this.log, clock, pages: nodePages(this) },
-      { authToken, maxBodyBytes: limits.maxBodyBytes },
+      { authToken, maxBodyBytes: limits.maxBodyBytes, tls: tls?.serverOptions() },
     );
     this.peers = new PeerStreamServer(
       { dispatcher, logger: this.log },
@@ -208,6 +218,10 @@ export class KVNode {
     this.log.info(
       `listening on ${this.config.host}:${this.port}: ${members} member(s), replicas ${this.coordinator.replicas}, ${this.storage}`,
     );
+    if (this.tls !== undefined) {
+      const clients = this.tls.clientAuth ? 'client certificates required' : 'no client certificates asked';
+      this.log.info(`speaking TLS (${clients}): ${this.tls.summary}`);
+    }
     if (!isLoopback(this.config.host) && this.config.authToken === undefined) {
       this.log.warn(
         `listening on ${this.config.host} without --auth-token: anyone who can reach this port can read and change every key`,
@@ -221,6 +235,21 @@ export class KVNode {
       },
       (error: Error) => this.onRefused(error),
     );
+  }
+
+  /**
+   * Reads the TLS files again (what SIGHUP does): new connections, served and dialled, use the new certificate,
+   * key and CA; open ones keep theirs. On failure the old ones stay in use and the error is logged. Returns
+   * whether the new files are in use; false on a plain node.
+   */
+  reloadTls(): boolean {
+    if (this.tls === undefined) {
+      this.log.warn('TLS reload asked, but this node speaks plain HTTP (no --tls-cert): nothing to reload');
+      return false;
+    }
+    if (!this.tls.reload()) return false;
+    this.front.setSecureContext(this.tls.serverOptions());
+    return true;
   }
 
   /**

@@ -113,6 +113,22 @@ const argv = await yargs(hideBin(process.argv))
       describe:
         'Require Authorization: Bearer <token> on every request, from clients and peers (or KVDB_AUTH_TOKEN)',
     },
+    'tls-cert': {
+      type: 'string',
+      describe:
+        "Speak TLS: this node's certificate (PEM file, its chain after it), valid for the host in --advertise. With --tls-key the port serves HTTPS to clients and TLS to peers, and the node dials its peers with TLS, presenting this certificate. SIGHUP reads the files again",
+    },
+    'tls-key': { type: 'string', describe: 'The private key of --tls-cert (unencrypted PEM file)' },
+    'tls-ca': {
+      type: 'string',
+      describe:
+        "CA certificates (PEM file) that verify peers' certificates, and clients' with --tls-client-auth (default: the system's CAs)",
+    },
+    'tls-client-auth': {
+      type: 'boolean',
+      default: false,
+      describe: 'Mutual TLS: require every client and peer to present a certificate signed by --tls-ca',
+    },
     'stream-throughput': {
       type: 'number',
       default: DEFAULT_STREAM_THROUGHPUT / MIB,
@@ -190,6 +206,10 @@ try {
       }),
       authToken: argv['auth-token'] ?? process.env.KVDB_AUTH_TOKEN,
       clusterName: argv['cluster-name'],
+      tlsCert: argv['tls-cert'],
+      tlsKey: argv['tls-key'],
+      tlsCa: argv['tls-ca'],
+      tlsClientAuth: argv['tls-client-auth'],
       limits: {
         maxKeyBytes: argv['max-key-bytes'],
         maxValueBytes: argv['max-value-bytes'],
@@ -218,6 +238,10 @@ try {
 
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
+// Certificates renewed in place: new connections take the new files; a failed read keeps the old ones.
+process.on('SIGHUP', () => {
+  if (!stopping) node.reloadTls();
+});
 
 /** Graceful stop: in-flight requests finish and the members hear this node is going (unless it has left). */
 function shutdown(reason: string, { announce = true, code = 0 } = {}): void {
