@@ -39,6 +39,7 @@ export {
   type KeysOptions,
   KVClient,
   type KVClientOptions,
+  type KVClientTls,
   type ListKeysOptions,
   type ListKeysPageOptions,
   type SetOptions,
