@@ -16,6 +16,7 @@ export {
   ConnectionError,
   type Consistency,
   InvalidParamsError,
+  InvalidRequestError,
   type JsonValue,
   type KeyPage,
   KVError,

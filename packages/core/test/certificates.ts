@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { promisify } from 'node:util';
 
 /**
@@ -91,7 +92,10 @@ export class TestCertificateAuthority {
     return new TestCertificateAuthority(dir, certFile, keyFile, await readFile(certFile, 'utf8'));
   }
 
-  /** A certificate for `name` signed by this CA, written to `<name>.pem` and `<name>-key.pem` in `dir`. */
+  /**
+   * A new certificate for `name` signed by this CA, written to `<name>-<n>.pem` and `<name>-<n>-key.pem` in `dir`
+   * (`n` counts the certificates issued, so the same name can be issued again, as a renewal).
+   */
   async issue(name: string, options: IssueOptions = {}): Promise<IssuedCertificate> {
     if (!/^[\w.-]+$/.test(name))
       throw new TypeError(`Expected a certificate name of letters, digits, . - _, got ${name}`);
@@ -144,4 +148,15 @@ async function openssl(args: string[]): Promise<void> {
       cause: error,
     });
   }
+}
+
+/** The serial number of the certificate a TLS handshake with `host`:`port` is shown, verified against `ca`. */
+export function servedSerial(port: number, ca: string, host = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, ca }, () => {
+      resolve(socket.getPeerCertificate().serialNumber);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
 }
