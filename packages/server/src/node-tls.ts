@@ -14,6 +14,18 @@ export interface TlsFiles {
   clientAuth?: boolean;
 }
 
+/** A node's TLS files, from its config; undefined for a plain node. */
+export function tlsFilesOf(config: {
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  tlsCa: string | undefined;
+  tlsClientAuth: boolean;
+}): TlsFiles | undefined {
+  const { tlsCert, tlsKey, tlsCa, tlsClientAuth } = config;
+  if (tlsCert === undefined || tlsKey === undefined) return undefined;
+  return { cert: tlsCert, key: tlsKey, ca: tlsCa, clientAuth: tlsClientAuth };
+}
+
 /** The files' contents, each checked to parse, the key checked to be the certificate's. */
 export interface TlsMaterial {
   cert: Buffer;

@@ -25,7 +25,7 @@ import { HttpFrontEnd } from './http-front-end.js';
 import { JsonRpcDispatcher } from './json-rpc.js';
 import { createLogger } from './logger.js';
 import { METHODS, RECORD_WRITES } from './methods/index.js';
-import { NodeTls } from './node-tls.js';
+import { NodeTls, readTlsFiles, tlsFilesOf } from './node-tls.js';
 import { nodePages } from './pages/index.js';
 import { PeerStreamServer } from './peer-stream-server.js';
 import { StreamPeerTransport } from './stream-peer-transport.js';
@@ -95,11 +95,8 @@ export class KVNode {
     this.log = components.logger ?? createLogger(advertise, config.logLevel);
     this.store = components.store ?? new MemoryStore();
     this.storage = components.store === undefined ? 'in memory' : 'in the store given';
-    const { tlsCert, tlsKey, tlsCa, tlsClientAuth } = config;
-    const tls =
-      tlsCert === undefined || tlsKey === undefined
-        ? undefined
-        : new NodeTls({ cert: tlsCert, key: tlsKey, ca: tlsCa, clientAuth: tlsClientAuth }, this.log);
+    const tlsFiles = tlsFilesOf(config);
+    const tls = tlsFiles === undefined ? undefined : new NodeTls(tlsFiles, this.log);
     this.tls = tls;
     this.transport =
       components.transport ??
@@ -176,6 +173,9 @@ export class KVNode {
     const config = resolveConfig(init);
     let node: KVNode;
     if (components.store === undefined && config.dataDir !== undefined) {
+      // TLS files that cannot be used stop the start before a data dir is opened and loaded.
+      const tlsFiles = tlsFilesOf(config);
+      if (tlsFiles !== undefined) readTlsFiles(tlsFiles);
       const disk = await DiskStore.open(
         config.dataDir,
         { cluster: config.clusterName, address: config.advertise },

@@ -16,13 +16,17 @@ const FIRST_BYTE_TIMEOUT_MS = 10_000;
 /** At most one warning of a kind this often: a client that keeps retrying is heard, not a thousand times. */
 const WARN_INTERVAL_MS = 60_000;
 
+/** Most kinds of warning told apart; past them, the rest share one rate. */
+const MAX_WARN_KINDS = 32;
+
 /** A warning per kind at most once per `intervalMs`, saying how many like it were left out since the last. */
 export function rateLimitedWarn(
   log: Logger,
   intervalMs = WARN_INTERVAL_MS,
 ): (kind: string, message: string) => void {
   const last = new Map<string, { at: number; skipped: number }>();
-  return (kind, message) => {
+  return (named, message) => {
+    const kind = last.has(named) || last.size < MAX_WARN_KINDS ? named : '';
     const now = Date.now();
     const seen = last.get(kind);
     if (seen !== undefined && now - seen.at < intervalMs) {

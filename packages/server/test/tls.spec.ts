@@ -3,9 +3,11 @@ import type { Logger } from '@kvdb/coordinator';
 import { toJsonText } from '@kvdb/core';
 import { type IssuedCertificate, servedSerial, TestCertificateAuthority } from '@kvdb/core/testing';
 import { expect } from 'chai';
+import sinon from 'sinon';
 import { resolveConfig } from '../src/config.js';
 import { KVNode } from '../src/node.js';
 import { readTlsFiles } from '../src/node-tls.js';
+import { rateLimitedWarn } from '../src/tls-guard.js';
 import { freePort, post, until } from './utils/node-harness.js';
 
 /** A logger that keeps every line, with its level. */
@@ -37,6 +39,29 @@ describe('TLS options', () => {
       TypeError,
       /`tls-client-auth` needs `tls-ca`/,
     );
+  });
+});
+
+describe('TLS warnings', () => {
+  it('logs each kind at most once a minute, then says how many like it were left out', () => {
+    const clock = sinon.useFakeTimers({ now: 1_000_000 });
+    try {
+      const logger = recorder();
+      const warn = rateLimitedWarn(logger);
+      for (let i = 0; i < 5; i++) warn('plain', `plain ${i}`);
+      warn('handshake', 'handshake 0');
+      clock.tick(59_999);
+      warn('plain', 'plain late');
+      clock.tick(1);
+      warn('plain', 'plain next');
+      expect(logger.lines).to.deep.equal([
+        'WARN plain 0',
+        'WARN handshake 0',
+        'WARN plain next (5 more since the last such line)',
+      ]);
+    } finally {
+      clock.restore();
+    }
   });
 });
 
