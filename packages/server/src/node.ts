@@ -222,7 +222,8 @@ export class KVNode {
       const clients = this.tls.clientAuth ? 'client certificates required' : 'no client certificates asked';
       this.log.info(`speaking TLS (${clients}): ${this.tls.summary}`);
     }
-    if (!isLoopback(this.config.host) && this.config.authToken === undefined) {
+    // Under mutual TLS only holders of a certificate the CA signed get in, token or not.
+    if (!isLoopback(this.config.host) && this.config.authToken === undefined && !this.config.tlsClientAuth) {
       this.log.warn(
         `listening on ${this.config.host} without --auth-token: anyone who can reach this port can read and change every key`,
       );
