@@ -153,4 +153,24 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
       );
     }
   });
+
+  it('bench-tls: measures a plain and a mutual-TLS cluster in one run, and removes its certificates', async () => {
+    const before = await clusterDataDirs('kvdb-certs-');
+    const run = await runNodeScript(
+      script('bench-tls.mjs'),
+      ['--rounds', '1', '--mtls', '--json', '--', 'get', '-n', '300', '-c', '4', '-k', '50'],
+      '',
+      60_000,
+    );
+    expect(run.code, run.stderr).to.equal(0);
+    const summary = JSON.parse(run.stdout) as {
+      runs: Record<string, Array<{ ok: number; errors: { total: number } }>>;
+      ratio: number;
+    };
+    expect(Object.keys(summary.runs)).to.deep.equal(['plain', 'mutual TLS']);
+    for (const runs of Object.values(summary.runs))
+      expect(runs.map((report) => report.ok)).to.deep.equal([300]);
+    expect(summary.ratio).to.be.above(0);
+    expect(await clusterDataDirs('kvdb-certs-')).to.deep.equal(before);
+  });
 });

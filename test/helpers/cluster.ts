@@ -25,6 +25,11 @@ export interface ClusterOptions {
   dataDirRoot?: string;
   /** Token the harness's own clients present, for nodes started with `--auth-token` (pass that in `args`). */
   authToken?: string;
+  /**
+   * The CA (and client certificate) the harness's own clients and readiness probe speak TLS with, for nodes started
+   * with `--tls-cert` (pass the flags in `args`).
+   */
+  tls?: { ca: string; cert?: string; key?: string };
 }
 
 export interface StartNodeOptions {
@@ -66,6 +71,7 @@ export class TestCluster {
       args: options.args ?? [],
       dataDir: options.dataDirRoot,
       authToken: options.authToken,
+      tls: options.tls,
       output: (node, chunk) => linesOf(outputs, node.index).push(chunk.toString()),
     });
     return new TestCluster(local, outputs, options);
@@ -96,6 +102,7 @@ export class TestCluster {
         port: this.node(index).port,
         timeoutMs: 8_000,
         authToken: this.options.authToken,
+        tls: this.options.tls,
       });
       this.clients.set(index, client);
     }

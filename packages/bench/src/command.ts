@@ -1,5 +1,5 @@
 /** The `kvdb-bench` command line: its options and help. What it does is in run-command.ts, loaded on use. */
-import { CONNECTION_OPTIONS } from '@kvdb/client/cli';
+import { CONNECTION_OPTIONS, type TlsArgs } from '@kvdb/client/cli';
 import type { Argv } from 'yargs';
 import {
   DEFAULT_BENCH_DURATION_MS,
@@ -10,7 +10,7 @@ import {
 import { DEFAULT_RECORD_SIZE } from './core-workloads.js';
 import { BENCH_OPERATIONS, type RawBenchArgs } from './options.js';
 
-export interface BenchArgs extends RawBenchArgs {
+export interface BenchArgs extends RawBenchArgs, TlsArgs {
   json?: boolean;
   histogram?: boolean;
   reference?: boolean;

@@ -1,5 +1,6 @@
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { type SecureContext, connect as tlsConnect } from 'node:tls';
 import { ConnectionError, formatAddress, type KVError, TimeoutError } from '@kvdb/core';
 
 /**
@@ -239,6 +240,8 @@ export interface HttpConnectionInit {
    * the connection has been silent this long, and at each piece of a reply that trickles in).
    */
   timeoutMs: number;
+  /** Speak TLS, verifying the server against this context's CAs and presenting its certificate, if it has one. */
+  tls?: { secureContext: SecureContext };
 }
 
 /**
@@ -278,7 +281,13 @@ export class HttpConnection {
   }
 
   private connect(): Socket {
-    const socket = connect({ host: this.init.host, port: this.init.port, noDelay: true });
+    const { host, port, tls } = this.init;
+    const socket =
+      tls === undefined
+        ? connect({ host, port, noDelay: true })
+        : tlsConnect({ host, port, ...tls, servername: isIP(host) === 0 ? host : undefined }).setNoDelay(
+            true,
+          );
     socket.setTimeout(this.init.timeoutMs);
     this.socket = socket;
     this.reader = new ResponseReader();

@@ -1,4 +1,6 @@
 import { performance } from 'node:perf_hooks';
+import { createSecureContext } from 'node:tls';
+import type { TlsPem } from '@kvdb/client/cli';
 import { TRANSPORT_ERROR_BACKOFF_MS } from './constants.js';
 import type { OperationKind } from './core-workloads.js';
 import {
@@ -34,6 +36,8 @@ export interface LoadPlan {
   rate?: number;
   timeoutMs: number;
   authToken?: string;
+  /** Speak TLS to the targets with these CA and client certificates. @default undefined: plain HTTP */
+  tls?: TlsPem;
 }
 
 /** What a generator did. Counts are of completed operations; `ok` ones are in the histograms. */
@@ -92,12 +96,15 @@ export class LoadGenerator implements SlotOwner {
     this.workload = new Workload(plan.workload);
     let headers = 'content-type: application/json\r\n';
     if (plan.authToken !== undefined) headers += `authorization: Bearer ${plan.authToken}\r\n`;
+    // One context for every connection: the certificates are parsed once, not once a connection.
+    const tls = plan.tls === undefined ? undefined : { secureContext: createSecureContext(plan.tls) };
     const first = plan.firstSlot ?? 0;
     for (let slot = first; slot < first + plan.concurrency; slot++) {
       const target = plan.targets[slot % plan.targets.length];
       if (target === undefined) throw new Error('LoadGenerator: the plan names no targets');
       const { host, port } = target;
-      this.slots.push(new Slot(this, new HttpConnection({ host, port, headers, timeoutMs: plan.timeoutMs })));
+      const connection = new HttpConnection({ host, port, headers, timeoutMs: plan.timeoutMs, tls });
+      this.slots.push(new Slot(this, connection));
     }
   }
 

@@ -1,3 +1,4 @@
+import type { TlsPem } from '@kvdb/client/cli';
 import {
   CONSISTENCY_LEVELS,
   type Consistency,
@@ -72,6 +73,8 @@ export interface BenchOptions {
   timeoutMs: number;
   consistency?: Consistency;
   authToken?: string;
+  /** Speak TLS to the targets, with these CA and client certificates (PEM text). @default undefined: plain HTTP */
+  tls?: TlsPem;
 }
 
 /** What the command line hands over, as yargs parsed it. */

@@ -70,6 +70,7 @@ function loadPlan(options: BenchOptions, loaded: number): LoadPlan {
     },
     ...(options.rate === undefined ? {} : { rate: options.rate }),
     ...(options.authToken === undefined ? {} : { authToken: options.authToken }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
   };
 }
 

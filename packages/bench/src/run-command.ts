@@ -2,6 +2,7 @@
  * What `kvdb-bench` does once its options are parsed. Loaded only when the command runs, so that `--help` and a
  * mistyped flag do not load the client, the histogram and the progress bar.
  */
+import { tlsFromArgs } from '@kvdb/client/cli';
 import { KVError, UsageError } from '@kvdb/core';
 import { type Child, spawnReferenceServer } from './child-process.js';
 import type { BenchArgs } from './command.js';
@@ -25,6 +26,8 @@ export async function benchHandler(argv: BenchArgs): Promise<void> {
       throw new UsageError('`--rounds` applies to `--compare-reference` only');
     }
     options = resolveBenchOptions(argv);
+    const tls = tlsFromArgs(argv);
+    if (tls !== undefined) options.tls = tls;
     roundOptions(options, rounds, 0);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -39,7 +42,12 @@ export async function benchHandler(argv: BenchArgs): Promise<void> {
     if (reference === undefined) {
       return finish(summarizeResult(await measure(options, 'target', output), output), undefined, output);
     }
-    const referenceOptions = { ...options, targets: [{ host: reference.host, port: reference.port }] };
+    // The reference server speaks plain HTTP.
+    const referenceOptions = {
+      ...options,
+      targets: [{ host: reference.host, port: reference.port }],
+      tls: undefined,
+    };
     if (argv.reference) {
       return finish(
         summarizeResult(await measure(referenceOptions, 'reference', output), output),

@@ -103,6 +103,7 @@ async function ping(target: Target, options: BenchOptions): Promise<void> {
     port: target.port,
     timeoutMs: options.timeoutMs,
     authToken: options.authToken,
+    tls: options.tls,
   });
   try {
     const answer: unknown = await client.call('ping', {});

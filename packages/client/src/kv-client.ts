@@ -1,4 +1,5 @@
 import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import {
   type CasResult,
   type ClusterStatus,
@@ -22,6 +23,7 @@ import {
   type SetReplicasResult,
   TimeoutError,
   type TtlResult,
+  tlsFailure,
 } from '@kvdb/core';
 import jayson from 'jayson';
 import { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './constants.js';
@@ -49,6 +51,26 @@ export interface KVClientOptions {
    * that one had read or written too. @default none
    */
   session?: string;
+  /**
+   * Speak TLS (https) to a node started with `--tls-cert`; `{}` trusts the system's CAs.
+   * @default undefined: plain HTTP
+   */
+  tls?: KVClientTls;
+}
+
+/** How a client speaks TLS to its node; PEM text or its bytes, as node:tls takes them. */
+export interface KVClientTls {
+  /** The CA certificates that sign the node's certificate. @default the system's CAs */
+  ca?: string | Buffer | ReadonlyArray<string | Buffer>;
+  /** This client's certificate, for nodes that require one (`--tls-client-auth`); with `key`. @default none */
+  cert?: string | Buffer;
+  /** The private key of `cert`. @default none */
+  key?: string | Buffer;
+  /**
+   * Refuse a node whose certificate is not signed by `ca` or not valid for `host`. Turn off only to try a node
+   * whose certificate is not at hand: anyone in between can then read and change the traffic. @default true
+   */
+  rejectUnauthorized?: boolean;
 }
 
 export interface CallOptions {
@@ -121,21 +143,30 @@ export class KVClient {
   readonly timeoutMs: number;
   private readonly agent: Agent;
   private readonly rpc: jayson.HttpClient;
+  private readonly tls: KVClientTls | undefined;
   private latestSession: string | undefined;
 
   constructor(options: KVClientOptions = {}) {
     this.host = options.host ?? DEFAULT_HOST;
     this.port = options.port ?? DEFAULT_PORT;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
-    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS });
+    const { tls } = options;
+    if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined)) {
+      throw new TypeError('Expected `tls.cert` and `tls.key` together: a client certificate and its key');
+    }
+    this.tls = tls;
+    const sockets = { keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS };
+    this.agent =
+      tls === undefined ? new Agent(sockets) : new HttpsAgent({ ...sockets, ...tls, ca: tls.ca as string[] });
     const headers = options.authToken === undefined ? {} : { authorization: `Bearer ${options.authToken}` };
-    this.rpc = jayson.Client.http({
+    const rpcOptions = {
       headers,
       host: this.host,
       port: this.port,
       agent: this.agent,
       timeout: this.timeoutMs,
-    });
+    };
+    this.rpc = tls === undefined ? jayson.Client.http(rpcOptions) : jayson.Client.https(rpcOptions);
     this.latestSession = laterSession(undefined, options.session);
     // Every reply carries the node's clock reading; every call sends back the highest one seen (see `session`).
     this.rpc.on('http request', (request: ClientRequest) => {
@@ -335,9 +366,19 @@ export class KVClient {
         data: { status: code },
       });
     }
+    const tlsReason = this.tls === undefined ? undefined : tlsFailure(error);
+    if (tlsReason !== undefined) {
+      return new ConnectionError(`cannot reach kvdb at ${this.address} over TLS: ${tlsReason}`, {
+        cause: error,
+      });
+    }
     const reasons: Record<string, string> = {
       ECONNREFUSED: 'connection refused (is kvdb-server running there?)',
-      ECONNRESET: 'connection reset',
+      // A node that requires client certificates resets a client whose certificate it does not trust.
+      ECONNRESET:
+        this.tls?.cert === undefined
+          ? 'connection reset'
+          : 'connection reset (a node started with --tls-client-auth resets clients whose certificate it does not trust)',
       ENOTFOUND: 'host not found',
       EHOSTUNREACH: 'host unreachable',
     };

@@ -37,4 +37,5 @@ export {
   type StoreCounts,
   storeClosed,
 } from './store.js';
+export { SPEAKS_TLS_MESSAGE, tlsFailure } from './tls-failure.js';
 export * from './version.js';

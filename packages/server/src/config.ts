@@ -104,6 +104,20 @@ export interface NodeConfig {
   timings: Timings;
   /** @default DEFAULT_LOG_LEVEL */
   logLevel: LogLevel;
+  /**
+   * The node's certificate (a PEM file; the chain after it, if any): with `tlsKey`, the port speaks HTTPS to
+   * clients and TLS to peers, and the node dials its peers with TLS, presenting it. @default undefined: plain HTTP
+   */
+  tlsCert: string | undefined;
+  /** The private key of `tlsCert` (an unencrypted PEM file). @default undefined */
+  tlsKey: string | undefined;
+  /**
+   * The CA certificates (a PEM file) that verify peers' certificates, and clients' under `tlsClientAuth`.
+   * @default undefined: peers' certificates are verified against the system's CAs
+   */
+  tlsCa: string | undefined;
+  /** Require a client certificate signed by `tlsCa` on every connection: mutual TLS. @default false */
+  tlsClientAuth: boolean;
 }
 
 export type NodeConfigInit = Partial<Omit<NodeConfig, 'limits' | 'timings' | 'routes'>> & {
@@ -194,6 +208,32 @@ function fraction(name: string, value: number): number {
   return value;
 }
 
+type TlsConfig = Pick<NodeConfig, 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsClientAuth'>;
+
+/** The TLS options, checked to go together: a certificate with its key, a CA and client auth only with both. */
+function resolveTls(init: NodeConfigInit): TlsConfig {
+  // An empty file name (an empty environment variable) is no file.
+  const [tlsCert, tlsKey, tlsCa] = [init.tlsCert, init.tlsKey, init.tlsCa].map((file) => file || undefined);
+  const tlsClientAuth = init.tlsClientAuth ?? false;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    const [given, missing] = tlsCert === undefined ? ['tls-key', 'tls-cert'] : ['tls-cert', 'tls-key'];
+    throw new TypeError(
+      `\`${given}\` needs \`${missing}\`: give both (the certificate and its key), or neither for plain HTTP`,
+    );
+  }
+  if (tlsCa !== undefined && tlsCert === undefined) {
+    throw new TypeError(
+      '`tls-ca` needs `tls-cert` and `tls-key`: a node speaks TLS only with a certificate of its own',
+    );
+  }
+  if (tlsClientAuth && tlsCa === undefined) {
+    throw new TypeError(
+      '`tls-client-auth` needs `tls-ca`: the CA that signs the certificates clients and peers present',
+    );
+  }
+  return { tlsCert, tlsKey, tlsCa, tlsClientAuth };
+}
+
 /** Fills in defaults once and checks every option, so a bad flag fails at start with a message that names it. */
 export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
   const host = init.host ?? DEFAULT_HOST;
@@ -202,6 +242,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
     throw new TypeError(`Expected \`port\` to be an integer from 1 to 65535, got \`${port}\``);
   }
   const advertise = parseAddress(init.advertise ?? formatAddress(host, port)).address;
+  const tls = resolveTls(init);
   return {
     host,
     port,
@@ -236,5 +277,6 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
     clusterName: clusterName(init.clusterName ?? DEFAULT_CLUSTER_NAME),
     timings: resolveTimings(init.timings),
     logLevel: init.logLevel ?? DEFAULT_LOG_LEVEL,
+    ...tls,
   };
 }

@@ -1,4 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpsServer,
+  type Server as HttpsServer,
+  type ServerOptions,
+} from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@kvdb/coordinator';
 import {
@@ -18,6 +23,7 @@ import {
   replyText,
 } from './json-rpc.js';
 import type { RequestCounter } from './request-counter.js';
+import { TlsGuard, warnOfTls } from './tls-guard.js';
 
 export interface HttpFrontEndComponents {
   /** Answers every request whose body parsed. */
@@ -52,6 +58,11 @@ export interface HttpFrontEndInit {
   authToken?: string;
   /** Largest request body taken (`--max-body-bytes`). @default DEFAULT_MAX_BODY_BYTES */
   maxBodyBytes?: number;
+  /**
+   * Speak HTTPS with this certificate and key (and with `requestCert`, require client certificates signed by `ca`).
+   * @default undefined: plain HTTP
+   */
+  tls?: HttpsOptions;
 }
 
 /** The longest a client may take to send a request's headers, and its whole request. */
@@ -64,6 +75,9 @@ export const REQUEST_TIMEOUT_MS = 30_000;
  */
 const LINGER_MS = 5_000;
 const LINGER_IDLE_MS = 1_000;
+
+/** What an HTTPS front end takes: node:https's server options, of which these are the ones a node sets. */
+export type HttpsOptions = Pick<ServerOptions, 'cert' | 'key' | 'ca' | 'requestCert' | 'rejectUnauthorized'>;
 
 /** A request target's path, without its query string. */
 function pathOf(url: string | undefined): string {
@@ -78,7 +92,9 @@ function pathOf(url: string | undefined): string {
  * its `upgrade` event to the peer-stream server.
  */
 export class HttpFrontEnd {
-  readonly server: Server;
+  readonly server: Server | HttpsServer;
+  /** In front of an HTTPS server: answers plain HTTP with a clear 400, and ends connections node:http knows not of. */
+  private readonly guard: TlsGuard | undefined;
   private readonly dispatcher: JsonRpcDispatcher;
   private readonly log: Logger;
   private readonly clock: SessionClock | undefined;
@@ -109,6 +125,18 @@ export class HttpFrontEnd {
       },
       (req, res) => this.handle(req, res),
     );
+
+    const timeouts = { keepAliveTimeout: 30_000, headersTimeout: 10_000, requestTimeout: 30_000 };
+    const handle = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    if (init.tls === undefined) {
+      const server = createServer(timeouts, handle);
+      warnOfTls(server, this.log);
+      this.server = server;
+    } else {
+      const server = createHttpsServer({ ...timeouts, ...init.tls, handshakeTimeout: 10_000 }, handle);
+      this.guard = new TlsGuard(server, this.log);
+      this.server = server;
+    }
     this.server.on('checkContinue', (req, res) => this.handle(req, res, true));
   }
 
@@ -120,6 +148,12 @@ export class HttpFrontEnd {
   /** The port bound, once listening. */
   get port(): number | undefined {
     return (this.server.address() as AddressInfo | null)?.port;
+  }
+
+  /** Serves new connections with this certificate (a reload); connections open keep theirs. HTTPS only. */
+  setSecureContext(tls: HttpsOptions): void {
+    if (!('setSecureContext' in this.server)) throw new TypeError('This front end speaks plain HTTP');
+    this.server.setSecureContext(tls);
   }
 
   listen(port: number, host: string): Promise<void> {
@@ -140,11 +174,13 @@ export class HttpFrontEnd {
     this.stopping = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
+    this.guard?.closeSilent();
     return closed;
   }
 
   closeAllConnections(): void {
     this.server.closeAllConnections();
+    this.guard?.closeAll();
   }
 
   /** One HTTP request; with `expectsContinue`, the client waits for `100 Continue` before sending the body. */

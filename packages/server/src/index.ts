@@ -27,5 +27,6 @@ export {
 export { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 export { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
 export { KVNode, type NodeComponents } from './node.js';
+export type { TlsOptions } from './node-tls.js';
 export { FrameReader, PEER_PATH, PEER_PROTOCOL } from './peer-stream.js';
 export { StreamPeerTransport, type StreamPeerTransportInit } from './stream-peer-transport.js';

@@ -7,6 +7,7 @@ import { DEFAULT_HOST, reasonOf, UnavailableError, UsageError } from '@kvdb/core
 import { LOCAL_CLUSTER_DEFAULTS } from './config.js';
 import { type LocalNode, type NodeExit, NodeProcess, probe, type ReadyWhen } from './local-node.js';
 import type { LogLevel } from './logger.js';
+import type { TlsOptions } from './node-tls.js';
 
 export type { LocalNode, NodeExit, ReadyWhen };
 
@@ -35,6 +36,11 @@ export interface LocalClusterInit {
   logLevel?: LogLevel;
   /** The token the readiness probe presents, for nodes started with `--auth-token` (pass it in `args`). @default undefined */
   authToken?: string;
+  /**
+   * The CA (and client certificate) the readiness probe speaks TLS with, for nodes started with `--tls-cert` (pass
+   * the flags in `args`). @default undefined: plain HTTP
+   */
+  tls?: TlsOptions;
   /** Called with each chunk a node writes to stdout or stderr; its tail is kept in any case. @default undefined */
   output?: (node: LocalNode, chunk: Buffer) => void;
   /** Called whenever a node's process exits, whatever ended it. @default undefined */
@@ -178,7 +184,7 @@ export class LocalCluster {
         throw new UnavailableError(`${node.address} exited (${how}) before it was ready:\n${node.tail}`);
       }
       try {
-        if (await probe(node, ready, this.addresses, init.authToken)) return;
+        if (await probe(node, ready, this.addresses, init.authToken, init.tls)) return;
         last = ready === 'ping' ? 'no pong' : 'not every member alive yet';
       } catch (error) {
         last = reasonOf(error);

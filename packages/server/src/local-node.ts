@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import {
   ConnectionError,
   errorFromRpc,
@@ -8,6 +9,7 @@ import {
   TimeoutError,
   UsageError,
 } from '@kvdb/core';
+import type { TlsOptions } from './node-tls.js';
 
 /** When a started node counts as ready: it answers ping, or it also lists every node of the cluster alive. */
 export type ReadyWhen = 'ping' | 'members';
@@ -144,20 +146,27 @@ export async function probe(
   ready: ReadyWhen,
   members: readonly string[],
   authToken: string | undefined,
+  tls?: TlsOptions,
 ): Promise<boolean> {
-  if (ready === 'ping') return (await call(node, 'ping', authToken)) === 'pong';
-  const list = (await call(node, 'list_members', authToken)) as MemberInfo[];
+  if (ready === 'ping') return (await call(node, 'ping', authToken, tls)) === 'pong';
+  const list = (await call(node, 'list_members', authToken, tls)) as MemberInfo[];
   const alive = new Set(list.filter((member) => member.status === 'alive').map((member) => member.address));
   return members.every((address) => alive.has(address));
 }
 
 /** One JSON-RPC call on a connection of its own (none is left open); rejects with the error it answers. */
-function call(node: LocalNode, method: string, authToken: string | undefined): Promise<unknown> {
+function call(
+  node: LocalNode,
+  method: string,
+  authToken: string | undefined,
+  tls: TlsOptions | undefined,
+): Promise<unknown> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (authToken !== undefined) headers.authorization = `Bearer ${authToken}`;
   return new Promise((resolve, reject) => {
     const options = { host: node.host, port: node.port, method: 'POST', headers, agent: false };
-    const outgoing = request({ ...options, timeout: PROBE_TIMEOUT_MS }, (response) => {
+    const send = tls === undefined ? request : httpsRequest;
+    const outgoing = send({ ...options, ...tls, timeout: PROBE_TIMEOUT_MS }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);

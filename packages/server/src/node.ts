@@ -26,6 +26,7 @@ import { HttpFrontEnd } from './http-front-end.js';
 import { JsonRpcDispatcher } from './json-rpc.js';
 import { createLogger } from './logger.js';
 import { METHODS, PUBLIC_METHODS, peerOnly } from './methods/index.js';
+import { NodeTls, readTlsFiles, tlsFilesOf } from './node-tls.js';
 import { nodePages } from './pages/index.js';
 import { PeerStreamServer } from './peer-stream-server.js';
 import { StreamPeerTransport } from './stream-peer-transport.js';
@@ -79,6 +80,8 @@ export class KVNode {
   readonly cluster: ClusterNode;
   readonly coordinator: Coordinator;
   readonly log: Logger;
+  /** The node's certificate and CA, with `--tls-cert`; undefined on a plain node. */
+  private readonly tls: NodeTls | undefined;
   private readonly front: HttpFrontEnd;
   private readonly peers: PeerStreamServer;
   private readonly transport: PeerTransport;
@@ -96,6 +99,9 @@ export class KVNode {
     this.log = components.logger ?? createLogger(advertise, config.logLevel);
     this.store = components.store ?? new MemoryStore();
     this.storage = components.store === undefined ? 'in memory' : 'in the store given';
+    const tlsFiles = tlsFilesOf(config);
+    const tls = tlsFiles === undefined ? undefined : new NodeTls(tlsFiles, this.log);
+    this.tls = tls;
     this.transport =
       components.transport ??
       new StreamPeerTransport({
@@ -106,6 +112,7 @@ export class KVNode {
         routes: config.routes,
         maxFrameBytes: limits.maxBodyBytes,
         maxBatch: limits.maxBatch,
+        tls: tls === undefined ? undefined : () => tls.clientOptions(),
       });
     this.cluster = new ClusterNode(
       {
@@ -156,7 +163,7 @@ export class KVNode {
     const clock = { observe: (v: Version) => replica.observe(v), reading: () => replica.clockReading() };
     this.front = new HttpFrontEnd(
       { dispatcher: front, logger: this.log, clock, pages: nodePages(this), requests: view.requests },
-      { authToken, maxBodyBytes: limits.maxBodyBytes },
+      { authToken, maxBodyBytes: limits.maxBodyBytes, tls: tls?.serverOptions() },
     );
     this.peers = new PeerStreamServer(
       { dispatcher, logger: this.log },
@@ -172,6 +179,9 @@ export class KVNode {
     const config = resolveConfig(init);
     let node: KVNode;
     if (components.store === undefined && config.dataDir !== undefined) {
+      // TLS files that cannot be used stop the start before a data dir is opened and loaded.
+      const tlsFiles = tlsFilesOf(config);
+      if (tlsFiles !== undefined) readTlsFiles(tlsFiles);
       const disk = await DiskStore.open(
         config.dataDir,
         { cluster: config.clusterName, address: config.advertise },
@@ -214,7 +224,12 @@ export class KVNode {
     this.log.info(
       `listening on ${this.config.host}:${this.port}: ${members} member(s), replicas ${this.coordinator.replicas}, ${this.storage}`,
     );
-    if (!isLoopback(this.config.host) && this.config.authToken === undefined) {
+    if (this.tls !== undefined) {
+      const clients = this.tls.clientAuth ? 'client certificates required' : 'no client certificates asked';
+      this.log.info(`speaking TLS (${clients}): ${this.tls.summary}`);
+    }
+    // Under mutual TLS only holders of a certificate the CA signed get in, token or not.
+    if (!isLoopback(this.config.host) && this.config.authToken === undefined && !this.config.tlsClientAuth) {
       this.log.warn(
         `listening on ${this.config.host} without --auth-token: anyone who can reach this port can read and change every key`,
       );
@@ -236,6 +251,21 @@ export class KVNode {
       },
       (error: Error) => this.onRefused(error),
     );
+  }
+
+  /**
+   * Reads the TLS files again (what SIGHUP does): new connections, served and dialled, use the new certificate,
+   * key and CA; open ones keep theirs. On failure the old ones stay in use and the error is logged. Returns
+   * whether the new files are in use; false on a plain node.
+   */
+  reloadTls(): boolean {
+    if (this.tls === undefined) {
+      this.log.warn('TLS reload asked, but this node speaks plain HTTP (no --tls-cert): nothing to reload');
+      return false;
+    }
+    if (!this.tls.reload()) return false;
+    this.front.setSecureContext(this.tls.serverOptions());
+    return true;
   }
 
   /**

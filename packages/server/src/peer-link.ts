@@ -1,4 +1,4 @@
-import { type ClientRequest, type IncomingMessage, request } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import {
   ConnectionError,
@@ -9,8 +9,11 @@ import {
   type MemberAddress,
   TimeoutError,
   TooLargeError,
+  tlsFailure,
 } from '@kvdb/core';
-import { FrameReader, otherCluster, PEER_CLUSTER_HEADER, PEER_PATH } from './peer-stream.js';
+import type { TlsOptions } from './node-tls.js';
+import { dialPeer } from './peer-dial.js';
+import { FrameReader, otherCluster, PEER_CLUSTER_HEADER } from './peer-stream.js';
 
 /** Largest reply frame taken from a peer: about the longest string V8 can hold. */
 const MAX_REPLY_BYTES = 2 ** 29;
@@ -54,6 +57,8 @@ export interface PeerLinkOptions {
   maxCalls: number;
   /** Most bytes of JSON in a frame (the peers' `--max-body-bytes`). */
   maxBytes: number;
+  /** Dial with TLS, with these options, asked at each dial. @default undefined: plain TCP */
+  tls?: () => TlsOptions;
 }
 
 /** A frame as it goes on the wire: JSON text, and the encoded params of large calls between. */
@@ -189,21 +194,11 @@ export class PeerLink {
     }
   }
 
-  /** Asks the peer to switch protocols, through node:http's upgrade support, on a connection of its own. */
+  /** Asks the peer to switch protocols, through node:http's upgrade support, on a connection of its own (see dialPeer). */
   private connect(): void {
-    const { dial } = this.options;
-    const colon = dial.lastIndexOf(':');
     let handshake: ClientRequest;
     try {
-      handshake = request({
-        host: dial.slice(0, colon).replace(/^\[(.*)\]$/, '$1'),
-        port: Number(dial.slice(colon + 1)),
-        method: 'GET',
-        path: PEER_PATH,
-        headers: this.options.headers,
-        // A connection of its own, never pooled: once switched, it is this link's.
-        agent: false,
-      });
+      handshake = dialPeer(this.peer, this.options.dial, this.options.headers, this.options.tls?.());
     } catch (error) {
       // node:http refuses a header it cannot send (a token with a line break): the calls fail, the node stays up.
       this.broken(error as Error);
@@ -315,8 +310,18 @@ export class PeerLink {
     this.fail((call) => new TimeoutError(`${call.method} to ${this.peer} timed out`));
   }
 
-  /** The connection failed (refused, reset): every call on it fails with why. */
+  /**
+   * The connection failed (refused, reset, a TLS handshake that failed): every call on it fails with why. A TLS
+   * failure (a peer without TLS, a certificate not trusted) does not mend itself: it is reported like a refusal.
+   */
   private broken(error: Error & { code?: string }): void {
+    const tlsReason = tlsFailure(error);
+    if (tlsReason !== undefined) {
+      const failure = new ConnectionError(`TLS with ${this.peer} failed: ${tlsReason}`, { cause: error });
+      this.options.onAnswer(0, failure);
+      this.fail((call) => new ConnectionError(`${call.method} to ${this.peer} failed: ${failure.message}`));
+      return;
+    }
     const reason = error.message || error.code || 'connection error';
     this.fail(
       (call) => new ConnectionError(`${call.method} to ${this.peer} failed: ${reason}`, { cause: error }),

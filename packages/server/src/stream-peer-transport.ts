@@ -11,6 +11,7 @@ import {
   type PeerResult,
 } from '@kvdb/core';
 import { clusterName, DEFAULT_CLUSTER_NAME } from './config.js';
+import type { TlsOptions } from './node-tls.js';
 import { PeerLink } from './peer-link.js';
 import { PEER_CLUSTER_HEADER, PEER_NODE_HEADER, PEER_PROTOCOL } from './peer-stream.js';
 
@@ -37,6 +38,12 @@ export interface StreamPeerTransportInit {
    */
   maxFrameBytes?: number;
   maxBatch?: number;
+  /**
+   * Dial peers with TLS: the CA that verifies them (against the address dialled) and this node's certificate and
+   * key, presented to peers that require client certificates. Asked at each dial, so a reload reaches new
+   * connections. @default undefined: plain TCP
+   */
+  tls?: () => TlsOptions;
 }
 
 const MEMBERSHIP_METHODS: ReadonlySet<string> = new Set(['peer.ping', 'peer.ping_req', 'peer.sync']);
@@ -66,6 +73,7 @@ export class StreamPeerTransport implements PeerTransport {
   private readonly refusals = new Map<MemberAddress, string>();
   private readonly maxFrameBytes: number;
   private readonly maxBatch: number;
+  private readonly tls: (() => TlsOptions) | undefined;
   private nextId = 1;
   private closed = false;
 
@@ -82,6 +90,7 @@ export class StreamPeerTransport implements PeerTransport {
     this.logger = init.logger;
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.maxBatch = init.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.tls = init.tls;
   }
 
   /**
@@ -131,6 +140,7 @@ export class StreamPeerTransport implements PeerTransport {
         maxFramesInFlight: membership ? Number.POSITIVE_INFINITY : MAX_FRAMES_IN_FLIGHT,
         maxCalls: Math.min(MAX_CALLS_PER_FRAME, this.maxBatch),
         maxBytes: this.maxFrameBytes,
+        tls: this.tls,
       });
       this.links.set(id, link);
     }

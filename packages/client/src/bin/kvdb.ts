@@ -1,13 +1,21 @@
+import { UsageError } from '@kvdb/core';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { CONNECTION_OPTIONS, SETTINGS_HELP, withHelpAndErrors, withSettings } from '../cli.js';
+import {
+  CONNECTION_OPTIONS,
+  SETTINGS_HELP,
+  type TlsArgs,
+  tlsFromArgs,
+  withHelpAndErrors,
+  withSettings,
+} from '../cli.js';
 import { KVClient } from '../kv-client.js';
 import { helpText } from '../shell/commands.js';
 import { formatError } from '../shell/format.js';
 import { runShell } from '../shell/repl.js';
 import { ShellSession } from '../shell/session.js';
 
-interface ShellArgs {
+interface ShellArgs extends TlsArgs {
   host: string;
   port: number;
   timeout: number | undefined;
@@ -21,11 +29,21 @@ interface ShellArgs {
  * first word names no other command.
  */
 async function shell(argv: ShellArgs): Promise<void> {
+  let tls: ReturnType<typeof tlsFromArgs>;
+  try {
+    tls = tlsFromArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`kvdb: ${error.message}`);
+    process.exitCode = 2;
+    return;
+  }
   const client = new KVClient({
     host: argv.host,
     port: argv.port,
     timeoutMs: argv.timeout,
     authToken: argv['auth-token'],
+    tls,
   });
   try {
     // Words after `--` land in `_`, so `kvdb -- set k -x` can pass words that look like options.
@@ -92,6 +110,7 @@ const cli = yargs(hideBin(process.argv))
   .example('$0 set greeting \'"hello"\'', 'store the string "hello" (quote JSON-looking strings twice)')
   .example('$0 -- set offset -1', 'words that look like options go after --')
   .example('$0 < script.kvdb', 'run a script, one command a line')
+  .example('$0 --tls-ca ca.pem -H db1.example.com', 'talk TLS to a node whose certificate ca.pem signed')
   .example(
     'kvdb-bench get -P 5878',
     'benchmark gets on one node: the benchmark is kvdb-bench (see its --help)',

@@ -118,6 +118,22 @@ const cli = yargs(hideBin(process.argv))
       describe:
         'Token the nodes present to each other to open peer streams, the only way to the peer.* methods. Give every node the same one and no client; without it the auth token opens peer streams',
     },
+    'tls-cert': {
+      type: 'string',
+      describe:
+        "Speak TLS: this node's certificate (PEM file, its chain after it), valid for the host in --advertise. With --tls-key the port serves HTTPS to clients and TLS to peers, and the node dials its peers with TLS, presenting this certificate. SIGHUP reads the files again",
+    },
+    'tls-key': { type: 'string', describe: 'The private key of --tls-cert (unencrypted PEM file)' },
+    'tls-ca': {
+      type: 'string',
+      describe:
+        "CA certificates (PEM file) that verify peers' certificates, and clients' with --tls-client-auth (default: the system's CAs)",
+    },
+    'tls-client-auth': {
+      type: 'boolean',
+      default: false,
+      describe: 'Mutual TLS: require every client and peer to present a certificate signed by --tls-ca',
+    },
     'stream-throughput': {
       type: 'number',
       default: DEFAULT_STREAM_THROUGHPUT / MIB,
@@ -187,6 +203,10 @@ try {
       authToken: argv['auth-token'],
       peerToken: argv['peer-token'],
       clusterName: argv['cluster-name'],
+      tlsCert: argv['tls-cert'],
+      tlsKey: argv['tls-key'],
+      tlsCa: argv['tls-ca'],
+      tlsClientAuth: argv['tls-client-auth'],
       limits: {
         maxKeyBytes: argv['max-key-bytes'],
         maxValueBytes: argv['max-value-bytes'],
@@ -215,6 +235,10 @@ try {
 
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
+// Certificates renewed in place: new connections take the new files; a failed read keeps the old ones.
+process.on('SIGHUP', () => {
+  if (!stopping) node.reloadTls();
+});
 
 /** Graceful stop: in-flight requests finish and the members hear this node is going (unless it has left). */
 function shutdown(reason: string, { announce = true, code = 0 } = {}): void {
