@@ -116,24 +116,22 @@ export class HttpFrontEnd {
     // A slow sender (slowloris) cannot hold a connection open: headers within 10 s, the whole request within 30 s.
     // node:http checks those bounds every `connectionsCheckingInterval` (30 s unless told), which would let a
     // trickle of header bytes live 30-40 s.
-    this.server = createServer(
-      {
-        keepAliveTimeout: 30_000,
-        headersTimeout: HEADERS_TIMEOUT_MS,
-        requestTimeout: REQUEST_TIMEOUT_MS,
-        connectionsCheckingInterval: 1_000,
-      },
-      (req, res) => this.handle(req, res),
-    );
-
-    const timeouts = { keepAliveTimeout: 30_000, headersTimeout: 10_000, requestTimeout: 30_000 };
+    const timeouts = {
+      keepAliveTimeout: 30_000,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1_000,
+    };
     const handle = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
     if (init.tls === undefined) {
       const server = createServer(timeouts, handle);
       warnOfTls(server, this.log);
       this.server = server;
     } else {
-      const server = createHttpsServer({ ...timeouts, ...init.tls, handshakeTimeout: 10_000 }, handle);
+      const server = createHttpsServer(
+        { ...timeouts, ...init.tls, handshakeTimeout: HEADERS_TIMEOUT_MS },
+        handle,
+      );
       this.guard = new TlsGuard(server, this.log);
       this.server = server;
     }
