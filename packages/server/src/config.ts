@@ -22,7 +22,7 @@ import {
   parseAddress,
 } from '@kvdb/core';
 import { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
-import type { LogLevel } from './logger.js';
+import type { LogFormat, LogLevel } from './logger.js';
 
 /** Sizes a node refuses to go past; each refusal is a clear JSON-RPC error and changes nothing. */
 export interface Limits {
@@ -94,6 +94,8 @@ export interface NodeConfig {
   timings: Timings;
   /** @default DEFAULT_LOG_LEVEL */
   logLevel: LogLevel;
+  /** `json` lines or `pretty` (readable) ones. @default undefined: pretty when stderr is a terminal, else json */
+  logFormat: LogFormat | undefined;
 }
 
 export type NodeConfigInit = Partial<Omit<NodeConfig, 'limits' | 'timings' | 'routes'>> & {
@@ -222,5 +224,6 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
     clusterName: clusterName(init.clusterName ?? DEFAULT_CLUSTER_NAME),
     timings: resolveTimings(init.timings),
     logLevel: init.logLevel ?? DEFAULT_LOG_LEVEL,
+    logFormat: init.logFormat,
   };
 }

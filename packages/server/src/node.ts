@@ -57,7 +57,7 @@ export interface NodeComponents {
   paxosLog?: PaxosLog;
   /** @default a `StreamPeerTransport` */
   transport?: PeerTransport;
-  /** @default one line per event on stderr, at `logLevel` */
+  /** @default one line per event on stderr, at `logLevel`, in `logFormat` */
   logger?: Logger;
   /** Called after this node has left the cluster through the `leave` method; the binary exits there. */
   onLeft?: () => void;
@@ -89,7 +89,7 @@ export class KVNode {
   constructor(config: NodeConfig, components: NodeComponents = {}) {
     this.config = config;
     const { advertise, authToken, clusterName, limits } = config;
-    this.log = components.logger ?? createLogger(advertise, config.logLevel);
+    this.log = components.logger ?? createLogger(advertise, config.logLevel, { format: config.logFormat });
     this.store = components.store ?? new MemoryStore();
     this.storage = components.store === undefined ? 'in memory' : 'in the store given';
     this.transport =
