@@ -25,6 +25,7 @@ import { HttpFrontEnd } from './http-front-end.js';
 import { JsonRpcDispatcher } from './json-rpc.js';
 import { createLogger } from './logger.js';
 import { METHODS, RECORD_WRITES } from './methods/index.js';
+import { NodeMetrics } from './node-metrics.js';
 import { nodePages } from './pages/index.js';
 import { PeerStreamServer } from './peer-stream-server.js';
 import { StreamPeerTransport } from './stream-peer-transport.js';
@@ -77,6 +78,8 @@ export class KVNode {
   readonly cluster: ClusterNode;
   readonly coordinator: Coordinator;
   readonly log: Logger;
+  /** Counts and readings served at GET /metrics. */
+  readonly metrics: NodeMetrics;
   private readonly front: HttpFrontEnd;
   private readonly peers: PeerStreamServer;
   private readonly transport: PeerTransport;
@@ -84,6 +87,9 @@ export class KVNode {
   private readonly onRefused: (error: Error) => void;
   /** The start line's account of where the data is. */
   private storage: string;
+  private stopStarted = false;
+  /** The store closed by `stop` (for a store that cannot tell whether it is open). */
+  private stopped = false;
 
   /** A node of a resolved config, not yet listening: `KVNode.start` resolves, opens the data dir and listens. */
   constructor(config: NodeConfig, components: NodeComponents = {}) {
@@ -137,13 +143,15 @@ export class KVNode {
       limits,
       onLeft: () => setImmediate(onLeft),
     };
+    this.metrics = new NodeMetrics(this.cluster);
     const dispatcher = new JsonRpcDispatcher(
-      { methods: METHODS, context, logger: this.log },
+      { methods: METHODS, context, logger: this.log, observer: this.metrics.peerObserver() },
       { maxBatch: limits.maxBatch },
     );
     const publicMethods = METHODS.filter((method) => !RECORD_WRITES.has(method.name));
+    const debug = config.logLevel === 'debug' ? this.log : undefined;
     const front = new JsonRpcDispatcher(
-      { methods: publicMethods, context, logger: this.log },
+      { methods: publicMethods, context, logger: this.log, observer: this.metrics.clientObserver(debug) },
       { maxBatch: limits.maxBatch },
     );
     const replica = this.coordinator.replica;
@@ -197,6 +205,16 @@ export class KVNode {
     return this.config.advertise;
   }
 
+  /** Whether a stop has begun (GET /ready answers 503 from then on). */
+  get stopping(): boolean {
+    return this.stopStarted;
+  }
+
+  /** Whether the store takes calls: not closed, and not failed (see `Store.isOpen`). */
+  get storeOpen(): boolean {
+    return this.store.isOpen?.() ?? !this.stopped;
+  }
+
   /** The port actually bound (useful with port 0 in tests). */
   get port(): number {
     return this.front.port ?? this.config.port;
@@ -229,6 +247,7 @@ export class KVNode {
    * work under way to end, then closes the store.
    */
   async stop({ announce = true } = {}): Promise<void> {
+    this.stopStarted = true;
     const closed = this.front.close();
     this.peers.stop();
     for (
@@ -257,6 +276,7 @@ export class KVNode {
     if (!idle)
       this.log.warn(`background work still under way after ${STOP_IDLE_WAIT_MS} ms: its writes will fail`);
     await this.store.close();
+    this.stopped = true;
     this.log.info('stopped');
   }
 }
