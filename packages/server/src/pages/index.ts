@@ -5,7 +5,7 @@ import { metricsPage } from './metrics.js';
 
 /**
  * What a node answers to GET, by path: each page is built in a file of its own here and named in this table.
- * Which pages need the token is a documented choice (README, "Security").
+ * Which pages need the token is a documented choice (README, "Observability").
  */
 export function nodePages(node: KVNode): Map<string, Page> {
   return new Map<string, Page>([
