@@ -169,12 +169,15 @@ export class RangeFill extends ReplicaTask {
     const becomeNormal = current.phase === 'joining';
     const since = this.logged?.fillId === placement.fillId ? this.logged : { keys: 0, bytes: 0 };
     const [keys, bytes] = [this.keysFetched - since.keys, this.bytesFetched - since.bytes];
-    this.log.info(
-      becomeNormal
-        ? `holds the data of its ${pending.length} segment(s): serving them now`
-        : `holds the data of its ${pending.length} new segment(s)`,
-      { segments: pending.length, keys, bytes },
-    );
+    // A member that gains no segment in this move has nothing to say about it.
+    if (becomeNormal || pending.length > 0) {
+      this.log.info(
+        becomeNormal
+          ? `holds the data of its ${pending.length} segment(s): serving them now`
+          : `holds the data of its ${pending.length} new segment(s)`,
+        { segments: pending.length, keys, bytes },
+      );
+    }
     await this.restate(
       becomeNormal ? { phase: 'normal', filled: placement.fillId } : { filled: placement.fillId },
     );

@@ -25,7 +25,8 @@ export function readiness(node: KVNode): Readiness {
   else if (own.phase === 'joining') {
     joined = false;
     const { pending, done } = node.cluster.rangeFill.stats.segments;
-    failing.push(`joined: fetching the data of its ranges (${done} of ${pending} segments held)`);
+    const held = pending > 0 ? ` (${done} of ${pending} segments held)` : '';
+    failing.push(`joined: fetching the data of its ranges${held}`);
   }
   const storeOpen = node.storeOpen;
   if (!storeOpen) failing.push('storeOpen: the store is closed or has failed (see the log)');
