@@ -38,6 +38,8 @@ try {
     ports,
     replicas: Number(values.replicas),
     logLevel: 'info',
+    // The nodes write to a pipe (JSON lines), which this script passes on: readable lines when that is a terminal.
+    args: process.stdout.isTTY ? ['--log-format', 'pretty'] : [],
     output: prefix,
     onExit: (node, exit) => {
       if (stopping || cluster === undefined) return;

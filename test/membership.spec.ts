@@ -1,7 +1,7 @@
 import { InvalidParamsError, type KVClient, UnavailableError } from '@kvdb/client';
 import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
-import { clusterPerTest } from './helpers/cluster.js';
+import { clusterPerTest, logMessages } from './helpers/cluster.js';
 import {
   type Expected,
   expectNoMismatch,
@@ -137,7 +137,7 @@ describe('membership changes in a cluster of real processes (R=3)', function () 
     const c = await start({ size: 2, replicas: 2 });
     const stranger = await c.addNode([c.node(0).address], ['--cluster-name', 'other']);
     const strangerAddress = c.node(stranger).address;
-    const output = (index: number) => c.node(index).output.join('');
+    const output = (index: number) => logMessages(c.node(index).output).join('\n');
     await waitFor(
       'both sides to log the refusal',
       async () =>

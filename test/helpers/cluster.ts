@@ -177,6 +177,25 @@ export class TestCluster {
   }
 }
 
+/**
+ * The messages of a node's log, a line each: the `msg` of each JSON line (a node whose stderr is not a terminal
+ * logs JSON, where quotes in a message are escaped), and any other line as it is.
+ */
+export function logMessages(output: readonly string[]): string[] {
+  return output
+    .join('')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: unknown };
+        return typeof entry.msg === 'string' ? entry.msg : line;
+      } catch {
+        return line;
+      }
+    });
+}
+
 /** Node `index`'s output so far, a list that later output is appended to. */
 function linesOf(outputs: Map<number, string[]>, index: number): string[] {
   let lines = outputs.get(index);

@@ -279,7 +279,9 @@ export class AntiEntropy extends ReplicaTask {
       await mine.return(undefined);
     }
     if (counts.pulled + counts.pushed > 0) {
-      this.log.debug(`anti-entropy with ${peer}: pulled ${counts.pulled}, pushed ${counts.pushed}`);
+      const { pulled, pushed } = counts;
+      const fields = { peer, segments: segments.length, pulled, pushed };
+      this.log.info(`anti-entropy with ${peer}: repaired ${pulled + pushed} key(s)`, fields);
     }
     return true;
   }

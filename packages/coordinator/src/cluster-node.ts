@@ -215,10 +215,9 @@ export class ClusterNode implements PeerHandler {
     membership.onRingChange((placement) => {
       this.replica.useRing(placement.read);
       this.rebalancer.schedule();
-      const moving = placement.moving
-        ? `, ${placement.all.size - placement.read.size} more joining or leaving`
-        : '';
-      this.log.info(`ring now has ${placement.read.size} member(s) serving reads${moving}`);
+      const [serving, moving] = [placement.read.size, placement.all.size - placement.read.size];
+      const more = placement.moving ? `, ${moving} more joining or leaving` : '';
+      this.log.info(`ring now has ${serving} member(s) serving reads${more}`, { serving, moving });
     });
   }
 
@@ -345,7 +344,7 @@ export class ClusterNode implements PeerHandler {
         await this.movesDoneOrThrow(deadline, address);
       }
       await this.detector.remove(address);
-      this.log.info(`removed ${address} from the cluster`);
+      this.log.info(`removed ${address} from the cluster`, { member: address });
       return { left: address, handedOff: 0 };
     }
     if (this.membership.own.phase !== 'joining') {
@@ -355,8 +354,9 @@ export class ClusterNode implements PeerHandler {
     }
     await this.detector.announce('left');
     const { handedOff, remaining } = await this.rebalancer.drain(Math.max(0, deadline - this.clock.now()));
-    if (remaining > 0) this.log.warn(`left with ${remaining} record(s) not handed over`);
-    else this.log.info(`left: handed over ${handedOff} record(s)`);
+    if (remaining > 0)
+      this.log.warn(`left with ${remaining} record(s) not handed over`, { handedOff, remaining });
+    else this.log.info(`left: handed over ${handedOff} record(s)`, { handedOff, remaining });
     return { left: this.self, handedOff };
   }
 

@@ -117,7 +117,8 @@ export class Coordinator {
   private readonly startedAt: number;
   private readonly hints: HintedHandoff | undefined;
   private readonly random: () => number;
-  private readonly ready: () => boolean;
+  /** Whether this node may coordinate requests (see `CoordinatorComponents.ready`); readiness probes ask it too. */
+  readonly ready: () => boolean;
   private readonly readRepairChance: number;
   private readonly readRepair: ReadRepair;
   private readonly log: Logger;

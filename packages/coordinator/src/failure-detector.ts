@@ -230,9 +230,9 @@ export class FailureDetector {
       this.clock.clearTimeout(suspicion);
       this.suspicions.delete(address);
     }
-    if (from === undefined) this.log.info(`${address} joined (${to})`);
-    else if (to === 'alive') this.log.info(`${address} is alive again (was ${from})`);
-    else this.log.info(`${address} is ${to}`);
+    const change =
+      from === undefined ? `joined (${to})` : to === 'alive' ? `is alive again (was ${from})` : `is ${to}`;
+    this.log.info(`${address} ${change}`, { member: address, status: to, was: from ?? null });
     if (to === 'suspect' && this.running) {
       const incarnation = this.membership.get(address)?.incarnation;
       const timeoutMs = suspicionTimeoutFor(this.timings, this.size);

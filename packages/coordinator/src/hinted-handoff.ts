@@ -170,6 +170,7 @@ export class HintedHandoff {
     if (forMember === undefined || this.replaying.has(member)) return 0;
     this.replaying.add(member);
     let sent = 0;
+    let replayed = 0;
     try {
       const oldest = this.clock.now() - this.maxAgeMs;
       for (const [key, record] of forMember) {
@@ -195,13 +196,15 @@ export class HintedHandoff {
               forMember.delete(key);
               this.persist(this.hintLog?.delete(member, key));
               confirmed += 1;
+              replayed += 1;
             }
           });
           sent += entries.length;
         }
       }
       if (forMember.size === 0) this.hints.delete(member);
-      if (sent > 0) this.log.info(`hinted handoff: replayed ${sent} write(s) to ${member}`);
+      const fields = { member, replayed, left: forMember.size };
+      if (replayed > 0) this.log.info(`hinted handoff: replayed ${replayed} write(s) to ${member}`, fields);
     } catch (error) {
       this.log.debug(`hinted handoff to ${member} paused: ${reasonOf(error)}`);
     } finally {

@@ -47,7 +47,7 @@ export {
   LocalReplica,
   type LocalReplicaComponents,
 } from './local-replica.js';
-export { type Logger, silentLogger } from './logger.js';
+export { type LogFields, type Logger, silentLogger } from './logger.js';
 export { type MemberState, Membership, type MembershipListener } from './membership.js';
 export { getMany, type KeyRequests, MULTI_KEY_CONCURRENCY, setMany } from './multi-key.js';
 export {

@@ -68,6 +68,8 @@ export class RangeFill extends ReplicaTask {
   private bytesFetched = 0;
   private fetch: { startedAt: number; bytes: number } | undefined;
   private active: Promise<boolean> | undefined;
+  /** The move whose fetch was logged as started, and the counts then: its end is logged with what it fetched. */
+  private logged: { fillId: string; keys: number; bytes: number } | undefined;
 
   /** `fillLog` keeps the progress across restarts (a durable node's store provides one). */
   constructor(components: ReplicaTaskComponents & { fillLog?: FillLog }, init: RangeFillInit) {
@@ -133,6 +135,11 @@ export class RangeFill extends ReplicaTask {
     this.segments = { pending: pending.length, done: pending.length - unheld().length };
     const signal = this.signal;
     if (unheld().length > 0 && !(await this.everyoneKnows(placement.fillId, signal))) return false;
+    if (unheld().length > 0 && this.logged?.fillId !== placement.fillId) {
+      this.logged = { fillId: placement.fillId, keys: this.keysFetched, bytes: this.bytesFetched };
+      const segments = unheld().length;
+      this.log.info(`fetching the data of ${segments} segment(s) it is about to own`, { segments });
+    }
     const tried = new Set<MemberAddress>();
     for (let left = unheld(); left.length > 0; left = unheld()) {
       const source = this.nextSource(left, tried);
@@ -160,11 +167,17 @@ export class RangeFill extends ReplicaTask {
     if (this.membership.placement.fillId !== placement.fillId || current.filled === placement.fillId)
       return true;
     const becomeNormal = current.phase === 'joining';
-    this.log.info(
-      becomeNormal
-        ? `holds the data of its ${pending.length} segment(s): serving them now`
-        : `holds the data of its ${pending.length} new segment(s)`,
-    );
+    const since = this.logged?.fillId === placement.fillId ? this.logged : { keys: 0, bytes: 0 };
+    const [keys, bytes] = [this.keysFetched - since.keys, this.bytesFetched - since.bytes];
+    // A member that gains no segment in this move has nothing to say about it.
+    if (becomeNormal || pending.length > 0) {
+      this.log.info(
+        becomeNormal
+          ? `holds the data of its ${pending.length} segment(s): serving them now`
+          : `holds the data of its ${pending.length} new segment(s)`,
+        { segments: pending.length, keys, bytes },
+      );
+    }
     await this.restate(
       becomeNormal ? { phase: 'normal', filled: placement.fillId } : { filled: placement.fillId },
     );

@@ -41,9 +41,12 @@ export class ReadRepair {
     if (newest === undefined) return;
     const record = newest;
     const stale = answers.filter((answer) => answer.ok && isBehind(answer.value, record));
+    if (stale.length > 0) {
+      const targets = stale.map(({ target }) => target);
+      this.log.debug(`read repair of ${JSON.stringify(key)} on ${targets.join(', ')}`, { key, targets });
+    }
     await Promise.all(
       stale.map(({ target }) => {
-        this.log.debug(`read repair: ${JSON.stringify(key)} to ${target}`);
         return this.send(target, key, record).catch((error: unknown) => {
           this.log.debug(`read repair of ${JSON.stringify(key)} on ${target} failed: ${reasonOf(error)}`);
         });

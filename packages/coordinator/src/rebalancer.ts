@@ -106,7 +106,10 @@ export class Rebalancer extends ReplicaTask {
     }
     if (remaining > 0) this.pending = true;
     this.handedOff += handedOff;
-    if (handedOff > 0) this.log.info(`rebalance: handed ${handedOff} record(s) to their new owners`);
+    if (handedOff > 0) {
+      const fields = { handedOff, remaining };
+      this.log.info(`rebalance: handed ${handedOff} record(s) to their new owners`, fields);
+    }
     return { handedOff, remaining };
   }
 

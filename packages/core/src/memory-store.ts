@@ -151,6 +151,10 @@ export class MemoryStore implements Store {
     return { live: this.table.size - this.tombstones, tombstones: this.tombstones };
   }
 
+  isOpen(): boolean {
+    return !this.closed;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }

@@ -96,6 +96,12 @@ export interface Store {
    * harmless.
    */
   close(): Promise<void>;
+
+  /**
+   * Whether the store takes calls: false once closed, and for a store that has failed (a disk that refused a
+   * commit) from then on. A readiness probe reports it. @default taken as open
+   */
+  isOpen?(): boolean;
 }
 
 /**

@@ -565,7 +565,9 @@ export function storeCompliance(name: string, create: () => Promise<Store> | Sto
       it('finishes a merge made before it, then refuses every read, write and scan', async () => {
         await store.merge('kept', live(v(1)));
         const before = store.merge('late', live(v(2)));
+        expect(store.isOpen?.(), 'open before the close').to.not.equal(false);
         await store.close();
+        expect(store.isOpen?.(), 'open after the close').to.not.equal(true);
         expect((await before).applied).to.equal(true);
         const calls: Array<[string, () => Promise<unknown>]> = [
           ['get', () => store.get('kept')],

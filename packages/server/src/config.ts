@@ -22,7 +22,7 @@ import {
   parseAddress,
 } from '@kvdb/core';
 import { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
-import type { LogLevel } from './logger.js';
+import type { LogFormat, LogLevel } from './logger.js';
 
 /** Sizes a node refuses to go past; each refusal is a clear JSON-RPC error and changes nothing. */
 export interface Limits {
@@ -118,6 +118,8 @@ export interface NodeConfig {
   tlsCa: string | undefined;
   /** Require a client certificate signed by `tlsCa` on every connection: mutual TLS. @default false */
   tlsClientAuth: boolean;
+  /** `json` lines or `pretty` (readable) ones. @default undefined: pretty when stderr is a terminal, else json */
+  logFormat: LogFormat | undefined;
 }
 
 export type NodeConfigInit = Partial<Omit<NodeConfig, 'limits' | 'timings' | 'routes'>> & {
@@ -278,5 +280,6 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
     timings: resolveTimings(init.timings),
     logLevel: init.logLevel ?? DEFAULT_LOG_LEVEL,
     ...tls,
+    logFormat: init.logFormat,
   };
 }

@@ -24,7 +24,15 @@ export {
   type StartNodeOptions,
   startLocalCluster,
 } from './local-cluster.js';
-export { createLogger, LOG_LEVELS, type LogLevel } from './logger.js';
+export {
+  createLogger,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogDestination,
+  type LogFormat,
+  type LoggerInit,
+  type LogLevel,
+} from './logger.js';
 export { METHODS, type MethodContext, type MethodDefinition } from './methods/index.js';
 export { KVNode, type NodeComponents } from './node.js';
 export type { TlsOptions } from './node-tls.js';

@@ -25,7 +25,16 @@ export interface JsonRpcDispatcherComponents {
   context: MethodContext;
   /** Where internal errors of methods are reported (their stack never goes on the wire). */
   logger: Logger;
+  /** Told of each request answered (each member of a batch, each notification): metrics and request logs. @default none */
+  observer?: RequestObserver;
 }
+
+/**
+ * Hears of a request once it is answered: `method` is its method if the table has it, else `unknown`; `code` is
+ * the error's code (undefined if it succeeded, and for a notification, which has no answer); `startedAt` is
+ * `performance.now()` when the dispatcher took it.
+ */
+export type RequestObserver = (method: string, code: number | undefined, startedAt: number) => void;
 
 export interface JsonRpcDispatcherInit {
   /** Most requests in a batch (`--max-batch`); a longer batch is refused whole. @default DEFAULT_MAX_BATCH */
@@ -56,6 +65,7 @@ export class JsonRpcDispatcher {
   private readonly log: Logger;
   private readonly maxBatch: number;
   private readonly whyNotFound: (method: string) => string | undefined;
+  private readonly observer: RequestObserver | undefined;
   private readonly failed = (id: RequestId, error: unknown): JsonRpcResponse => ({
     jsonrpc: '2.0',
     id,
@@ -72,6 +82,7 @@ export class JsonRpcDispatcher {
     this.log = components.logger;
     this.maxBatch = init.maxBatch ?? DEFAULT_MAX_BATCH;
     this.whyNotFound = init.whyNotFound ?? (() => undefined);
+    this.observer = components.observer;
   }
 
   /**
@@ -97,8 +108,31 @@ export class JsonRpcDispatcher {
     return Promise.all(answers).then(withoutNotifications);
   }
 
-  /** The answer to one request object, checked as JSON-RPC 2.0 §4 has it; `inBatch` only words the errors. */
+  /** `answerNow`, its outcome told to the observer. */
   private answer(
+    request: unknown,
+    inBatch: boolean,
+    source: RequestSource | undefined,
+    index: number,
+  ): MemberReply {
+    const observer = this.observer;
+    if (observer === undefined) return this.answerNow(request, inBatch, source, index);
+    const startedAt = performance.now();
+    const reply = this.answerNow(request, inBatch, source, index);
+    const name = (request as { method?: unknown } | null)?.method;
+    const method = typeof name === 'string' && this.methods.has(name) ? name : 'unknown';
+    if (!(reply instanceof Promise)) {
+      observer(method, reply.error?.code, startedAt);
+      return reply;
+    }
+    return reply.then((response) => {
+      observer(method, response?.error?.code, startedAt);
+      return response;
+    });
+  }
+
+  /** The answer to one request object, checked as JSON-RPC 2.0 §4 has it; `inBatch` only words the errors. */
+  private answerNow(
     request: unknown,
     inBatch: boolean,
     source: RequestSource | undefined,

@@ -26,6 +26,7 @@ import { HttpFrontEnd } from './http-front-end.js';
 import { JsonRpcDispatcher } from './json-rpc.js';
 import { createLogger } from './logger.js';
 import { METHODS, PUBLIC_METHODS, peerOnly } from './methods/index.js';
+import { NodeMetrics } from './node-metrics.js';
 import { NodeTls, readTlsFiles, tlsFilesOf } from './node-tls.js';
 import { nodePages } from './pages/index.js';
 import { PeerStreamServer } from './peer-stream-server.js';
@@ -59,7 +60,7 @@ export interface NodeComponents {
   paxosLog?: PaxosLog;
   /** @default a `StreamPeerTransport` */
   transport?: PeerTransport;
-  /** @default one line per event on stderr, at `logLevel` */
+  /** @default one line per event on stderr, at `logLevel`, in `logFormat` */
   logger?: Logger;
   /** Called after this node has left the cluster through the `leave` method; the binary exits there. */
   onLeft?: () => void;
@@ -82,6 +83,8 @@ export class KVNode {
   readonly log: Logger;
   /** The node's certificate and CA, with `--tls-cert`; undefined on a plain node. */
   private readonly tls: NodeTls | undefined;
+  /** Counts and readings served at GET /metrics. */
+  readonly metrics: NodeMetrics;
   private readonly front: HttpFrontEnd;
   private readonly peers: PeerStreamServer;
   private readonly transport: PeerTransport;
@@ -89,6 +92,9 @@ export class KVNode {
   private readonly onRefused: (error: Error) => void;
   /** The start line's account of where the data is. */
   private storage: string;
+  private stopStarted = false;
+  /** The store closed by `stop` (for a store that cannot tell whether it is open). */
+  private stopped = false;
 
   /** A node of a resolved config, not yet listening: `KVNode.start` resolves, opens the data dir and listens. */
   constructor(config: NodeConfig, components: NodeComponents = {}) {
@@ -96,7 +102,7 @@ export class KVNode {
     const { advertise, authToken, clusterName, limits } = config;
     // Without --peer-token the auth token is the peer credential, so a cluster set up with one token keeps working.
     const peerToken = config.peerToken ?? authToken;
-    this.log = components.logger ?? createLogger(advertise, config.logLevel);
+    this.log = components.logger ?? createLogger(advertise, config.logLevel, { format: config.logFormat });
     this.store = components.store ?? new MemoryStore();
     this.storage = components.store === undefined ? 'in memory' : 'in the store given';
     const tlsFiles = tlsFilesOf(config);
@@ -151,12 +157,14 @@ export class KVNode {
       view,
       onLeft: () => setImmediate(onLeft),
     };
+    this.metrics = new NodeMetrics(this.cluster);
     const dispatcher = new JsonRpcDispatcher(
-      { methods: METHODS, context, logger: this.log },
+      { methods: METHODS, context, logger: this.log, observer: this.metrics.peerObserver() },
       { maxBatch: limits.maxBatch },
     );
+    const debug = config.logLevel === 'debug' ? this.log : undefined;
     const front = new JsonRpcDispatcher(
-      { methods: PUBLIC_METHODS, context, logger: this.log },
+      { methods: PUBLIC_METHODS, context, logger: this.log, observer: this.metrics.clientObserver(debug) },
       { maxBatch: limits.maxBatch, whyNotFound: peerOnly },
     );
     const replica = this.coordinator.replica;
@@ -211,6 +219,16 @@ export class KVNode {
 
   get address(): string {
     return this.config.advertise;
+  }
+
+  /** Whether a stop has begun (GET /ready answers 503 from then on). */
+  get stopping(): boolean {
+    return this.stopStarted;
+  }
+
+  /** Whether the store takes calls: not closed, and not failed (see `Store.isOpen`). */
+  get storeOpen(): boolean {
+    return this.store.isOpen?.() ?? !this.stopped;
   }
 
   /** The port actually bound (useful with port 0 in tests). */
@@ -274,6 +292,7 @@ export class KVNode {
    * work under way to end, then closes the store.
    */
   async stop({ announce = true } = {}): Promise<void> {
+    this.stopStarted = true;
     const closed = this.front.close();
     this.peers.stop();
     for (
@@ -302,6 +321,7 @@ export class KVNode {
     if (!idle)
       this.log.warn(`background work still under way after ${STOP_IDLE_WAIT_MS} ms: its writes will fail`);
     await this.store.close();
+    this.stopped = true;
     this.log.info('stopped');
   }
 }

@@ -253,6 +253,11 @@ export class DiskStore implements Store, HintLog, ReplicationLog, FillLog, Paxos
     return this.keydir.counts();
   }
 
+  /** False once closed, or once the disk refused a commit (see the class). */
+  isOpen(): boolean {
+    return !this.closed;
+  }
+
   /** Refuses new calls at once; writes already accepted are committed before LevelDB closes. */
   close(): Promise<void> {
     this.closed = true;

@@ -23,7 +23,7 @@ import { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_CLUSTER_NAME, DEFAULT_LOG_LEVEL } from '../config.js';
-import { LOG_LEVELS, type LogLevel } from '../logger.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../logger.js';
 import { KVNode } from '../node.js';
 
 const MIB = 1_048_576;
@@ -170,7 +170,13 @@ const cli = yargs(hideBin(process.argv))
       type: 'string',
       choices: LOG_LEVELS,
       default: DEFAULT_LOG_LEVEL,
-      describe: 'Least severe log line printed',
+      describe: 'Least severe log line printed; debug also logs each client request (method, outcome, ms)',
+    },
+    'log-format': {
+      type: 'string',
+      choices: LOG_FORMATS,
+      describe:
+        'Log lines on stderr as JSON objects, or pretty (readable); default: pretty on a terminal, else json',
     },
   })
   .epilog(SETTINGS_HELP);
@@ -191,6 +197,7 @@ try {
       timeoutMs: argv.timeout,
       readRepairChance: argv['read-repair-chance'],
       logLevel: argv['log-level'] as LogLevel,
+      logFormat: argv['log-format'] as LogFormat | undefined,
       timings: argv.timings,
       dataDir: argv['data-dir'],
       fsyncIntervalMs: argv['fsync-interval'],
