@@ -2,6 +2,7 @@ import { KVClient, MethodNotFoundError } from '@kvdb/client';
 import { ErrorCode, UnauthorizedError } from '@kvdb/core';
 import { type LocalCluster, PEER_PROTOCOL, StreamPeerTransport, startLocalCluster } from '@kvdb/server';
 import { expect } from 'chai';
+import { logMessages } from './helpers/cluster.js';
 import { rawPost, single } from './helpers/raw.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -13,7 +14,7 @@ describe('--peer-token on real processes', function () {
   this.timeout(60_000);
   let cluster: LocalCluster;
   const outputs = new Map<number, string[]>();
-  const output = (index: number) => (outputs.get(index) ?? []).join('');
+  const output = (index: number) => logMessages(outputs.get(index) ?? []).join('\n');
   const clients: KVClient[] = [];
   const client = (index: number): KVClient => {
     const port = cluster.nodes[index]?.port;

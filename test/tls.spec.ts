@@ -3,7 +3,7 @@ import { BENCH_BIN } from '@kvdb/bench';
 import { ConnectionError, InvalidRequestError } from '@kvdb/client';
 import { type IssuedCertificate, servedSerial, TestCertificateAuthority } from '@kvdb/core/testing';
 import { expect } from 'chai';
-import { TestCluster } from './helpers/cluster.js';
+import { logLines, TestCluster } from './helpers/cluster.js';
 import { runKvdb, runNodeScript } from './helpers/run-kvdb.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -19,11 +19,7 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 
 /** Whether a node printed a line that matches. */
 function printed(cluster: TestCluster, index: number, pattern: RegExp): boolean {
-  return cluster
-    .node(index)
-    .output.join('')
-    .split('\n')
-    .some((line) => pattern.test(line));
+  return logLines(cluster.node(index).output).some((line) => pattern.test(line));
 }
 
 describe('TLS on client and peer traffic', function () {

@@ -177,23 +177,36 @@ export class TestCluster {
   }
 }
 
-/**
- * The messages of a node's log, a line each: the `msg` of each JSON line (a node whose stderr is not a terminal
- * logs JSON, where quotes in a message are escaped), and any other line as it is.
- */
-export function logMessages(output: readonly string[]): string[] {
+/** A node's log line: its level and message when it is a JSON line (a node whose stderr is not a terminal logs
+ * JSON, where quotes in a message are escaped), else undefined. */
+function parseLogLine(line: string): { level: string; msg: string } | undefined {
+  try {
+    const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
+    return typeof entry.msg === 'string' ? { level: String(entry.level ?? ''), msg: entry.msg } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A node's output split into lines, without empty ones. */
+function outputLines(output: readonly string[]): string[] {
   return output
     .join('')
     .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: unknown };
-        return typeof entry.msg === 'string' ? entry.msg : line;
-      } catch {
-        return line;
-      }
-    });
+    .filter((line) => line !== '');
+}
+
+/** A node's log, a line each, as `LEVEL message` for its JSON lines and as printed for any other. */
+export function logLines(output: readonly string[]): string[] {
+  return outputLines(output).map((line) => {
+    const entry = parseLogLine(line);
+    return entry === undefined ? line : `${entry.level.toUpperCase()} ${entry.msg}`;
+  });
+}
+
+/** The messages of a node's log, a line each: the message of each JSON line, and any other line as it is. */
+export function logMessages(output: readonly string[]): string[] {
+  return outputLines(output).map((line) => parseLogLine(line)?.msg ?? line);
 }
 
 /** Node `index`'s output so far, a list that later output is appended to. */
