@@ -231,7 +231,7 @@ export class FailureDetector {
     }
     if (from === undefined) this.log.info(`${address} joined (${to})`);
     else if (to === 'alive') this.log.info(`${address} is alive again (was ${from})`);
-    else this.log.info(`${address} is ${to}`);
+    else if (this.membership.get(address)?.aliasOf === undefined) this.log.info(`${address} is ${to}`);
     if (to === 'suspect' && this.running) {
       const incarnation = this.membership.get(address)?.incarnation;
       const timeoutMs = suspicionTimeoutFor(this.timings, this.size);

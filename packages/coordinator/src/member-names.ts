@@ -1,4 +1,5 @@
 import { ConnectionError, type MemberAddress, type MemberState, type PeerMethod } from '@kvdb/core';
+import { DEFAULT_TIMINGS, TIMING_PRESETS, type Timings } from './defaults.js';
 import type { FailureDetector } from './failure-detector.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
@@ -17,6 +18,8 @@ export interface MemberNamesComponents {
 export interface MemberNamesInit {
   /** The replication factor this node was given, which a founding member brings. @default undefined */
   replicas?: number;
+  /** Probe timings: a seed learned from another node is probed at once, within the probe timeout. @default DEFAULT_TIMINGS */
+  timings?: Timings;
 }
 
 /**
@@ -36,6 +39,9 @@ export class MemberNames {
   private readonly log: Logger;
   private readonly detector: MemberNamesComponents['detector'];
   private readonly replicas: number | undefined;
+  private readonly probeTimeoutMs: number;
+  /** The transport `watch` made, for probes of this node's own. */
+  private watched: PeerTransport | undefined;
   /** Members already warned of as never having answered, or as answering as another node. */
   private readonly neverAnswered = new Set<MemberAddress>();
   private readonly answeringAsOther = new Set<MemberAddress>();
@@ -45,14 +51,21 @@ export class MemberNames {
     this.log = components.logger ?? silentLogger;
     this.detector = components.detector;
     this.replicas = init.replicas;
-    this.membership.onChange(({ address, to }) => {
+    this.probeTimeoutMs = (init.timings ?? TIMING_PRESETS[DEFAULT_TIMINGS]).probeTimeoutMs;
+    this.membership.onChange(({ address, from, to }) => {
+      if (from === undefined && to !== 'left') this.probeIfSeed(address);
       if (to === 'dead') this.warnIfNeverAnswered(address);
+      const aliasOf = to === 'left' ? this.membership.get(address)?.aliasOf : undefined;
+      if (aliasOf !== undefined) {
+        const owner = aliasOf === this.membership.self ? 'this node' : aliasOf;
+        this.log.info(`${address} is another address of ${owner}: dropped it from the members`);
+      }
     });
   }
 
   /** `transport`, with the node that answered each membership call checked against the address called. */
   watch(transport: PeerTransport): PeerTransport {
-    return {
+    this.watched = {
       call: async (to, method, params, options) => {
         const reply = await transport.call(to, method, params, options);
         if (!ANSWERS_NAMED.has(method)) return reply;
@@ -65,6 +78,17 @@ export class MemberNames {
         return reply;
       },
     };
+    return this.watched;
+  }
+
+  /**
+   * Probes a seed learned from another node at once rather than when its turn comes: if it is another name of a
+   * member (this node included), every ring drops it after one round trip.
+   */
+  private probeIfSeed(address: MemberAddress): void {
+    if (this.watched === undefined || this.membership.get(address)?.phase !== undefined) return;
+    const ping = { from: this.membership.own, updates: [] };
+    this.watched.call(address, 'peer.ping', ping, { timeoutMs: this.probeTimeoutMs }).catch(() => {});
   }
 
   /**
@@ -90,14 +114,7 @@ export class MemberNames {
     const mark: MemberState = { ...seed, status: 'left', aliasOf: owner };
     if (!this.membership.apply(mark)) return undefined;
     void this.detector().spread(mark);
-    if (owner === this.membership.self) {
-      this.log.info(`${seed.address} is another address of this node: dropped it from the members`);
-      this.founded();
-    } else {
-      this.log.info(
-        `${seed.address} is another address of ${owner} (it answered as that): dropped it from the members`,
-      );
-    }
+    if (owner === this.membership.self) this.founded();
     return mark;
   }
 
