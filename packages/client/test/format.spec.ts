@@ -108,6 +108,15 @@ describe('formatMembers', () => {
       ]),
     ).to.equal('127.0.0.1:5878  alive\n10.0.0.7:5878   suspect');
   });
+
+  it('says which members have never answered', () => {
+    expect(
+      formatMembers([
+        { address: '127.0.0.1:5878', status: 'alive', phase: 'normal' },
+        { address: '127.0.0.1:5899', status: 'dead', answered: false },
+      ]),
+    ).to.equal('127.0.0.1:5878  alive\n127.0.0.1:5899  dead (never answered)');
+  });
 });
 
 describe('formatReplicas', () => {

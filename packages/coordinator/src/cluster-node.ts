@@ -31,6 +31,7 @@ import { FailureDetector } from './failure-detector.js';
 import { HintedHandoff, type HintLog } from './hinted-handoff.js';
 import { LocalReplica } from './local-replica.js';
 import { type Logger, silentLogger } from './logger.js';
+import { MemberNames } from './member-names.js';
 import { Membership } from './membership.js';
 import { dispatchPeer, type PeerHandler, type PeerHandlers, type PeerTransport } from './peer-transport.js';
 import { RangeFill } from './range-fill.js';
@@ -168,8 +169,9 @@ export class ClusterNode implements PeerHandler {
     );
     // Every placement caps the factor at its ring's size itself; a ring still growing must not cap it lower.
     const replicas = () => this.coordinator.replicationFactor;
+    const names = new MemberNames({ membership, logger, detector: () => this.detector }, init);
     this.detector = new FailureDetector(
-      { membership, transport, clock, logger, random: components.random },
+      { membership, transport: names.watch(transport), clock, logger, random: components.random },
       { timings },
     );
     this.antiEntropy = new AntiEntropy(
@@ -323,8 +325,7 @@ export class ClusterNode implements PeerHandler {
    * turns `leaving`, serves its ranges until their new owners say they hold them, then tells every member it has
    * left and hands over what remains before resolving. With another member's address, that member (which should be
    * down) is moved out the same way on its behalf, its ranges fetched by their new owners from the other replicas.
-   * A member still joining owns nothing yet, and goes at once.
-   *
+   * A member still joining, or one that never answered (`MemberInfo.answered`), holds no data, and goes at once.
    * When the new owners have not all confirmed within the leave timeout (one is down, or there is much to move),
    * this rejects with a `TimeoutError` and the member stays `leaving`, serving its ranges as before: ownership never
    * moves to owners that may lack the data. Asking again waits again; the fetches go on meanwhile.
@@ -339,7 +340,7 @@ export class ClusterNode implements PeerHandler {
           `\`${address}\` is alive: ask it to leave itself, so it hands its data over`,
         );
       }
-      if (state.phase !== 'joining') {
+      if (state.phase !== 'joining' && state.phase !== undefined) {
         await this.detector.advance(address, 'leaving');
         await this.movesDoneOrThrow(deadline, address);
       }

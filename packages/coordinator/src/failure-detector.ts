@@ -128,9 +128,7 @@ export class FailureDetector {
    * reads move to or from this node when its phase changes. Resolves with how many acknowledged.
    */
   restate(change: Pick<MemberState, 'phase' | 'filled'>): Promise<number> {
-    const state = this.membership.restate(change);
-    this.enqueue(state);
-    return this.broadcast(state);
+    return this.spread(this.membership.restate(change));
   }
 
   /**
@@ -140,9 +138,7 @@ export class FailureDetector {
   async announce(status: Extract<MemberStatus, 'left' | 'dead'>): Promise<number> {
     this.leaving = true;
     const own = this.membership.own;
-    this.membership.update(this.self, status, own.incarnation + 1);
-    this.enqueue(this.membership.own);
-    return this.broadcast(this.membership.own);
+    return this.spread(this.membership.update(this.self, status, own.incarnation + 1));
   }
 
   /**
@@ -154,8 +150,7 @@ export class FailureDetector {
     if (state === undefined) return 0;
     const next = { ...state, phase };
     if (!this.membership.apply(next)) return 0;
-    this.enqueue(next);
-    return this.broadcast(next);
+    return this.spread(next);
   }
 
   /** Adopts a new replication setting and tells every member directly; resolves with how many acknowledged. */
@@ -168,14 +163,18 @@ export class FailureDetector {
   async remove(address: MemberAddress): Promise<number> {
     const state = this.membership.get(address);
     if (state === undefined) return 0;
-    const left = this.membership.update(address, 'left', state.incarnation);
-    this.enqueue(left);
-    return this.broadcast(left);
+    return this.spread(this.membership.update(address, 'left', state.incarnation));
+  }
+
+  /** Tells every member of a state this node has set, directly and by gossip; resolves with how many acknowledged. */
+  spread(state: MemberState): Promise<number> {
+    this.enqueue(state);
+    return this.broadcast(state);
   }
 
   handlePing(params: PingParams): GossipReply {
     this.receive([params.from, ...params.updates]);
-    return { updates: this.outgoing(params.from.address) };
+    return { updates: this.outgoing(params.from.address), from: this.self };
   }
 
   async handlePingReq(
@@ -183,13 +182,13 @@ export class FailureDetector {
   ): Promise<GossipReply & { ack: boolean }> {
     this.receive([params.from, ...params.updates]);
     const ack = await this.ping(params.target, this.timings.probeTimeoutMs);
-    return { ack, updates: this.outgoing(params.from.address) };
+    return { ack, updates: this.outgoing(params.from.address), from: this.self };
   }
 
   handleSync(params: SyncParams): SyncParams {
     this.receive(params.members);
     if (params.replication !== undefined) this.membership.applyReplication(params.replication);
-    return this.syncParams();
+    return { ...this.syncParams(), from: this.self };
   }
 
   /** This node's member list, replication setting and wall time (see `ClockSkew`), as a sync carries them. */
@@ -232,7 +231,8 @@ export class FailureDetector {
     }
     const change =
       from === undefined ? `joined (${to})` : to === 'alive' ? `is alive again (was ${from})` : `is ${to}`;
-    this.log.info(`${address} ${change}`, { member: address, status: to, was: from ?? null });
+    const alias = from !== undefined && to !== 'alive' && this.membership.get(address)?.aliasOf !== undefined;
+    if (!alias) this.log.info(`${address} ${change}`, { member: address, status: to, was: from ?? null });
     if (to === 'suspect' && this.running) {
       const incarnation = this.membership.get(address)?.incarnation;
       const timeoutMs = suspicionTimeoutFor(this.timings, this.size);

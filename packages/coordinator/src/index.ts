@@ -48,6 +48,7 @@ export {
   type LocalReplicaComponents,
 } from './local-replica.js';
 export { type LogFields, type Logger, silentLogger } from './logger.js';
+export { MemberNames, type MemberNamesComponents, type MemberNamesInit } from './member-names.js';
 export { type MemberState, Membership, type MembershipListener } from './membership.js';
 export { getMany, type KeyRequests, MULTI_KEY_CONCURRENCY, setMany } from './multi-key.js';
 export {

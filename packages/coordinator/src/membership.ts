@@ -86,10 +86,13 @@ export class Membership {
     return { ...own };
   }
 
+  /** Every member, sorted by address; another name of a member (`aliasOf`) is not one. */
   list(): MemberInfo[] {
     return [...this.members.values()]
-      .map(({ address, status, phase }) =>
-        phase === undefined ? { address, status } : { address, status, phase },
+      .filter((state) => state.aliasOf === undefined)
+      .map(
+        ({ address, status, phase }): MemberInfo =>
+          phase === undefined ? { address, status, answered: false } : { address, status, phase },
       )
       .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }

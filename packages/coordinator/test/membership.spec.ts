@@ -25,13 +25,13 @@ describe('Membership', () => {
     expect(membership.get(B)).to.deep.equal({ address: B, status: 'alive', incarnation: 0, phase: 'normal' });
   });
 
-  it('adds every seed once, alive, and lists members sorted by address (a seed with no phase until heard from)', () => {
+  it('adds every seed once, alive, and lists members sorted by address (a seed with no phase, not answered, until heard from)', () => {
     const membership = new Membership(C, [D, A, C, A, B]);
     expect(membership.list()).to.deep.equal([
-      { address: A, status: 'alive' },
-      { address: B, status: 'alive' },
+      { address: A, status: 'alive', answered: false },
+      { address: B, status: 'alive', answered: false },
       { address: C, status: 'alive', phase: 'normal' },
-      { address: D, status: 'alive' },
+      { address: D, status: 'alive', answered: false },
     ]);
     expect(membership.states()).to.have.length(4);
     expect(membership.ring.members).to.deep.equal([A, B, C, D]);
@@ -80,7 +80,7 @@ describe('Membership', () => {
         { address: B, from: 'alive', to: 'suspect' },
         { address: B, from: 'suspect', to: 'dead' },
       ]);
-      expect(membership.list()).to.deep.include({ address: B, status: 'dead' });
+      expect(membership.list()).to.deep.include({ address: B, status: 'dead', answered: false });
     });
 
     it('tells listeners of a new member, with no old status', () => {
@@ -132,7 +132,24 @@ describe('Membership', () => {
       expect(membership.list(), 'a member that left is still listed').to.deep.include({
         address: B,
         status: 'left',
+        answered: false,
       });
+    });
+
+    it('leaves another name of a member (`aliasOf`) off the ring and out of the list, and keeps it out', () => {
+      const membership = new Membership(A, [B, C]);
+      expect(membership.apply({ address: C, status: 'left', incarnation: 0, aliasOf: B })).to.equal(true);
+      expect(membership.ring.members).to.deep.equal([A, B]);
+      expect(membership.list().map((m) => m.address)).to.deep.equal([A, B]);
+      expect(
+        membership.apply({ address: C, status: 'alive', incarnation: 0 }),
+        'a seed heard again',
+      ).to.equal(false);
+      expect(membership.get(C)).to.include({ status: 'left', aliasOf: B });
+      const real = { address: C, status: 'alive' as const, incarnation: 7, phase: 'normal' as const };
+      expect(membership.apply(real), 'a node that advertises that address later').to.equal(true);
+      expect(membership.get(C)).to.deep.equal(real);
+      expect(membership.list().map((m) => m.address)).to.deep.equal([A, B, C]);
     });
 
     it('keeps suspect and dead members on the ring: failures change routing, not ownership', () => {

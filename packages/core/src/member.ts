@@ -15,6 +15,11 @@ export interface MemberInfo {
   status: MemberStatus;
   /** Left out for a member this node knows only as a seed it was given. */
   phase?: MemberPhase;
+  /**
+   * `false` for a member known only as an address in some node's `-C`: nothing it said has reached this node,
+   * directly or by gossip, so the address may be wrong. Left out once it has.
+   */
+  answered?: false;
 }
 
 /** A member as gossip carries it: its status plus the incarnation that status was stated at. */
@@ -26,6 +31,12 @@ export interface MemberState extends MemberInfo {
    * is about to own: a leaving member leaves once every new owner has said so for the ring of its leave.
    */
   filled?: string;
+  /**
+   * Set on a `left` entry whose address turned out to be another name of a member (a second address, a DNS name,
+   * `localhost`): the address that member advertises. Such an entry is on no ring and in no member list; gossip
+   * carries it so that every node drops the other name too.
+   */
+  aliasOf?: MemberAddress;
 }
 
 const PHASE_RANK: Readonly<Record<MemberPhase, number>> = { joining: 0, normal: 1, leaving: 2 };
@@ -72,7 +83,7 @@ export const MEMBER_PHASES: readonly MemberPhase[] = ['joining', 'normal', 'leav
 
 export function isMemberState(input: unknown): input is MemberState {
   if (typeof input !== 'object' || input === null) return false;
-  const { address, status, incarnation, phase, filled } = input as Record<string, unknown>;
+  const { address, status, incarnation, phase, filled, aliasOf } = input as Record<string, unknown>;
   return (
     typeof address === 'string' &&
     address.length > 0 &&
@@ -81,7 +92,8 @@ export function isMemberState(input: unknown): input is MemberState {
     Number.isSafeInteger(incarnation) &&
     (incarnation as number) >= 0 &&
     (phase === undefined || MEMBER_PHASES.includes(phase as MemberPhase)) &&
-    (filled === undefined || (typeof filled === 'string' && filled.length <= 300))
+    (filled === undefined || (typeof filled === 'string' && filled.length <= 300)) &&
+    (aliasOf === undefined || (typeof aliasOf === 'string' && aliasOf.length > 0 && aliasOf.length <= 300))
   );
 }
 

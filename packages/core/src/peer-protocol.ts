@@ -2,7 +2,7 @@
  * The calls nodes make on each other (`peer.` methods): replica reads and writes, listings, membership gossip,
  * anti-entropy, range fetches and serial rounds.
  */
-import type { MemberState } from './member.js';
+import type { MemberAddress, MemberState } from './member.js';
 import type { NodeStats, StreamParams, StreamReply } from './protocol.js';
 import type { KVRecord } from './record.js';
 import type { ReplicationSetting } from './replication.js';
@@ -58,6 +58,11 @@ export interface PingParams {
 
 export interface GossipReply {
   updates: MemberState[];
+  /**
+   * The answering node's own address (the one it advertises): a reply to a call made to another address says that
+   * address is another name of it.
+   */
+  from?: MemberAddress;
 }
 
 export interface SyncParams {
@@ -65,6 +70,8 @@ export interface SyncParams {
   replication?: ReplicationSetting;
   /** The sender's wall clock when it sent this, in ms: how nodes notice a peer's clock too far off their own. */
   time?: number;
+  /** In a reply only: the answering node's own address (see `GossipReply.from`). */
+  from?: MemberAddress;
 }
 
 /** A digest is two 32-bit halves of the XOR of the hashes of every record it covers. */

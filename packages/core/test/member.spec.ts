@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { formatAddress, parseAddress, parseMemberList } from '../src/member.js';
+import { formatAddress, isMemberState, parseAddress, parseMemberList } from '../src/member.js';
 
 describe('member addresses', () => {
   describe('parseAddress', () => {
@@ -103,6 +103,20 @@ describe('member addresses', () => {
     it('throws a TypeError for any invalid member', () => {
       expect(() => parseMemberList('a:1,nope')).to.throw(TypeError, /nope/);
       expect(() => parseMemberList(['a:1', 'b:0'])).to.throw(TypeError);
+    });
+  });
+
+  describe('isMemberState', () => {
+    const state = { address: 'a:1', status: 'left', incarnation: 0 };
+
+    it('takes the address a member that is another name of it names (`aliasOf`)', () => {
+      expect(isMemberState({ ...state, aliasOf: 'b:1' })).to.equal(true);
+    });
+
+    it('refuses an `aliasOf` that is not a non-empty string of at most 300 characters', () => {
+      for (const aliasOf of ['', 7, null, 'x'.repeat(301)]) {
+        expect(isMemberState({ ...state, aliasOf }), JSON.stringify(aliasOf)).to.equal(false);
+      }
     });
   });
 });

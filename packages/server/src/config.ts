@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import {
   DEFAULT_READ_REPAIR_CHANCE,
   DEFAULT_STREAM_THROUGHPUT,
@@ -41,7 +42,10 @@ export interface NodeConfig {
   host: string;
   /** Port to listen on. @default DEFAULT_PORT */
   port: number;
-  /** The address other members know this node by. @default `host:port` */
+  /**
+   * The address other members know this node by: its identity on the ring. Required when `host` is a wildcard
+   * (`0.0.0.0`, `::`), which names no address to reach. @default `host:port`
+   */
   advertise: MemberAddress;
   /** Seed members (`host:port`); this node's own address may be among them. @default [] */
   members: MemberAddress[];
@@ -236,6 +240,34 @@ function resolveTls(init: NodeConfigInit): TlsConfig {
   return { tlsCert, tlsKey, tlsCa, tlsClientAuth };
 }
 
+/** Whether `host` is a wildcard (every interface: `0.0.0.0`, `::`, and their other spellings), no address to reach. */
+export function isWildcardHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  return bare === '' || /^0+(?:\.0+){0,3}$/.test(bare) || (isIPv6(bare) && /^[0:]+$/.test(bare));
+}
+
+/**
+ * The address this node is known by: `advertise`, else `host:port`. A wildcard names no address the other members
+ * could reach, and both `0.0.0.0:P` on one node and the address a peer's `-C` names it by would become members.
+ */
+function advertised(init: NodeConfigInit, host: string, port: number): MemberAddress {
+  if (init.advertise === undefined) {
+    if (isWildcardHost(host)) {
+      throw new TypeError(
+        `--host ${host} listens on every interface, so it names no address the other members could reach this node at: give --advertise HOST:PORT, the one they should use (say --advertise 10.0.0.5:${port}), and name it so in their -C`,
+      );
+    }
+    return parseAddress(formatAddress(host, port)).address;
+  }
+  const advertise = parseAddress(init.advertise);
+  if (isWildcardHost(advertise.host)) {
+    throw new TypeError(
+      `Expected \`advertise\` to be an address the other members can reach this node at, got \`${init.advertise}\`, a wildcard: name one of this machine's addresses or DNS names (say --advertise 10.0.0.5:${port})`,
+    );
+  }
+  return advertise.address;
+}
+
 /** Fills in defaults once and checks every option, so a bad flag fails at start with a message that names it. */
 export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
   const host = init.host ?? DEFAULT_HOST;
@@ -243,7 +275,7 @@ export function resolveConfig(init: NodeConfigInit = {}): NodeConfig {
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
     throw new TypeError(`Expected \`port\` to be an integer from 1 to 65535, got \`${port}\``);
   }
-  const advertise = parseAddress(init.advertise ?? formatAddress(host, port)).address;
+  const advertise = advertised(init, host, port);
   const tls = resolveTls(init);
   return {
     host,

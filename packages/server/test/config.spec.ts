@@ -1,7 +1,38 @@
 import { expect } from 'chai';
-import { resolveConfig } from '../src/config.js';
+import { isWildcardHost, resolveConfig } from '../src/config.js';
 
 describe('resolveConfig', () => {
+  it('advertises host:port by default, and --advertise when given', () => {
+    expect(resolveConfig({ host: '10.0.0.5', port: 7000 }).advertise).to.equal('10.0.0.5:7000');
+    expect(resolveConfig({ host: '::1', port: 7000 }).advertise).to.equal('[::1]:7000');
+    expect(resolveConfig({ host: '0.0.0.0', advertise: 'db-1.example:7000' }).advertise).to.equal(
+      'db-1.example:7000',
+    );
+  });
+
+  it('refuses a wildcard host without --advertise, naming the flag with an example', () => {
+    for (const host of ['0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0', '::0', '0', '']) {
+      expect(() => resolveConfig({ host, port: 33030 }), JSON.stringify(host)).to.throw(
+        TypeError,
+        /listens on every interface.*give --advertise HOST:PORT.*--advertise 10\.0\.0\.5:33030/,
+      );
+    }
+  });
+
+  it('refuses an --advertise that is itself a wildcard', () => {
+    for (const advertise of ['0.0.0.0:5878', '[::]:5878', '0.0.0.0:1']) {
+      expect(() => resolveConfig({ host: '0.0.0.0', advertise }), advertise).to.throw(
+        TypeError,
+        /`advertise` to be an address the other members can reach.*a wildcard/,
+      );
+    }
+  });
+
+  it('counts only the unspecified addresses as wildcards', () => {
+    for (const host of ['127.0.0.1', '10.0.0.0', '0.0.0.1', '::1', 'fe80::', 'localhost', 'db0'])
+      expect(isWildcardHost(host), host).to.equal(false);
+  });
+
   it('takes a cluster name of 1 to 64 printable ASCII characters, "kvdb" by default', () => {
     expect(resolveConfig().clusterName).to.equal('kvdb');
     for (const name of ['prod-eu_1.b', 'two words', 'x', 'x'.repeat(64), 'a:b/c']) {

@@ -81,9 +81,11 @@ export function quoteWord(text: string): string {
 /** `address  status` rows, addresses padded so the statuses line up. */
 export function formatMembers(members: readonly unknown[]): string {
   if (members.length === 0) return '(empty)';
-  const rows = members.map((member): [address: string, status: string] =>
-    isRecord(member) ? [String(member.address), String(member.status)] : [formatValue(member), ''],
-  );
+  const rows = members.map((member): [address: string, status: string] => {
+    if (!isRecord(member)) return [formatValue(member), ''];
+    const status = String(member.status);
+    return [String(member.address), member.answered === false ? `${status} (never answered)` : status];
+  });
   const width = Math.max(...rows.map(([address]) => address.length));
   return rows.map(([address, status]) => `${address.padEnd(width)}  ${status}`.trimEnd()).join('\n');
 }

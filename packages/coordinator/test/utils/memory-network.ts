@@ -30,6 +30,7 @@ export class MemoryNetwork {
   private readonly handlers = new Map<MemberAddress, PeerHandler>();
   private readonly down = new Map<MemberAddress, FailureMode>();
   private readonly cuts = new Set<string>();
+  private readonly aliases = new Map<MemberAddress, MemberAddress>();
   private readonly clock: Clock;
   private readonly random: () => number;
   private dropRate = 0;
@@ -46,6 +47,14 @@ export class MemoryNetwork {
     this.clock = components.clock ?? systemClock;
     this.random = seededRandom(init.seed ?? 1);
     this.delayMs = init.delayMs ?? 0;
+  }
+
+  /**
+   * Makes `name` another name of the node at `address` (a second address, a DNS name): calls to it reach that node,
+   * and fail as calls to it do.
+   */
+  alias(name: MemberAddress, address: MemberAddress): void {
+    this.aliases.set(name, address);
   }
 
   register(address: MemberAddress, handler: PeerHandler): void {
@@ -96,11 +105,12 @@ export class MemoryNetwork {
 
   private async deliver<M extends PeerMethod>(
     from: MemberAddress,
-    to: MemberAddress,
+    called: MemberAddress,
     method: M,
     params: unknown,
     options: PeerCallOptions = {},
   ): Promise<never> {
+    const to = this.aliases.get(called) ?? called;
     this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
     const timeoutMs = options.timeoutMs ?? 2_000;
     if (this.down.get(from) !== undefined) throw new ConnectionError(`${from} is down`);

@@ -14,7 +14,9 @@ import sinon from 'sinon';
 import { systemClock } from '../../src/clock.js';
 import { ClusterNode } from '../../src/cluster-node.js';
 import { LOCAL_TIMINGS, type Timings } from '../../src/defaults.js';
+import type { Logger } from '../../src/logger.js';
 import type { PeerTransport } from '../../src/peer-transport.js';
+import { defined } from './assertions.js';
 import { DelegatingStore } from './delegating-store.js';
 import { type FailureMode, MemoryNetwork, seededRandom } from './memory-network.js';
 import { testAddress } from './test-cluster.js';
@@ -39,6 +41,12 @@ export interface SimClusterOptions {
   vnodes?: number;
   /** Tombstone grace period of every node, in ms. @default 3600000 */
   tombstoneGraceMs?: number;
+  /** The members node `index` names in its -C at the start. @default every address */
+  seedsOf?: (index: number, addresses: MemberAddress[]) => readonly MemberAddress[];
+  /** Where node `address` logs. @default silentLogger */
+  logger?: (address: MemberAddress) => Logger;
+  /** Other names of nodes, by index, that reach them from the start (see `MemoryNetwork.alias`). @default none */
+  aliases?: ReadonlyArray<[name: MemberAddress, index: number]>;
 }
 
 /** Calls and JSON bytes (request plus reply) per peer method, counted at the senders. */
@@ -144,8 +152,10 @@ export class SimCluster {
   readonly clock: sinon.SinonFakeTimers;
   readonly network: MemoryNetwork;
   readonly traffic = new Traffic();
-  readonly options: Required<Omit<SimClusterOptions, 'vnodes' | 'tombstoneGraceMs'>> &
-    Pick<SimClusterOptions, 'vnodes' | 'tombstoneGraceMs'>;
+  readonly options: Required<
+    Omit<SimClusterOptions, 'vnodes' | 'tombstoneGraceMs' | 'seedsOf' | 'logger' | 'aliases'>
+  > &
+    Pick<SimClusterOptions, 'vnodes' | 'tombstoneGraceMs' | 'seedsOf' | 'logger' | 'aliases'>;
   private readonly slots: Slot[] = [];
   private starts = 0;
   private tornDown = false;
@@ -160,6 +170,9 @@ export class SimCluster {
       delayMs: options.delayMs ?? 0,
       vnodes: options.vnodes,
       tombstoneGraceMs: options.tombstoneGraceMs,
+      seedsOf: options.seedsOf,
+      logger: options.logger,
+      aliases: options.aliases,
     };
     this.clock = sinon.useFakeTimers({
       now: SIM_EPOCH,
@@ -175,7 +188,13 @@ export class SimCluster {
   static async create(options: SimClusterOptions = {}): Promise<SimCluster> {
     const cluster = new SimCluster(options);
     const addresses = Array.from({ length: cluster.options.n }, (_, index) => testAddress(index));
-    for (const address of addresses) cluster.slots.push(cluster.build(address, addresses));
+    for (const [name, index] of cluster.options.aliases ?? []) {
+      cluster.network.alias(name, defined(addresses[index], `node ${index}`));
+    }
+    addresses.forEach((address, index) => {
+      const seeds = cluster.options.seedsOf?.(index, addresses) ?? addresses;
+      cluster.slots.push(cluster.build(address, seeds));
+    });
     for (const slot of cluster.slots) SimCluster.start(slot);
     await cluster.tick(10);
     return cluster;
@@ -406,6 +425,7 @@ export class SimCluster {
         store: fence.store,
         transport: this.transport(address, fence),
         clock: systemClock,
+        logger: this.options.logger?.(address),
         random: seededRandom(this.options.seed * 7_919 + this.starts * 104_729),
         replicationLog: replication,
       },

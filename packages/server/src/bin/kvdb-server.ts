@@ -54,7 +54,8 @@ const cli = yargs(hideBin(process.argv))
     },
     advertise: {
       type: 'string',
-      describe: 'host:port other members reach this node at (default: --host:--port)',
+      describe:
+        'host:port other members reach this node at: its identity on the ring (default: --host:--port; required when --host is a wildcard, 0.0.0.0 or ::)',
     },
     vnodes: {
       type: 'number',
