@@ -85,7 +85,7 @@ describe('--peer-token on real processes', function () {
     );
     await waitFor('the seed to report the refusal', () =>
       output(0).includes(
-        `refused a peer stream from 127.0.0.1 (naming itself "${cluster.addresses[added]}"): missing or wrong peer token (every node of the cluster needs the same --peer-token; clients cannot open peer streams)`,
+        `refused a peer stream from 127.0.0.1 (naming itself "${cluster.addresses[added]}"): missing or wrong peer token (every node of the cluster needs the same --peer-token)`,
       ),
     );
     const members = await client(0).listMembers();

@@ -55,14 +55,14 @@ export interface TlsArgs {
 export type TlsPem = Pick<KVClientTls, 'rejectUnauthorized'> & { ca?: string; cert?: string; key?: string };
 
 /**
- * The TLS settings the `--tls` flags ask for, each flag else its `KVDB_TLS*` variable, with the files read; undefined
- * for plain HTTP. A `UsageError` names the flag and the file that cannot be read, or a certificate without its key.
+ * The TLS settings the `--tls` flags ask for (or their `KVDB_TLS*` variables, which `withSettings` reads), with the
+ * files read; undefined for plain HTTP. A `UsageError` names the flag and the file that cannot be read, or a
+ * certificate without its key.
  */
-export function tlsFromArgs(argv: TlsArgs, env: NodeJS.ProcessEnv = process.env): TlsPem | undefined {
-  const file = (flag: 'tls-ca' | 'tls-cert' | 'tls-key') =>
-    argv[flag] ?? (env[`KVDB_${flag.replace('-', '_').toUpperCase()}`] || undefined);
+export function tlsFromArgs(argv: TlsArgs): TlsPem | undefined {
+  const file = (flag: 'tls-ca' | 'tls-cert' | 'tls-key') => argv[flag] || undefined;
   const [ca, cert, key] = [file('tls-ca'), file('tls-cert'), file('tls-key')];
-  const on = argv.tls ?? /^(1|true|yes|on)$/i.test(env.KVDB_TLS ?? '');
+  const on = argv.tls ?? false;
   if (!on && ca === undefined && cert === undefined && key === undefined) return undefined;
   if ((cert === undefined) !== (key === undefined)) {
     throw new UsageError(

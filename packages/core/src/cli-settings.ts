@@ -158,12 +158,16 @@ function fileValues(options: ReadonlyMap<string, CliOption>, path: string): Valu
   return values;
 }
 
-/** V8 says where JSON breaks as a character offset; a line and column are what an editor finds. */
+/**
+ * Why JSON text does not parse, without quoting it (V8 quotes the text around the fault, which may hold a
+ * token): the fault, and its line and column where V8 gives an offset.
+ */
 function withLine(message: string, text: string): string {
+  const fault = message.replace(/, (?:"|\.\.\.).*$/s, '').replace(/ in JSON at position \d+.*$/s, '');
   const position = /at position (\d+)/.exec(message);
-  if (position === null || / line \d+/.test(message)) return message;
+  if (position === null) return fault;
   const before = text.slice(0, Number(position[1])).split('\n');
-  return `${message} (line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1})`;
+  return `${fault} (line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1})`;
 }
 
 function fromJson(option: CliOption, value: unknown): unknown {
@@ -173,7 +177,10 @@ function fromJson(option: CliOption, value: unknown): unknown {
   }
   const kind = option.type === 'string' ? 'a string' : `a ${option.type}`;
   if (typeof value !== option.type || (typeof value === 'number' && !Number.isFinite(value))) {
-    return expected(option.array ? `${kind} or an array of them` : kind, value);
+    const what = option.array ? `${kind} or an array of them` : kind;
+    // A string option may hold a secret (a token): what was given instead is named by its kind only.
+    if (option.type === 'string') return new Error(`expected ${what}, got ${kindOf(value)}`);
+    return expected(what, value);
   }
   return checkChoice(option, value);
 }
@@ -188,5 +195,10 @@ function expected(what: string, got: unknown): Error {
 }
 
 function describe(value: unknown): string {
-  return Array.isArray(value) ? 'an array' : value === null ? 'null' : JSON.stringify(value);
+  return Array.isArray(value) || value === null ? kindOf(value) : JSON.stringify(value);
+}
+
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  return value === null ? 'null' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }

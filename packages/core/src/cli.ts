@@ -25,6 +25,11 @@ export function withHelpAndErrors<T>(cli: Argv<T>, name: string, args = process.
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .check((argv) => {
       for (const option of cliOptions(cli).values()) {
+        const names = [option.name, ...option.aliases].map((name) => `--${name}`);
+        const times = args.filter((arg) => names.some((name) => arg === name || arg.startsWith(`${name}=`)));
+        if (!option.array && times.length > 1) {
+          throw new Error(`Expected \`--${option.name}\` once, got it ${times.length} times`);
+        }
         const values = [argv[option.name]].flat();
         if (option.type === 'number' && values.some((value) => Number.isNaN(value))) {
           throw new Error(

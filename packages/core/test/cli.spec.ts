@@ -138,7 +138,7 @@ describe('command-line settings: flags, then KVDB_* variables, then --config FIL
         `config file ${wrong}: unknown key "prot" (did you mean "port"?)`,
         `config file ${wrong}: unknown key "authToken" (did you mean "auth-token"?)`,
         `config file ${wrong}: "port": expected a number, got "1"`,
-        `config file ${wrong}: "route": expected a string, got 1`,
+        `config file ${wrong}: "route": expected a string, got a number`,
         `config file ${wrong}: unknown key "help"`,
       ].join('\n'),
     );

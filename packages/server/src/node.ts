@@ -252,13 +252,15 @@ export class KVNode {
         `listening on ${this.config.host} without --auth-token: anyone who can reach this port can read and change every key`,
       );
     }
+    const { authToken, peerToken, tlsClientAuth } = this.config;
     if (
       !isLoopback(this.config.host) &&
-      this.config.authToken !== undefined &&
-      this.config.peerToken === undefined
+      peerToken === undefined &&
+      (authToken !== undefined || tlsClientAuth)
     ) {
+      const credential = authToken !== undefined ? 'the token' : 'a certificate signed by --tls-ca';
       this.log.warn(
-        'no --peer-token: clients holding the token can open peer streams: set --peer-token on every node',
+        `no --peer-token: clients holding ${credential} can open peer streams: set --peer-token on every node`,
       );
     }
     this.cluster.start().then(

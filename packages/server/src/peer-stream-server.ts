@@ -165,7 +165,7 @@ export class PeerStreamServer {
     if (this.unauthorized.has(source) || this.unauthorized.size >= MAX_REFUSALS_LOGGED) return;
     this.unauthorized.add(source);
     this.log.warn(
-      `refused a peer stream from ${source}: missing or wrong peer token (every node of the cluster needs the same --peer-token; clients cannot open peer streams)`,
+      `refused a peer stream from ${source}: missing or wrong peer token (every node of the cluster needs the same --peer-token)`,
     );
   }
 

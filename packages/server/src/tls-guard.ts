@@ -94,11 +94,14 @@ export class TlsGuard {
   private sniff(socket: Socket, handshake: ReadonlyArray<(socket: Socket) => void>): void {
     this.silent.add(socket);
     this.open.add(socket);
+    const timer = setTimeout(() => socket.destroy(), FIRST_BYTE_TIMEOUT_MS);
+    // A silent connection must not keep an embedding process alive after the node stops.
+    timer.unref();
     socket.once('close', () => {
+      clearTimeout(timer);
       this.silent.delete(socket);
       this.open.delete(socket);
     });
-    const timer = setTimeout(() => socket.destroy(), FIRST_BYTE_TIMEOUT_MS);
     const done = () => {
       clearTimeout(timer);
       this.silent.delete(socket);
@@ -135,6 +138,8 @@ export class TlsGuard {
         'plain',
         `refused plain HTTP from ${peerOf(socket)}: this node speaks TLS (a client, or a peer, without TLS settings)`,
       );
+      // The client may reset the connection while the answer is on its way: an error is its end, never a crash.
+      socket.on('error', () => socket.destroy());
       socket.resume();
       socket.end(SPEAKS_TLS_RESPONSE);
       setTimeout(() => socket.destroy(), FIRST_BYTE_TIMEOUT_MS).unref();

@@ -40,7 +40,7 @@ describe('--peer-token', () => {
       expect(refused.body).not.to.contain(PEER_TOKEN);
     }
     expect(nodeLog.lines.filter((line) => line.includes('peer token'))).to.deep.equal([
-      'refused a peer stream from 127.0.0.1 (naming no node): missing or wrong peer token (every node of the cluster needs the same --peer-token; clients cannot open peer streams)',
+      'refused a peer stream from 127.0.0.1 (naming no node): missing or wrong peer token (every node of the cluster needs the same --peer-token)',
     ]);
     expect(nodeLog.lines.join('\n')).not.to.contain(CLIENT_TOKEN).and.not.to.contain(PEER_TOKEN);
   });
@@ -60,7 +60,7 @@ describe('--peer-token', () => {
       `peer stream to ${address} refused: ${address} refused this node's peer token (every node of the cluster needs the same --peer-token)`,
     ]);
     expect(nodeLog.lines.filter((line) => line.includes('naming itself'))).to.deep.equal([
-      'refused a peer stream from 127.0.0.1 (naming itself "127.0.0.1:9"): missing or wrong peer token (every node of the cluster needs the same --peer-token; clients cannot open peer streams)',
+      'refused a peer stream from 127.0.0.1 (naming itself "127.0.0.1:9"): missing or wrong peer token (every node of the cluster needs the same --peer-token)',
     ]);
     const peer = new StreamPeerTransport({ peerToken: PEER_TOKEN });
     try {

@@ -1,4 +1,6 @@
 import { copyFile, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
 import type { Logger } from '@kvdb/coordinator';
 import { toJsonText } from '@kvdb/core';
 import { type IssuedCertificate, servedSerial, TestCertificateAuthority } from '@kvdb/core/testing';
@@ -156,6 +158,38 @@ describe('a node with TLS', function () {
     await until('the warning', () =>
       logger.lines.some((line) => /^WARN refused plain HTTP from 127\.0\.0\.1:\d+/.test(line)),
     );
+  });
+
+  it('survives plain-HTTP clients that reset the connection while the 400 is on its way', async () => {
+    const { node } = await start({ tlsCert: first.certFile, tlsKey: first.keyFile });
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = connect(node.port, '127.0.0.1', () => {
+          socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+          setImmediate(() => {
+            socket.resetAndDestroy();
+            resolve();
+          });
+        });
+        socket.on('error', () => resolve());
+      });
+    }
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(
+        { host: '127.0.0.1', port: node.port, method: 'POST', ca: ca.cert, agent: false },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => {
+            text += chunk.toString();
+          });
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('error', reject);
+      req.setHeader('content-type', 'application/json');
+      req.end('{"jsonrpc":"2.0","id":1,"method":"ping"}');
+    });
+    expect(JSON.parse(body)).to.deep.equal({ jsonrpc: '2.0', id: 1, result: 'pong' });
   });
 
   it('logs a peer whose TLS setting differs, on both sides, and neither takes the other for alive', async () => {

@@ -183,8 +183,14 @@ const cli = yargs(hideBin(process.argv))
   .epilog(SETTINGS_HELP);
 const argv = await withHelpAndErrors(withSettings(cli, 'kvdb-server'), 'kvdb-server').parseAsync();
 
-let node: KVNode;
+let node: KVNode | undefined;
 let stopping = false;
+// Certificates renewed in place: new connections take the new files; a failed read keeps the old ones. Installed
+// before the start, so that a reload during a long data-dir load does not end the process; the files being read
+// at start then, there is nothing to reload.
+process.on('SIGHUP', () => {
+  if (!stopping) node?.reloadTls();
+});
 try {
   node = await KVNode.start(
     {
@@ -243,21 +249,18 @@ try {
 
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
-// Certificates renewed in place: new connections take the new files; a failed read keeps the old ones.
-process.on('SIGHUP', () => {
-  if (!stopping) node.reloadTls();
-});
 
 /** Graceful stop: in-flight requests finish and the members hear this node is going (unless it has left). */
 function shutdown(reason: string, { announce = true, code = 0 } = {}): void {
-  if (stopping) return;
+  if (stopping || node === undefined) return;
   stopping = true;
-  node.log.info(`${reason}: shutting down`);
+  const started = node;
+  started.log.info(`${reason}: shutting down`);
   // Past the stop's own bounds: 5 s for requests in flight, two probe intervals for the announce, 2 s for
   // background work.
   const force = setTimeout(() => process.exit(1), 15_000);
   force.unref();
-  node.stop({ announce }).then(
+  started.stop({ announce }).then(
     () => process.exit(code),
     () => process.exit(1),
   );
