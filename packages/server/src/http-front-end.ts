@@ -207,8 +207,10 @@ export class HttpFrontEnd {
       req.resume();
       return;
     }
+    // Required, not only checked when given: a web page can POST a body without a type to any address without
+    // asking first, but not one typed application/json, so a node the browser can reach takes no orders from pages.
     const contentType = req.headers['content-type'];
-    if (contentType !== undefined && !/^application\/json\b/i.test(contentType)) {
+    if (contentType === undefined || !/^application\/json\b/i.test(contentType)) {
       this.reply(res, 415, errorReply(ErrorCode.INVALID_REQUEST, 'Expected Content-Type application/json'));
       req.resume();
       return;

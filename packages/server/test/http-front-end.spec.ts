@@ -164,13 +164,19 @@ describe('a node over HTTP', () => {
     expect((put.json as { error: { code: number } }).error.code).to.equal(ErrorCode.INVALID_REQUEST);
   });
 
-  it('refuses a request without the token (401, WWW-Authenticate), or not JSON (415), or over the limit (413)', async () => {
+  it('refuses a request without the token (401, WWW-Authenticate), or not typed JSON (415), or over the limit (413)', async () => {
     const anonymous = await post(port, JSON.stringify(ping(1)));
     expect(anonymous.status).to.equal(401);
     expect(anonymous.headers['www-authenticate']).to.equal('Bearer realm="kvdb"');
     expect((anonymous.json as { error: { code: number } }).error.code).to.equal(ErrorCode.UNAUTHORIZED);
     const form = await post(port, 'a=b', { ...json, 'content-type': 'application/x-www-form-urlencoded' });
     expect(form.status).to.equal(415);
+    // What a web page can send anywhere without asking first: a body with no type.
+    const untyped = await post(port, JSON.stringify({ ...ping(2), method: 'set', params: ['csrf', 1] }), {
+      authorization: 'Bearer tok',
+    });
+    expect(untyped.status).to.equal(415);
+    expect(await defined(node).coordinator.replica.get('csrf')).to.equal(undefined);
     const large = await post(port, JSON.stringify({ ...ping(1), params: { pad: 'x'.repeat(1_000) } }), json);
     expect(large.status).to.equal(413);
     expect((large.json as { error: { data: unknown } }).error.data).to.deep.equal({ limit: 1_000 });

@@ -72,7 +72,10 @@ describe('--peer-token', () => {
 
   it('keeps POST / for the client token: the peer token is not a client credential', async () => {
     const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
-    const asClient = await post(node.port, ping, { authorization: `Bearer ${CLIENT_TOKEN}` });
+    const asClient = await post(node.port, ping, {
+      'content-type': 'application/json',
+      authorization: `Bearer ${CLIENT_TOKEN}`,
+    });
     expect(asClient.json).to.deep.equal({ jsonrpc: '2.0', id: 1, result: 'pong' });
     expect((await post(node.port, ping, { authorization: `Bearer ${PEER_TOKEN}` })).status).to.equal(401);
   });
