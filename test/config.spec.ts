@@ -92,17 +92,6 @@ describe('kvdb-server settings from flags, KVDB_* variables and --config FILE', 
       code: 2,
       stderr: 'kvdb-server: Expected `--port` to be a number, got "abc"\nsee kvdb-server --help\n',
     });
-    const twice = await runNodeScript(
-      SERVER_BIN,
-      ['--auth-token', 'a', '--auth-token', 'b'],
-      '',
-      15_000,
-      CLEAN_ENV,
-    );
-    expect(twice).to.deep.include({
-      code: 2,
-      stderr: 'kvdb-server: Expected `--auth-token` once, got it 2 times\nsee kvdb-server --help\n',
-    });
   });
 
   it('names the variable or the config file that is wrong, and why, and starts nothing', async () => {

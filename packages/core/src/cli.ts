@@ -25,11 +25,6 @@ export function withHelpAndErrors<T>(cli: Argv<T>, name: string, args = process.
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .check((argv) => {
       for (const option of cliOptions(cli).values()) {
-        const names = [option.name, ...option.aliases].map((name) => `--${name}`);
-        const times = args.filter((arg) => names.some((name) => arg === name || arg.startsWith(`${name}=`)));
-        if (!option.array && times.length > 1) {
-          throw new Error(`Expected \`--${option.name}\` once, got it ${times.length} times`);
-        }
         const values = [argv[option.name]].flat();
         if (option.type === 'number' && values.some((value) => Number.isNaN(value))) {
           throw new Error(
@@ -57,4 +52,25 @@ function written(cli: object, args: readonly string[], name: string): string {
   const names = new Set([name, ...aliases]);
   const found = writtenOptions(args).find((option) => names.has(option.name));
   return JSON.stringify(found?.value ?? '');
+}
+
+/**
+ * Keeps the last value of a flag that takes one but was given more than once (yargs makes it an array), as most
+ * command lines do: a wrapper script may add a flag after those it was given. For a command line with no
+ * positional words (they would look like a repeated flag).
+ */
+export function lastOfRepeated<T extends object>(cli: object, argv: T): T {
+  const repeatable = new Set<string>();
+  for (const option of cliOptions(cli).values()) {
+    if (!option.array) continue;
+    for (const name of [option.name, ...option.aliases]) {
+      repeatable.add(name);
+      repeatable.add(name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase()));
+    }
+  }
+  const values = argv as Record<string, unknown>;
+  for (const [key, value] of Object.entries(values)) {
+    if (key !== '_' && Array.isArray(value) && !repeatable.has(key)) values[key] = value.at(-1);
+  }
+  return argv;
 }

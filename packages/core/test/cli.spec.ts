@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import yargs from 'yargs';
-import { unknownOptionLines, withSettings } from '../src/cli.js';
+import { lastOfRepeated, unknownOptionLines, withSettings } from '../src/cli.js';
 
 const OPTIONS = {
   host: { alias: 'H', type: 'string', default: '127.0.0.1' },
@@ -164,6 +164,29 @@ describe('unknownOptionLines', () => {
     expect(unknownOptionLines(cli(), ['--route', 'x', '--rout', 'y'])).to.deep.equal([
       'unknown option --rout',
     ]);
+  });
+});
+
+describe('lastOfRepeated', () => {
+  it('keeps the last value of a flag given twice, under any of its names, and every value of a list', async () => {
+    const cli = yargs([
+      '--auth-token',
+      'a',
+      '--auth-token',
+      'b',
+      '-P',
+      '1',
+      '--port',
+      '2',
+      '--route',
+      'x',
+      '--route',
+      'y',
+    ])
+      .options(OPTIONS)
+      .strict();
+    const argv = lastOfRepeated(cli, (await cli.parseAsync()) as unknown as Parsed);
+    expect([argv['auth-token'], argv.port, argv.route]).to.deep.equal(['b', 2, ['x', 'y']]);
   });
 });
 

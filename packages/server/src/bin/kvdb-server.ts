@@ -18,7 +18,7 @@ import {
   DEFAULT_VNODES,
   parseMemberList,
 } from '@kvdb/core';
-import { SETTINGS_HELP, withHelpAndErrors, withSettings } from '@kvdb/core/cli';
+import { lastOfRepeated, SETTINGS_HELP, withHelpAndErrors, withSettings } from '@kvdb/core/cli';
 import { DEFAULT_FSYNC_INTERVAL_MS } from '@kvdb/store-level';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -181,7 +181,10 @@ const cli = yargs(hideBin(process.argv))
     },
   })
   .epilog(SETTINGS_HELP);
-const argv = await withHelpAndErrors(withSettings(cli, 'kvdb-server'), 'kvdb-server').parseAsync();
+const argv = lastOfRepeated(
+  cli,
+  await withHelpAndErrors(withSettings(cli, 'kvdb-server'), 'kvdb-server').parseAsync(),
+);
 
 let node: KVNode | undefined;
 let stopping = false;
