@@ -15,6 +15,11 @@ async function clusterDataDirs(prefix = 'kvdb-cluster-'): Promise<string[]> {
   return (await readdir(tmpdir())).filter((name) => name.startsWith(prefix));
 }
 
+/** Those of `clusterDataDirs(prefix)` that were not there `before`: what a run left behind (others may come and go). */
+async function leftBehind(before: readonly string[], prefix = 'kvdb-cluster-'): Promise<string[]> {
+  return (await clusterDataDirs(prefix)).filter((name) => !before.includes(name));
+}
+
 /** Whether nothing listens on `port` of 127.0.0.1 right now. */
 function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -108,7 +113,7 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
       expect(row.target.throughput, row.name).to.be.above(0);
       expect(row.target.errors, row.name).to.equal(0);
     }
-    expect(await clusterDataDirs()).to.deep.equal(dirsBefore);
+    expect(await leftBehind(dirsBefore)).to.deep.equal([]);
   });
 
   it('durable-capacity: writes through the cluster, kills and restarts the node under test, reads every value back from it', async () => {
@@ -131,7 +136,7 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
     expect(report.restartSeconds).to.be.above(0);
     expect(report.loaded).to.match(/^\(300 records and \d+ hints loaded in [\d.]+ s\)$/);
     expect(report.read).to.include({ keysAfterRestart: 300, missing: 0, wrong: 0 });
-    expect(await clusterDataDirs('kvdb-capacity-')).to.deep.equal(dirsBefore);
+    expect(await leftBehind(dirsBefore, 'kvdb-capacity-')).to.deep.equal([]);
   });
 
   it('bench-store: both stores answer the reference comparison, one line each', async () => {
@@ -171,6 +176,6 @@ describe('the benchmark scripts behind BENCHMARKS.md', function () {
     for (const runs of Object.values(summary.runs))
       expect(runs.map((report) => report.ok)).to.deep.equal([300]);
     expect(summary.ratio).to.be.above(0);
-    expect(await clusterDataDirs('kvdb-certs-')).to.deep.equal(before);
+    expect(await leftBehind(before, 'kvdb-certs-')).to.deep.equal([]);
   });
 });
