@@ -11,6 +11,7 @@ import { mset } from './mset.js';
 import { peerMethods } from './peer.js';
 import { ping } from './ping.js';
 import { pop } from './pop.js';
+import { ring } from './ring.js';
 import { set } from './set.js';
 import { setReplicas } from './set-replicas.js';
 import { stats } from './stats.js';
@@ -33,6 +34,7 @@ export const METHODS: readonly MethodDefinition[] = [
   mset,
   listMembers,
   locate,
+  ring,
   stats,
   clusterStatus,
   leave,
