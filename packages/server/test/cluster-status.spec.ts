@@ -57,15 +57,7 @@ describe('cluster_status', () => {
       { store: new MemoryStore(), transport },
       { self: SELF, seeds: [SELF, PEER, DOWN], replicas: 2 },
     );
-    const view = new ClusterView({ node, transport });
-    const context: MethodContext = {
-      node,
-      coordinator: node.coordinator,
-      peer: node.peerHandlers,
-      limits: LIMITS,
-      view,
-      onLeft: () => {},
-    };
+    const { context, view } = contextOf(node, transport);
 
     const silent = (await call(clusterStatus, [], context)) as ClusterStatus;
     expect(silent.members.map((m) => [m.address, m.stats?.keys ?? null])).to.deep.equal([
@@ -107,15 +99,7 @@ describe('stats: requests', () => {
       { store: new MemoryStore(), transport },
       { self: SELF, seeds: [SELF, PEER, DOWN], replicas: 1 },
     );
-    const view = new ClusterView({ node, transport });
-    const context: MethodContext = {
-      node,
-      coordinator: node.coordinator,
-      peer: node.peerHandlers,
-      limits: LIMITS,
-      view,
-      onLeft: () => {},
-    };
+    const { context, view } = contextOf(node, transport);
     const info = (await call(ring, {}, context)) as RingInfo;
     expect(info).to.deep.include({ self: SELF, hasher: 'md5', replicas: 1 });
     expect(info.members).to.deep.equal([SELF, PEER, DOWN].sort());
@@ -132,3 +116,13 @@ describe('stats: requests', () => {
     });
   });
 });
+
+function contextOf(
+  node: ClusterNode,
+  transport: PeerTransport,
+): { context: MethodContext; view: ClusterView } {
+  const view = new ClusterView({ node, transport });
+  const peer = node.peerHandlers;
+  const context = { node, coordinator: node.coordinator, peer, limits: LIMITS, view, onLeft: () => {} };
+  return { context, view };
+}
