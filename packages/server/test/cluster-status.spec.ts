@@ -57,7 +57,7 @@ describe('cluster_status', () => {
       { store: new MemoryStore(), transport },
       { self: SELF, seeds: [SELF, PEER, DOWN], replicas: 2 },
     );
-    const { context, view } = contextOf(node, transport);
+    const { context } = contextOf(node, transport);
 
     const silent = (await call(clusterStatus, [], context)) as ClusterStatus;
     expect(silent.members.map((m) => [m.address, m.stats?.keys ?? null])).to.deep.equal([
