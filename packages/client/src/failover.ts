@@ -120,6 +120,10 @@ function outcomeUnknown(method: string, address: string, error: KVError): Outcom
 
 /** The last failure, its class kept, saying which nodes were tried, how often, over how long. */
 function exhausted(call: FailoverCall, error: KVError, tried: string[], elapsedMs: number): KVError {
+  const data = { ...(error.data as object | undefined), tried: [...new Set(tried)] };
+  const Cls = (error instanceof TimeoutError ? TimeoutError : error.constructor) as typeof KVError;
+  // One try of one node: its error says it all.
+  if (tried.length === 1) return new Cls(error.message, { cause: error, data, code: error.code });
   const counts = new Map<string, number>();
   for (const address of tried) counts.set(address, (counts.get(address) ?? 0) + 1);
   const nodes = [...counts].map(([address, times]) =>
@@ -127,7 +131,5 @@ function exhausted(call: FailoverCall, error: KVError, tried: string[], elapsedM
   );
   const why = elapsedMs >= call.deadlineMs - 1 ? `, the call's deadline (${call.deadlineMs} ms)` : '';
   const message = `${error.message}; ${call.method} tried ${nodes.join(', ')} in ${Math.round(elapsedMs)} ms${why}`;
-  const Cls = (error instanceof TimeoutError ? TimeoutError : error.constructor) as typeof KVError;
-  const data = { ...(error.data as object | undefined), tried: [...counts.keys()] };
   return new Cls(message, { cause: error, data, code: error.code });
 }
