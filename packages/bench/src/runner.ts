@@ -104,6 +104,8 @@ async function ping(target: Target, options: BenchOptions): Promise<void> {
     timeoutMs: options.timeoutMs,
     authToken: options.authToken,
     tls: options.tls,
+    // One try: a benchmark of a node that does not answer stops at once.
+    retry: { attempts: 1 },
   });
   try {
     const answer: unknown = await client.call('ping', {});

@@ -10,3 +10,6 @@ export const DEFAULT_CLIENT_TIMEOUT_MS = DEFAULT_REQUEST_TIMEOUT_MS + 3_000;
 
 /** Keep-alive sockets a client keeps open to its node. */
 export const DEFAULT_MAX_SOCKETS = 64;
+
+/** How often a client given several nodes asks one of them for the members and the ring. */
+export const DEFAULT_REFRESH_MS = 5_000;

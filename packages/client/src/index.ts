@@ -5,7 +5,7 @@
  * ```ts
  * import { KVClient } from '@kvdb/client'
  *
- * const kv = new KVClient({ host: '127.0.0.1', port: 5878 })
+ * const kv = new KVClient({ nodes: ['127.0.0.1:5878', '127.0.0.1:5879', '127.0.0.1:5880'] })
  * await kv.set('greeting', 'hello')
  * console.log(await kv.get('greeting')) // 'hello'
  * await kv.close()
@@ -33,15 +33,20 @@ export {
   UnauthorizedError,
   UnavailableError,
 } from '@kvdb/core';
-export { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './constants.js';
+export { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, DEFAULT_REFRESH_MS } from './constants.js';
 export {
   type CallOptions,
   type CasOptions,
   type KeysOptions,
   KVClient,
+  type KVClientComponents,
+  type KVClientEvents,
   type KVClientOptions,
   type KVClientTls,
   type ListKeysOptions,
   type ListKeysPageOptions,
+  type RequestOptions,
   type SetOptions,
 } from './kv-client.js';
+export type { NodeReply, NodeRequest, NodeTransport, TransportFailure } from './node-transport.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';

@@ -1,14 +1,10 @@
-import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { EventEmitter } from 'node:events';
 import {
   type CasResult,
   type ClusterStatus,
-  ConnectionError,
-  type Consistency,
   compareKeys,
   DEFAULT_HOST,
   DEFAULT_PORT,
-  errorFromRpc,
   type JsonValue,
   type KeyPage,
   KVError,
@@ -16,166 +12,130 @@ import {
   laterSession,
   MAX_LIST_LIMIT,
   type MemberInfo,
+  MethodNotFoundError,
   type NodeStats,
   type PublicMethod,
   type PublicMethods,
-  SESSION_HEADER,
+  type RingInfo,
   type SetReplicasResult,
-  TimeoutError,
   type TtlResult,
-  tlsFailure,
 } from '@kvdb/core';
-import jayson from 'jayson';
-import { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS } from './constants.js';
+import {
+  type CallOptions,
+  type CasOptions,
+  checkOptions,
+  compact,
+  type KeysOptions,
+  type KVClientComponents,
+  type KVClientEvents,
+  type KVClientOptions,
+  type ListKeysOptions,
+  type ListKeysPageOptions,
+  type RequestOptions,
+  type SetOptions,
+} from './client-options.js';
+import { ClusterMap } from './cluster-map.js';
+import { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, DEFAULT_REFRESH_MS } from './constants.js';
+import { type FailoverCall, type FailoverContext, runWithFailover } from './failover.js';
+import { HttpTransport, joinAddress, type NodeTransport, splitAddress } from './node-transport.js';
+import { NodeWatch } from './node-watch.js';
+import { type RetryPolicy, resolveRetryPolicy } from './retry-policy.js';
 
-export interface KVClientOptions {
-  /** @default DEFAULT_HOST */
-  host?: string;
-  /** @default DEFAULT_PORT */
-  port?: number;
-  /**
-   * Give up on a call after this many ms. Leave room for the server's own quorum timeout (2 s by default),
-   * so that a quorum failure arrives as a `QuorumNotReachedError` rather than a `TimeoutError`.
-   * @default DEFAULT_CLIENT_TIMEOUT_MS
-   */
-  timeoutMs?: number;
-  /**
-   * Keep-alive sockets kept open to the node.
-   * @default DEFAULT_MAX_SOCKETS
-   */
-  maxSockets?: number;
-  /** Sent as `Authorization: Bearer …`, for nodes started with `--auth-token`. */
-  authToken?: string;
-  /**
-   * A session token to start from (another client's `session`): this client's writes then win over everything
-   * that one had read or written too. @default none
-   */
-  session?: string;
-  /**
-   * Speak TLS (https) to a node started with `--tls-cert`; `{}` trusts the system's CAs.
-   * @default undefined: plain HTTP
-   */
-  tls?: KVClientTls;
-}
-
-/** How a client speaks TLS to its node; PEM text or its bytes, as node:tls takes them. */
-export interface KVClientTls {
-  /** The CA certificates that sign the node's certificate. @default the system's CAs */
-  ca?: string | Buffer | ReadonlyArray<string | Buffer>;
-  /** This client's certificate, for nodes that require one (`--tls-client-auth`); with `key`. @default none */
-  cert?: string | Buffer;
-  /** The private key of `cert`. @default none */
-  key?: string | Buffer;
-  /**
-   * Refuse a node whose certificate is not signed by `ca` or not valid for `host`. Turn off only to try a node
-   * whose certificate is not at hand: anyone in between can then read and change the traffic. @default true
-   */
-  rejectUnauthorized?: boolean;
-}
-
-export interface CallOptions {
-  /**
-   * How many replicas must answer: `one`, `quorum` (a majority, the default) or `all`; or `serial`, a consensus
-   * round that makes the call linearizable with every other serial call on the key.
-   */
-  consistency?: Consistency;
-}
-
-export interface SetOptions extends CallOptions {
-  /**
-   * Seconds until the value expires (above 0, at most `MAX_TTL_SECONDS`, 10 years): from then on it reads as
-   * absent everywhere. @default none: the value stays until overwritten or popped
-   */
-  ttl?: number;
-  /** Store only if the key holds no value (a serial call): resolves with whether it stored. */
-  ifAbsent?: boolean;
-  /** Store only if the key holds a value (a serial call): resolves with whether it stored. */
-  ifPresent?: boolean;
-}
-
-export interface CasOptions {
-  /** Store only if the key's value deep-equals this (`null` included); left out, only if it holds no value. */
-  expected?: JsonValue;
-  /** Seconds until a stored value expires, as `set` takes it. @default none */
-  ttl?: number;
-}
-
-export interface ListKeysOptions {
-  /** Only keys that start with this. */
-  prefix?: string;
-}
-
-export interface ListKeysPageOptions extends ListKeysOptions {
-  /**
-   * Most keys in the page, 1 to `MAX_LIST_LIMIT`.
-   * @default MAX_LIST_LIMIT
-   */
-  limit?: number;
-  /** The `cursor` of the previous page; leave out for the first. */
-  cursor?: string;
-}
-
-export interface KeysOptions extends ListKeysOptions {
-  /**
-   * Keys fetched per request, 1 to `MAX_LIST_LIMIT`.
-   * @default MAX_LIST_LIMIT
-   */
-  pageSize?: number;
-}
-
-type RpcReply = { result?: unknown; error?: { code: number; message: string; data?: unknown } };
+export type {
+  CallOptions,
+  CasOptions,
+  KeysOptions,
+  KVClientComponents,
+  KVClientEvents,
+  KVClientOptions,
+  KVClientTls,
+  ListKeysOptions,
+  ListKeysPageOptions,
+  RequestOptions,
+  SetOptions,
+} from './client-options.js';
 
 /**
- * A typed client for one kvdb node. Any node coordinates any request, so one client is enough; failures reject
- * with `KVError` subclasses (`ConnectionError`, `TimeoutError`, `InvalidParamsError`, `QuorumNotReachedError`, …).
+ * A typed client for a kvdb cluster. Given several `nodes`, it learns the members and the ring, sends each key's
+ * calls to one of its replicas, and moves a call that gets no answer to another node (reads always; writes only
+ * when the node never got them, see `retry`). Failures reject with `KVError` subclasses (`ConnectionError`,
+ * `TimeoutError`, `InvalidParamsError`, `QuorumNotReachedError`, `OutcomeUnknownError`, …), whose `data.tried`
+ * names the nodes tried.
  *
  * @example
  * ```ts
- * const kv = new KVClient({ port: 5878 })
+ * const kv = new KVClient({ nodes: ['10.0.0.1:5878', '10.0.0.2:5878', '10.0.0.3:5878'] })
+ * kv.on('nodeDown', (address, error) => console.warn(`${address} is down: ${error.message}`))
  * await kv.set('user:42', { name: 'Ada' })
- * await kv.get('user:42') // { name: 'Ada' }
+ * await kv.get<{ name: string }>('user:42') // { name: 'Ada' }
  * await kv.close()
  * ```
  */
-export class KVClient {
+export class KVClient extends EventEmitter<KVClientEvents> {
+  /** Host of the first node given. */
   readonly host: string;
+  /** Port of the first node given. */
   readonly port: number;
   readonly timeoutMs: number;
-  private readonly agent: Agent;
-  private readonly rpc: jayson.HttpClient;
-  private readonly tls: KVClientTls | undefined;
+  readonly deadlineMs: number;
+  readonly retry: Readonly<Required<RetryPolicy>>;
+  private readonly map: ClusterMap;
+  private readonly transport: NodeTransport;
+  private readonly failover: FailoverContext;
+  private readonly seeds: readonly string[];
+  private readonly routeByKey: boolean;
+  private readonly watch: NodeWatch;
+  private refreshTimer: NodeJS.Timeout | undefined;
   private latestSession: string | undefined;
+  private closed = false;
 
-  constructor(options: KVClientOptions = {}) {
-    this.host = options.host ?? DEFAULT_HOST;
-    this.port = options.port ?? DEFAULT_PORT;
+  constructor(options: KVClientOptions = {}, components: KVClientComponents = {}) {
+    super();
+    const nodes = checkOptions(options, splitAddress);
+    this.host = nodes.length > 0 ? splitAddress(nodes[0] ?? '')[0] : (options.host ?? DEFAULT_HOST);
+    this.port = nodes.length > 0 ? splitAddress(nodes[0] ?? '')[1] : (options.port ?? DEFAULT_PORT);
+    this.seeds = nodes.length > 0 ? nodes : [joinAddress(this.host, this.port)];
     this.timeoutMs = options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
-    const { tls } = options;
-    if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined)) {
-      throw new TypeError('Expected `tls.cert` and `tls.key` together: a client certificate and its key');
-    }
-    this.tls = tls;
-    const sockets = { keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS };
-    this.agent =
-      tls === undefined ? new Agent(sockets) : new HttpsAgent({ ...sockets, ...tls, ca: tls.ca as string[] });
-    const headers = options.authToken === undefined ? {} : { authorization: `Bearer ${options.authToken}` };
-    const rpcOptions = {
-      headers,
-      host: this.host,
-      port: this.port,
-      agent: this.agent,
-      timeout: this.timeoutMs,
-    };
-    this.rpc = tls === undefined ? jayson.Client.http(rpcOptions) : jayson.Client.https(rpcOptions);
+    this.deadlineMs = options.deadlineMs ?? 2 * this.timeoutMs;
+    this.retry = resolveRetryPolicy(options.retry);
+    this.routeByKey = options.routeByKey ?? true;
+    this.map = new ClusterMap(this.seeds);
+    this.transport =
+      components.transport ??
+      new HttpTransport({
+        maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS,
+        authToken: options.authToken,
+        tls: options.tls,
+      });
     this.latestSession = laterSession(undefined, options.session);
-    // Every reply carries the node's clock reading; every call sends back the highest one seen (see `session`).
-    this.rpc.on('http request', (request: ClientRequest) => {
-      if (this.latestSession !== undefined) request.setHeader(SESSION_HEADER, this.latestSession);
+    const random = components.random ?? Math.random;
+    this.watch = new NodeWatch({
+      map: this.map,
+      transport: this.transport,
+      policy: this.retry,
+      random,
+      timeoutMs: this.timeoutMs,
+      emit: (event: keyof KVClientEvents, ...args: unknown[]) => this.emit(event, ...(args as never)),
     });
-    this.rpc.on('http response', (response: IncomingMessage) => {
-      const token = response.headers[SESSION_HEADER];
-      if (typeof token === 'string') this.latestSession = laterSession(this.latestSession, token);
-    });
+    this.failover = {
+      transport: this.transport,
+      map: this.map,
+      policy: this.retry,
+      random,
+      now: components.now ?? Date.now,
+      session: () => this.latestSession,
+      answered: (address, reply) => {
+        if (reply?.session !== undefined)
+          this.latestSession = laterSession(this.latestSession, reply.session);
+        this.watch.answered(address);
+      },
+      failed: (address, error) => this.watch.failed(address, error),
+    };
+    if (options.discover ?? nodes.length > 0) {
+      const refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
+      this.refreshTimer = setInterval(() => void this.refresh(), refreshMs).unref();
+      void this.refresh();
+    }
   }
 
   /**
@@ -187,24 +147,55 @@ export class KVClient {
     return this.latestSession;
   }
 
-  /** `host:port` of the node this client talks to. */
+  /** `host:port` of the first node given. */
   get address(): string {
-    return `${this.host}:${this.port}`;
+    return this.seeds[0] ?? '';
   }
 
-  ping(): Promise<'pong'> {
-    return this.call('ping', {});
+  /** Every node the client may call: the ones given, then the members it learned. */
+  get nodes(): readonly string[] {
+    return this.map.nodes;
+  }
+
+  /** The nodes the client skips until they answer a probe again. */
+  get downNodes(): string[] {
+    return this.map.downNodes;
+  }
+
+  /**
+   * Asks a node for the members and the ring now (the client does so every `refreshMs`): resolves with whether it
+   * learned them; a failure on every node is emitted as `error`.
+   */
+  async refresh(options: RequestOptions = {}): Promise<boolean> {
+    try {
+      const info = (await this.send({ method: 'ring', params: {}, ...options })) as RingInfo;
+      this.learned(this.map.learnRing(info));
+      return true;
+    } catch (error) {
+      if (error instanceof MethodNotFoundError) return this.refreshMembers(options);
+      if (!this.closed && this.listenerCount('error') > 0) this.emit('error', error as Error);
+      return false;
+    }
+  }
+
+  ping(options: RequestOptions = {}): Promise<'pong'> {
+    return this.call('ping', {}, options);
   }
 
   /** The key's value, or `defaultValue` (else `null`) when it has none. */
-  get(key: string, defaultValue?: JsonValue, options: CallOptions = {}): Promise<JsonValue> {
-    return this.call('get', compact({ key, default: defaultValue, consistency: options.consistency }));
+  get<T extends JsonValue = JsonValue>(
+    key: string,
+    defaultValue?: T,
+    options: CallOptions = {},
+  ): Promise<T | null> {
+    const params = compact({ key, default: defaultValue, consistency: options.consistency });
+    return this.call('get', params, options) as Promise<T | null>;
   }
 
   /** Stores the value: `true`; with `ifAbsent` or `ifPresent`, whether it stored. */
   set(key: string, value: JsonValue, options: SetOptions = {}): Promise<boolean> {
     const { consistency, ttl, ifAbsent, ifPresent } = options;
-    return this.call('set', compact({ key, value, consistency, ttl, ifAbsent, ifPresent }));
+    return this.call('set', compact({ key, value, consistency, ttl, ifAbsent, ifPresent }), options);
   }
 
   /**
@@ -215,16 +206,20 @@ export class KVClient {
     const { ttl } = options;
     const params =
       'expected' in options ? { key, value, expected: options.expected ?? null, ttl } : { key, value, ttl };
-    return this.call('cas', compact(params));
+    return this.call('cas', compact(params), options);
   }
 
   has(key: string, options: CallOptions = {}): Promise<boolean> {
-    return this.call('has', compact({ key, consistency: options.consistency }));
+    return this.call('has', compact({ key, consistency: options.consistency }), options);
   }
 
   /** Removes the key; resolves with the value it held, or `defaultValue` (else `null`). */
   pop(key: string, defaultValue?: JsonValue, options: CallOptions = {}): Promise<JsonValue> {
-    return this.call('pop', compact({ key, default: defaultValue, consistency: options.consistency }));
+    return this.call(
+      'pop',
+      compact({ key, default: defaultValue, consistency: options.consistency }),
+      options,
+    );
   }
 
   /**
@@ -233,7 +228,7 @@ export class KVClient {
    * the first failed key's error class, and `data` (a `MultiKeyFailure`) names every key that failed.
    */
   mget(keys: readonly string[], options: CallOptions = {}): Promise<JsonValue[]> {
-    return this.call('mget', compact({ keys: [...keys], consistency: options.consistency }));
+    return this.call('mget', compact({ keys: [...keys], consistency: options.consistency }), options);
   }
 
   /**
@@ -244,7 +239,7 @@ export class KVClient {
    */
   mset(entries: Iterable<readonly [string, JsonValue]>, options: CallOptions = {}): Promise<true> {
     const pairs = Array.from(entries, ([key, value]): [string, JsonValue] => [key, value]);
-    return this.call('mset', compact({ entries: pairs, consistency: options.consistency }));
+    return this.call('mset', compact({ entries: pairs, consistency: options.consistency }), options);
   }
 
   /**
@@ -252,7 +247,7 @@ export class KVClient {
    * `ttl` is `null` for a value without one, and for a key that holds no value (`exists: false`).
    */
   ttl(key: string, options: CallOptions = {}): Promise<TtlResult> {
-    return this.call('ttl', compact({ key, consistency: options.consistency }));
+    return this.call('ttl', compact({ key, consistency: options.consistency }), options);
   }
 
   /**
@@ -277,117 +272,119 @@ export class KVClient {
       limit: options.limit ?? MAX_LIST_LIMIT,
       cursor: options.cursor,
     });
-    return (await this.call('list_keys', params)) as KeyPage;
+    return (await this.call('list_keys', params, options)) as KeyPage;
   }
 
   /** Every live key (that starts with `prefix`), in the order of `listKeysPage`, fetched `pageSize` keys at a time. */
   async *keys(options: KeysOptions = {}): AsyncGenerator<string, void, undefined> {
     let cursor: string | undefined;
     do {
-      const page = await this.listKeysPage({ prefix: options.prefix, limit: options.pageSize, cursor });
+      const { prefix, pageSize, signal, deadlineMs } = options;
+      const page = await this.listKeysPage({ prefix, limit: pageSize, cursor, signal, deadlineMs });
       yield* page.keys;
       if (page.cursor !== null && cursor !== undefined && compareKeys(page.cursor, cursor) <= 0) {
-        throw new KVError(`list_keys on ${this.address} returned a cursor that does not advance`);
+        throw new KVError(`list_keys returned a cursor that does not advance (${cursor})`);
       }
       cursor = page.cursor ?? undefined;
     } while (cursor !== undefined);
   }
 
-  listMembers(): Promise<MemberInfo[]> {
-    return this.call('list_members', {});
+  listMembers(options: RequestOptions = {}): Promise<MemberInfo[]> {
+    return this.call('list_members', {}, options);
   }
 
   /** The key's replicas, primary first. */
-  locate(key: string): Promise<string[]> {
-    return this.call('locate', { key });
+  locate(key: string, options: RequestOptions = {}): Promise<string[]> {
+    return this.call('locate', { key }, options);
   }
 
-  stats(): Promise<NodeStats> {
-    return this.call('stats', {});
+  /** The counters of the first node given that is up. */
+  stats(options: RequestOptions = {}): Promise<NodeStats> {
+    return this.call('stats', {}, options);
   }
 
   /** The node's view of the whole cluster: members with their counters and ring shares, and recent events. */
-  clusterStatus(): Promise<ClusterStatus> {
-    return this.call('cluster_status', {});
+  clusterStatus(options: RequestOptions = {}): Promise<ClusterStatus> {
+    return this.call('cluster_status', {}, options);
   }
 
   /**
-   * Takes a member out of the cluster for good. Without `address`, the node this client talks to hands its data
-   * to the new owners, answers, and shuts down. With the address of a member that is down, that member is removed
-   * and the others re-replicate its keys.
+   * Takes a member out of the cluster for good. Without `address`, the node this client was given (only one may
+   * be) hands its data to the new owners, answers, and shuts down: that call goes to no other node. With the
+   * address of a member that is down, that member is removed and the others re-replicate its keys.
    */
-  leave(address?: string): Promise<LeaveResult> {
-    return this.call('leave', address === undefined ? {} : { address });
+  leave(address?: string, options: RequestOptions = {}): Promise<LeaveResult> {
+    if (address !== undefined) return this.call('leave', { address }, options);
+    if (this.seeds.length > 1) {
+      throw new TypeError(
+        `Expected the address of the member to leave: this client was given ${this.seeds.length} nodes`,
+      );
+    }
+    return this.send({ method: 'leave', params: {}, only: this.address, ...options }) as Promise<LeaveResult>;
   }
 
   /**
    * Changes the cluster's replication factor; resolves once every new replica holds its data (a large store may
    * take longer than `timeoutMs`: `stats` shows the change under way, and the node sees it through anyway).
    */
-  setReplicas(replicas: number): Promise<SetReplicasResult> {
-    return this.call('set_replicas', { replicas });
+  setReplicas(replicas: number, options: RequestOptions = {}): Promise<SetReplicasResult> {
+    return this.call('set_replicas', { replicas }, options);
   }
 
-  /** Calls any method by name: the typed methods above are shorthands for this. */
-  call<M extends PublicMethod>(method: M, params: PublicMethods[M][0]): Promise<PublicMethods[M][1]>;
-  call(method: string, params?: object | unknown[]): Promise<unknown>;
-  call(method: string, params: object | unknown[] = {}): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new TimeoutError(`${method} to ${this.address} timed out after ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      this.rpc.request(
-        method,
-        params as jayson.RequestParamsLike,
-        (error: unknown, reply: RpcReply | undefined) => {
-          clearTimeout(timer);
-          if (error) reject(this.transportError(method, error));
-          else if (reply?.error) reject(errorFromRpc(reply.error));
-          else resolve(reply?.result);
-        },
-      );
+  /**
+   * Calls any method by name: the typed methods above are shorthands for this. A call whose params name a `key`
+   * goes to one of that key's replicas; `stats`, `cluster_status` and `set_replicas` to the first node given that
+   * is up.
+   */
+  call<M extends PublicMethod>(
+    method: M,
+    params: PublicMethods[M][0],
+    options?: RequestOptions,
+  ): Promise<PublicMethods[M][1]>;
+  call(method: string, params?: object | unknown[], options?: RequestOptions): Promise<unknown>;
+  call(method: string, params: object | unknown[] = {}, options: RequestOptions = {}): Promise<unknown> {
+    const key = (params as { key?: unknown }).key;
+    return this.send({
+      method,
+      params,
+      key: typeof key === 'string' && this.routeByKey ? key : undefined,
+      pinned: PINNED.has(method),
+      signal: options.signal,
+      deadlineMs: options.deadlineMs,
     });
   }
 
-  /** Closes the keep-alive sockets; the client cannot be used afterwards. */
+  /** Stops following the cluster and closes the keep-alive sockets; the client cannot be used afterwards. */
   async close(): Promise<void> {
-    this.agent.destroy();
+    this.closed = true;
+    clearInterval(this.refreshTimer);
+    this.watch.close();
+    await this.transport.close();
   }
 
-  private transportError(method: string, error: unknown): KVError {
-    const { code, message } = error as { code?: unknown; message?: string };
-    if (typeof code === 'number') {
-      try {
-        const body = JSON.parse(message ?? '') as RpcReply;
-        if (body.error) return errorFromRpc(body.error);
-      } catch {}
-      return new ConnectionError(`${method} to ${this.address} failed with HTTP ${code}`, {
-        cause: error,
-        data: { status: code },
-      });
+  private send(
+    call: Omit<FailoverCall, 'timeoutMs' | 'deadlineMs'> & { deadlineMs?: number },
+  ): Promise<unknown> {
+    if (this.closed) return Promise.reject(new KVError(`${call.method}: the client is closed`));
+    const deadlineMs = call.deadlineMs ?? this.deadlineMs;
+    return runWithFailover(this.failover, { ...call, timeoutMs: this.timeoutMs, deadlineMs });
+  }
+
+  private async refreshMembers(options: RequestOptions): Promise<boolean> {
+    try {
+      const members = (await this.send({ method: 'list_members', params: {}, ...options })) as MemberInfo[];
+      this.learned(this.map.learnMembers(members.filter((m) => m.status !== 'left').map((m) => m.address)));
+      return true;
+    } catch (error) {
+      if (!this.closed && this.listenerCount('error') > 0) this.emit('error', error as Error);
+      return false;
     }
-    const tlsReason = this.tls === undefined ? undefined : tlsFailure(error);
-    if (tlsReason !== undefined) {
-      return new ConnectionError(`cannot reach kvdb at ${this.address} over TLS: ${tlsReason}`, {
-        cause: error,
-      });
-    }
-    const reasons: Record<string, string> = {
-      ECONNREFUSED: 'connection refused (is kvdb-server running there?)',
-      // A node that requires client certificates resets a client whose certificate it does not trust.
-      ECONNRESET:
-        this.tls?.cert === undefined
-          ? 'connection reset'
-          : 'connection reset (a node started with --tls-client-auth resets clients whose certificate it does not trust)',
-      ENOTFOUND: 'host not found',
-      EHOSTUNREACH: 'host unreachable',
-    };
-    const reason = reasons[String(code)] ?? message ?? String(error);
-    return new ConnectionError(`cannot reach kvdb at ${this.address}: ${reason}`, { cause: error });
+  }
+
+  private learned(changed: boolean): void {
+    if (changed) this.emit('members', this.map.nodes);
   }
 }
 
-/** Drops undefined members, so optional params are left out of the request rather than sent as null. */
-function compact<T extends object>(params: T): T {
-  return Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined)) as T;
-}
+/** Methods whose answer depends on the node that gives it, or that an operator means for one node. */
+const PINNED: ReadonlySet<string> = new Set(['stats', 'cluster_status', 'set_replicas']);

@@ -43,8 +43,16 @@ class FakeClient implements ShellClient {
     return this.op('ping', [], () => 'pong' as const);
   }
 
-  get(key: string, defaultValue?: JsonValue, options: CallOptions = {}): Promise<JsonValue> {
-    return this.op('get', [key, defaultValue, options], () => this.data.get(key) ?? defaultValue ?? null);
+  get<T extends JsonValue = JsonValue>(
+    key: string,
+    defaultValue?: T,
+    options: CallOptions = {},
+  ): Promise<T | null> {
+    return this.op(
+      'get',
+      [key, defaultValue, options],
+      () => this.data.get(key) ?? defaultValue ?? null,
+    ) as Promise<T | null>;
   }
 
   set(key: string, value: JsonValue, options: SetOptions = {}): Promise<true> {

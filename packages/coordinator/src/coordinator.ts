@@ -16,6 +16,7 @@ import {
   type NodeStats,
   NULL_TEXT,
   newerRecord,
+  type RingInfo,
   requireFactor,
   type TtlResult,
   timeToLive,
@@ -181,6 +182,20 @@ export class Coordinator {
    */
   locate(key: string): MemberAddress[] {
     return this.membership.placement.replicas(key, this.replicationFactor);
+  }
+
+  /** The ring that serves reads, with what a client needs to compute each key's replicas as `locate` does. */
+  ringInfo(): RingInfo {
+    const { read } = this.membership.placement;
+    const { id, vnodes, hasher } = read;
+    return {
+      self: this.self,
+      id,
+      members: [...read.members],
+      vnodes,
+      hasher: hasher.name,
+      replicas: this.replicationFactor,
+    };
   }
 
   /**

@@ -16,6 +16,12 @@ export interface RequestCounts {
   errors: number;
   /** Milliseconds spent answering them, from a request's body read to its reply, summed. */
   totalMs: number;
+  /**
+   * Single-key requests (`get`, `set`, `has`, `pop`, `cas`, `ttl`) this node coordinated as one of the key's
+   * replicas, and as a node that holds none of it (which costs a hop to a replica more): a client that routes by key
+   * sends nearly all to a replica.
+   */
+  coordinated?: { replica: number; other: number };
 }
 
 /** One member of the cluster as `cluster_status` shows it. */

@@ -132,6 +132,25 @@ export interface LeaveResult {
   handedOff: number;
 }
 
+/**
+ * What `ring` answers: the ring that serves reads on the node that answered. A client builds
+ * `new HashRing(members, { vnodes, hasher: cryptoHasher(hasher) })`, checks that its `id` equals `id`, and then
+ * `preferenceList(key, replicas)` names the same replicas as `locate`, primary first.
+ */
+export interface RingInfo {
+  /** The node that answered. */
+  self: string;
+  /** The ring's id (`HashRing.id`): equal on every node with the same members, vnodes and hasher. */
+  id: string;
+  /** The members on the ring, dead ones included (they still own their ranges), sorted. */
+  members: string[];
+  vnodes: number;
+  /** The node:crypto digest that places keys and tokens. */
+  hasher: string;
+  /** The cluster's replication factor: a key's first `replicas` members on the ring are its replicas. */
+  replicas: number;
+}
+
 export interface NodeStats {
   address: string;
   /** Live keys stored on this node (as one of their replicas), expired ones included until they are collected. */
@@ -229,6 +248,8 @@ export interface PublicMethods {
   mset: [MsetParams, true];
   list_members: [Record<string, never>, MemberInfo[]];
   locate: [LocateParams, string[]];
+  /** The ring that serves reads, as a client needs it to compute each key's replicas as `locate` does. */
+  ring: [Record<string, never>, RingInfo];
   stats: [Record<string, never>, NodeStats];
   /** The node's view of the cluster: members with their counters and ring shares, and recent events. */
   cluster_status: [Record<string, never>, ClusterStatus];
@@ -254,6 +275,7 @@ export const PARAM_ORDER: { readonly [M in PublicMethod]: readonly (keyof Public
     mset: ['entries', 'consistency'],
     list_members: [],
     locate: ['key'],
+    ring: [],
     stats: [],
     cluster_status: [],
     leave: ['address'],

@@ -9,6 +9,7 @@ export class RequestCounter {
   private total = 0;
   private errors = 0;
   private totalMs = 0;
+  private readonly coordinated = { replica: 0, other: 0 };
 
   /** One request answered after `ms`; a reply with an error (any member of a batch) counts as an error too. */
   record(ms: number, reply: JsonRpcReply): void {
@@ -21,7 +22,14 @@ export class RequestCounter {
     }
   }
 
+  /** One single-key request coordinated here, as one of the key's replicas or not. */
+  recordCoordinated(asReplica: boolean): void {
+    if (asReplica) this.coordinated.replica += 1;
+    else this.coordinated.other += 1;
+  }
+
   get counts(): RequestCounts {
-    return { total: this.total, errors: this.errors, totalMs: Math.round(this.totalMs * 1_000) / 1_000 };
+    const totalMs = Math.round(this.totalMs * 1_000) / 1_000;
+    return { total: this.total, errors: this.errors, totalMs, coordinated: { ...this.coordinated } };
   }
 }

@@ -1,9 +1,20 @@
 import { ClusterNode, type PeerTransport } from '@kvdb/coordinator';
-import { type ClusterStatus, MemoryStore, type NodeStats, toJsonText } from '@kvdb/core';
+import {
+  type ClusterStatus,
+  cryptoHasher,
+  HashRing,
+  MemoryStore,
+  type NodeStats,
+  type RingInfo,
+  toJsonText,
+} from '@kvdb/core';
+import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import { ClusterView, DEFAULT_STATS_TIMEOUT_MS } from '../src/cluster-view.js';
 import type { Limits } from '../src/config.js';
 import { clusterStatus } from '../src/methods/cluster-status.js';
+import { METHODS } from '../src/methods/index.js';
+import { ring } from '../src/methods/ring.js';
 import { stats } from '../src/methods/stats.js';
 import type { MethodContext } from '../src/methods/types.js';
 import { RequestCounter } from '../src/request-counter.js';
@@ -26,7 +37,7 @@ describe('cluster_status', () => {
     expect(member).to.include({ address: SELF, status: 'alive', share: 1 });
     expect(member?.arcs).to.deep.equal([[0, 1]]);
     expect(member?.stats?.keys).to.equal(1);
-    expect(member?.stats?.requests).to.deep.equal({ total: 0, errors: 0, totalMs: 0 });
+    expect(member?.stats?.requests).to.deep.include({ total: 0, errors: 0, totalMs: 0 });
     expect(status.events.map((event) => event.kind)).to.deep.equal(['node']);
     expect(status.ring.vnodes).to.be.above(0);
     await refusal(call(clusterStatus, { verbose: true }, context));
@@ -46,15 +57,7 @@ describe('cluster_status', () => {
       { store: new MemoryStore(), transport },
       { self: SELF, seeds: [SELF, PEER, DOWN], replicas: 2 },
     );
-    const view = new ClusterView({ node, transport });
-    const context: MethodContext = {
-      node,
-      coordinator: node.coordinator,
-      peer: node.peerHandlers,
-      limits: LIMITS,
-      view,
-      onLeft: () => {},
-    };
+    const { context } = contextOf(node, transport);
 
     const silent = (await call(clusterStatus, [], context)) as ClusterStatus;
     expect(silent.members.map((m) => [m.address, m.stats?.keys ?? null])).to.deep.equal([
@@ -85,7 +88,41 @@ describe('stats: requests', () => {
     ]);
     context.view.requests.record(0.25, undefined);
     const answered = (await call(stats, {}, context)) as NodeStats;
-    expect(answered.requests).to.deep.equal({ total: 4, errors: 2, totalMs: 4.25 });
-    expect(new RequestCounter().counts).to.deep.equal({ total: 0, errors: 0, totalMs: 0 });
+    const none = { replica: 0, other: 0 };
+    expect(answered.requests).to.deep.equal({ total: 4, errors: 2, totalMs: 4.25, coordinated: none });
+    expect(new RequestCounter().counts).to.deep.equal({ total: 0, errors: 0, totalMs: 0, coordinated: none });
+  });
+
+  it('counts single-key requests by whether this node holds the key, from the ring it advertises', async () => {
+    const transport: PeerTransport = { call: () => Promise.reject(new Error('no peer answers here')) };
+    const node = new ClusterNode(
+      { store: new MemoryStore(), transport },
+      { self: SELF, seeds: [SELF, PEER, DOWN], replicas: 1 },
+    );
+    const { context, view } = contextOf(node, transport);
+    const info = (await call(ring, {}, context)) as RingInfo;
+    expect(info).to.deep.include({ self: SELF, hasher: 'md5', replicas: 1 });
+    expect(info.members).to.deep.equal([SELF, PEER, DOWN].sort());
+    const rebuilt = new HashRing(info.members, { vnodes: info.vnodes, hasher: cryptoHasher(info.hasher) });
+    expect(rebuilt.id).to.equal(info.id);
+
+    const keys = Array.from({ length: 30 }, (_, i) => `key-${i}`);
+    const own = keys.filter((key) => rebuilt.preferenceList(key, 1)[0] === SELF);
+    const has = defined(METHODS.find((method) => method.name === 'has'));
+    for (const key of keys) await call(has, { key }, context).catch(() => undefined);
+    expect(view.requests.counts.coordinated).to.deep.equal({
+      replica: own.length,
+      other: keys.length - own.length,
+    });
   });
 });
+
+function contextOf(
+  node: ClusterNode,
+  transport: PeerTransport,
+): { context: MethodContext; view: ClusterView } {
+  const view = new ClusterView({ node, transport });
+  const peer = node.peerHandlers;
+  const context = { node, coordinator: node.coordinator, peer, limits: LIMITS, view, onLeft: () => {} };
+  return { context, view };
+}

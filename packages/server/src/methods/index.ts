@@ -11,6 +11,7 @@ import { mset } from './mset.js';
 import { peerMethods } from './peer.js';
 import { ping } from './ping.js';
 import { pop } from './pop.js';
+import { ring } from './ring.js';
 import { set } from './set.js';
 import { setReplicas } from './set-replicas.js';
 import { stats } from './stats.js';
@@ -19,20 +20,31 @@ import type { MethodDefinition } from './types.js';
 
 export type { MethodContext, MethodDefinition } from './types.js';
 
+/** Counts each call by whether this node is one of the key's replicas (see `RequestCounts.coordinated`). */
+function countedByKey(method: MethodDefinition): MethodDefinition {
+  return {
+    ...method,
+    call: (params, context) => {
+      const key = params.get('key');
+      if (typeof key === 'string') {
+        const { coordinator, view } = context;
+        view.requests.recordCoordinated(coordinator.locate(key).includes(coordinator.self));
+      }
+      return method.call(params, context);
+    },
+  };
+}
+
 /** The method table: every public method, then the `peer.` methods nodes call on each other. */
 export const METHODS: readonly MethodDefinition[] = [
   ping,
-  get,
-  set,
-  has,
-  pop,
-  cas,
-  ttl,
+  ...[get, set, has, pop, cas, ttl].map(countedByKey),
   listKeys,
   mget,
   mset,
   listMembers,
   locate,
+  ring,
   stats,
   clusterStatus,
   leave,
