@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { waitFor } from './wait.js';
+
+const run = promisify(execFile);
+
+/** Installs Debian's tmux when it is missing (apt-get, as root) and prints its path (from test/dist/helpers). */
+const ENSURE_TMUX = fileURLToPath(new URL('../../../scripts/ensure-tmux.sh', import.meta.url));
+
+let tmuxPath: Promise<string> | undefined;
+let sockets = 0;
+
+function tmux(): Promise<string> {
+  tmuxPath ??= run('bash', [ENSURE_TMUX], { timeout: 300_000 }).then(({ stdout }) => stdout.trim());
+  return tmuxPath;
+}
+
+/** Quotes a word for sh, where tmux runs a pane's command. */
+const shellWord = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * A program running in a real terminal: a tmux pane on a server of its own (`-L`, a socket unique to this test
+ * run), 200 columns wide. The pane stays after the program exits, so its last screen and exit status can be read.
+ */
+export class Terminal {
+  private constructor(
+    private readonly tmuxBin: string,
+    private readonly socket: string,
+  ) {}
+
+  /** Starts `command` (argv) with `env` added to this process's environment, in a fresh pane. */
+  static async start(command: readonly string[], env: Record<string, string> = {}): Promise<Terminal> {
+    const bin = await tmux();
+    const socket = `kvdb-test-${process.pid}-${++sockets}`;
+    const terminal = new Terminal(bin, socket);
+    const line = command.map(shellWord).join(' ');
+    await terminal.tmux(
+      ['new-session', '-d', '-s', 'shell', '-x', '200', '-y', '50', line],
+      ['set-option', '-t', 'shell', 'remain-on-exit', 'on'],
+      { ...process.env, ...env, TERM: 'xterm' },
+    );
+    return terminal;
+  }
+
+  /** Types `text` as it is, then each of `keys` (tmux key names: Enter, Tab, C-c, Up). */
+  async type(text: string, ...keys: string[]): Promise<void> {
+    if (text !== '') await this.tmux(['send-keys', '-t', 'shell', '-l', text]);
+    for (const key of keys) await this.tmux(['send-keys', '-t', 'shell', key]);
+  }
+
+  /**
+   * What the pane shows, its scrollback included, lines with trailing spaces trimmed (so a prompt's last space is
+   * not there), without tmux's `Pane is dead` line.
+   */
+  async screen(): Promise<string> {
+    const { stdout } = await run(this.tmuxBin, [
+      '-L',
+      this.socket,
+      'capture-pane',
+      '-p',
+      '-J',
+      '-t',
+      'shell',
+      '-S',
+      '-500',
+    ]);
+    return stdout
+      .replace(/[ \t]+$/gm, '')
+      .replace(/\nPane is dead.*$/s, '')
+      .trimEnd();
+  }
+
+  /** Polls the screen until `test` holds, failing with the screen after `timeoutMs`. */
+  async waitFor(test: RegExp | ((screen: string) => boolean), timeoutMs = 10_000): Promise<string> {
+    const check = typeof test === 'function' ? test : (screen: string) => test.test(screen);
+    let last = '';
+    try {
+      await waitFor(
+        `the terminal to show ${String(test)}`,
+        async () => {
+          last = await this.screen();
+          return check(last);
+        },
+        { timeoutMs, intervalMs: 50 },
+      );
+    } catch {
+      throw new Error(`the terminal did not show ${String(test)} within ${timeoutMs} ms; it shows:\n${last}`);
+    }
+    return last;
+  }
+
+  /** Waits for the program to exit, and gives its exit status. */
+  exited(timeoutMs = 10_000): Promise<number> {
+    return waitFor('the program in the terminal to exit', () => this.exitStatus(), {
+      timeoutMs,
+      intervalMs: 50,
+    });
+  }
+
+  /** The program's exit status once it has exited, else undefined. */
+  async exitStatus(): Promise<number | undefined> {
+    const { stdout } = await run(this.tmuxBin, [
+      '-L',
+      this.socket,
+      'list-panes',
+      '-t',
+      'shell',
+      '-F',
+      '#{pane_dead} #{pane_dead_status}',
+    ]);
+    const [dead, status] = stdout.trim().split(' ');
+    return dead === '1' ? Number(status) : undefined;
+  }
+
+  /** Ends the tmux server, and with it the program (SIGHUP). */
+  async kill(): Promise<void> {
+    await run(this.tmuxBin, ['-L', this.socket, 'kill-server']).catch(() => {});
+  }
+
+  private async tmux(command: string[], then?: string[], env?: NodeJS.ProcessEnv): Promise<void> {
+    const args = ['-L', this.socket, '-f', '/dev/null', ...command, ...(then ? [';', ...then] : [])];
+    await run(this.tmuxBin, args, { env: env ?? process.env, timeout: 10_000 });
+  }
+}
