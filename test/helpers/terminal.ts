@@ -50,6 +50,21 @@ export class Terminal {
   }
 
   /**
+   * Types `line` and Enter at the shell's `>> ` prompt, waits for the next prompt, and gives what the line printed
+   * in between (so that lines typed one after another never interleave with the answers on the screen).
+   */
+  async enter(line: string, timeoutMs = 10_000): Promise<string> {
+    const echo = `>> ${line}\n`;
+    const before = (await this.screen()).split(echo).length;
+    await this.type(line, 'Enter');
+    const screen = await this.waitFor(
+      (text) => text.split(echo).length > before && text.endsWith('\n>>'),
+      timeoutMs,
+    );
+    return screen.slice(screen.lastIndexOf(echo) + echo.length, -'\n>>'.length);
+  }
+
+  /**
    * What the pane shows, its scrollback included, lines with trailing spaces trimmed (so a prompt's last space is
    * not there), without tmux's `Pane is dead` line.
    */
@@ -98,7 +113,7 @@ export class Terminal {
     });
   }
 
-  /** The program's exit status once it has exited, else undefined. */
+  /** The program's exit status once it has exited (minus the signal's number if one ended it), else undefined. */
   async exitStatus(): Promise<number | undefined> {
     const { stdout } = await run(this.tmuxBin, [
       '-L',
@@ -107,10 +122,13 @@ export class Terminal {
       '-t',
       'shell',
       '-F',
-      '#{pane_dead} #{pane_dead_status}',
+      '#{pane_dead} #{pane_dead_status} #{pane_dead_signal}',
     ]);
-    const [dead, status] = stdout.trim().split(' ');
-    return dead === '1' ? Number(status) : undefined;
+    // tmux may show a pane dead a moment before it has its status.
+    const [dead, status = '', signal = ''] = stdout.trim().split(' ');
+    if (dead !== '1') return undefined;
+    if (status !== '') return Number(status);
+    return signal === '' ? undefined : -Number(signal);
   }
 
   /** Ends the tmux server, and with it the program (SIGHUP). */

@@ -45,7 +45,17 @@ export async function runShell(options: RunShellOptions): Promise<boolean> {
   const { input, output, historyFile } = options;
   const terminal = options.terminal ?? false;
   let running: AbortController | undefined;
-  const confirm = terminal ? (question: string) => ask(lines, question, running?.signal) : undefined;
+  let asking = false;
+  const confirm = terminal
+    ? async (question: string) => {
+        asking = true;
+        try {
+          return await ask(lines, question, running?.signal);
+        } finally {
+          asking = false;
+        }
+      }
+    : undefined;
   const session = new ShellSession({ client: options.client, connect: options.connect, confirm }, options);
   const lines = createInterface({
     input,
@@ -61,9 +71,11 @@ export async function runShell(options: RunShellOptions): Promise<boolean> {
       removeHistoryDuplicates: true,
     }),
   });
-  if (terminal && historyFile !== undefined) {
-    lines.on('history', (history: string[]) => saveHistory(historyFile, history));
-  }
+  // readline adds a question's answer (`y` to leave's [y/N]) to the history too: it is no command, so it is taken out.
+  lines.on('history', (history: string[]) => {
+    if (asking) history.shift();
+    else if (historyFile !== undefined) saveHistory(historyFile, history);
+  });
   const print = (text: string, stream: Writable = output): void => {
     if (text !== '') stream.write(`${text}\n`);
   };
