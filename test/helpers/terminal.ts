@@ -9,6 +9,9 @@ const run = promisify(execFile);
 const ENSURE_TMUX = fileURLToPath(new URL('../../../scripts/ensure-tmux.sh', import.meta.url));
 
 let tmuxPath: Promise<string> | undefined;
+
+/** What the pane prints, with the exit status after it, once the program has ended. */
+const EXIT_MARK = '[kvdb test: exited with status ';
 let sockets = 0;
 
 function tmux(): Promise<string> {
@@ -34,7 +37,8 @@ export class Terminal {
     const bin = await tmux();
     const socket = `kvdb-test-${process.pid}-${++sockets}`;
     const terminal = new Terminal(bin, socket);
-    const line = command.map(shellWord).join(' ');
+    // The pane's shell prints the program's exit status when it ends: tmux's own pane_dead_status can stay empty.
+    const line = `${command.map(shellWord).join(' ')}; echo "${EXIT_MARK}$?"`;
     await terminal.tmux(
       ['new-session', '-d', '-s', 'shell', '-x', '200', '-y', '50', line],
       ['set-option', '-t', 'shell', 'remain-on-exit', 'on'],
@@ -66,7 +70,7 @@ export class Terminal {
 
   /**
    * What the pane shows, its scrollback included, lines with trailing spaces trimmed (so a prompt's last space is
-   * not there), without tmux's `Pane is dead` line.
+   * not there).
    */
   async screen(): Promise<string> {
     const { stdout } = await run(this.tmuxBin, [
@@ -80,10 +84,7 @@ export class Terminal {
       '-S',
       '-500',
     ]);
-    return stdout
-      .replace(/[ \t]+$/gm, '')
-      .replace(/\nPane is dead.*$/s, '')
-      .trimEnd();
+    return stdout.replace(/[ \t]+$/gm, '').trimEnd();
   }
 
   /** Polls the screen until `test` holds, failing with the screen after `timeoutMs`. */
@@ -106,29 +107,9 @@ export class Terminal {
   }
 
   /** Waits for the program to exit, and gives its exit status. */
-  exited(timeoutMs = 10_000): Promise<number> {
-    return waitFor('the program in the terminal to exit', () => this.exitStatus(), {
-      timeoutMs,
-      intervalMs: 50,
-    });
-  }
-
-  /** The program's exit status once it has exited (minus the signal's number if one ended it), else undefined. */
-  async exitStatus(): Promise<number | undefined> {
-    const { stdout } = await run(this.tmuxBin, [
-      '-L',
-      this.socket,
-      'list-panes',
-      '-t',
-      'shell',
-      '-F',
-      '#{pane_dead} #{pane_dead_status} #{pane_dead_signal}',
-    ]);
-    // tmux may show a pane dead a moment before it has its status.
-    const [dead, status = '', signal = ''] = stdout.trim().split(' ');
-    if (dead !== '1') return undefined;
-    if (status !== '') return Number(status);
-    return signal === '' ? undefined : -Number(signal);
+  async exited(timeoutMs = 10_000): Promise<number> {
+    const screen = await this.waitFor((text) => text.includes(EXIT_MARK), timeoutMs);
+    return Number(screen.slice(screen.lastIndexOf(EXIT_MARK) + EXIT_MARK.length).split('\n')[0]);
   }
 
   /** Ends the tmux server, and with it the program (SIGHUP). */

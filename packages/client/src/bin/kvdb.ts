@@ -62,6 +62,7 @@ async function shell(argv: ShellArgs): Promise<void> {
       ...init,
       client,
       connect,
+      reopen: () => connect(argv.host, argv.port),
       input: process.stdin,
       output: process.stdout,
       errors: process.stderr,

@@ -13,7 +13,9 @@ import {
 
 export const PROMPT = '>> ';
 
-export interface RunShellOptions extends ShellSessionInit, Pick<ShellSessionComponents, 'connect'> {
+export interface RunShellOptions
+  extends ShellSessionInit,
+    Pick<ShellSessionComponents, 'connect' | 'reopen'> {
   client: ShellClient;
   input: Readable;
   output: Writable;
@@ -56,7 +58,8 @@ export async function runShell(options: RunShellOptions): Promise<boolean> {
         }
       }
     : undefined;
-  const session = new ShellSession({ client: options.client, connect: options.connect, confirm }, options);
+  const { client, connect, reopen } = options;
+  const session = new ShellSession({ client, connect, reopen, confirm }, options);
   const lines = createInterface({
     input,
     output: terminal ? output : undefined,

@@ -42,6 +42,12 @@ export interface ShellSessionComponents {
    * `connect` is refused.
    */
   connect?: (host: string, port: number) => ShellClient;
+  /**
+   * Opens a new client like `client`. A command cancelled by Ctrl-C swaps the client for a new one and closes the
+   * old, so that the request in flight is dropped (its connection closed) and holds nothing open. Without it, the
+   * answer to a cancelled request is ignored when it comes.
+   */
+  reopen?: () => ShellClient;
   /** Asks the person at the terminal a yes/no question, for `leave`; without it, `leave` runs only with --yes. */
   confirm?: (question: string) => Promise<boolean>;
 }
@@ -95,10 +101,12 @@ export class ShellSession {
   readonly seenKeys = new Set<string>();
   private readonly components: ShellSessionComponents;
   private readonly yes: boolean;
+  private reopen: (() => ShellClient) | undefined;
 
   constructor(components: ShellSessionComponents, init: ShellSessionInit = {}) {
     this.components = components;
     this.client = components.client;
+    this.reopen = components.reopen;
     this.consistency = init.consistency;
     this.format = init.format ?? 'human';
     this.yes = init.yes ?? false;
@@ -126,7 +134,10 @@ export class ShellSession {
     try {
       return await untilAborted(this.execute(parse()), signal);
     } catch (error) {
-      if (error === INTERRUPTED) return { text: INTERRUPTED, ok: false, exit: false };
+      if (error === INTERRUPTED) {
+        if (this.reopen !== undefined) await this.swapClient(this.reopen());
+        return { text: INTERRUPTED, ok: false, exit: false };
+      }
       const text = this.format === 'json' ? errorDocument(error) : formatError(error);
       return { text, ok: false, exit: false };
     }
@@ -174,10 +185,15 @@ export class ShellSession {
     const open = this.components.connect;
     if (open === undefined) throw new UsageError('connect is not available here');
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    const previous = this.client;
-    this.client = open(host, port);
-    await previous.close();
+    this.reopen = () => open(host, port);
+    await this.swapClient(this.reopen());
     return this.format === 'json' ? JSON.stringify({ connected: address }) : `connected to ${address}`;
+  }
+
+  private async swapClient(client: ShellClient): Promise<void> {
+    const previous = this.client;
+    this.client = client;
+    await previous.close().catch(() => {});
   }
 
   /** `leave` is for good: a person confirms it, anyone else says --yes. */
