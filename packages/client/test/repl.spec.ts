@@ -634,6 +634,20 @@ describe('the shell for scripts and people', () => {
     expect((await session.runLine('ping')).text).to.equal('pong');
   });
 
+  it('swaps in a new client after a cancelled command, closing the one whose request it dropped', async () => {
+    const first = new FakeClient();
+    first.get = () => new Promise(() => {});
+    const second = new FakeClient();
+    const session = new ShellSession({ client: first, reopen: () => second });
+    const controller = new AbortController();
+    const pending = session.runLine('get a', controller.signal);
+    controller.abort();
+    expect((await pending).text).to.equal('(interrupted)');
+    expect(first.closed).to.equal(true);
+    await session.runLine('ping');
+    expect(second.calls.map((call) => call.method)).to.deep.equal(['ping']);
+  });
+
   it('remembers the keys it has seen, the latest last, for completion', async () => {
     const session = new ShellSession({ client: new FakeClient() });
     for (const line of ['set a 1', 'mset b 1 c 2', 'get a', 'list_keys']) await session.runLine(line);
