@@ -121,7 +121,7 @@ describe('addresses and members (real processes)', function () {
     const keys = Array.from({ length: 40 }, (_, i) => `typo:${i}`);
     expect((await setAll(all, keys)).length, 'writes whose replicas include the typo').to.be.above(0);
 
-    const leave = await runKvdb(['-P', String(c.node(0).port), 'leave', typo]);
+    const leave = await runKvdb(['-P', String(c.node(0).port), '--yes', 'leave', typo]);
     expect(leave.stdout).to.contain(`${typo} left the cluster`);
     await waitFor(
       'both nodes to list the typo as left',

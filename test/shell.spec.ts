@@ -17,7 +17,7 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
     await cluster?.stop();
   });
 
-  it('runs a piped script in order, prints readable results, and exits 0 at end of input', async () => {
+  it('runs a piped script in order, prints readable results, and exits 1 naming the line that failed', async () => {
     const port = String(cluster.node(0).port);
     const script = [
       'set greeting "hello world"',
@@ -37,9 +37,10 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
       '',
     ].join('\n');
     const run = await runKvdb(['-H', '127.0.0.1', '-P', port], script);
-    expect(run.code).to.equal(0);
+    expect(run.code).to.equal(1);
+    expect(run.stderr).to.equal('line 10: (error) unknown command "bogus"; type help for the list\n');
     const lines = run.stdout.split('\n');
-    expect(lines.slice(0, 10)).to.deep.equal([
+    expect(lines.slice(0, 11)).to.deep.equal([
       'OK',
       '"hello world"',
       'OK',
@@ -49,14 +50,14 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
       'true',
       'false',
       '"fallback"',
-      lines[9],
+      '42',
+      'false',
     ]);
-    expect(lines[9]).to.match(/^\(error\) .*bogus/);
-    expect(lines[10]).to.equal('42');
-    expect(lines[11]).to.equal('false');
-    expect(lines.slice(12, 14)).to.deep.equal(['1) "greeting"', '2) "two words"']);
-    expect(lines[14]).to.match(/^1\) 127\.0\.0\.1:\d+ \(primary\)$/);
-    expect(lines.slice(14, 17).join('\n')).to.contain(String(cluster.node(2).port));
+    expect(lines.slice(11, 13)).to.deep.equal(['1) "greeting"', '2) "two words"']);
+    expect(lines[13]).to.match(/^1\) 127\.0\.0\.1:\d+ \(primary\)$/);
+    expect(lines.slice(13, 16).join('\n')).to.contain(String(cluster.node(2).port));
+    const clean = await runKvdb(['-P', port], 'get greeting\n# a comment\n\nping\n');
+    expect(clean).to.deep.equal({ code: 0, stdout: '"hello world"\npong\n', stderr: '' });
   });
 
   it('lists the keys under a prefix, or one page of them with the command for the next', async () => {
@@ -108,12 +109,51 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
     expect(bad.stdout + bad.stderr).to.contain('usage: set KEY VALUE');
   });
 
-  it('prints an error line for an unreachable node and still exits 0 at end of input', async () => {
+  it('prints a numbered error line for each command an unreachable node fails, and exits 1', async () => {
     const [port] = await freePorts(1);
     const run = await runKvdb(['-P', String(port)], 'get a\nping\n');
-    expect(run.code).to.equal(0);
-    const errors = run.stdout.split('\n').filter((line) => line.startsWith('(error)'));
+    expect(run.code).to.equal(1);
+    const errors = run.stderr.split('\n').filter((line) => line !== '');
     expect(errors).to.have.length(2);
-    expect(errors[0]).to.contain('ConnectionError');
+    expect(errors[0]).to.match(/^line 1: \(error\) ConnectionError/);
+    expect(errors[1]).to.match(/^line 2: \(error\) ConnectionError/);
+  });
+
+  it('prints JSON documents with --json and bare values with --raw, for scripts', async () => {
+    const port = String(cluster.node(0).port);
+    await cluster.client(1).set('script:user', { name: 'Ada Lovelace' });
+    const json = await runKvdb(['-P', port, '--json'], 'get script:user\nstatus\nget\n');
+    expect(json.code).to.equal(1);
+    const [value, status] = json.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(value).to.deep.equal({ name: 'Ada Lovelace' });
+    expect(status.members).to.have.length(3);
+    expect(json.stderr).to.match(
+      /^line 3: \{"error":\{"name":"UsageError","message":"usage: get KEY \[DEFAULT\]"/,
+    );
+    const raw = await runKvdb(['-P', port, '--raw', 'get', 'greeting'], '');
+    expect(raw).to.deep.include({ code: 0, stdout: 'hello world\n' });
+    const both = await runKvdb(['-P', port, '--raw', '--json', 'ping'], '');
+    expect(both.code).to.not.equal(0);
+    expect(both.stderr).to.contain('mutually exclusive');
+  });
+
+  it('refuses leave without --yes off a terminal, and a number a double would round', async () => {
+    const port = String(cluster.node(0).port);
+    for (const run of [await runKvdb(['-P', port], 'leave\n'), await runKvdb(['-P', port, 'leave'], '')]) {
+      expect(run.code).to.equal(1);
+      expect(run.stderr).to.contain('leave is for good: add --yes');
+    }
+    const big = await runKvdb(['-P', port, 'set', 'big', '12345678901234567890'], '');
+    expect(big.code).to.equal(1);
+    expect(big.stderr).to.contain('quote it to store it as a string');
+    expect(await cluster.client(0).has('big')).to.equal(false);
+    expect((await cluster.client(0).listMembers()).map((member) => member.status)).to.deep.equal([
+      'alive',
+      'alive',
+      'alive',
+    ]);
   });
 });

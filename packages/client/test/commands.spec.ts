@@ -71,6 +71,36 @@ describe('tokenize', () => {
   it('refuses text stuck to a closing quote', () => {
     expect(() => tokenize('get "a"b')).to.throw(UsageError, /after the closing quote/);
   });
+
+  it('reads a single-quoted word as typed, spaces and double quotes included, as an unquoted word', () => {
+    expect(tokenize(`set obj '{"a": 1}' 'it\\s'`)).to.deep.equal([
+      { text: 'set', quoted: false },
+      { text: 'obj', quoted: false },
+      { text: '{"a": 1}', quoted: false },
+      { text: 'it\\s', quoted: false },
+    ]);
+    expect(tokenize("get ''")[1]).to.deep.equal({ text: '', quoted: false });
+    expect(() => tokenize("set k 'open")).to.throw(UsageError, /unterminated quoted string/);
+  });
+
+  it('runs an unquoted word that starts with { or [ to its matching bracket, past spaces and brackets in strings', () => {
+    expect(words('set user {"name": "Ada Lovelace", "tags": ["a b", "}"]} ttl=5')).to.deep.equal([
+      'set',
+      'user',
+      '{"name": "Ada Lovelace", "tags": ["a b", "}"]}',
+      'ttl=5',
+    ]);
+    expect(words('mset a [1, 2] b {"q": "say \\"}\\""}')).to.deep.equal([
+      'mset',
+      'a',
+      '[1, 2]',
+      'b',
+      '{"q": "say \\"}\\""}',
+    ]);
+    expect(() => tokenize('set k {"a": [1, 2}')).to.throw(UsageError, /unexpected \}/);
+    expect(() => tokenize('set k {"a": [1, 2]')).to.throw(UsageError, /missing \} to close/);
+    expect(words('set k [1]x [::1]:5878')).to.deep.equal(['set', 'k', '[1]x', '[::1]:5878']);
+  });
 });
 
 describe('parseValue', () => {
@@ -93,9 +123,21 @@ describe('parseValue', () => {
     expect(unquoted('True')).to.equal('True');
   });
 
-  it('keeps numbers a double cannot hold as strings', () => {
-    expect(unquoted('1e999')).to.equal('1e999');
-    expect(unquoted('[1,-1e999]')).to.equal('[1,-1e999]');
+  it('refuses numbers a double cannot hold as typed, saying to quote them, and takes those it can', () => {
+    for (const text of [
+      '1e999',
+      '[1,-1e999]',
+      '12345678901234567890',
+      '{"n":9007199254740993}',
+      '0.12345678901234567891',
+    ]) {
+      expect(() => unquoted(text), text).to.throw(UsageError, /does not fit a double exactly.*quote it/);
+    }
+    expect(() => unquoted('12345678901234567890')).to.throw(/stored as 12345678901234567000/);
+    expect(unquoted('9007199254740992')).to.equal(2 ** 53);
+    expect(unquoted('[0.1, 1.50, 1e3, -0, 2.5e-3]')).to.deep.equal([0.1, 1.5, 1000, -0, 0.0025]);
+    expect(unquoted('{"big": "12345678901234567890"}')).to.deep.equal({ big: '12345678901234567890' });
+    expect(parseValue({ text: '12345678901234567890', quoted: true })).to.equal('12345678901234567890');
   });
 
   it('always takes a quoted token as a string', () => {
@@ -352,13 +394,29 @@ describe('help', () => {
   });
 
   it('parses leave with and without an address', () => {
-    expect(parseCommand('leave')).to.deep.equal({ kind: 'call', method: 'leave', params: {} });
+    expect(parseCommand('leave')).to.deep.equal({ kind: 'call', method: 'leave', params: {}, yes: false });
     expect(parseCommand('LEAVE 127.0.0.1:5880')).to.deep.equal({
       kind: 'call',
       method: 'leave',
       params: { address: '127.0.0.1:5880' },
+      yes: false,
     });
-    expect(() => parseCommand('leave a b')).to.throw('usage: leave [ADDRESS]');
+    expect(parseCommand('leave --yes 127.0.0.1:5880')).to.deep.include({ yes: true });
+    expect(parseCommand('leave "--yes"')).to.deep.include({ params: { address: '--yes' }, yes: false });
+    expect(() => parseCommand('leave a b')).to.throw('usage: leave [ADDRESS] [--yes]');
+  });
+
+  it('parses status, and connect with HOST:PORT', () => {
+    expect(parseCommand('status')).to.deep.equal({ kind: 'call', method: 'cluster_status', params: {} });
+    expect(parseCommand('connect 127.0.0.1:5879')).to.deep.equal({
+      kind: 'connect',
+      host: '127.0.0.1',
+      port: 5879,
+    });
+    expect(parseCommand('connect [::1]:5879')).to.deep.equal({ kind: 'connect', host: '::1', port: 5879 });
+    for (const bad of ['connect', 'connect 5879', 'connect host:0', 'connect host:70000', 'connect ::1:5']) {
+      expect(() => parseCommand(bad), bad).to.throw(UsageError, /usage: connect HOST:PORT/);
+    }
   });
 
   it('parses set_replicas N, N a whole number from 1', () => {

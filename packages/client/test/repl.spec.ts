@@ -3,6 +3,7 @@ import { text } from 'node:stream/consumers';
 import { stripVTControlCharacters } from 'node:util';
 import {
   type CasResult,
+  type ClusterStatus,
   type Consistency,
   compareKeys,
   type JsonValue,
@@ -156,6 +157,23 @@ class FakeClient implements ShellClient {
     return this.op('setReplicas', [replicas], () => ({ replicas, previous: 2 }));
   }
 
+  clusterStatus(): Promise<ClusterStatus> {
+    return this.op('clusterStatus', [], () => ({
+      self: '127.0.0.1:5878',
+      at: 0,
+      replication: { replicas: 1 },
+      members: [],
+      ring: { id: 'r', vnodes: 1 },
+      events: [],
+    }));
+  }
+
+  closed = false;
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
   private async op<T>(method: string, args: unknown[], answer: () => T): Promise<T> {
     const index = this.calls.push({ method, args }) - 1;
     this.inFlight++;
@@ -293,10 +311,10 @@ describe('runShell', () => {
     client.failures.set('has', new TimeoutError('has to 127.0.0.1:5878 timed out after 5000 ms'));
     const { output } = await run('bogus\nset a\nget "open\nhas a\nset a 2\nget a\n', client);
     expect(output.trimEnd().split('\n')).to.deep.equal([
-      '(error) unknown command "bogus"; type help for the list',
-      '(error) usage: set KEY VALUE [ttl=SECONDS]',
-      '(error) unterminated quoted string: "open',
-      '(error) TimeoutError: has to 127.0.0.1:5878 timed out after 5000 ms',
+      'line 1: (error) unknown command "bogus"; type help for the list',
+      'line 2: (error) usage: set KEY VALUE [ttl=SECONDS]',
+      'line 3: (error) unterminated quoted string: "open',
+      'line 4: (error) TimeoutError: has to 127.0.0.1:5878 timed out after 5000 ms',
       'OK',
       '2',
     ]);
@@ -318,7 +336,7 @@ describe('runShell', () => {
     );
     const { output } = await run('set a 1\nping\n', client);
     const lines = output.trimEnd().split('\n');
-    expect(lines[0]).to.match(/^\(error\) QuorumNotReachedError: set "a" failed/);
+    expect(lines[0]).to.match(/^line 1: \(error\) QuorumNotReachedError: set "a" failed/);
     expect(lines.slice(1)).to.deep.equal([
       '  required 2 of 2 replicas, 1 acked',
       '  b:2  failed: connection refused',
@@ -332,7 +350,7 @@ describe('runShell', () => {
       throw new Error('thrown synchronously');
     };
     const { output } = await run('get a\nping\n', client);
-    expect(output).to.equal('(error) Error: thrown synchronously\npong\n');
+    expect(output).to.equal('line 1: (error) Error: thrown synchronously\npong\n');
   });
 
   it('passes the consistency level to get, set, has, pop and ttl once set, and prints it', async () => {
@@ -503,7 +521,8 @@ describe('ShellSession', () => {
   it('runs leave and says what was handed over', async () => {
     const client = new FakeClient();
     await client.set('a', 1);
-    const { output } = await run('leave\nleave 127.0.0.1:5999\n', client);
+    const { output } = await run('leave\nleave --yes\nleave 127.0.0.1:5999 --yes\n', client);
+    expect(output).to.contain('line 1: (error) leave is for good: add --yes to run it without a terminal');
     expect(output).to.contain('127.0.0.1:5878 left the cluster (1 record(s) handed over)');
     expect(output).to.contain('127.0.0.1:5999 left the cluster (0 record(s) handed over)');
     expect(client.calls.filter((call) => call.method === 'leave').map((call) => call.args)).to.deep.equal([
@@ -522,5 +541,124 @@ describe('ShellSession', () => {
     expect(output).to.contain('replication stays at 2');
     expect(output).to.contain('(error) N must be a whole number from 1 up; usage: set_replicas N');
     expect(client.calls.map((call) => call.args)).to.deep.equal([[3], [2]]);
+  });
+});
+
+describe('the shell for scripts and people', () => {
+  it('resolves with false when a piped line failed, true when none did', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const errors = new PassThrough();
+    const failed = text(errors);
+    const done = runShell({ client: new FakeClient(), input, output, errors });
+    input.end('set a 1\nget\nget a\n');
+    expect(await done).to.equal(false);
+    errors.end();
+    expect(await failed).to.equal('line 2: (error) usage: get KEY [DEFAULT]\n');
+    const ok = runShell({ client: new FakeClient(), input: new PassThrough().end('ping\n'), output });
+    expect(await ok).to.equal(true);
+  });
+
+  it('prints one JSON document a command in json mode, errors as {"error": …}', async () => {
+    const session = new ShellSession({ client: new FakeClient() }, { format: 'json' });
+    const texts = [];
+    for (const line of [
+      'set a {"x": [1, 2]}',
+      'get a',
+      'mget a b',
+      'has a',
+      'status',
+      'consistency',
+      'get',
+    ]) {
+      texts.push((await session.runLine(line)).text);
+    }
+    expect(texts.map((line) => JSON.parse(line))).to.deep.equal([
+      true,
+      { x: [1, 2] },
+      [{ x: [1, 2] }, null],
+      true,
+      { self: '127.0.0.1:5878', at: 0, replication: { replicas: 1 }, members: [] },
+      { consistency: null },
+      { error: { name: 'UsageError', message: 'usage: get KEY [DEFAULT]' } },
+    ]);
+  });
+
+  it('prints bare values in raw mode: strings unquoted, lists one item a line', async () => {
+    const session = new ShellSession({ client: new FakeClient() }, { format: 'raw' });
+    const texts = [];
+    for (const line of ['set a "two words"', 'set b 2', 'get a', 'get b', 'mget a b c', 'list_keys']) {
+      texts.push((await session.runLine(line)).text);
+    }
+    expect(texts).to.deep.equal(['OK', 'OK', 'two words', '2', 'two words\n2\nnull', 'a\nb']);
+  });
+
+  it('asks before leave when it can, and leaves only on yes', async () => {
+    const client = new FakeClient();
+    const questions: string[] = [];
+    const answers = [false, true];
+    const confirm = async (question: string) => {
+      questions.push(question);
+      return answers.shift() ?? false;
+    };
+    const session = new ShellSession({ client, confirm });
+    expect(await session.runLine('leave')).to.deep.include({ ok: false, text: '(error) leave cancelled' });
+    expect(await session.runLine('leave 127.0.0.1:5999')).to.deep.include({ ok: true });
+    expect(questions).to.deep.equal([
+      'Take the connected node out of the cluster for good? It hands its data over and shuts down. [y/N] ',
+      'Remove 127.0.0.1:5999 from the cluster for good? [y/N] ',
+    ]);
+    expect(client.calls.filter((call) => call.method === 'leave')).to.have.length(1);
+    await new ShellSession({ client }, { yes: true }).runLine('leave');
+    expect(client.calls.filter((call) => call.method === 'leave')).to.have.length(2);
+  });
+
+  it('connects to another node, closing the client it replaces', async () => {
+    const first = new FakeClient();
+    const second = new FakeClient();
+    const opened: string[] = [];
+    const connect = (host: string, port: number) => {
+      opened.push(`${host}:${port}`);
+      return second;
+    };
+    const session = new ShellSession({ client: first, connect });
+    expect((await session.runLine('connect 127.0.0.1:5999')).text).to.equal('connected to 127.0.0.1:5999');
+    await session.runLine('set a 1');
+    expect(opened).to.deep.equal(['127.0.0.1:5999']);
+    expect(first.closed).to.equal(true);
+    expect(second.data.get('a')).to.equal(1);
+    const alone = await new ShellSession({ client: first }).runLine('connect 127.0.0.1:5999');
+    expect(alone).to.deep.include({ ok: false });
+  });
+
+  it('settles a command as (interrupted) when its signal aborts, and runs the next', async () => {
+    const client = new FakeClient();
+    client.get = () => new Promise(() => {});
+    const session = new ShellSession({ client });
+    const controller = new AbortController();
+    const pending = session.runLine('get a', controller.signal);
+    controller.abort();
+    expect(await pending).to.deep.equal({ text: '(interrupted)', ok: false, exit: false });
+    expect((await session.runLine('ping')).text).to.equal('pong');
+  });
+
+  it('swaps in a new client after a cancelled command, closing the one whose request it dropped', async () => {
+    const first = new FakeClient();
+    first.get = () => new Promise(() => {});
+    const second = new FakeClient();
+    const session = new ShellSession({ client: first, reopen: () => second });
+    const controller = new AbortController();
+    const pending = session.runLine('get a', controller.signal);
+    controller.abort();
+    expect((await pending).text).to.equal('(interrupted)');
+    expect(first.closed).to.equal(true);
+    await session.runLine('ping');
+    expect(second.calls.map((call) => call.method)).to.deep.equal(['ping']);
+  });
+
+  it('remembers the keys it has seen, the latest last, for completion', async () => {
+    const session = new ShellSession({ client: new FakeClient() });
+    for (const line of ['set a 1', 'mset b 1 c 2', 'get a', 'list_keys']) await session.runLine(line);
+    expect([...session.seenKeys]).to.deep.equal(['a', 'b', 'c']);
   });
 });

@@ -136,7 +136,7 @@ export class MemberNames {
     this.log.warn(
       `${address} has never answered (a member known only from -C, this node's or another's): check the address. ` +
         'It holds a place on the ring, and writes to its ranges may fail for want of a quorum; if it is wrong, ' +
-        `take it out of -C and remove it with \`leave ${address}\` sent to any node (\`kvdb leave ${address}\`)`,
+        `take it out of -C and remove it with \`leave ${address}\` sent to any node (\`kvdb --yes leave ${address}\`)`,
     );
   }
 }

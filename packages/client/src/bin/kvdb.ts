@@ -12,6 +12,7 @@ import {
 import { KVClient } from '../kv-client.js';
 import { helpText } from '../shell/commands.js';
 import { formatError } from '../shell/format.js';
+import { HISTORY_ENV, historyFile } from '../shell/history.js';
 import { runShell } from '../shell/repl.js';
 import { ShellSession } from '../shell/session.js';
 
@@ -20,6 +21,9 @@ interface ShellArgs extends TlsArgs {
   port: number;
   timeout: number | undefined;
   'auth-token': string | undefined;
+  json: boolean | undefined;
+  raw: boolean | undefined;
+  yes: boolean | undefined;
   words: string[] | undefined;
   _: Array<string | number>;
 }
@@ -38,25 +42,34 @@ async function shell(argv: ShellArgs): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const client = new KVClient({
-    host: argv.host,
-    port: argv.port,
-    timeoutMs: argv.timeout,
-    authToken: argv['auth-token'],
-    tls,
-  });
+  // The seam for several nodes (`-n/--nodes`): a client given every node, with its failover, is made here too.
+  const connect = (host: string, port: number) =>
+    new KVClient({ host, port, timeoutMs: argv.timeout, authToken: argv['auth-token'], tls });
+  const client = connect(argv.host, argv.port);
+  const init = { format: argv.json ? 'json' : argv.raw ? 'raw' : 'human', yes: argv.yes } as const;
   try {
     // Words after `--` land in `_`, so `kvdb -- set k -x` can pass words that look like options.
     const words = [...(argv.words ?? []), ...argv._.map(String)];
     if (words.length > 0) {
-      const outcome = await new ShellSession({ client }).runWords(words);
+      const outcome = await new ShellSession({ client, connect }, init).runWords(words);
       if (outcome.text !== '') (outcome.ok ? process.stdout : process.stderr).write(`${outcome.text}\n`);
       process.exitCode = outcome.ok ? 0 : 1;
       return;
     }
     const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
-    if (terminal) process.stdout.write(await greeting(client));
-    await runShell({ client, input: process.stdin, output: process.stdout, terminal });
+    if (terminal && init.format === 'human') process.stdout.write(await greeting(client));
+    const ok = await runShell({
+      ...init,
+      client,
+      connect,
+      reopen: () => connect(argv.host, argv.port),
+      input: process.stdin,
+      output: process.stdout,
+      errors: process.stderr,
+      terminal,
+      historyFile: terminal ? historyFile() : undefined,
+    });
+    if (!terminal && !ok) process.exitCode = 1;
   } finally {
     await client.close();
   }
@@ -80,9 +93,27 @@ const cli = yargs(hideBin(process.argv))
       'command and exit.\nAny node of a cluster answers any command.',
   )
   .options(CONNECTION_OPTIONS)
+  .options({
+    json: {
+      type: 'boolean',
+      describe:
+        'Print each result as one JSON document on a line, and errors as {"error": …}: for scripts and jq',
+    },
+    raw: {
+      type: 'boolean',
+      describe:
+        'Print bare values: strings without quotes, lists one item a line, tables as tab-separated rows',
+    },
+    yes: {
+      alias: 'y',
+      type: 'boolean',
+      describe: 'Run leave without asking (needed for leave in a script or a one-shot command)',
+    },
+  })
+  .conflicts('json', 'raw')
   .command(
     '$0 [words..]',
-    'Open the shell, or run one shell command and exit (status 1 if it failed)',
+    'Open the shell, or run one shell command and exit (status 1 if it failed). A piped script exits 1 if any line failed, naming each on stderr (line 3: (error) …)',
     (command) =>
       command.positional('words', {
         type: 'string',
@@ -110,6 +141,9 @@ const cli = yargs(hideBin(process.argv))
   .example('$0 set greeting \'"hello"\'', 'store the string "hello" (quote JSON-looking strings twice)')
   .example('$0 -- set offset -1', 'words that look like options go after --')
   .example('$0 < script.kvdb', 'run a script, one command a line')
+  .example('$0 --json status | jq .members', "the cluster's members and their counters, as JSON")
+  .example('$0 --raw get greeting', 'the bare value, for $(…) in a shell script')
+  .example('$0 --yes leave', 'take the node out of the cluster for good, without asking')
   .example('$0 --tls-ca ca.pem -H db1.example.com', 'talk TLS to a node whose certificate ca.pem signed')
   .example(
     'kvdb-bench get -P 5878',
@@ -126,5 +160,8 @@ const cli = yargs(hideBin(process.argv))
   })
   .parserConfiguration({ 'parse-positional-numbers': false })
   .epilog(helpText('Shell commands (at the prompt, or after the options to run just one):'))
+  .epilog(
+    `At a terminal, Tab completes commands and keys, and typed lines are kept in ~/.kvdb_history (set ${HISTORY_ENV} to move it, or to an empty string to keep none); Ctrl-C cancels a command, and at an empty prompt leaves.`,
+  )
   .epilog(SETTINGS_HELP);
 await withHelpAndErrors(withSettings(cli, 'kvdb'), 'kvdb').parseAsync();

@@ -12,11 +12,9 @@ import {
   UsageError,
 } from '@kvdb/core';
 
-/** A word of a command line; `quoted` words are always taken as strings. */
-export interface Token {
-  text: string;
-  quoted: boolean;
-}
+import { checkNumbers, type Token, tokenize } from './tokenize.js';
+
+export { type Token, tokenize };
 
 export type CallCommand =
   | { kind: 'call'; method: 'get' | 'pop'; params: { key: string; default?: JsonValue } }
@@ -26,8 +24,12 @@ export type CallCommand =
   | { kind: 'call'; method: 'list_keys'; params: { prefix?: string; limit?: number; cursor?: string } }
   | { kind: 'call'; method: 'mget'; params: { keys: string[] } }
   | { kind: 'call'; method: 'mset'; params: { entries: Array<[string, JsonValue]> } }
-  | { kind: 'call'; method: 'ping' | 'list_members' | 'stats'; params: Record<string, never> }
-  | { kind: 'call'; method: 'leave'; params: { address?: string } }
+  | {
+      kind: 'call';
+      method: 'ping' | 'list_members' | 'stats' | 'cluster_status';
+      params: Record<string, never>;
+    }
+  | { kind: 'call'; method: 'leave'; params: { address?: string }; yes: boolean }
   | { kind: 'call'; method: 'set_replicas'; params: { replicas: number } };
 
 export type ShellCommand =
@@ -35,7 +37,8 @@ export type ShellCommand =
   | CallCommand
   | { kind: 'help'; topic?: string }
   | { kind: 'exit' }
-  | { kind: 'consistency'; level?: Consistency };
+  | { kind: 'consistency'; level?: Consistency }
+  | { kind: 'connect'; host: string; port: number };
 
 export type CommandName =
   | 'get'
@@ -50,6 +53,8 @@ export type CommandName =
   | 'list_members'
   | 'locate'
   | 'stats'
+  | 'status'
+  | 'connect'
   | 'leave'
   | 'set_replicas'
   | 'ping'
@@ -106,9 +111,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   spec('locate', 'KEY', 'List the replicas that hold KEY, primary first'),
   spec('stats', '', 'Print the counters of the node the shell is connected to'),
   spec(
+    'status',
+    '',
+    "Show every member's address, state, keys, version and uptime, as the connected node sees the cluster",
+  ),
+  spec('connect', 'HOST:PORT', 'Talk to the node at HOST:PORT from now on'),
+  spec(
     'leave',
-    '[ADDRESS]',
-    'Take the connected node out of the cluster for good (it hands its data over, then exits), or remove ADDRESS, a member that is down',
+    '[ADDRESS] [--yes]',
+    'Take the connected node out of the cluster for good (it hands its data over, then exits), or remove ADDRESS, a member that is down; asks first on a terminal, elsewhere needs --yes',
   ),
   spec(
     'set_replicas',
@@ -134,10 +145,13 @@ export function usage(command: CommandSpec): string {
 }
 
 const HELP_NOTES = [
-  'Command names are case-insensitive. Quote words that hold spaces: set "two words" "a b";',
-  'inside quotes, \\" is a quote and \\\\ a backslash. An unquoted value that is valid JSON is',
-  'parsed as JSON (1, true, null, [1,2], {"a":1}, without spaces); anything else, or anything',
-  'quoted, is a string. Keys are always strings. Blank lines and lines starting with # are skipped.',
+  'Command names are case-insensitive. A value that is valid JSON is parsed as JSON (1, true, null,',
+  '{"name": "Ada Lovelace"}: a word that starts with { or [ runs to its matching bracket); anything else',
+  'is a string. "Double quotes" always make a string (inside, \\" is a quote and \\\\ a backslash);',
+  "'single quotes' keep everything inside as typed, as in a POSIX shell, and the word is then read as",
+  'above (\'{"a": 1}\' is an object, \'"1"\' the string 1). A number a double cannot hold exactly',
+  '(12345678901234567890) is refused: quote it to store a string. Keys are always strings.',
+  'Blank lines and lines starting with # are skipped.',
 ];
 
 /** The command table with notes on quoting and values, under `heading`. */
@@ -161,46 +175,6 @@ export function helpFor(topic: string): string {
   return `usage: ${usage(command)}\n${command.summary}${aliases}`;
 }
 
-/** Splits a line at whitespace; a word that starts with `"` runs to the matching `"`. */
-export function tokenize(line: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < line.length) {
-    if (isSpace(line[i])) {
-      i++;
-      continue;
-    }
-    if (line[i] !== '"') {
-      const start = i;
-      while (i < line.length && !isSpace(line[i])) i++;
-      tokens.push({ text: line.slice(start, i), quoted: false });
-      continue;
-    }
-    const start = i++;
-    let text = '';
-    for (;;) {
-      const char = line[i];
-      if (char === undefined) throw new UsageError(`unterminated quoted string: ${line.slice(start)}`);
-      const next = line[i + 1];
-      if (char === '\\' && (next === '"' || next === '\\')) {
-        text += next;
-        i += 2;
-      } else if (char === '"') {
-        i++;
-        break;
-      } else {
-        text += char;
-        i++;
-      }
-    }
-    if (i < line.length && !isSpace(line[i])) {
-      throw new UsageError(`expected a space after the closing quote of ${line.slice(start, i)}`);
-    }
-    tokens.push({ text, quoted: true });
-  }
-  return tokens;
-}
-
 /** Parses one line of the shell; blank lines and `#` comments are `{ kind: 'empty' }`. */
 export function parseCommand(line: string): ShellCommand {
   const trimmed = line.trim();
@@ -218,24 +192,27 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
     throw new UsageError(`usage: ${usage(command)}`);
   }
   const key = args[0]?.text ?? '';
-  const value = args[1] === undefined ? undefined : parseValue(args[1]);
+  // Read only by the commands that take a VALUE: a word elsewhere is never refused for holding a number.
+  const value = (): JsonValue | undefined => (args[1] === undefined ? undefined : parseValue(args[1]));
   switch (command.name) {
     case 'get':
-    case 'pop':
+    case 'pop': {
+      const fallback = value();
       return {
         kind: 'call',
         method: command.name,
-        params: value === undefined ? { key } : { key, default: value },
+        params: fallback === undefined ? { key } : { key, default: fallback },
       };
+    }
     case 'set':
       return {
         kind: 'call',
         method: 'set',
-        params: { key, value: value as JsonValue, ...setOptions(command, args.slice(2)) },
+        params: { key, value: value() as JsonValue, ...setOptions(command, args.slice(2)) },
       };
     case 'cas': {
       const expected = args[2] === undefined ? undefined : parseValue(args[2]);
-      const params = { key, value: value as JsonValue };
+      const params = { key, value: value() as JsonValue };
       return {
         kind: 'call',
         method: 'cas',
@@ -256,12 +233,21 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
     case 'list_members':
     case 'stats':
       return { kind: 'call', method: command.name, params: {} };
-    case 'leave':
+    case 'status':
+      return { kind: 'call', method: 'cluster_status', params: {} };
+    case 'connect':
+      return { kind: 'connect', ...hostAndPort(command, key) };
+    case 'leave': {
+      const isYes = (arg: Token) => !arg.quoted && arg.text === '--yes';
+      const [address, ...rest] = args.filter((arg) => !isYes(arg));
+      if (rest.length > 0) throw new UsageError(`usage: ${usage(command)}`);
       return {
         kind: 'call',
         method: 'leave',
-        params: args[0] === undefined ? {} : { address: args[0].text },
+        params: address === undefined ? {} : { address: address.text },
+        yes: args.some(isYes),
       };
+    }
     case 'set_replicas':
       return { kind: 'call', method: 'set_replicas', params: { replicas: wholeNumber(command, key) } };
     case 'consistency':
@@ -280,17 +266,19 @@ export function parseTokens(tokens: readonly Token[]): ShellCommand {
 }
 
 /**
- * A quoted token is a string; an unquoted one is JSON when it parses as JSON, else the plain string. Numbers
- * too large for a double (`1e999`) stay strings rather than turning into `null` on the wire.
+ * A quoted token is a string; an unquoted one is JSON when it parses as JSON, else the plain string. JSON holding a
+ * number a double cannot hold as typed is refused (`checkNumbers`), rather than stored rounded.
  */
 export function parseValue(token: Token): JsonValue {
   if (token.quoted) return token.text;
+  let value: JsonValue;
   try {
-    const value = JSON.parse(token.text) as JsonValue;
-    return isFiniteJson(value) ? value : token.text;
+    value = JSON.parse(token.text) as JsonValue;
   } catch {
     return token.text;
   }
+  checkNumbers(token.text);
+  return value;
 }
 
 /** `[PREFIX [LIMIT [CURSOR]]]`: an empty PREFIX or CURSOR (`""`) is none; LIMIT must be a whole number in range. */
@@ -348,6 +336,17 @@ function wholeNumber(command: CommandSpec, text: string): number {
   return Number(text);
 }
 
+/** `HOST:PORT` (`[::1]:5878` for IPv6), or a `UsageError` with the command's usage. */
+function hostAndPort(command: CommandSpec, text: string): { host: string; port: number } {
+  const [, bracketed, plain, port = ''] = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text) ?? [];
+  const host = bracketed ?? plain;
+  const number = Number(port);
+  if (host === undefined || !(number >= 1 && number <= 65_535)) {
+    throw new UsageError(`expected HOST:PORT, a port from 1 to 65535; usage: ${usage(command)}`);
+  }
+  return { host, port: number };
+}
+
 function parseLevel(command: CommandSpec, token: Token): Consistency {
   const level = token.text.toLowerCase() as Consistency;
   if (!CONSISTENCY_LEVELS.includes(level)) throw new UsageError(`usage: ${usage(command)}`);
@@ -360,14 +359,4 @@ function lookup(name: string): CommandSpec | undefined {
 
 function unknownCommand(name: string): UsageError {
   return new UsageError(`unknown command ${JSON.stringify(name)}; type help for the list`);
-}
-
-function isSpace(char: string | undefined): boolean {
-  return char !== undefined && /\s/.test(char);
-}
-
-function isFiniteJson(value: JsonValue): boolean {
-  if (typeof value === 'number') return Number.isFinite(value);
-  if (value === null || typeof value !== 'object') return true;
-  return Object.values(value).every(isFiniteJson);
 }
