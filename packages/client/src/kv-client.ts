@@ -88,6 +88,8 @@ export class KVClient extends EventEmitter<KVClientEvents> {
   private refreshTimer: NodeJS.Timeout | undefined;
   private latestSession: string | undefined;
   private closed = false;
+  /** Aborted by `close`: calls under way end, rather than retry on a closed transport. */
+  private readonly closing = new AbortController();
 
   constructor(options: KVClientOptions = {}, components: KVClientComponents = {}) {
     super();
@@ -357,6 +359,7 @@ export class KVClient extends EventEmitter<KVClientEvents> {
   /** Stops following the cluster and closes the keep-alive sockets; the client cannot be used afterwards. */
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort(new KVError('the client is closed'));
     clearInterval(this.refreshTimer);
     this.watch.close();
     await this.transport.close();
@@ -367,7 +370,9 @@ export class KVClient extends EventEmitter<KVClientEvents> {
   ): Promise<unknown> {
     if (this.closed) return Promise.reject(new KVError(`${call.method}: the client is closed`));
     const deadlineMs = call.deadlineMs ?? this.deadlineMs;
-    return runWithFailover(this.failover, { ...call, timeoutMs: this.timeoutMs, deadlineMs });
+    const closing = this.closing.signal;
+    const signal = call.signal === undefined ? closing : AbortSignal.any([call.signal, closing]);
+    return runWithFailover(this.failover, { ...call, signal, timeoutMs: this.timeoutMs, deadlineMs });
   }
 
   private async refreshMembers(options: RequestOptions): Promise<boolean> {
