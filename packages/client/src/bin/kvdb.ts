@@ -19,6 +19,7 @@ import { ShellSession } from '../shell/session.js';
 interface ShellArgs extends TlsArgs {
   host: string;
   port: number;
+  nodes: string | undefined;
   timeout: number | undefined;
   'auth-token': string | undefined;
   json: boolean | undefined;
@@ -42,10 +43,22 @@ async function shell(argv: ShellArgs): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  // The seam for several nodes (`-n/--nodes`): a client given every node, with its failover, is made here too.
-  const connect = (host: string, port: number) =>
-    new KVClient({ host, port, timeoutMs: argv.timeout, authToken: argv['auth-token'], tls });
-  const client = connect(argv.host, argv.port);
+  const common = { timeoutMs: argv.timeout, authToken: argv['auth-token'], tls };
+  const connect = (host: string, port: number) => new KVClient({ host, port, ...common });
+  // With -n, a client of every node given, with its failover and routing; `connect` later picks one node.
+  const nodes = (argv.nodes ?? '')
+    .split(',')
+    .map((node) => node.trim())
+    .filter((node) => node !== '');
+  const first = () => (nodes.length > 0 ? new KVClient({ nodes, ...common }) : connect(argv.host, argv.port));
+  let client: KVClient;
+  try {
+    client = first();
+  } catch (error) {
+    console.error(`kvdb: ${(error as Error).message}`);
+    process.exitCode = 2;
+    return;
+  }
   const init = { format: argv.json ? 'json' : argv.raw ? 'raw' : 'human', yes: argv.yes } as const;
   try {
     // Words after `--` land in `_`, so `kvdb -- set k -x` can pass words that look like options.
@@ -62,7 +75,7 @@ async function shell(argv: ShellArgs): Promise<void> {
       ...init,
       client,
       connect,
-      reopen: () => connect(argv.host, argv.port),
+      reopen: first,
       input: process.stdin,
       output: process.stdout,
       errors: process.stderr,
@@ -94,6 +107,12 @@ const cli = yargs(hideBin(process.argv))
   )
   .options(CONNECTION_OPTIONS)
   .options({
+    nodes: {
+      alias: 'n',
+      type: 'string',
+      describe:
+        'Comma-separated host:port of several nodes (instead of -H/-P): the shell learns the cluster from them, sends each key to one of its replicas, and fails over when a node goes down',
+    },
     json: {
       type: 'boolean',
       describe:
@@ -138,6 +157,10 @@ const cli = yargs(hideBin(process.argv))
   )
   .example('$0 -P 5878', 'open the shell on the node at 127.0.0.1:5878')
   .example('$0 -P 5878 get mykey', 'print one value and exit')
+  .example(
+    '$0 -n 10.0.0.5:5878,10.0.0.6:5878,10.0.0.7:5878',
+    'the shell over a cluster, failing over between nodes',
+  )
   .example('$0 set greeting \'"hello"\'', 'store the string "hello" (quote JSON-looking strings twice)')
   .example('$0 -- set offset -1', 'words that look like options go after --')
   .example('$0 < script.kvdb', 'run a script, one command a line')
