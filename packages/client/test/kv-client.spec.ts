@@ -6,6 +6,7 @@ import {
   OutcomeUnknownError,
   QuorumNotReachedError,
   type RingInfo,
+  seededRandom,
   TimeoutError,
 } from '@kvdb/core';
 import { expect } from 'chai';
@@ -261,15 +262,3 @@ describe('KVClient over several nodes (fake transport)', () => {
     expect(ready).to.equal(1);
   });
 });
-
-/** A small deterministic random source (mulberry32), so that jitter repeats from run to run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}

@@ -6,6 +6,7 @@ import {
   type MemberState,
   type MemberStatus,
   type PingParams,
+  pick,
   type ReplicationSetting,
   reasonOf,
   type SyncParams,
@@ -23,7 +24,6 @@ import {
 import { type Logger, silentLogger } from './logger.js';
 import type { Membership } from './membership.js';
 import type { PeerTransport } from './peer-transport.js';
-import { pick } from './seeded-random.js';
 
 export interface FailureDetectorComponents {
   membership: Membership;

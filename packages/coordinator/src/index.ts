@@ -16,6 +16,7 @@
  * ```
  */
 export type { AntiEntropyStats, HintLog } from '@kvdb/core';
+export { seededRandom } from '@kvdb/core';
 export { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js';
 export { type Clock, type Repeating, repeat, systemClock, type TimerHandle } from './clock.js';
 export { ClusterNode, type ClusterNodeComponents, type ClusterNodeInit } from './cluster-node.js';
@@ -67,7 +68,6 @@ export { ReplicaDigests, scanPages } from './replica-digests.js';
 export type { SetOptions } from './request-options.js';
 export { parseRingKey, ringKey } from './ring-listing.js';
 export { allSettledOrThrow, RunsUnderWay } from './runs-under-way.js';
-export { seededRandom } from './seeded-random.js';
 export { Throttle } from './throttle.js';
 export { TombstoneCollector, type TombstoneCollectorInit } from './tombstone-collector.js';
 export {

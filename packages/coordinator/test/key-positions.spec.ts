@@ -1,7 +1,6 @@
-import { compareKeys, md5Hasher, RING_SIZE } from '@kvdb/core';
+import { compareKeys, md5Hasher, RING_SIZE, seededRandom } from '@kvdb/core';
 import { expect } from 'chai';
 import { compareRingOrder, KeyPositions, type PlacedKey } from '../src/key-positions.js';
-import { seededRandom } from '../src/seeded-random.js';
 
 const SEED = Number(process.env.KVDB_SIM_SEED ?? 7);
 

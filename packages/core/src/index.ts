@@ -23,6 +23,7 @@ export * from './protocol.js';
 export * from './record.js';
 export * from './replication.js';
 export { type RingShare, ringShares } from './ring-shares.js';
+export { pick, seededRandom } from './seeded-random.js';
 export {
   type EntriesOptions,
   type FillLog,

@@ -2,12 +2,12 @@ import {
   ConnectionError,
   type MemberAddress,
   type PeerMethod,
+  seededRandom,
   TimeoutError,
   TooLargeError,
 } from '@kvdb/core';
 import { type Clock, systemClock } from '../../src/clock.js';
 import type { PeerCallOptions, PeerHandler, PeerTransport } from '../../src/peer-transport.js';
-import { seededRandom } from '../../src/seeded-random.js';
 
 /** How a node that cannot be reached fails its callers: at once (connection refused) or never (until timeout). */
 export type FailureMode = 'refuse' | 'hang';
@@ -19,7 +19,7 @@ export interface MemoryNetworkInit {
   delayMs?: number;
 }
 
-export { seededRandom } from '../../src/seeded-random.js';
+export { seededRandom } from '@kvdb/core';
 
 /**
  * An in-process network between peer handlers, with knobs for the faults a real one has: nodes that are down

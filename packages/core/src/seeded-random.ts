@@ -1,6 +1,6 @@
 /**
  * A small deterministic PRNG (mulberry32) for `ClusterNode`'s `random` and for tests: the same seed gives the same
- * gossip choices, drops and fault schedules, so a failing run can be replayed.
+ * gossip choices, drops, fault schedules and retry jitter, so a failing run can be replayed.
  */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
