@@ -28,6 +28,14 @@ export interface KVClientOptions {
   /** How calls that get no answer are retried. @default DEFAULT_RETRY_POLICY */
   retry?: RetryPolicy;
   /**
+   * Stamp each plain `set` and `mset` with a version from the client's own clock (kept past every node's clock it
+   * hears from), so that a write that got no answer can be sent again, to another node even: the second copy
+   * carries the same version and changes nothing where the first landed. Nodes refuse a stamp more than 1 s ahead
+   * of their clock; `false` has the nodes stamp writes, and a write that may have reached a node that then failed
+   * rejects with `OutcomeUnknownError` instead. @default true
+   */
+  stampWrites?: boolean;
+  /**
    * Give up on one node's answer after this many ms (then the call may move to another node, see `retry`). Leave
    * room for the server's own quorum timeout (2 s by default), so that a quorum failure arrives as a
    * `QuorumNotReachedError` rather than a `TimeoutError`.
@@ -136,6 +144,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set<keyof KVClientOptions>([
   'refreshMs',
   'routeByKey',
   'retry',
+  'stampWrites',
   'timeoutMs',
   'deadlineMs',
   'maxSockets',

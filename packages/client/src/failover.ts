@@ -20,11 +20,12 @@ const READS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Whether a call may be sent again after a failure that may have reached the node (a reset connection, a timeout):
- * only reads. A write sent twice is two writes, each stamped by the node that coordinates it: the second,
- * stamped later, could overwrite a write made by someone else in between (a value readers saw replaced would come
- * back). A serial operation (`cas`, a conditional or serial `set` or `pop`) may have been decided. A write that
- * never reached any node (the connection was refused) is moved to another node like a read.
+ * Whether a call changes nothing, so that it may be sent again after a failure that may have reached the node (a
+ * reset connection, a timeout). A write may be sent again only when it carries its own version (`stamped`): a write
+ * stamped by each node that coordinates it would be two writes, and the second, stamped later, could overwrite a
+ * write made by someone else in between (a value readers saw replaced would come back). A serial operation
+ * (`cas`, a conditional or serial `set`, `pop`) may have been decided. A write that never reached any node (the
+ * connection was refused) is moved to another node like a read.
  */
 export function isRead(method: string): boolean {
   return READS.has(method);
@@ -34,6 +35,8 @@ export function isRead(method: string): boolean {
 export interface FailoverCall {
   method: string;
   params: object | unknown[];
+  /** A write that carries its version (a `stamp`): sent again, it changes nothing where it landed. */
+  stamped?: boolean;
   /** The key it is about, to send it to one of the key's replicas. */
   key?: string;
   /** Go to the first node given that is up, rather than taking turns (see `ClusterMap.candidates`). */
@@ -62,8 +65,8 @@ export interface FailoverContext {
 /**
  * Sends the call to the best node, and on a failure to answer moves it to the next: at once to a node not yet
  * tried in the call, with a backoff to one already tried; within `attempts` and `deadlineMs`. A node's own error
- * (a bad param, a quorum not reached) is the node's answer and comes back as it is; so does the first error of a
- * write that may have reached its node, as an `OutcomeUnknownError` (see `isRead`).
+ * (a bad param, a quorum not reached) is the node's answer and comes back as it is; so does the first error of an
+ * unstamped write that may have reached its node, as an `OutcomeUnknownError` (see `isRead`).
  */
 export async function runWithFailover(context: FailoverContext, call: FailoverCall): Promise<unknown> {
   const { transport, map, policy } = context;
@@ -98,7 +101,8 @@ export async function runWithFailover(context: FailoverContext, call: FailoverCa
         throw error;
       }
       if (failure !== undefined) context.failed(address, error);
-      if (failure?.sent && !isRead(call.method)) throw outcomeUnknown(call.method, address, error);
+      if (failure?.sent && !isRead(call.method) && call.stamped !== true)
+        throw outcomeUnknown(call.method, address, error);
       const more = call.only === undefined ? map.candidates(call.key, call.pinned) : [call.only];
       const wait = more.some((next) => !tried.includes(next))
         ? 0

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import {
   type CasResult,
   type ClusterStatus,
@@ -9,7 +9,6 @@ import {
   type KeyPage,
   KVError,
   type LeaveResult,
-  laterSession,
   MAX_LIST_LIMIT,
   type MemberInfo,
   MethodNotFoundError,
@@ -40,6 +39,7 @@ import { type FailoverCall, type FailoverContext, runWithFailover } from './fail
 import { HttpTransport, joinAddress, type NodeTransport, splitAddress } from './node-transport.js';
 import { NodeWatch } from './node-watch.js';
 import { type RetryPolicy, resolveRetryPolicy } from './retry-policy.js';
+import { SessionClock } from './session-clock.js';
 
 export type {
   CallOptions,
@@ -86,13 +86,14 @@ export class KVClient extends EventEmitter<KVClientEvents> {
   private readonly routeByKey: boolean;
   private readonly watch: NodeWatch;
   private refreshTimer: NodeJS.Timeout | undefined;
-  private latestSession: string | undefined;
+  private readonly time: SessionClock;
   private closed = false;
   /** Aborted by `close`: calls under way end, rather than retry on a closed transport. */
   private readonly closing = new AbortController();
 
   constructor(options: KVClientOptions = {}, components: KVClientComponents = {}) {
     super();
+    setMaxListeners(0, this.closing.signal); // every call in flight listens to it
     const nodes = checkOptions(options, splitAddress);
     this.host = nodes.length > 0 ? splitAddress(nodes[0] ?? '')[0] : (options.host ?? DEFAULT_HOST);
     this.port = nodes.length > 0 ? splitAddress(nodes[0] ?? '')[1] : (options.port ?? DEFAULT_PORT);
@@ -102,15 +103,11 @@ export class KVClient extends EventEmitter<KVClientEvents> {
     this.retry = resolveRetryPolicy(options.retry);
     this.routeByKey = options.routeByKey ?? true;
     this.map = new ClusterMap(this.seeds);
-    this.transport =
-      components.transport ??
-      new HttpTransport({
-        maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS,
-        authToken: options.authToken,
-        tls: options.tls,
-      });
-    this.latestSession = laterSession(undefined, options.session);
+    const { maxSockets = DEFAULT_MAX_SOCKETS, authToken, tls } = options;
+    this.transport = components.transport ?? new HttpTransport({ maxSockets, authToken, tls });
     const random = components.random ?? Math.random;
+    const now = components.now ?? Date.now;
+    this.time = new SessionClock(now, options.stampWrites ?? true, options.session);
     this.watch = new NodeWatch({
       map: this.map,
       transport: this.transport,
@@ -124,11 +121,10 @@ export class KVClient extends EventEmitter<KVClientEvents> {
       map: this.map,
       policy: this.retry,
       random,
-      now: components.now ?? Date.now,
-      session: () => this.latestSession,
+      now,
+      session: () => this.time.session,
       answered: (address, reply) => {
-        if (reply?.session !== undefined)
-          this.latestSession = laterSession(this.latestSession, reply.session);
+        this.time.join(reply?.session);
         this.watch.answered(address);
       },
       failed: (address, error) => this.watch.failed(address, error),
@@ -146,7 +142,7 @@ export class KVClient extends EventEmitter<KVClientEvents> {
    * through this client wins over everything it has seen, through any node, whatever the clocks' skew.
    */
   get session(): string | undefined {
-    return this.latestSession;
+    return this.time.session;
   }
 
   /** `host:port` of the first node given. */
@@ -194,10 +190,15 @@ export class KVClient extends EventEmitter<KVClientEvents> {
     return this.call('get', params, options) as Promise<T | null>;
   }
 
-  /** Stores the value: `true`; with `ifAbsent` or `ifPresent`, whether it stored. */
+  /**
+   * Stores the value: `true`; with `ifAbsent` or `ifPresent`, whether it stored. A plain set is stamped (see
+   * `stampWrites`), so it is retried like a read.
+   */
   set(key: string, value: JsonValue, options: SetOptions = {}): Promise<boolean> {
     const { consistency, ttl, ifAbsent, ifPresent } = options;
-    return this.call('set', compact({ key, value, consistency, ttl, ifAbsent, ifPresent }), options);
+    const serial = consistency === 'serial' || ifAbsent === true || ifPresent === true;
+    const stamp = serial ? undefined : this.time.stamp();
+    return this.call('set', compact({ key, value, consistency, ttl, ifAbsent, ifPresent, stamp }), options);
   }
 
   /**
@@ -241,7 +242,9 @@ export class KVClient extends EventEmitter<KVClientEvents> {
    */
   mset(entries: Iterable<readonly [string, JsonValue]>, options: CallOptions = {}): Promise<true> {
     const pairs = Array.from(entries, ([key, value]): [string, JsonValue] => [key, value]);
-    return this.call('mset', compact({ entries: pairs, consistency: options.consistency }), options);
+    const { consistency } = options;
+    const stamp = consistency === 'serial' ? undefined : this.time.stamp();
+    return this.call('mset', compact({ entries: pairs, consistency, stamp }), options);
   }
 
   /**
@@ -336,7 +339,7 @@ export class KVClient extends EventEmitter<KVClientEvents> {
   /**
    * Calls any method by name: the typed methods above are shorthands for this. A call whose params name a `key`
    * goes to one of that key's replicas; `stats`, `cluster_status` and `set_replicas` to the first node given that
-   * is up.
+   * is up. A write whose params carry a `stamp` is retried like a read.
    */
   call<M extends PublicMethod>(
     method: M,
@@ -345,10 +348,11 @@ export class KVClient extends EventEmitter<KVClientEvents> {
   ): Promise<PublicMethods[M][1]>;
   call(method: string, params?: object | unknown[], options?: RequestOptions): Promise<unknown>;
   call(method: string, params: object | unknown[] = {}, options: RequestOptions = {}): Promise<unknown> {
-    const key = (params as { key?: unknown }).key;
+    const { key, stamp } = params as { key?: unknown; stamp?: unknown };
     return this.send({
       method,
       params,
+      stamped: typeof stamp === 'string',
       key: typeof key === 'string' && this.routeByKey ? key : undefined,
       pinned: PINNED.has(method),
       signal: options.signal,

@@ -109,8 +109,54 @@ describe('KVClient over several nodes (fake transport)', () => {
     expect(kv.downNodes).to.deep.equal([]);
   });
 
-  it('sends a write that never reached a node to another, but never resends one that may have', async () => {
+  it('resends a stamped set that may have reached a node to another, with the same stamp', async () => {
     const kv = client();
+    transport.resetting.add(NODES[0] as string);
+    transport.refusing.add(NODES[1] as string);
+    transport.handler = () => true;
+    for (let i = 0; i < 3; i++) {
+      const before = transport.calls.length;
+      expect(await kv.set(`k${i}`, i)).to.equal(true);
+      const sent = transport.calls.slice(before).filter((call) => call.method === 'set');
+      expect(sent.at(-1)?.address).to.equal(NODES[2]);
+      const stamps = new Set(sent.map((call) => (call.params as { stamp?: string }).stamp));
+      expect(stamps.size, 'one stamp for every copy of the set').to.equal(1);
+      expect([...stamps][0]).to.match(/^\d+\.\d+@c[0-9a-f]{12}$/);
+    }
+    expect(transport.nodesCalled('set'), 'a set was sent to the node that reset it').to.include(NODES[0]);
+    await kv.mset([['a', 1]]);
+    const mset = transport.calls.filter((call) => call.method === 'mset');
+    expect(new Set(mset.map((call) => (call.params as { stamp?: string }).stamp)).size).to.equal(1);
+  });
+
+  it('stamps each write above the session tokens the nodes sent, and never twice alike', async () => {
+    const ahead = Date.now() + 60_000;
+    const kv = new KVClient(
+      { nodes: NODES, discover: false },
+      {
+        transport: {
+          request: async (call) => {
+            transport.calls.push(call);
+            return { result: true, session: `${ahead}.7` };
+          },
+          close: async () => {},
+        },
+      },
+    );
+    clients.push(kv);
+    await kv.ping();
+    await kv.set('a', 1);
+    await kv.set('b', 2);
+    await kv.set('c', 3, { ifAbsent: true });
+    const stamps = transport.calls.map((call) => (call.params as { stamp?: string }).stamp);
+    expect(stamps[0]).to.equal(undefined);
+    expect(stamps[1]).to.match(new RegExp(`^${ahead}\\.8@`));
+    expect(stamps[2]).to.match(new RegExp(`^${ahead}\\.9@`));
+    expect(stamps[3], 'a conditional set is serial: its round stamps it').to.equal(undefined);
+  });
+
+  it('never resends an unstamped write that may have reached a node; sends one that never did to another', async () => {
+    const kv = client({ stampWrites: false });
     transport.refusing.add(NODES[0] as string);
     transport.resetting.add(NODES[1] as string);
     transport.handler = () => true;
@@ -123,6 +169,7 @@ describe('KVClient over several nodes (fake transport)', () => {
         (error: unknown) => error,
       );
       const tried = transport.calls.slice(before).map((call) => call.address);
+      expect(transport.calls.at(-1)?.params).to.not.have.property('stamp');
       if (outcome === 'stored') expect(tried.at(-1)).to.equal(NODES[2]);
       else {
         expect(outcome).to.be.instanceOf(OutcomeUnknownError);

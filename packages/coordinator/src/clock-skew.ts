@@ -1,4 +1,10 @@
-import type { MemberAddress, SyncParams } from '@kvdb/core';
+import {
+  formatVersion,
+  InvalidParamsError,
+  type MemberAddress,
+  type SyncParams,
+  type Version,
+} from '@kvdb/core';
 import type { Clock } from './clock.js';
 import { MAX_CLOCK_SKEW_MS } from './defaults.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -72,5 +78,19 @@ export class ClockSkew {
       this.log.info(`the clock of ${peer} is within ${this.maxSkewMs} ms of this node's again`);
     }
     return offset;
+  }
+}
+
+/**
+ * Refuses a client's stamp (see `parseStamp`) more than `maxSkewMs` ahead of `now`, this node's wall clock: its
+ * write would win over every write stamped by the nodes until their clocks caught up, and push every node's clock
+ * ahead as it spread. A stamp behind the clock is taken as it is: last-writer-wins orders it by its time.
+ */
+export function refuseFutureStamp(stamp: Version, now: number, maxSkewMs = MAX_CLOCK_SKEW_MS): void {
+  const ahead = stamp.wall - now;
+  if (ahead > maxSkewMs) {
+    throw new InvalidParamsError(
+      `\`stamp\` ${formatVersion(stamp)} is ${Math.round(ahead)} ms ahead of this node's clock, more than the ${maxSkewMs} ms clocks may differ by: check the client's clock (NTP)`,
+    );
   }
 }

@@ -25,6 +25,7 @@ import {
   type Version,
 } from '@kvdb/core';
 import { type Clock, systemClock } from './clock.js';
+import { refuseFutureStamp } from './clock-skew.js';
 import { DEFAULT_READ_REPAIR_CHANCE, FAILURE_GRACE_MS, READ_HEDGE_MS } from './defaults.js';
 import { ParallelExecutor, type QuorumOutcome, quorumFailure } from './executor.js';
 import type { HintedHandoff } from './hinted-handoff.js';
@@ -236,7 +237,15 @@ export class Coordinator {
       this.refuseUntilReady();
       return this.serial.run('set', key, setValue(value, options, lifetime));
     }
-    await this.write('set', key, (version) => liveRecord(value, version, lifetime), options.consistency);
+    const { stamp } = options;
+    if (stamp !== undefined) refuseFutureStamp(stamp, this.clock.now());
+    await this.write(
+      'set',
+      key,
+      (version) => liveRecord(value, version, lifetime),
+      options.consistency,
+      stamp,
+    );
     return true;
   }
 
@@ -352,6 +361,7 @@ export class Coordinator {
     key: string,
     make: (version: Version) => KVRecord,
     consistency?: Consistency,
+    stamp?: Version,
   ): Promise<void> {
     this.refuseUntilReady();
     // A member about to own the key takes the write too, and one more ack is needed for each (Cassandra's
@@ -360,7 +370,9 @@ export class Coordinator {
     const { replicas, pending } = this.membership.placement.place(key, this.replicationFactor);
     const targets = pending.length === 0 ? replicas : [...replicas, ...pending];
     const required = this.requiredFor(consistency, replicas.length) + pending.length;
-    const record = make(this.replica.stamp());
+    // A client's stamp moves the clock past it, as any version this node sees does.
+    if (stamp !== undefined) this.replica.observe(stamp);
+    const record = make(stamp ?? this.replica.stamp());
     const outcome = await this.calls.ask(
       targets,
       'peer.put',

@@ -9,7 +9,7 @@ import {
 } from '@kvdb/core';
 import pLimit from 'p-limit';
 import type { Coordinator } from './coordinator.js';
-import type { ConsistencyOptions } from './request-options.js';
+import type { ConsistencyOptions, SetManyOptions } from './request-options.js';
 
 /**
  * Most keys of one multi-key request in flight at once. With the default `--max-batch` every key of a call starts
@@ -58,7 +58,7 @@ export async function getMany(
 export async function setMany(
   coordinator: KeyRequests,
   entries: ReadonlyArray<readonly [string, JsonText]>,
-  options: ConsistencyOptions = {},
+  options: SetManyOptions = {},
 ): Promise<true> {
   const keys = entries.map(([key]) => key);
   const seen = new Map<string, number>();
@@ -71,8 +71,10 @@ export async function setMany(
     }
     seen.set(key, index);
   }
-  const { consistency } = options;
-  const outcomes = await eachKey(entries, ([key, value]) => coordinator.set(key, value, { consistency }));
+  const { consistency, stamp } = options;
+  const outcomes = await eachKey(entries, ([key, value]) =>
+    coordinator.set(key, value, { consistency, stamp }),
+  );
   throwIfFailed('mset', keys, [...keys.keys()], outcomes);
   return true;
 }

@@ -1,4 +1,4 @@
-import type { Consistency, JsonText } from '@kvdb/core';
+import type { Consistency, JsonText, Version } from '@kvdb/core';
 import type { CollectKeysOptions } from './key-listing.js';
 
 /** The options of the coordinator's client requests. */
@@ -21,6 +21,17 @@ export interface SetOptions extends ConsistencyOptions {
   ifAbsent?: boolean;
   /** Store only if the key holds a value; runs as a serial operation. */
   ifPresent?: boolean;
+  /**
+   * The write's version, chosen by the client (see `parseStamp`); not with a serial or conditional set.
+   * @default a version from this node's clock
+   */
+  stamp?: Version;
+}
+
+/** The options of `setMany`: each entry written as `set` writes it. */
+export interface SetManyOptions extends ConsistencyOptions {
+  /** One version for every entry (see `SetOptions.stamp`). */
+  stamp?: Version;
 }
 
 export interface CasOptions {

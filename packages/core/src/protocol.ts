@@ -28,6 +28,11 @@ export interface SetParams {
   ifAbsent?: boolean;
   /** Store only if the key holds a value (Redis `SET XX`): a serial operation, answering whether it stored. */
   ifPresent?: boolean;
+  /**
+   * The write's version, `wall.counter@writer` (see `parseStamp`), at most 1 s (`MAX_CLOCK_SKEW_MS`) ahead of the node's
+   * clock; left out, the node stamps the write. The same stamp sent again is a no-op, so a client may retry the write.
+   */
+  stamp?: string;
 }
 /** A compare-and-set: always a serial operation. */
 export interface CasParams {
@@ -64,6 +69,8 @@ export interface MsetParams {
   /** `[key, value]` pairs, each key once. */
   entries: Array<[string, JsonValue]>;
   consistency?: Consistency;
+  /** One version for every entry, as `set` takes it. */
+  stamp?: string;
 }
 
 /**
@@ -265,14 +272,14 @@ export const PARAM_ORDER: { readonly [M in PublicMethod]: readonly (keyof Public
   {
     ping: [],
     get: ['key', 'default', 'consistency'],
-    set: ['key', 'value', 'consistency', 'ttl', 'ifAbsent', 'ifPresent'],
+    set: ['key', 'value', 'consistency', 'ttl', 'ifAbsent', 'ifPresent', 'stamp'],
     cas: ['key', 'value', 'expected', 'ttl'],
     has: ['key', 'consistency'],
     pop: ['key', 'default', 'consistency'],
     ttl: ['key', 'consistency'],
     list_keys: ['prefix', 'limit', 'cursor'],
     mget: ['keys', 'consistency'],
-    mset: ['entries', 'consistency'],
+    mset: ['entries', 'consistency', 'stamp'],
     list_members: [],
     locate: ['key'],
     ring: [],

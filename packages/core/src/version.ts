@@ -99,3 +99,23 @@ export function laterSession(a: string | undefined, b: string | undefined): stri
   if (second === undefined) return a;
   return compareVersions(second, first) > 0 ? b : a;
 }
+
+/** A stamp's writer id: up to 64 printable ASCII characters, no space. */
+const STAMP = /^(\d{1,16})\.(\d{1,16})@([\x21-\x7e]{1,64})$/;
+
+/**
+ * The version a write's `stamp` names (`set` and `mset` take one, as `formatVersion` writes it:
+ * `wall.counter@writer`), or undefined when it is not one. A client stamps a write with its own hybrid clock's
+ * reading and an id it picked for itself; sending the same stamp again (a write retried on another node after no
+ * answer) writes the same record again, which every replica that holds it ignores, so a retried write is a no-op
+ * where the first one landed. A client must never give one stamp to two different writes (KVClient's come from a
+ * monotonic clock and a random id): replicas would each keep the one they got first.
+ */
+export function parseStamp(stamp: string): Version | undefined {
+  const match = STAMP.exec(stamp);
+  if (match === null) return undefined;
+  const wall = Number(match[1]);
+  const counter = Number(match[2]);
+  const node = match[3] ?? '';
+  return Number.isSafeInteger(wall) && Number.isSafeInteger(counter) ? { wall, counter, node } : undefined;
+}

@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { compareVersions, formatVersion, HybridClock, isVersion, type Version } from '../src/version.js';
+import {
+  compareVersions,
+  formatVersion,
+  HybridClock,
+  isVersion,
+  parseStamp,
+  type Version,
+} from '../src/version.js';
 import { defined } from './defined.js';
 
 const v = (wall: number, counter: number, node: string): Version => ({ wall, counter, node });
@@ -44,6 +51,16 @@ describe('versions', () => {
   describe('formatVersion', () => {
     it('writes wall.counter@node', () => {
       expect(formatVersion(v(1700000000000, 3, '10.0.0.1:5878'))).to.equal('1700000000000.3@10.0.0.1:5878');
+    });
+  });
+
+  describe('parseStamp', () => {
+    it('reads back what formatVersion writes, and nothing else', () => {
+      const version = { wall: 1_733_486_400_000, counter: 12, node: 'c0a1b2c3d4e5f' };
+      expect(parseStamp(formatVersion(version))).to.deep.equal(version);
+      expect(parseStamp('1.0@127.0.0.1:5878')).to.deep.equal({ wall: 1, counter: 0, node: '127.0.0.1:5878' });
+      for (const text of ['', '1.0', '1@a', '1.0@', '-1.0@a', '1.0@a b', '99999999999999999.0@a', '1.0@a\n'])
+        expect(parseStamp(text), text).to.equal(undefined);
     });
   });
 

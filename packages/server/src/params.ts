@@ -6,8 +6,10 @@ import {
   isTtl,
   type JsonText,
   type KVRecord,
+  parseStamp,
   TooLargeError,
   TTL_EXPECTED,
+  type Version,
 } from '@kvdb/core';
 import type { Limits } from './config.js';
 import type { ParamSpans, RequestSource, Span } from './json-spans.js';
@@ -187,6 +189,25 @@ export function optionalTtl(params: Params): number | undefined {
   if (ttl === undefined || ttl === null) return undefined;
   if (!isTtl(ttl)) throw new InvalidParamsError(`${TTL_EXPECTED}, got ${describe(ttl)}`);
   return ttl;
+}
+
+/**
+ * A write's `stamp` (see `parseStamp`); `null` counts as absent. A serial write is stamped by its consensus round,
+ * so `consistency: serial` refuses one.
+ */
+export function optionalStamp(params: Params, consistency: Consistency | undefined): Version | undefined {
+  const stamp = params.get('stamp');
+  if (stamp === undefined || stamp === null) return undefined;
+  const version = typeof stamp === 'string' ? parseStamp(stamp) : undefined;
+  if (version === undefined) {
+    throw new InvalidParamsError(
+      `Expected \`stamp\` to be a write's version, wall.counter@writer (1733486400000.0@app-1), got ${describe(stamp)}`,
+    );
+  }
+  if (consistency === 'serial') {
+    throw new InvalidParamsError('A serial write takes no `stamp`: its consensus round stamps it');
+  }
+  return version;
 }
 
 export function requireRecord(params: Params): KVRecord {

@@ -1,7 +1,7 @@
 import { setMany } from '@kvdb/coordinator';
 import { PARAM_ORDER } from '@kvdb/core';
 import { requireEntries } from '../multi-key-params.js';
-import { optionalConsistency } from '../params.js';
+import { optionalConsistency, optionalStamp } from '../params.js';
 import type { MethodDefinition } from './types.js';
 
 /**
@@ -13,6 +13,7 @@ export const mset: MethodDefinition = {
   params: PARAM_ORDER.mset,
   call: (params, { coordinator, limits }) => {
     const entries = requireEntries(params, limits);
-    return setMany(coordinator, entries, { consistency: optionalConsistency(params) });
+    const consistency = optionalConsistency(params);
+    return setMany(coordinator, entries, { consistency, stamp: optionalStamp(params, consistency) });
   },
 };
