@@ -74,6 +74,8 @@ export async function runWithFailover(context: FailoverContext, call: FailoverCa
   const deadline = started + call.deadlineMs;
   const tried: string[] = [];
   let rounds = 0;
+  // Whether a write was sent to a node that then failed to answer: if no retry succeeds, it may have landed.
+  let mayHaveLanded = false;
   for (let attempt = 1; ; attempt++) {
     const candidates = call.only === undefined ? map.candidates(call.key, call.pinned) : [call.only];
     const fresh = candidates.find((address) => !tried.includes(address));
@@ -101,15 +103,19 @@ export async function runWithFailover(context: FailoverContext, call: FailoverCa
         throw error;
       }
       if (failure !== undefined) context.failed(address, error);
-      if (failure?.sent && !isRead(call.method) && call.stamped !== true)
-        throw outcomeUnknown(call.method, address, error);
+      if (failure?.sent && !isRead(call.method)) {
+        if (call.stamped !== true) throw outcomeUnknown(call.method, address, error);
+        mayHaveLanded = true;
+      }
       const more = call.only === undefined ? map.candidates(call.key, call.pinned) : [call.only];
       const wait = more.some((next) => !tried.includes(next))
         ? 0
         : backoffDelay(++rounds, policy, context.random);
       const left = deadline - context.now() - wait;
-      if (attempt >= policy.attempts || left <= 0)
-        throw exhausted(call, error, tried, context.now() - started);
+      if (attempt >= policy.attempts || left <= 0) {
+        const last = exhausted(call, error, tried, context.now() - started);
+        throw mayHaveLanded ? mayHaveLandedError(last) : last;
+      }
       if (wait > 0) await delay(wait, call.signal);
     }
   }
@@ -119,6 +125,14 @@ function outcomeUnknown(method: string, address: string, error: KVError): Outcom
   return new OutcomeUnknownError(
     `${method} on ${address}: ${error.message}, after the request was sent: it may or may not have taken effect, so it was not sent again`,
     { cause: error, data: { node: address, tried: [address] } },
+  );
+}
+
+/** A stamped write's last failure, when an earlier copy reached a node that failed before answering. */
+function mayHaveLandedError(last: KVError): OutcomeUnknownError {
+  return new OutcomeUnknownError(
+    `${last.message}; a copy reached a node that failed before answering: it may or may not have taken effect`,
+    { cause: last, data: last.data },
   );
 }
 

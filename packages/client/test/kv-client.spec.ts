@@ -129,6 +129,19 @@ describe('KVClient over several nodes (fake transport)', () => {
     expect(new Set(mset.map((call) => (call.params as { stamp?: string }).stamp)).size).to.equal(1);
   });
 
+  it('fails a stamped set that no node answered as OutcomeUnknownError only when a copy reached one', async () => {
+    const kv = client({ retry: { attempts: 4, baseDelayMs: 0 } });
+    for (const node of NODES) transport.refusing.add(node);
+    const refused = await kv.set('k', 1).catch((caught: unknown) => caught);
+    expect(refused).to.be.instanceOf(ConnectionError);
+    transport.resetting.add(NODES[2] as string);
+    transport.refusing.delete(NODES[2] as string);
+    const reset = (await kv.set('k', 1).catch((caught: unknown) => caught)) as KVError;
+    expect(reset).to.be.instanceOf(OutcomeUnknownError);
+    expect(reset.message).to.contain('may or may not have taken effect');
+    expect(reset.data).to.have.property('tried').that.includes(NODES[2]);
+  });
+
   it('stamps each write above the session tokens the nodes sent, and never twice alike', async () => {
     const ahead = Date.now() + 60_000;
     const kv = new KVClient(
