@@ -93,7 +93,8 @@ export class KVClient extends EventEmitter<KVClientEvents> {
 
   constructor(options: KVClientOptions = {}, components: KVClientComponents = {}) {
     super();
-    setMaxListeners(0, this.closing.signal); // every call in flight listens to it
+    // Every call in flight listens on it: any number of calls at once is no leak.
+    setMaxListeners(0, this.closing.signal);
     const nodes = checkOptions(options, splitAddress);
     this.host = nodes.length > 0 ? splitAddress(nodes[0] ?? '')[0] : (options.host ?? DEFAULT_HOST);
     this.port = nodes.length > 0 ? splitAddress(nodes[0] ?? '')[1] : (options.port ?? DEFAULT_PORT);
