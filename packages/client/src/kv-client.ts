@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import {
   type CasResult,
   type ClusterStatus,
@@ -109,6 +109,8 @@ export class KVClient extends EventEmitter<KVClientEvents> {
         authToken: options.authToken,
         tls: options.tls,
       });
+    // Every call under way listens to it: more than Node's 10 is no leak, so no warning.
+    setMaxListeners(0, this.closing.signal);
     this.latestSession = laterSession(undefined, options.session);
     const random = components.random ?? Math.random;
     this.watch = new NodeWatch({

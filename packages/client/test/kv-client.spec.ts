@@ -212,6 +212,33 @@ describe('KVClient over several nodes (fake transport)', () => {
     expect(transport.calls).to.have.length(1);
   });
 
+  it('keeps many calls under way, each listening for the close, without a listener-leak warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const kv = client();
+      let release = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      // As the HTTP transport does: every request listens to its signal until it settles.
+      transport.handler = async ({ signal }) => {
+        const onAbort = () => {};
+        signal?.addEventListener('abort', onAbort, { once: true });
+        await released;
+        signal?.removeEventListener('abort', onAbort);
+        return 'ok';
+      };
+      const calls = Array.from({ length: 32 }, (_, i) => kv.get(`k${i}`));
+      await new Promise((resolve) => setImmediate(resolve));
+      release();
+      expect(await Promise.all(calls)).to.have.length(32);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).to.not.include('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it("learns the ring and sends each key's calls to one of its replicas", async () => {
     const members = [
       '127.0.0.1:7001',
