@@ -200,11 +200,18 @@ describe('KVClient over a cluster of real processes', function () {
       }
     }
     const median = (values: number[] = []) => [...values].sort((a, b) => a - b)[1] ?? 0;
-    const [one, without, withRouting] = shares.map((list) => `${(median(list) * 100).toFixed(1)}%`);
-    const [oneRate, withoutRate, withRate] = rates.map((list) => `${Math.round(median(list))}/s`);
+    const report = ['one node given', 'every node in turn', 'routed by key'].map((name, index) => {
+      const list = rates[index] ?? [];
+      const range = `${Math.round(Math.min(...list))}–${Math.round(Math.max(...list))}`;
+      return `${name} ${(median(shares[index]) * 100).toFixed(1)}% (${range}/s, median ${Math.round(median(list))}/s)`;
+    });
+    // The rates are of five nodes and this test sharing one host: there, a lone coordinator with every call batches
+    // its peer calls and never sleeps, so it outruns five that each sleep between a few calls (BENCHMARKS.md,
+    // "KVClient routed by key beside one node"). A host per node, which gives each coordinator its own CPU, is
+    // beyond a test.
     console.log(
-      `      coordinated by a node that holds no replica of the key (median of 3 rounds): one node given ${one} ` +
-        `(${oneRate}), every node in turn ${without} (${withoutRate}), routed by key ${withRouting} (${withRate})`,
+      `      coordinated by a node that holds no replica of the key (median of 3 rounds; calls/s over the rounds): ` +
+        report.join(', '),
     );
     expect(median(shares[1])).to.be.above(0.25);
     expect(Math.max(...(shares[2] ?? [1]))).to.be.below(0.05);
