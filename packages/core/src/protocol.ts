@@ -29,7 +29,7 @@ export interface SetParams {
   /** Store only if the key holds a value (Redis `SET XX`): a serial operation, answering whether it stored. */
   ifPresent?: boolean;
   /**
-   * The write's version, `wall.counter@writer` (see `parseStamp`), at most 1 s (`MAX_CLOCK_SKEW_MS`) ahead of the node's
+   * The write's version, `wall.counter@writer` (see `parseStamp`; the counter at most `MAX_STAMP_COUNTER`), at most 1 s (`MAX_CLOCK_SKEW_MS`) ahead of the node's
    * clock; left out, the node stamps the write. The same stamp sent again is a no-op, so a client may retry the write.
    */
   stamp?: string;

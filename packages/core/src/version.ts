@@ -104,6 +104,13 @@ export function laterSession(a: string | undefined, b: string | undefined): stri
 const STAMP = /^(\d{1,16})\.(\d{1,16})@([\x21-\x7e]{1,64})$/;
 
 /**
+ * The largest counter a stamp may carry. A node's clock takes a stamp's counter and counts on from it; near
+ * `Number.MAX_SAFE_INTEGER` adding one stops changing the number, and the node would give two writes one version.
+ * A counter only counts writes within one millisecond of its wall time, so 2^32 is far more than a client needs.
+ */
+export const MAX_STAMP_COUNTER = 2 ** 32 - 1;
+
+/**
  * The version a write's `stamp` names (`set` and `mset` take one, as `formatVersion` writes it:
  * `wall.counter@writer`), or undefined when it is not one. A client stamps a write with its own hybrid clock's
  * reading and an id it picked for itself; sending the same stamp again (a write retried on another node after no
@@ -117,5 +124,5 @@ export function parseStamp(stamp: string): Version | undefined {
   const wall = Number(match[1]);
   const counter = Number(match[2]);
   const node = match[3] ?? '';
-  return Number.isSafeInteger(wall) && Number.isSafeInteger(counter) ? { wall, counter, node } : undefined;
+  return Number.isSafeInteger(wall) && counter <= MAX_STAMP_COUNTER ? { wall, counter, node } : undefined;
 }

@@ -61,6 +61,10 @@ describe('versions', () => {
       expect(parseStamp('1.0@127.0.0.1:5878')).to.deep.equal({ wall: 1, counter: 0, node: '127.0.0.1:5878' });
       for (const text of ['', '1.0', '1@a', '1.0@', '-1.0@a', '1.0@a b', '99999999999999999.0@a', '1.0@a\n'])
         expect(parseStamp(text), text).to.equal(undefined);
+      // A counter a node's clock could not count on from: it would give two writes one version.
+      expect(parseStamp(`1.${2 ** 32 - 1}@a`)).to.deep.equal({ wall: 1, counter: 2 ** 32 - 1, node: 'a' });
+      expect(parseStamp(`1.${2 ** 32}@a`)).to.equal(undefined);
+      expect(parseStamp(`1.${Number.MAX_SAFE_INTEGER}@a`)).to.equal(undefined);
     });
   });
 

@@ -50,6 +50,13 @@ describe('write stamps (the `stamp` param of set and mset)', () => {
     expect(await value('bad')).to.equal(null);
   });
 
+  it('refuse a counter the clock could not count on from, which would give two writes one version', async () => {
+    const error = await refusal(call(set, { key: 'c', value: 0, stamp: stampAt(500, 2 ** 53 - 2) }, context));
+    expect(error.message).to.contain('counter at most 4294967295');
+    for (const next of [1, 2, 3]) expect(await call(set, { key: 'c', value: next }, context)).to.equal(true);
+    expect(await value('c')).to.equal(3);
+  });
+
   it('refuse a stamp over a second ahead of the clock, saying by how much', async () => {
     const error = await refusal(call(set, { key: 'future', value: 1, stamp: stampAt(60_000) }, context));
     expect(error.message).to.match(/is 6\d{4} ms ahead of this node's clock/);
