@@ -238,7 +238,7 @@ export class Coordinator {
       return this.serial.run('set', key, setValue(value, options, lifetime));
     }
     const { stamp } = options;
-    if (stamp !== undefined) refuseFutureStamp(stamp, this.clock.now());
+    if (stamp !== undefined) this.checkStamp(stamp);
     await this.write(
       'set',
       key,
@@ -247,6 +247,11 @@ export class Coordinator {
       stamp,
     );
     return true;
+  }
+
+  /** Refuses a client's stamp too far ahead of this node's clock (see `refuseFutureStamp`). */
+  checkStamp(stamp: Version): void {
+    refuseFutureStamp(stamp, this.clock.now());
   }
 
   /** Whether the key holds a value, and the seconds left until it expires (`null`: it does not). */

@@ -19,7 +19,7 @@ import type { ConsistencyOptions, SetManyOptions } from './request-options.js';
 export const MULTI_KEY_CONCURRENCY = 1_000;
 
 /** What a multi-key request runs on: the coordinator's own reads and writes of one key. */
-export type KeyRequests = Pick<Coordinator, 'get' | 'set'>;
+export type KeyRequests = Pick<Coordinator, 'get' | 'set' | 'checkStamp'>;
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -72,6 +72,9 @@ export async function setMany(
     seen.set(key, index);
   }
   const { consistency, stamp } = options;
+  // Checked once, before any key: checked key by key, a stamp just over the bound would be refused for the first
+  // keys and, the clock having moved on, taken for the rest.
+  if (stamp !== undefined) coordinator.checkStamp(stamp);
   const outcomes = await eachKey(entries, ([key, value]) =>
     coordinator.set(key, value, { consistency, stamp }),
   );

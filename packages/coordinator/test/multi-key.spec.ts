@@ -8,6 +8,7 @@ import {
   UnavailableError,
 } from '@kvdb/core';
 import { expect } from 'chai';
+import { systemClock } from '../src/clock.js';
 import { getMany, type KeyRequests, MULTI_KEY_CONCURRENCY, setMany } from '../src/multi-key.js';
 import { rejection, replicated } from './utils/assertions.js';
 import { TestCluster } from './utils/test-cluster.js';
@@ -67,6 +68,31 @@ describe('mget and mset (getMany, setMany)', () => {
         expect(await getMany(one, keys), `node ${node}`).to.deep.equal(each);
       }
       expect((await getMany(cluster.coordinator(0), ['m:3', 'm:4']))[0], 'popped').to.equal(text(null));
+    });
+
+    it('refuses a stamp too far ahead before writing any key, however long the keys take', async () => {
+      let time = 1_000_000;
+      const clock = { ...systemClock, now: () => time };
+      const single = new TestCluster({ n: 1, replicas: 1, clock }).coordinator(0);
+      // Each key's write begins 10 ms after the one before: the stamp is 1,001 ms ahead at the first key only.
+      const slow: KeyRequests = {
+        get: (key, options) => single.get(key, options),
+        checkStamp: (stamp) => single.checkStamp(stamp),
+        set: (key, value, options) => {
+          const written = single.set(key, value, options);
+          time += 10;
+          return written;
+        },
+      };
+      const stamp = { wall: time + 1_001, counter: 0, node: 'app-1' };
+      const entries = entriesOf('ahead', 5);
+      expect(await rejection(setMany(slow, entries, { stamp }))).to.be.instanceOf(InvalidParamsError);
+      expect(
+        await getMany(
+          single,
+          entries.map(([key]) => key),
+        ),
+      ).to.deep.equal(entries.map(() => text(null)));
     });
 
     it('refuses a key given twice before writing anything', async () => {
@@ -176,6 +202,7 @@ describe('mget and mset (getMany, setMany)', () => {
       return {
         asked,
         release: () => gate.resolve(),
+        checkStamp: () => {},
         get: async (key, options = {}) => {
           await held(key, options.consistency);
           return text(key);
@@ -203,6 +230,7 @@ describe('mget and mset (getMany, setMany)', () => {
 
     it('takes the class of the first failed key, and rethrows a fault that is not a KVError', async () => {
       const failing = (errors: Map<string, Error>): KeyRequests => ({
+        checkStamp: () => {},
         get: async (key) => {
           const error = errors.get(key);
           if (error !== undefined) throw error;
@@ -239,6 +267,7 @@ describe('mget and mset (getMany, setMany)', () => {
 
     it('names a failed key of an mget by where it first appears', async () => {
       const coordinator: KeyRequests = {
+        checkStamp: () => {},
         get: async (key) => {
           if (key === 'x') throw new QuorumNotReachedError('no quorum');
           return text(null);
