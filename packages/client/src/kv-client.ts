@@ -340,7 +340,7 @@ export class KVClient extends EventEmitter<KVClientEvents> {
   /**
    * Calls any method by name: the typed methods above are shorthands for this. A call whose params name a `key`
    * goes to one of that key's replicas; `stats`, `cluster_status` and `set_replicas` to the first node given that
-   * is up. A write whose params carry a `stamp` is retried like a read.
+   * is up. A `set` or `mset` whose params carry a `stamp` is retried like a read (other methods ignore one).
    */
   call<M extends PublicMethod>(
     method: M,
@@ -353,7 +353,7 @@ export class KVClient extends EventEmitter<KVClientEvents> {
     return this.send({
       method,
       params,
-      stamped: typeof stamp === 'string',
+      stamped: (method === 'set' || method === 'mset') && typeof stamp === 'string',
       key: typeof key === 'string' && this.routeByKey ? key : undefined,
       pinned: PINNED.has(method),
       signal: options.signal,

@@ -203,6 +203,16 @@ describe('KVClient over several nodes (fake transport)', () => {
     expect(transport.calls).to.have.length(1);
   });
 
+  it('sends a pop or cas given a `stamp` through call() once: only set and mset take one', async () => {
+    const kv = client({ nodes: [NODES[0] as string] });
+    transport.resetting.add(NODES[0] as string);
+    for (const method of ['pop', 'cas'] as const) {
+      const error = await kv.call(method, { key: 'k', stamp: '1.0@app' }).catch((caught: unknown) => caught);
+      expect(error, method).to.be.instanceOf(OutcomeUnknownError);
+      expect(transport.nodesCalled(method), method).to.have.length(1);
+    }
+  });
+
   it("returns a node's own error as it is, without retrying", async () => {
     const kv = client();
     transport.handler = () => {
