@@ -239,13 +239,8 @@ export class Coordinator {
     }
     const { stamp } = options;
     if (stamp !== undefined) this.checkStamp(stamp);
-    await this.write(
-      'set',
-      key,
-      (version) => liveRecord(value, version, lifetime),
-      options.consistency,
-      stamp,
-    );
+    const record = (version: Version) => liveRecord(value, version, lifetime);
+    await this.write('set', key, record, options.consistency, stamp);
     return true;
   }
 
@@ -378,12 +373,8 @@ export class Coordinator {
     // A client's stamp moves the clock past it, as any version this node sees does.
     if (stamp !== undefined) this.replica.observe(stamp);
     const record = make(stamp ?? this.replica.stamp());
-    const outcome = await this.calls.ask(
-      targets,
-      'peer.put',
-      { key, record },
-      { required, graceMs: FAILURE_GRACE_MS },
-    );
+    const quorum = { required, graceMs: FAILURE_GRACE_MS };
+    const outcome = await this.calls.ask(targets, 'peer.put', { key, record }, quorum);
     this.hintLater(key, record, targets.length, outcome);
     if (!outcome.reached) throw quorumFailure(operation, key, targets, required, outcome);
     // A replica that holds a newer version keeps it: this write was concurrent with that one and lost to it, as
