@@ -4,6 +4,7 @@ import { stripVTControlCharacters } from 'node:util';
 import {
   type CasResult,
   type ClusterStatus,
+  ConnectionError,
   type Consistency,
   compareKeys,
   type JsonValue,
@@ -629,6 +630,20 @@ describe('the shell for scripts and people', () => {
     expect(second.data.get('a')).to.equal(1);
     const alone = await new ShellSession({ client: first }).runLine('connect 127.0.0.1:5999');
     expect(alone).to.deep.include({ ok: false });
+  });
+
+  it('stays on its node when the one named by connect does not answer', async () => {
+    const first = new FakeClient();
+    const dead = new FakeClient();
+    dead.failures.set('ping', new ConnectionError('cannot reach kvdb at 127.0.0.1:5999: connection refused'));
+    const session = new ShellSession({ client: first, connect: () => dead });
+    const outcome = await session.runLine('connect 127.0.0.1:5999');
+    expect(outcome).to.deep.include({ ok: false });
+    expect(outcome.text).to.contain('cannot reach kvdb at 127.0.0.1:5999');
+    expect(dead.closed).to.equal(true);
+    expect(first.closed).to.equal(false);
+    await session.runLine('set a 1');
+    expect(first.data.get('a')).to.equal(1);
   });
 
   it('settles a command as (interrupted) when its signal aborts, and runs the next', async () => {

@@ -115,7 +115,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     '',
     "Show every member's address, state, keys, version and uptime, as the connected node sees the cluster",
   ),
-  spec('connect', 'HOST:PORT', 'Talk to the node at HOST:PORT from now on'),
+  spec(
+    'connect',
+    'HOST:PORT',
+    'Talk to the node at HOST:PORT from now on, once it answers (else stay on this one)',
+  ),
   spec(
     'leave',
     '[ADDRESS] [--yes]',

@@ -185,8 +185,16 @@ export class ShellSession {
     const open = this.components.connect;
     if (open === undefined) throw new UsageError('connect is not available here');
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    // A typo'd address must not cost the working connection: the new node answers first, or the shell stays put.
+    const client = open(host, port);
+    try {
+      await client.ping();
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw error;
+    }
     this.reopen = () => open(host, port);
-    await this.swapClient(this.reopen());
+    await this.swapClient(client);
     return this.format === 'json' ? JSON.stringify({ connected: address }) : `connected to ${address}`;
   }
 
