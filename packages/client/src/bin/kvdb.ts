@@ -59,7 +59,11 @@ async function shell(argv: ShellArgs): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const init = { format: argv.json ? 'json' : argv.raw ? 'raw' : 'human', yes: argv.yes } as const;
+  const init = {
+    format: argv.json ? 'json' : argv.raw ? 'raw' : 'human',
+    yes: argv.yes,
+    nodes: nodes.length > 0 ? nodes : [client.address],
+  } as const;
   try {
     // Words after `--` land in `_`, so `kvdb -- set k -x` can pass words that look like options.
     const words = [...(argv.words ?? []), ...argv._.map(String)];
