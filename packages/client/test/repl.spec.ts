@@ -497,7 +497,7 @@ describe('ShellSession', () => {
 
   it('reports failures with ok false', async () => {
     const session = new ShellSession({ client: new FakeClient() });
-    expect(await session.runWords(['get'])).to.deep.equal({
+    expect(await session.runWords(['get'])).to.deep.include({
       text: '(error) usage: get KEY [DEFAULT]',
       ok: false,
       exit: false,
@@ -583,6 +583,29 @@ describe('the shell for scripts and people', () => {
       { consistency: null },
       { error: { name: 'UsageError', message: 'usage: get KEY [DEFAULT]' } },
     ]);
+  });
+
+  it('prints one JSON document a line of a script in json mode, a failed line too, and names it on stderr', async () => {
+    const output = new PassThrough();
+    const errors = new PassThrough();
+    const [printed, failed] = [text(output), text(errors)];
+    const input = new PassThrough().end('set a 1\nget\nget a\n');
+    expect(await runShell({ client: new FakeClient(), input, output, errors, format: 'json' })).to.equal(
+      false,
+    );
+    output.end();
+    errors.end();
+    expect(
+      (await printed)
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    ).to.deep.equal([
+      true,
+      { error: { name: 'UsageError', message: 'usage: get KEY [DEFAULT]' }, line: 2 },
+      1,
+    ]);
+    expect(await failed).to.equal('line 2: (error) usage: get KEY [DEFAULT]\n');
   });
 
   it('prints bare values in raw mode: strings unquoted, lists one item a line', async () => {

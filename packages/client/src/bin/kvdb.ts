@@ -69,7 +69,9 @@ async function shell(argv: ShellArgs): Promise<void> {
     const words = [...(argv.words ?? []), ...argv._.map(String)];
     if (words.length > 0) {
       const outcome = await new ShellSession({ client, connect }, init).runWords(words);
-      if (outcome.text !== '') (outcome.ok ? process.stdout : process.stderr).write(`${outcome.text}\n`);
+      // --json prints an error as a document on stdout, where `| jq` reads it.
+      const stream = outcome.ok || init.format === 'json' ? process.stdout : process.stderr;
+      if (outcome.text !== '') stream.write(`${outcome.text}\n`);
       process.exitCode = outcome.ok ? 0 : 1;
       return;
     }

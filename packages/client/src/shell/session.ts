@@ -83,6 +83,8 @@ export interface Outcome {
   text: string;
   ok: boolean;
   exit: boolean;
+  /** What failed, for a caller that shows it otherwise (a script's line numbers). */
+  error?: unknown;
 }
 
 /** The level a server uses when a request names none. */
@@ -147,7 +149,7 @@ export class ShellSession {
         return { text: INTERRUPTED, ok: false, exit: false };
       }
       const text = this.format === 'json' ? errorDocument(error) : formatError(error);
-      return { text, ok: false, exit: false };
+      return { text, ok: false, exit: false, error };
     }
   }
 
