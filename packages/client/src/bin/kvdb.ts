@@ -182,6 +182,9 @@ const cli = yargs(hideBin(process.argv))
     if (!Number.isInteger(argv.port) || argv.port < 1 || argv.port > 65_535) {
       throw new Error('Expected `--port` to be an integer from 1 to 65535');
     }
+    if (argv.nodes?.split(',').every((node) => node.trim() === '')) {
+      throw new Error('Expected `--nodes` to list host:port of one node or more, comma-separated');
+    }
     if (argv.timeout !== undefined && !(argv.timeout > 0)) {
       throw new Error('Expected `--timeout` to be a number of milliseconds above 0');
     }
