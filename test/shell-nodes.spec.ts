@@ -20,5 +20,9 @@ describe('the kvdb shell over several nodes (-n)', function () {
     const bad = await runKvdb(['-n', 'not-an-address'], 'ping\n');
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.match(/^kvdb: .*not-an-address/);
+    // An empty list (an unset variable in `-n "$NODES"`) is no reason to talk to 127.0.0.1:5878 instead.
+    const empty = await runKvdb(['-n', '', 'ping']);
+    expect(empty.code).to.equal(2);
+    expect(empty.stderr).to.match(/^kvdb: Expected `--nodes` to list host:port/);
   });
 });

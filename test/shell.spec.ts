@@ -124,15 +124,20 @@ describe('the kvdb shell through a pipe, against a real cluster', function () {
     await cluster.client(1).set('script:user', { name: 'Ada Lovelace' });
     const json = await runKvdb(['-P', port, '--json'], 'get script:user\nstatus\nget\n');
     expect(json.code).to.equal(1);
-    const [value, status] = json.stdout
+    const [value, status, failed] = json.stdout
       .trimEnd()
       .split('\n')
       .map((line) => JSON.parse(line));
     expect(value).to.deep.equal({ name: 'Ada Lovelace' });
     expect(status.members).to.have.length(3);
-    expect(json.stderr).to.match(
-      /^line 3: \{"error":\{"name":"UsageError","message":"usage: get KEY \[DEFAULT\]"/,
-    );
+    expect(failed).to.deep.equal({
+      error: { name: 'UsageError', message: 'usage: get KEY [DEFAULT]' },
+      line: 3,
+    });
+    expect(json.stderr).to.equal('line 3: (error) usage: get KEY [DEFAULT]\n');
+    const one = await runKvdb(['-P', port, '--json', 'get'], '');
+    expect(one).to.deep.include({ code: 1, stderr: '' });
+    expect(JSON.parse(one.stdout)).to.have.nested.property('error.name', 'UsageError');
     const raw = await runKvdb(['-P', port, '--raw', 'get', 'greeting'], '');
     expect(raw).to.deep.include({ code: 0, stdout: 'hello world\n' });
     const both = await runKvdb(['-P', port, '--raw', '--json', 'ping'], '');

@@ -369,20 +369,29 @@ describe('parseTokens', () => {
 
 describe('help', () => {
   it('lists every command with its usage and summary', () => {
+    const words = HELP.replace(/\s+/g, ' ');
     for (const command of COMMANDS) {
       expect(HELP).to.include(command.name);
-      expect(HELP).to.include(command.summary);
+      expect(words).to.include(command.summary);
     }
     expect(HELP).to.include('get KEY [DEFAULT]');
     expect(HELP).to.include('consistency [one|quorum|all|serial]');
     expect(HELP).to.include('quit');
   });
 
-  it('lines up the summaries in one column', () => {
-    const rows = HELP.split('\n').filter((line) => COMMANDS.some((c) => line.includes(c.summary)));
-    const columns = new Set(rows.map((row, i) => row.indexOf(defined(COMMANDS[i]).summary)));
-    expect(rows).to.have.length(COMMANDS.length);
-    expect(columns.size).to.equal(1);
+  it('lines up the summaries in one column, wrapped lines too, within 100 columns', () => {
+    const lines = HELP.split('\n');
+    const rows = lines.slice(1, lines.indexOf(''));
+    const start = (row: string) => row.search(/\S/);
+    const column = defined(rows[0]).indexOf(defined(COMMANDS[0]).summary.split(' ')[0] ?? '');
+    const commandRows = rows.filter((row) => start(row) === 2);
+    expect(commandRows).to.have.length(COMMANDS.length);
+    for (const row of rows) {
+      expect(row.length).to.be.at.most(100);
+      if (start(row) !== 2) expect(start(row)).to.equal(column);
+      else expect(row[column - 1]).to.equal(' ');
+    }
+    expect(rows.length).to.be.above(COMMANDS.length);
   });
 
   it('describes one command, by name or alias', () => {

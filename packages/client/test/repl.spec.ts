@@ -4,6 +4,7 @@ import { stripVTControlCharacters } from 'node:util';
 import {
   type CasResult,
   type ClusterStatus,
+  ConnectionError,
   type Consistency,
   compareKeys,
   type JsonValue,
@@ -496,7 +497,7 @@ describe('ShellSession', () => {
 
   it('reports failures with ok false', async () => {
     const session = new ShellSession({ client: new FakeClient() });
-    expect(await session.runWords(['get'])).to.deep.equal({
+    expect(await session.runWords(['get'])).to.deep.include({
       text: '(error) usage: get KEY [DEFAULT]',
       ok: false,
       exit: false,
@@ -584,6 +585,29 @@ describe('the shell for scripts and people', () => {
     ]);
   });
 
+  it('prints one JSON document a line of a script in json mode, a failed line too, and names it on stderr', async () => {
+    const output = new PassThrough();
+    const errors = new PassThrough();
+    const [printed, failed] = [text(output), text(errors)];
+    const input = new PassThrough().end('set a 1\nget\nget a\n');
+    expect(await runShell({ client: new FakeClient(), input, output, errors, format: 'json' })).to.equal(
+      false,
+    );
+    output.end();
+    errors.end();
+    expect(
+      (await printed)
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    ).to.deep.equal([
+      true,
+      { error: { name: 'UsageError', message: 'usage: get KEY [DEFAULT]' }, line: 2 },
+      1,
+    ]);
+    expect(await failed).to.equal('line 2: (error) usage: get KEY [DEFAULT]\n');
+  });
+
   it('prints bare values in raw mode: strings unquoted, lists one item a line', async () => {
     const session = new ShellSession({ client: new FakeClient() }, { format: 'raw' });
     const texts = [];
@@ -613,6 +637,28 @@ describe('the shell for scripts and people', () => {
     expect(client.calls.filter((call) => call.method === 'leave')).to.have.length(2);
   });
 
+  it('names the node leave takes out, and with several nodes asks for an ADDRESS before asking anything', async () => {
+    const client = new FakeClient();
+    const questions: string[] = [];
+    const confirm = async (question: string) => {
+      questions.push(question);
+      return false;
+    };
+    await new ShellSession({ client, confirm }, { nodes: ['127.0.0.1:5878'] }).runLine('leave');
+    expect(questions).to.deep.equal([
+      'Take 127.0.0.1:5878 out of the cluster for good? It hands its data over and shuts down. [y/N] ',
+    ]);
+    const several = new ShellSession({ client, confirm }, { nodes: ['127.0.0.1:5878', '127.0.0.1:5879'] });
+    const outcome = await several.runLine('leave --yes');
+    expect(outcome).to.deep.include({ ok: false });
+    expect(outcome.text).to.contain('name the member (leave HOST:PORT), or connect HOST:PORT first');
+    await several.runLine('leave');
+    expect(questions).to.have.length(1);
+    expect(client.calls.filter((call) => call.method === 'leave')).to.have.length(0);
+    await several.runLine('leave 127.0.0.1:5879 --yes');
+    expect(client.calls.filter((call) => call.method === 'leave')).to.have.length(1);
+  });
+
   it('connects to another node, closing the client it replaces', async () => {
     const first = new FakeClient();
     const second = new FakeClient();
@@ -629,6 +675,41 @@ describe('the shell for scripts and people', () => {
     expect(second.data.get('a')).to.equal(1);
     const alone = await new ShellSession({ client: first }).runLine('connect 127.0.0.1:5999');
     expect(alone).to.deep.include({ ok: false });
+  });
+
+  it('stays on its node when the one named by connect does not answer', async () => {
+    const first = new FakeClient();
+    const dead = new FakeClient();
+    dead.failures.set('ping', new ConnectionError('cannot reach kvdb at 127.0.0.1:5999: connection refused'));
+    const session = new ShellSession({ client: first, connect: () => dead });
+    const outcome = await session.runLine('connect 127.0.0.1:5999');
+    expect(outcome).to.deep.include({ ok: false });
+    expect(outcome.text).to.contain('cannot reach kvdb at 127.0.0.1:5999');
+    expect(dead.closed).to.equal(true);
+    expect(first.closed).to.equal(false);
+    await session.runLine('set a 1');
+    expect(first.data.get('a')).to.equal(1);
+  });
+
+  it('closes the client of a connect cancelled while it waits for the node to answer', async () => {
+    const first = new FakeClient();
+    const hanging = new FakeClient();
+    hanging.ping = (options?: { signal?: AbortSignal }) =>
+      new Promise((_, reject) =>
+        options?.signal?.addEventListener('abort', () => reject(new Error('aborted'))),
+      );
+    const closed = new Promise<void>((resolve) => {
+      const close = hanging.close.bind(hanging);
+      hanging.close = () => close().finally(resolve);
+    });
+    const session = new ShellSession({ client: first, connect: () => hanging });
+    const controller = new AbortController();
+    const pending = session.runLine('connect 127.0.0.1:5999', controller.signal);
+    controller.abort();
+    expect((await pending).text).to.equal('(interrupted)');
+    await closed; // else mocha's timeout fails the test
+    expect((await session.runLine('ping')).text).to.equal('pong');
+    expect(first.calls.map((call) => call.method)).to.deep.equal(['ping']);
   });
 
   it('settles a command as (interrupted) when its signal aborts, and runs the next', async () => {

@@ -59,13 +59,19 @@ async function shell(argv: ShellArgs): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const init = { format: argv.json ? 'json' : argv.raw ? 'raw' : 'human', yes: argv.yes } as const;
+  const init = {
+    format: argv.json ? 'json' : argv.raw ? 'raw' : 'human',
+    yes: argv.yes,
+    nodes: nodes.length > 0 ? nodes : [client.address],
+  } as const;
   try {
     // Words after `--` land in `_`, so `kvdb -- set k -x` can pass words that look like options.
     const words = [...(argv.words ?? []), ...argv._.map(String)];
     if (words.length > 0) {
       const outcome = await new ShellSession({ client, connect }, init).runWords(words);
-      if (outcome.text !== '') (outcome.ok ? process.stdout : process.stderr).write(`${outcome.text}\n`);
+      // --json prints an error as a document on stdout, where `| jq` reads it.
+      const stream = outcome.ok || init.format === 'json' ? process.stdout : process.stderr;
+      if (outcome.text !== '') stream.write(`${outcome.text}\n`);
       process.exitCode = outcome.ok ? 0 : 1;
       return;
     }
@@ -175,6 +181,9 @@ const cli = yargs(hideBin(process.argv))
   .check((argv) => {
     if (!Number.isInteger(argv.port) || argv.port < 1 || argv.port > 65_535) {
       throw new Error('Expected `--port` to be an integer from 1 to 65535');
+    }
+    if (argv.nodes?.split(',').every((node) => node.trim() === '')) {
+      throw new Error('Expected `--nodes` to list host:port of one node or more, comma-separated');
     }
     if (argv.timeout !== undefined && !(argv.timeout > 0)) {
       throw new Error('Expected `--timeout` to be a number of milliseconds above 0');

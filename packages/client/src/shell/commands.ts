@@ -115,7 +115,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     '',
     "Show every member's address, state, keys, version and uptime, as the connected node sees the cluster",
   ),
-  spec('connect', 'HOST:PORT', 'Talk to the node at HOST:PORT from now on'),
+  spec(
+    'connect',
+    'HOST:PORT',
+    'Talk to the node at HOST:PORT from now on, once it answers (else stay on this one)',
+  ),
   spec(
     'leave',
     '[ADDRESS] [--yes]',
@@ -157,11 +161,28 @@ const HELP_NOTES = [
 /** The command table with notes on quoting and values, under `heading`. */
 export function helpText(heading = 'Commands:'): string {
   const width = Math.max(...COMMANDS.map((command) => usage(command).length));
+  const indent = ' '.repeat(width + 4);
   const rows = COMMANDS.map((command) => {
     const aliases = command.aliases.length > 0 ? ` (alias: ${command.aliases.join(', ')})` : '';
-    return `  ${usage(command).padEnd(width)}  ${command.summary}${aliases}`;
+    const lines = wrapWords(`${command.summary}${aliases}`, HELP_COLUMNS - indent.length);
+    return `  ${usage(command).padEnd(width)}  ${lines.join(`\n${indent}`)}`;
   });
   return [heading, ...rows, '', ...HELP_NOTES].join('\n');
+}
+
+/** The width help is wrapped to, so a summary's continuation lines stay under it rather than under column 0. */
+const HELP_COLUMNS = 100;
+
+function wrapWords(text: string, columns: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > columns) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  return [...lines, line];
 }
 
 /** What `help` prints. */

@@ -25,11 +25,16 @@ export function render(mode: OutputMode, method: PublicMethod, result: unknown):
   }
 }
 
-/** An error as the json mode shows it: `{"error":{"name","message","data"}}`. */
-export function errorDocument(error: unknown): string {
-  if (!(error instanceof Error)) return JSON.stringify({ error: { name: 'Error', message: String(error) } });
-  const { data } = error as { data?: unknown };
-  return JSON.stringify({ error: { name: error.name, message: error.message, data } });
+/**
+ * An error as the json mode shows it: `{"error":{"name","message","data"}}`, with `"line"` after it for a script's
+ * line, so that a script's output holds one document a command, failed ones included.
+ */
+export function errorDocument(error: unknown, line?: number): string {
+  const body =
+    error instanceof Error
+      ? { name: error.name, message: error.message, data: (error as { data?: unknown }).data }
+      : { name: 'Error', message: String(error) };
+  return JSON.stringify({ error: body, line });
 }
 
 /** Strings bare, other values as JSON; a list one element a line; a member table as tab-separated rows. */

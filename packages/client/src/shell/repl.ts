@@ -3,6 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { complete } from './complete.js';
 import { formatError } from './format.js';
 import { HISTORY_SIZE, loadHistory, saveHistory } from './history.js';
+import { errorDocument } from './output.js';
 import {
   INTERRUPTED,
   type ShellClient,
@@ -102,7 +103,11 @@ export async function runShell(options: RunShellOptions): Promise<boolean> {
       const outcome = await session.runLine(line, running.signal);
       running = undefined;
       if (outcome.ok || terminal) print(outcome.text);
-      else print(`line ${lineNumber}: ${outcome.text}`, options.errors ?? output);
+      else if (session.format === 'json' && outcome.error !== undefined) {
+        // One document a line on stdout, failures included, for jq; the person reading stderr gets the line too.
+        print(errorDocument(outcome.error, lineNumber));
+        print(`line ${lineNumber}: ${formatError(outcome.error)}`, options.errors ?? output);
+      } else print(`line ${lineNumber}: ${outcome.text}`, options.errors ?? output);
       if (!outcome.ok && outcome.text !== INTERRUPTED) allOk = false;
       if (outcome.exit) {
         exited = true;

@@ -70,6 +70,12 @@ export interface ShellSessionInit {
    * @default false
    */
   yes?: boolean;
+  /**
+   * The nodes the client was given (`host:port`): one is named in `leave`'s question; with several, `leave` needs
+   * an ADDRESS, since none of them is "the connected node". `connect` makes it the one node connected to.
+   * @default undefined: one node, unnamed
+   */
+  nodes?: readonly string[];
 }
 
 /** What running one line gave: the text to print (maybe empty), whether it failed, whether to leave the shell. */
@@ -77,6 +83,8 @@ export interface Outcome {
   text: string;
   ok: boolean;
   exit: boolean;
+  /** What failed, for a caller that shows it otherwise (a script's line numbers). */
+  error?: unknown;
 }
 
 /** The level a server uses when a request names none. */
@@ -101,6 +109,7 @@ export class ShellSession {
   readonly seenKeys = new Set<string>();
   private readonly components: ShellSessionComponents;
   private readonly yes: boolean;
+  private nodes: readonly string[] | undefined;
   private reopen: (() => ShellClient) | undefined;
 
   constructor(components: ShellSessionComponents, init: ShellSessionInit = {}) {
@@ -110,6 +119,7 @@ export class ShellSession {
     this.consistency = init.consistency;
     this.format = init.format ?? 'human';
     this.yes = init.yes ?? false;
+    this.nodes = init.nodes;
   }
 
   /**
@@ -132,18 +142,18 @@ export class ShellSession {
 
   private async run(parse: () => ShellCommand, signal?: AbortSignal): Promise<Outcome> {
     try {
-      return await untilAborted(this.execute(parse()), signal);
+      return await untilAborted(this.execute(parse(), signal), signal);
     } catch (error) {
       if (error === INTERRUPTED) {
         if (this.reopen !== undefined) await this.swapClient(this.reopen());
         return { text: INTERRUPTED, ok: false, exit: false };
       }
       const text = this.format === 'json' ? errorDocument(error) : formatError(error);
-      return { text, ok: false, exit: false };
+      return { text, ok: false, exit: false, error };
     }
   }
 
-  private async execute(command: ShellCommand): Promise<Outcome> {
+  private async execute(command: ShellCommand, signal?: AbortSignal): Promise<Outcome> {
     const json = this.format === 'json';
     switch (command.kind) {
       case 'empty':
@@ -160,7 +170,7 @@ export class ShellSession {
         if (command.level !== undefined) return done(`consistency set to ${command.level}`);
         return done(`consistency: ${this.consistency ?? `${SERVER_DEFAULT_CONSISTENCY} (server default)`}`);
       case 'connect':
-        return done(await this.connect(command.host, command.port));
+        return done(await this.connect(command.host, command.port, signal));
       case 'call': {
         this.see(command);
         if (command.method === 'list_keys' && command.params.limit !== undefined) {
@@ -181,12 +191,21 @@ export class ShellSession {
     }
   }
 
-  private async connect(host: string, port: number): Promise<string> {
+  private async connect(host: string, port: number, signal?: AbortSignal): Promise<string> {
     const open = this.components.connect;
     if (open === undefined) throw new UsageError('connect is not available here');
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    // A typo'd address must not cost the working connection: the new node answers first, or the shell stays put.
+    const client = open(host, port);
+    try {
+      await client.ping(signal === undefined ? {} : { signal });
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw error;
+    }
     this.reopen = () => open(host, port);
-    await this.swapClient(this.reopen());
+    this.nodes = [address];
+    await this.swapClient(client);
     return this.format === 'json' ? JSON.stringify({ connected: address }) : `connected to ${address}`;
   }
 
@@ -198,11 +217,17 @@ export class ShellSession {
 
   /** `leave` is for good: a person confirms it, anyone else says --yes. */
   private async confirmLeave(command: Extract<CallCommand, { method: 'leave' }>): Promise<void> {
-    if (command.yes || this.yes) return;
     const { address } = command.params;
+    const nodes = this.nodes ?? [];
+    if (address === undefined && nodes.length > 1) {
+      throw new UsageError(
+        `leave without an ADDRESS takes out the one node the shell talks to, and it talks to ${nodes.length} (-n): name the member (leave HOST:PORT), or connect HOST:PORT first`,
+      );
+    }
+    if (command.yes || this.yes) return;
     const what =
       address === undefined
-        ? 'Take the connected node out of the cluster for good? It hands its data over and shuts down.'
+        ? `Take ${nodes[0] ?? 'the connected node'} out of the cluster for good? It hands its data over and shuts down.`
         : `Remove ${address} from the cluster for good?`;
     const confirm = this.components.confirm;
     if (confirm === undefined) {
