@@ -80,15 +80,21 @@ export function formatSession({ wall, counter }: Version): string {
   return `${wall}.${counter}`;
 }
 
+/**
+ * The largest counter a stamp or a session token may carry. A node's clock takes a stamp's counter and counts on from it; near
+ * `Number.MAX_SAFE_INTEGER` adding one stops changing the number, and the node would give two writes one version.
+ * A counter only counts writes within one millisecond of its wall time, so 2^32 is far more than a client needs.
+ */
+export const MAX_STAMP_COUNTER = 2 ** 32 - 1;
+
 /** The clock reading a session token names (with `node` empty), or undefined when it is not a token. */
 export function parseSession(token: string): Version | undefined {
   const match = /^(\d{1,16})\.(\d{1,16})$/.exec(token);
   if (match === null) return undefined;
   const wall = Number(match[1]);
   const counter = Number(match[2]);
-  return Number.isSafeInteger(wall) && Number.isSafeInteger(counter)
-    ? { wall, counter, node: '' }
-    : undefined;
+  // A node's clock takes the counter and counts on from it (see `MAX_STAMP_COUNTER`).
+  return Number.isSafeInteger(wall) && counter <= MAX_STAMP_COUNTER ? { wall, counter, node: '' } : undefined;
 }
 
 /** The later of two session tokens (either may be undefined or malformed: the other wins). */
@@ -100,15 +106,11 @@ export function laterSession(a: string | undefined, b: string | undefined): stri
   return compareVersions(second, first) > 0 ? b : a;
 }
 
-/** A stamp's writer id: up to 64 printable ASCII characters, no space. */
-const STAMP = /^(\d{1,16})\.(\d{1,16})@([\x21-\x7e]{1,64})$/;
-
 /**
- * The largest counter a stamp may carry. A node's clock takes a stamp's counter and counts on from it; near
- * `Number.MAX_SAFE_INTEGER` adding one stops changing the number, and the node would give two writes one version.
- * A counter only counts writes within one millisecond of its wall time, so 2^32 is far more than a client needs.
+ * A stamp's writer id: 1 to 64 letters, digits, `_`, `.`, `~` or `-`. Never a `:`, so never a member's address:
+ * a client cannot give its write the version a node gave another.
  */
-export const MAX_STAMP_COUNTER = 2 ** 32 - 1;
+const STAMP = /^(\d{1,16})\.(\d{1,16})@([\w.~-]{1,64})$/;
 
 /**
  * The version a write's `stamp` names (`set` and `mset` take one, as `formatVersion` writes it:

@@ -4,6 +4,7 @@ import {
   formatVersion,
   HybridClock,
   isVersion,
+  parseSession,
   parseStamp,
   type Version,
 } from '../src/version.js';
@@ -58,13 +59,25 @@ describe('versions', () => {
     it('reads back what formatVersion writes, and nothing else', () => {
       const version = { wall: 1_733_486_400_000, counter: 12, node: 'c0a1b2c3d4e5f' };
       expect(parseStamp(formatVersion(version))).to.deep.equal(version);
-      expect(parseStamp('1.0@127.0.0.1:5878')).to.deep.equal({ wall: 1, counter: 0, node: '127.0.0.1:5878' });
+      expect(parseStamp('1.0@app-1.eu_west~2')).to.deep.equal({
+        wall: 1,
+        counter: 0,
+        node: 'app-1.eu_west~2',
+      });
+      // A member's address (a node's own versions name it) is no writer id.
+      for (const text of ['1.0@127.0.0.1:5878', '1.0@[::1]:5878', '1.0@a@b'])
+        expect(parseStamp(text), text).to.equal(undefined);
       for (const text of ['', '1.0', '1@a', '1.0@', '-1.0@a', '1.0@a b', '99999999999999999.0@a', '1.0@a\n'])
         expect(parseStamp(text), text).to.equal(undefined);
       // A counter a node's clock could not count on from: it would give two writes one version.
       expect(parseStamp(`1.${2 ** 32 - 1}@a`)).to.deep.equal({ wall: 1, counter: 2 ** 32 - 1, node: 'a' });
       expect(parseStamp(`1.${2 ** 32}@a`)).to.equal(undefined);
       expect(parseStamp(`1.${Number.MAX_SAFE_INTEGER}@a`)).to.equal(undefined);
+    });
+
+    it('holds session tokens to the same counter', () => {
+      expect(parseSession(`1.${2 ** 32 - 1}`)).to.deep.equal({ wall: 1, counter: 2 ** 32 - 1, node: '' });
+      expect(parseSession(`1.${2 ** 32}`)).to.equal(undefined);
     });
   });
 

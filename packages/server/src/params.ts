@@ -202,7 +202,7 @@ export function optionalStamp(params: Params, consistency: Consistency | undefin
   const version = typeof stamp === 'string' ? parseStamp(stamp) : undefined;
   if (version === undefined) {
     throw new InvalidParamsError(
-      `Expected \`stamp\` to be a write's version, wall.counter@writer (1733486400000.0@app-1; counter at most ${MAX_STAMP_COUNTER}), got ${describe(stamp)}`,
+      `Expected \`stamp\` to be a write's version, wall.counter@writer (1733486400000.0@app-1; the writer letters, digits, _ . ~ -; the counter at most ${MAX_STAMP_COUNTER}), got ${describe(stamp)}`,
     );
   }
   if (consistency === 'serial') {
