@@ -191,6 +191,39 @@ export function checkOptions(options: KVClientOptions, check: (address: string) 
   return [...new Set(nodes as string[])];
 }
 
+/** Every option some call takes (each method reads its own): a name outside them is a typo. */
+const CALL_OPTIONS: ReadonlySet<string> = new Set([
+  'signal',
+  'deadlineMs',
+  'consistency',
+  'ttl',
+  'ifAbsent',
+  'ifPresent',
+  'expected',
+  'prefix',
+  'limit',
+  'cursor',
+  'pageSize',
+]);
+
+/** The TypeError a call's options deserve: an option no call takes (`deadlinMs`), a deadline not above 0. */
+export function refusedCallOptions(options: RequestOptions): TypeError | undefined {
+  if (typeof options !== 'object' || options === null) {
+    return new TypeError(`Expected the call's options to be an object, got \`${String(options)}\``);
+  }
+  const unknown = Object.keys(options).find((name) => !CALL_OPTIONS.has(name));
+  if (unknown !== undefined) {
+    return new TypeError(
+      `Unknown call option \`${unknown}\`: expected one of ${[...CALL_OPTIONS].join(', ')}`,
+    );
+  }
+  const { deadlineMs } = options;
+  if (deadlineMs !== undefined && (!Number.isFinite(deadlineMs) || deadlineMs <= 0)) {
+    return new TypeError(`Expected \`deadlineMs\` to be a number of ms above 0, got \`${deadlineMs}\``);
+  }
+  return undefined;
+}
+
 /** Collaborators a test swaps for fakes. */
 export interface KVClientComponents {
   /** @default JSON-RPC over HTTP(S) */

@@ -144,8 +144,10 @@ function exhausted(call: FailoverCall, error: KVError, tried: string[], elapsedM
   if (tried.length === 1) return new Cls(error.message, { cause: error, data, code: error.code });
   const counts = new Map<string, number>();
   for (const address of tried) counts.set(address, (counts.get(address) ?? 0) + 1);
+  // Each node's count, when any was tried more than once: "a (once), b (4 times)".
+  const again = [...counts.values()].some((times) => times > 1);
   const nodes = [...counts].map(([address, times]) =>
-    times === 1 ? address : `${address} (${times} times)`,
+    !again ? address : `${address} (${times === 1 ? 'once' : `${times} times`})`,
   );
   const why = elapsedMs >= call.deadlineMs - 1 ? `, the call's deadline (${call.deadlineMs} ms)` : '';
   const message = `${error.message}; ${call.method} tried ${nodes.join(', ')} in ${Math.round(elapsedMs)} ms${why}`;

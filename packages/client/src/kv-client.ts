@@ -31,11 +31,13 @@ import {
   type ListKeysOptions,
   type ListKeysPageOptions,
   type RequestOptions,
+  refusedCallOptions,
   type SetOptions,
 } from './client-options.js';
 import { ClusterMap } from './cluster-map.js';
 import { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, DEFAULT_REFRESH_MS } from './constants.js';
 import { type FailoverCall, type FailoverContext, runWithFailover } from './failover.js';
+import { keysOfPages } from './key-pages.js';
 import { HttpTransport, joinAddress, type NodeTransport, splitAddress } from './node-transport.js';
 import { NodeWatch } from './node-watch.js';
 import { type RetryPolicy, resolveRetryPolicy } from './retry-policy.js';
@@ -57,8 +59,8 @@ export type {
 
 /**
  * A typed client for a kvdb cluster. Given several `nodes`, it learns the members and the ring, sends each key's
- * calls to one of its replicas, and moves a call that gets no answer to another node (reads always; writes only
- * when the node never got them, see `retry`). Failures reject with `KVError` subclasses (`ConnectionError`,
+ * calls to one of its replicas, and moves a call that gets no answer to another node (reads and plain sets always,
+ * see `stampWrites`; other writes only when the node never got them). Failures reject with `KVError` subclasses (`ConnectionError`,
  * `TimeoutError`, `InvalidParamsError`, `QuorumNotReachedError`, `OutcomeUnknownError`, …), whose `data.tried`
  * names the nodes tried.
  *
@@ -218,12 +220,13 @@ export class KVClient extends EventEmitter<KVClientEvents> {
   }
 
   /** Removes the key; resolves with the value it held, or `defaultValue` (else `null`). */
-  pop(key: string, defaultValue?: JsonValue, options: CallOptions = {}): Promise<JsonValue> {
-    return this.call(
-      'pop',
-      compact({ key, default: defaultValue, consistency: options.consistency }),
-      options,
-    );
+  pop<T extends JsonValue = JsonValue>(
+    key: string,
+    defaultValue?: T,
+    options: CallOptions = {},
+  ): Promise<T | null> {
+    const params = compact({ key, default: defaultValue, consistency: options.consistency });
+    return this.call('pop', params, options) as Promise<T | null>;
   }
 
   /**
@@ -231,8 +234,12 @@ export class KVClient extends EventEmitter<KVClientEvents> {
    * parallel on the node, at most the node's `--max-batch` (1,000) keys a call. When any key fails it rejects with
    * the first failed key's error class, and `data` (a `MultiKeyFailure`) names every key that failed.
    */
-  mget(keys: readonly string[], options: CallOptions = {}): Promise<JsonValue[]> {
-    return this.call('mget', compact({ keys: [...keys], consistency: options.consistency }), options);
+  mget<T extends JsonValue = JsonValue>(
+    keys: readonly string[],
+    options: CallOptions = {},
+  ): Promise<(T | null)[]> {
+    const params = compact({ keys: [...keys], consistency: options.consistency });
+    return this.call('mget', params, options) as Promise<(T | null)[]>;
   }
 
   /**
@@ -273,26 +280,14 @@ export class KVClient extends EventEmitter<KVClientEvents> {
    * it covers.
    */
   async listKeysPage(options: ListKeysPageOptions = {}): Promise<KeyPage> {
-    const params = compact({
-      prefix: options.prefix,
-      limit: options.limit ?? MAX_LIST_LIMIT,
-      cursor: options.cursor,
-    });
-    return (await this.call('list_keys', params, options)) as KeyPage;
+    const { prefix, limit = MAX_LIST_LIMIT, cursor } = options;
+    return (await this.call('list_keys', compact({ prefix, limit, cursor }), options)) as KeyPage;
   }
 
   /** Every live key (that starts with `prefix`), in the order of `listKeysPage`, fetched `pageSize` keys at a time. */
   async *keys(options: KeysOptions = {}): AsyncGenerator<string, void, undefined> {
-    let cursor: string | undefined;
-    do {
-      const { prefix, pageSize, signal, deadlineMs } = options;
-      const page = await this.listKeysPage({ prefix, limit: pageSize, cursor, signal, deadlineMs });
-      yield* page.keys;
-      if (page.cursor !== null && cursor !== undefined && compareKeys(page.cursor, cursor) <= 0) {
-        throw new KVError(`list_keys returned a cursor that does not advance (${cursor})`);
-      }
-      cursor = page.cursor ?? undefined;
-    } while (cursor !== undefined);
+    const { prefix, pageSize: limit, signal, deadlineMs } = options;
+    yield* keysOfPages((cursor) => this.listKeysPage({ prefix, limit, cursor, signal, deadlineMs }));
   }
 
   listMembers(options: RequestOptions = {}): Promise<MemberInfo[]> {
@@ -349,6 +344,8 @@ export class KVClient extends EventEmitter<KVClientEvents> {
   ): Promise<PublicMethods[M][1]>;
   call(method: string, params?: object | unknown[], options?: RequestOptions): Promise<unknown>;
   call(method: string, params: object | unknown[] = {}, options: RequestOptions = {}): Promise<unknown> {
+    const refused = refusedCallOptions(options);
+    if (refused !== undefined) return Promise.reject(refused);
     const { key, stamp } = params as { key?: unknown; stamp?: unknown };
     return this.send({
       method,

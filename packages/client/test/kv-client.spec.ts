@@ -245,10 +245,25 @@ describe('KVClient over several nodes (fake transport)', () => {
 
   it('says every node it tried when none answers', async () => {
     for (const node of NODES) transport.refusing.add(node);
-    const kv = client({ retry: { attempts: 3, baseDelayMs: 1 } });
+    const kv = client({ retry: { attempts: 4, baseDelayMs: 1 } });
     const error = (await kv.has('k').catch((caught: unknown) => caught)) as KVError;
     expect(error).to.be.instanceOf(ConnectionError);
     expect((error.data as { tried: string[] }).tried).to.have.members(NODES);
+    // Four tries of three nodes: each node's count is given.
+    expect(error.message).to.match(/has tried (127\.0\.0\.1:700\d \((once|2 times)\)(, )?){3} in \d+ ms/);
+    expect(error.message).to.contain('(2 times)');
+  });
+
+  it('refuses a call option no call takes, and a deadline not above 0, sending nothing', async () => {
+    const kv = client();
+    const typo = { deadlinMs: 5 } as unknown as { deadlineMs: number };
+    const error = await kv.get('k', null, typo).catch((caught: unknown) => caught);
+    expect(error).to.be.instanceOf(TypeError).with.property('message').that.contains('`deadlinMs`');
+    for (const deadlineMs of [0, -1, Number.NaN]) {
+      const refused = await kv.ping({ deadlineMs }).catch((caught: unknown) => caught);
+      expect(refused, String(deadlineMs)).to.be.instanceOf(TypeError);
+    }
+    expect(transport.calls).to.deep.equal([]);
   });
 
   it('gives up at the deadline with the last error', async () => {

@@ -79,16 +79,25 @@ class FakeClient implements ShellClient {
     return this.op('has', [key, options], () => this.data.has(key));
   }
 
-  pop(key: string, defaultValue?: JsonValue, options: CallOptions = {}): Promise<JsonValue> {
+  pop<T extends JsonValue = JsonValue>(
+    key: string,
+    defaultValue?: T,
+    options: CallOptions = {},
+  ): Promise<T | null> {
     return this.op('pop', [key, defaultValue, options], () => {
       const value = this.data.get(key) ?? defaultValue ?? null;
       this.data.delete(key);
-      return value;
+      return value as T | null;
     });
   }
 
-  mget(keys: readonly string[], options: CallOptions = {}): Promise<JsonValue[]> {
-    return this.op('mget', [keys, options], () => keys.map((key) => this.data.get(key) ?? null));
+  mget<T extends JsonValue = JsonValue>(
+    keys: readonly string[],
+    options: CallOptions = {},
+  ): Promise<(T | null)[]> {
+    return this.op('mget', [keys, options], () =>
+      keys.map((key) => (this.data.get(key) ?? null) as T | null),
+    );
   }
 
   mset(entries: Iterable<readonly [string, JsonValue]>, options: CallOptions = {}): Promise<true> {
