@@ -55,6 +55,18 @@ describe('status and the member tables', () => {
     expect(document.members[0].stats.keys).to.equal(1234);
   });
 
+  it('gives stats flattened, as tab-separated name and bare value in raw mode, and whole in json mode', () => {
+    const stats = { keys: 2, replicas: 1, replication: { replicas: 3 }, requests: { total: 9, errors: 0 } };
+    expect(render('raw', 'stats', stats).split('\n')).to.deep.equal([
+      'keys\t2',
+      'replicas\t1',
+      'replication.replicas\t3',
+      'requests.total\t9',
+      'requests.errors\t0',
+    ]);
+    expect(JSON.parse(render('json', 'stats', stats))).to.deep.equal(stats);
+  });
+
   it('shows list_members as a table', () => {
     const members = [
       { address: '127.0.0.1:5878', status: 'alive' },

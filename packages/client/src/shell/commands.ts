@@ -109,7 +109,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   ),
   spec('list_members', '', 'List the cluster members and their status'),
   spec('locate', 'KEY', 'List the replicas that hold KEY, primary first'),
-  spec('stats', '', 'Print the counters of the node the shell is connected to'),
+  spec(
+    'stats',
+    '',
+    'Print the counters of the node the shell is connected to, nested ones by dotted name (requests.total)',
+  ),
   spec(
     'status',
     '',
