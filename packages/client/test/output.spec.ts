@@ -67,6 +67,13 @@ describe('status and the member tables', () => {
     expect(JSON.parse(render('json', 'stats', stats))).to.deep.equal(stats);
   });
 
+  it("gives ttl bare in raw mode, as Redis's TTL: the seconds, -1 for no expiry, -2 for no value", () => {
+    expect(render('raw', 'ttl', { exists: true, ttl: 12.5 })).to.equal('12.5');
+    expect(render('raw', 'ttl', { exists: true, ttl: null })).to.equal('-1');
+    expect(render('raw', 'ttl', { exists: false, ttl: null })).to.equal('-2');
+    expect(render('json', 'ttl', { exists: true, ttl: null })).to.equal('{"exists":true,"ttl":null}');
+  });
+
   it('shows list_members as a table', () => {
     const members = [
       { address: '127.0.0.1:5878', status: 'alive' },

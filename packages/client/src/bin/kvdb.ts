@@ -127,7 +127,7 @@ const cli = yargs(hideBin(process.argv))
     raw: {
       type: 'boolean',
       describe:
-        'Print bare values: strings without quotes, lists one item a line, tables as tab-separated rows',
+        'Print bare values: strings without quotes, lists one item a line, tables as tab-separated rows, ttl as seconds (-1: no expiry, -2: no value, as in Redis)',
     },
     yes: {
       alias: 'y',

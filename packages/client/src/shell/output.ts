@@ -47,7 +47,14 @@ function renderRaw(method: PublicMethod, result: unknown): string {
   if (method === 'list_members' && Array.isArray(result)) return tsv(memberRows(result).slice(1));
   if (method === 'stats' && isRecord(result)) return tsv(flatten(result).map(([k, v]) => [k, rawValue(v)]));
   if (method === 'list_keys' && isRecord(result) && Array.isArray(result.keys)) return lines(result.keys);
+  if (method === 'ttl' && isRecord(result)) return rawTtl(result);
   return Array.isArray(result) ? lines(result) : rawValue(result);
+}
+
+/** `ttl` bare, as Redis's TTL gives it: the seconds left, `-1` for a value that does not expire, `-2` for none. */
+function rawTtl({ exists, ttl }: Record<string, unknown>): string {
+  if (exists !== true) return '-2';
+  return typeof ttl === 'number' ? String(ttl) : '-1';
 }
 
 function lines(values: readonly unknown[]): string {
