@@ -126,8 +126,15 @@ class FakeClient implements ShellClient {
       .sort(compareKeys);
   }
 
+  /** The node answering, and two members that are down (for `leave ADDRESS`). */
+  members: MemberInfo[] = [
+    { address: '127.0.0.1:5878', status: 'alive' },
+    { address: '127.0.0.1:5879', status: 'dead' },
+    { address: '127.0.0.1:5999', status: 'dead' },
+  ];
+
   listMembers(): Promise<MemberInfo[]> {
-    return this.op('listMembers', [], () => [{ address: '127.0.0.1:5878', status: 'alive' as const }]);
+    return this.op('listMembers', [], () => this.members);
   }
 
   locate(key: string): Promise<string[]> {
@@ -635,6 +642,31 @@ describe('the shell for scripts and people', () => {
     expect(client.calls.filter((call) => call.method === 'leave')).to.have.length(1);
     await new ShellSession({ client }, { yes: true }).runLine('leave');
     expect(client.calls.filter((call) => call.method === 'leave')).to.have.length(2);
+  });
+
+  it('refuses leave ADDRESS at once, unsent and unasked, when ADDRESS is no member', async () => {
+    const client = new FakeClient();
+    client.members.push({ address: '127.0.0.1:5990', status: 'left' });
+    const questions: string[] = [];
+    const confirm = async (question: string) => {
+      questions.push(question);
+      return true;
+    };
+    const session = new ShellSession({ client, confirm });
+    expect(await session.runLine('leave 127.0.0.1:6000')).to.deep.include({
+      ok: false,
+      text: '(error) 127.0.0.1:6000 is not a member of the cluster (list_members shows the members); nothing was removed',
+    });
+    expect((await session.runLine('leave 127.0.0.1:5990 --yes')).text).to.equal(
+      '(error) 127.0.0.1:5990 has left the cluster already (list_members shows the members); nothing was removed',
+    );
+    expect((await session.runLine('leave nowhere')).text).to.match(/^\(error\) Expected a member address as/);
+    expect(questions).to.deep.equal([]);
+    expect(client.calls.filter((call) => call.method === 'leave')).to.have.length(0);
+    expect((await session.runLine('leave 127.0.0.1:5879')).text).to.contain(
+      '127.0.0.1:5879 left the cluster',
+    );
+    expect(questions).to.have.length(1);
   });
 
   it('names the node leave takes out, and with several nodes asks for an ADDRESS before asking anything', async () => {
