@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConnectionError, KVClient, TooLargeError, UnauthorizedError } from '@kvdb/client';
+import { defined } from '@kvdb/core/testing';
 import { freePorts } from '@kvdb/server';
 import { expect } from 'chai';
 import { SERVER_BIN, SHELL_BIN } from './helpers/cluster.js';
@@ -36,7 +37,7 @@ describe('kvdb-server settings from flags, KVDB_* variables and --config FILE', 
     clients.push(made);
     return made;
   };
-  const start = async (args: string[], env: Record<string, string>, port: number, token: string) => {
+  const start = async (args: string[], env: Record<string, string>, port: number, token?: string) => {
     const child = spawn(process.execPath, [SERVER_BIN, '--log-level', 'error', ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ...CLEAN_ENV, ...env },
@@ -78,6 +79,47 @@ describe('kvdb-server settings from flags, KVDB_* variables and --config FILE', 
       'flag-token',
     );
     await expectRejection(client(flagPort, 'env-token').ping(), UnauthorizedError);
+  });
+
+  it('starts the clusters --help shows: three founding members that get ready, and a node that joins them', async function () {
+    this.timeout(90_000);
+    const help = (await runNodeScript(SERVER_BIN, ['--help'], '', 15_000, CLEAN_ENV)).stdout;
+    const commands = help
+      .split('\n')
+      .map((line) => line.trim().match(/^kvdb-server (-P 58\d\d -C 127\.0\.0\.1:5878\S*)/)?.[1])
+      .filter((args) => args !== undefined);
+    expect(commands).to.have.length(4);
+    // The help's ports, 5878 to 5881, become free ones.
+    const ports = await freePorts(4);
+    const onFreePorts = (args: string) =>
+      args.replace(/\b58(7[89]|8[01])\b/g, (port) => String(ports[Number(port) - 5878])).split(' ');
+    const ready = (port: number) =>
+      waitFor(
+        `127.0.0.1:${port} to be ready`,
+        async () => {
+          const response = await fetch(`http://127.0.0.1:${port}/ready`);
+          await response.body?.cancel();
+          return response.status === 200;
+        },
+        { timeoutMs: 30_000 },
+      );
+    const founders = commands.filter((args) => !args.startsWith('-P 5881'));
+    expect(founders).to.have.length(3);
+    for (const args of founders) {
+      const port = Number(onFreePorts(args)[1]);
+      await start(onFreePorts(args), {}, port);
+      await ready(port);
+    }
+    const joiner = defined(
+      commands.find((args) => args.startsWith('-P 5881')),
+      'a join example',
+    );
+    expect(joiner).to.equal('-P 5881 -C 127.0.0.1:5878');
+    const [first = 0, , , joined = 0] = ports;
+    await start(onFreePorts(joiner), {}, joined);
+    await ready(joined);
+    const members = (await client(first).listMembers()).map((member) => member.address);
+    expect(members).to.have.members(ports.map((port) => `127.0.0.1:${port}`));
   });
 
   it('names an unknown flag first, in two lines, with exit status 2', async () => {

@@ -148,6 +148,20 @@ describe('the kvdb shell in a real terminal (tmux), against a real cluster', fun
       await new Promise((resolve) => hanging.close(resolve));
     });
 
+    it('gives the prompt soon, with a note, when the node takes the connection and never answers', async () => {
+      const { port } = hanging.address() as { port: number };
+      const env = { HOME: home, KVDB_HISTORY_FILE: '' };
+      // The client's own deadline is a minute: only the greeting's cap brings the prompt within the wait below.
+      terminal = await Terminal.start(
+        [process.execPath, SHELL_BIN, '-P', String(port), '--timeout', '30000'],
+        env,
+      );
+      const screen = await terminal.waitFor(atPrompt, 10_000);
+      expect(screen).to.contain(`127.0.0.1:${port} did not answer: commands go to it all the same`);
+      await terminal.type('exit', 'Enter');
+      expect(await terminal.exited()).to.equal(0);
+    });
+
     it('cancels the command in flight and returns to the prompt; at an empty prompt it leaves', async () => {
       const { port } = hanging.address() as { port: number };
       const term = await shell('--timeout', '30000');

@@ -142,6 +142,38 @@ describe('formatStats', () => {
       'replication: 2 (changing to 3)',
     );
   });
+
+  it('flattens nested counters to dotted names, lined up, with bytes in units', () => {
+    const stats = {
+      keys: 7,
+      memory: { rss: 75_497_472, heapUsed: 512 },
+      handoff: { joining: [], leaving: ['127.0.0.1:5880'], segments: { pending: 2, done: 1 } },
+      requests: { total: 6409, totalMs: 2_500, coordinated: { replica: 3, other: 1 } },
+    };
+    expect(formatStats(stats).split('\n')).to.deep.equal([
+      'keys:                         7',
+      'memory.rss:                   75497472 (72.0 MiB)',
+      'memory.heapUsed:              512',
+      'handoff.joining:              (none)',
+      'handoff.leaving:              127.0.0.1:5880',
+      'handoff.segments.pending:     2',
+      'handoff.segments.done:        1',
+      'requests.total:               6409',
+      'requests.totalMs:             2500 (2s)',
+      'requests.coordinated.replica: 3',
+      'requests.coordinated.other:   1',
+    ]);
+  });
+
+  it("says replicas once: the factor in force, with the cluster's when the member count caps it", () => {
+    expect(formatStats({ replicas: 2, replication: { replicas: 2 } })).to.equal('replicas: 2');
+    expect(formatStats({ members: 1, replicas: 1, replication: { replicas: 3 } })).to.equal(
+      "members:  1\nreplicas: 1 (the cluster's factor is 3, capped at the member count)",
+    );
+    expect(formatStats({ replicas: 2, replication: { replicas: 2, target: 3 } })).to.equal(
+      'replicas: 2 (changing to 3)',
+    );
+  });
 });
 
 describe('formatDuration', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterStatus, KeyPage } from '@kvdb/core';
 import { expect } from 'chai';
-import { complete } from '../src/shell/complete.js';
+import { COMPLETION_MAX_KEYS, complete, MORE } from '../src/shell/complete.js';
 import { historyFile, loadHistory, saveHistory } from '../src/shell/history.js';
 import { formatTable, render } from '../src/shell/output.js';
 import { type ShellClient, ShellSession } from '../src/shell/session.js';
@@ -53,6 +53,25 @@ describe('status and the member tables', () => {
     const document = JSON.parse(render('json', 'cluster_status', status));
     expect(document.members[0]).to.not.have.property('arcs');
     expect(document.members[0].stats.keys).to.equal(1234);
+  });
+
+  it('gives stats flattened, as tab-separated name and bare value in raw mode, and whole in json mode', () => {
+    const stats = { keys: 2, replicas: 1, replication: { replicas: 3 }, requests: { total: 9, errors: 0 } };
+    expect(render('raw', 'stats', stats).split('\n')).to.deep.equal([
+      'keys\t2',
+      'replicas\t1',
+      'replication.replicas\t3',
+      'requests.total\t9',
+      'requests.errors\t0',
+    ]);
+    expect(JSON.parse(render('json', 'stats', stats))).to.deep.equal(stats);
+  });
+
+  it("gives ttl bare in raw mode, as Redis's TTL: the seconds, -1 for no expiry, -2 for no value", () => {
+    expect(render('raw', 'ttl', { exists: true, ttl: 12.5 })).to.equal('12.5');
+    expect(render('raw', 'ttl', { exists: true, ttl: null })).to.equal('-1');
+    expect(render('raw', 'ttl', { exists: false, ttl: null })).to.equal('-2');
+    expect(render('json', 'ttl', { exists: true, ttl: null })).to.equal('{"exists":true,"ttl":null}');
   });
 
   it('shows list_members as a table', () => {
@@ -118,6 +137,51 @@ describe('completion', () => {
     expect(await complete(session, 'pop o')).to.deep.equal([['other'], 'o']);
     expect(await complete(session, 'set user:1 us')).to.deep.equal([[], 'us']);
     expect(await complete(session, 'ping x')).to.deep.equal([[], 'x']);
+  });
+
+  /**
+   * A cluster's listing: keys in ring order (here by their reversed text), pages of at most 30 keys whatever the
+   * limit, and an empty page (not the last) after every third, as ring segments without keys give.
+   */
+  const cluster = (keys: string[]) => {
+    const ring = [...keys].sort((a, b) => ([...a].reverse().join('') < [...b].reverse().join('') ? -1 : 1));
+    const asked: Array<{ prefix?: string; limit?: number }> = [];
+    const client = {
+      listKeysPage: async (options: {
+        prefix?: string;
+        limit?: number;
+        cursor?: string;
+      }): Promise<KeyPage> => {
+        asked.push(options);
+        const under = ring.filter((key) => key.startsWith(options.prefix ?? ''));
+        const [at, page] = (options.cursor ?? '0/0').split('/').map(Number) as [number, number];
+        if (page % 3 === 2) return { keys: [], cursor: `${at}/${page + 1}` };
+        const keys = under.slice(at, at + Math.min(30, options.limit ?? 30));
+        const next = at + keys.length;
+        return { keys, cursor: next < under.length ? `${next}/${page + 1}` : null };
+      },
+    } as unknown as ShellClient;
+    return { client, asked };
+  };
+
+  it("completes a short prefix from the node's whole listing under it, sorted, not a page in ring order", async () => {
+    const keys = Array.from({ length: 200 }, (_, i) => `g${i + 1}`);
+    const { client, asked } = cluster(keys);
+    const [candidates, partial] = await complete(new ShellSession({ client }), 'get g1');
+    const under = keys.filter((key) => key.startsWith('g1')).sort();
+    expect(partial).to.equal('g1');
+    expect(candidates).to.deep.equal(under);
+    expect(candidates.slice(0, 3)).to.deep.equal(['g1', 'g10', 'g100']);
+    expect(asked.every((options) => options.prefix === 'g1')).to.equal(true);
+  });
+
+  it('lists the keys it took and says there are more when the prefix holds more than it takes', async () => {
+    const keys = Array.from({ length: COMPLETION_MAX_KEYS + 5 }, (_, i) => `k${i}`);
+    const [candidates] = await complete(new ShellSession({ client: cluster(keys).client }), 'has k');
+    expect(candidates).to.have.length(COMPLETION_MAX_KEYS + 2);
+    expect(candidates.slice(-2)).to.deep.equal(['', MORE]);
+    const shown = candidates.slice(0, -2);
+    expect(shown).to.deep.equal([...shown].sort());
   });
 
   it('offers the keys seen when the node does not answer in time', async () => {

@@ -20,6 +20,7 @@ import {
 import { defined } from '@kvdb/core/testing';
 import { expect } from 'chai';
 import type { CallOptions, ListKeysOptions, ListKeysPageOptions, SetOptions } from '../src/kv-client.js';
+import { GREETING_DEADLINE_MS, greeting } from '../src/shell/greeting.js';
 import { PROMPT, runShell } from '../src/shell/repl.js';
 import { type ShellClient, ShellSession } from '../src/shell/session.js';
 
@@ -135,8 +136,15 @@ class FakeClient implements ShellClient {
       .sort(compareKeys);
   }
 
+  /** The node answering, and two members that are down (for `leave ADDRESS`). */
+  members: MemberInfo[] = [
+    { address: '127.0.0.1:5878', status: 'alive' },
+    { address: '127.0.0.1:5879', status: 'dead' },
+    { address: '127.0.0.1:5999', status: 'dead' },
+  ];
+
   listMembers(): Promise<MemberInfo[]> {
-    return this.op('listMembers', [], () => [{ address: '127.0.0.1:5878', status: 'alive' as const }]);
+    return this.op('listMembers', [], () => this.members);
   }
 
   locate(key: string): Promise<string[]> {
@@ -487,6 +495,61 @@ describe('runShell', () => {
   });
 });
 
+describe('the greeting at a terminal', () => {
+  it('comes before the first prompt; Ctrl-C while it waits cuts it short, and the shell runs on', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const printed = text(output);
+    let started!: () => void;
+    const waiting = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const greeting = (signal: AbortSignal) =>
+      new Promise<string>((resolve) => {
+        started();
+        signal.addEventListener('abort', () => resolve('no answer yet'), { once: true });
+      });
+    const done = runShell({ client: new FakeClient(), input, output, terminal: true, greeting });
+    await waiting;
+    input.write('\x03');
+    input.end('ping\n');
+    expect(await done).to.equal(true);
+    output.end();
+    const screen = stripVTControlCharacters(await printed);
+    // The line typed while the greeting waited (readline echoed it then) runs after it, not lost.
+    expect(screen).to.contain(`no answer yet\n${PROMPT}pong\n`);
+  });
+
+  it("caps the node's answer at GREETING_DEADLINE_MS and says when it did not come", async () => {
+    const asked: Array<{ deadlineMs?: number }> = [];
+    const client = (stats: () => Promise<NodeStats>, deadlineMs = 10_000) => ({
+      address: '127.0.0.1:5878',
+      deadlineMs,
+      stats: (options: { deadlineMs?: number }) => {
+        asked.push(options);
+        return stats();
+      },
+    });
+    const answered = await greeting(
+      client(() => new FakeClient().stats()),
+      new AbortController().signal,
+    );
+    expect(answered).to.match(/^Connected to kvdb 0\.1\.0 at 127\.0\.0\.1:5878 \(1 member\)\. Type help/);
+    const silent = () => Promise.reject(new TimeoutError('stats to 127.0.0.1:5878 timed out after 2000 ms'));
+    expect((await greeting(client(silent, 300), new AbortController().signal)).split('\n')).to.deep.equal([
+      '(error) TimeoutError: stats to 127.0.0.1:5878 timed out after 2000 ms',
+      '127.0.0.1:5878 did not answer: commands go to it all the same (Ctrl-C cancels one that waits).',
+      'Type help for the commands, exit or Ctrl-D to leave.',
+    ]);
+    expect(asked.map((options) => options.deadlineMs)).to.deep.equal([GREETING_DEADLINE_MS, 300]);
+    const controller = new AbortController();
+    controller.abort();
+    expect(await greeting(client(silent), controller.signal)).to.match(
+      /^\(interrupted\) stopped waiting for 127\.0\.0\.1:5878 to answer/,
+    );
+  });
+});
+
 describe('ShellSession', () => {
   it('runs words split by a command line as unquoted tokens', async () => {
     const client = new FakeClient();
@@ -644,6 +707,31 @@ describe('the shell for scripts and people', () => {
     expect(client.calls.filter((call) => call.method === 'leave')).to.have.length(1);
     await new ShellSession({ client }, { yes: true }).runLine('leave');
     expect(client.calls.filter((call) => call.method === 'leave')).to.have.length(2);
+  });
+
+  it('refuses leave ADDRESS at once, unsent and unasked, when ADDRESS is no member', async () => {
+    const client = new FakeClient();
+    client.members.push({ address: '127.0.0.1:5990', status: 'left' });
+    const questions: string[] = [];
+    const confirm = async (question: string) => {
+      questions.push(question);
+      return true;
+    };
+    const session = new ShellSession({ client, confirm });
+    expect(await session.runLine('leave 127.0.0.1:6000')).to.deep.include({
+      ok: false,
+      text: '(error) 127.0.0.1:6000 is not a member of the cluster (list_members shows the members); nothing was removed',
+    });
+    expect((await session.runLine('leave 127.0.0.1:5990 --yes')).text).to.equal(
+      '(error) 127.0.0.1:5990 has left the cluster already (list_members shows the members); nothing was removed',
+    );
+    expect((await session.runLine('leave nowhere')).text).to.match(/^\(error\) Expected a member address as/);
+    expect(questions).to.deep.equal([]);
+    expect(client.calls.filter((call) => call.method === 'leave')).to.have.length(0);
+    expect((await session.runLine('leave 127.0.0.1:5879')).text).to.contain(
+      '127.0.0.1:5879 left the cluster',
+    );
+    expect(questions).to.have.length(1);
   });
 
   it('names the node leave takes out, and with several nodes asks for an ADDRESS before asking anything', async () => {

@@ -11,7 +11,7 @@ import {
 } from '../cli.js';
 import { KVClient } from '../kv-client.js';
 import { helpText } from '../shell/commands.js';
-import { formatError } from '../shell/format.js';
+import { greeting } from '../shell/greeting.js';
 import { HISTORY_ENV, historyFile } from '../shell/history.js';
 import { runShell } from '../shell/repl.js';
 import { ShellSession } from '../shell/session.js';
@@ -76,7 +76,6 @@ async function shell(argv: ShellArgs): Promise<void> {
       return;
     }
     const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
-    if (terminal && init.format === 'human') process.stdout.write(await greeting(client));
     const ok = await runShell({
       ...init,
       client,
@@ -86,22 +85,13 @@ async function shell(argv: ShellArgs): Promise<void> {
       output: process.stdout,
       errors: process.stderr,
       terminal,
+      // The node's answer, or a note that it did not come, capped so that the prompt comes anyway.
+      greeting: init.format === 'human' ? (signal: AbortSignal) => greeting(client, signal) : undefined,
       historyFile: terminal ? historyFile() : undefined,
     });
     if (!terminal && !ok) process.exitCode = 1;
   } finally {
     await client.close();
-  }
-}
-
-async function greeting(client: KVClient): Promise<string> {
-  const hint = 'Type help for the commands, exit or Ctrl-D to leave.';
-  try {
-    const stats = await client.stats();
-    const members = stats.members === 1 ? '1 member' : `${stats.members} members`;
-    return `Connected to kvdb ${stats.version} at ${stats.address} (${members}). ${hint}\n`;
-  } catch (error) {
-    return `${formatError(error)}\nCommands will fail until ${client.address} answers. ${hint}\n`;
   }
 }
 
@@ -127,7 +117,7 @@ const cli = yargs(hideBin(process.argv))
     raw: {
       type: 'boolean',
       describe:
-        'Print bare values: strings without quotes, lists one item a line, tables as tab-separated rows',
+        'Print bare values: strings without quotes, lists one item a line, tables as tab-separated rows, ttl as seconds (-1: no expiry, -2: no value, as in Redis)',
     },
     yes: {
       alias: 'y',

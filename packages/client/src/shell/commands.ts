@@ -95,7 +95,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   ),
   spec('has', 'KEY', 'Print whether KEY has a value'),
   spec('pop', 'KEY [DEFAULT]', 'Remove KEY and print the value it held, or DEFAULT (else null)'),
-  spec('ttl', 'KEY', "Print how long KEY's value has left before it expires"),
+  spec(
+    'ttl',
+    'KEY',
+    "Print how long KEY's value has left before it expires; with --raw, as Redis's TTL: the seconds, -1 for no expiry, -2 for no value",
+  ),
   spec(
     'list_keys',
     '[PREFIX [LIMIT [CURSOR]]]',
@@ -109,7 +113,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   ),
   spec('list_members', '', 'List the cluster members and their status'),
   spec('locate', 'KEY', 'List the replicas that hold KEY, primary first'),
-  spec('stats', '', 'Print the counters of the node the shell is connected to'),
+  spec(
+    'stats',
+    '',
+    'Print the counters of the node the shell is connected to, nested ones by dotted name (requests.total)',
+  ),
   spec(
     'status',
     '',

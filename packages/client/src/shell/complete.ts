@@ -5,20 +5,28 @@ import type { ShellSession } from './session.js';
 /** Commands whose first argument is a key. */
 const KEY_COMMANDS = new Set(['get', 'pop', 'has', 'ttl', 'locate', 'set', 'cas', 'mget']);
 
-/** Most keys asked of the node per completion. */
-export const COMPLETION_PAGE = 50;
+/** Most keys a completion takes from the node; a prefix with more lists these and `MORE`. */
+export const COMPLETION_MAX_KEYS = 1_000;
 
-/** How long a completion waits for the node before it offers only the keys already seen. */
-export const COMPLETION_WAIT_MS = 300;
+/** Most pages a completion asks for (a cluster's page may be short, even empty, and not the last). */
+const COMPLETION_MAX_PAGES = 100;
+
+/** How long a completion waits for the node's keys before it offers those it has, and the keys already seen. */
+export const COMPLETION_WAIT_MS = 500;
+
+/** Listed after the keys when the node holds more under the prefix than a completion took: type more of the key. */
+export const MORE = '(more…)';
 
 const NAMES = COMMANDS.flatMap((command) => [command.name, ...command.aliases]).sort();
 
 export type Completion = [candidates: string[], partial: string];
 
 /**
- * What `Tab` offers for `line` (the text before the cursor): commands for the first word; for the key of
- * get, pop and the like, the keys this session has seen and a page of the node's keys with that prefix (if the node
- * answers within COMPLETION_WAIT_MS). Never rejects.
+ * What `Tab` offers for `line` (the text before the cursor): commands for the first word; for the key of get, pop
+ * and the like, the keys under the typed prefix, sorted: those this session has seen, and the node's (a listing
+ * of that prefix, up to COMPLETION_MAX_KEYS of them and within COMPLETION_WAIT_MS). When the node has more, or did
+ * not finish in time, the keys it gave are followed by `MORE`, so that Tab never extends the word past what every
+ * key under it shares. Never rejects.
  */
 export async function complete(session: ShellSession, line: string): Promise<Completion> {
   const words = line.trimStart().split(/\s+/);
@@ -31,23 +39,42 @@ export async function complete(session: ShellSession, line: string): Promise<Com
   if (!KEY_COMMANDS.has(command) || (words.length > 2 && command !== 'mget') || /["'{[]/.test(partial)) {
     return [[], partial];
   }
-  const keys = new Set([...session.seenKeys].filter((key) => key.startsWith(partial) && !/\s/.test(key)));
-  for (const key of await nodeKeys(session, partial)) if (!/\s/.test(key)) keys.add(key);
-  return [[...keys].sort(), partial];
+  const fits = (key: string) => key.startsWith(partial) && !/\s/.test(key);
+  const listed = await nodeKeys(session, partial);
+  const keys = [...new Set([...session.seenKeys, ...listed.keys].filter(fits))].sort();
+  const cut = !listed.complete && listed.keys.some(fits);
+  return [cut ? [...keys, '', MORE] : keys, partial];
 }
 
-async function nodeKeys(session: ShellSession, prefix: string): Promise<string[]> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<string[]>((resolve) => {
-    timer = setTimeout(() => resolve([]), COMPLETION_WAIT_MS);
+/** The node's keys under `prefix`, page after page, and whether they are all of them. */
+async function nodeKeys(
+  session: ShellSession,
+  prefix: string,
+): Promise<{ keys: string[]; complete: boolean }> {
+  const keys: string[] = [];
+  const stop = new AbortController();
+  const late = new Promise<false>((resolve) => {
+    stop.signal.addEventListener('abort', () => resolve(false), { once: true });
   });
-  const page = session.client
-    .listKeysPage(prefix === '' ? { limit: COMPLETION_PAGE } : { prefix, limit: COMPLETION_PAGE })
-    .then((result) => result.keys)
-    .catch(() => []);
+  const timer = setTimeout(() => stop.abort(), COMPLETION_WAIT_MS);
+  const listAll = async (): Promise<boolean> => {
+    let cursor: string | undefined;
+    for (let page = 0; page < COMPLETION_MAX_PAGES && keys.length <= COMPLETION_MAX_KEYS; page++) {
+      const limit = COMPLETION_MAX_KEYS + 1 - keys.length;
+      const options = { limit, cursor, signal: stop.signal, ...(prefix !== '' && { prefix }) };
+      const result = await session.client.listKeysPage(options);
+      if (stop.signal.aborted) return false;
+      keys.push(...result.keys);
+      if (result.cursor === null) return keys.length <= COMPLETION_MAX_KEYS;
+      cursor = result.cursor;
+    }
+    return false;
+  };
   try {
-    return await Promise.race([page, late]);
+    const complete = await Promise.race([listAll().catch(() => false), late]);
+    return { keys: keys.slice(0, COMPLETION_MAX_KEYS), complete };
   } finally {
     clearTimeout(timer);
+    stop.abort();
   }
 }

@@ -95,28 +95,68 @@ export function formatReplicas(replicas: readonly unknown[]): string {
   return numbered(replicas.map((replica, i) => `${String(replica)}${i === 0 ? ' (primary)' : ''}`));
 }
 
-/** `name: value` lines with the values lined up; `uptimeMs` also reads as a duration. */
+/**
+ * `name: value` lines with the values lined up, nested counters flattened to dotted names as `--json` nests them
+ * (`requests.total`); durations and byte counts also read in units. `replicas` (the factor in force, capped at the
+ * member count) carries `replication` (the cluster's factor, and a change under way) in one line.
+ */
 export function formatStats(stats: Record<string, unknown>): string {
-  const entries = Object.entries(stats);
-  if (entries.length === 0) return '(empty)';
-  const width = Math.max(...entries.map(([name]) => name.length)) + 1;
-  return entries
-    .map(([name, value]) => {
-      const text =
-        name === 'replication' && isRecord(value)
-          ? formatReplication(value)
-          : typeof value === 'string'
-            ? value
-            : formatValue(value);
-      const extra = name === 'uptimeMs' && typeof value === 'number' ? ` (${formatDuration(value)})` : '';
-      return `${`${name}:`.padEnd(width)} ${text}${extra}`;
-    })
-    .join('\n');
+  const { replication, ...rest } = stats;
+  const rows = flatten(rest).map(([name, value]) => [name, statText(name, value)] as const);
+  if (isRecord(replication)) {
+    const at = rows.findIndex(([name]) => name === 'replicas');
+    if (at === -1) rows.push(['replication', formatReplication(replication)]);
+    else rows[at] = ['replicas', replicasText(rest.replicas, replication)];
+  }
+  if (rows.length === 0) return '(empty)';
+  const width = Math.max(...rows.map(([name]) => name.length)) + 1;
+  return rows.map(([name, text]) => `${`${name}:`.padEnd(width)} ${text}`).join('\n');
+}
+
+/** A document's leaves as `[dotted.name, value]`, in its order; an array or an empty object is one leaf. */
+export function flatten(document: Record<string, unknown>, prefix = ''): Array<[string, unknown]> {
+  return Object.entries(document).flatMap(
+    ([name, value]): Array<[string, unknown]> =>
+      isRecord(value) && Object.keys(value).length > 0
+        ? flatten(value, `${prefix}${name}.`)
+        : [[`${prefix}${name}`, value]],
+  );
+}
+
+function statText(name: string, value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.map(String).join(', ');
+  const text = formatValue(value);
+  if (typeof value !== 'number') return text;
+  if (/Ms$/.test(name) && value >= 1_000) return `${text} (${formatDuration(value)})`;
+  if (/^memory\.|[bB]ytes/.test(name) && value >= 1_024) return `${text} (${formatBytes(value)})`;
+  return text;
 }
 
 /** The factor in force, and the one a change under way moves to. */
 function formatReplication({ replicas, target }: Record<string, unknown>): string {
   return target === undefined ? String(replicas) : `${String(replicas)} (changing to ${String(target)})`;
+}
+
+/** `replicas` with what `replication` adds to it: the cluster's factor when the member count caps it, a change. */
+function replicasText(replicas: unknown, { replicas: factor, target }: Record<string, unknown>): string {
+  const notes: string[] = [];
+  if (factor !== undefined && factor !== replicas)
+    notes.push(`the cluster's factor is ${String(factor)}, capped at the member count`);
+  if (target !== undefined) notes.push(`changing to ${String(target)}`);
+  return notes.length === 0 ? String(replicas) : `${String(replicas)} (${notes.join('; ')})`;
+}
+
+/** `72.0 MiB`: bytes in binary units, one decimal. */
+export function formatBytes(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let size = bytes / 1_024;
+  let unit = 0;
+  while (size >= 1_024 && unit < units.length - 1) {
+    size /= 1_024;
+    unit++;
+  }
+  return `${size.toFixed(1)} ${units[unit]}`;
 }
 
 /** `1h 2m 3s`, or `450 ms` under a second. */

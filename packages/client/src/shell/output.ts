@@ -3,7 +3,7 @@
  * `raw` (bare values, one a line, for `$(kvdb get k)`); and the member tables (`status`, `list_members`). Pure.
  */
 import type { ClusterStatus, PublicMethod } from '@kvdb/core';
-import { formatDuration, formatResult, formatValue } from './format.js';
+import { flatten, formatDuration, formatResult, formatValue } from './format.js';
 
 export type OutputMode = 'human' | 'json' | 'raw';
 
@@ -37,15 +37,24 @@ export function errorDocument(error: unknown, line?: number): string {
   return JSON.stringify({ error: body, line });
 }
 
-/** Strings bare, other values as JSON; a list one element a line; a member table as tab-separated rows. */
+/**
+ * Strings bare, other values as JSON; a list one element a line; a member table or `stats` (flattened, as the human
+ * mode shows it) as tab-separated rows.
+ */
 function renderRaw(method: PublicMethod, result: unknown): string {
   if (method === 'set' || method === 'mset') return result === true ? 'OK' : rawValue(result);
   if (method === 'cluster_status' && isStatus(result)) return tsv(statusRows(result).slice(1));
   if (method === 'list_members' && Array.isArray(result)) return tsv(memberRows(result).slice(1));
-  if (method === 'stats' && isRecord(result))
-    return tsv(Object.entries(result).map(([k, v]) => [k, rawValue(v)]));
+  if (method === 'stats' && isRecord(result)) return tsv(flatten(result).map(([k, v]) => [k, rawValue(v)]));
   if (method === 'list_keys' && isRecord(result) && Array.isArray(result.keys)) return lines(result.keys);
+  if (method === 'ttl' && isRecord(result)) return rawTtl(result);
   return Array.isArray(result) ? lines(result) : rawValue(result);
+}
+
+/** `ttl` bare, as Redis's TTL gives it: the seconds left, `-1` for a value that does not expire, `-2` for none. */
+function rawTtl({ exists, ttl }: Record<string, unknown>): string {
+  if (exists !== true) return '-2';
+  return typeof ttl === 'number' ? String(ttl) : '-1';
 }
 
 function lines(values: readonly unknown[]): string {

@@ -36,6 +36,12 @@ export interface RunShellOptions
    * @default undefined: no history is kept
    */
   historyFile?: string;
+  /**
+   * At a terminal, what to print before the first prompt. Ctrl-C while it runs aborts its `signal` (and the shell
+   * goes on to the prompt), as it cancels a command.
+   * @default undefined: no greeting
+   */
+  greeting?: (signal: AbortSignal) => Promise<string>;
 }
 
 /**
@@ -95,9 +101,16 @@ export async function runShell(options: RunShellOptions): Promise<boolean> {
     lines.write(null, { ctrl: true, name: 'u' });
     lines.prompt();
   });
+  // Lines typed while the greeting waits are read after it, not lost: the iterator queues them from here on.
+  const typed = lines[Symbol.asyncIterator]();
   try {
+    if (terminal && options.greeting !== undefined) {
+      running = new AbortController();
+      print(await options.greeting(running.signal));
+      running = undefined;
+    }
     if (terminal) lines.prompt();
-    for await (const line of lines) {
+    for await (const line of { [Symbol.asyncIterator]: () => typed }) {
       lineNumber++;
       running = new AbortController();
       const outcome = await session.runLine(line, running.signal);

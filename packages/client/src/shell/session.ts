@@ -1,4 +1,4 @@
-import { type Consistency, UsageError } from '@kvdb/core';
+import { type Consistency, parseAddress, UsageError } from '@kvdb/core';
 import type { KVClient } from '../kv-client.js';
 import {
   type CallCommand,
@@ -224,6 +224,7 @@ export class ShellSession {
         `leave without an ADDRESS takes out the one node the shell talks to, and it talks to ${nodes.length} (-n): name the member (leave HOST:PORT), or connect HOST:PORT first`,
       );
     }
+    if (address !== undefined) await this.checkMember(address);
     if (command.yes || this.yes) return;
     const what =
       address === undefined
@@ -236,6 +237,21 @@ export class ShellSession {
       );
     }
     if (!(await confirm(`${what} [y/N] `))) throw new UsageError('leave cancelled');
+  }
+
+  /** Refuses an ADDRESS that is no member (a typo, one gone already) before anyone is asked to confirm it. */
+  private async checkMember(address: string): Promise<void> {
+    let named: string;
+    try {
+      named = parseAddress(address).address;
+    } catch (error) {
+      throw new UsageError(`${(error as Error).message}; usage: leave [ADDRESS] [--yes]`);
+    }
+    const member = (await this.client.listMembers()).find((m) => m.address === named);
+    if (member === undefined || member.status === 'left') {
+      const why = member === undefined ? 'is not a member of the cluster' : 'has left the cluster already';
+      throw new UsageError(`${named} ${why} (list_members shows the members); nothing was removed`);
+    }
   }
 
   private see(command: CallCommand): void {

@@ -28,14 +28,26 @@ import { KVNode } from '../node.js';
 
 const MIB = 1_048_576;
 
+/** How to start a new cluster: the -C rule (see `ClusterNodeInit.seeds`), with commands that follow it. */
+const FOUNDING_HELP = [
+  'A new cluster: start each founding member with -C listing all of them, itself included (one that lists only',
+  'others joins a running cluster instead, and is not ready until it reaches one). Three nodes on this machine:',
+  '  kvdb-server -P 5878 -C 127.0.0.1:5878,127.0.0.1:5879,127.0.0.1:5880',
+  '  kvdb-server -P 5879 -C 127.0.0.1:5878,127.0.0.1:5879,127.0.0.1:5880',
+  '  kvdb-server -P 5880 -C 127.0.0.1:5878,127.0.0.1:5879,127.0.0.1:5880',
+  'On three hosts, the same -C on each, with its own -H (and the same -R):',
+  '  kvdb-server -H 10.0.0.5 -R 3 -C 10.0.0.5:5878,10.0.0.6:5878,10.0.0.7:5878',
+  '',
+].join('\n');
+
 const cli = yargs(hideBin(process.argv))
   .scriptName('kvdb-server')
   .usage(
     '$0 [options]\n\nRuns one kvdb node: a replicated key-value store that speaks JSON-RPC 2.0 over HTTP POST /.\n' +
-      'Start one per host:port and name the others with -C; any node answers any request.',
+      'Start one per host:port, and name the members with -C (itself included, to found a cluster; one member, to join it); any node answers any request.',
   )
-  .example('$0 -P 5878 -C 127.0.0.1:5879,127.0.0.1:5880', 'first of a 3-node cluster on this machine')
-  .example('$0 -H 10.0.0.5 -P 5878 -C 10.0.0.6:5878,10.0.0.7:5878 -R 3', 'a node of a 3-host cluster')
+  .example('$0 -P 5878', 'a cluster of one node, on 127.0.0.1:5878')
+  .example('$0 -P 5881 -C 127.0.0.1:5878', 'join a running cluster through one of its members')
   .options({
     host: { alias: 'H', type: 'string', default: DEFAULT_HOST, describe: 'Interface to listen on' },
     port: { alias: 'P', type: 'number', default: DEFAULT_PORT, describe: 'Port to listen on' },
@@ -180,6 +192,7 @@ const cli = yargs(hideBin(process.argv))
         'Log lines on stderr as JSON objects, or pretty (readable); default: pretty on a terminal, else json',
     },
   })
+  .epilog(FOUNDING_HELP)
   .epilog(SETTINGS_HELP);
 const argv = lastOfRepeated(
   cli,
