@@ -316,6 +316,8 @@ export class KVClient extends EventEmitter<KVClientEvents> {
    */
   leave(address?: string, options: RequestOptions = {}): Promise<LeaveResult> {
     if (address !== undefined) return this.call('leave', { address }, options);
+    const refused = refusedCallOptions(options);
+    if (refused !== undefined) return Promise.reject(refused);
     if (this.seeds.length > 1) {
       throw new TypeError(
         `Expected the address of the member to leave: this client was given ${this.seeds.length} nodes`,

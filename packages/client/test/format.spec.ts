@@ -165,6 +165,12 @@ describe('formatStats', () => {
     ]);
   });
 
+  it('says a byte rate per second', () => {
+    expect(formatStats({ handoff: { bytesFetched: 4_194_304, bytesPerSecond: 2_097_152 } })).to.equal(
+      'handoff.bytesFetched:   4194304 (4.0 MiB)\nhandoff.bytesPerSecond: 2097152 (2.0 MiB/s)',
+    );
+  });
+
   it("says replicas once: the factor in force, with the cluster's when the member count caps it", () => {
     expect(formatStats({ replicas: 2, replication: { replicas: 2 } })).to.equal('replicas: 2');
     expect(formatStats({ members: 1, replicas: 1, replication: { replicas: 3 } })).to.equal(

@@ -259,6 +259,10 @@ describe('KVClient over several nodes (fake transport)', () => {
     const typo = { deadlinMs: 5 } as unknown as { deadlineMs: number };
     const error = await kv.get('k', null, typo).catch((caught: unknown) => caught);
     expect(error).to.be.instanceOf(TypeError).with.property('message').that.contains('`deadlinMs`');
+    const leaving = await client({ nodes: NODES.slice(0, 1) })
+      .leave(undefined, typo)
+      .catch((caught: unknown) => caught);
+    expect(leaving).to.be.instanceOf(TypeError).with.property('message').that.contains('`deadlinMs`');
     for (const deadlineMs of [0, -1, Number.NaN]) {
       const refused = await kv.ping({ deadlineMs }).catch((caught: unknown) => caught);
       expect(refused, String(deadlineMs)).to.be.instanceOf(TypeError);

@@ -486,29 +486,93 @@ describe('runShell', () => {
   });
 
   it('prompts with >> before each line when a person is typing', async () => {
-    const { output } = await run('ping\nping\n', new FakeClient(), true);
-    // readline echoes the input and redraws the line with ANSI escapes: drop those.
-    const screen = stripVTControlCharacters(output);
-    expect(screen.startsWith(PROMPT)).to.equal(true);
-    expect(screen.split(PROMPT)).to.have.length(1 + 3);
-    expect(screen.match(/pong/g)).to.have.length(2);
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const screen = new Screen(output);
+    const done = runShell({ client: new FakeClient(), input, output, terminal: true });
+    input.write('ping\nping\n');
+    // The input stays open until both answers are in, as a terminal's does: Ctrl-D then ends it.
+    await screen.until((shown) => shown.match(/pong\n/g)?.length === 2);
+    input.end();
+    await done;
+    expect(screen.shown.startsWith(PROMPT)).to.equal(true);
+    expect(screen.shown.split(PROMPT)).to.have.length(1 + 3);
+  });
+
+  it('leaves on Ctrl-D typed while a command waits, once it is done, without a prompt nobody can answer', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const screen = new Screen(output);
+    const client = new FakeClient();
+    let answer!: (pong: 'pong') => void;
+    let asked!: () => void;
+    const pinged = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    client.ping = () =>
+      new Promise((resolve) => {
+        answer = resolve;
+        asked();
+      });
+    const done = runShell({ client, input, output, terminal: true });
+    input.write('ping\n');
+    await pinged;
+    input.write('\x04');
+    answer('pong');
+    expect(await done).to.equal(true);
+    // A prompt after readline closed would resume the input: at a terminal, the shell would then never exit.
+    expect(input.isPaused()).to.equal(true);
+    expect(screen.shown.split(PROMPT)).to.have.length(1 + 1);
+    expect(screen.shown).to.match(/pong\n$/);
   });
 });
+
+/** What a terminal shows of `output`, escapes dropped, and a way to wait for what is to come. */
+class Screen {
+  shown = '';
+  private readonly waiting = new Set<() => void>();
+
+  constructor(output: PassThrough) {
+    output.on('data', (chunk: Buffer) => {
+      this.shown += stripVTControlCharacters(chunk.toString());
+      for (const check of this.waiting) check();
+    });
+  }
+
+  /** Resolves once `test` holds for what is shown (mocha's timeout bounds the wait). */
+  until(test: (shown: string) => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!test(this.shown)) return;
+        this.waiting.delete(check);
+        resolve();
+      };
+      this.waiting.add(check);
+      check();
+    });
+  }
+}
+
+/** A greeting that waits until its signal aborts, then says `no answer yet`; `waiting` resolves once it started. */
+function heldGreeting(): { greeting: (signal: AbortSignal) => Promise<string>; waiting: Promise<void> } {
+  let started!: () => void;
+  const waiting = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const greeting = (signal: AbortSignal) =>
+    new Promise<string>((resolve) => {
+      started();
+      signal.addEventListener('abort', () => resolve('no answer yet'), { once: true });
+    });
+  return { greeting, waiting };
+}
 
 describe('the greeting at a terminal', () => {
   it('comes before the first prompt; Ctrl-C while it waits cuts it short, and the shell runs on', async () => {
     const input = new PassThrough();
     const output = new PassThrough();
     const printed = text(output);
-    let started!: () => void;
-    const waiting = new Promise<void>((resolve) => {
-      started = resolve;
-    });
-    const greeting = (signal: AbortSignal) =>
-      new Promise<string>((resolve) => {
-        started();
-        signal.addEventListener('abort', () => resolve('no answer yet'), { once: true });
-      });
+    const { greeting, waiting } = heldGreeting();
     const done = runShell({ client: new FakeClient(), input, output, terminal: true, greeting });
     await waiting;
     input.write('\x03');
@@ -518,6 +582,20 @@ describe('the greeting at a terminal', () => {
     const screen = stripVTControlCharacters(await printed);
     // The line typed while the greeting waited (readline echoed it then) runs after it, not lost.
     expect(screen).to.contain(`no answer yet\n${PROMPT}pong\n`);
+  });
+
+  it('leaves on Ctrl-D typed while it waits, at once and without a prompt', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const screen = new Screen(output);
+    const { greeting, waiting } = heldGreeting();
+    const done = runShell({ client: new FakeClient(), input, output, terminal: true, greeting });
+    await waiting;
+    input.write('\x04');
+    expect(await done).to.equal(true);
+    expect(input.isPaused()).to.equal(true);
+    expect(screen.shown).not.to.contain(PROMPT);
+    expect(screen.shown).not.to.contain('no answer yet');
   });
 
   it("caps the node's answer at GREETING_DEADLINE_MS and says when it did not come", async () => {

@@ -129,7 +129,9 @@ function statText(name: string, value: unknown): string {
   const text = formatValue(value);
   if (typeof value !== 'number') return text;
   if (/Ms$/.test(name) && value >= 1_000) return `${text} (${formatDuration(value)})`;
-  if (/^memory\.|[bB]ytes/.test(name) && value >= 1_024) return `${text} (${formatBytes(value)})`;
+  if (/^memory\.|[bB]ytes/.test(name) && value >= 1_024) {
+    return `${text} (${formatBytes(value)}${/PerSecond$/.test(name) ? '/s' : ''})`;
+  }
   return text;
 }
 

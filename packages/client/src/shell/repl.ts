@@ -101,16 +101,31 @@ export async function runShell(options: RunShellOptions): Promise<boolean> {
     lines.write(null, { ctrl: true, name: 'u' });
     lines.prompt();
   });
+  // Ctrl-D closes readline at once, even while the greeting or a command waits: prompting after that would resume
+  // the input, and the shell would hang on a prompt that reads nothing. So the greeting stops, and no prompt comes.
+  let closed = false;
+  let greeting: AbortController | undefined;
+  lines.on('close', () => {
+    closed = true;
+    greeting?.abort();
+  });
+  let prompted = false;
+  const prompt = () => {
+    prompted = terminal && !closed;
+    if (prompted) lines.prompt();
+  };
   // Lines typed while the greeting waits are read after it, not lost: the iterator queues them from here on.
   const typed = lines[Symbol.asyncIterator]();
   try {
     if (terminal && options.greeting !== undefined) {
-      running = new AbortController();
-      print(await options.greeting(running.signal));
-      running = undefined;
+      running = greeting = new AbortController();
+      const text = await options.greeting(running.signal);
+      running = greeting = undefined;
+      if (!closed) print(text);
     }
-    if (terminal) lines.prompt();
+    prompt();
     for await (const line of { [Symbol.asyncIterator]: () => typed }) {
+      prompted = false;
       lineNumber++;
       running = new AbortController();
       const outcome = await session.runLine(line, running.signal);
@@ -126,10 +141,10 @@ export async function runShell(options: RunShellOptions): Promise<boolean> {
         exited = true;
         break;
       }
-      if (terminal) lines.prompt();
+      prompt();
     }
     // Ctrl-D leaves the cursor after the prompt.
-    if (terminal && !exited) output.write('\n');
+    if (prompted && !exited) output.write('\n');
   } catch (error) {
     print(formatError(error));
     allOk = false;
