@@ -5,6 +5,7 @@ import {
   compareKeys,
   DEFAULT_HOST,
   DEFAULT_PORT,
+  formatAddress,
   type JsonValue,
   type KeyPage,
   KVError,
@@ -38,7 +39,7 @@ import { ClusterMap } from './cluster-map.js';
 import { DEFAULT_CLIENT_TIMEOUT_MS, DEFAULT_MAX_SOCKETS, DEFAULT_REFRESH_MS } from './constants.js';
 import { type FailoverCall, type FailoverContext, runWithFailover } from './failover.js';
 import { keysOfPages } from './key-pages.js';
-import { HttpTransport, joinAddress, type NodeTransport, splitAddress } from './node-transport.js';
+import { HttpTransport, type NodeTransport, splitAddress } from './node-transport.js';
 import { NodeWatch } from './node-watch.js';
 import { type RetryPolicy, resolveRetryPolicy } from './retry-policy.js';
 import { SessionClock } from './session-clock.js';
@@ -100,7 +101,7 @@ export class KVClient extends EventEmitter<KVClientEvents> {
     const nodes = checkOptions(options, splitAddress);
     this.host = nodes.length > 0 ? splitAddress(nodes[0] ?? '')[0] : (options.host ?? DEFAULT_HOST);
     this.port = nodes.length > 0 ? splitAddress(nodes[0] ?? '')[1] : (options.port ?? DEFAULT_PORT);
-    this.seeds = nodes.length > 0 ? nodes : [joinAddress(this.host, this.port)];
+    this.seeds = nodes.length > 0 ? nodes : [formatAddress(this.host, this.port)];
     this.timeoutMs = options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
     this.deadlineMs = options.deadlineMs ?? 2 * this.timeoutMs;
     this.retry = resolveRetryPolicy(options.retry);

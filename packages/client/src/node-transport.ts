@@ -192,8 +192,3 @@ export function splitAddress(address: string): [string, number] {
   }
   return [match[1] ?? match[2] ?? '', port];
 }
-
-/** `host:port`, with an IPv6 host in brackets. */
-export function joinAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}

@@ -1,4 +1,4 @@
-import { type Consistency, parseAddress, UsageError } from '@kvdb/core';
+import { type Consistency, formatAddress, parseAddress, UsageError } from '@kvdb/core';
 import type { KVClient } from '../kv-client.js';
 import {
   type CallCommand,
@@ -194,7 +194,7 @@ export class ShellSession {
   private async connect(host: string, port: number, signal?: AbortSignal): Promise<string> {
     const open = this.components.connect;
     if (open === undefined) throw new UsageError('connect is not available here');
-    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const address = formatAddress(host, port);
     // A typo'd address must not cost the working connection: the new node answers first, or the shell stays put.
     const client = open(host, port);
     try {
