@@ -143,10 +143,13 @@ describe('KVClient over several nodes (fake transport)', () => {
   });
 
   it('stamps each write above the session tokens the nodes sent, and never twice alike', async () => {
-    const ahead = Date.now() + 60_000;
+    // The client's clock stands still, so that its stamps show the counter past the token's.
+    const now = Date.now();
+    const ahead = now + 60_000;
     const kv = new KVClient(
       { nodes: NODES, discover: false },
       {
+        now: () => now,
         transport: {
           request: async (call) => {
             transport.calls.push(call);
